@@ -1,0 +1,45 @@
+# The two commands that do all set-up on a fresh Debian 12 machine:
+#   make check   install packages, build, run every test
+#   make demo    install packages, build, start a local deployment
+# Other targets: build, test, format, check-format, install, clean.
+
+PRESET ?= ci
+BUILD   := build/$(PRESET)
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps configure build test check demo demo-stop format check-format install clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja: CMakeLists.txt CMakePresets.json
+	cmake --preset $(PRESET)
+
+configure: $(BUILD)/build.ninja
+
+build: configure
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+test: build
+	ctest --preset $(PRESET) -j $(JOBS)
+
+check: deps
+	@$(MAKE) --no-print-directory test
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/demo $(BUILD)
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+check-format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf build

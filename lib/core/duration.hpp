@@ -1,0 +1,17 @@
+#pragma once
+// Zimbra durations: digits with an optional unit d, h, m, s or ms; no unit
+// means seconds (as Zimbra's DateUtil.getTimeInterval). Pure functions.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace zmproxy::core {
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) noexcept;
+
+// The shortest exact text for a duration: 3600000ms -> "1h", 1500ms -> "1500ms".
+std::string format_duration(std::chrono::milliseconds d);
+
+}  // namespace zmproxy::core

@@ -1,0 +1,27 @@
+#pragma once
+// Small, pure string helpers used across the library.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace zmproxy::core {
+
+constexpr char ascii_lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept;
+bool istarts_with(std::string_view s, std::string_view prefix) noexcept;
+std::string to_lower(std::string_view s);
+std::string_view trim(std::string_view s) noexcept;
+std::vector<std::string> split(std::string_view s, char sep);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+
+// Levenshtein distance, case-insensitive; used for "did you mean" hints.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+// Quote for a POSIX shell: 'text' with embedded quotes as '\''.
+std::string shell_quote(std::string_view s);
+
+}  // namespace zmproxy::core

@@ -1,0 +1,92 @@
+#include "lib/localconfig/keys.hpp"
+
+#include <algorithm>
+
+namespace zmproxy::localconfig {
+
+namespace {
+
+// zimbra_home's default is the runtime home; LocalConfig fills it in.
+constexpr KeyInfo k_keys[] = {
+    {"imap_authenticated_max_idle_time", KeyType::integer, "1800",
+     "Seconds an authenticated IMAP session may stay idle; the proxy allows this plus 300"},
+    {"imap_max_idle_time", KeyType::integer, "60",
+     "Seconds an IMAP client may stay idle before it logs in"},
+    {"krb5_keytab", KeyType::string, "${zimbra_home}/conf/krb5.keytab",
+     "Kerberos keytab used for GSSAPI logins"},
+    {"krb5_service_principal_from_interface_address", KeyType::boolean, "false",
+     "Build the GSSAPI service principal from the address the client connected to"},
+    {"ldap_cache_reverseproxylookup_domain_maxage", KeyType::integer, "15",
+     "Minutes zmlookupd keeps a domain-by-IP answer"},
+    {"ldap_cache_reverseproxylookup_domain_maxsize", KeyType::integer, "100",
+     "Entries in zmlookupd's domain-by-IP cache"},
+    {"ldap_cache_reverseproxylookup_server_maxage", KeyType::integer, "15",
+     "Minutes zmlookupd keeps a server port answer"},
+    {"ldap_cache_reverseproxylookup_server_maxsize", KeyType::integer, "100",
+     "Entries in zmlookupd's server port cache"},
+    {"ldap_master_url", KeyType::string, "",
+     "LDAP URLs of the master directory for writes (space separated); empty = ldap_url"},
+    {"ldap_nginx_password", KeyType::string, "zmnginx",
+     "Password of the proxy's admin account for GSSAPI and certificate lookups"},
+    {"ldap_root_password", KeyType::string, "zimbra", "Password of the LDAP root DN"},
+    {"ldap_url", KeyType::string, "",
+     "LDAP URLs of the directory (space separated); empty = the embedded store data/prov.ldif"},
+    {"pop3_max_idle_time", KeyType::integer, "60",
+     "Seconds a POP3 session may stay idle, before and after login"},
+    {"zimbra_additional_logging", KeyType::boolean, "false",
+     "Log extra security events (failed lookups) for auditing"},
+    {"zimbra_configrewrite_timeout", KeyType::integer, "120",
+     "Seconds a configuration rewrite request may take"},
+    {"zimbra_home", KeyType::string, "", "The runtime home of this installation"},
+    {"zimbra_http_originating_ip_header", KeyType::string, "X-Forwarded-For",
+     "HTTP header that carries the client's address to the mailbox"},
+    {"zimbra_ldap_password", KeyType::string, "zimbra", "Password for zimbra_ldap_userdn"},
+    {"zimbra_ldap_userdn", KeyType::string, "uid=zimbra,cn=admins,cn=zimbra",
+     "DN the tools and daemons bind to LDAP as"},
+    {"zimbra_log_directory", KeyType::string, "${zimbra_home}/log", "Directory of the log files"},
+    {"zimbra_noop_max_timeout", KeyType::integer, "1200",
+     "Seconds a NoOpRequest may wait; the proxy's read timeout for it is this plus 20"},
+    {"zimbra_require_interprocess_security", KeyType::integer, "1",
+     "1: talk TLS between proxy and mailbox servers"},
+    {"zimbra_server_hostname", KeyType::string, "localhost",
+     "Name of this server as provisioned (zimbraServiceHostname)"},
+    {"zimbra_waitset_max_request_timeout", KeyType::integer, "1200",
+     "Seconds a WaitSetRequest may wait; the proxy's read timeout for it is this plus 20"},
+    {"zimbra_zmprov_default_to_ldap", KeyType::boolean, "false",
+     "Accepted for compatibility; zmprov always talks to the store directly"},
+    {"zmconfigd_enable_config_restarts", KeyType::boolean, "true",
+     "Let zmconfigd reload the proxy when its configuration changes"},
+    {"zmconfigd_interval", KeyType::integer, "60",
+     "Seconds between zmconfigd's safety re-reads of the whole configuration"},
+    {"zmconfigd_listen_port", KeyType::integer, "7171", "Loopback port of zmconfigd's control socket"},
+    {"zmconfigd_max_failed_restarts", KeyType::integer, "3",
+     "Failed reloads in a row after which zmconfigd stops retrying"},
+    {"zmprov_safeguarded_attrs", KeyType::string, "zimbraServiceEnabled,zimbraServiceInstalled",
+     "Multi-valued attributes that zmprov replaces only with -r"},
+};
+
+}  // namespace
+
+std::span<const KeyInfo> known_keys() noexcept { return k_keys; }
+
+const KeyInfo* find_key(std::string_view name) noexcept {
+  const auto it = std::lower_bound(std::begin(k_keys), std::end(k_keys), name,
+                                   [](const KeyInfo& k, std::string_view n) { return k.name < n; });
+  return (it != std::end(k_keys) && it->name == name) ? &*it : nullptr;
+}
+
+bool is_secret_key(std::string_view name) noexcept {
+  return name.find("password") != std::string_view::npos;
+}
+
+bool is_valid_key_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 128) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+  });
+}
+
+}  // namespace zmproxy::localconfig

@@ -1,0 +1,37 @@
+#include "lib/core/atomic_file.hpp"
+
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/temp_dir.hpp"
+
+using namespace zmproxy;
+
+TEST_CASE("atomic write replaces a file whole and applies the mode", "[core][file]") {
+  test::TempDir dir;
+  const auto file = dir.path() / "f.txt";
+  REQUIRE(core::write_file_atomic(file, "first\n", 0600));
+  REQUIRE(core::write_file_atomic(file, "second\n", 0640));
+  CHECK(core::read_file(file).value() == "second\n");
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0640);
+  // No temporary file is left behind.
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    ++entries;
+  }
+  CHECK(entries == 1);
+}
+
+TEST_CASE("reading a missing file is not_found; writing into a missing directory fails", "[core][file]") {
+  test::TempDir dir;
+  auto r = core::read_file(dir.path() / "nope");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::not_found);
+  auto w = core::write_file_atomic(dir.path() / "no" / "such" / "dir", "x");
+  REQUIRE_FALSE(w);
+  CHECK(w.error().code == Errc::io_error);
+  CHECK(w.error().message.find("no/such") != std::string::npos);
+}

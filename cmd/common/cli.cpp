@@ -1,11 +1,11 @@
 #include "cmd/common/cli.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <exception>
 #include <iostream>
 #include <set>
-
-#include <CLI/CLI.hpp>
 
 namespace zmproxy::cli {
 
@@ -51,7 +51,8 @@ std::string option_value(const std::vector<std::string>& words, std::string_view
   return {};
 }
 
-std::vector<std::string> complete(const CLI::App& app, const std::vector<std::string>& words,
+std::vector<std::string> complete(const CLI::App& app,
+                                  const std::vector<std::string>& words,
                                   const DynamicCompletion& dynamic) {
   const std::string cur = words.empty() ? std::string() : words.back();
   const std::string prev = words.size() >= 2 ? words[words.size() - 2] : std::string();
@@ -91,7 +92,10 @@ std::vector<std::string> complete(const CLI::App& app, const std::vector<std::st
   return out;
 }
 
-int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
+int run(CLI::App& app,
+        int argc,
+        char** argv,
+        const std::function<int()>& body,
         const DynamicCompletion& dynamic) {
   const std::string tool = app.get_name();
   try {

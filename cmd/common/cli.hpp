@@ -18,15 +18,19 @@ namespace zmproxy::cli {
 // name of the option whose value is being completed (e.g. "format"), or ""
 // for a positional argument; `words` are the words typed so far, the last
 // one being the partial word.
-using DynamicCompletion =
-    std::function<std::vector<std::string>(std::string_view option, const std::vector<std::string>& words)>;
+using DynamicCompletion = std::function<std::vector<std::string>(
+    std::string_view option, const std::vector<std::string>& words)>;
 
 // The completion candidates for `words` (everything after the tool name).
-std::vector<std::string> complete(const CLI::App& app, const std::vector<std::string>& words,
+std::vector<std::string> complete(const CLI::App& app,
+                                  const std::vector<std::string>& words,
                                   const DynamicCompletion& dynamic);
 
 // Parse argv into `app` and run `body`. Handles `tool __complete words...`.
-int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body,
+int run(CLI::App& app,
+        int argc,
+        char** argv,
+        const std::function<int()>& body,
         const DynamicCompletion& dynamic = {});
 
 // Exit codes shared by every tool (zmprov keeps Zimbra's own).

@@ -1,14 +1,15 @@
 // zmlocalconfig: show and change conf/localconfig.toml. Arguments only; the
 // behaviour is zmproxy::localconfig::run_command.
 
-#include <iostream>
-
-#include <CLI/CLI.hpp>
-
-#include "cmd/common/cli.hpp"
 #include "lib/core/home.hpp"
 #include "lib/core/version.hpp"
 #include "lib/localconfig/command.hpp"
+
+#include "cmd/common/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
 
 int main(int argc, char** argv) {
   using namespace zmproxy;

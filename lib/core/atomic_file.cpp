@@ -1,13 +1,13 @@
 #include "lib/core/atomic_file.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace zmproxy::core {
 
@@ -47,7 +47,8 @@ Result<std::string> read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
-Result<void> write_file_atomic(const std::filesystem::path& path, std::string_view content,
+Result<void> write_file_atomic(const std::filesystem::path& path,
+                               std::string_view content,
                                unsigned mode) {
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();

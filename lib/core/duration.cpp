@@ -49,8 +49,8 @@ std::string format_duration(std::chrono::milliseconds d) {
     std::int64_t size;
     const char* name;
   };
-  for (const Unit u : {Unit{86'400'000, "d"}, Unit{3'600'000, "h"}, Unit{60'000, "m"},
-                       Unit{1000, "s"}}) {
+  for (const Unit u :
+       {Unit{86'400'000, "d"}, Unit{3'600'000, "h"}, Unit{60'000, "m"}, Unit{1000, "s"}}) {
     if (ms % u.size == 0) {
       return std::to_string(ms / u.size) + u.name;
     }

@@ -1,11 +1,11 @@
 #include "lib/core/file_lock.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <sys/file.h>
 #include <utility>
 
 namespace zmproxy::core {

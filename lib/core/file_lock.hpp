@@ -2,9 +2,9 @@
 // An exclusive advisory lock (flock) on a lock file, held for the object's
 // lifetime: read-modify-write cycles of concurrent processes serialize on it.
 
-#include <filesystem>
-
 #include "lib/core/result.hpp"
+
+#include <filesystem>
 
 namespace zmproxy::core {
 

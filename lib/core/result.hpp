@@ -4,10 +4,10 @@
 // programming errors and start-up. An Error carries a category and one line
 // of text that names the thing and, where possible, the fix.
 
+#include <tl/expected.hpp>
+
 #include <string>
 #include <utility>
-
-#include <tl/expected.hpp>
 
 namespace zmproxy {
 
@@ -40,10 +40,10 @@ inline tl::unexpected<Error> fail(Errc code, std::string message) {
 }  // namespace zmproxy
 
 // Propagate a failed Result out of the calling function.
-#define ZMPROXY_TRY(expr)                                    \
-  do {                                                       \
-    auto&& zmproxy_try_result_ = (expr);                     \
-    if (!zmproxy_try_result_) {                              \
+#define ZMPROXY_TRY(expr)                                            \
+  do {                                                               \
+    auto&& zmproxy_try_result_ = (expr);                             \
+    if (!zmproxy_try_result_) {                                      \
       return tl::unexpected(std::move(zmproxy_try_result_).error()); \
-    }                                                        \
+    }                                                                \
   } while (false)

@@ -1,14 +1,14 @@
 #include "lib/localconfig/command.hpp"
 
-#include <algorithm>
-#include <optional>
-#include <ostream>
-
 #include "lib/core/file_lock.hpp"
 #include "lib/core/home.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/localconfig/keys.hpp"
 #include "lib/localconfig/localconfig.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <ostream>
 
 namespace zmproxy::localconfig {
 
@@ -33,7 +33,9 @@ std::string_view suggest_key(std::string_view name) {
   return best;
 }
 
-void print_value(std::ostream& out, const std::string& format, const std::string& key,
+void print_value(std::ostream& out,
+                 const std::string& format,
+                 const std::string& key,
                  const std::string& value) {
   if (format == "nokey") {
     out << value << '\n';
@@ -96,7 +98,9 @@ int unset(LocalConfig& lc, const CommandOptions& o, std::ostream& err) {
   return k_ok;
 }
 
-int info(const LocalConfig& lc, const std::vector<std::string>& keys, std::ostream& out,
+int info(const LocalConfig& lc,
+         const std::vector<std::string>& keys,
+         std::ostream& out,
          std::ostream& err) {
   int rc = k_ok;
   for (const std::string& key : keys) {

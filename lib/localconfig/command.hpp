@@ -11,15 +11,15 @@ namespace zmproxy::localconfig {
 
 struct CommandOptions {
   std::filesystem::path home;
-  bool edit = false;          // -e: args are key=value pairs to set
-  bool unset = false;         // -u: args are keys to remove
-  bool defaults = false;      // -d: show default values
-  bool changed = false;       // -n: only keys whose value differs from the default
-  bool info = false;          // -i: describe keys
-  bool show_secrets = false;  // -s
-  bool expand = false;        // -x
-  bool path = false;          // -p
-  bool quiet = false;         // -q
+  bool edit = false;             // -e: args are key=value pairs to set
+  bool unset = false;            // -u: args are keys to remove
+  bool defaults = false;         // -d: show default values
+  bool changed = false;          // -n: only keys whose value differs from the default
+  bool info = false;             // -i: describe keys
+  bool show_secrets = false;     // -s
+  bool expand = false;           // -x
+  bool path = false;             // -p
+  bool quiet = false;            // -q
   std::string format = "plain";  // -m plain|shell|export|nokey
   std::vector<std::string> args;
 };

@@ -58,7 +58,8 @@ constexpr KeyInfo k_keys[] = {
      "Let zmconfigd reload the proxy when its configuration changes"},
     {"zmconfigd_interval", KeyType::integer, "60",
      "Seconds between zmconfigd's safety re-reads of the whole configuration"},
-    {"zmconfigd_listen_port", KeyType::integer, "7171", "Loopback port of zmconfigd's control socket"},
+    {"zmconfigd_listen_port", KeyType::integer, "7171",
+     "Loopback port of zmconfigd's control socket"},
     {"zmconfigd_max_failed_restarts", KeyType::integer, "3",
      "Failed reloads in a row after which zmconfigd stops retrying"},
     {"zmprov_safeguarded_attrs", KeyType::string, "zimbraServiceEnabled,zimbraServiceInstalled",
@@ -67,7 +68,9 @@ constexpr KeyInfo k_keys[] = {
 
 }  // namespace
 
-std::span<const KeyInfo> known_keys() noexcept { return k_keys; }
+std::span<const KeyInfo> known_keys() noexcept {
+  return k_keys;
+}
 
 const KeyInfo* find_key(std::string_view name) noexcept {
   const auto it = std::lower_bound(std::begin(k_keys), std::end(k_keys), name,
@@ -84,8 +87,8 @@ bool is_valid_key_name(std::string_view name) noexcept {
     return false;
   }
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
 }
 

@@ -1,13 +1,13 @@
 #include "lib/localconfig/localconfig.hpp"
 
-#include <charconv>
-#include <set>
-#include <sstream>
+#include "lib/core/atomic_file.hpp"
+#include "lib/localconfig/keys.hpp"
 
 #include <toml++/toml.h>
 
-#include "lib/core/atomic_file.hpp"
-#include "lib/localconfig/keys.hpp"
+#include <charconv>
+#include <set>
+#include <sstream>
 
 namespace zmproxy::localconfig {
 
@@ -17,11 +17,21 @@ std::string toml_quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           char buf[8];
@@ -43,8 +53,10 @@ bool is_integer(std::string_view v) {
   return !v.empty() && ec == std::errc() && p == end;
 }
 
-Result<std::string> expand_text(const LocalConfig& lc, std::string_view text,
-                                std::set<std::string>& active, std::string_view key) {
+Result<std::string> expand_text(const LocalConfig& lc,
+                                std::string_view text,
+                                std::set<std::string>& active,
+                                std::string_view key) {
   std::string out;
   std::size_t i = 0;
   while (i < text.size()) {
@@ -174,13 +186,13 @@ long long LocalConfig::integer(std::string_view key, long long fallback) const {
 
 Result<void> LocalConfig::set(std::string_view key, std::string_view value) {
   if (!is_valid_key_name(key)) {
-    return fail(Errc::invalid_argument, "key name '" + std::string(key) +
-                                            "' is invalid; use letters, digits, _ and -");
+    return fail(Errc::invalid_argument,
+                "key name '" + std::string(key) + "' is invalid; use letters, digits, _ and -");
   }
   if (const KeyInfo* k = find_key(key)) {
     if (k->type == KeyType::integer && !is_integer(value)) {
-      return fail(Errc::invalid_argument, "key " + std::string(key) + ": '" + std::string(value) +
-                                              "' is not an integer");
+      return fail(Errc::invalid_argument,
+                  "key " + std::string(key) + ": '" + std::string(value) + "' is not an integer");
     }
     if (k->type == KeyType::boolean && value != "true" && value != "false") {
       return fail(Errc::invalid_argument, "key " + std::string(key) + ": '" + std::string(value) +
@@ -220,7 +232,8 @@ std::vector<std::string> LocalConfig::keys() const {
 std::string LocalConfig::serialize() const {
   std::string out =
       "# zmproxy local configuration: settings of this machine only.\n"
-      "# Change it with `zmlocalconfig -e key=value` (or edit by hand: one key = \"value\" a line).\n"
+      "# Change it with `zmlocalconfig -e key=value` (or edit by hand: one key = \"value\" a "
+      "line).\n"
       "# Keys not listed here have their defaults; `zmlocalconfig -d` shows them.\n\n";
   for (const auto& [k, v] : m_values) {
     out += k;
@@ -235,8 +248,8 @@ Result<void> LocalConfig::save() const {
   std::error_code ec;
   std::filesystem::create_directories(m_file.parent_path(), ec);
   if (ec) {
-    return fail(Errc::io_error, "cannot create " + m_file.parent_path().string() + ": " +
-                                    ec.message());
+    return fail(Errc::io_error,
+                "cannot create " + m_file.parent_path().string() + ": " + ec.message());
   }
   return core::write_file_atomic(m_file, serialize(), 0640);
 }

@@ -4,14 +4,14 @@
 // file and rewrites it whole, atomically; a person may edit it by hand.
 // Not thread-safe; load a copy per use.
 
+#include "lib/core/result.hpp"
+
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "lib/core/result.hpp"
 
 namespace zmproxy::localconfig {
 

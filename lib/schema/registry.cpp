@@ -1,8 +1,8 @@
 #include "lib/schema/registry.hpp"
 
-#include <algorithm>
-
 #include "lib/core/strings.hpp"
+
+#include <algorithm>
 
 namespace zmproxy::schema {
 
@@ -22,7 +22,9 @@ int icompare(std::string_view a, std::string_view b) noexcept {
 }
 }  // namespace
 
-std::span<const Attribute> all() noexcept { return k_attributes; }
+std::span<const Attribute> all() noexcept {
+  return k_attributes;
+}
 
 const Attribute* find(std::string_view name) noexcept {
   const auto it = std::lower_bound(
@@ -49,37 +51,56 @@ std::string_view suggest(std::string_view unknown) {
 
 std::string_view type_name(Type t) noexcept {
   switch (t) {
-    case Type::boolean: return "boolean";
-    case Type::integer: return "integer";
-    case Type::long_integer: return "long";
-    case Type::port: return "port";
-    case Type::duration: return "duration";
-    case Type::enumeration: return "enum";
-    case Type::string: return "string";
-    case Type::astring: return "astring";
-    case Type::email: return "email";
-    case Type::id: return "id";
-    case Type::binary: return "binary";
+    case Type::boolean:
+      return "boolean";
+    case Type::integer:
+      return "integer";
+    case Type::long_integer:
+      return "long";
+    case Type::port:
+      return "port";
+    case Type::duration:
+      return "duration";
+    case Type::enumeration:
+      return "enum";
+    case Type::string:
+      return "string";
+    case Type::astring:
+      return "astring";
+    case Type::email:
+      return "email";
+    case Type::id:
+      return "id";
+    case Type::binary:
+      return "binary";
   }
   return "?";
 }
 
 std::string_view kind_name(Kind k) noexcept {
   switch (k) {
-    case Kind::global: return "globalConfig";
-    case Kind::server: return "server";
-    case Kind::domain: return "domain";
-    case Kind::account: return "account";
+    case Kind::global:
+      return "globalConfig";
+    case Kind::server:
+      return "server";
+    case Kind::domain:
+      return "domain";
+    case Kind::account:
+      return "account";
   }
   return "?";
 }
 
 std::string_view change_name(Change c) noexcept {
   switch (c) {
-    case Change::none: return "none";
-    case Change::reload: return "reload";
-    case Change::rebind: return "rebind";
-    case Change::restart: return "restart";
+    case Change::none:
+      return "none";
+    case Change::reload:
+      return "reload";
+    case Change::rebind:
+      return "rebind";
+    case Change::restart:
+      return "restart";
   }
   return "?";
 }

@@ -21,7 +21,7 @@ enum class Type : std::uint8_t {
   string,
   astring,  // ASCII only
   email,
-  id,  // a UUID
+  id,      // a UUID
   binary,  // base64 text
 };
 
@@ -44,7 +44,7 @@ struct Attribute {
   bool has_max;
   std::int64_t min;
   std::int64_t max;
-  std::size_t maxlen;  // 0 = no limit
+  std::size_t maxlen;                          // 0 = no limit
   std::span<const std::string_view> values;    // enum values
   std::span<const std::string_view> defaults;  // globalConfig default values
   std::string_view description;

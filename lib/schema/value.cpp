@@ -1,10 +1,10 @@
 #include "lib/schema/value.hpp"
 
-#include <charconv>
-#include <limits>
-
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
+
+#include <charconv>
+#include <limits>
 
 namespace zmproxy::schema {
 

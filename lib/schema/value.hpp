@@ -1,11 +1,11 @@
 #pragma once
 // Validation of attribute values by type. Pure.
 
-#include <string>
-#include <string_view>
-
 #include "lib/core/result.hpp"
 #include "lib/schema/registry.hpp"
+
+#include <string>
+#include <string_view>
 
 namespace zmproxy::schema {
 

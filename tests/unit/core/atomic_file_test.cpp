@@ -1,10 +1,10 @@
 #include "lib/core/atomic_file.hpp"
 
-#include <sys/stat.h>
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
-#include "tests/support/temp_dir.hpp"
+#include <sys/stat.h>
 
 using namespace zmproxy;
 
@@ -25,7 +25,8 @@ TEST_CASE("atomic write replaces a file whole and applies the mode", "[core][fil
   CHECK(entries == 1);
 }
 
-TEST_CASE("reading a missing file is not_found; writing into a missing directory fails", "[core][file]") {
+TEST_CASE("reading a missing file is not_found; writing into a missing directory fails",
+          "[core][file]") {
   test::TempDir dir;
   auto r = core::read_file(dir.path() / "nope");
   REQUIRE_FALSE(r);

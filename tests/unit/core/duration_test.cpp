@@ -17,7 +17,8 @@ TEST_CASE("durations parse with every unit", "[core][duration]") {
 }
 
 TEST_CASE("durations reject malformed text", "[core][duration]") {
-  for (const char* bad : {"", "s", "1x", "1 h", "-1s", "1.5h", "1hh", "h1", "99999999999999999999"}) {
+  for (const char* bad :
+       {"", "s", "1x", "1 h", "-1s", "1.5h", "1hh", "h1", "99999999999999999999"}) {
     INFO(bad);
     CHECK_FALSE(parse_duration(bad));
   }

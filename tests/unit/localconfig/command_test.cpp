@@ -1,11 +1,12 @@
 #include "lib/localconfig/command.hpp"
 
-#include <sstream>
+#include "lib/core/atomic_file.hpp"
+
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
-#include "lib/core/atomic_file.hpp"
-#include "tests/support/temp_dir.hpp"
+#include <sstream>
 
 using namespace zmproxy;
 using localconfig::CommandOptions;

@@ -1,12 +1,13 @@
 #include "lib/localconfig/localconfig.hpp"
 
-#include <algorithm>
+#include "lib/core/atomic_file.hpp"
+#include "lib/localconfig/keys.hpp"
+
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
-#include "lib/core/atomic_file.hpp"
-#include "lib/localconfig/keys.hpp"
-#include "tests/support/temp_dir.hpp"
+#include <algorithm>
 
 using namespace zmproxy;
 using localconfig::LocalConfig;

@@ -1,12 +1,12 @@
 #include "lib/schema/registry.hpp"
 
-#include <algorithm>
-#include <set>
+#include "lib/core/strings.hpp"
+#include "lib/schema/value.hpp"
 
 #include <catch2/catch.hpp>
 
-#include "lib/core/strings.hpp"
-#include "lib/schema/value.hpp"
+#include <algorithm>
+#include <set>
 
 using namespace zmproxy::schema;
 
@@ -85,7 +85,8 @@ TEST_CASE("registry knows the shape of key attributes", "[schema]") {
   CHECK(caps->multi);
   CHECK(caps->defaults.size() == 28);
   CHECK(caps->defaults.front() == "IMAP4rev1");
-  CHECK(std::find(caps->defaults.begin(), caps->defaults.end(), "LITERAL+") != caps->defaults.end());
+  CHECK(std::find(caps->defaults.begin(), caps->defaults.end(), "LITERAL+") !=
+        caps->defaults.end());
 
   const Attribute* pop = find("zimbraReverseProxyPop3EnabledCapability");
   REQUIRE(pop != nullptr);

@@ -25,9 +25,12 @@ enum class Errc {
 struct Error {
   Errc code = Errc::internal;
   std::string message;
+  // Zimbra's service error code where one applies (e.g. "account.NO_SUCH_ACCOUNT").
+  std::string zimbra_code;
 
   Error() = default;
-  Error(Errc c, std::string m) : code(c), message(std::move(m)) {}
+  Error(Errc c, std::string m, std::string z = {})
+      : code(c), message(std::move(m)), zimbra_code(std::move(z)) {}
 };
 
 template <typename T>
@@ -35,6 +38,10 @@ using Result = tl::expected<T, Error>;
 
 inline tl::unexpected<Error> fail(Errc code, std::string message) {
   return tl::unexpected<Error>(Error{code, std::move(message)});
+}
+
+inline tl::unexpected<Error> fail(Errc code, std::string zimbra_code, std::string message) {
+  return tl::unexpected<Error>(Error{code, std::move(message), std::move(zimbra_code)});
 }
 
 }  // namespace zmproxy

@@ -38,7 +38,7 @@ const Attribute* find(std::string_view name) noexcept {
 
 std::string_view suggest(std::string_view unknown) {
   std::string_view best;
-  std::size_t best_distance = std::max<std::size_t>(3, unknown.size() / 5) + 1;
+  std::size_t best_distance = std::max<std::size_t>(2, unknown.size() / 10) + 1;
   for (const Attribute& a : k_attributes) {
     const std::size_t d = core::edit_distance(a.name, unknown);
     if (d < best_distance) {

@@ -1,0 +1,629 @@
+#include "lib/provisioning/ldap_store.hpp"
+
+#include <ldap.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <climits>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lib/provisioning/dn.hpp"
+
+namespace zmproxy::provisioning {
+namespace {
+
+struct LdapUnbind {
+  void operator()(LDAP* ld) const noexcept { ldap_unbind_ext_s(ld, nullptr, nullptr); }
+};
+struct MessageFree {
+  void operator()(LDAPMessage* msg) const noexcept { ldap_msgfree(msg); }
+};
+struct BerFree {
+  void operator()(BerElement* ber) const noexcept { ber_free(ber, 0); }
+};
+struct ValuesFree {
+  void operator()(berval** values) const noexcept { ldap_value_free_len(values); }
+};
+struct MemFree {
+  void operator()(char* p) const noexcept { ldap_memfree(p); }
+};
+using LdapPtr = std::unique_ptr<LDAP, LdapUnbind>;
+using MessagePtr = std::unique_ptr<LDAPMessage, MessageFree>;
+using BerPtr = std::unique_ptr<BerElement, BerFree>;
+using ValuesPtr = std::unique_ptr<berval*, ValuesFree>;
+using MemPtr = std::unique_ptr<char, MemFree>;
+
+bool is_connection_error(int rc) {
+  return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT;
+}
+
+// The server's diagnostic text for the last operation on `ld`, or "".
+std::string diagnostic(LDAP* ld) {
+  char* raw = nullptr;
+  if (ld == nullptr || ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &raw) != LDAP_OPT_SUCCESS) {
+    return {};
+  }
+  const MemPtr text(raw);
+  return text != nullptr ? std::string(text.get()) : std::string();
+}
+
+// "Reason (diagnostic)": ldap_err2string plus the server's text when it adds something.
+std::string reason(LDAP* ld, int rc) {
+  std::string out = ldap_err2string(rc);
+  const std::string diag = diagnostic(ld);
+  if (!diag.empty() && diag != out) {
+    out += " (" + diag + ")";
+  }
+  return out;
+}
+
+timeval seconds(int s) {
+  timeval tv{};
+  tv.tv_sec = s;
+  return tv;
+}
+
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// LDAPMod arrays over borrowed strings. The strings must outlive the builder;
+// libldap does not write through the non-const pointers its API asks for.
+class ModList {
+ public:
+  void push(int op, const std::string& attr, const Values& values) {
+    std::vector<berval>& bvs = m_values.emplace_back();
+    for (const std::string& v : values) {
+      bvs.push_back(berval{static_cast<ber_len_t>(v.size()), const_cast<char*>(v.data())});
+    }
+    std::vector<berval*>& ptrs = m_pointers.emplace_back();
+    for (berval& bv : bvs) {
+      ptrs.push_back(&bv);
+    }
+    ptrs.push_back(nullptr);
+    LDAPMod& mod = m_mods.emplace_back();
+    mod.mod_op = op | LDAP_MOD_BVALUES;
+    mod.mod_type = const_cast<char*>(attr.c_str());
+    mod.mod_bvalues = values.empty() ? nullptr : ptrs.data();
+  }
+  bool empty() const { return m_mods.empty(); }
+  LDAPMod** get() {
+    m_list.clear();
+    for (LDAPMod& mod : m_mods) {
+      m_list.push_back(&mod);
+    }
+    m_list.push_back(nullptr);
+    return m_list.data();
+  }
+
+ private:
+  std::deque<std::vector<berval>> m_values;
+  std::deque<std::vector<berval*>> m_pointers;
+  std::deque<LDAPMod> m_mods;
+  std::vector<LDAPMod*> m_list;
+};
+
+Entry to_entry(LDAP* ld, LDAPMessage* msg) {
+  Entry entry;
+  if (const MemPtr dn(ldap_get_dn(ld, msg)); dn != nullptr) {
+    entry.dn = dn.get();
+  }
+  BerElement* raw_ber = nullptr;
+  MemPtr attr(ldap_first_attribute(ld, msg, &raw_ber));
+  const BerPtr ber(raw_ber);
+  for (; attr != nullptr; attr.reset(ldap_next_attribute(ld, msg, ber.get()))) {
+    const ValuesPtr values(ldap_get_values_len(ld, msg, attr.get()));
+    if (values == nullptr || values.get()[0] == nullptr) {
+      continue;
+    }
+    Values& out = entry.attrs[attr.get()];
+    for (berval** v = values.get(); *v != nullptr; ++v) {
+      out.emplace_back((*v)->bv_val, (*v)->bv_len);
+    }
+  }
+  return entry;
+}
+
+int ldap_scope(Scope scope) {
+  switch (scope) {
+    case Scope::base:
+      return LDAP_SCOPE_BASE;
+    case Scope::one:
+      return LDAP_SCOPE_ONELEVEL;
+    case Scope::subtree:
+      break;
+  }
+  return LDAP_SCOPE_SUBTREE;
+}
+
+}  // namespace
+
+// The handle and the reconnect-and-retry-once policy. `settings` belongs to
+// the owning LdapStore, which never moves.
+struct LdapStore::Connection {
+  explicit Connection(const LdapSettings& s) : settings(s) {}
+
+  const LdapSettings& settings;
+  LdapPtr ld;
+
+  LDAP* handle() const { return ld.get(); }
+
+  Error unreachable(int rc, LDAP* handle) const {
+    const std::string what =
+        rc == LDAP_TIMEOUT
+            ? "the LDAP server at " + settings.url + " did not answer within " +
+                  std::to_string(settings.timeout_seconds) + " s"
+            : "cannot reach the LDAP server at " + settings.url;
+    return Error(Errc::unavailable, what + ": " + reason(handle, rc) +
+                                        "; check ldap_url in localconfig and that slapd is running");
+  }
+
+  // ldap_initialize, options and the simple bind.
+  Result<void> open() {
+    ld.reset();
+    LDAP* raw = nullptr;
+    int rc = ldap_initialize(&raw, settings.url.c_str());
+    LdapPtr fresh(raw);
+    if (rc != LDAP_SUCCESS || fresh == nullptr) {
+      return fail(Errc::invalid_argument, "ldap_url " + quoted(settings.url) +
+                                              " is not a valid LDAP URL: " + ldap_err2string(rc) +
+                                              "; set it like ldap://host:389 in localconfig");
+    }
+    const int version = LDAP_VERSION3;
+    ldap_set_option(fresh.get(), LDAP_OPT_PROTOCOL_VERSION, &version);
+    ldap_set_option(fresh.get(), LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+    ldap_set_option(fresh.get(), LDAP_OPT_RESTART, LDAP_OPT_ON);
+    if (settings.timeout_seconds > 0) {
+      const timeval tv = seconds(settings.timeout_seconds);
+      ldap_set_option(fresh.get(), LDAP_OPT_NETWORK_TIMEOUT, &tv);
+      ldap_set_option(fresh.get(), LDAP_OPT_TIMEOUT, &tv);
+    }
+    berval cred{static_cast<ber_len_t>(settings.password.size()),
+                const_cast<char*>(settings.password.data())};
+    rc = ldap_sasl_bind_s(fresh.get(), settings.bind_dn.empty() ? nullptr : settings.bind_dn.c_str(),
+                          LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
+    if (is_connection_error(rc)) {
+      return tl::unexpected(unreachable(rc, fresh.get()));
+    }
+    if (rc != LDAP_SUCCESS) {
+      const Errc code = rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_INSUFFICIENT_ACCESS ||
+                                rc == LDAP_INAPPROPRIATE_AUTH || rc == LDAP_UNWILLING_TO_PERFORM ||
+                                rc == LDAP_INVALID_DN_SYNTAX || rc == LDAP_CONFIDENTIALITY_REQUIRED
+                            ? Errc::permission_denied
+                            : Errc::io_error;
+      return fail(code, "the LDAP server at " + settings.url + " refused the bind as " +
+                            quoted(settings.bind_dn) + ": " + reason(fresh.get(), rc) +
+                            "; check zimbra_ldap_userdn and zimbra_ldap_password in localconfig");
+    }
+    ld = std::move(fresh);
+    return {};
+  }
+
+  // op(ld), with no diagnostic text left over from an earlier operation
+  // (libldap keeps it on the handle, and local errors do not reset it).
+  template <typename Op>
+  int call(Op& op) {
+    ldap_set_option(ld.get(), LDAP_OPT_DIAGNOSTIC_MESSAGE, nullptr);
+    return op(ld.get());
+  }
+
+  // Run `op(LDAP*) -> rc`; on a connection failure reconnect, rebind and run
+  // it once more. Returns the final result code (which may be any LDAP error
+  // except a connection failure, reported as Errc::unavailable).
+  template <typename Op>
+  Result<int> run(Op&& op) {
+    if (ld == nullptr) {
+      ZMPROXY_TRY(open());
+    }
+    int rc = call(op);
+    if (!is_connection_error(rc)) {
+      return rc;
+    }
+    ZMPROXY_TRY(open());
+    rc = call(op);
+    if (is_connection_error(rc)) {
+      Error e = unreachable(rc, ld.get());
+      ld.reset();
+      return tl::unexpected(std::move(e));
+    }
+    return rc;
+  }
+
+  // One line for a failed operation; `action` is e.g. "cannot add uid=a,dc=x".
+  Error failure(int rc, const std::string& action) const {
+    const std::string why = reason(ld.get(), rc);
+    switch (rc) {
+      case LDAP_NO_SUCH_OBJECT:
+        return Error(Errc::not_found, action + ": no such entry");
+      case LDAP_ALREADY_EXISTS:
+        return Error(Errc::already_exists, action + ": the entry already exists");
+      case LDAP_INVALID_CREDENTIALS:
+      case LDAP_INSUFFICIENT_ACCESS:
+      case LDAP_INAPPROPRIATE_AUTH:
+      case LDAP_STRONG_AUTH_REQUIRED:
+      case LDAP_CONFIDENTIALITY_REQUIRED:
+        return Error(Errc::permission_denied,
+                     action + ": the LDAP server at " + settings.url + " denied it to " +
+                         quoted(settings.bind_dn) + ": " + why +
+                         "; check zimbra_ldap_userdn and the server's access rules");
+      case LDAP_NOT_ALLOWED_ON_NONLEAF:
+        return Error(Errc::invalid_argument, action + ": it has entries below it; remove those first");
+      case LDAP_FILTER_ERROR:
+      case LDAP_INVALID_DN_SYNTAX:
+      case LDAP_NAMING_VIOLATION:
+      case LDAP_PROTOCOL_ERROR:
+      case LDAP_PARAM_ERROR:
+      case LDAP_NOT_ALLOWED_ON_RDN:
+      case LDAP_ALIAS_PROBLEM:
+      case LDAP_ALIAS_DEREF_PROBLEM:
+        return Error(Errc::invalid_argument, action + ": " + why);
+      case LDAP_OBJECT_CLASS_VIOLATION:
+      case LDAP_UNDEFINED_TYPE:
+      case LDAP_INVALID_SYNTAX:
+      case LDAP_CONSTRAINT_VIOLATION:
+      case LDAP_INAPPROPRIATE_MATCHING:
+      case LDAP_TYPE_OR_VALUE_EXISTS:
+      case LDAP_NO_SUCH_ATTRIBUTE:
+      case LDAP_NO_OBJECT_CLASS_MODS:
+      case LDAP_UNWILLING_TO_PERFORM:
+        return Error(Errc::invalid_argument,
+                     action + ": " + why + "; check the entry against the server's schema");
+      case LDAP_BUSY:
+      case LDAP_UNAVAILABLE:
+      case LDAP_TIMELIMIT_EXCEEDED:
+      case LDAP_ADMINLIMIT_EXCEEDED:
+        return Error(Errc::unavailable, action + ": the LDAP server at " + settings.url +
+                                            " said: " + why + "; try again later");
+      case LDAP_REFERRAL:
+        return Error(Errc::io_error, action + ": the LDAP server at " + settings.url +
+                                         " referred it elsewhere (a read-only replica?): " + why +
+                                         "; point ldap_url at the provider");
+      default:
+        return Error(Errc::io_error, action + ": " + why + " (LDAP result " + std::to_string(rc) +
+                                         ") from " + settings.url);
+    }
+  }
+
+  // ldap_search_ext_s with the retry policy; the result chain goes to `res`.
+  Result<int> search(const std::string& base, int scope, const std::string& filter, char** attrs,
+                     int sizelimit, MessagePtr& res) {
+    return run([&](LDAP* h) {
+      LDAPMessage* raw = nullptr;
+      timeval tv = seconds(settings.timeout_seconds);
+      const int r = ldap_search_ext_s(h, base.c_str(), scope, filter.c_str(), attrs, 0, nullptr,
+                                      nullptr, settings.timeout_seconds > 0 ? &tv : nullptr,
+                                      sizelimit, &raw);
+      res.reset(raw);
+      return r;
+    });
+  }
+
+  // Read one entry with `attrs` (nullptr = all user attributes); nullopt when absent.
+  Result<std::optional<Entry>> read(const std::string& dn, char** attrs, const std::string& action) {
+    MessagePtr res;
+    const Result<int> done = search(dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, res);
+    if (!done) {
+      return tl::unexpected(done.error());
+    }
+    const int rc = *done;
+    if (rc == LDAP_NO_SUCH_OBJECT) {
+      return std::optional<Entry>();
+    }
+    if (rc != LDAP_SUCCESS) {
+      return tl::unexpected(failure(rc, action));
+    }
+    LDAPMessage* first = ldap_first_entry(ld.get(), res.get());
+    if (first == nullptr) {
+      return std::optional<Entry>();  // hidden from us by the server's access rules
+    }
+    return std::optional<Entry>(to_entry(ld.get(), first));
+  }
+};
+
+
+namespace {
+
+// Whether `value` is among an attribute's values (`current`, as read and as
+// changed by earlier modifications of the list, `touched`), as the modify
+// planner asks; `ask_server` allows asking the server's matching rule.
+using IsPresent = std::function<Result<bool>(const std::string& attr, const std::string& value,
+                                             const Values* current, bool touched, bool ask_server)>;
+
+bool contains(const Values* values, const std::string& value) {
+  return values != nullptr && std::find(values->begin(), values->end(), value) != values->end();
+}
+
+Values unique(const Values& values) {
+  Values out;
+  for (const std::string& v : values) {
+    if (!contains(&out, v)) {
+      out.push_back(v);
+    }
+  }
+  return out;
+}
+
+// `m` (already planned: nothing redundant) applied to `attrs`.
+void apply_one(AttrMap& attrs, const Modification& m) {
+  Values& v = attrs[m.attr];
+  switch (m.op) {
+    case ModOp::add:
+      v.insert(v.end(), m.values.begin(), m.values.end());
+      break;
+    case ModOp::remove:
+      if (m.values.empty()) {
+        v.clear();
+      }
+      for (const std::string& x : m.values) {
+        v.erase(std::remove(v.begin(), v.end(), x), v.end());
+      }
+      break;
+    case ModOp::replace:
+      v = m.values;
+      break;
+  }
+  if (v.empty()) {
+    attrs.erase(m.attr);
+  }
+}
+
+// The modifications LDAP must see to give `mods` the ModOp semantics of
+// entry.hpp on an entry whose (relevant) attributes are `attrs`: values
+// already present are dropped from adds, absent ones from removes, and
+// modifications left with nothing to do are dropped. Later modifications of
+// the same attribute see the effect of earlier ones. With `thorough`, adds
+// ask the server too (removes always may).
+Result<std::vector<Modification>> plan(AttrMap attrs, const std::vector<Modification>& mods,
+                                       const IsPresent& is_present, bool thorough) {
+  std::vector<Modification> out;
+  std::set<std::string, CaseInsensitiveLess> touched;  // attributes changed by earlier mods
+  for (const Modification& m : mods) {
+    const auto it = attrs.find(m.attr);
+    const Values* current = it == attrs.end() || it->second.empty() ? nullptr : &it->second;
+    const bool was_touched = touched.contains(m.attr);
+    Modification keep{m.op, m.attr, {}};
+    switch (m.op) {
+      case ModOp::add:
+        for (const std::string& v : unique(m.values)) {
+          auto present = is_present(m.attr, v, current, was_touched, thorough);
+          if (!present) {
+            return tl::unexpected(present.error());
+          }
+          if (!*present) {
+            keep.values.push_back(v);
+          }
+        }
+        if (keep.values.empty()) {
+          continue;
+        }
+        break;
+      case ModOp::remove:
+        if (current == nullptr) {
+          continue;
+        }
+        for (const std::string& v : unique(m.values)) {
+          auto present = is_present(m.attr, v, current, was_touched, true);
+          if (!present) {
+            return tl::unexpected(present.error());
+          }
+          if (*present) {
+            keep.values.push_back(v);
+          }
+        }
+        if (!m.values.empty() && keep.values.empty()) {
+          continue;
+        }
+        break;
+      case ModOp::replace:
+        keep.values = unique(m.values);
+        break;
+    }
+    apply_one(attrs, keep);
+    touched.insert(m.attr);
+    out.push_back(std::move(keep));
+  }
+  return out;
+}
+
+int ldap_op(ModOp op) {
+  switch (op) {
+    case ModOp::add:
+      return LDAP_MOD_ADD;
+    case ModOp::remove:
+      return LDAP_MOD_DELETE;
+    case ModOp::replace:
+      break;
+  }
+  return LDAP_MOD_REPLACE;
+}
+
+}  // namespace
+
+LdapStore::LdapStore(LdapSettings settings)
+    : m_settings(std::move(settings)), m_conn(std::make_unique<Connection>(m_settings)) {}
+
+LdapStore::~LdapStore() = default;
+
+Result<std::unique_ptr<LdapStore>> LdapStore::connect(LdapSettings settings) {
+  std::unique_ptr<LdapStore> store(new LdapStore(std::move(settings)));
+  ZMPROXY_TRY(store->m_conn->open());
+  return store;
+}
+
+std::string LdapStore::describe() const { return m_settings.url; }
+
+Result<std::optional<Entry>> LdapStore::get(std::string_view dn) {
+  const std::string d(dn);
+  return m_conn->read(d, nullptr, "cannot read " + quoted(d) + " from " + m_settings.url);
+}
+
+Result<std::vector<Entry>> LdapStore::search(std::string_view base, Scope scope,
+                                             std::string_view filter, std::size_t limit) {
+  const std::string b(base);
+  const std::string f = filter.empty() ? std::string("(objectClass=*)") : std::string(filter);
+  const int sizelimit = limit > static_cast<std::size_t>(INT_MAX) ? INT_MAX : static_cast<int>(limit);
+  MessagePtr res;
+  const Result<int> done = m_conn->search(b, ldap_scope(scope), f, nullptr, sizelimit, res);
+  if (!done) {
+    return tl::unexpected(done.error());
+  }
+  const int rc = *done;
+  const std::string action =
+      "cannot search " + quoted(b) + " for " + quoted(f) + " on " + m_settings.url;
+  std::vector<Entry> out;
+  if (rc == LDAP_SIZELIMIT_EXCEEDED && limit == 0) {
+    // Truncated by the server's own limit, not ours: a partial answer would
+    // silently look complete.
+    return fail(Errc::io_error, action + ": the server's size limit cut the answer short; "
+                                         "raise its sizelimit (limits) for " +
+                                    quoted(m_settings.bind_dn) + " or narrow the search");
+  }
+  if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+    return tl::unexpected(m_conn->failure(rc, action));
+  }
+  LDAP* ld = m_conn->handle();
+  for (LDAPMessage* e = ldap_first_entry(ld, res.get()); e != nullptr; e = ldap_next_entry(ld, e)) {
+    out.push_back(to_entry(ld, e));
+    if (limit != 0 && out.size() == limit) {
+      break;
+    }
+  }
+  return out;
+}
+
+Result<void> LdapStore::add(const Entry& entry) {
+  ModList mods;
+  for (const auto& [attr, values] : entry.attrs) {
+    if (!values.empty()) {
+      mods.push(LDAP_MOD_ADD, attr, values);
+    }
+  }
+  const Result<int> done = m_conn->run([&](LDAP* h) {
+    return ldap_add_ext_s(h, entry.dn.c_str(), mods.get(), nullptr, nullptr);
+  });
+  if (!done) {
+    return tl::unexpected(done.error());
+  }
+  const std::string action = "cannot add " + quoted(entry.dn) + " to " + m_settings.url;
+  if (*done == LDAP_NO_SUCH_OBJECT) {
+    return fail(Errc::not_found, action + ": its parent " + quoted(parent_dn(entry.dn)) +
+                                     " does not exist; add the parent entry first");
+  }
+  if (*done != LDAP_SUCCESS) {
+    return tl::unexpected(m_conn->failure(*done, action));
+  }
+  return {};
+}
+
+Result<void> LdapStore::modify(std::string_view dn, const std::vector<Modification>& mods) {
+  const std::string d(dn);
+  const std::string action = "cannot modify " + quoted(d) + " on " + m_settings.url;
+
+  // Read the attributes the modifications name ("1.1" = none, to see that the entry exists).
+  std::vector<std::string> names;
+  for (const Modification& m : mods) {
+    if (m.op != ModOp::replace) {
+      names.push_back(m.attr);
+    }
+  }
+  std::vector<char*> attrs;
+  for (std::string& n : names) {
+    attrs.push_back(n.data());
+  }
+  static char k_no_attributes[] = "1.1";
+  if (attrs.empty()) {
+    attrs.push_back(k_no_attributes);
+  }
+  attrs.push_back(nullptr);
+
+  // A value equal byte for byte is present. Otherwise, unless an earlier
+  // modification of the list changed the attribute, the server's matching
+  // rule decides (e.g. caseIgnoreMatch), through ldap_compare: always for
+  // removes, and for adds once the server has refused a plan that compared
+  // bytes only (typeOrValueExists), which saves a round trip per new value.
+  const IsPresent is_present = [&](const std::string& attr, const std::string& value,
+                                   const Values* current, bool touched,
+                                   bool ask_server) -> Result<bool> {
+    if (contains(current, value)) {
+      return true;
+    }
+    if (touched || !ask_server) {
+      return false;
+    }
+    berval bv{static_cast<ber_len_t>(value.size()), const_cast<char*>(value.data())};
+    const Result<int> rc = m_conn->run([&](LDAP* h) {
+      return ldap_compare_ext_s(h, d.c_str(), attr.c_str(), &bv, nullptr, nullptr);
+    });
+    if (!rc) {
+      return tl::unexpected(rc.error());
+    }
+    if (*rc == LDAP_COMPARE_TRUE || *rc == LDAP_COMPARE_FALSE) {
+      return *rc == LDAP_COMPARE_TRUE;
+    }
+    if (*rc == LDAP_NO_SUCH_ATTRIBUTE || *rc == LDAP_UNDEFINED_TYPE ||
+        *rc == LDAP_INAPPROPRIATE_MATCHING) {
+      return false;  // the modify itself reports what is wrong, if anything
+    }
+    return tl::unexpected(m_conn->failure(*rc, action));
+  };
+
+  for (int attempt = 0;; ++attempt) {
+    auto current = m_conn->read(d, attrs.data(), action);
+    if (!current) {
+      return tl::unexpected(current.error());
+    }
+    if (!*current) {
+      return fail(Errc::not_found, action + ": no such entry");
+    }
+    auto planned = plan((*current)->attrs, mods, is_present, attempt > 0);
+    if (!planned) {
+      return tl::unexpected(planned.error());
+    }
+    if (planned->empty()) {
+      return {};
+    }
+    ModList list;
+    for (const Modification& m : *planned) {
+      list.push(ldap_op(m.op), m.attr, m.values);
+    }
+    const Result<int> done = m_conn->run([&](LDAP* h) {
+      return ldap_modify_ext_s(h, d.c_str(), list.get(), nullptr, nullptr);
+    });
+    if (!done) {
+      return tl::unexpected(done.error());
+    }
+    if (*done == LDAP_SUCCESS) {
+      return {};
+    }
+    if (attempt == 0 && (*done == LDAP_TYPE_OR_VALUE_EXISTS || *done == LDAP_NO_SUCH_ATTRIBUTE)) {
+      continue;
+    }
+    if (*done == LDAP_NO_SUCH_OBJECT) {
+      return fail(Errc::not_found, action + ": no such entry");
+    }
+    return tl::unexpected(m_conn->failure(*done, action));
+  }
+}
+
+Result<void> LdapStore::remove(std::string_view dn) {
+  const std::string d(dn);
+  const Result<int> done =
+      m_conn->run([&](LDAP* h) { return ldap_delete_ext_s(h, d.c_str(), nullptr, nullptr); });
+  if (!done) {
+    return tl::unexpected(done.error());
+  }
+  const std::string action = "cannot delete " + quoted(d) + " from " + m_settings.url;
+  if (*done == LDAP_NO_SUCH_OBJECT) {
+    return fail(Errc::not_found, action + ": no such entry");
+  }
+  if (*done != LDAP_SUCCESS) {
+    return tl::unexpected(m_conn->failure(*done, action));
+  }
+  return {};
+}
+
+}  // namespace zmproxy::provisioning

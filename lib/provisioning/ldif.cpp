@@ -1,0 +1,185 @@
+#include "lib/provisioning/ldif.hpp"
+
+#include "lib/core/base64.hpp"
+#include "lib/core/strings.hpp"
+
+namespace zmproxy::provisioning {
+
+namespace {
+
+// RFC 2849 SAFE-STRING: no NUL, CR, LF, no byte >= 0x80, no leading space,
+// colon or '<', and (for slapadd's sake) no trailing space.
+bool is_safe(std::string_view v) {
+  if (v.empty()) {
+    return true;
+  }
+  if (v.front() == ' ' || v.front() == ':' || v.front() == '<' || v.back() == ' ') {
+    return false;
+  }
+  for (char c : v) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u == 0 || c == '\r' || c == '\n' || u >= 0x80) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void append_line(std::string& out, std::string_view name, std::string_view value) {
+  std::string line(name);
+  if (is_safe(value)) {
+    line += ": ";
+    line += value;
+  } else {
+    line += ":: ";
+    line += core::base64_encode(value);
+  }
+  // Fold at 76 columns: continuation lines start with one space.
+  constexpr std::size_t k_width = 76;
+  std::size_t pos = 0;
+  bool first = true;
+  while (pos < line.size()) {
+    const std::size_t take = first ? k_width : k_width - 1;
+    if (!first) {
+      out += ' ';
+    }
+    out.append(line, pos, take);
+    out += '\n';
+    pos += take;
+    first = false;
+  }
+}
+
+struct Parser {
+  std::string_view text;
+  std::string_view source;
+  std::size_t pos = 0;
+  std::size_t line_no = 0;
+
+  tl::unexpected<Error> error(std::size_t line, const std::string& what) const {
+    return fail(Errc::parse_error, std::string(source) + ":" + std::to_string(line) + ": " + what);
+  }
+
+  // Next physical line without its terminator; false at end.
+  bool next_line(std::string_view& line) {
+    if (pos >= text.size()) {
+      return false;
+    }
+    auto end = text.find('\n', pos);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    line = text.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    pos = end + 1;
+    ++line_no;
+    return true;
+  }
+
+  bool peek_continuation() const { return pos < text.size() && text[pos] == ' '; }
+};
+
+}  // namespace
+
+void append_ldif(std::string& out, const Entry& entry) {
+  append_line(out, "dn", entry.dn);
+  if (const Values* oc = entry.values("objectClass")) {
+    for (const std::string& v : *oc) {
+      append_line(out, "objectClass", v);
+    }
+  }
+  for (const auto& [name, values] : entry.attrs) {
+    if (core::iequals(name, "objectClass")) {
+      continue;
+    }
+    for (const std::string& v : values) {
+      append_line(out, name, v);
+    }
+  }
+  out += '\n';
+}
+
+Result<std::vector<Entry>> parse_ldif(std::string_view text, std::string_view source) {
+  Parser p{text, source};
+  std::vector<Entry> entries;
+  Entry cur;
+  bool in_record = false;
+  std::string_view raw;
+  while (p.next_line(raw)) {
+    const std::size_t start_line = p.line_no;
+    if (raw.empty()) {
+      if (in_record) {
+        entries.push_back(std::move(cur));
+        cur = Entry{};
+        in_record = false;
+      }
+      continue;
+    }
+    if (raw.front() == '#') {
+      while (p.peek_continuation()) {
+        p.next_line(raw);
+      }
+      continue;
+    }
+    if (raw.front() == ' ') {
+      return p.error(start_line, "a continuation line with nothing to continue");
+    }
+    std::string line(raw);
+    while (p.peek_continuation()) {
+      std::string_view cont;
+      p.next_line(cont);
+      line.append(cont.substr(1));
+    }
+    const auto colon = line.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      return p.error(start_line, "expected 'attribute: value'");
+    }
+    const std::string name = line.substr(0, colon);
+    std::string value;
+    std::size_t v = colon + 1;
+    if (v < line.size() && line[v] == ':') {
+      ++v;
+      while (v < line.size() && line[v] == ' ') {
+        ++v;
+      }
+      auto decoded = core::base64_decode(line.substr(v));
+      if (!decoded) {
+        return p.error(start_line, "invalid base64 value of " + name);
+      }
+      value = std::move(*decoded);
+    } else if (v < line.size() && line[v] == '<') {
+      return p.error(start_line, "URL values (attr:< url) are not supported");
+    } else {
+      while (v < line.size() && line[v] == ' ') {
+        ++v;
+      }
+      value = line.substr(v);
+    }
+    if (!in_record) {
+      if (core::iequals(name, "version")) {
+        continue;
+      }
+      if (!core::iequals(name, "dn")) {
+        return p.error(start_line, "a record must start with 'dn:'");
+      }
+      if (value.empty()) {
+        return p.error(start_line, "empty dn");
+      }
+      cur.dn = std::move(value);
+      in_record = true;
+      continue;
+    }
+    if (core::iequals(name, "dn") || core::iequals(name, "changetype")) {
+      return p.error(start_line, "unexpected '" + name + ":' inside a record (missing blank line?)");
+    }
+    cur.attrs[name].push_back(std::move(value));
+  }
+  if (in_record) {
+    entries.push_back(std::move(cur));
+  }
+  return entries;
+}
+
+}  // namespace zmproxy::provisioning

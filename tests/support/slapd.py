@@ -1,0 +1,260 @@
+"""A private OpenLDAP server for tests: `Slapd`.
+
+    from slapd import Slapd
+    with Slapd() as ldap:
+        print(ldap.url, ldap.bind_dn, ldap.password)
+
+start() runs /usr/sbin/slapd on 127.0.0.1:<free port> with its own slapd.conf
+and back-mdb database in a temp dir (never /etc/ldap or /var/lib/ldap). The
+layout follows Zimbra's: ONE mdb database with the null suffix "", so the
+Zimbra tree (cn=zimbra, dc=example,dc=com, ...) and any test domain live in
+it, and the rootdn is uid=zimbra,cn=admins,cn=zimbra (zimbra_ldap_userdn's
+default) with the password "zimbra" (zimbra_ldap_password's default). Schemas:
+core, cosine and inetorgperson from /etc/ldap/schema, plus zmproxy.schema
+from $ZMPROXY_LDAP_SCHEMA_DIR (or generated from the source tree when unset).
+The base entries cn=zimbra, cn=admins, cn=servers and cn=config,cn=zimbra
+(objectClass zimbraGlobalConfig) are loaded with slapadd before the start.
+
+Raises unittest.SkipTest when slapd is not installed.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+SLAPD = "/usr/sbin/slapd"
+SLAPADD = "/usr/sbin/slapadd"
+SYSTEM_SCHEMA_DIR = "/etc/ldap/schema"
+MODULE_DIR = "/usr/lib/ldap"
+SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+BASE_ENTRIES = """\
+dn: cn=zimbra
+objectClass: organizationalRole
+cn: zimbra
+description: Zimbra systems
+
+dn: cn=admins,cn=zimbra
+objectClass: organizationalRole
+cn: admins
+description: admin accounts
+
+dn: cn=servers,cn=zimbra
+objectClass: organizationalRole
+cn: servers
+description: servers
+
+dn: cn=config,cn=zimbra
+objectClass: zimbraGlobalConfig
+cn: config
+description: global config
+"""
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Slapd:
+    """One private slapd process and its data, in a temp dir removed by stop()."""
+
+    START_DEADLINE = 15.0  # seconds to wait for the server to answer
+    STOP_DEADLINE = 10.0   # seconds to wait after SIGTERM before SIGKILL
+
+    def __init__(self, bind_dn="uid=zimbra,cn=admins,cn=zimbra", password="zimbra",
+                 schema_dir=None, entries=BASE_ENTRIES, maxsize=64 * 1024 * 1024):
+        if not os.access(SLAPD, os.X_OK):
+            raise unittest.SkipTest(f"{SLAPD} is not installed (apt-get install slapd ldap-utils)")
+        for tool in ("ldapsearch", "ldapwhoami"):
+            if shutil.which(tool) is None:
+                raise unittest.SkipTest(f"{tool} is not installed (apt-get install ldap-utils)")
+        self.bind_dn = bind_dn
+        self.password = password
+        self._schema_dir = schema_dir or os.environ.get("ZMPROXY_LDAP_SCHEMA_DIR") or None
+        self._entries = entries
+        self._maxsize = maxsize
+        self._dir = None
+        self._proc = None
+        self._log = None
+        self.port = None
+
+    # -- properties -------------------------------------------------------
+
+    @property
+    def url(self):
+        return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def directory(self):
+        """The temp dir holding slapd.conf, the database and slapd.log."""
+        return self._dir
+
+    # -- life cycle -------------------------------------------------------
+
+    def start(self):
+        """Write the config, load the base entries and start the server."""
+        if self._proc is not None:
+            return self
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="zmproxy-slapd-")
+            try:
+                self._configure()
+            except BaseException:
+                self._remove_dir()
+                raise
+        attempts = 5 if self.port is None else 1  # restart() keeps its port
+        for attempt in range(attempts):
+            if self.port is None or attempt > 0:
+                self.port = _free_port()
+            if self._launch():
+                return self
+        log = self._read_log()
+        self._remove_dir()
+        raise RuntimeError(f"slapd did not start on {self.url}:\n{log}")
+
+    def stop(self, keep_data=False):
+        """Stop the server (SIGTERM, then SIGKILL after a deadline) and remove its
+        temp dir unless keep_data."""
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=self.STOP_DEADLINE)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=self.STOP_DEADLINE)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if not keep_data:
+            self._remove_dir()
+
+    def restart(self):
+        """Stop and start again on the same port with the same data."""
+        self.stop(keep_data=True)
+        return self.start()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    # -- helpers ----------------------------------------------------------
+
+    def ldapsearch(self, base, filter="(objectClass=*)", attrs=(), scope="sub"):
+        """Run ldapsearch as the rootdn; returns its LDIF output (raises on failure)."""
+        cmd = ["ldapsearch", "-LLL", "-x", "-o", "ldif-wrap=no", "-H", self.url,
+               "-D", self.bind_dn, "-w", self.password, "-s", scope, "-b", base, filter,
+               *attrs]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        if out.returncode not in (0, 32):  # 32: noSuchObject, an empty answer
+            raise RuntimeError(f"ldapsearch -b {base!r} {filter!r} failed "
+                               f"({out.returncode}): {out.stderr.strip()}")
+        return out.stdout
+
+    # -- internals --------------------------------------------------------
+
+    def _schema_file(self):
+        if self._schema_dir:
+            path = os.path.join(self._schema_dir, "zmproxy.schema")
+            if not os.path.exists(path):
+                raise RuntimeError(f"{path} does not exist; build the target "
+                                   "zmproxy_ldap_schema or unset ZMPROXY_LDAP_SCHEMA_DIR")
+            return path
+        # Not under CTest: generate it from the source tree.
+        out = os.path.join(self._dir, "schema")
+        subprocess.run(["python3", os.path.join(SOURCE_DIR, "lib/schema/gen_ldap_schema.py"),
+                        os.path.join(SOURCE_DIR, "lib/schema/attributes.toml"), out],
+                       check=True, timeout=60)
+        return os.path.join(out, "zmproxy.schema")
+
+    def _configure(self):
+        db = os.path.join(self._dir, "db")
+        os.mkdir(db, 0o700)
+        includes = [os.path.join(SYSTEM_SCHEMA_DIR, f"{s}.schema")
+                    for s in ("core", "cosine", "inetorgperson")]
+        includes.append(self._schema_file())
+        self._conf = os.path.join(self._dir, "slapd.conf")
+        lines = [f'include "{p}"' for p in includes]
+        lines += [
+            f'modulepath "{MODULE_DIR}"',
+            "moduleload back_mdb",
+            f'pidfile "{os.path.join(self._dir, "slapd.pid")}"',
+            f'argsfile "{os.path.join(self._dir, "slapd.args")}"',
+            "",
+            "database mdb",
+            f"maxsize {self._maxsize}",
+            'suffix ""',
+            f'rootdn "{self.bind_dn}"',
+            f'rootpw "{self.password}"',
+            f'directory "{db}"',
+            "index objectClass eq",
+            "index zimbraMailDeliveryAddress,zimbraMailAlias,uid eq",
+            "",
+        ]
+        with open(self._conf, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+        if self._entries:
+            ldif = os.path.join(self._dir, "base.ldif")
+            with open(ldif, "w", encoding="utf-8") as f:
+                f.write(self._entries)
+            out = subprocess.run([SLAPADD, "-f", self._conf, "-l", ldif], capture_output=True,
+                                 text=True, timeout=60)
+            if out.returncode != 0:
+                raise RuntimeError(f"slapadd failed ({out.returncode}): "
+                                   f"{out.stderr.strip() or out.stdout.strip()}")
+
+    def _launch(self):
+        """Start slapd on self.port and wait until it answers; False when it exited
+        (the port was taken in the meantime), raises on a timeout."""
+        if self._log is None:
+            self._log = open(os.path.join(self._dir, "slapd.log"), "ab")
+        # -d 0: stay in the foreground (so the PID is ours), log nothing on stderr.
+        self._proc = subprocess.Popen(
+            [SLAPD, "-f", self._conf, "-h", f"ldap://127.0.0.1:{self.port}/", "-d", "0"],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+        deadline = time.monotonic() + self.START_DEADLINE
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self._proc = None
+                return False
+            if self._answers():
+                return True
+            time.sleep(0.05)  # poll interval, not a synchronisation
+        self.stop(keep_data=True)
+        raise RuntimeError(f"slapd did not answer on {self.url} within "
+                           f"{self.START_DEADLINE:.0f} s:\n{self._read_log()}")
+
+    def _answers(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                pass
+        except OSError:
+            return False
+        out = subprocess.run(["ldapwhoami", "-x", "-H", self.url, "-D", self.bind_dn,
+                              "-w", self.password, "-o", "nettimeout=2"],
+                             capture_output=True, text=True, timeout=10)
+        return out.returncode == 0
+
+    def _read_log(self):
+        try:
+            with open(os.path.join(self._dir, "slapd.log"), encoding="utf-8",
+                      errors="replace") as f:
+                return f.read()[-4000:]
+        except (OSError, TypeError):
+            return ""
+
+    def _remove_dir(self):
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+            self.port = None

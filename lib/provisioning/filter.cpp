@@ -34,16 +34,31 @@ int hex_value(char c) {
   return (l >= 'a' && l <= 'f') ? l - 'a' + 10 : -1;
 }
 
-void append_hex_escape(std::string& out, char c) {
+constexpr std::string_view k_missing_type = "missing filter type ('=', '>=', '<=', '~=' or ':=')";
+
+// Two lower-case hex digits.
+std::string hex(char c) {
   const auto u = static_cast<unsigned char>(c);
-  out += '\\';
-  out += k_hex_digits[u >> 4];
-  out += k_hex_digits[u & 0xf];
+  return {k_hex_digits[u >> 4], k_hex_digits[u & 0xf]};
 }
 
 bool is_control(char c) {
   const auto u = static_cast<unsigned char>(c);
   return u < 0x20 || u == 0x7f;
+}
+
+// RFC 4515 escaping of * ( ) \ NUL, and of all control characters if asked.
+std::string escape(std::string_view value, bool controls) {
+  std::string out;
+  out.reserve(value.size());
+  for (const char c : value) {
+    if (c == '*' || c == '(' || c == ')' || c == '\\' || c == '\0' || (controls && is_control(c))) {
+      out += '\\' + hex(c);
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 // The filter text for an error message: at most k_quoted_max bytes (not
@@ -59,25 +74,23 @@ std::string quote_for_message(std::string_view text) {
   }
   std::string out;
   for (const char c : text.substr(0, n)) {
-    if (is_control(c)) {
-      append_hex_escape(out, c);
-    } else {
-      out += c;
-    }
+    out += is_control(c) ? '\\' + hex(c) : std::string(1, c);
   }
-  if (cut) {
-    out += "...";
-  }
-  return out;
+  return out + (cut ? "..." : "");
+}
+
+// number *("." number), at least two numbers, no leading zeros.
+bool is_numeric_oid(std::string_view s) {
+  const std::vector<std::string> numbers = core::split(s, '.');
+  return numbers.size() >= 2 && std::all_of(numbers.begin(), numbers.end(), [](auto& n) {
+           return !n.empty() && std::all_of(n.begin(), n.end(), is_digit) &&
+                  (n.size() == 1 || n.front() != '0');
+         });
 }
 
 std::string describe_char(char c) {
   if (is_control(c) || static_cast<unsigned char>(c) >= 0x80) {
-    std::string out = "byte 0x";
-    const auto u = static_cast<unsigned char>(c);
-    out += k_hex_digits[u >> 4];
-    out += k_hex_digits[u & 0xf];
-    return out;
+    return "byte 0x" + hex(c);
   }
   return std::string("'") + c + "'";
 }
@@ -182,52 +195,34 @@ class Parser {
   // An attribute description (RFC 4512): type *(";" option), where the type is
   // a descr (letter, then letters, digits, '-') or a numeric OID.
   Result<void> check_attr(std::string_view attr, std::size_t offset, bool options_allowed) const {
-    const std::size_t semi = attr.find(';');
-    const std::string_view type = attr.substr(0, semi);
+    const std::vector<std::string> parts = core::split(attr, ';');  // the type, then options
+    const std::string& type = parts.front();
+    if (parts.size() > 1 && !options_allowed) {
+      return error("invalid character ';' in matching rule", offset + type.size());
+    }
     if (type.empty()) {
       return error("empty attribute name", offset);
     }
-    if (is_digit(type.front())) {
-      const std::vector<std::string> parts = core::split(type, '.');
-      const bool ok = parts.size() >= 2 && std::all_of(parts.begin(), parts.end(), [](auto& p) {
-                        return !p.empty() && std::all_of(p.begin(), p.end(), is_digit) &&
-                               (p.size() == 1 || p.front() != '0');
-                      });
-      if (!ok) {
-        return error("invalid numeric OID '" + std::string(type) + "'", offset);
-      }
-    } else if (!is_alpha(type.front())) {
+    if (is_digit(type.front()) && !is_numeric_oid(type)) {
+      return error("invalid numeric OID '" + type + "'", offset);
+    }
+    if (!is_digit(type.front()) && !is_alpha(type.front())) {
       return error("attribute name must start with a letter or digit", offset);
-    } else {
-      const auto bad = std::find_if_not(type.begin(), type.end(), is_keychar);
-      if (bad != type.end()) {
-        return error("invalid character " + describe_char(*bad) + " in attribute name",
-                     offset + static_cast<std::size_t>(bad - type.begin()));
+    }
+    std::size_t at = offset;
+    for (std::size_t i = 0; i < parts.size(); at += parts[i].size() + 1, ++i) {
+      const std::string& part = parts[i];
+      if (part.empty()) {
+        return error("empty attribute option", at);
+      }
+      const auto bad = std::find_if_not(part.begin(), part.end(), is_keychar);
+      if (bad != part.end() && !(i == 0 && is_digit(type.front()))) {
+        return error("invalid character " + describe_char(*bad) +
+                         (i == 0 ? " in attribute name" : " in attribute option"),
+                     at + static_cast<std::size_t>(bad - part.begin()));
       }
     }
-    if (semi == std::string_view::npos) {
-      return {};
-    }
-    if (!options_allowed) {
-      return error("invalid character ';' in matching rule", offset + semi);
-    }
-    std::size_t start = semi + 1;
-    while (true) {
-      const std::size_t end = std::min(attr.find(';', start), attr.size());
-      const std::string_view option = attr.substr(start, end - start);
-      if (option.empty()) {
-        return error("empty attribute option", offset + start);
-      }
-      const auto bad = std::find_if_not(option.begin(), option.end(), is_keychar);
-      if (bad != option.end()) {
-        return error("invalid character " + describe_char(*bad) + " in attribute option",
-                     offset + start + static_cast<std::size_t>(bad - option.begin()));
-      }
-      if (end == attr.size()) {
-        return {};
-      }
-      start = end + 1;
-    }
+    return {};
   }
 
   std::string_view scan_attr_chars() {
@@ -244,8 +239,7 @@ class Parser {
     const std::size_t start = m_pos;
     const std::string_view attr = scan_attr_chars();
     if (at_end()) {
-      return attr.empty() ? error("missing ')'", m_pos)
-                          : error("missing filter type ('=', '>=', '<=', '~=' or ':=')", m_pos);
+      return error(attr.empty() ? "missing ')'" : std::string(k_missing_type), m_pos);
     }
     Filter f;
     f.attr = std::string(attr);
@@ -265,20 +259,14 @@ class Parser {
                : c == '<' ? Filter::Kind::less_equal
                           : Filter::Kind::approx;
       m_pos += 2;
-      auto parts = parse_value(wrapped, false);
-      if (!parts) {
-        return tl::unexpected(std::move(parts).error());
-      }
-      f.value = std::move(parts->front());
-      return f;
+      return with_value(std::move(f), wrapped);
     }
     if (c != '=') {
       if (c == '(') {
         return error("unexpected '('", m_pos);
       }
       if (c == ')') {
-        return attr.empty() ? error("unbalanced ')'", m_pos)
-                            : error("missing filter type ('=', '>=', '<=', '~=' or ':=')", m_pos);
+        return error(attr.empty() ? "unbalanced ')'" : std::string(k_missing_type), m_pos);
       }
       return error("invalid character " + describe_char(c) + " in attribute description", m_pos);
     }
@@ -336,6 +324,11 @@ class Parser {
       return error("extensible match without an attribute needs a matching rule", start);
     }
     m_pos += 2;  // ":="
+    return with_value(std::move(f), wrapped);
+  }
+
+  // `f` with its value (no unescaped '*' allowed) parsed from here.
+  Result<Filter> with_value(Filter f, bool wrapped) {
     auto parts = parse_value(wrapped, false);
     if (!parts) {
       return tl::unexpected(std::move(parts).error());
@@ -415,12 +408,9 @@ int compare_integers(std::string_view a, std::string_view b) {
   if (a_negative != b_negative) {
     return a_negative ? -1 : 1;
   }
-  int magnitude = 0;
-  if (a_digits.size() != b_digits.size()) {
-    magnitude = a_digits.size() < b_digits.size() ? -1 : 1;
-  } else {
-    magnitude = a_digits.compare(b_digits);
-  }
+  const int magnitude = a_digits.size() == b_digits.size()  ? a_digits.compare(b_digits)
+                        : a_digits.size() < b_digits.size() ? -1
+                                                            : 1;
   return a_negative ? -magnitude : magnitude;
 }
 
@@ -453,20 +443,6 @@ bool substring_matches(const Filter& f, std::string_view stored) {
   return true;
 }
 
-// Escape for to_string: the RFC 4515 set plus control characters.
-std::string escape_for_text(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (const char c : value) {
-    if (c == '*' || c == '(' || c == ')' || c == '\\' || is_control(c)) {
-      append_hex_escape(out, c);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 void print(const Filter& f, std::string& out) {
   out += '(';
   switch (f.kind) {
@@ -479,26 +455,26 @@ void print(const Filter& f, std::string& out) {
       }
       break;
     case Filter::Kind::equal:
-      out += f.attr + "=" + escape_for_text(f.value);
-      break;
-    case Filter::Kind::substring:
-      out += f.attr + "=" + escape_for_text(f.initial) + "*";
-      for (const std::string& any : f.any) {
-        out += escape_for_text(any) + "*";
-      }
-      out += escape_for_text(f.final_);
+      out += f.attr + "=" + escape(f.value, true);
       break;
     case Filter::Kind::greater_equal:
-      out += f.attr + ">=" + escape_for_text(f.value);
-      break;
     case Filter::Kind::less_equal:
-      out += f.attr + "<=" + escape_for_text(f.value);
+    case Filter::Kind::approx:
+      out += f.attr;
+      out += f.kind == Filter::Kind::greater_equal ? ">="
+             : f.kind == Filter::Kind::less_equal  ? "<="
+                                                   : "~=";
+      out += escape(f.value, true);
+      break;
+    case Filter::Kind::substring:
+      out += f.attr + "=" + escape(f.initial, true) + "*";
+      for (const std::string& any : f.any) {
+        out += escape(any, true) + "*";
+      }
+      out += escape(f.final_, true);
       break;
     case Filter::Kind::present:
       out += f.attr + "=*";
-      break;
-    case Filter::Kind::approx:
-      out += f.attr + "~=" + escape_for_text(f.value);
       break;
     case Filter::Kind::extensible:
       out += f.attr;
@@ -508,7 +484,7 @@ void print(const Filter& f, std::string& out) {
       if (!f.rule.empty()) {
         out += ":" + f.rule;
       }
-      out += ":=" + escape_for_text(f.value);
+      out += ":=" + escape(f.value, true);
       break;
   }
   out += ')';
@@ -552,16 +528,7 @@ bool matches(const Filter& f, const Entry& e) {
 }
 
 std::string escape_filter_value(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (const char c : value) {
-    if (c == '*' || c == '(' || c == ')' || c == '\\' || c == '\0') {
-      append_hex_escape(out, c);
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return escape(value, false);
 }
 
 std::string to_string(const Filter& f) {

@@ -67,7 +67,8 @@ bool matches(const Filter& f, const Entry& e);
 std::string escape_filter_value(std::string_view value);
 
 // Canonical text (values re-escaped; control characters as \XX too, so the
-// text is one line). parse_filter(to_string(f)) yields a Filter equal to f.
+// text is one line). parse_filter(to_string(f)) yields a Filter equal to f for
+// any f that follows the field rules above (as every parsed Filter does).
 std::string to_string(const Filter& f);
 
 }  // namespace zmproxy::provisioning

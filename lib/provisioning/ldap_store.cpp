@@ -1,5 +1,7 @@
 #include "lib/provisioning/ldap_store.hpp"
 
+#include "lib/provisioning/dn.hpp"
+
 #include <ldap.h>
 #include <sys/time.h>
 
@@ -7,13 +9,13 @@
 #include <climits>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
-
-#include "lib/provisioning/dn.hpp"
 
 namespace zmproxy::provisioning {
 namespace {
@@ -69,7 +71,9 @@ timeval seconds(int s) {
   return tv;
 }
 
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string quoted(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
 
 // LDAPMod arrays over borrowed strings. The strings must outlive the builder;
 // libldap does not write through the non-const pointers its API asks for.
@@ -90,7 +94,6 @@ class ModList {
     mod.mod_type = const_cast<char*>(attr.c_str());
     mod.mod_bvalues = values.empty() ? nullptr : ptrs.data();
   }
-  bool empty() const { return m_mods.empty(); }
   LDAPMod** get() {
     m_list.clear();
     for (LDAPMod& mod : m_mods) {
@@ -152,14 +155,13 @@ struct LdapStore::Connection {
 
   LDAP* handle() const { return ld.get(); }
 
-  Error unreachable(int rc, LDAP* handle) const {
+  Error unreachable(int rc, LDAP* h) const {
     const std::string what =
-        rc == LDAP_TIMEOUT
-            ? "the LDAP server at " + settings.url + " did not answer within " +
-                  std::to_string(settings.timeout_seconds) + " s"
-            : "cannot reach the LDAP server at " + settings.url;
-    return Error(Errc::unavailable, what + ": " + reason(handle, rc) +
-                                        "; check ldap_url in localconfig and that slapd is running");
+        rc == LDAP_TIMEOUT ? "the LDAP server at " + settings.url + " did not answer within " +
+                                 std::to_string(settings.timeout_seconds) + " s"
+                           : "cannot reach the LDAP server at " + settings.url;
+    return {Errc::unavailable, what + ": " + reason(h, rc) +
+                                   "; check ldap_url in localconfig and that slapd is running"};
   }
 
   // ldap_initialize, options and the simple bind.
@@ -184,15 +186,18 @@ struct LdapStore::Connection {
     }
     berval cred{static_cast<ber_len_t>(settings.password.size()),
                 const_cast<char*>(settings.password.data())};
-    rc = ldap_sasl_bind_s(fresh.get(), settings.bind_dn.empty() ? nullptr : settings.bind_dn.c_str(),
-                          LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
+    rc =
+        ldap_sasl_bind_s(fresh.get(), settings.bind_dn.empty() ? nullptr : settings.bind_dn.c_str(),
+                         LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
     if (is_connection_error(rc)) {
       return tl::unexpected(unreachable(rc, fresh.get()));
     }
     if (rc != LDAP_SUCCESS) {
-      const Errc code = rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_INSUFFICIENT_ACCESS ||
+      const Errc code = rc == LDAP_INVALID_DN_SYNTAX ? Errc::invalid_argument
+                        : rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_INSUFFICIENT_ACCESS ||
                                 rc == LDAP_INAPPROPRIATE_AUTH || rc == LDAP_UNWILLING_TO_PERFORM ||
-                                rc == LDAP_INVALID_DN_SYNTAX || rc == LDAP_CONFIDENTIALITY_REQUIRED
+                                rc == LDAP_CONFIDENTIALITY_REQUIRED ||
+                                rc == LDAP_STRONG_AUTH_REQUIRED
                             ? Errc::permission_denied
                             : Errc::io_error;
       return fail(code, "the LDAP server at " + settings.url + " refused the bind as " +
@@ -238,20 +243,20 @@ struct LdapStore::Connection {
     const std::string why = reason(ld.get(), rc);
     switch (rc) {
       case LDAP_NO_SUCH_OBJECT:
-        return Error(Errc::not_found, action + ": no such entry");
+        return {Errc::not_found, action + ": no such entry"};
       case LDAP_ALREADY_EXISTS:
-        return Error(Errc::already_exists, action + ": the entry already exists");
+        return {Errc::already_exists, action + ": the entry already exists"};
       case LDAP_INVALID_CREDENTIALS:
       case LDAP_INSUFFICIENT_ACCESS:
       case LDAP_INAPPROPRIATE_AUTH:
       case LDAP_STRONG_AUTH_REQUIRED:
       case LDAP_CONFIDENTIALITY_REQUIRED:
-        return Error(Errc::permission_denied,
-                     action + ": the LDAP server at " + settings.url + " denied it to " +
-                         quoted(settings.bind_dn) + ": " + why +
-                         "; check zimbra_ldap_userdn and the server's access rules");
+        return {Errc::permission_denied,
+                action + ": the LDAP server at " + settings.url + " denied it to " +
+                    quoted(settings.bind_dn) + ": " + why +
+                    "; check zimbra_ldap_userdn and the server's access rules"};
       case LDAP_NOT_ALLOWED_ON_NONLEAF:
-        return Error(Errc::invalid_argument, action + ": it has entries below it; remove those first");
+        return {Errc::invalid_argument, action + ": it has entries below it; remove those first"};
       case LDAP_FILTER_ERROR:
       case LDAP_INVALID_DN_SYNTAX:
       case LDAP_NAMING_VIOLATION:
@@ -260,7 +265,7 @@ struct LdapStore::Connection {
       case LDAP_NOT_ALLOWED_ON_RDN:
       case LDAP_ALIAS_PROBLEM:
       case LDAP_ALIAS_DEREF_PROBLEM:
-        return Error(Errc::invalid_argument, action + ": " + why);
+        return {Errc::invalid_argument, action + ": " + why};
       case LDAP_OBJECT_CLASS_VIOLATION:
       case LDAP_UNDEFINED_TYPE:
       case LDAP_INVALID_SYNTAX:
@@ -270,40 +275,46 @@ struct LdapStore::Connection {
       case LDAP_NO_SUCH_ATTRIBUTE:
       case LDAP_NO_OBJECT_CLASS_MODS:
       case LDAP_UNWILLING_TO_PERFORM:
-        return Error(Errc::invalid_argument,
-                     action + ": " + why + "; check the entry against the server's schema");
+        return {Errc::invalid_argument,
+                action + ": " + why + "; check the entry against the server's schema"};
       case LDAP_BUSY:
       case LDAP_UNAVAILABLE:
       case LDAP_TIMELIMIT_EXCEEDED:
       case LDAP_ADMINLIMIT_EXCEEDED:
-        return Error(Errc::unavailable, action + ": the LDAP server at " + settings.url +
-                                            " said: " + why + "; try again later");
+        return {Errc::unavailable, action + ": the LDAP server at " + settings.url +
+                                       " said: " + why + "; try again later"};
       case LDAP_REFERRAL:
-        return Error(Errc::io_error, action + ": the LDAP server at " + settings.url +
-                                         " referred it elsewhere (a read-only replica?): " + why +
-                                         "; point ldap_url at the provider");
+        return {Errc::io_error, action + ": the LDAP server at " + settings.url +
+                                    " referred it elsewhere (a read-only replica?): " + why +
+                                    "; point ldap_url at the provider"};
       default:
-        return Error(Errc::io_error, action + ": " + why + " (LDAP result " + std::to_string(rc) +
-                                         ") from " + settings.url);
+        return {Errc::io_error, action + ": " + why + " (LDAP result " + std::to_string(rc) +
+                                    ") from " + settings.url};
     }
   }
 
   // ldap_search_ext_s with the retry policy; the result chain goes to `res`.
-  Result<int> search(const std::string& base, int scope, const std::string& filter, char** attrs,
-                     int sizelimit, MessagePtr& res) {
+  Result<int> search(const std::string& base,
+                     int scope,
+                     const std::string& filter,
+                     char** attrs,
+                     int sizelimit,
+                     MessagePtr& res) {
     return run([&](LDAP* h) {
       LDAPMessage* raw = nullptr;
       timeval tv = seconds(settings.timeout_seconds);
-      const int r = ldap_search_ext_s(h, base.c_str(), scope, filter.c_str(), attrs, 0, nullptr,
-                                      nullptr, settings.timeout_seconds > 0 ? &tv : nullptr,
-                                      sizelimit, &raw);
+      const int r =
+          ldap_search_ext_s(h, base.c_str(), scope, filter.c_str(), attrs, 0, nullptr, nullptr,
+                            settings.timeout_seconds > 0 ? &tv : nullptr, sizelimit, &raw);
       res.reset(raw);
       return r;
     });
   }
 
   // Read one entry with `attrs` (nullptr = all user attributes); nullopt when absent.
-  Result<std::optional<Entry>> read(const std::string& dn, char** attrs, const std::string& action) {
+  Result<std::optional<Entry>> read(const std::string& dn,
+                                    char** attrs,
+                                    const std::string& action) {
     MessagePtr res;
     const Result<int> done = search(dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, res);
     if (!done) {
@@ -324,14 +335,16 @@ struct LdapStore::Connection {
   }
 };
 
-
 namespace {
 
 // Whether `value` is among an attribute's values (`current`, as read and as
 // changed by earlier modifications of the list, `touched`), as the modify
 // planner asks; `ask_server` allows asking the server's matching rule.
-using IsPresent = std::function<Result<bool>(const std::string& attr, const std::string& value,
-                                             const Values* current, bool touched, bool ask_server)>;
+using IsPresent = std::function<Result<bool>(const std::string& attr,
+                                             const std::string& value,
+                                             const Values* current,
+                                             bool touched,
+                                             bool ask_server)>;
 
 bool contains(const Values* values, const std::string& value) {
   return values != nullptr && std::find(values->begin(), values->end(), value) != values->end();
@@ -377,8 +390,10 @@ void apply_one(AttrMap& attrs, const Modification& m) {
 // modifications left with nothing to do are dropped. Later modifications of
 // the same attribute see the effect of earlier ones. With `thorough`, adds
 // ask the server too (removes always may).
-Result<std::vector<Modification>> plan(AttrMap attrs, const std::vector<Modification>& mods,
-                                       const IsPresent& is_present, bool thorough) {
+Result<std::vector<Modification>> plan(AttrMap attrs,
+                                       const std::vector<Modification>& mods,
+                                       const IsPresent& is_present,
+                                       bool thorough) {
   std::vector<Modification> out;
   std::set<std::string, CaseInsensitiveLess> touched;  // attributes changed by earlier mods
   for (const Modification& m : mods) {
@@ -454,18 +469,23 @@ Result<std::unique_ptr<LdapStore>> LdapStore::connect(LdapSettings settings) {
   return store;
 }
 
-std::string LdapStore::describe() const { return m_settings.url; }
+std::string LdapStore::describe() const {
+  return m_settings.url;
+}
 
 Result<std::optional<Entry>> LdapStore::get(std::string_view dn) {
   const std::string d(dn);
   return m_conn->read(d, nullptr, "cannot read " + quoted(d) + " from " + m_settings.url);
 }
 
-Result<std::vector<Entry>> LdapStore::search(std::string_view base, Scope scope,
-                                             std::string_view filter, std::size_t limit) {
+Result<std::vector<Entry>> LdapStore::search(std::string_view base,
+                                             Scope scope,
+                                             std::string_view filter,
+                                             std::size_t limit) {
   const std::string b(base);
   const std::string f = filter.empty() ? std::string("(objectClass=*)") : std::string(filter);
-  const int sizelimit = limit > static_cast<std::size_t>(INT_MAX) ? INT_MAX : static_cast<int>(limit);
+  const int sizelimit =
+      limit > static_cast<std::size_t>(INT_MAX) ? INT_MAX : static_cast<int>(limit);
   MessagePtr res;
   const Result<int> done = m_conn->search(b, ldap_scope(scope), f, nullptr, sizelimit, res);
   if (!done) {
@@ -478,8 +498,9 @@ Result<std::vector<Entry>> LdapStore::search(std::string_view base, Scope scope,
   if (rc == LDAP_SIZELIMIT_EXCEEDED && limit == 0) {
     // Truncated by the server's own limit, not ours: a partial answer would
     // silently look complete.
-    return fail(Errc::io_error, action + ": the server's size limit cut the answer short; "
-                                         "raise its sizelimit (limits) for " +
+    return fail(Errc::io_error, action +
+                                    ": the server's size limit cut the answer short; "
+                                    "raise its sizelimit (limits) for " +
                                     quoted(m_settings.bind_dn) + " or narrow the search");
   }
   if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
@@ -502,9 +523,8 @@ Result<void> LdapStore::add(const Entry& entry) {
       mods.push(LDAP_MOD_ADD, attr, values);
     }
   }
-  const Result<int> done = m_conn->run([&](LDAP* h) {
-    return ldap_add_ext_s(h, entry.dn.c_str(), mods.get(), nullptr, nullptr);
-  });
+  const Result<int> done = m_conn->run(
+      [&](LDAP* h) { return ldap_add_ext_s(h, entry.dn.c_str(), mods.get(), nullptr, nullptr); });
   if (!done) {
     return tl::unexpected(done.error());
   }
@@ -531,6 +551,7 @@ Result<void> LdapStore::modify(std::string_view dn, const std::vector<Modificati
     }
   }
   std::vector<char*> attrs;
+  attrs.reserve(names.size() + 1);
   for (std::string& n : names) {
     attrs.push_back(n.data());
   }
@@ -590,9 +611,8 @@ Result<void> LdapStore::modify(std::string_view dn, const std::vector<Modificati
     for (const Modification& m : *planned) {
       list.push(ldap_op(m.op), m.attr, m.values);
     }
-    const Result<int> done = m_conn->run([&](LDAP* h) {
-      return ldap_modify_ext_s(h, d.c_str(), list.get(), nullptr, nullptr);
-    });
+    const Result<int> done = m_conn->run(
+        [&](LDAP* h) { return ldap_modify_ext_s(h, d.c_str(), list.get(), nullptr, nullptr); });
     if (!done) {
       return tl::unexpected(done.error());
     }

@@ -101,8 +101,10 @@ void append_ldif(std::string& out, const Entry& entry) {
   out += '\n';
 }
 
-Result<std::vector<Entry>> parse_ldif(std::string_view text, std::string_view source) {
-  Parser p{text, source};
+namespace {
+Result<std::vector<Entry>> parse_from(std::string_view text, std::string_view source,
+                                      std::size_t first_line) {
+  Parser p{text, source, 0, first_line - 1};
   std::vector<Entry> entries;
   Entry cur;
   bool in_record = false;
@@ -180,6 +182,70 @@ Result<std::vector<Entry>> parse_ldif(std::string_view text, std::string_view so
     entries.push_back(std::move(cur));
   }
   return entries;
+}
+
+}  // namespace
+
+Result<std::vector<Entry>> parse_ldif(std::string_view text, std::string_view source) {
+  return parse_from(text, source, 1);
+}
+
+Result<Entry> parse_ldif_record(std::string_view text, std::string_view source,
+                                std::size_t first_line) {
+  auto entries = parse_from(text, source, first_line);
+  if (!entries) {
+    return tl::unexpected(entries.error());
+  }
+  if (entries->size() != 1) {
+    return fail(Errc::parse_error, std::string(source) + ":" + std::to_string(first_line) +
+                                       ": expected one record");
+  }
+  return std::move(entries->front());
+}
+
+Result<std::vector<LdifRecord>> index_ldif(std::string_view text, std::string_view source) {
+  std::vector<LdifRecord> out;
+  std::size_t pos = 0;
+  std::size_t line = 0;
+  bool in_record = false;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    const std::size_t next = end == std::string_view::npos ? text.size() : end + 1;
+    std::string_view l = text.substr(pos, (end == std::string_view::npos ? text.size() : end) - pos);
+    if (!l.empty() && l.back() == '\r') {
+      l.remove_suffix(1);
+    }
+    ++line;
+    if (l.empty()) {
+      if (in_record) {
+        out.back().length = pos - out.back().offset;
+        in_record = false;
+      }
+    } else if (!in_record && l.front() != '#' && l.front() != ' ' &&
+               !core::istarts_with(l, "version:")) {
+      if (!core::istarts_with(l, "dn:")) {
+        return fail(Errc::parse_error,
+                    std::string(source) + ":" + std::to_string(line) + ": a record must start with 'dn:'");
+      }
+      // The dn line, unfolded, parsed by the record parser (handles dn:: base64).
+      std::size_t dn_end = next;
+      while (dn_end < text.size() && text[dn_end] == ' ') {
+        const auto e = text.find('\n', dn_end);
+        dn_end = e == std::string_view::npos ? text.size() : e + 1;
+      }
+      auto head = parse_from(text.substr(pos, dn_end - pos), source, line);
+      if (!head) {
+        return tl::unexpected(head.error());
+      }
+      out.push_back({std::move(head->front().dn), pos, 0, line});
+      in_record = true;
+    }
+    pos = next;
+  }
+  if (in_record) {
+    out.back().length = text.size() - out.back().offset;
+  }
+  return out;
 }
 
 }  // namespace zmproxy::provisioning

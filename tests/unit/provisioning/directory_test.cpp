@@ -6,6 +6,10 @@
 
 #include <catch2/catch.hpp>
 
+#include "lib/provisioning/file_store.hpp"
+#include "lib/provisioning/ldap_store.hpp"
+#include "tests/support/temp_dir.hpp"
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,10 +22,6 @@
 #include <string>
 #include <type_traits>
 #include <vector>
-
-#include "lib/provisioning/file_store.hpp"
-#include "lib/provisioning/ldap_store.hpp"
-#include "tests/support/temp_dir.hpp"
 
 namespace {
 
@@ -40,7 +40,9 @@ std::string env_or(const char* name, const char* fallback) {
   return v != nullptr && *v != '\0' ? std::string(v) : std::string(fallback);
 }
 
-bool on_ldap() { return !env_or("ZMPROXY_TEST_LDAP_URL", "").empty(); }
+bool on_ldap() {
+  return !env_or("ZMPROXY_TEST_LDAP_URL", "").empty();
+}
 
 LdapSettings ldap_settings() {
   LdapSettings s;
@@ -117,7 +119,8 @@ class TestTree {
  public:
   TestTree() : m_dir(make_directory(m_temp)), m_name("t" + random_hex()) {
     const Result<void> top = m_dir->add(make_entry(
-        "dc=test", {{"objectClass", {"dcObject", "organization"}}, {"dc", {"test"}}, {"o", {"test"}}}));
+        "dc=test",
+        {{"objectClass", {"dcObject", "organization"}}, {"dc", {"test"}}, {"o", {"test"}}}));
     if (!top && top.error().code != Errc::already_exists) {
       FAIL("cannot create dc=test: " << top.error().message);
     }
@@ -125,7 +128,8 @@ class TestTree {
                                       {"dc", {m_name}},
                                       {"o", {domain()}},
                                       {"zimbraDomainName", {domain()}}})));
-    ok(m_dir->add(make_entry(people(), {{"objectClass", {"organizationalUnit"}}, {"ou", {"people"}}})));
+    ok(m_dir->add(
+        make_entry(people(), {{"objectClass", {"organizationalUnit"}}, {"ou", {"people"}}})));
   }
   TestTree(const TestTree&) = delete;
   TestTree& operator=(const TestTree&) = delete;
@@ -201,10 +205,11 @@ TEST_CASE("directory: values are binary-safe", "[directory]") {
   TestTree t;
   const std::string dn = "cn=cfg," + t.base();
   const std::string blob("\x00\x01\xff\xfe line\r\n\x7f end", 17);
-  ok(t.dir().add(make_entry(dn, {{"objectClass", {"zimbraGlobalConfig"}},
-                                 {"cn", {"cfg"}},
-                                 {"zimbraSSLDHParam", {blob}},
-                                 {"description", {" leading space", "trailing: colon ", "\xc3\xa9t\xc3\xa9"}}})));
+  ok(t.dir().add(make_entry(
+      dn, {{"objectClass", {"zimbraGlobalConfig"}},
+           {"cn", {"cfg"}},
+           {"zimbraSSLDHParam", {blob}},
+           {"description", {" leading space", "trailing: colon ", "\xc3\xa9t\xc3\xa9"}}})));
   const Entry e = t.get(dn);
   CHECK(e.first("zimbraSSLDHParam") == blob);
   CHECK(e.first("zimbraSSLDHParam").size() == 17);
@@ -270,16 +275,16 @@ TEST_CASE("directory: search scopes and filters", "[directory]") {
     CHECK(found[0].first("uid") == "bob");
   }
   SECTION("equality, case-insensitive") {
-    const auto found = ok(d.search(t.base(), Scope::subtree,
-                                   "(zimbraMailDeliveryAddress=ALICE@" + t.domain() + ")"));
+    const auto found = ok(
+        d.search(t.base(), Scope::subtree, "(zimbraMailDeliveryAddress=ALICE@" + t.domain() + ")"));
     REQUIRE(found.size() == 1);
     CHECK(found[0].first("uid") == "alice");
   }
   SECTION("Zimbra's mail host query (an OR) finds an account by alias") {
     const std::string user = "a2@" + t.domain();
-    const auto found = ok(d.search(t.base(), Scope::subtree,
-                                   "(|(zimbraMailDeliveryAddress=" + user + ")(zimbraMailAlias=" +
-                                       user + "))"));
+    const auto found =
+        ok(d.search(t.base(), Scope::subtree,
+                    "(|(zimbraMailDeliveryAddress=" + user + ")(zimbraMailAlias=" + user + "))"));
     REQUIRE(found.size() == 1);
     CHECK(found[0].first("uid") == "alice");
     CHECK(found[0].first("zimbraMailHost") == "mbox1.example.com");
@@ -292,8 +297,9 @@ TEST_CASE("directory: search scopes and filters", "[directory]") {
     CHECK(ok(d.search(t.base(), Scope::subtree, "(uid=al*)")).size() == 2);
     CHECK(ok(d.search(t.base(), Scope::subtree, "(zimbraMailDeliveryAddress=*@" + t.domain() + ")"))
               .size() == 3);
-    CHECK(ok(d.search(t.base(), Scope::subtree, "(&(objectClass=zimbraAccount)(uid=*o*))")).size() ==
-          1);
+    CHECK(
+        ok(d.search(t.base(), Scope::subtree, "(&(objectClass=zimbraAccount)(uid=*o*))")).size() ==
+        1);
   }
   SECTION("no match is an empty result") {
     CHECK(ok(d.search(t.base(), Scope::subtree, "(uid=nobody)")).empty());
@@ -311,7 +317,8 @@ TEST_CASE("directory: search limit", "[directory]") {
     t.add_account(u);
   }
   CHECK(ok(t.dir().search(t.base(), Scope::subtree, "(objectClass=zimbraAccount)", 2)).size() == 2);
-  CHECK(ok(t.dir().search(t.base(), Scope::subtree, "(objectClass=zimbraAccount)", 10)).size() == 4);
+  CHECK(ok(t.dir().search(t.base(), Scope::subtree, "(objectClass=zimbraAccount)", 10)).size() ==
+        4);
   CHECK(ok(t.dir().search(t.base(), Scope::subtree, "(objectClass=zimbraAccount)", 0)).size() == 4);
 }
 
@@ -470,7 +477,8 @@ TEST_CASE("directory: LdapStore reports an unreachable server and a refused bind
   }
 }
 
-TEST_CASE("directory: LdapStore skips values equal under the server's matching rule", "[directory]") {
+TEST_CASE("directory: LdapStore skips values equal under the server's matching rule",
+          "[directory]") {
   if (!on_ldap()) {
     WARN("skipped: ZMPROXY_TEST_LDAP_URL is not set");
     return;

@@ -41,9 +41,54 @@ expect() {
   fi
 }
 
+# expect_not UNWANTED TOOL WORD... : completing must NOT offer UNWANTED.
+expect_not() {
+  local unwanted=$1
+  shift
+  local got
+  got=$(complete_words "$@")
+  if grep -qxF -- "$unwanted" <<<"$got"; then
+    echo "FAIL: completing '$*' offered '$unwanted'; got: $(tr '\n' ' ' <<<"$got")"
+    fail=1
+  else
+    echo "ok: '$*' does not offer '$unwanted'"
+  fi
+}
+
 expect zimbra_server_hostname zmlocalconfig -e zimbra_s
 expect --edit zmlocalconfig --ed
 expect nokey zmlocalconfig -m no
+
+expect mcf zmprov mc
+expect zimbraImapProxyBindPort zmprov mcf zimbraImapProxyBind
+expect +zimbraMailTrustedIP zmprov mcf +zimbraMailTrusted
+expect zimbraVirtualHostname zmprov md example.com zimbraVirtualHost
+expect zimbraVirtualIPAddress zmprov md example.com zimbraVirtualHostname x zimbraVirtualIP
+expect --json zmprov --js
+# Only attributes a domain may carry: the IMAP proxy port is global/server.
+expect_not zimbraImapProxyBindPort zmprov md example.com zimbraImapProxyBind
+
+# All bash completions sourced in one shell must not overwrite each other's
+# completion function.
+for f in "$comp"/bash/*; do
+  # shellcheck disable=SC1090
+  source "$f"
+done
+declare -A owner=()
+for f in "$comp"/bash/*; do
+  tool=${f##*/}
+  fn=$(complete -p "$tool" 2>/dev/null | sed -n 's/.*-F \([^ ]*\).*/\1/p')
+  if [[ -z $fn ]]; then
+    echo "FAIL: $f registers no completion function for $tool"
+    fail=1
+  elif [[ -n ${owner[$fn]:-} ]]; then
+    echo "FAIL: $tool and ${owner[$fn]} share the completion function $fn"
+    fail=1
+  else
+    owner[$fn]=$tool
+    echo "ok: $tool completes with $fn"
+  fi
+done
 
 for f in "$comp"/zsh/_*; do
   zsh -n "$f" || { echo "FAIL: zsh cannot parse $f"; fail=1; }

@@ -4,7 +4,8 @@ set -eu
 dir=$1
 status=0
 count=0
-for page in "$dir"/*.[0-9]; do
+cd "$dir"  # mandoc resolves .Xr references to pages in the current directory
+for page in *.[0-9]; do
   count=$((count + 1))
   if ! out=$(mandoc -T lint "$page" 2>&1) || [ -n "$out" ]; then
     echo "$out"

@@ -17,6 +17,7 @@ The base entries cn=zimbra, cn=admins, cn=servers and cn=config,cn=zimbra
 
 Raises unittest.SkipTest when slapd is not installed.
 """
+import ctypes
 import os
 import shutil
 import signal
@@ -53,6 +54,22 @@ objectClass: zimbraGlobalConfig
 cn: config
 description: global config
 """
+
+
+def _tool_env():
+    """The environment for ldapsearch/ldapwhoami: no ldap.conf or ~/.ldaprc."""
+    env = dict(os.environ)
+    env["LDAPNOINIT"] = "1"
+    return env
+
+
+def _die_with_parent():
+    """In the child before exec: SIGTERM it when the test process dies, so a
+    killed test run leaves no slapd behind (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _free_port():
@@ -155,7 +172,7 @@ class Slapd:
         cmd = ["ldapsearch", "-LLL", "-x", "-o", "ldif-wrap=no", "-H", self.url,
                "-D", self.bind_dn, "-w", self.password, "-s", scope, "-b", base, filter,
                *attrs]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=_tool_env())
         if out.returncode not in (0, 32):  # 32: noSuchObject, an empty answer
             raise RuntimeError(f"ldapsearch -b {base!r} {filter!r} failed "
                                f"({out.returncode}): {out.stderr.strip()}")
@@ -221,7 +238,8 @@ class Slapd:
         # -d 0: stay in the foreground (so the PID is ours), log nothing on stderr.
         self._proc = subprocess.Popen(
             [SLAPD, "-f", self._conf, "-h", f"ldap://127.0.0.1:{self.port}/", "-d", "0"],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+            preexec_fn=_die_with_parent)
         deadline = time.monotonic() + self.START_DEADLINE
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -242,7 +260,7 @@ class Slapd:
             return False
         out = subprocess.run(["ldapwhoami", "-x", "-H", self.url, "-D", self.bind_dn,
                               "-w", self.password, "-o", "nettimeout=2"],
-                             capture_output=True, text=True, timeout=10)
+                             capture_output=True, text=True, timeout=10, env=_tool_env())
         return out.returncode == 0
 
     def _read_log(self):

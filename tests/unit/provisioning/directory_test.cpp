@@ -25,6 +25,7 @@
 
 namespace {
 
+using namespace std::string_literals;
 using zmproxy::Errc;
 using zmproxy::Result;
 using zmproxy::provisioning::Directory;
@@ -84,6 +85,7 @@ std::string random_hex() {
 
 std::vector<std::string> dns_of(const std::vector<Entry>& entries) {
   std::vector<std::string> out;
+  out.reserve(entries.size());
   for (const Entry& e : entries) {
     out.push_back(e.dn);
   }
@@ -96,11 +98,11 @@ Values sorted(Values v) {
   return v;
 }
 
-Entry make_entry(std::string dn, std::vector<std::pair<std::string, Values>> attrs) {
+Entry make_entry(std::string dn, const std::vector<std::pair<std::string, Values>>& attrs) {
   Entry e;
   e.dn = std::move(dn);
-  for (auto& [name, values] : attrs) {
-    e.attrs[name] = std::move(values);
+  for (const auto& [name, values] : attrs) {
+    e.attrs[name] = values;
   }
   return e;
 }
@@ -133,6 +135,8 @@ class TestTree {
   }
   TestTree(const TestTree&) = delete;
   TestTree& operator=(const TestTree&) = delete;
+  TestTree(TestTree&&) = delete;
+  TestTree& operator=(TestTree&&) = delete;
   ~TestTree() {
     // Best effort: deepest entries first.
     auto all = m_dir->search(base(), Scope::subtree, "(objectClass=*)");
@@ -204,7 +208,7 @@ TEST_CASE("directory: add then get round-trips attributes", "[directory]") {
 TEST_CASE("directory: values are binary-safe", "[directory]") {
   TestTree t;
   const std::string dn = "cn=cfg," + t.base();
-  const std::string blob("\x00\x01\xff\xfe line\r\n\x7f end", 17);
+  const std::string blob = "\x00\x01\xff\xfe line\r\n\x7f end\x00"s;
   ok(t.dir().add(make_entry(
       dn, {{"objectClass", {"zimbraGlobalConfig"}},
            {"cn", {"cfg"}},
@@ -212,7 +216,7 @@ TEST_CASE("directory: values are binary-safe", "[directory]") {
            {"description", {" leading space", "trailing: colon ", "\xc3\xa9t\xc3\xa9"}}})));
   const Entry e = t.get(dn);
   CHECK(e.first("zimbraSSLDHParam") == blob);
-  CHECK(e.first("zimbraSSLDHParam").size() == 17);
+  CHECK(e.first("zimbraSSLDHParam").size() == 17);  // the NULs included
   REQUIRE(e.values("description") != nullptr);
   CHECK(sorted(*e.values("description")) ==
         sorted({" leading space", "trailing: colon ", "\xc3\xa9t\xc3\xa9"}));

@@ -240,6 +240,38 @@ class FileStoreZmprovTest(ZmprovCases, HomeTestCase):
         values = {line.split(": ", 1)[1] for line in out.splitlines() if ": " in line}
         self.assertEqual(values, {f"{p}-{i}" for p in "ab" for i in range(500)})
 
+    def test_interactive_prompt_on_a_terminal(self):
+        import pty
+        import select
+        env = dict(os.environ, ZMPROXY_HOME=self.home)
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(tool("zmprov"), ["zmprov"], env)
+        out = b""
+
+        def read_until(marker, deadline=10.0):
+            nonlocal out
+            import time
+            end = time.monotonic() + deadline
+            while marker not in out and time.monotonic() < end:
+                ready, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
+                if ready:
+                    try:
+                        out += os.read(fd, 4096)
+                    except OSError:
+                        break
+            return marker in out
+
+        self.assertTrue(read_until(b"prov> "), out)
+        os.write(fd, b"gcf zimbraImapProxyBindPort\n")
+        self.assertTrue(read_until(b"zimbraImapProxyBindPort: 143"), out)
+        os.write(fd, b"ga nobody@nowhere.test\n")
+        self.assertTrue(read_until(b"account.NO_SUCH_ACCOUNT"), out)
+        os.write(fd, b"exit\n")
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 2)  # an error happened
+
     def test_store_is_slapadd_ready_ldif(self):
         self.ok("cd", self.domain)
         self.ok("ca", f"u@{self.domain}", "pw")

@@ -62,6 +62,12 @@ constexpr KeyInfo k_keys[] = {
      "Loopback port of zmconfigd's control socket"},
     {"zmconfigd_max_failed_restarts", KeyType::integer, "3",
      "Failed reloads in a row after which zmconfigd stops retrying"},
+    {"zmlookupd_allowed_peers", KeyType::string, "",
+     "Addresses or CIDRs allowed to ask zmlookupd for routes, comma separated; empty = anyone"},
+    {"zmlookupd_bind_address", KeyType::string, "127.0.0.1",
+     "Address zmlookupd listens on (its port is zimbraExtensionBindPort); 0.0.0.0 for other hosts"},
+    {"zmlookupd_secret", KeyType::string, "",
+     "Shared secret callers must send in X-Zmproxy-Lookup-Secret; empty = not required"},
     {"zmprov_safeguarded_attrs", KeyType::string, "zimbraServiceEnabled,zimbraServiceInstalled",
      "Multi-valued attributes that zmprov replaces only with -r"},
 };

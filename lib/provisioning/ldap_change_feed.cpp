@@ -1,0 +1,452 @@
+#include "lib/provisioning/ldap_change_feed.hpp"
+
+#include <ldap.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <csignal>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace zmproxy::provisioning {
+namespace {
+
+struct MemFree {
+  void operator()(char* p) const noexcept { ldap_memfree(p); }
+};
+using MemPtr = std::unique_ptr<char, MemFree>;
+
+struct MessageFree {
+  void operator()(LDAPMessage* msg) const noexcept { ldap_msgfree(msg); }
+};
+using MessagePtr = std::unique_ptr<LDAPMessage, MessageFree>;
+
+std::string diagnostic(LDAP* ld) {
+  char* raw = nullptr;
+  if (ld == nullptr || ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &raw) != LDAP_OPT_SUCCESS) {
+    return {};
+  }
+  const MemPtr text(raw);
+  return text != nullptr ? std::string(text.get()) : std::string();
+}
+
+std::string reason(LDAP* ld, int rc) {
+  std::string out = ldap_err2string(rc);
+  const std::string diag = diagnostic(ld);
+  if (!diag.empty() && diag != out) {
+    out += " (" + diag + ")";
+  }
+  return out;
+}
+
+// What the persist phase delivered during one ldap_sync_poll (or, with
+// `persist` false, the refresh phase, whose entries are not reported one by
+// one: the "refresh done"/"reconnected" callback covers them).
+struct SyncState {
+  bool persist = false;
+  bool ended = false;  // a searchResultDone came: the sync request is over
+  std::size_t changes = 0;
+  std::string first;  // the first change, for the callback's text
+
+  void note(std::string what) {
+    if (changes++ == 0) {
+      first = std::move(what);
+    }
+  }
+  std::string describe() const {
+    return changes > 1 ? first + " (+" + std::to_string(changes - 1) + " more)" : first;
+  }
+};
+
+SyncState& state_of(ldap_sync_t* ls) {
+  return *static_cast<SyncState*>(ls->ls_private);
+}
+
+// libldap (ldap_sync.c) hands the callbacks the head of ldap_result's chain,
+// not the message at hand; with LDAP_MSG_RECEIVED that chain holds one
+// message in practice. We only read the DN, which is harmless either way.
+int on_search_entry(ldap_sync_t* ls, LDAPMessage* msg, berval* /*entry_uuid*/,
+                    ldap_sync_refresh_t phase) {
+  SyncState& st = state_of(ls);
+  if (!st.persist || phase == LDAP_SYNC_CAPI_PRESENT) {
+    return LDAP_SUCCESS;
+  }
+  std::string dn = "?";
+  if (const MemPtr raw(ldap_get_dn(ls->ls_ld, msg)); raw != nullptr) {
+    dn = raw.get();
+  }
+  const char* verb = phase == LDAP_SYNC_CAPI_ADD      ? "added"
+                     : phase == LDAP_SYNC_CAPI_MODIFY ? "modified"
+                     : phase == LDAP_SYNC_CAPI_DELETE ? "deleted"
+                                                      : "changed";
+  st.note("entry " + dn + " " + verb);
+  return LDAP_SUCCESS;
+}
+
+int on_intermediate(ldap_sync_t* ls, LDAPMessage* /*msg*/, BerVarray /*uuids*/,
+                    ldap_sync_refresh_t phase) {
+  SyncState& st = state_of(ls);
+  if (st.persist) {
+    // A syncIdSet in the persist phase: entries deleted (or, in theory, a
+    // present set); either way the owner re-reads.
+    st.note(phase == LDAP_SYNC_CAPI_DELETES_IDSET ? "entries deleted" : "entries changed");
+  }
+  return LDAP_SUCCESS;
+}
+
+int on_search_reference(ldap_sync_t* /*ls*/, LDAPMessage* /*msg*/) {
+  return LDAP_SUCCESS;
+}
+
+int on_search_result(ldap_sync_t* ls, LDAPMessage* /*msg*/, int /*refresh_deletes*/) {
+  // The search ended (the server gave up on the persist phase, or asked for
+  // a full refresh): the loop re-syncs. libldap calls this only for success
+  // and e-syncRefreshRequired; other codes come back as the return value of
+  // ldap_sync_init/ldap_sync_poll.
+  state_of(ls).ended = true;
+  return LDAP_SUCCESS;
+}
+
+void drop_cookie(ldap_sync_t& ls) {
+  if (ls.ls_cookie.bv_val != nullptr) {
+    ber_memfree(ls.ls_cookie.bv_val);
+  }
+  ls.ls_cookie.bv_val = nullptr;
+  ls.ls_cookie.bv_len = 0;
+}
+
+// In the feed's thread only: a write to a socket stop() shut down (or that
+// the server closed) gives EPIPE instead of killing the process.
+void block_sigpipe() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+}  // namespace
+
+// One LDAP handle. While it lives, its socket is registered with the feed so
+// stop() can shut it down; it is unregistered before the handle (and so the
+// fd) is closed.
+struct LdapChangeFeed::Connection {
+  Connection(LdapChangeFeed& f, LDAP* h) : feed(f), ld(h) {}
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  Connection(Connection&&) = delete;
+  Connection& operator=(Connection&&) = delete;
+  ~Connection() {
+    if (registered) {
+      feed.unregister_socket();
+    }
+    ldap_unbind_ext(ld, nullptr, nullptr);
+  }
+
+  LdapChangeFeed& feed;
+  LDAP* ld;
+  bool registered = false;
+};
+
+LdapChangeFeed::LdapChangeFeed(LdapSettings settings, std::string base, std::string filter)
+    : m_settings(std::move(settings)), m_base(std::move(base)), m_filter(std::move(filter)) {}
+
+LdapChangeFeed::~LdapChangeFeed() {
+  stop();
+}
+
+std::string LdapChangeFeed::describe() const {
+  return "syncrepl on " + m_settings.url + " (base '" + m_base + "', filter " + m_filter + ")";
+}
+
+std::string LdapChangeFeed::last_error() const {
+  const std::lock_guard lock(m_mutex);
+  return m_last_error;
+}
+
+void LdapChangeFeed::set_error(std::string message) {
+  const std::lock_guard lock(m_mutex);
+  m_last_error = std::move(message);
+}
+
+bool LdapChangeFeed::stopping() const {
+  const std::lock_guard lock(m_mutex);
+  return m_stopping;
+}
+
+bool LdapChangeFeed::wait_backoff(std::chrono::milliseconds d) {
+  std::unique_lock lock(m_mutex);
+  return !m_cv.wait_for(lock, d, [this] { return m_stopping; });
+}
+
+bool LdapChangeFeed::register_socket(int fd) {
+  const std::lock_guard lock(m_mutex);
+  if (m_stopping) {
+    return false;
+  }
+  m_socket = fd;
+  return true;
+}
+
+void LdapChangeFeed::unregister_socket() {
+  const std::lock_guard lock(m_mutex);
+  m_socket = -1;
+}
+
+Result<void> LdapChangeFeed::start(Callback on_change) {
+  const std::lock_guard run_lock(m_run_mutex);
+  if (m_thread.joinable()) {
+    return fail(Errc::invalid_argument, describe() + " runs already");
+  }
+  if (m_settings.url.empty() || ldap_is_ldap_url(m_settings.url.c_str()) == 0) {
+    return fail(Errc::invalid_argument, "ldap_url '" + m_settings.url +
+                                            "' is not an LDAP URL; set it like ldap://host:389 "
+                                            "in localconfig");
+  }
+  LDAPURLDesc* parsed = nullptr;
+  const int rc = ldap_url_parse(m_settings.url.c_str(), &parsed);
+  ldap_free_urldesc(parsed);
+  if (rc != LDAP_URL_SUCCESS) {
+    return fail(Errc::invalid_argument, "ldap_url '" + m_settings.url +
+                                            "' is not a valid LDAP URL; set it like "
+                                            "ldap://host:389 in localconfig");
+  }
+  {
+    const std::lock_guard lock(m_mutex);
+    m_stopping = false;
+    m_socket = -1;
+    m_last_error.clear();
+  }
+  m_thread = std::thread([this, cb = std::move(on_change)]() mutable { run(std::move(cb)); });
+  return {};
+}
+
+void LdapChangeFeed::request_stop() {
+  {
+    const std::lock_guard lock(m_mutex);
+    m_stopping = true;
+    if (m_socket >= 0) {
+      // Ends libldap's poll() on it (the refresh, ldap_sync_poll, the bind)
+      // with an error. The fd stays open until the thread unbinds, which it
+      // does only after unregistering under this mutex: no fd reuse race.
+      ::shutdown(m_socket, SHUT_RDWR);
+    }
+  }
+  m_cv.notify_all();
+}
+
+void LdapChangeFeed::stop() {
+  if (m_thread_id.load() == std::this_thread::get_id()) {
+    request_stop();  // from on_change: the thread ends when it returns; a later stop() joins
+    return;
+  }
+  const std::lock_guard run_lock(m_run_mutex);  // the thread never takes it
+  if (!m_thread.joinable()) {
+    return;
+  }
+  request_stop();
+  m_thread.join();
+}
+
+Result<std::unique_ptr<LdapChangeFeed::Connection>> LdapChangeFeed::connect_and_bind() {
+  LDAP* raw = nullptr;
+  int rc = ldap_initialize(&raw, m_settings.url.c_str());
+  if (rc != LDAP_SUCCESS || raw == nullptr) {
+    return fail(Errc::invalid_argument, "ldap_url '" + m_settings.url +
+                                            "' is not a valid LDAP URL: " + ldap_err2string(rc));
+  }
+  auto conn = std::make_unique<Connection>(*this, raw);
+  LDAP* ld = conn->ld;
+  const int version = LDAP_VERSION3;
+  ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
+  ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+  ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON);
+  // Connect without blocking in connect(): the socket exists (and can be shut
+  // down by stop()) as soon as ldap_sasl_bind returns.
+  ldap_set_option(ld, LDAP_OPT_CONNECT_ASYNC, LDAP_OPT_ON);
+  const int timeout = std::max(1, m_settings.timeout_seconds);
+  timeval tv{};
+  tv.tv_sec = timeout;
+  ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+  // A persist connection can die silently (a host gone, a NAT that forgot
+  // it): let TCP keepalive find out.
+  const int idle = 60;
+  const int probes = 3;
+  const int interval = 10;
+  ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_IDLE, &idle);
+  ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_PROBES, &probes);
+  ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_INTERVAL, &interval);
+  // No LDAP_OPT_TIMEOUT: ldap_sync_poll is to block until the server says
+  // something or stop() shuts the socket down.
+
+  berval cred{static_cast<ber_len_t>(m_settings.password.size()),
+              const_cast<char*>(m_settings.password.data())};
+  int msgid = -1;
+  rc = ldap_sasl_bind(ld, m_settings.bind_dn.empty() ? nullptr : m_settings.bind_dn.c_str(),
+                      LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, &msgid);
+  if (rc != LDAP_SUCCESS) {
+    return fail(Errc::unavailable, "cannot reach the LDAP server at " + m_settings.url + ": " +
+                                       reason(ld, rc));
+  }
+  int fd = -1;
+  if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS && fd >= 0) {
+    if (!register_socket(fd)) {
+      return fail(Errc::unavailable, "stopping");
+    }
+    conn->registered = true;
+  }
+  LDAPMessage* res_raw = nullptr;
+  rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res_raw);
+  const MessagePtr res(res_raw);
+  if (rc <= 0) {
+    int err = LDAP_SERVER_DOWN;
+    ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &err);
+    if (rc == 0) {
+      return fail(Errc::unavailable, "the LDAP server at " + m_settings.url +
+                                         " did not answer the bind within " +
+                                         std::to_string(timeout) + " s");
+    }
+    return fail(Errc::unavailable, "cannot reach the LDAP server at " + m_settings.url + ": " +
+                                       reason(ld, err));
+  }
+  int err = LDAP_OTHER;
+  char* diag_raw = nullptr;
+  rc = ldap_parse_result(ld, res.get(), &err, nullptr, &diag_raw, nullptr, nullptr, 0);
+  const MemPtr diag(diag_raw);
+  if (rc != LDAP_SUCCESS) {
+    return fail(Errc::unavailable, "bad bind response from " + m_settings.url + ": " +
+                                       ldap_err2string(rc));
+  }
+  if (err != LDAP_SUCCESS) {
+    std::string text = ldap_err2string(err);
+    if (diag != nullptr && *diag != '\0' && text != diag.get()) {
+      text += " (" + std::string(diag.get()) + ")";
+    }
+    return fail(Errc::permission_denied, "the LDAP server at " + m_settings.url +
+                                             " refused the bind as '" + m_settings.bind_dn +
+                                             "': " + text +
+                                             "; check zimbra_ldap_userdn and zimbra_ldap_password");
+  }
+  return conn;
+}
+
+void LdapChangeFeed::run(Callback on_change) {
+  m_thread_id = std::this_thread::get_id();
+  struct Clear {
+    std::atomic<std::thread::id>& id;
+    ~Clear() { id = std::thread::id(); }
+  } clear{m_thread_id};
+  block_sigpipe();
+
+  SyncState state;
+  std::string base = m_base;
+  std::string filter = m_filter;
+  char no_attrs[] = "1.1";  // DNs only: the owner re-reads what it needs
+  char* attrs[] = {no_attrs, nullptr};
+
+  ldap_sync_t ls;
+  ldap_sync_initialize(&ls);
+  ls.ls_base = base.data();
+  ls.ls_scope = LDAP_SCOPE_SUBTREE;
+  ls.ls_filter = filter.data();
+  ls.ls_attrs = attrs;
+  ls.ls_timeout = -1;  // block in ldap_sync_poll; stop() wakes it through the socket
+  ls.ls_search_entry = on_search_entry;
+  ls.ls_search_reference = on_search_reference;
+  ls.ls_intermediate = on_intermediate;
+  ls.ls_search_result = on_search_result;
+  ls.ls_private = &state;
+
+  bool refreshed_once = false;
+  bool wait_first = false;
+  auto backoff = k_backoff_initial;
+  while (!stopping()) {
+    if (wait_first) {
+      if (!wait_backoff(backoff)) {
+        break;
+      }
+      backoff = std::min(backoff * 2, k_backoff_max);
+    }
+    wait_first = true;
+
+    auto conn = connect_and_bind();
+    if (!conn) {
+      if (!stopping()) {
+        set_error(conn.error().message);
+      }
+      continue;
+    }
+    ls.ls_ld = (*conn)->ld;
+
+    // Refresh: ldap_sync_init returns at refreshDone (or on an error).
+    state = SyncState{};
+    int rc = ldap_sync_init(&ls, LDAP_SYNC_REFRESH_AND_PERSIST);
+    if (rc == LDAP_SYNC_REFRESH_REQUIRED && ls.ls_cookie.bv_val != nullptr && !stopping()) {
+      drop_cookie(ls);  // the server forgot our state: a full refresh
+      state = SyncState{};
+      rc = ldap_sync_init(&ls, LDAP_SYNC_REFRESH_AND_PERSIST);
+    }
+    if (rc == LDAP_SUCCESS && state.ended) {
+      rc = LDAP_OTHER;  // a searchResultDone instead of refreshDone: not persisting
+    }
+    if (rc != LDAP_SUCCESS) {
+      if (!stopping()) {
+        set_error("syncrepl refresh on " + m_settings.url + " failed: " + reason(ls.ls_ld, rc) +
+                  (rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION
+                       ? "; the database needs the syncprov overlay"
+                       : ""));
+      }
+      ls.ls_ld = nullptr;
+      continue;
+    }
+    set_error({});
+    on_change(refreshed_once ? "reconnected" : "refresh done");
+    refreshed_once = true;
+
+    // Persist: one callback per poll that brought changes.
+    state.persist = true;
+    const auto persist_since = std::chrono::steady_clock::now();
+    for (;;) {
+      state.changes = 0;
+      state.first.clear();
+      rc = ldap_sync_poll(&ls);
+      if (stopping()) {
+        break;
+      }
+      if (state.changes > 0) {
+        on_change(state.describe());
+      }
+      if (rc < 0) {
+        set_error("lost the connection to " + m_settings.url + ": " +
+                  reason(ls.ls_ld, LDAP_SERVER_DOWN));
+        break;
+      }
+      if (rc == LDAP_SYNC_REFRESH_REQUIRED) {
+        drop_cookie(ls);
+        set_error("the LDAP server at " + m_settings.url + " asked for a full refresh");
+        break;
+      }
+      if (rc != LDAP_SUCCESS || state.ended) {
+        // The search ended or a message did not parse: re-sync from the cookie.
+        set_error("syncrepl on " + m_settings.url + " ended: " + reason(ls.ls_ld, rc));
+        break;
+      }
+    }
+    if (std::chrono::steady_clock::now() - persist_since >= k_backoff_max) {
+      backoff = k_backoff_initial;  // a healthy session: the next failure starts afresh
+    }
+    ls.ls_ld = nullptr;  // conn unbinds it
+  }
+
+  // ldap_sync_destroy frees what it believes it owns: only the cookie is.
+  ls.ls_base = nullptr;
+  ls.ls_filter = nullptr;
+  ls.ls_attrs = nullptr;
+  ls.ls_ld = nullptr;
+  ldap_sync_destroy(&ls, 0);
+}
+
+}  // namespace zmproxy::provisioning

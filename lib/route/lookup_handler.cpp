@@ -1,0 +1,345 @@
+#include "lib/route/lookup_handler.hpp"
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+
+#include "lib/core/duration.hpp"
+#include "lib/core/strings.hpp"
+#include "lib/provisioning/filter.hpp"
+#include "lib/schema/value.hpp"
+
+namespace zmproxy::route {
+
+namespace {
+
+constexpr std::string_view k_default_mail_host_query =
+    "(|(zimbraMailDeliveryAddress=${USER})(zimbraMailAlias=${USER})(zimbraId=${USER}))";
+constexpr std::string_view k_default_port_query =
+    "(&(zimbraServiceHostname=${MAILHOST})(objectClass=zimbraServer))";
+constexpr std::string_view k_default_domain_query =
+    "(&(zimbraVirtualIPAddress=${IPADDR})(objectClass=zimbraDomain))";
+
+std::string substitute(std::string_view tmpl, std::string_view var, std::string_view value) {
+  std::string out(tmpl);
+  const std::string key = "${" + std::string(var) + "}";
+  const std::string escaped = provisioning::escape_filter_value(value);
+  for (std::size_t pos = out.find(key); pos != std::string::npos;
+       pos = out.find(key, pos + escaped.size())) {
+    out.replace(pos, key.size(), escaped);
+  }
+  return out;
+}
+
+struct Context {
+  const LookupRequest& req;
+  const RouteIndex& index;
+  int wait;
+
+  LookupAnswer error(std::string text) const {
+    return LookupAnswer{LookupResponse::error(std::move(text), wait)};
+  }
+
+  const Entry* find_account(const std::string& user) const {
+    const std::string q = index.global_value("zimbraReverseProxyMailHostQuery");
+    if (q.empty() || q == k_default_mail_host_query) {
+      const Entry* a = index.account_by_address(user);
+      return a != nullptr ? a : index.account_by_id(user);
+    }
+    const auto found = index.search(index.accounts(), substitute(q, "USER", user));
+    return found.empty() ? nullptr : found.front();
+  }
+
+  const Entry* find_server(const std::string& mail_host) const {
+    const std::string q = index.global_value("zimbraReverseProxyPortQuery");
+    if (q.empty() || q == k_default_port_query) {
+      return index.server_by_service_hostname(mail_host);
+    }
+    const auto found = index.search(index.servers(), substitute(q, "MAILHOST", mail_host));
+    return found.empty() ? nullptr : found.front();
+  }
+
+  const Entry* domain_for_proxy_ip(const std::string& ip) const {
+    const std::string q = index.global_value("zimbraReverseProxyDomainNameQuery");
+    if (q.empty() || q == k_default_domain_query) {
+      return index.domain_by_virtual_ip(ip);
+    }
+    const auto found = index.search(index.domains(), substitute(q, "IPADDR", ip));
+    return found.empty() ? nullptr : found.front();
+  }
+};
+
+std::string strip_port(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    const auto close = host.find(']');
+    return std::string(host.substr(1, close == std::string_view::npos ? host.size() : close - 1));
+  }
+  const auto colon = host.find(':');
+  if (colon != std::string_view::npos && host.find(':', colon + 1) == std::string_view::npos) {
+    return std::string(host.substr(0, colon));
+  }
+  return std::string(host);
+}
+
+// The port attribute named by the indirection for this protocol and type.
+std::string port_attribute(const LookupRequest& req, const RouteIndex& index) {
+  const std::string& p = req.protocol;
+  if (p == "pop3") return index.global_value("zimbraReverseProxyPop3PortAttribute");
+  if (p == "pop3ssl") return index.global_value("zimbraReverseProxyPop3SSLPortAttribute");
+  if (p == "imap") return index.global_value("zimbraReverseProxyImapPortAttribute");
+  if (p == "imapssl") return index.global_value("zimbraReverseProxyImapSSLPortAttribute");
+  if (p == "http") return index.global_value("zimbraReverseProxyHttpPortAttribute");
+  if (req.admin) return index.global_value("zimbraReverseProxyAdminPortAttribute");
+  return index.global_value("zimbraReverseProxyHttpSSLPortAttribute");
+}
+
+int to_port(std::string_view v) {
+  int n = 0;
+  v = core::trim(v);
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  return (ec == std::errc() && p == v.data() + v.size() && n > 0 && n <= 65535) ? n : 0;
+}
+
+// External route attributes for a mail protocol: zimbraExternalImapHostname...
+std::pair<std::string, int> external_route(const std::string& protocol, const Entry* account,
+                                           const Entry* domain) {
+  std::string stem;
+  if (protocol == "imap") stem = "zimbraExternalImap";
+  if (protocol == "imapssl") stem = "zimbraExternalImapSSL";
+  if (protocol == "pop3") stem = "zimbraExternalPop3";
+  if (protocol == "pop3ssl") stem = "zimbraExternalPop3SSL";
+  for (const Entry* e : {account, domain}) {
+    if (e == nullptr) {
+      continue;
+    }
+    const std::string host = e->first(stem + "Hostname");
+    const int port = to_port(e->first(stem + "Port"));
+    if (!host.empty() && port != 0) {
+      return {host, port};
+    }
+  }
+  return {"", 0};
+}
+
+bool is_true(const Entry* e, std::string_view attr) {
+  return e != nullptr && schema::is_true(e->first(attr));
+}
+
+}  // namespace
+
+std::size_t account_id_hash(std::string_view id, std::size_t n) {
+  std::int32_t h = 0;
+  for (unsigned char c : id) {
+    h = static_cast<std::int32_t>(static_cast<std::uint32_t>(h) * 31U + c);
+  }
+  const std::uint64_t magnitude =
+      h < 0 ? static_cast<std::uint64_t>(-static_cast<std::int64_t>(h)) : static_cast<std::uint64_t>(h);
+  return n == 0 ? 0 : static_cast<std::size_t>(magnitude % n);
+}
+
+bool ip_allowed(std::string_view ip, const std::vector<std::string>& allowed) {
+  auto parse = [](std::string_view text, std::array<unsigned char, 16>& out, int& family) {
+    const std::string s(text);
+    if (::inet_pton(AF_INET, s.c_str(), out.data()) == 1) {
+      family = AF_INET;
+      return true;
+    }
+    if (::inet_pton(AF_INET6, s.c_str(), out.data()) == 1) {
+      family = AF_INET6;
+      return true;
+    }
+    return false;
+  };
+  std::array<unsigned char, 16> addr{};
+  int family = 0;
+  if (!parse(core::trim(ip), addr, family)) {
+    return false;
+  }
+  for (const std::string& entry : allowed) {
+    std::string_view e = core::trim(entry);
+    const auto slash = e.find('/');
+    std::array<unsigned char, 16> net{};
+    int net_family = 0;
+    if (!parse(e.substr(0, slash), net, net_family) || net_family != family) {
+      continue;
+    }
+    const int max_bits = family == AF_INET ? 32 : 128;
+    int bits = max_bits;
+    if (slash != std::string_view::npos) {
+      const auto b = e.substr(slash + 1);
+      auto [p, ec] = std::from_chars(b.data(), b.data() + b.size(), bits);
+      if (ec != std::errc() || bits < 0 || bits > max_bits) {
+        continue;
+      }
+    }
+    bool match = true;
+    for (int i = 0; i < bits && match; ++i) {
+      const int byte = i / 8;
+      const int mask = 0x80 >> (i % 8);
+      match = (addr[static_cast<std::size_t>(byte)] & mask) == (net[static_cast<std::size_t>(byte)] & mask);
+    }
+    if (match) {
+      return true;
+    }
+  }
+  return false;
+}
+
+LookupAnswer handle_lookup(const LookupRequest& req, const RouteIndex& index,
+                           std::string_view handler_server) {
+  const auto wait_ms = core::parse_duration(index.global_value("zimbraReverseProxyAuthWaitInterval"));
+  Context ctx{req, index, wait_ms ? static_cast<int>(wait_ms->count() / 1000) : 10};
+
+  if (!is_known_protocol(req.protocol)) {
+    return ctx.error("unsupported protocol: " + req.protocol);
+  }
+  if (req.method == "gssapi" || req.method == "certauth") {
+    return ctx.error(req.method + " lookups are not supported by this handler");
+  }
+  if (req.user.empty()) {
+    return ctx.error("missing header field Auth-User");
+  }
+
+  const Entry* account = nullptr;
+  std::string user = core::to_lower(req.user);
+  const Entry* user_domain = nullptr;
+  if (req.method == "zimbraid") {
+    account = index.account_by_id(user);
+    if (account == nullptr) {
+      return ctx.error("account not found:" + req.user);
+    }
+  } else {
+    if (user.find('@') == std::string::npos) {
+      const Entry* domain = nullptr;
+      if (is_web_protocol(req.protocol)) {
+        domain = index.domain_by_virtual_host(strip_port(req.proxy_host));
+      } else if (!req.proxy_ip.empty()) {
+        domain = ctx.domain_for_proxy_ip(req.proxy_ip);
+      }
+      std::string domain_name = domain != nullptr ? domain->first("zimbraDomainName")
+                                                  : index.global().first("zimbraDefaultDomainName");
+      if (!domain_name.empty()) {
+        user += "@" + core::to_lower(domain_name);
+      }
+    }
+    account = ctx.find_account(user);
+    const auto at = user.find('@');
+    if (at != std::string::npos) {
+      user_domain = index.domain_by_name(user.substr(at + 1));
+    }
+    if (account == nullptr && user_domain != nullptr &&
+        user_domain->first("zimbraDomainType") == "alias") {
+      if (const Entry* target = index.domain_by_id(user_domain->first("zimbraDomainAliasTargetId"))) {
+        account = ctx.find_account(user.substr(0, at + 1) + core::to_lower(target->first("zimbraDomainName")));
+      }
+    }
+    if (account == nullptr) {
+      if (is_mail_protocol(req.protocol) &&
+          is_true(user_domain, "zimbraReverseProxyUseExternalRouteIfAccountNotExist")) {
+        const auto [host, port] = external_route(req.protocol, nullptr, user_domain);
+        if (!host.empty()) {
+          LookupAnswer a;
+          a.response.ok = true;
+          a.response.status = "OK";
+          a.response.server = host;
+          a.response.port = port;
+          a.response.user = req.user;
+          return a;
+        }
+      }
+      return ctx.error("user not found:" + user);
+    }
+  }
+
+  const std::string name = core::to_lower(account->first("zimbraMailDeliveryAddress"));
+  const auto at = name.find('@');
+  const Entry* domain = at == std::string::npos ? nullptr : index.domain_by_name(name.substr(at + 1));
+
+  if (req.admin && !is_true(account, "zimbraIsAdminAccount") &&
+      !is_true(account, "zimbraIsDelegatedAdminAccount")) {
+    return ctx.error("not an admin account: " + name);
+  }
+  if (domain != nullptr) {
+    if (const auto* allowed = domain->values("zimbraDomainAllowedIPs")) {
+      if (!ip_allowed(req.client_ip, *allowed)) {
+        return ctx.error("Client-IP " + req.client_ip + " is not allowed on this domain");
+      }
+    }
+  }
+
+  LookupAnswer answer;
+  LookupResponse& r = answer.response;
+  r.ok = true;
+  r.status = "OK";
+  r.user = name;
+  const std::string name_attr = index.global_value("zimbraReverseProxyUserNameAttribute");
+  if (!name_attr.empty() && !account->first(name_attr).empty()) {
+    r.user = account->first(name_attr);
+  }
+  const std::string default_domain = core::to_lower(index.global().first("zimbraDefaultDomainName"));
+  r.cache_alias = !default_domain.empty() && at != std::string::npos &&
+                  name.substr(at + 1) == default_domain;
+
+  // External route (mail protocols only).
+  if (is_mail_protocol(req.protocol) &&
+      (is_true(account, "zimbraReverseProxyUseExternalRoute") ||
+       is_true(domain, "zimbraReverseProxyUseExternalRoute"))) {
+    const auto [host, port] = external_route(req.protocol, account, domain);
+    if (!host.empty()) {
+      r.server = host;
+      r.port = port;
+      const std::string include = domain != nullptr && domain->has("zimbraReverseProxyExternalRouteIncludeOriginalAuthusername")
+                                      ? domain->first("zimbraReverseProxyExternalRouteIncludeOriginalAuthusername")
+                                      : index.global_value("zimbraReverseProxyExternalRouteIncludeOriginalAuthusername");
+      if (schema::is_true(include)) {
+        r.user = req.user;
+      }
+      return answer;
+    }
+  }
+
+  const std::string host_attr = index.global_value("zimbraReverseProxyMailHostAttribute");
+  const std::string mail_host = account->first(host_attr.empty() ? "zimbraMailHost" : host_attr);
+  if (mail_host.empty()) {
+    return ctx.error("mailhost not found for user " + name);
+  }
+  const Entry* server = ctx.find_server(mail_host);
+  static const Entry k_no_server;
+  const Entry& srv = server != nullptr ? *server : k_no_server;
+
+  // IMAP upstream pool.
+  if (req.protocol == "imap" || req.protocol == "imapssl") {
+    const auto pool = index.server_values(srv, "zimbraReverseProxyUpstreamImapServers");
+    if (!pool.empty()) {
+      const std::string& pick = pool[account_id_hash(account->first("zimbraId"), pool.size())];
+      const Entry* pool_server = index.server_by_service_hostname(pick);
+      const Entry& ps = pool_server != nullptr ? *pool_server : k_no_server;
+      r.server = pick;
+      r.port = to_port(index.server_value(ps, req.protocol == "imap" ? "zimbraRemoteImapBindPort"
+                                                                      : "zimbraRemoteImapSSLBindPort"));
+    }
+  }
+  if (r.server.empty()) {
+    r.server = mail_host;
+    if (req.zx) {
+      r.port = req.protocol == "http" ? 8742 : 8743;
+    } else {
+      r.port = to_port(index.server_value(srv, port_attribute(req, index)));
+    }
+  }
+  if (r.port == 0) {
+    return ctx.error("no " + req.protocol + " port configured for server " + mail_host);
+  }
+
+  const Entry* me = index.server_by_name(handler_server);
+  const Entry& self = me != nullptr ? *me : k_no_server;
+  answer.resolve_host =
+      schema::is_true(index.server_value(self, "zimbraReverseProxyDnsLookupInServerEnabled"));
+  answer.ip_mode = index.server_value(self, "zimbraIPMode");
+  return answer;
+}
+
+}  // namespace zmproxy::route

@@ -1,0 +1,35 @@
+#pragma once
+// The Route Lookup Handler's algorithm (Zimbra's NginxLookupExtension
+// search(), REFERENCE-zimbra.md 1.5) over a RouteIndex: qualify bare names,
+// find the account (address, alias, alias domain, zimbraId), apply the
+// domain's allowed IPs, external routes and IMAP upstream pools, and pick the
+// port through the zimbraReverseProxy*PortAttribute indirection. Pure given
+// the index; host-name resolution is left to the caller (resolve_host).
+
+#include <string>
+
+#include "lib/route/lookup_protocol.hpp"
+#include "lib/route/route_index.hpp"
+
+namespace zmproxy::route {
+
+struct LookupAnswer {
+  LookupResponse response;
+  // The answer's Auth-Server is a host name the caller must resolve to an
+  // address (zimbraReverseProxyDnsLookupInServerEnabled), in this IP mode.
+  bool resolve_host = false;
+  std::string ip_mode = "ipv4";  // ipv4 | ipv6 | both
+};
+
+// `handler_server`: this handler's own server name (zimbra_server_hostname):
+// its zimbraReverseProxyDnsLookupInServerEnabled and zimbraIPMode apply.
+LookupAnswer handle_lookup(const LookupRequest& request, const RouteIndex& index,
+                           std::string_view handler_server);
+
+// Zimbra's AccountIdHash: |Java String.hashCode(id)| mod n.
+std::size_t account_id_hash(std::string_view id, std::size_t n);
+
+// Does `ip` match an entry of zimbraDomainAllowedIPs (address or CIDR, v4/v6)?
+bool ip_allowed(std::string_view ip, const std::vector<std::string>& allowed);
+
+}  // namespace zmproxy::route

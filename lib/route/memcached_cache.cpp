@@ -1,0 +1,478 @@
+#include "lib/route/memcached_cache.hpp"
+
+#include "lib/route/cache_key.hpp"
+
+#include <libmemcached-1.0/memcached.h>
+#include <libmemcachedutil-1.0/pool.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <set>
+#include <utility>
+
+namespace zmproxy::route {
+
+namespace {
+
+constexpr std::uint16_t k_default_port = MEMCACHED_DEFAULT_PORT;
+constexpr std::chrono::milliseconds k_max_timeout{60'000};
+constexpr std::size_t k_max_pool_size = 1024;
+// memcached reads an expiration above 30 days as an absolute Unix time.
+constexpr std::chrono::seconds k_max_relative_ttl{60L * 60 * 24 * 30};
+
+// A config value shown in an error message: one line, control bytes as \xNN.
+std::string printable(std::string_view s) {
+  constexpr std::string_view hex = "0123456789abcdef";
+  std::string out;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 0x0f]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
+tl::unexpected<Error> bad_server(std::string_view entry, std::string_view why) {
+  return fail(Errc::invalid_argument,
+              "invalid memcached server \"" + printable(entry) + "\": " + std::string(why));
+}
+
+bool is_host_char(char c, bool bracketed) {
+  const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  if (bracketed) {
+    return alnum || c == ':' || c == '.' || c == '%';  // hex groups, embedded IPv4, zone id
+  }
+  return alnum || c == '.' || c == '-' || c == '_';
+}
+
+// The result codes after which the connection is known to be in step with
+// the server. After anything else (timeout, I/O error, protocol error...)
+// the handle is closed before it goes back to the pool.
+bool is_clean(memcached_return_t rc) {
+  switch (rc) {
+    case MEMCACHED_SUCCESS:
+    case MEMCACHED_NOTFOUND:
+    case MEMCACHED_NOTSTORED:
+    case MEMCACHED_DATA_EXISTS:
+    case MEMCACHED_STORED:
+    case MEMCACHED_DELETED:
+    case MEMCACHED_END:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Result<void> set_behavior(memcached_st* mc, memcached_behavior_t flag, std::uint64_t value,
+                          const char* name) {
+  const memcached_return_t rc = memcached_behavior_set(mc, flag, value);
+  if (memcached_failed(rc)) {
+    return fail(Errc::internal, std::string("libmemcached refused ") + name + ": " +
+                                    memcached_strerror(mc, rc));
+  }
+  return {};
+}
+
+// Applies the behaviours every handle we make shares (see the class comment).
+Result<void> configure(memcached_st* mc, const MemcachedSettings& s) {
+  const auto ms = static_cast<std::uint64_t>(s.timeout.count());
+  const auto retry = static_cast<std::uint64_t>(s.retry_after.count());
+  // The ASCII protocol, as Zimbra; the binary one is deprecated server-side.
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 0, "BINARY_PROTOCOL"));
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_NO_BLOCK, 1, "NO_BLOCK"));
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1, "TCP_NODELAY"));
+  // The defaults (4 s connect, 5 s poll) would stall a login for seconds.
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, ms, "CONNECT_TIMEOUT"));
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, ms, "POLL_TIMEOUT"));
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT, ms * 1000, "SND_TIMEOUT"));
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, ms * 1000, "RCV_TIMEOUT"));
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_DISTRIBUTION,
+                           MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA, "DISTRIBUTION"));
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, 0, "KETAMA_WEIGHTED"));
+  // One failed connect marks a server dead; the continuum is rebuilt without
+  // it, so its keys re-hash to the live servers.
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1, "SERVER_FAILURE_LIMIT"));
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, retry, "RETRY_TIMEOUT"));
+  ZMPROXY_TRY(
+      set_behavior(mc, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 1, "REMOVE_FAILED_SERVERS"));
+  // AUTO_EJECT_HOSTS is the deprecated name of the same flag; set for older readers.
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS, 1, "AUTO_EJECT_HOSTS"));
+  // Trap: with DEAD_TIMEOUT 0 (the default) an ejected server never comes
+  // back. Its failure counter stays at the limit, so when RETRY_TIMEOUT
+  // re-admits it to the continuum the next call ejects it again without even
+  // connecting (connect.cc backoff_handling), forever: every key hashing to
+  // it fails. A DEAD_TIMEOUT resets the counter and schedules one real retry.
+  ZMPROXY_TRY(set_behavior(mc, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT, retry, "DEAD_TIMEOUT"));
+  return {};
+}
+
+Result<std::unique_ptr<memcached_st, void (*)(memcached_st*)>> make_handle(
+    const MemcachedSettings& settings, const std::vector<MemcachedServer>& servers) {
+  std::unique_ptr<memcached_st, void (*)(memcached_st*)> mc(memcached_create(nullptr),
+                                                            &memcached_free);
+  if (!mc) {
+    return fail(Errc::internal, "memcached_create failed (out of memory)");
+  }
+  ZMPROXY_TRY(configure(mc.get(), settings));
+  for (const MemcachedServer& server : servers) {
+    const memcached_return_t rc = memcached_server_add(mc.get(), server.host.c_str(), server.port);
+    if (memcached_failed(rc)) {
+      return fail(Errc::invalid_argument, "memcached server " + server.host + ":" +
+                                              std::to_string(server.port) + ": " +
+                                              memcached_last_error_message(mc.get()));
+    }
+  }
+  return mc;
+}
+
+}  // namespace
+
+Result<MemcachedServer> parse_memcached_server(std::string_view entry) {
+  if (entry.empty()) {
+    return bad_server(entry, "empty entry (expected host:port)");
+  }
+  std::string_view host;
+  std::string_view rest;  // "" or ":port"
+  bool bracketed = false;
+  if (entry.front() == '[') {
+    const auto close = entry.find(']');
+    if (close == std::string_view::npos) {
+      return bad_server(entry, "missing ']' after the IPv6 address");
+    }
+    host = entry.substr(1, close - 1);
+    rest = entry.substr(close + 1);
+    bracketed = true;
+    if (host.find(':') == std::string_view::npos) {
+      return bad_server(entry, "brackets are only for IPv6 addresses");
+    }
+  } else {
+    const auto colon = entry.find(':');
+    if (colon != std::string_view::npos && entry.find(':', colon + 1) != std::string_view::npos) {
+      return bad_server(entry, "write an IPv6 address in brackets, as [addr]:port");
+    }
+    host = entry.substr(0, colon);
+    rest = colon == std::string_view::npos ? std::string_view{} : entry.substr(colon);
+  }
+  if (host.empty()) {
+    return bad_server(entry, "no host");
+  }
+  for (char c : host) {
+    if (!is_host_char(c, bracketed)) {
+      return bad_server(entry, "the host has a character not allowed in a host name or address");
+    }
+  }
+  MemcachedServer server{std::string(host), k_default_port};
+  if (!rest.empty()) {
+    if (rest.front() != ':') {
+      return bad_server(entry, "expected ':port' after ']'");
+    }
+    const std::string_view digits = rest.substr(1);
+    if (digits.empty() || digits.size() > 5) {
+      return bad_server(entry, "the port must be a number from 1 to 65535");
+    }
+    unsigned long port = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') {
+        return bad_server(entry, "the port must be a number from 1 to 65535");
+      }
+      port = port * 10 + static_cast<unsigned long>(c - '0');
+    }
+    if (port == 0 || port > 65535) {
+      return bad_server(entry, "the port must be a number from 1 to 65535");
+    }
+    server.port = static_cast<std::uint16_t>(port);
+  }
+  return server;
+}
+
+// A pooled handle, held for one call. Going out of scope returns it to the
+// pool, closed first if the call left it out of step with the server.
+class MemcachedCache::Lease {
+ public:
+  explicit Lease(MemcachedCache& cache) : m_cache(cache) {
+    if (!m_cache.acquire_slot()) {
+      m_cache.note_error("memcached: no pooled connection free within " +
+                         std::to_string(m_cache.m_settings.timeout.count()) + " ms");
+      return;
+    }
+    // Our slot count guarantees a free (or creatable) handle, so this never
+    // waits; the bound is a safety net. The pool's wait is coarse: its
+    // deadline is time(NULL) + tv_sec with tv_nsec taken as is, so a
+    // sub-second wait may expire at once, and {0, 0} means "do not wait".
+    timespec wait{1, 0};
+    memcached_return_t rc = MEMCACHED_SUCCESS;
+    m_mc = memcached_pool_fetch(m_cache.m_pool.get(), &wait, &rc);
+    if (m_mc == nullptr) {
+      m_cache.release_slot();
+      m_cache.note_error(std::string("memcached: pool fetch failed: ") +
+                         memcached_strerror(nullptr, rc));
+    }
+  }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  ~Lease() {
+    if (m_mc == nullptr) {
+      return;
+    }
+    if (m_poisoned) {
+      // libmemcached leaves the socket open after a poll timeout; a late
+      // reply would then be read as the answer to the next request (the
+      // 1.1.3 stale-value bug, GHSA-wwmh-39wj-fx59). Close every connection
+      // of this handle; the next call reconnects.
+      memcached_quit(m_mc);
+    }
+    memcached_pool_release(m_cache.m_pool.get(), m_mc);
+    m_cache.release_slot();
+  }
+
+  explicit operator bool() const noexcept { return m_mc != nullptr; }
+  memcached_st* get() const noexcept { return m_mc; }
+  // Records the outcome of a call; anything unclean closes the handle on release.
+  void result(memcached_return_t rc) noexcept {
+    if (!is_clean(rc)) {
+      m_poisoned = true;
+    }
+  }
+
+ private:
+  MemcachedCache& m_cache;
+  memcached_st* m_mc = nullptr;
+  bool m_poisoned = false;
+};
+
+void MemcachedCache::MemcachedFree::operator()(memcached_st* mc) const noexcept {
+  memcached_free(mc);
+}
+
+void MemcachedCache::PoolDestroy::operator()(memcached_pool_st* pool) const noexcept {
+  // Frees the pooled clones; the master is not owned by the pool.
+  memcached_pool_destroy(pool);
+}
+
+Result<std::unique_ptr<MemcachedCache>> MemcachedCache::create(MemcachedSettings settings) {
+  if (settings.timeout <= std::chrono::milliseconds::zero() || settings.timeout > k_max_timeout) {
+    return fail(Errc::invalid_argument, "memcached timeout must be from 1 ms to 60 s, not " +
+                                            std::to_string(settings.timeout.count()) + " ms");
+  }
+  if (settings.retry_after < std::chrono::seconds(1)) {
+    return fail(Errc::invalid_argument, "memcached retry interval must be at least 1 s, not " +
+                                            std::to_string(settings.retry_after.count()) + " s");
+  }
+  if (settings.pool_size == 0 || settings.pool_size > k_max_pool_size) {
+    return fail(Errc::invalid_argument, "memcached pool size must be from 1 to " +
+                                            std::to_string(k_max_pool_size) + ", not " +
+                                            std::to_string(settings.pool_size));
+  }
+  std::vector<MemcachedServer> servers;
+  std::set<std::pair<std::string, std::uint16_t>> seen;
+  for (const std::string& entry : settings.servers) {
+    auto server = parse_memcached_server(entry);
+    if (!server) {
+      return tl::unexpected(std::move(server).error());
+    }
+    if (!seen.emplace(server->host, server->port).second) {
+      return bad_server(entry, "listed twice");
+    }
+    servers.push_back(std::move(*server));
+  }
+
+  std::unique_ptr<MemcachedCache> cache(new MemcachedCache(std::move(settings), std::move(servers)));
+  if (cache->m_servers.empty()) {
+    return cache;
+  }
+  auto master = make_handle(cache->m_settings, cache->m_servers);
+  if (!master) {
+    return tl::unexpected(std::move(master).error());
+  }
+  cache->m_master.reset(master->release());
+  cache->m_pool.reset(memcached_pool_create(cache->m_master.get(), 1,
+                                            static_cast<std::uint32_t>(cache->m_settings.pool_size)));
+  if (!cache->m_pool) {
+    return fail(Errc::internal, "memcached_pool_create failed");
+  }
+  return cache;
+}
+
+MemcachedCache::MemcachedCache(MemcachedSettings settings, std::vector<MemcachedServer> servers)
+    : m_settings(std::move(settings)),
+      m_servers(std::move(servers)),
+      m_free_slots(m_settings.pool_size) {}
+
+MemcachedCache::~MemcachedCache() = default;
+
+std::optional<std::string> MemcachedCache::get(std::string_view key) {
+  if (m_servers.empty()) {
+    ++m_misses;
+    return std::nullopt;
+  }
+  if (!check_key("get", key)) {
+    return std::nullopt;
+  }
+  Lease lease(*this);
+  if (!lease) {
+    return std::nullopt;
+  }
+  std::size_t length = 0;
+  std::uint32_t flags = 0;
+  memcached_return_t rc = MEMCACHED_SUCCESS;
+  std::unique_ptr<char, decltype(&std::free)> value(
+      memcached_get(lease.get(), key.data(), key.size(), &length, &flags, &rc), &std::free);
+  lease.result(rc);
+  if (rc == MEMCACHED_SUCCESS) {
+    ++m_hits;
+    return value ? std::string(value.get(), length) : std::string();
+  }
+  if (rc == MEMCACHED_NOTFOUND) {
+    ++m_misses;
+    return std::nullopt;
+  }
+  note_error("get", key, lease.get(), rc);
+  return std::nullopt;
+}
+
+bool MemcachedCache::add(std::string_view key, std::string_view value, std::chrono::seconds ttl) {
+  return store(StoreMode::add, key, value, ttl);
+}
+
+bool MemcachedCache::set(std::string_view key, std::string_view value, std::chrono::seconds ttl) {
+  return store(StoreMode::set, key, value, ttl);
+}
+
+bool MemcachedCache::store(StoreMode mode, std::string_view key, std::string_view value,
+                           std::chrono::seconds ttl) {
+  const std::string_view op = mode == StoreMode::add ? "add" : "set";
+  if (m_servers.empty() || !check_key(op, key)) {
+    return false;
+  }
+  if (ttl < std::chrono::seconds::zero()) {
+    note_error(std::string("memcached ") + std::string(op) + " " + std::string(key) +
+               ": negative TTL " + std::to_string(ttl.count()) + " s");
+    return false;
+  }
+  std::time_t expiration = static_cast<std::time_t>(ttl.count());
+  if (ttl > k_max_relative_ttl) {
+    expiration = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + ttl);
+  }
+  Lease lease(*this);
+  if (!lease) {
+    return false;
+  }
+  const memcached_return_t rc =
+      mode == StoreMode::add
+          ? memcached_add(lease.get(), key.data(), key.size(), value.data(), value.size(),
+                          expiration, 0)
+          : memcached_set(lease.get(), key.data(), key.size(), value.data(), value.size(),
+                          expiration, 0);
+  lease.result(rc);
+  if (rc == MEMCACHED_SUCCESS) {
+    return true;
+  }
+  if (mode == StoreMode::add && (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS)) {
+    return false;  // the key exists: not an error, Zimbra keeps the first route
+  }
+  note_error(op, key, lease.get(), rc);
+  return false;
+}
+
+bool MemcachedCache::remove(std::string_view key) {
+  if (m_servers.empty() || !check_key("delete", key)) {
+    return false;
+  }
+  Lease lease(*this);
+  if (!lease) {
+    return false;
+  }
+  const memcached_return_t rc = memcached_delete(lease.get(), key.data(), key.size(), 0);
+  lease.result(rc);
+  if (rc == MEMCACHED_SUCCESS) {
+    return true;
+  }
+  if (rc != MEMCACHED_NOTFOUND) {
+    note_error("delete", key, lease.get(), rc);
+  }
+  return false;
+}
+
+std::size_t MemcachedCache::remove_everywhere(std::string_view key) {
+  if (m_servers.empty() || !check_key("delete", key)) {
+    return 0;
+  }
+  std::size_t confirmed = 0;
+  for (const MemcachedServer& server : m_servers) {
+    // A handle of its own per server: hashing and the pool's dead-server
+    // state must not decide where a purge goes.
+    auto mc = make_handle(m_settings, {server});
+    if (!mc) {
+      note_error("memcached delete on " + server.host + ": " + mc.error().message);
+      continue;
+    }
+    const memcached_return_t rc = memcached_delete(mc->get(), key.data(), key.size(), 0);
+    if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) {
+      ++confirmed;
+    } else {
+      note_error("delete", key, mc->get(), rc);
+    }
+  }
+  return confirmed;
+}
+
+MemcachedStats MemcachedCache::stats() const noexcept {
+  return MemcachedStats{m_hits.load(std::memory_order_relaxed),
+                        m_misses.load(std::memory_order_relaxed),
+                        m_errors.load(std::memory_order_relaxed)};
+}
+
+std::string MemcachedCache::last_error() const {
+  std::lock_guard lock(m_error_mutex);
+  return m_last_error;
+}
+
+bool MemcachedCache::check_key(std::string_view op, std::string_view key) {
+  if (is_safe_key(key)) {
+    return true;
+  }
+  // Not echoed: the key may carry CR/LF, which a log line must not.
+  note_error("memcached " + std::string(op) + ": refused a key that is empty, over " +
+             std::to_string(k_max_key_length) +
+             " bytes or has spaces/control bytes (build keys with route/cache_key.hpp)");
+  return false;
+}
+
+void MemcachedCache::note_error(std::string message) {
+  ++m_errors;
+  std::lock_guard lock(m_error_mutex);
+  m_last_error = std::move(message);
+}
+
+void MemcachedCache::note_error(std::string_view op, std::string_view key, memcached_st* mc,
+                                int rc) {
+  const char* detail = mc != nullptr ? memcached_last_error_message(mc) : nullptr;
+  if (detail == nullptr || *detail == '\0') {
+    detail = memcached_strerror(mc, static_cast<memcached_return_t>(rc));
+  }
+  note_error("memcached " + std::string(op) + " " + std::string(key) + ": " + printable(detail));
+}
+
+bool MemcachedCache::acquire_slot() {
+  std::unique_lock lock(m_slots_mutex);
+  if (!m_slots_cv.wait_for(lock, m_settings.timeout, [this] { return m_free_slots > 0; })) {
+    return false;
+  }
+  --m_free_slots;
+  return true;
+}
+
+void MemcachedCache::release_slot() {
+  {
+    std::lock_guard lock(m_slots_mutex);
+    ++m_free_slots;
+  }
+  m_slots_cv.notify_one();
+}
+
+}  // namespace zmproxy::route

@@ -1,0 +1,99 @@
+#include "lib/route/lookup_protocol.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace zmproxy;
+using namespace zmproxy::route;
+
+TEST_CASE("percent-decoding is byte-exact UTF-8 (Zimbra's servlet is not)", "[route][protocol]") {
+  CHECK(percent_decode("user%40example.com").value() == "user@example.com");
+  CHECK(percent_decode("jos%C3%A9").value() == "jos\xc3\xa9");
+  CHECK(percent_decode("a%2Fb%2fc").value() == "a/b/c");
+  CHECK(percent_decode("100%25").value() == "100%");
+  CHECK_FALSE(percent_decode("bad%G1"));
+  CHECK_FALSE(percent_decode("trailing%"));
+  CHECK_FALSE(percent_decode("short%4"));
+}
+
+TEST_CASE("Auth-User is encoded exactly once", "[route][protocol]") {
+  CHECK(percent_encode("a b") == "a%20b");  // Zimbra sends %2520
+  CHECK(percent_encode("100%") == "100%25");
+  CHECK(percent_encode("jos\xc3\xa9") == "jos%C3%A9");
+  CHECK(percent_encode("x\r\ny") == "x%0D%0Ay");
+  for (const char* s : {"plain@example.com", "a b%c\xff\x01"}) {
+    CHECK(percent_decode(percent_encode(s)).value() == s);
+  }
+}
+
+TEST_CASE("requests parse with Zimbra's header set", "[route][protocol]") {
+  const Headers h = {{"Host", "127.0.0.1"},          {"Auth-Method", "username"},
+                     {"auth-user", "jos%C3%A9@example.com"}, {"Auth-Pass", "_password_"},
+                     {"Auth-Protocol", "IMAP"},      {"Auth-Login-Attempt", "2"},
+                     {"Client-IP", "192.0.2.1"},     {"X-Proxy-IP", "10.0.0.1"},
+                     {"Auth-Zimbra-Admin", "True"}};
+  auto r = parse_lookup_request(h);
+  REQUIRE(r);
+  CHECK(r->user == "jos\xc3\xa9@example.com");
+  CHECK(r->protocol == "imap");
+  CHECK(r->login_attempt == 2);
+  CHECK(r->client_ip == "192.0.2.1");
+  CHECK(r->proxy_ip == "10.0.0.1");
+  CHECK(r->admin);
+  for (const char* missing : {"Auth-User", "Auth-Method", "Auth-Protocol"}) {
+    Headers partial;
+    for (const auto& kv : h) {
+      if (kv.first != missing && !(std::string(missing) == "Auth-User" && kv.first == "auth-user")) {
+        partial.push_back(kv);
+      }
+    }
+    auto e = parse_lookup_request(partial);
+    REQUIRE_FALSE(e);
+    CHECK(e.error().message == std::string("missing header field ") + missing);
+  }
+  Headers bad = h;
+  bad[2].second = "x%zz";
+  CHECK_FALSE(parse_lookup_request(bad));
+}
+
+TEST_CASE("responses round-trip and never carry a line break", "[route][protocol]") {
+  LookupResponse ok;
+  ok.ok = true;
+  ok.status = "OK";
+  ok.server = "127.0.0.2";
+  ok.port = 7143;
+  ok.user = "a b@example.com";
+  ok.cache_alias = true;
+  const std::string text = format_lookup_response(ok);
+  CHECK(text == "Auth-Status: OK\r\nAuth-Server: 127.0.0.2\r\nAuth-Port: 7143\r\n"
+                "Auth-Cache-Alias: TRUE\r\nAuth-User: a%20b@example.com\r\n");
+  Headers parsed = {{"Auth-Status", "OK"}, {"Auth-Server", "127.0.0.2"}, {"Auth-Port", "7143"},
+                    {"Auth-User", "a%20b@example.com"}, {"Auth-Cache-Alias", "TRUE"}};
+  auto back = parse_lookup_response(parsed);
+  REQUIRE(back);
+  CHECK(back->ok);
+  CHECK(back->user == "a b@example.com");
+  CHECK(back->cache_alias);
+
+  auto err = LookupResponse::error("user not found:x\r\nAuth-Status: OK", 10);
+  const std::string etext = format_lookup_response(err);
+  CHECK(etext == "Auth-Status: user not found:xAuth-Status: OK\r\nAuth-Wait: 10\r\n");
+
+  CHECK_FALSE(parse_lookup_response({{"Auth-Status", "OK"}, {"Auth-Port", "7143"}}));
+  CHECK_FALSE(parse_lookup_response({{"Auth-Status", "OK"}, {"Auth-Server", "h"}, {"Auth-Port", "0"}}));
+  auto wait = parse_lookup_response({{"Auth-Status", "user not found:x"}, {"Auth-Wait", "10"}});
+  REQUIRE(wait);
+  CHECK_FALSE(wait->ok);
+  CHECK(wait->wait_seconds == 10);
+}
+
+TEST_CASE("client requests carry Zimbra's header set", "[route][protocol]") {
+  LookupRequest r;
+  r.user = "user 1@example.com";
+  r.protocol = "imapssl";
+  r.client_ip = "192.0.2.1";
+  r.proxy_ip = "10.0.0.1";
+  const std::string text = format_lookup_request(r, "127.0.0.1:7072");
+  CHECK(text == "Host: 127.0.0.1:7072\r\nAuth-Method: username\r\nAuth-User: user%201@example.com\r\n"
+                "Auth-Pass: _password_\r\nAuth-Protocol: imapssl\r\nAuth-Login-Attempt: 1\r\n"
+                "X-Proxy-IP: 10.0.0.1\r\nClient-IP: 192.0.2.1\r\n");
+}

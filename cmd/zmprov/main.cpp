@@ -2,7 +2,11 @@
 // only; the commands are zmproxy::provisioning::ProvShell. Exit codes are
 // Zimbra's: 0 ok, 1 usage, 2 service error.
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <fstream>
 #include <iostream>
@@ -103,6 +107,47 @@ std::vector<std::string> complete(const std::vector<std::string>& words) {
   return out;
 }
 
+// Ask the local zmlookupd (run/zmlookupd.sock) to rebuild its index.
+zmproxy::Result<std::string> flush_lookup(const std::filesystem::path& socket_path) {
+  using zmproxy::Errc;
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string p = socket_path.string();
+  if (fd < 0 || p.size() >= sizeof addr.sun_path) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return zmproxy::fail(Errc::io_error, "service.FAILURE", "cannot reach zmlookupd at " + p);
+  }
+  std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return zmproxy::fail(Errc::unavailable, "service.FAILURE",
+                         "zmlookupd is not running on this host (no " + p + "); nothing to flush");
+  }
+  timeval tv{30, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const char cmd[] = "FLUSH\n";
+  std::string reply;
+  if (::write(fd, cmd, sizeof cmd - 1) == static_cast<ssize_t>(sizeof cmd - 1)) {
+    char buf[512];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+      reply.append(buf, static_cast<std::size_t>(n));
+      if (reply.find('\n') != std::string::npos) {
+        break;
+      }
+    }
+  }
+  ::close(fd);
+  if (reply.rfind("OK", 0) != 0) {
+    return zmproxy::fail(Errc::io_error, "service.FAILURE",
+                         "zmlookupd could not flush: " + std::string(zmproxy::core::trim(reply)));
+  }
+  return reply;
+}
+
 int usage_error(const std::string& what) {
   std::cerr << "zmprov: " << what << "; see 'zmprov --help'\n";
   return 1;
@@ -164,7 +209,7 @@ int main(int argc, char** argv) {
     // help and describe need no store.
     const auto* info = command.empty() ? nullptr : provisioning::find_prov_command(command[0]);
     const bool offline = info != nullptr && (info->name == "help" || info->name == "describe" ||
-                                             info->name == "exit");
+                                             info->name == "exit" || info->name == "flushCache");
     std::unique_ptr<provisioning::Directory> dir;
     if (offline) {
       auto fs = provisioning::FileStore::open(home.data() / "prov.ldif");
@@ -200,6 +245,7 @@ int main(int argc, char** argv) {
         warned = true;
       }
     });
+    options.flush_lookup = [&home] { return flush_lookup(home.run() / "zmlookupd.sock"); };
     provisioning::ProvShell shell(prov, options, std::cout, std::cerr);
     if (!command.empty()) {
       return static_cast<int>(shell.run(command));

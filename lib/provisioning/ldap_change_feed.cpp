@@ -111,6 +111,29 @@ int on_search_result(ldap_sync_t* ls, LDAPMessage* /*msg*/, int /*refresh_delete
   return LDAP_SUCCESS;
 }
 
+// Each of the space separated URLs parses (ldap://, ldaps://, ldapi://).
+bool valid_url_list(std::string_view urls) {
+  std::size_t count = 0;
+  std::size_t pos = 0;
+  while (pos < urls.size()) {
+    const std::size_t start = urls.find_first_not_of(" \t", pos);
+    if (start == std::string_view::npos) {
+      break;
+    }
+    const std::size_t end = std::min(urls.find_first_of(" \t", start), urls.size());
+    const std::string one(urls.substr(start, end - start));
+    LDAPURLDesc* parsed = nullptr;
+    const int rc = ldap_url_parse(one.c_str(), &parsed);
+    ldap_free_urldesc(parsed);
+    if (rc != LDAP_URL_SUCCESS) {
+      return false;
+    }
+    ++count;
+    pos = end;
+  }
+  return count > 0;
+}
+
 void drop_cookie(ldap_sync_t& ls) {
   if (ls.ls_cookie.bv_val != nullptr) {
     ber_memfree(ls.ls_cookie.bv_val);
@@ -201,15 +224,7 @@ Result<void> LdapChangeFeed::start(Callback on_change) {
   if (m_thread.joinable()) {
     return fail(Errc::invalid_argument, describe() + " runs already");
   }
-  if (m_settings.url.empty() || ldap_is_ldap_url(m_settings.url.c_str()) == 0) {
-    return fail(Errc::invalid_argument, "ldap_url '" + m_settings.url +
-                                            "' is not an LDAP URL; set it like ldap://host:389 "
-                                            "in localconfig");
-  }
-  LDAPURLDesc* parsed = nullptr;
-  const int rc = ldap_url_parse(m_settings.url.c_str(), &parsed);
-  ldap_free_urldesc(parsed);
-  if (rc != LDAP_URL_SUCCESS) {
+  if (!valid_url_list(m_settings.url)) {
     return fail(Errc::invalid_argument, "ldap_url '" + m_settings.url +
                                             "' is not a valid LDAP URL; set it like "
                                             "ldap://host:389 in localconfig");
@@ -267,10 +282,15 @@ Result<std::unique_ptr<LdapChangeFeed::Connection>> LdapChangeFeed::connect_and_
   // Connect without blocking in connect(): the socket exists (and can be shut
   // down by stop()) as soon as ldap_sasl_bind returns.
   ldap_set_option(ld, LDAP_OPT_CONNECT_ASYNC, LDAP_OPT_ON);
-  const int timeout = std::max(1, m_settings.timeout_seconds);
+  // timeout_seconds bounds the connect and the bind (0: no bound, as for
+  // LdapStore); stop() interrupts both anyway.
+  const int timeout = m_settings.timeout_seconds;
   timeval tv{};
   tv.tv_sec = timeout;
-  ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+  timeval* const tvp = timeout > 0 ? &tv : nullptr;
+  if (tvp != nullptr) {
+    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, tvp);
+  }
   // A persist connection can die silently (a host gone, a NAT that forgot
   // it): let TCP keepalive find out.
   const int idle = 60;
@@ -299,7 +319,7 @@ Result<std::unique_ptr<LdapChangeFeed::Connection>> LdapChangeFeed::connect_and_
     conn->registered = true;
   }
   LDAPMessage* res_raw = nullptr;
-  rc = ldap_result(ld, msgid, LDAP_MSG_ALL, &tv, &res_raw);
+  rc = ldap_result(ld, msgid, LDAP_MSG_ALL, tvp, &res_raw);
   const MessagePtr res(res_raw);
   if (rc <= 0) {
     int err = LDAP_SERVER_DOWN;
@@ -384,8 +404,12 @@ void LdapChangeFeed::run(Callback on_change) {
     // Refresh: ldap_sync_init returns at refreshDone (or on an error).
     state = SyncState{};
     int rc = ldap_sync_init(&ls, LDAP_SYNC_REFRESH_AND_PERSIST);
-    if (rc == LDAP_SYNC_REFRESH_REQUIRED && ls.ls_cookie.bv_val != nullptr && !stopping()) {
-      drop_cookie(ls);  // the server forgot our state: a full refresh
+    if (rc > 0 && ls.ls_cookie.bv_val != nullptr && !stopping()) {
+      // The server refused our cookie: e-syncRefreshRequired, or "consumer
+      // state is newer than provider" (unwillingToPerform) after it crashed
+      // before checkpointing its contextCSN, or was restored from a backup.
+      // Drop it and do a full refresh on the same connection.
+      drop_cookie(ls);
       state = SyncState{};
       rc = ldap_sync_init(&ls, LDAP_SYNC_REFRESH_AND_PERSIST);
     }
@@ -435,8 +459,8 @@ void LdapChangeFeed::run(Callback on_change) {
         break;
       }
     }
-    if (std::chrono::steady_clock::now() - persist_since >= k_backoff_max) {
-      backoff = k_backoff_initial;  // a healthy session: the next failure starts afresh
+    if (std::chrono::steady_clock::now() - persist_since >= k_healthy_session) {
+      backoff = k_backoff_initial;  // it worked for a while: the next failure starts afresh
     }
     ls.ls_ld = nullptr;  // conn unbinds it
   }

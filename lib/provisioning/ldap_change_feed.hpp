@@ -14,11 +14,13 @@
 //   "reconnected"         after a lost connection (slapd restarted) was
 //                         re-established and the refresh, resumed with the
 //                         saved cookie, is done: the owner re-reads.
-// A cookie the server rejects (e-syncRefreshRequired) is dropped and a full
-// refresh runs.
+// A cookie the server rejects (e-syncRefreshRequired, or "consumer state is
+// newer than provider" after slapd crashed before checkpointing contextCSN)
+// is dropped and a full refresh runs.
 //
 // Reconnects back off from 100 ms, doubling to at most 5 s; the backoff
-// restarts from 100 ms once a session has run at least 5 s in persist mode.
+// restarts from 100 ms once a session has run at least 1 s in persist mode
+// (a server that drops us right after each refresh keeps backing off).
 // TCP keepalive (60 s idle, 3 probes 10 s apart) detects a silently dead
 // connection.
 //
@@ -64,6 +66,7 @@ class LdapChangeFeed final : public ChangeFeed {
 
   static constexpr std::chrono::milliseconds k_backoff_initial{100};
   static constexpr std::chrono::milliseconds k_backoff_max{5000};
+  static constexpr std::chrono::milliseconds k_healthy_session{1000};
 
  private:
   struct Connection;  // an LDAP handle whose socket stop() can shut down

@@ -44,6 +44,7 @@ const std::vector<ProvCommandInfo> k_commands = {
     {"getConfig", "gcf", "{name}", Kind::global, 0, false},
     {"getAllConfig", "gacf", "[attr1 [attr2...]]", Kind::global, 0, false},
     {"modifyConfig", "mcf", "attr1 value1 [attr2 value2...]", Kind::global, 0, true},
+    {"flushCache", "fc", "[-a] {reverseproxylookup|account|config|domain|server|all|...} [name1|id1 ...]", std::nullopt, -1, false},
     {"describe", "desc", "[[-v] [{entry-type}]] | [-a {attribute-name}]", std::nullopt, -1, false},
     {"help", "?", "[commands]", std::nullopt, -1, false},
     {"exit", "quit", "", std::nullopt, -1, false},
@@ -536,6 +537,30 @@ ProvStatus ProvShell::run(const Args& args) {
   }
   if (n == "getConfig") return get_config(*cmd, a, false);
   if (n == "getAllConfig") return get_config(*cmd, a, true);
+  if (n == "flushCache") {
+    Args rest;
+    for (const auto& w : a) {
+      if (w != "-a") {
+        rest.push_back(w);
+      }
+    }
+    if (rest.empty()) {
+      return usage(*cmd);
+    }
+    const std::string type = core::to_lower(rest[0]);
+    if (type == "reverseproxylookup" || type == "all") {
+      if (!m_options.flush_lookup) {
+        return ProvStatus::ok;
+      }
+      auto r = m_options.flush_lookup();
+      if (!r) {
+        return failed(r.error());
+      }
+      return ProvStatus::ok;
+    }
+    // zmproxy's tools read the store directly: there is no other cache to flush.
+    return ProvStatus::ok;
+  }
   if (n == "describe") return describe(*cmd, a);
   if (n == "help") return help(a);
   return ProvStatus::ok;  // exit: handled by run_script

@@ -4,6 +4,7 @@
 // Zimbra's zmprov; --json gives the same data as JSON. Statuses map to
 // zmprov's exit codes: 0 ok, 1 usage, 2 service error.
 
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -18,6 +19,9 @@ namespace zmproxy::provisioning {
 struct ProvOptions {
   bool json = false;           // --json
   bool allow_replace = false;  // -r: replace safeguarded multi-valued attributes
+  // flushCache reverseproxylookup: asks the local zmlookupd to rebuild its
+  // index and clear its caches; returns its answer.
+  std::function<Result<std::string>()> flush_lookup;
 };
 
 enum class ProvStatus { ok = 0, usage = 1, failed = 2 };

@@ -26,7 +26,7 @@ std::string md5_hex(std::string_view data) {
     throw std::runtime_error("OpenSSL refused MD5, which memcached keys over 250 bytes need");
   }
   std::string out;
-  out.reserve(2 * len);
+  out.reserve(std::size_t{2} * len);
   for (unsigned int i = 0; i < len; ++i) {
     out.push_back(k_lower_hex[md[i] >> 4]);
     out.push_back(k_lower_hex[md[i] & 0x0f]);

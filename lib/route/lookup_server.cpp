@@ -1,6 +1,7 @@
 #include "lib/route/lookup_server.hpp"
 
 #include <atomic>
+#include <future>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -157,6 +158,12 @@ struct LookupServer::Impl {
       co_return LookupResponse::error(parsed.error().message, wait);
     }
     LookupAnswer a = handle_lookup(*parsed, *current, options.handler_server);
+    // Stock nginx (auth_http) sends the real password and insists on getting
+    // it back in Auth-Pass; Zimbra's proxy and ours send the placeholder and
+    // get none. The password is never logged.
+    if (a.response.ok && parsed->password != "_password_" && !parsed->password.empty()) {
+      a.response.token = parsed->password;
+    }
     if (a.response.ok && a.resolve_host) {
       const std::string host = a.response.server;
       std::string address = co_await resolve(host, a.ip_mode);
@@ -311,7 +318,12 @@ int LookupServer::run() {
     ZMPROXY_LOG(error, "zmlookupd", "{}", endpoint.error().message);
     return 1;
   }
-  if (!s.load_now("start")) {
+  // The store is used by the builder thread only (the change feed may be
+  // loading already): load there and wait.
+  std::promise<bool> first;
+  auto first_loaded = first.get_future();
+  asio::post(s.builder, [&s, &first] { first.set_value(s.load_now("start")); });
+  if (!first_loaded.get()) {
     s.index.store(RouteIndex::from_entries({}));
     ZMPROXY_LOG(warn, "zmlookupd", "starting with an empty index; lookups fail until the store is readable");
   }

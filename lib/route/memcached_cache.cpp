@@ -22,14 +22,14 @@ constexpr std::chrono::seconds k_max_relative_ttl{60L * 60 * 24 * 30};
 
 // A config value shown in an error message: one line, control bytes as \xNN.
 std::string printable(std::string_view s) {
-  constexpr std::string_view hex = "0123456789abcdef";
+  constexpr std::string_view k_hex = "0123456789abcdef";
   std::string out;
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7f) {
       out += "\\x";
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 0x0f]);
+      out.push_back(k_hex[c >> 4]);
+      out.push_back(k_hex[c & 0x0f]);
     } else {
       out.push_back(ch);
     }
@@ -68,12 +68,14 @@ bool is_clean(memcached_return_t rc) {
   }
 }
 
-Result<void> set_behavior(memcached_st* mc, memcached_behavior_t flag, std::uint64_t value,
+Result<void> set_behavior(memcached_st* mc,
+                          memcached_behavior_t flag,
+                          std::uint64_t value,
                           const char* name) {
   const memcached_return_t rc = memcached_behavior_set(mc, flag, value);
   if (memcached_failed(rc)) {
-    return fail(Errc::internal, std::string("libmemcached refused ") + name + ": " +
-                                    memcached_strerror(mc, rc));
+    return fail(Errc::internal,
+                std::string("libmemcached refused ") + name + ": " + memcached_strerror(mc, rc));
   }
   return {};
 }
@@ -215,6 +217,8 @@ class MemcachedCache::Lease {
   }
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
+  Lease(Lease&&) = delete;
+  Lease& operator=(Lease&&) = delete;
   ~Lease() {
     if (m_mc == nullptr) {
       return;
@@ -281,7 +285,8 @@ Result<std::unique_ptr<MemcachedCache>> MemcachedCache::create(MemcachedSettings
     servers.push_back(std::move(*server));
   }
 
-  std::unique_ptr<MemcachedCache> cache(new MemcachedCache(std::move(settings), std::move(servers)));
+  std::unique_ptr<MemcachedCache> cache(
+      new MemcachedCache(std::move(settings), std::move(servers)));
   if (cache->m_servers.empty()) {
     return cache;
   }
@@ -290,8 +295,8 @@ Result<std::unique_ptr<MemcachedCache>> MemcachedCache::create(MemcachedSettings
     return tl::unexpected(std::move(master).error());
   }
   cache->m_master.reset(master->release());
-  cache->m_pool.reset(memcached_pool_create(cache->m_master.get(), 1,
-                                            static_cast<std::uint32_t>(cache->m_settings.pool_size)));
+  cache->m_pool.reset(memcached_pool_create(
+      cache->m_master.get(), 1, static_cast<std::uint32_t>(cache->m_settings.pool_size)));
   if (!cache->m_pool) {
     return fail(Errc::internal, "memcached_pool_create failed");
   }
@@ -343,7 +348,9 @@ bool MemcachedCache::set(std::string_view key, std::string_view value, std::chro
   return store(StoreMode::set, key, value, ttl);
 }
 
-bool MemcachedCache::store(StoreMode mode, std::string_view key, std::string_view value,
+bool MemcachedCache::store(StoreMode mode,
+                           std::string_view key,
+                           std::string_view value,
                            std::chrono::seconds ttl) {
   const std::string_view op = mode == StoreMode::add ? "add" : "set";
   if (m_servers.empty() || !check_key(op, key)) {
@@ -354,7 +361,7 @@ bool MemcachedCache::store(StoreMode mode, std::string_view key, std::string_vie
                ": negative TTL " + std::to_string(ttl.count()) + " s");
     return false;
   }
-  std::time_t expiration = static_cast<std::time_t>(ttl.count());
+  auto expiration = static_cast<std::time_t>(ttl.count());
   if (ttl > k_max_relative_ttl) {
     expiration = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + ttl);
   }
@@ -362,12 +369,11 @@ bool MemcachedCache::store(StoreMode mode, std::string_view key, std::string_vie
   if (!lease) {
     return false;
   }
-  const memcached_return_t rc =
-      mode == StoreMode::add
-          ? memcached_add(lease.get(), key.data(), key.size(), value.data(), value.size(),
-                          expiration, 0)
-          : memcached_set(lease.get(), key.data(), key.size(), value.data(), value.size(),
-                          expiration, 0);
+  const memcached_return_t rc = mode == StoreMode::add
+                                    ? memcached_add(lease.get(), key.data(), key.size(),
+                                                    value.data(), value.size(), expiration, 0)
+                                    : memcached_set(lease.get(), key.data(), key.size(),
+                                                    value.data(), value.size(), expiration, 0);
   lease.result(rc);
   if (rc == MEMCACHED_SUCCESS) {
     return true;
@@ -449,7 +455,9 @@ void MemcachedCache::note_error(std::string message) {
   m_last_error = std::move(message);
 }
 
-void MemcachedCache::note_error(std::string_view op, std::string_view key, memcached_st* mc,
+void MemcachedCache::note_error(std::string_view op,
+                                std::string_view key,
+                                memcached_st* mc,
                                 int rc) {
   const char* detail = mc != nullptr ? memcached_last_error_message(mc) : nullptr;
   if (detail == nullptr || *detail == '\0') {

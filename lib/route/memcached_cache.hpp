@@ -20,7 +20,8 @@
 // SIGSTOPped) is not ejected by libmemcached, since only connect failures
 // count; every call that hashes to it costs `timeout`. Each pooled handle
 // keeps its own view of dead servers, so each learns of a dead server on its
-// own (at most two failed calls per handle).
+// own, through a few failed calls (typically three: the broken connection,
+// the refused reconnect, the ejection).
 
 #include "lib/core/result.hpp"
 
@@ -42,7 +43,7 @@ struct memcached_pool_st;
 namespace zmproxy::route {
 
 struct MemcachedSettings {
-  std::vector<std::string> servers;  // "host:port", "[v6]:port"; the port defaults to 11211
+  std::vector<std::string> servers;        // "host:port", "[v6]:port"; the port defaults to 11211
   std::chrono::milliseconds timeout{500};  // connect, poll, send, receive; and the pool wait
   std::chrono::seconds retry_after{60};    // how long a dead server is skipped
   std::size_t pool_size = 4;               // connections (memcached_st handles) at most
@@ -100,7 +101,9 @@ class MemcachedCache {
   enum class StoreMode { add, set };
 
   MemcachedCache(MemcachedSettings settings, std::vector<MemcachedServer> servers);
-  bool store(StoreMode mode, std::string_view key, std::string_view value,
+  bool store(StoreMode mode,
+             std::string_view key,
+             std::string_view value,
              std::chrono::seconds ttl);
   bool check_key(std::string_view op, std::string_view key);
   void note_error(std::string message);

@@ -14,6 +14,8 @@ core, cosine and inetorgperson from /etc/ldap/schema, plus zmproxy.schema
 from $ZMPROXY_LDAP_SCHEMA_DIR (or generated from the source tree when unset).
 The base entries cn=zimbra, cn=admins, cn=servers and cn=config,cn=zimbra
 (objectClass zimbraGlobalConfig) are loaded with slapadd before the start.
+The database has the syncprov overlay, so RFC 4533 clients (ChangeFeed's
+refreshAndPersist) can follow it; restart() keeps the data and the port.
 
 Raises unittest.SkipTest when slapd is not installed.
 """
@@ -205,6 +207,7 @@ class Slapd:
         lines += [
             f'modulepath "{MODULE_DIR}"',
             "moduleload back_mdb",
+            "moduleload syncprov",
             f'pidfile "{os.path.join(self._dir, "slapd.pid")}"',
             f'argsfile "{os.path.join(self._dir, "slapd.args")}"',
             "",
@@ -216,6 +219,14 @@ class Slapd:
             f'directory "{db}"',
             "index objectClass eq",
             "index zimbraMailDeliveryAddress,zimbraMailAlias,uid eq",
+            "index entryCSN,entryUUID eq",
+            # RFC 4533 sync provider, for change feeds (refreshAndPersist). The
+            # checkpoint writes contextCSN every 100 writes or 10 minutes (else
+            # only at a clean shutdown); the session log lets a client that
+            # resumes with a cookie get the deletes without a full present phase.
+            "overlay syncprov",
+            "syncprov-checkpoint 100 10",
+            "syncprov-sessionlog 1000",
             "",
         ]
         with open(self._conf, "w", encoding="utf-8") as f:

@@ -32,8 +32,10 @@ TEST_CASE("safe_key escapes spaces, controls, DEL and '%' as uppercase %XX", "[r
   CHECK(safe_key("a\rb\nc") == "a%0Db%0Ac");
   CHECK(safe_key("a\tb") == "a%09b");
   CHECK(safe_key("a\0b"s) == "a%00b");
-  CHECK(safe_key("a\x7f" "b") == "a%7Fb");
-  CHECK(safe_key("a\x1f" "b") == "a%1Fb");
+  CHECK(safe_key("a\x7f"
+                 "b") == "a%7Fb");
+  CHECK(safe_key("a\x1f"
+                 "b") == "a%1Fb");
   CHECK(safe_key("100%") == "100%25");
   CHECK(safe_key("plain@example.com;x=1") == "plain@example.com;x=1");
   // Bytes >= 0x80 (UTF-8) are valid in memcached keys and stay as they are.
@@ -60,7 +62,6 @@ TEST_CASE("keys over 250 bytes become the lowercase hex MD5", "[route]") {
   CHECK(hashed.size() == 32);
   CHECK(is_lower_hex(hashed));
   CHECK(hashed != safe_key(std::string(252, 'k')));
-
 
   // The limit applies after escaping: 84 spaces escape to 252 bytes.
   const std::string spaces(84, ' ');

@@ -1,0 +1,110 @@
+// zmlookupd: the Route Lookup Handler (Zimbra's nginx-lookup protocol) over
+// zmproxy's store. Arguments only; the behaviour is route::LookupServer.
+
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cmd/common/cli.hpp"
+#include "lib/core/home.hpp"
+#include "lib/core/strings.hpp"
+#include "lib/core/version.hpp"
+#include "lib/localconfig/localconfig.hpp"
+#include "lib/log/logger.hpp"
+#include "lib/provisioning/change_feed.hpp"
+#include "lib/provisioning/open_store.hpp"
+#include "lib/provisioning/provisioning.hpp"
+#include "lib/route/lookup_server.hpp"
+#include "lib/route/route_index.hpp"
+
+int main(int argc, char** argv) {
+  using namespace zmproxy;
+  CLI::App app{"Route Lookup Handler: answers nginx-lookup requests from the store", "zmlookupd"};
+  app.set_version_flag("--version", std::string("zmlookupd (zmproxy) ") + k_version);
+  std::string home_opt;
+  std::string listen;
+  std::string log_file;
+  std::string level = "info";
+  app.add_option("--home", home_opt, "Runtime home (default: $ZMPROXY_HOME, else /opt/zmproxy)");
+  app.add_option("--listen", listen,
+                 "Address and port, e.g. 127.0.0.1:7072 (default: localconfig "
+                 "zmlookupd_bind_address and this server's zimbraExtensionBindPort)");
+  app.add_option("--log", log_file, "Log to this file instead of standard error");
+  app.add_option("--log-level", level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  const auto dynamic = [](std::string_view option, const std::vector<std::string>&) {
+    if (option == "log-level") {
+      return std::vector<std::string>{"debug", "info", "warn", "error"};
+    }
+    return std::vector<std::string>{};
+  };
+  return cli::run(
+      app, argc, argv,
+      [&]() -> int {
+        std::signal(SIGPIPE, SIG_IGN);
+        log::set_level(log::parse_level(level, log::Level::info));
+        if (!log_file.empty() && !log::set_file(log_file)) {
+          std::cerr << "zmlookupd: cannot open log file " << log_file << "\n";
+          return 1;
+        }
+        const core::HomePaths home{core::resolve_home(home_opt)};
+        auto lc = localconfig::LocalConfig::load(home.localconfig(), home.home);
+        if (!lc) {
+          std::cerr << "zmlookupd: " << lc.error().message << "\n";
+          return 1;
+        }
+        auto store = provisioning::open_store(*lc, home);
+        if (!store) {
+          std::cerr << "zmlookupd: " << store.error().message << "\n";
+          return 1;
+        }
+        route::LookupServerOptions options;
+        options.handler_server = lc->value_or_empty("zimbra_server_hostname");
+        options.secret = lc->value_or_empty("zmlookupd_secret");
+        for (const auto& p : core::split(lc->value_or_empty("zmlookupd_allowed_peers"), ',')) {
+          if (!core::trim(p).empty()) {
+            options.allowed_peers.emplace_back(core::trim(p));
+          }
+        }
+        options.control_socket = home.run() / "zmlookupd.sock";
+        options.address_file = home.run() / "zmlookupd.addr";
+        provisioning::Directory& dir = **store;
+        if (listen.empty()) {
+          // This server's zimbraExtensionBindPort (server, else global, else 7072).
+          provisioning::Provisioning prov(dir, {});
+          std::string port = "7072";
+          if (auto server = prov.get(schema::Kind::server, options.handler_server)) {
+            if (auto v = prov.effective(*server, schema::Kind::server, "zimbraExtensionBindPort");
+                v && !v->empty()) {
+              port = v->front();
+            }
+          } else if (auto g = prov.get(schema::Kind::global, "")) {
+            if (auto v = prov.effective(*g, schema::Kind::global, "zimbraExtensionBindPort");
+                v && !v->empty()) {
+              port = v->front();
+            }
+          }
+          std::string address = lc->value_or_empty("zmlookupd_bind_address");
+          listen = (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" + port;
+        }
+        options.listen = listen;
+        route::LookupServer server(options, [&dir]() { return route::RouteIndex::build(dir); });
+        auto feed = provisioning::open_change_feed(*lc, home);
+        if (!feed) {
+          ZMPROXY_LOG(warn, "zmlookupd", "no change feed ({}); the index changes only on FLUSH",
+                      feed.error().message);
+        } else if (auto started = (*feed)->start([&server](std::string_view what) {
+                     server.reload(what);
+                   });
+                   !started) {
+          ZMPROXY_LOG(warn, "zmlookupd", "change feed not started: {}", started.error().message);
+        }
+        const int rc = server.run();
+        if (feed) {
+          (*feed)->stop();
+        }
+        return rc;
+      },
+      dynamic);
+}

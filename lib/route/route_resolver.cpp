@@ -1,0 +1,489 @@
+#include "lib/route/route_resolver.hpp"
+
+#include <charconv>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include "lib/core/strings.hpp"
+#include "lib/log/logger.hpp"
+#include "lib/route/cache_key.hpp"
+#include "lib/route/lookup_protocol.hpp"
+#include "lib/route/route_resolver_asio.hpp"
+
+namespace zmproxy::route {
+
+namespace {
+
+namespace asio = net::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::awaitable;
+using net::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t k_max_idle_per_handler = 8;
+
+struct HandlerAddress {
+  std::string host;
+  std::string port;
+  std::string host_header;
+};
+
+Result<HandlerAddress> parse_handler(std::string text) {
+  std::string_view t = core::trim(text);
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (core::istarts_with(t, scheme)) {
+      if (scheme == "https://") {
+        return fail(Errc::invalid_argument, "lookup handler " + std::string(t) +
+                                                ": https is not supported yet; use http://");
+      }
+      t.remove_prefix(scheme.size());
+    }
+  }
+  t = t.substr(0, t.find('/'));
+  HandlerAddress a;
+  a.host_header = std::string(t);
+  if (!t.empty() && t.front() == '[') {
+    const auto close = t.find(']');
+    if (close == std::string_view::npos) {
+      return fail(Errc::invalid_argument, "lookup handler '" + text + "': unclosed [");
+    }
+    a.host = std::string(t.substr(1, close - 1));
+    a.port = close + 2 <= t.size() ? std::string(t.substr(close + 2)) : "7072";
+  } else {
+    const auto colon = t.rfind(':');
+    a.host = std::string(t.substr(0, colon));
+    a.port = colon == std::string_view::npos ? "7072" : std::string(t.substr(colon + 1));
+  }
+  if (a.host.empty() || a.port.empty()) {
+    return fail(Errc::invalid_argument, "lookup handler '" + text + "' is not host:port");
+  }
+  return a;
+}
+
+// Idle keep-alive connections to lookup handlers, per io_context: an Asio
+// service, so the sockets are closed with their context, on its thread.
+class HandlerConnections : public asio::execution_context::service {
+ public:
+  using key_type = HandlerConnections;
+  static inline asio::execution_context::id id;  // NOLINT: Asio's service idiom
+
+  explicit HandlerConnections(asio::execution_context& ctx) : service(ctx) {}
+
+  std::optional<tcp::socket> take(const void* owner, std::size_t handler) {
+    auto& idle = m_idle[{owner, handler}];
+    while (!idle.empty()) {
+      tcp::socket s = std::move(idle.back());
+      idle.pop_back();
+      if (s.is_open()) {
+        return s;
+      }
+    }
+    return std::nullopt;
+  }
+
+  void give_back(const void* owner, std::size_t handler, tcp::socket s) {
+    auto& idle = m_idle[{owner, handler}];
+    if (idle.size() < k_max_idle_per_handler) {
+      idle.push_back(std::move(s));
+    }
+  }
+
+ private:
+  void shutdown() override { m_idle.clear(); }
+  std::map<std::pair<const void*, std::size_t>, std::vector<tcp::socket>> m_idle;
+};
+
+struct LocalEntry {
+  Route route;
+  Clock::time_point expires;
+};
+
+}  // namespace
+
+struct RouteResolver::Impl {
+  ResolverSettings settings;
+  std::vector<HandlerAddress> handlers;
+  std::unique_ptr<std::atomic<std::int64_t>[]> failed_until;  // steady ms, per handler
+  std::unique_ptr<MemcachedCache> cache;
+  asio::thread_pool blocking;
+  std::atomic<std::size_t> next{0};
+  mutable std::mutex local_mutex;
+  std::unordered_map<std::string, LocalEntry> local;
+  std::atomic<std::uint64_t> local_hits{0};
+  std::atomic<std::uint64_t> memcached_hits{0};
+  std::atomic<std::uint64_t> handler_lookups{0};
+  std::atomic<std::uint64_t> handler_failures{0};
+  std::atomic<bool> memcached_error_logged{false};
+
+  explicit Impl(std::size_t threads) : blocking(threads) {}
+  ~Impl() { blocking.join(); }
+
+  static std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+        .count();
+  }
+
+  std::string local_key(const RouteQuery& q) const {
+    return q.protocol + '\n' + (q.by_id ? "id:" : "") + core::to_lower(q.user) + '\n' +
+           (q.admin ? "admin" : "") + '\n' + q.proxy_ip + '\n' + q.proxy_host;
+  }
+
+  std::optional<Route> local_get(const std::string& key) {
+    if (settings.local_ttl.count() == 0) {
+      return std::nullopt;
+    }
+    std::lock_guard lock(local_mutex);
+    const auto it = local.find(key);
+    if (it == local.end()) {
+      return std::nullopt;
+    }
+    if (it->second.expires <= Clock::now()) {
+      local.erase(it);
+      return std::nullopt;
+    }
+    return it->second.route;
+  }
+
+  void local_put(const std::string& key, const Route& r) {
+    if (settings.local_ttl.count() == 0) {
+      return;
+    }
+    std::lock_guard lock(local_mutex);
+    if (local.size() >= settings.local_capacity) {
+      // Full: drop expired entries; if none, start over (cheap and bounded).
+      const auto now = Clock::now();
+      for (auto it = local.begin(); it != local.end();) {
+        it = it->second.expires <= now ? local.erase(it) : std::next(it);
+      }
+      if (local.size() >= settings.local_capacity) {
+        local.clear();
+      }
+    }
+    local[key] = LocalEntry{r, Clock::now() + settings.local_ttl};
+  }
+
+  void note_memcached_trouble() {
+    const std::string err = cache ? cache->last_error() : std::string();
+    if (!err.empty() && !memcached_error_logged.exchange(true)) {
+      ZMPROXY_LOG(warn, "route", "memcached: {}; lookups go to the handlers while it lasts", err);
+    }
+  }
+
+  std::string cache_route_key(const RouteQuery& q, const std::string& name) const {
+    return q.by_id ? route_id_key(q.protocol, core::to_lower(q.user),
+                                  q.admin ? RouteKind::admin : RouteKind::web)
+                   : route_key(q.protocol, name);
+  }
+
+  // Blocking (runs on the pool): alias key, then route key.
+  struct Probe {
+    std::optional<Route> route;
+  };
+  awaitable<Probe> probe_memcached(RouteQuery q) {
+    Probe p;
+    const std::string login = core::to_lower(q.user);
+    std::string name = login;
+    if (!q.by_id) {
+      if (auto alias = cache->get(alias_key(login, q.proxy_ip))) {
+        name = *alias;
+      }
+    }
+    auto value = cache->get(cache_route_key(q, name));
+    if (value) {
+      Route r;
+      if (parse_route_value(*value, r.host, r.port)) {
+        r.user = q.by_id ? std::string() : name;
+        r.source = Route::Source::memcached;
+        p.route = std::move(r);
+      }
+    }
+    note_memcached_trouble();
+    co_return p;
+  }
+
+  awaitable<void> fill_memcached(RouteQuery q, Route r) {
+    const std::string login = core::to_lower(q.user);
+    const std::string value = format_route_value(r.host, r.port);
+    cache->add(cache_route_key(q, core::to_lower(r.user)), value, settings.cache_ttl);
+    if (!q.by_id && !r.user.empty() && core::to_lower(r.user) != login) {
+      cache->add(alias_key(login, q.proxy_ip), core::to_lower(r.user), settings.cache_ttl);
+    }
+    note_memcached_trouble();
+    co_return;
+  }
+
+  awaitable<void> invalidate_async(std::string user, std::string proxy_ip) {
+    invalidate_now(user, proxy_ip);
+    co_return;
+  }
+
+  void invalidate_now(const std::string& user, const std::string& proxy_ip) {
+    const std::string login = core::to_lower(user);
+    {
+      std::lock_guard lock(local_mutex);
+      for (auto it = local.begin(); it != local.end();) {
+        const auto& k = it->first;
+        const auto a = k.find('\n');
+        const auto b = k.find('\n', a + 1);
+        const std::string who = k.substr(a + 1, b - a - 1);
+        const bool match = who == login || core::to_lower(it->second.route.user) == login;
+        it = match ? local.erase(it) : std::next(it);
+      }
+    }
+    if (!cache) {
+      return;
+    }
+    std::string name = login;
+    if (auto alias = cache->get(alias_key(login, proxy_ip))) {
+      name = *alias;
+    }
+    for (const char* proto : {"imap", "imapssl", "pop3", "pop3ssl", "http", "httpssl"}) {
+      cache->remove(route_key(proto, login));
+      if (name != login) {
+        cache->remove(route_key(proto, name));
+      }
+    }
+    cache->remove(alias_key(login, proxy_ip));
+  }
+
+  // One request on one connection. Transport errors come back as error_code.
+  awaitable<std::pair<boost::system::error_code, LookupResponse>> ask_on(
+      tcp::socket& socket, const HandlerAddress& h, RouteQuery q, bool& keep_alive) {
+    beast::tcp_stream stream(std::move(socket));
+    LookupRequest req;
+    req.method = q.by_id ? "zimbraId" : "username";
+    req.user = q.user;
+    req.protocol = q.protocol;
+    req.client_ip = q.client_ip;
+    req.proxy_ip = q.proxy_ip;
+    req.proxy_host = q.proxy_host;
+    req.admin = q.admin;
+    req.login_attempt = q.login_attempt;
+    req.secret = settings.secret;
+    std::string wire = std::string("GET ") + std::string(k_lookup_path) + " HTTP/1.1\r\n" +
+                       format_lookup_request(req, h.host_header) + "\r\n";
+    stream.expires_after(settings.handler_timeout);
+    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire), net::use_nothrow);
+    LookupResponse out;
+    if (wec) {
+      socket = stream.release_socket();
+      co_return std::make_pair(wec, out);
+    }
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(4096);
+    parser.header_limit(8192);
+    auto [rec, rn] = co_await http::async_read(stream, buffer, parser, net::use_nothrow);
+    socket = stream.release_socket();
+    if (rec) {
+      co_return std::make_pair(rec, out);
+    }
+    const auto& res = parser.get();
+    keep_alive = res.keep_alive();
+    if (res.result() != http::status::ok) {
+      co_return std::make_pair(boost::system::error_code(asio::error::connection_refused), out);
+    }
+    Headers headers;
+    for (const auto& f : res) {
+      headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    }
+    auto parsed = parse_lookup_response(headers);
+    if (!parsed) {
+      co_return std::make_pair(boost::system::error_code(asio::error::invalid_argument), out);
+    }
+    co_return std::make_pair(boost::system::error_code(), std::move(*parsed));
+  }
+
+  awaitable<std::optional<LookupResponse>> ask_handler(std::size_t index, RouteQuery q) {
+    const HandlerAddress& h = handlers[index];
+    auto ex = co_await asio::this_coro::executor;
+    auto& pool = asio::use_service<HandlerConnections>(asio::query(ex, asio::execution::context));
+    // A pooled connection first; if the handler closed it meanwhile, one fresh try.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::optional<tcp::socket> pooled = attempt == 0 ? pool.take(this, index) : std::nullopt;
+      const bool reused = pooled.has_value();
+      tcp::socket socket = pooled ? std::move(*pooled) : tcp::socket(ex);
+      if (!reused) {
+        tcp::resolver resolver(ex);
+        auto [rec, results] = co_await resolver.async_resolve(h.host, h.port, net::use_nothrow);
+        if (rec) {
+          co_return std::nullopt;
+        }
+        beast::tcp_stream stream(std::move(socket));
+        stream.expires_after(settings.connect_timeout);
+        auto [cec, ep] = co_await stream.async_connect(results, net::use_nothrow);
+        socket = stream.release_socket();
+        if (cec) {
+          co_return std::nullopt;
+        }
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+      }
+      bool keep_alive = false;
+      auto [ec, response] = co_await ask_on(socket, h, q, keep_alive);
+      if (!ec) {
+        if (keep_alive && socket.is_open()) {
+          pool.give_back(this, index, std::move(socket));
+        }
+        co_return response;
+      }
+      if (!reused || ec == beast::error::timeout) {
+        co_return std::nullopt;  // a fresh connection failed: the handler is at fault
+      }
+    }
+    co_return std::nullopt;
+  }
+
+  awaitable<std::variant<LookupResponse, RouteError>> ask_handlers(RouteQuery q) {
+    const std::size_t n = handlers.size();
+    if (n == 0) {
+      co_return RouteError{Errc::unavailable, "no lookup handlers are configured", 0};
+    }
+    const std::size_t start = next.fetch_add(1) % n;
+    // Handlers not marked failed first, in round-robin order; failed ones last.
+    std::vector<std::size_t> order;
+    std::vector<std::size_t> failed;
+    const std::int64_t now = now_ms();
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t idx = (start + i) % n;
+      (failed_until[idx].load() > now ? failed : order).push_back(idx);
+    }
+    order.insert(order.end(), failed.begin(), failed.end());
+    for (std::size_t idx : order) {
+      ++handler_lookups;
+      auto r = co_await ask_handler(idx, q);
+      if (r) {
+        failed_until[idx] = 0;
+        co_return std::move(*r);
+      }
+      ++handler_failures;
+      failed_until[idx] = now_ms() + settings.retry_interval.count();
+      ZMPROXY_LOG(warn, "route", "lookup handler {}:{} failed; skipping it for {} ms",
+                  handlers[idx].host, handlers[idx].port, settings.retry_interval.count());
+    }
+    co_return RouteError{Errc::unavailable,
+                         "all lookup handlers are unavailable (" + std::to_string(n) + " tried)", 0};
+  }
+};
+
+RouteResolver::RouteResolver(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+RouteResolver::~RouteResolver() = default;
+
+Result<std::shared_ptr<RouteResolver>> RouteResolver::create(ResolverSettings settings) {
+  auto impl = std::make_unique<Impl>(std::max<std::size_t>(1, settings.blocking_threads));
+  for (const std::string& h : settings.handlers) {
+    auto parsed = parse_handler(h);
+    if (!parsed) {
+      return tl::unexpected(parsed.error());
+    }
+    impl->handlers.push_back(std::move(*parsed));
+  }
+  impl->failed_until = std::make_unique<std::atomic<std::int64_t>[]>(impl->handlers.size());
+  for (std::size_t i = 0; i < impl->handlers.size(); ++i) {
+    impl->failed_until[i] = 0;
+  }
+  if (settings.caching && !settings.memcached.servers.empty()) {
+    auto cache = MemcachedCache::create(settings.memcached);
+    if (!cache) {
+      return tl::unexpected(cache.error());
+    }
+    impl->cache = std::move(*cache);
+  }
+  impl->settings = std::move(settings);
+  return std::shared_ptr<RouteResolver>(new RouteResolver(std::move(impl)));
+}
+
+void RouteResolver::invalidate(const std::string& user, const std::string& proxy_ip) {
+  m_impl->invalidate_now(user, proxy_ip);
+}
+
+ResolverStats RouteResolver::stats() const {
+  ResolverStats s;
+  s.local_hits = m_impl->local_hits;
+  s.memcached_hits = m_impl->memcached_hits;
+  s.handler_lookups = m_impl->handler_lookups;
+  s.handler_failures = m_impl->handler_failures;
+  s.memcached_errors = m_impl->cache ? m_impl->cache->stats().errors : 0;
+  return s;
+}
+
+const ResolverSettings& RouteResolver::settings() const { return m_impl->settings; }
+
+std::string format_route_value(const std::string& host, int port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+bool parse_route_value(std::string_view value, std::string& host, int& port) {
+  const auto colon = value.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return false;
+  }
+  std::string_view h = value.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+  }
+  const std::string_view p = value.substr(colon + 1);
+  int n = 0;
+  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), n);
+  if (ec != std::errc() || ptr != p.data() + p.size() || n <= 0 || n > 65535 || h.empty()) {
+    return false;
+  }
+  host = std::string(h);
+  port = n;
+  return true;
+}
+
+awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQuery q) {
+  RouteResolver::Impl& s = resolver->impl();
+  q.protocol = core::to_lower(q.protocol);
+  const std::string lkey = s.local_key(q);
+  if (auto hit = s.local_get(lkey)) {
+    ++s.local_hits;
+    hit->source = Route::Source::local;
+    co_return *hit;
+  }
+  if (s.cache) {
+    auto probe = co_await asio::co_spawn(s.blocking, s.probe_memcached(q), asio::use_awaitable);
+    if (probe.route) {
+      ++s.memcached_hits;
+      s.local_put(lkey, *probe.route);
+      co_return *probe.route;
+    }
+  }
+  auto answer = co_await s.ask_handlers(q);
+  if (auto* err = std::get_if<RouteError>(&answer)) {
+    co_return *err;
+  }
+  const LookupResponse& r = std::get<LookupResponse>(answer);
+  if (!r.ok) {
+    const bool denied = r.status.find("is not allowed") != std::string::npos;
+    co_return RouteError{denied ? Errc::permission_denied : Errc::not_found, r.status, r.wait_seconds};
+  }
+  Route route;
+  route.host = r.server;
+  route.port = r.port;
+  route.user = r.user.empty() ? q.user : r.user;
+  route.source = Route::Source::handler;
+  s.local_put(lkey, route);
+  if (s.cache) {
+    co_await asio::co_spawn(s.blocking, s.fill_memcached(q, route), asio::use_awaitable);
+  }
+  co_return route;
+}
+
+awaitable<void> invalidate(std::shared_ptr<RouteResolver> resolver, std::string user,
+                           std::string proxy_ip) {
+  RouteResolver::Impl& s = resolver->impl();
+  co_await asio::co_spawn(s.blocking, s.invalidate_async(std::move(user), std::move(proxy_ip)),
+                          asio::use_awaitable);
+}
+
+}  // namespace zmproxy::route

@@ -1,0 +1,104 @@
+#pragma once
+// RouteResolver: where does this user's mailbox live? In-process cache ->
+// memcached (consistent hashing over the configured servers) -> the Route
+// Lookup Handlers (round robin, failover, a failed handler skipped for a
+// while, keep-alive connections). What zmproxyd calls on every login.
+//
+// Threading: resolve() is a coroutine that runs on the caller's io_context
+// (a proxy worker); blocking memcached calls are offloaded to the resolver's
+// own small thread pool, so a worker never blocks. Handler connections are
+// kept per worker thread. invalidate() may be called from any thread.
+// The header has no Asio: callers include lib/route/route_resolver_asio.hpp
+// for the awaitable entry point.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/core/result.hpp"
+#include "lib/route/memcached_cache.hpp"
+
+namespace zmproxy::route {
+
+struct ResolverSettings {
+  // Lookup handlers: "host:port" or "http://host:port/service/extension/nginx-lookup".
+  std::vector<std::string> handlers;
+  std::chrono::milliseconds handler_timeout{15000};  // zimbraReverseProxyRouteLookupTimeout
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds retry_interval{60000};   // zimbraReverseProxyRouteLookupTimeoutCache
+  std::string secret;                                // sent as X-Zmproxy-Lookup-Secret
+  bool caching = true;                               // zimbraReverseProxyZmlookupCachingEnabled
+  std::chrono::seconds cache_ttl{3600};              // zimbraReverseProxyCacheEntryTTL
+  std::chrono::seconds local_ttl{60};                // in-process cache; 0 = off
+  std::size_t local_capacity = 100000;
+  MemcachedSettings memcached;
+  std::size_t blocking_threads = 2;                  // for memcached calls
+};
+
+struct RouteQuery {
+  std::string user;      // the login as typed (suffixes like /tb stripped)
+  std::string protocol;  // imap imapssl pop3 pop3ssl http httpssl
+  std::string client_ip;
+  std::string proxy_ip;
+  std::string proxy_host;  // web: the Host header
+  bool by_id = false;      // user is a zimbraId (web auth token)
+  bool admin = false;
+  int login_attempt = 1;
+};
+
+struct Route {
+  std::string host;  // address (or name) of the mailbox server
+  int port = 0;
+  std::string user;  // the account name to log in with upstream
+  enum class Source { local, memcached, handler } source = Source::handler;
+};
+
+// A lookup that failed for the user's sake (unknown user, not allowed) is
+// Errc::not_found / permission_denied with the handler's text and wait; one
+// that failed for ours (no handler reachable) is Errc::unavailable.
+struct RouteError {
+  Errc code;
+  std::string message;
+  int wait_seconds = 0;
+};
+
+struct ResolverStats {
+  std::uint64_t local_hits = 0;
+  std::uint64_t memcached_hits = 0;
+  std::uint64_t handler_lookups = 0;
+  std::uint64_t handler_failures = 0;
+  std::uint64_t memcached_errors = 0;
+};
+
+class RouteResolver {
+ public:
+  static Result<std::shared_ptr<RouteResolver>> create(ResolverSettings settings);
+  ~RouteResolver();
+  RouteResolver(const RouteResolver&) = delete;
+  RouteResolver& operator=(const RouteResolver&) = delete;
+
+  // Forget a user's routes everywhere they are cached (in-process, memcached):
+  // every protocol's route key and the alias keys of this proxy address.
+  // Blocking (memcached): call it off the I/O threads, or through the
+  // awaitable invalidate in route_resolver_asio.hpp.
+  void invalidate(const std::string& user, const std::string& proxy_ip);
+
+  ResolverStats stats() const;
+  const ResolverSettings& settings() const;
+
+  struct Impl;
+  Impl& impl() { return *m_impl; }
+
+ private:
+  explicit RouteResolver(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> m_impl;
+};
+
+// Zimbra's cache value "host:port" / "[v6]:port" and back.
+std::string format_route_value(const std::string& host, int port);
+bool parse_route_value(std::string_view value, std::string& host, int& port);
+
+}  // namespace zmproxy::route

@@ -1,0 +1,399 @@
+"""The test-support servers work end to end with real clients: Dovecot
+(tests/support/dovecot.py), memcached (memcached.py) and nginx mail
+(nginx_mail.py), driven with imaplib, poplib and plain sockets."""
+import http.server
+import imaplib
+import os
+import poplib
+import re
+import socket
+import ssl
+import sys
+import threading
+import time
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "support"))
+from dovecot import Dovecot  # noqa: E402
+from memcached import Memcached  # noqa: E402
+from nginx_mail import NginxMail  # noqa: E402
+
+
+def _unverified_tls():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _running(pid, started=None):
+    """Whether pid is a live (non-zombie) process, started at `started` when given
+    (the start time field of /proc/PID/stat, so a recycled PID does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] not in ("Z", "X") and (started is None or fields[19] == started)
+
+
+def _start_time(pid):
+    """The start time field of /proc/PID/stat; None when the process is gone
+    (a service process may exit between listing and reading)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return None
+
+
+def _tcp_listeners(port):
+    """Local addresses listening on TCP port (IPv4), from /proc/net/tcp."""
+    out = []
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            addr, hexport = fields[1].split(":")
+            if int(hexport, 16) == port and fields[3] == "0A":  # TCP_LISTEN
+                out.append(socket.inet_ntoa(bytes.fromhex(addr)[::-1]))
+    return out
+
+
+def _login_line(service, user, rip, lip):
+    """The regex for Dovecot's successful-login log line."""
+    return (rf"{service}-login: Info: Login: user=<{user}>, method=PLAIN, "
+            rf"rip={re.escape(rip)}, lip={re.escape(lip)}, mpid=\d+")
+
+
+class DovecotTest(unittest.TestCase):
+    """Two mailbox servers, as two hosts would look: 127.0.0.2 (cleartext) and
+    127.0.0.3 (cleartext plus IMAPS/POP3S), with different users."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d1 = Dovecot("mbox1", {"alice": "alice-pw", "bob": "bob-pw"}, address="127.0.0.2")
+        cls.d2 = Dovecot("mbox2", {"carol": "carol-pw"}, address="127.0.0.3", ssl=True)
+        cls.d1.start()
+        cls.addClassCleanup(cls.d1.stop)
+        cls.d2.start()
+        cls.addClassCleanup(cls.d2.stop)
+
+    def imap(self, server):
+        m = imaplib.IMAP4(server.address, server.imap_port, timeout=10)
+        self.addCleanup(self._close_imap, m)
+        return m
+
+    @staticmethod
+    def _close_imap(m):
+        try:
+            m.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
+
+    def test_attributes_and_listeners(self):
+        self.assertEqual(self.d1.address, "127.0.0.2")
+        self.assertEqual(self.d2.address, "127.0.0.3")
+        self.assertIsNone(self.d1.imaps_port)
+        self.assertIsNone(self.d1.pop3s_port)
+        for port in (self.d2.imap_port, self.d2.pop3_port, self.d2.imaps_port,
+                     self.d2.pop3s_port):
+            self.assertIsInstance(port, int)
+        self.assertTrue(self.d1.log_path.startswith(self.d1.directory))
+        self.assertIn("starting up for imap, pop3", self.d1.log())
+        # Bound to its own address only (not 0.0.0.0).
+        for server in (self.d1, self.d2):
+            for port in (server.imap_port, server.pop3_port, server.imaps_port,
+                         server.pop3s_port):
+                if port is not None:
+                    self.assertIn(server.address, _tcp_listeners(port))
+                    self.assertNotIn("0.0.0.0", _tcp_listeners(port))
+
+    def test_users_belong_to_their_instance(self):
+        m = self.imap(self.d1)
+        self.assertEqual(m.login("alice", "alice-pw")[0], "OK")
+        with self.assertRaises(imaplib.IMAP4.error):
+            self.imap(self.d2).login("alice", "alice-pw")
+        with self.assertRaises(imaplib.IMAP4.error):
+            self.imap(self.d1).login("carol", "carol-pw")
+        self.assertEqual(self.imap(self.d2).login("carol", "carol-pw")[0], "OK")
+
+    def test_deliver_then_imap_fetch_and_pop3_stat(self):
+        self.assertEqual(self.d1.message_count("bob"), 0)
+        self.d1.deliver("bob", "first subject", "hello bob\n")
+        self.d1.deliver("bob", "second subject", "again\n")
+        self.assertEqual(self.d1.message_count("bob"), 2)
+
+        m = self.imap(self.d1)
+        m.login("bob", "bob-pw")
+        typ, data = m.select("INBOX")
+        self.assertEqual((typ, data), ("OK", [b"2"]))
+        typ, data = m.fetch("1:2", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        self.assertEqual(typ, "OK")
+        headers = b"".join(part[1] for part in data if isinstance(part, tuple))
+        self.assertIn(b"Subject: first subject", headers)
+        self.assertIn(b"Subject: second subject", headers)
+        typ, data = m.fetch("1", "(BODY.PEEK[TEXT])")
+        self.assertIn(b"hello bob", data[0][1])
+        m.logout()
+
+        p = poplib.POP3(self.d1.address, self.d1.pop3_port, timeout=10)
+        try:
+            p.user("bob")
+            p.pass_("bob-pw")
+            count, size = p.stat()
+            self.assertEqual(count, 2)
+            self.assertGreater(size, 0)
+        finally:
+            p.quit()
+        self.assertEqual(self.d1.message_count("bob"), 2)  # nothing deleted
+        # Not delivered to the other users or the other server.
+        self.assertEqual(self.d1.message_count("alice"), 0)
+        self.assertEqual(self.d2.message_count("carol"), 0)
+
+    def test_imap_id_x_originating_ip_is_logged_as_rip(self):
+        start = len(self.d1.log())
+        m = self.imap(self.d1)
+        self.assertIn(b"ID", m.welcome)
+        typ, _ = m.xatom("ID", '("X-ORIGINATING-IP" "192.0.2.8")')
+        self.assertEqual(typ, "OK")
+        m.login("alice", "alice-pw")
+        line = self.d1.wait_for_log(_login_line("imap", "alice", "192.0.2.8", "127.0.0.2"),
+                                    start=start)
+        self.assertTrue(line)
+
+    def test_pop3_xclient_addr_is_logged_as_rip(self):
+        start = len(self.d1.log())
+        p = poplib.POP3(self.d1.address, self.d1.pop3_port, timeout=10)
+        try:
+            self.assertIn(b"[XCLIENT]", p.getwelcome())
+            self.assertTrue(p._shortcmd("XCLIENT ADDR=192.0.2.7 PORT=4242").startswith(b"+OK"))
+            p.user("alice")
+            p.pass_("alice-pw")
+            p.stat()
+        finally:
+            p.quit()
+        self.d1.wait_for_log(_login_line("pop3", "alice", "192.0.2.7", "127.0.0.2"), start=start)
+
+    def test_tls_listeners(self):
+        m = imaplib.IMAP4_SSL(self.d2.address, self.d2.imaps_port, ssl_context=_unverified_tls(),
+                              timeout=10)
+        try:
+            m.login("carol", "carol-pw")
+            self.assertEqual(m.select("INBOX")[0], "OK")
+        finally:
+            m.logout()
+        p = poplib.POP3_SSL(self.d2.address, self.d2.pop3s_port, context=_unverified_tls(),
+                            timeout=10)
+        try:
+            p.user("carol")
+            p.pass_("carol-pw")
+            self.assertEqual(p.stat()[0], 0)
+        finally:
+            p.quit()
+        with open(self.d2.cert_path) as f:
+            self.assertIn("BEGIN CERTIFICATE", f.read())
+
+    def test_who_lists_a_logged_in_session(self):
+        m = self.imap(self.d1)
+        m.xatom("ID", '("X-ORIGINATING-IP" "192.0.2.9")')
+        m.login("alice", "alice-pw")
+        m.noop()
+        # The imap process registers with anvil as it starts: poll briefly.
+        deadline = time.monotonic() + 5
+        while True:
+            who = self.d1.who()
+            if re.search(r"(?m)^alice\s+\d+\s+imap\s.*192\.0\.2\.9", who) or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertRegex(who, r"(?m)^alice\s+\d+\s+imap\s.*192\.0\.2\.9")
+
+
+class DovecotLifecycleTest(unittest.TestCase):
+
+    def test_restart_keeps_ports_and_mail_and_stop_cleans_up(self):
+        d = Dovecot("mbox3", {"dave": "dave-pw"}, address="127.0.0.2")
+        with d:
+            d.deliver("dave", "kept", "across the restart\n")
+            ports = (d.imap_port, d.pop3_port)
+            old_pid = d.pid
+            d.restart()
+            self.assertEqual((d.imap_port, d.pop3_port), ports)
+            self.assertNotEqual(d.pid, old_pid)
+            m = imaplib.IMAP4(d.address, d.imap_port, timeout=10)
+            m.login("dave", "dave-pw")
+            self.assertEqual(m.select("INBOX"), ("OK", [b"1"]))
+            m.logout()
+            directory = d.directory
+            processes = [(p, _start_time(p)) for p in d.pids()]
+            processes = [(p, t) for p, t in processes if t is not None]
+            self.assertGreater(len(processes), 1)  # the master and its services
+        self.assertFalse(os.path.exists(directory))
+        self.assertIsNone(d.pid)
+        self.assertEqual(d.pids(), [])
+        for pid, started in processes:
+            self.assertFalse(_running(pid, started), f"dovecot process {pid} left running")
+
+
+class MemcachedTest(unittest.TestCase):
+
+    def test_set_get_delete_stats_stop_start(self):
+        with Memcached() as mc:
+            self.assertEqual(mc.server, f"127.0.0.1:{mc.port}")
+            self.assertIsNone(mc.get("route:alice"))
+            self.assertTrue(mc.set("route:alice", "127.0.0.2:143", ttl=60))
+            self.assertEqual(mc.get("route:alice"), b"127.0.0.2:143")
+            self.assertTrue(mc.set("bin", b"\x00\r\nEND\r\n"))
+            self.assertEqual(mc.get("bin"), b"\x00\r\nEND\r\n")
+            stats = mc.stats()
+            self.assertEqual(stats["curr_items"], "2")
+            self.assertEqual(stats["threads"], "1")
+            self.assertEqual(stats["limit_maxbytes"], str(16 * 1024 * 1024))
+            self.assertTrue(mc.delete("route:alice"))
+            self.assertFalse(mc.delete("route:alice"))
+            self.assertIsNone(mc.get("route:alice"))
+
+            port, directory = mc.port, mc.directory
+            mc.stop()
+            self.assertFalse(os.path.exists(directory))
+            with self.assertRaises(OSError):
+                mc.get("bin")
+            mc.start()
+            self.assertEqual(mc.port, port)
+            self.assertIsNone(mc.get("bin"))  # a new, empty cache
+            self.assertTrue(mc.set("again", "1"))
+            self.assertEqual(mc.get("again"), b"1")
+
+    def test_other_loopback_address(self):
+        with Memcached(address="127.0.0.5") as mc:
+            self.assertTrue(mc.server.startswith("127.0.0.5:"))
+            self.assertTrue(mc.set("k", "v"))
+            self.assertEqual(mc.get("k"), b"v")
+
+
+class NginxLifecycleTest(unittest.TestCase):
+
+    def test_stop_ends_master_and_worker_and_removes_dir(self):
+        with NginxMail("http://127.0.0.1:9/unused", imap_backend_hint=["IMAP4rev1", "IDLE"]) as n:
+            directory = n.directory
+            with open(n.conf_path) as f:
+                self.assertIn('imap_capabilities "IMAP4rev1" "IDLE";', f.read())
+            with open(f"/proc/{n.pid}/task/{n.pid}/children") as f:
+                workers = [int(p) for p in f.read().split()]
+            self.assertEqual(len(workers), 1)  # worker_processes 1
+            processes = [(p, _start_time(p)) for p in (n.pid, *workers)]
+        self.assertFalse(os.path.exists(directory))
+        self.assertIsNone(n.pid)
+        for pid, started in processes:
+            self.assertFalse(_running(pid, started), f"nginx process {pid} left running")
+
+
+class _AuthHandler(http.server.BaseHTTPRequestHandler):
+    """nginx's auth_http: route every known user to the test's Dovecot."""
+
+    def do_GET(self):
+        owner = self.server.owner
+        headers = {k: v for k, v in self.headers.items()}
+        owner.requests.append((self.path, headers))
+        user = urllib.parse.unquote(self.headers.get("Auth-User", ""))
+        password = urllib.parse.unquote(self.headers.get("Auth-Pass", ""))
+        backend = owner.backend
+        self.send_response(200)
+        if backend.users.get(user) == password:
+            protocol = self.headers.get("Auth-Protocol", "")
+            port = backend.pop3_port if protocol == "pop3" else backend.imap_port
+            self.send_header("Auth-Status", "OK")
+            self.send_header("Auth-Server", backend.address)
+            self.send_header("Auth-Port", str(port))
+            self.send_header("Auth-Pass", self.headers.get("Auth-Pass", ""))
+        else:
+            self.send_header("Auth-Status", "Invalid login or password")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class NginxMailTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backend = Dovecot("nginxbe", {"erin": "erin-pw"}, address="127.0.0.4")
+        cls.backend.start()
+        cls.addClassCleanup(cls.backend.stop)
+        cls.backend.deliver("erin", "via nginx", "proxied\n")
+
+        cls.requests = []
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AuthHandler)
+        httpd.daemon_threads = True
+        httpd.owner = cls
+        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                  daemon=True)
+        thread.start()
+        cls.addClassCleanup(httpd.server_close)
+        cls.addClassCleanup(thread.join, 10)
+        cls.addClassCleanup(httpd.shutdown)
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/service/extension/nginx-lookup"
+
+        cls.nginx = NginxMail(url, imap_backend_hint=cls.backend)
+        cls.nginx.start()
+        cls.addClassCleanup(cls.nginx.stop)
+
+    def setUp(self):
+        self.requests.clear()
+
+    def test_imap_login_and_select_through_nginx(self):
+        m = imaplib.IMAP4(self.nginx.address, self.nginx.imap_port, timeout=10)
+        try:
+            self.assertTrue(m.welcome.startswith(b"* OK"))
+            self.assertIn("IMAP4REV1", m.capabilities)
+            self.assertIn("IDLE", m.capabilities)  # copied from the backend by the hint
+            self.assertNotIn("ID", m.capabilities)
+            self.assertEqual(m.login("erin", "erin-pw")[0], "OK")
+            self.assertEqual(m.select("INBOX"), ("OK", [b"1"]))
+            typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            self.assertIn(b"Subject: via nginx", data[0][1])
+        finally:
+            m.logout()
+        self.assertEqual(len(self.requests), 1)
+        path, headers = self.requests[0]
+        self.assertEqual(path, "/service/extension/nginx-lookup")
+        self.assertEqual(headers["Auth-Protocol"], "imap")
+        self.assertEqual(headers["Auth-User"], "erin")
+        self.assertEqual(headers["Client-IP"], "127.0.0.1")
+        # nginx logs in with LOGIN and sends no ID: the backend sees nginx's address.
+        self.backend.wait_for_log(_login_line("imap", "erin", "127.0.0.1", "127.0.0.4"))
+
+    def test_pop3_stat_through_nginx(self):
+        p = poplib.POP3(self.nginx.address, self.nginx.pop3_port, timeout=10)
+        try:
+            self.assertTrue(p.getwelcome().startswith(b"+OK"))
+            p.user("erin")
+            p.pass_("erin-pw")
+            self.assertEqual(p.stat()[0], 1)
+        finally:
+            p.quit()
+        self.assertEqual([h["Auth-Protocol"] for _, h in self.requests], ["pop3"])
+
+    def test_refused_login(self):
+        m = imaplib.IMAP4(self.nginx.address, self.nginx.imap_port, timeout=10)
+        try:
+            with self.assertRaisesRegex(imaplib.IMAP4.error, "Invalid login or password"):
+                m.login("erin", "wrong")
+        finally:
+            try:
+                m.shutdown()
+            except OSError:
+                pass
+        self.assertEqual(len(self.requests), 1)
+
+    def test_error_log(self):
+        self.assertTrue(self.nginx.error_log_path.startswith(self.nginx.directory))
+        self.assertIn("start worker process", self.nginx.error_log())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,530 @@
+"""A private Dovecot 2.3 mailbox server for tests: `Dovecot`.
+
+    from dovecot import Dovecot
+    with Dovecot("mbox1", {"alice": "secret"}, address="127.0.0.2") as d:
+        d.deliver("alice", "hello", "body text")
+        print(d.address, d.imap_port, d.pop3_port, d.message_count("alice"))
+
+start() runs `/usr/sbin/dovecot -F -c <temp dir>/dovecot.conf` in the
+foreground as a child (so its PID is ours) with IMAP and POP3 listeners on
+ephemeral ports of `address` (any 127.0.0.0/8 address works on Linux without
+setup), plus IMAPS and POP3S with a self-signed certificate when ssl=True.
+Everything lives in one temp dir: the config, base_dir (run/), state_dir
+(state/), the passwd-file (users), the maildirs (home/<user>/Maildir), the
+log (dovecot.log) and the master's stderr (dovecot.stderr). Nothing touches
+/etc/dovecot, /run/dovecot or /var/log.
+
+Configuration decisions (see /work/shared/BENCH-NOTES.md):
+  * passwd-file passdb and userdb, {PLAIN} passwords, every user mapped to the
+    system user "zmproxy-mail" (created with useradd --system when missing;
+    first_valid_uid is its uid) because Dovecot will not run mail as root;
+  * auth_mechanisms = plain login, disable_plaintext_auth = no, ssl = no
+    unless ssl=True;
+  * login_trusted_networks = 127.0.0.0/8: a proxy on loopback is believed when
+    it sends IMAP `ID ("x-originating-ip" ...)` or POP3 `XCLIENT ADDR=...`
+    (the POP3 greeting then offers [XCLIENT]), and the login line shows that
+    address as rip=;
+  * the auth penalty is off (an anvil-auth-penalty listener with mode 0 that
+    the auth process, running as "dovecot", cannot connect to) and
+    auth_failure_delay is 0 by default, so a failed-password test does not
+    slow later logins (a failure is still answered after up to 0.5 s: the
+    auth process flushes failures on a 500 ms timer);
+  * auth_verbose = yes and the default login_log_format_elements, so a
+    successful login logs (one line; "secured" because loopback is trusted):
+      Nov 29 00:42:38 imap-login: Info: Login: user=<alice>, method=PLAIN,
+      rip=192.0.2.8, lip=127.0.0.2, mpid=25996, secured, session=<h1nzkV9hntXAAAII>
+
+Needs root (Dovecot's master drops privileges per service). Raises
+unittest.SkipTest when dovecot is not installed or we are not root.
+"""
+import ctypes
+import itertools
+import os
+import pwd
+import grp
+import re
+import shutil
+import signal
+import socket
+import ssl as ssl_module
+import subprocess
+import tempfile
+import time
+import unittest
+from email.utils import formatdate, make_msgid
+
+DOVECOT = "/usr/sbin/dovecot"
+DOVEADM = "/usr/bin/doveadm"
+OPENSSL = "/usr/bin/openssl"
+USERADD = "/usr/sbin/useradd"
+MAIL_USER = "zmproxy-mail"
+INTERNAL_USER = "dovecot"   # Debian's dovecot-core creates both
+LOGIN_USER = "dovenull"
+
+
+def _die_with_parent():
+    """In the child before exec: SIGTERM it when the test process dies, so a
+    killed test run leaves no server behind (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _free_ports(address, count):
+    """count distinct ephemeral ports on address (held open together so they
+    differ; they are free again when returned, hence the retry in start())."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind((address, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _descendants(pid):
+    """PIDs of pid's children, grandchildren, ... (from /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+        out += kids
+        todo += kids
+    return out
+
+
+def _start_time(pid):
+    """The process start time from /proc/PID/stat, None when it is gone or a
+    zombie: tells a still-running process from a recycled PID."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    if len(fields) < 20 or fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
+
+
+def _mail_user():
+    """(uid, gid) of the system user that owns the test mailboxes; creates it
+    when missing (idempotent, and safe when several tests race to create it)."""
+    for attempt in range(10):
+        try:
+            pw = pwd.getpwnam(MAIL_USER)
+            return pw.pw_uid, pw.pw_gid
+        except KeyError:
+            pass
+        if not os.access(USERADD, os.X_OK):
+            raise unittest.SkipTest(f"user {MAIL_USER} is missing and {USERADD} is not available")
+        # Exit 9 = the user exists (another test made it meanwhile); 10 = the
+        # passwd/group files were locked by a concurrent useradd: try again.
+        subprocess.run([USERADD, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        MAIL_USER], capture_output=True, text=True, timeout=60)
+        time.sleep(0.05 * attempt)  # back-off between attempts, not a synchronisation
+    pw = pwd.getpwnam(MAIL_USER)  # raises KeyError with the name if still missing
+    return pw.pw_uid, pw.pw_gid
+
+
+class Dovecot:
+    """One private Dovecot process and its mailboxes, in a temp dir removed by stop()."""
+
+    START_DEADLINE = 20.0  # seconds to wait for the listeners to greet
+    STOP_DEADLINE = 10.0   # seconds to wait after SIGTERM before SIGKILL
+    _counter = itertools.count()
+
+    def __init__(self, name, users, address="127.0.0.1", ssl=False, auth_failure_delay=0):
+        if not os.access(DOVECOT, os.X_OK):
+            raise unittest.SkipTest(f"{DOVECOT} is not installed "
+                                    "(apt-get install dovecot-imapd dovecot-pop3d)")
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("the Dovecot fixture needs root (Dovecot drops privileges "
+                                    "per service and runs mail as a system user)")
+        for user in (INTERNAL_USER, LOGIN_USER):
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                raise unittest.SkipTest(f"system user {user} is missing (dovecot-core creates it)")
+        if ssl and not os.access(OPENSSL, os.X_OK):
+            raise unittest.SkipTest(f"{OPENSSL} is not installed (needed for ssl=True)")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise ValueError(f"bad Dovecot instance name {name!r}")
+        for login, password in users.items():
+            if not re.fullmatch(r"[A-Za-z0-9_.@+-]+", login) or login.startswith("."):
+                raise ValueError(f"unsupported login name {login!r}")
+            if any(c in password for c in ":\n\r"):
+                raise ValueError(f"unsupported password for {login!r} (no ':' or newline)")
+        self.name = name
+        self.users = dict(users)
+        self.address = address
+        self.ssl = bool(ssl)
+        self.auth_failure_delay = auth_failure_delay
+        self.imap_port = self.pop3_port = self.imaps_port = self.pop3s_port = None
+        self.directory = None
+        self.conf_path = None
+        self.log_path = None
+        self.cert_path = None   # the self-signed certificate (PEM) when ssl=True
+        self._proc = None
+        self._stderr = None
+        self._uid = self._gid = None
+
+    # -- life cycle -------------------------------------------------------
+
+    @property
+    def pid(self):
+        """The master process's PID while running, else None."""
+        return self._proc.pid if self._proc is not None else None
+
+    def pids(self):
+        """The master's PID and its service processes' (from /proc), while running."""
+        if self._proc is None:
+            return []
+        return [self._proc.pid, *_descendants(self._proc.pid)]
+
+    def start(self):
+        """Write the config and mailboxes, start the server, wait for its greetings."""
+        if self._proc is not None:
+            return self
+        self._uid, self._gid = _mail_user()
+        if self.directory is None:
+            self.directory = tempfile.mkdtemp(prefix=f"zmproxy-dovecot-{self.name}-")
+            try:
+                self._prepare()
+            except BaseException:
+                self._remove_dir()
+                raise
+        attempts = 5 if self.imap_port is None else 1  # restart() keeps its ports
+        for attempt in range(attempts):
+            if self.imap_port is None or attempt > 0:
+                ports = _free_ports(self.address, 4 if self.ssl else 2)
+                self.imap_port, self.pop3_port = ports[0], ports[1]
+                if self.ssl:
+                    self.imaps_port, self.pop3s_port = ports[2], ports[3]
+            self._write_config()
+            if self._launch():
+                return self
+        text = self._diagnostics()
+        self.stop()
+        raise RuntimeError(f"dovecot {self.name} did not start on {self.address}:\n{text}")
+
+    def stop(self, keep_data=False):
+        """Stop the server by its PID (SIGTERM, SIGKILL after a deadline), wait for
+        its child processes, and remove the temp dir unless keep_data."""
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            kids = [(p, _start_time(p)) for p in _descendants(proc.pid)]
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=self.STOP_DEADLINE)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=self.STOP_DEADLINE)
+            # The services notice the master is gone and exit on their own; wait
+            # for them (bounded), and kill a straggler only if the PID is still it.
+            deadline = time.monotonic() + self.STOP_DEADLINE
+            while time.monotonic() < deadline:
+                kids = [(p, t) for p, t in kids if t is not None and _start_time(p) == t]
+                if not kids:
+                    break
+                time.sleep(0.02)
+            for p, t in kids:
+                if _start_time(p) == t:
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        if not keep_data:
+            self._remove_dir()
+
+    def restart(self):
+        """Stop and start again on the same ports with the same mailboxes."""
+        self.stop(keep_data=True)
+        return self.start()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    # -- helpers ----------------------------------------------------------
+
+    def maildir(self, user):
+        """The user's INBOX maildir (with cur/, new/, tmp/)."""
+        if user not in self.users:
+            raise KeyError(f"{user!r} is not a user of dovecot {self.name}")
+        return os.path.join(self.directory, "home", user, "Maildir")
+
+    def deliver(self, user, subject, body, sender="sender@example.test"):
+        """Put a message into user's INBOX (a file written into Maildir/tmp and
+        renamed into new/, owned by the mail user). Works running or stopped.
+        Returns the message's path."""
+        md = self.maildir(user)
+        n = next(self._counter)
+        now = time.time()
+        base = f"{int(now)}.M{int(now * 1e6) % 1000000}P{os.getpid()}Q{n}.zmproxy-test"
+        text = (f"From: {sender}\n"
+                f"To: {user}\n"
+                f"Subject: {subject}\n"
+                f"Date: {formatdate(now)}\n"
+                f"Message-ID: {make_msgid(domain='zmproxy.test')}\n"
+                "MIME-Version: 1.0\n"
+                "Content-Type: text/plain; charset=utf-8\n"
+                "\n"
+                f"{body}")
+        if not text.endswith("\n"):
+            text += "\n"
+        data = text.replace("\r\n", "\n").encode("utf-8")
+        tmp = os.path.join(md, "tmp", base)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chown(tmp, self._uid, self._gid)
+        os.chmod(tmp, 0o600)
+        final = os.path.join(md, "new", base)
+        os.rename(tmp, final)
+        return final
+
+    def message_count(self, user):
+        """Messages in user's INBOX (files in Maildir/new and Maildir/cur)."""
+        md = self.maildir(user)
+        return sum(1 for sub in ("new", "cur")
+                   for entry in os.listdir(os.path.join(md, sub)) if not entry.startswith("."))
+
+    def log(self):
+        """The whole Dovecot log (errors and info) as text."""
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except (OSError, TypeError):
+            return ""
+
+    def wait_for_log(self, pattern, timeout=5.0, start=0):
+        """Poll the log (from character offset start) until the regex pattern
+        matches; returns the match, raises AssertionError with the log tail on
+        timeout. Dovecot's log process writes asynchronously."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.log(), start)
+            if m:
+                return m
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{pattern!r} not in dovecot {self.name} log within "
+                                     f"{timeout} s:\n{self.log()[-3000:]}")
+            time.sleep(0.02)  # poll interval
+
+    def doveadm(self, *args, check=True):
+        """Run `doveadm -c <conf> ARGS...`; returns the CompletedProcess."""
+        out = subprocess.run([DOVEADM, "-c", self.conf_path, *args], capture_output=True,
+                             text=True, timeout=30)
+        if check and out.returncode != 0:
+            raise RuntimeError(f"doveadm {' '.join(args)} failed ({out.returncode}): "
+                               f"{out.stderr.strip()}")
+        return out
+
+    def who(self):
+        """`doveadm who` output: a header line ("username # proto (pids) (ips)"),
+        then one line per logged-in user and protocol, e.g.
+        "alice    1 imap  (25996) (192.0.2.8)". Sessions register with anvil as
+        the mail process starts, so poll for a session that just logged in."""
+        return self.doveadm("who").stdout
+
+    # -- internals --------------------------------------------------------
+
+    def _prepare(self):
+        # Mail processes run as the mail user and must traverse the temp dir to
+        # reach their home and base_dir/stats-writer.
+        os.chmod(self.directory, 0o755)
+        self.conf_path = os.path.join(self.directory, "dovecot.conf")
+        self.log_path = os.path.join(self.directory, "dovecot.log")
+        os.mkdir(os.path.join(self.directory, "state"), 0o750)
+        home_root = os.path.join(self.directory, "home")
+        os.mkdir(home_root, 0o755)
+        lines = []
+        for login, password in self.users.items():
+            home = os.path.join(home_root, login)
+            for d in (home, os.path.join(home, "Maildir"),
+                      *(os.path.join(home, "Maildir", s) for s in ("cur", "new", "tmp"))):
+                os.mkdir(d, 0o700)
+                os.chown(d, self._uid, self._gid)
+            lines.append(f"{login}:{{PLAIN}}{password}:{self._uid}:{self._gid}::{home}::")
+        users_file = os.path.join(self.directory, "users")
+        with open(users_file, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        # Read by the auth process, which runs as the internal user.
+        try:
+            os.chown(users_file, 0, grp.getgrnam(INTERNAL_USER).gr_gid)
+            os.chmod(users_file, 0o640)
+        except KeyError:
+            os.chmod(users_file, 0o644)
+        if self.ssl:
+            self.cert_path = os.path.join(self.directory, "cert.pem")
+            key = os.path.join(self.directory, "key.pem")
+            out = subprocess.run(
+                [OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
+                 "-subj", f"/CN={self.name}.zmproxy.test", "-keyout", key,
+                 "-out", self.cert_path], capture_output=True, text=True, timeout=60)
+            if out.returncode != 0:
+                raise RuntimeError(f"openssl req failed: {out.stderr.strip()}")
+            os.chmod(key, 0o600)
+
+    def _write_config(self):
+        d = self.directory
+        users_file = os.path.join(d, "users")
+        imaps = self.imaps_port if self.ssl else 0
+        pop3s = self.pop3s_port if self.ssl else 0
+        ssl_lines = (f"ssl = yes\nssl_cert = <{self.cert_path}\n"
+                     f"ssl_key = <{os.path.join(d, 'key.pem')}\n") if self.ssl else "ssl = no\n"
+        conf = f"""\
+# Generated by tests/support/dovecot.py for the test instance {self.name}.
+instance_name = zmproxy-test-{self.name}
+base_dir = {d}/run
+state_dir = {d}/state
+listen = {self.address}
+protocols = imap pop3
+default_internal_user = {INTERNAL_USER}
+default_internal_group = {INTERNAL_USER}
+default_login_user = {LOGIN_USER}
+
+log_path = {self.log_path}
+info_log_path = {self.log_path}
+debug_log_path = {self.log_path}
+auth_verbose = yes
+
+{ssl_lines}auth_mechanisms = plain login
+disable_plaintext_auth = no
+auth_failure_delay = {int(self.auth_failure_delay)}s
+login_trusted_networks = 127.0.0.0/8
+
+first_valid_uid = {self._uid}
+first_valid_gid = {self._gid}
+mail_location = maildir:~/Maildir
+imap_hibernate_timeout = 0
+
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {users_file}
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {users_file}
+}}
+
+service imap-login {{
+  inet_listener imap {{
+    address = {self.address}
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    address = {self.address}
+    port = {imaps}
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = {self.address}
+    port = {self.pop3_port}
+  }}
+  inet_listener pop3s {{
+    address = {self.address}
+    port = {pop3s}
+    ssl = yes
+  }}
+}}
+
+# Auth penalty off: the auth process cannot connect to this listener, so no
+# login waits for anvil's per-IP penalty (one harmless error is logged).
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+# Mail processes (as {MAIL_USER}) report to stats without a permission error.
+service stats {{
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+"""
+        with open(self.conf_path, "w", encoding="utf-8") as f:
+            f.write(conf)
+
+    def _listeners(self):
+        out = [(self.imap_port, b"* OK", False), (self.pop3_port, b"+OK", False)]
+        if self.ssl:
+            out += [(self.imaps_port, b"* OK", True), (self.pop3s_port, b"+OK", True)]
+        return out
+
+    def _launch(self):
+        """Start dovecot and wait until every listener greets; False when it
+        exited because a port was taken meanwhile, raises on other failures."""
+        if self._stderr is None:
+            self._stderr = open(os.path.join(self.directory, "dovecot.stderr"), "ab")
+        offsets = (len(self.log()),
+                   os.path.getsize(os.path.join(self.directory, "dovecot.stderr")))
+        self._proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf_path],
+                                      stdin=subprocess.DEVNULL, stdout=self._stderr,
+                                      stderr=self._stderr, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + self.START_DEADLINE
+        pending = self._listeners()
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self._proc = None
+                text = self._diagnostics(offsets)
+                if "Address already in use" in text:
+                    return False
+                self.stop()
+                raise RuntimeError(f"dovecot {self.name} exited at start:\n{text}")
+            pending = [l for l in pending if not self._greets(*l)]
+            if not pending:
+                return True
+            time.sleep(0.05)  # poll interval, not a synchronisation
+        text = self._diagnostics(offsets)
+        self.stop()
+        raise RuntimeError(f"dovecot {self.name} did not greet on {self.address} ports "
+                           f"{[p for p, _, _ in pending]} within {self.START_DEADLINE:.0f} s:\n"
+                           f"{text}")
+
+    def _greets(self, port, greeting, tls):
+        try:
+            with socket.create_connection((self.address, port), timeout=2) as s:
+                if tls:
+                    ctx = ssl_module.SSLContext(ssl_module.PROTOCOL_TLS_CLIENT)
+                    ctx.check_hostname = False
+                    ctx.verify_mode = ssl_module.CERT_NONE
+                    with ctx.wrap_socket(s) as t:
+                        return t.recv(512).startswith(greeting)
+                return s.recv(512).startswith(greeting)
+        except (OSError, ssl_module.SSLError):
+            return False
+
+    def _diagnostics(self, offsets=(0, 0)):
+        text = self.log()[offsets[0]:]
+        try:
+            with open(os.path.join(self.directory, "dovecot.stderr"), encoding="utf-8",
+                      errors="replace") as f:
+                text = f.read()[offsets[1]:] + text
+        except (OSError, TypeError):
+            pass
+        return text[-4000:]
+
+    def _remove_dir(self):
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+            self.imap_port = self.pop3_port = self.imaps_port = self.pop3s_port = None

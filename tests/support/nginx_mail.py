@@ -1,0 +1,301 @@
+"""A private nginx mail proxy (IMAP + POP3, auth_http) for tests: `NginxMail`.
+
+    from nginx_mail import NginxMail
+    with NginxMail("http://127.0.0.1:8080/service/extension/nginx-lookup") as ngx:
+        imaplib.IMAP4(ngx.address, ngx.imap_port)
+
+start() runs Debian's /usr/sbin/nginx with the dynamic mail module
+(`load_module /usr/lib/nginx/modules/ngx_mail_module.so;`, from
+libnginx-mod-mail) as `nginx -p <temp dir> -e <temp dir>/error.log
+-c <temp dir>/nginx.conf -g 'daemon off;'` in the foreground as a child: one
+worker, error_log at info level and the pid file in the temp dir, and a
+`mail {}` block with an IMAP server and a POP3 server on ephemeral ports of
+`address`, `auth_http <auth_http_url>;`, `proxy on;`, `imap_auth plain login;`,
+`pop3_auth plain;`, `starttls off;`, `xclient off;` and
+`proxy_pass_error_message on;`. Nothing touches /etc/nginx or /var/log/nginx.
+
+The auth_http server must answer Auth-Status, Auth-Server (an IP literal),
+Auth-Port, and for IMAP/POP3 also Auth-Pass (nginx refuses the login without
+it: "did not send password"), usually echoing the request's Auth-Pass.
+
+imap_backend_hint sets `imap_capabilities` (nginx's CAPABILITY answer is
+static): None keeps nginx's default (IMAP4 IMAP4rev1 UIDPLUS); a sequence of
+capability names is used as given; an (address, port) pair or an object with
+`address` and `imap_port` (a tests/support/dovecot.py Dovecot) is asked for its
+greeting's capability list, minus what nginx handles itself before login
+(AUTH=..., STARTTLS, LOGINDISABLED, SASL-IR) and ID (nginx rejects ID before
+login, so advertising it breaks clients such as OfflineIMAP).
+
+Raises unittest.SkipTest when nginx or the mail module is not installed.
+"""
+import ctypes
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+NGINX = "/usr/sbin/nginx"
+MAIL_MODULE = "/usr/lib/nginx/modules/ngx_mail_module.so"
+
+
+def _die_with_parent():
+    """In the child before exec: SIGTERM it when the test process dies, so a
+    killed test run leaves no server behind (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _free_ports(address, count):
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind((address, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _backend_capabilities(address, port, timeout=5.0):
+    """The capability list an IMAP server announces in its greeting (or, when
+    the greeting has none, in answer to CAPABILITY), without what nginx does
+    itself before login."""
+    with socket.create_connection((address, port), timeout=timeout) as s:
+        f = s.makefile("rb")
+        greeting = f.readline().decode("utf-8", "replace")
+        m = re.search(r"\[CAPABILITY ([^\]]*)\]", greeting)
+        if m:
+            caps = m.group(1).split()
+        else:
+            s.sendall(b"c CAPABILITY\r\n")
+            caps = []
+            for raw in f:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if line.upper().startswith("* CAPABILITY "):
+                    caps = line.split()[2:]
+                if line.startswith("c "):
+                    break
+        s.sendall(b"z LOGOUT\r\n")
+    drop = {"STARTTLS", "LOGINDISABLED", "SASL-IR", "ID"}
+    return [c for c in caps if c.upper() not in drop and not c.upper().startswith("AUTH=")]
+
+
+class NginxMail:
+    """One private nginx mail proxy; stop() removes its temp dir."""
+
+    START_DEADLINE = 15.0  # seconds to wait for the greetings
+    STOP_DEADLINE = 10.0   # seconds to wait after SIGTERM before SIGKILL
+
+    def __init__(self, auth_http_url, imap_backend_hint=None, address="127.0.0.1",
+                 extra_mail_directives=""):
+        if not os.access(NGINX, os.X_OK):
+            raise unittest.SkipTest(f"{NGINX} is not installed (apt-get install nginx-light)")
+        if not os.path.exists(MAIL_MODULE):
+            raise unittest.SkipTest(f"{MAIL_MODULE} is missing (apt-get install libnginx-mod-mail)")
+        if not auth_http_url.startswith("http://"):
+            raise ValueError(f"auth_http wants an http:// URL, not {auth_http_url!r}")
+        self.auth_http_url = auth_http_url
+        self.imap_backend_hint = imap_backend_hint
+        self.address = address
+        self.extra_mail_directives = extra_mail_directives
+        self.imap_port = self.pop3_port = None
+        self.imap_capabilities = None  # the list written to imap_capabilities, if any
+        self.directory = None
+        self.conf_path = None
+        self.error_log_path = None
+        self._proc = None
+        self._stderr = None
+
+    @property
+    def pid(self):
+        """The master process's PID while running, else None."""
+        return self._proc.pid if self._proc is not None else None
+
+    # -- life cycle -------------------------------------------------------
+
+    def start(self):
+        if self._proc is not None:
+            return self
+        if self.directory is None:
+            self.directory = tempfile.mkdtemp(prefix="zmproxy-nginx-")
+            self.conf_path = os.path.join(self.directory, "nginx.conf")
+            self.error_log_path = os.path.join(self.directory, "error.log")
+            try:
+                self.imap_capabilities = self._capabilities()
+            except BaseException:
+                self._remove_dir()
+                raise
+        attempts = 5 if self.imap_port is None else 1
+        for attempt in range(attempts):
+            if self.imap_port is None or attempt > 0:
+                self.imap_port, self.pop3_port = _free_ports(self.address, 2)
+            self._write_config()
+            if self._launch():
+                return self
+        text = self._diagnostics()
+        self.stop()
+        raise RuntimeError(f"nginx did not start on {self.address}:\n{text}")
+
+    def stop(self, keep_data=False):
+        """Stop nginx by its master's PID (SIGTERM = fast shutdown; the master
+        waits for its worker), SIGKILL after a deadline; remove the temp dir
+        unless keep_data."""
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=self.STOP_DEADLINE)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=self.STOP_DEADLINE)
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        if not keep_data:
+            self._remove_dir()
+
+    def restart(self):
+        self.stop(keep_data=True)
+        return self.start()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def error_log(self):
+        """nginx's error log (info level: connections, auth_http, proxy events)."""
+        try:
+            with open(self.error_log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except (OSError, TypeError):
+            return ""
+
+    # -- internals --------------------------------------------------------
+
+    def _capabilities(self):
+        hint = self.imap_backend_hint
+        if hint is None:
+            return None
+        if hasattr(hint, "imap_port") and hasattr(hint, "address"):
+            return _backend_capabilities(hint.address, hint.imap_port)
+        if (isinstance(hint, tuple) and len(hint) == 2 and isinstance(hint[0], str)
+                and isinstance(hint[1], int)):
+            return _backend_capabilities(*hint)
+        if isinstance(hint, str):
+            return hint.split()
+        return [str(c) for c in hint]
+
+    def _write_config(self):
+        d = self.directory
+        user = ""
+        if os.geteuid() == 0:
+            # Workers drop to an unprivileged user; they only use inherited fds.
+            try:
+                pwd.getpwnam("nobody")
+                user = "user nobody nogroup;\n"
+            except KeyError:
+                user = "user root;\n"
+        caps = ""
+        if self.imap_capabilities:
+            caps = "    imap_capabilities " + " ".join(
+                f'"{c}"' for c in self.imap_capabilities) + ";\n"
+        conf = f"""\
+# Generated by tests/support/nginx_mail.py.
+load_module {MAIL_MODULE};
+{user}worker_processes 1;
+error_log {self.error_log_path} info;
+pid {d}/nginx.pid;
+
+events {{
+    worker_connections 1024;
+}}
+
+mail {{
+    auth_http {self.auth_http_url};
+    proxy on;
+    proxy_pass_error_message on;
+    imap_auth plain login;
+    pop3_auth plain;
+    starttls off;
+    xclient off;
+{caps}{self.extra_mail_directives}
+    server {{
+        listen {self.address}:{self.imap_port};
+        protocol imap;
+    }}
+    server {{
+        listen {self.address}:{self.pop3_port};
+        protocol pop3;
+    }}
+}}
+"""
+        with open(self.conf_path, "w", encoding="utf-8") as f:
+            f.write(conf)
+
+    def _launch(self):
+        """Start nginx and wait for both greetings; False when it exited because
+        a port was taken meanwhile, raises on other failures."""
+        stderr_path = os.path.join(self.directory, "nginx.stderr")
+        if self._stderr is None:
+            self._stderr = open(stderr_path, "ab")
+        offsets = (len(self.error_log()), os.path.getsize(stderr_path))
+        self._proc = subprocess.Popen(
+            [NGINX, "-p", self.directory + "/", "-e", self.error_log_path, "-c", self.conf_path,
+             "-g", "daemon off;"],
+            stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr,
+            preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + self.START_DEADLINE
+        pending = [(self.imap_port, b"* OK"), (self.pop3_port, b"+OK")]
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self._proc = None
+                text = self._diagnostics(offsets)
+                if "Address already in use" in text:
+                    return False
+                self.stop()
+                raise RuntimeError(f"nginx exited at start:\n{text}")
+            pending = [p for p in pending if not self._greets(*p)]
+            if not pending:
+                return True
+            time.sleep(0.05)  # poll interval, not a synchronisation
+        text = self._diagnostics(offsets)
+        self.stop()
+        raise RuntimeError(f"nginx did not greet on {self.address} within "
+                           f"{self.START_DEADLINE:.0f} s:\n{text}")
+
+    def _greets(self, port, greeting):
+        try:
+            with socket.create_connection((self.address, port), timeout=2) as s:
+                return s.recv(512).startswith(greeting)
+        except OSError:
+            return False
+
+    def _diagnostics(self, offsets=(0, 0)):
+        text = self.error_log()[offsets[0]:]
+        try:
+            with open(os.path.join(self.directory, "nginx.stderr"), encoding="utf-8",
+                      errors="replace") as f:
+                text = f.read()[offsets[1]:] + text
+        except (OSError, TypeError):
+            pass
+        return text[-4000:]
+
+    def _remove_dir(self):
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+            self.imap_port = self.pop3_port = None

@@ -224,10 +224,11 @@ class MemcachedCache::Lease {
       return;
     }
     if (m_poisoned) {
-      // libmemcached leaves the socket open after a poll timeout; a late
-      // reply would then be read as the answer to the next request (the
-      // 1.1.3 stale-value bug, GHSA-wwmh-39wj-fx59). Close every connection
-      // of this handle; the next call reconnects.
+      // A connection that timed out may still get the late reply, which the
+      // next request would read as its own answer (libmemcached < 1.1.4,
+      // GHSA-wwmh-39wj-fx59). 1.1.4 copes with a timed-out get by itself
+      // (checked), but we rely neither on that nor on every other path:
+      // close every connection of this handle; the next call reconnects.
       memcached_quit(m_mc);
     }
     memcached_pool_release(m_cache.m_pool.get(), m_mc);

@@ -5,31 +5,33 @@
 // a server they SKIP. Callbacks are awaited with a condition variable and a
 // deadline, never with sleeps.
 
-#include <catch2/catch.hpp>
+#include "lib/provisioning/change_feed.hpp"
+
+#include <unistd.h>
 
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/home.hpp"
 #include "lib/localconfig/localconfig.hpp"
-#include "lib/provisioning/change_feed.hpp"
 #include "lib/provisioning/file_change_feed.hpp"
 #include "lib/provisioning/ldap_change_feed.hpp"
 #include "lib/provisioning/ldap_store.hpp"
+
 #include "tests/support/temp_dir.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <netinet/in.h>
 #include <random>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
 #include <type_traits>
 #include <vector>
 
@@ -48,8 +50,8 @@ using zmproxy::provisioning::ModOp;
 using zmproxy::provisioning::open_change_feed;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto k_deadline = 5s;     // for a callback to arrive
-constexpr auto k_prompt = 1500ms;   // for stop() to return
+constexpr auto k_deadline = 5s;    // for a callback to arrive
+constexpr auto k_prompt = 1500ms;  // for stop() to return
 
 template <typename T>
 T ok(Result<T> r) {
@@ -434,14 +436,14 @@ TEST_CASE("LdapChangeFeed: refresh, then a callback per change", "[changefeed][d
     return;
   }
   auto store = ok(LdapStore::connect(ldap_settings()));
-  const Result<void> top = store->add(Entry{
-      "dc=test",
-      {{"objectClass", {"dcObject", "organization"}}, {"dc", {"test"}}, {"o", {"test"}}}});
+  const Result<void> top = store->add(
+      Entry{"dc=test",
+            {{"objectClass", {"dcObject", "organization"}}, {"dc", {"test"}}, {"o", {"test"}}}});
   if (!top && top.error().code != Errc::already_exists) {
     FAIL("cannot create dc=test: " << top.error().message);
   }
 
-  Recorder rec;  // declared first: outlives the feed's thread
+  Recorder rec;                          // declared first: outlives the feed's thread
   LdapChangeFeed feed(ldap_settings());  // base "": the whole null-suffix database
   ok(feed.start(rec.callback()));
   REQUIRE(rec.wait_count(1));
@@ -451,10 +453,9 @@ TEST_CASE("LdapChangeFeed: refresh, then a callback per change", "[changefeed][d
   const std::string name = "t" + random_hex();
   const std::string dn = "dc=" + name + ",dc=test";
   std::size_t from = rec.count();
-  ok(store->add(Entry{dn,
-                      {{"objectClass", {"dcObject", "organization"}},
-                       {"dc", {name}},
-                       {"o", {name + ".test"}}}}));
+  ok(store->add(Entry{
+      dn,
+      {{"objectClass", {"dcObject", "organization"}}, {"dc", {name}}, {"o", {name + ".test"}}}}));
   REQUIRE(rec.wait_text("entry " + dn + " added", from));
 
   from = rec.count();
@@ -473,9 +474,9 @@ TEST_CASE("LdapChangeFeed: a base and a filter narrow the feed", "[changefeed][d
     return;
   }
   auto store = ok(LdapStore::connect(ldap_settings()));
-  const Result<void> top = store->add(Entry{
-      "dc=test",
-      {{"objectClass", {"dcObject", "organization"}}, {"dc", {"test"}}, {"o", {"test"}}}});
+  const Result<void> top = store->add(
+      Entry{"dc=test",
+            {{"objectClass", {"dcObject", "organization"}}, {"dc", {"test"}}, {"o", {"test"}}}});
   if (!top && top.error().code != Errc::already_exists) {
     FAIL("cannot create dc=test: " << top.error().message);
   }
@@ -483,10 +484,9 @@ TEST_CASE("LdapChangeFeed: a base and a filter narrow the feed", "[changefeed][d
   const std::string base = "dc=" + name + ",dc=test";
   const std::string other = "dc=" + name + "x,dc=test";
   for (const std::string& dc : {name, name + "x"}) {
-    ok(store->add(Entry{"dc=" + dc + ",dc=test",
-                        {{"objectClass", {"dcObject", "organization"}},
-                         {"dc", {dc}},
-                         {"o", {dc + ".test"}}}}));
+    ok(store->add(Entry{
+        "dc=" + dc + ",dc=test",
+        {{"objectClass", {"dcObject", "organization"}}, {"dc", {dc}}, {"o", {dc + ".test"}}}}));
   }
 
   Recorder rec;  // declared first: outlives the feed's thread

@@ -17,11 +17,11 @@ constexpr KeyInfo k_keys[] = {
     {"krb5_service_principal_from_interface_address", KeyType::boolean, "false",
      "Build the GSSAPI service principal from the address the client connected to"},
     {"ldap_cache_reverseproxylookup_domain_maxage", KeyType::integer, "15",
-     "Minutes zmlookupd keeps a domain-by-IP answer"},
+     "Accepted for compatibility; zmlookupd follows the store's change feed instead of caching"},
     {"ldap_cache_reverseproxylookup_domain_maxsize", KeyType::integer, "100",
      "Entries in zmlookupd's domain-by-IP cache"},
     {"ldap_cache_reverseproxylookup_server_maxage", KeyType::integer, "15",
-     "Minutes zmlookupd keeps a server port answer"},
+     "Accepted for compatibility; zmlookupd follows the store's change feed instead of caching"},
     {"ldap_cache_reverseproxylookup_server_maxsize", KeyType::integer, "100",
      "Entries in zmlookupd's server port cache"},
     {"ldap_master_url", KeyType::string, "",
@@ -85,7 +85,8 @@ const KeyInfo* find_key(std::string_view name) noexcept {
 }
 
 bool is_secret_key(std::string_view name) noexcept {
-  return name.find("password") != std::string_view::npos;
+  return name.find("password") != std::string_view::npos ||
+         name.find("secret") != std::string_view::npos;
 }
 
 bool is_valid_key_name(std::string_view name) noexcept {

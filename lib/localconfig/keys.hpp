@@ -20,7 +20,7 @@ struct KeyInfo {
 std::span<const KeyInfo> known_keys() noexcept;
 const KeyInfo* find_key(std::string_view name) noexcept;
 
-// Keys whose values are secrets: any key whose name contains "password".
+// Keys whose values are secrets: any key whose name contains "password" or "secret".
 bool is_secret_key(std::string_view name) noexcept;
 
 // Key names are letters, digits, '_' and '-'.

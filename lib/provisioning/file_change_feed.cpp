@@ -1,8 +1,6 @@
 #include "lib/provisioning/file_change_feed.hpp"
 
 #include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/inotify.h>
 #include <unistd.h>
 
 #include <array>
@@ -10,11 +8,29 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <system_error>
 #include <utility>
 
 namespace zmproxy::provisioning {
 namespace {
+
+// Publishes the running thread's id (for stop() from on_change) while in scope.
+class ThreadIdGuard {
+ public:
+  explicit ThreadIdGuard(std::atomic<std::thread::id>& id) : m_id(id) {
+    m_id = std::this_thread::get_id();
+  }
+  ~ThreadIdGuard() { m_id = std::thread::id(); }
+  ThreadIdGuard(const ThreadIdGuard&) = delete;
+  ThreadIdGuard& operator=(const ThreadIdGuard&) = delete;
+  ThreadIdGuard(ThreadIdGuard&&) = delete;
+  ThreadIdGuard& operator=(ThreadIdGuard&&) = delete;
+
+ private:
+  std::atomic<std::thread::id>& m_id;
+};
 
 constexpr std::uint32_t k_file_events = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_CREATE;
 // The directory itself going away: its watch is gone (DELETE_SELF) or
@@ -67,7 +83,8 @@ bool FileChangeFeed::watch_directory() {
     errno = ec.value();
     return false;
   }
-  m_watch = ::inotify_add_watch(m_inotify, m_dir.c_str(), k_file_events | k_dir_events | IN_ONLYDIR);
+  m_watch =
+      ::inotify_add_watch(m_inotify, m_dir.c_str(), k_file_events | k_dir_events | IN_ONLYDIR);
   return m_watch >= 0;
 }
 
@@ -104,7 +121,7 @@ Result<void> FileChangeFeed::start(Callback on_change) {
     return fail(Errc::io_error, os_error("cannot create or watch the directory", m_dir, err) +
                                     (err == ENOSPC ? " (raise fs.inotify.max_user_watches)" : ""));
   }
-  m_thread = std::thread([this, cb = std::move(on_change)]() mutable { run(std::move(cb)); });
+  m_thread = std::thread([this, cb = std::move(on_change)] { run(cb); });
   return {};
 }
 
@@ -128,19 +145,15 @@ void FileChangeFeed::stop() {
   close_fds();
 }
 
-void FileChangeFeed::run(Callback on_change) {
-  m_thread_id = std::this_thread::get_id();
-  struct Clear {
-    std::atomic<std::thread::id>& id;
-    ~Clear() { id = std::thread::id(); }
-  } clear{m_thread_id};
+void FileChangeFeed::run(const Callback& on_change) {
+  const ThreadIdGuard guard(m_thread_id);
   on_change("initial");
   std::array<pollfd, 2> fds{};
   fds[0] = pollfd{m_inotify, POLLIN, 0};
   fds[1] = pollfd{m_wake, POLLIN, 0};
   // Big enough for many events at once; each is sizeof(inotify_event) + a
   // name of at most NAME_MAX + 1 bytes.
-  alignas(inotify_event) std::array<char, 64 * 1024> buf{};
+  alignas(inotify_event) std::array<char, 65536> buf{};
   for (;;) {
     fds[0].revents = 0;
     fds[1].revents = 0;

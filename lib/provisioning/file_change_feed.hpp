@@ -19,13 +19,13 @@
 // state when a read fails to parse. If the directory itself is removed or
 // renamed, it is created again, watched again, and a change is reported.
 
+#include "lib/provisioning/change_feed.hpp"
+
 #include <atomic>
 #include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include "lib/provisioning/change_feed.hpp"
 
 namespace zmproxy::provisioning {
 
@@ -44,7 +44,7 @@ class FileChangeFeed final : public ChangeFeed {
   std::string describe() const override;
 
  private:
-  void run(Callback on_change);
+  void run(const Callback& on_change);
   bool watch_directory();  // inotify_add_watch on the (re)created directory
   void close_fds();
   void wake();

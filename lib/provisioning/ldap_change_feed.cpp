@@ -1,19 +1,36 @@
 #include "lib/provisioning/ldap_change_feed.hpp"
 
-#include <ldap.h>
 #include <pthread.h>
-#include <sys/socket.h>
-#include <sys/time.h>
+
+#include <ldap.h>
 
 #include <algorithm>
 #include <csignal>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <utility>
 
 namespace zmproxy::provisioning {
 namespace {
+
+// Publishes the running thread's id (for stop() from on_change) while in scope.
+class ThreadIdGuard {
+ public:
+  explicit ThreadIdGuard(std::atomic<std::thread::id>& id) : m_id(id) {
+    m_id = std::this_thread::get_id();
+  }
+  ~ThreadIdGuard() { m_id = std::thread::id(); }
+  ThreadIdGuard(const ThreadIdGuard&) = delete;
+  ThreadIdGuard& operator=(const ThreadIdGuard&) = delete;
+  ThreadIdGuard(ThreadIdGuard&&) = delete;
+  ThreadIdGuard& operator=(ThreadIdGuard&&) = delete;
+
+ private:
+  std::atomic<std::thread::id>& m_id;
+};
 
 struct MemFree {
   void operator()(char* p) const noexcept { ldap_memfree(p); }
@@ -69,7 +86,9 @@ SyncState& state_of(ldap_sync_t* ls) {
 // libldap (ldap_sync.c) hands the callbacks the head of ldap_result's chain,
 // not the message at hand; with LDAP_MSG_RECEIVED that chain holds one
 // message in practice. We only read the DN, which is harmless either way.
-int on_search_entry(ldap_sync_t* ls, LDAPMessage* msg, berval* /*entry_uuid*/,
+int on_search_entry(ldap_sync_t* ls,
+                    LDAPMessage* msg,
+                    berval* /*entry_uuid*/,
                     ldap_sync_refresh_t phase) {
   SyncState& st = state_of(ls);
   if (!st.persist || phase == LDAP_SYNC_CAPI_PRESENT) {
@@ -87,7 +106,9 @@ int on_search_entry(ldap_sync_t* ls, LDAPMessage* msg, berval* /*entry_uuid*/,
   return LDAP_SUCCESS;
 }
 
-int on_intermediate(ldap_sync_t* ls, LDAPMessage* /*msg*/, BerVarray /*uuids*/,
+int on_intermediate(ldap_sync_t* ls,
+                    LDAPMessage* /*msg*/,
+                    BerVarray /*uuids*/,
                     ldap_sync_refresh_t phase) {
   SyncState& st = state_of(ls);
   if (st.persist) {
@@ -235,7 +256,7 @@ Result<void> LdapChangeFeed::start(Callback on_change) {
     m_socket = -1;
     m_last_error.clear();
   }
-  m_thread = std::thread([this, cb = std::move(on_change)]() mutable { run(std::move(cb)); });
+  m_thread = std::thread([this, cb = std::move(on_change)] { run(cb); });
   return {};
 }
 
@@ -308,8 +329,8 @@ Result<std::unique_ptr<LdapChangeFeed::Connection>> LdapChangeFeed::connect_and_
   rc = ldap_sasl_bind(ld, m_settings.bind_dn.empty() ? nullptr : m_settings.bind_dn.c_str(),
                       LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, &msgid);
   if (rc != LDAP_SUCCESS) {
-    return fail(Errc::unavailable, "cannot reach the LDAP server at " + m_settings.url + ": " +
-                                       reason(ld, rc));
+    return fail(Errc::unavailable,
+                "cannot reach the LDAP server at " + m_settings.url + ": " + reason(ld, rc));
   }
   int fd = -1;
   if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS && fd >= 0) {
@@ -329,16 +350,16 @@ Result<std::unique_ptr<LdapChangeFeed::Connection>> LdapChangeFeed::connect_and_
                                          " did not answer the bind within " +
                                          std::to_string(timeout) + " s");
     }
-    return fail(Errc::unavailable, "cannot reach the LDAP server at " + m_settings.url + ": " +
-                                       reason(ld, err));
+    return fail(Errc::unavailable,
+                "cannot reach the LDAP server at " + m_settings.url + ": " + reason(ld, err));
   }
   int err = LDAP_OTHER;
   char* diag_raw = nullptr;
   rc = ldap_parse_result(ld, res.get(), &err, nullptr, &diag_raw, nullptr, nullptr, 0);
   const MemPtr diag(diag_raw);
   if (rc != LDAP_SUCCESS) {
-    return fail(Errc::unavailable, "bad bind response from " + m_settings.url + ": " +
-                                       ldap_err2string(rc));
+    return fail(Errc::unavailable,
+                "bad bind response from " + m_settings.url + ": " + ldap_err2string(rc));
   }
   if (err != LDAP_SUCCESS) {
     std::string text = ldap_err2string(err);
@@ -353,12 +374,8 @@ Result<std::unique_ptr<LdapChangeFeed::Connection>> LdapChangeFeed::connect_and_
   return conn;
 }
 
-void LdapChangeFeed::run(Callback on_change) {
-  m_thread_id = std::this_thread::get_id();
-  struct Clear {
-    std::atomic<std::thread::id>& id;
-    ~Clear() { id = std::thread::id(); }
-  } clear{m_thread_id};
+void LdapChangeFeed::run(const Callback& on_change) {
+  const ThreadIdGuard guard(m_thread_id);
   block_sigpipe();
 
   SyncState state;

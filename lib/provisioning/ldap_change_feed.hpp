@@ -30,6 +30,9 @@
 // asynchronous (LDAP_OPT_CONNECT_ASYNC), so a server that does not answer
 // does not hold stop() either. Nothing polls on a timer.
 
+#include "lib/provisioning/change_feed.hpp"
+#include "lib/provisioning/ldap_store.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -38,16 +41,14 @@
 #include <string>
 #include <thread>
 
-#include "lib/provisioning/change_feed.hpp"
-#include "lib/provisioning/ldap_store.hpp"
-
 namespace zmproxy::provisioning {
 
 class LdapChangeFeed final : public ChangeFeed {
  public:
   // settings.url: as for LdapStore (libldap tries a space separated list in
   // order at each connect). timeout_seconds bounds the connect and the bind.
-  explicit LdapChangeFeed(LdapSettings settings, std::string base = "",
+  explicit LdapChangeFeed(LdapSettings settings,
+                          std::string base = "",
                           std::string filter = "(objectClass=*)");
   ~LdapChangeFeed() override;
 
@@ -71,7 +72,7 @@ class LdapChangeFeed final : public ChangeFeed {
  private:
   struct Connection;  // an LDAP handle whose socket stop() can shut down
 
-  void run(Callback on_change);
+  void run(const Callback& on_change);
   // ldap_initialize, options, the simple bind; the connection or why not.
   Result<std::unique_ptr<Connection>> connect_and_bind();
   // Waits `d` or until stop(); false when stopping.

@@ -65,6 +65,15 @@ Result<tcp::endpoint> parse_listen(const std::string& text) {
   return tcp::endpoint(addr, static_cast<unsigned short>(p));
 }
 
+// Compare without leaking where the first difference is.
+bool same_secret(std::string_view given, std::string_view expected) {
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    diff |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
+  }
+  return diff == 0;
+}
+
 std::string pick_address(const tcp::resolver::results_type& results, const std::string& mode) {
   std::string first;
   for (const auto& r : results) {
@@ -205,8 +214,8 @@ struct LookupServer::Impl {
         res.result(http::status::forbidden);
         res.keep_alive(false);
       } else if (!options.secret.empty() &&
-                 req[beast::string_view(k_secret_header.data(), k_secret_header.size())] !=
-                     options.secret) {
+                 !same_secret(req[beast::string_view(k_secret_header.data(), k_secret_header.size())],
+                              options.secret)) {
         ++refused;
         res.result(http::status::forbidden);
         res.keep_alive(false);
@@ -385,9 +394,12 @@ int LookupServer::run() {
   }
   ZMPROXY_LOG(info, "zmlookupd", "listening on {} for {}", where, k_lookup_path);
   s.io.run();
+  std::error_code fec;
   if (!s.options.control_socket.empty()) {
-    std::error_code fec;
     std::filesystem::remove(s.options.control_socket, fec);
+  }
+  if (!s.options.address_file.empty()) {
+    std::filesystem::remove(s.options.address_file, fec);
   }
   return 0;
 }

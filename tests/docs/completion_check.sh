@@ -68,6 +68,10 @@ expect --json zmprov --js
 # Only attributes a domain may carry: the IMAP proxy port is global/server.
 expect_not zimbraImapProxyBindPort zmprov md example.com zimbraImapProxyBind
 
+expect --account zmproxypurge --acc
+expect --log-level zmlookupd --log-l
+expect warn zmlookupd --log-level w
+
 # All bash completions sourced in one shell must not overwrite each other's
 # completion function.
 for f in "$comp"/bash/*; do

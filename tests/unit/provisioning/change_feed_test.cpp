@@ -198,6 +198,8 @@ class Listener {
   }
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
+  Listener(Listener&&) = delete;
+  Listener& operator=(Listener&&) = delete;
   ~Listener() {
     if (m_peer >= 0) {
       ::close(m_peer);

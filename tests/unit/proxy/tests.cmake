@@ -1,3 +1,9 @@
 # Unit tests of the protocol parsers, added to unit_tests.
 set(ZMPROXY_PARSER_TESTS
+  unit/proxy/line_reader_test.cpp
+  unit/proxy/sasl_test.cpp
+  unit/proxy/imap_command_parser_test.cpp
+  unit/proxy/imap_response_parser_test.cpp
+  unit/proxy/pop3_command_parser_test.cpp
+  unit/proxy/pop3_response_parser_test.cpp
 )

@@ -1,0 +1,65 @@
+// zmproxyd: the IMAP/POP3 proxy daemon. Arguments only; the behaviour is
+// server::ProxyServer over conf/zmproxy.conf.
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cmd/common/cli.hpp"
+#include "lib/core/atomic_file.hpp"
+#include "lib/core/home.hpp"
+#include "lib/core/version.hpp"
+#include "lib/log/logger.hpp"
+#include "lib/server/config.hpp"
+#include "lib/server/proxy_server.hpp"
+
+int main(int argc, char** argv) {
+  using namespace zmproxy;
+  // Before any thread exists: SIGTERM/SIGINT are taken by sigwait in the
+  // main thread only; SIGPIPE never kills the proxy.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"IMAP/POP3 reverse proxy (Zimbra compatible)", "zmproxyd"};
+  app.set_version_flag("--version", std::string("zmproxyd (zmproxy) ") + k_version);
+  std::string home_opt;
+  std::string config_opt;
+  bool check = false;
+  app.add_option("--home", home_opt, "Runtime home (default: $ZMPROXY_HOME, else /opt/zmproxy)");
+  app.add_option("-c,--config", config_opt, "Configuration file (default: <home>/conf/zmproxy.conf)");
+  app.add_flag("-t,--check", check, "Check the configuration and exit");
+  return cli::run(app, argc, argv, [&]() -> int {
+    const core::HomePaths home{core::resolve_home(home_opt)};
+    const std::filesystem::path file = config_opt.empty() ? home.conf() / "zmproxy.conf" : std::filesystem::path(config_opt);
+    auto config = server::load_config(file, home.home);
+    if (!config) {
+      std::cerr << "zmproxyd: " << config.error().message << "\n";
+      return 1;
+    }
+    if (check) {
+      std::cout << "zmproxyd: " << file.string() << " is valid\n";
+      return 0;
+    }
+    const auto& c = **config;
+    log::set_level(log::parse_level(c.server.log_level, log::Level::info));
+    if (!c.server.log_file.empty() && !log::set_file(c.path(c.server.log_file))) {
+      std::cerr << "zmproxyd: cannot open log file " << c.path(c.server.log_file).string() << "\n";
+      return 1;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(home.run(), ec);
+    (void)core::write_file_atomic(home.run() / "zmproxyd.pid", std::to_string(::getpid()) + "\n");
+    server::ProxyServer server(*config);
+    const int rc = server.run();
+    std::filesystem::remove(home.run() / "zmproxyd.pid", ec);
+    return rc;
+  });
+}

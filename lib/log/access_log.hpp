@@ -1,0 +1,37 @@
+#pragma once
+// The access log: one line per finished session, appended with one write(2):
+//   time client protocol user upstream in=<bytes> out=<bytes> ms=<duration> outcome
+// Fields never contain a password; missing ones are "-". Thread-safe.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace zmproxy::log {
+
+struct AccessRecord {
+  std::string client;     // address:port
+  std::string protocol;   // imap imaps pop3 pop3s
+  std::string user;       // as sent upstream, or "-"
+  std::string upstream;   // address:port, or "-"
+  std::uint64_t bytes_in = 0;   // client -> proxy
+  std::uint64_t bytes_out = 0;  // proxy -> client
+  std::uint64_t millis = 0;
+  std::string outcome;    // ok, auth-failed, unavailable, timeout, closed, ...
+};
+
+class AccessLog {
+ public:
+  // Empty path: no access log.
+  explicit AccessLog(std::filesystem::path file);
+  ~AccessLog();
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+  void write(const AccessRecord& r);
+
+ private:
+  int m_fd = -1;
+};
+
+}  // namespace zmproxy::log

@@ -1,0 +1,20 @@
+#pragma once
+// One IMAP client connection, from greeting to logout: the pre-login
+// dialogue (CAPABILITY, NOOP, LOGOUT, ID, STARTTLS, LOGIN, AUTHENTICATE),
+// the route lookup, the login at the mailbox (with the client's address in
+// ID), then a byte relay. Runs on the accepting worker; never throws.
+
+#include <memory>
+
+#include "lib/net/asio.hpp"
+
+namespace zmproxy::proxy::mail {
+struct Shared;
+}
+
+namespace zmproxy::proxy::imap {
+
+net::asio::awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared,
+                                       net::tcp::socket socket, bool implicit_tls);
+
+}  // namespace zmproxy::proxy::imap

@@ -1,0 +1,89 @@
+#include "lib/proxy/mail/session.hpp"
+
+namespace zmproxy::proxy::mail {
+
+void SessionInfo::log_to(log::AccessLog& log) const {
+  log::AccessRecord r;
+  r.client = client_ip + ":" + std::to_string(client_port);
+  r.protocol = protocol;
+  r.user = user;
+  r.upstream = upstream;
+  r.bytes_in = bytes_in;
+  r.bytes_out = bytes_out;
+  r.millis = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+  r.outcome = outcome;
+  log.write(r);
+}
+
+SessionInfo describe_peer(const tcp::socket& socket, std::string protocol) {
+  SessionInfo info;
+  info.protocol = std::move(protocol);
+  boost::system::error_code ec;
+  auto unmap = [](asio::ip::address a) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+      return asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()));
+    }
+    return a;
+  };
+  const auto remote = socket.remote_endpoint(ec);
+  if (!ec) {
+    info.client_ip = unmap(remote.address()).to_string();
+    info.client_port = remote.port();
+  }
+  const auto local = socket.local_endpoint(ec);
+  if (!ec) {
+    info.local_ip = unmap(local.address()).to_string();
+    info.local_port = local.port();
+  }
+  return info;
+}
+
+awaitable<std::optional<tcp::socket>> connect_upstream(std::string host, int port,
+                                                       std::chrono::milliseconds timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  auto ex = co_await asio::this_coro::executor;
+  tcp::resolver resolver(ex);
+  auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), net::use_nothrow);
+  if (rec || results.empty()) {
+    co_return std::nullopt;
+  }
+  tcp::socket socket(ex);
+  asio::steady_timer timer(ex);
+  timer.expires_after(timeout);
+  auto result = co_await (asio::async_connect(socket, results, net::use_nothrow) ||
+                          timer.async_wait(net::use_nothrow));
+  if (result.index() == 1) {
+    co_return std::nullopt;
+  }
+  auto [cec, ep] = std::get<0>(result);
+  if (cec) {
+    co_return std::nullopt;
+  }
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  co_return std::optional<tcp::socket>(std::move(socket));
+}
+
+awaitable<bool> handshake(TlsStream& s, asio::ssl::stream_base::handshake_type type,
+                          std::chrono::milliseconds timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(timeout);
+  auto result = co_await (s.async_handshake(type, net::use_nothrow) || timer.async_wait(net::use_nothrow));
+  if (result.index() == 1) {
+    co_return false;
+  }
+  co_return !std::get<0>(std::get<0>(result));
+}
+
+awaitable<void> pause_for(std::chrono::milliseconds d) {
+  if (d.count() <= 0) {
+    co_return;
+  }
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(d);
+  co_await timer.async_wait(net::use_nothrow);
+}
+
+}  // namespace zmproxy::proxy::mail

@@ -1,0 +1,542 @@
+#include "lib/proxy/pop3/client_session.hpp"
+
+#include "lib/core/strings.hpp"
+#include "lib/core/version.hpp"
+#include "lib/log/logger.hpp"
+#include "lib/proxy/mail/line_reader.hpp"
+#include "lib/proxy/mail/sasl.hpp"
+#include "lib/proxy/mail/session.hpp"
+#include "lib/proxy/pop3/command_parser.hpp"
+#include "lib/proxy/pop3/response_parser.hpp"
+#include "lib/route/route_resolver_asio.hpp"
+
+namespace zmproxy::proxy::pop3 {
+
+namespace {
+
+using namespace mail;
+using server::StartTls;
+
+constexpr int k_max_bad_commands = 10;
+
+enum class Next { done, upgrade };
+
+struct Login {
+  bool sasl = false;
+  SaslMechanism mechanism = SaslMechanism::plain;
+  std::string user;
+  std::string suffix;
+  std::string authzid;
+  std::string password;  // or the OAuth initial response
+};
+
+struct State {
+  std::shared_ptr<const Shared> shared;
+  const server::ProxyConfig& cfg;
+  Counters& counters;
+  SessionInfo info;
+  std::string in;
+  CommandParser parser;
+  bool tls = false;
+  int bad = 0;
+  std::string user;  // from USER
+
+  std::chrono::milliseconds idle() const { return cfg.pop3.idle_timeout; }
+};
+
+bool cleartext_refused(const State& s) {
+  return !s.tls && s.shared->server_tls != nullptr && s.cfg.pop3.starttls == StartTls::only;
+}
+
+template <class Stream>
+awaitable<bool> send(State& s, Stream& client, std::string_view text) {
+  co_return co_await write_all(client, text, s.idle(), s.info.bytes_out);
+}
+
+template <class Stream>
+awaitable<std::optional<std::string>> read_line(State& s, Stream& client) {
+  LineReader reader(k_max_sasl_response + 2);
+  while (true) {
+    auto step = reader.feed(s.in);
+    s.in.erase(0, step.consumed);
+    if (step.status == LineReader::Status::line_ready) {
+      co_return reader.take();
+    }
+    if (step.status == LineReader::Status::too_long) {
+      co_return std::nullopt;
+    }
+    bool timed_out = false;
+    if (!co_await read_some(client, s.in, s.idle(), timed_out, s.info.bytes_in)) {
+      s.info.outcome = timed_out ? "timeout" : "closed";
+      co_return std::nullopt;
+    }
+  }
+}
+
+std::string capa(const State& s) {
+  std::string out = "+OK Capability list follows\r\n";
+  const bool only = cleartext_refused(s);
+  for (const std::string& c : s.cfg.pop3.capabilities) {
+    if (core::istarts_with(c, "SASL") || core::iequals(c, "STLS") || core::istarts_with(c, "IMPLEMENTATION")) {
+      continue;
+    }
+    if (only && core::iequals(c, "USER")) {
+      continue;
+    }
+    out += c + "\r\n";
+  }
+  if (!only && s.cfg.pop3.sasl_plain) {
+    out += "SASL PLAIN LOGIN\r\n";
+  }
+  if (!s.tls && s.shared->server_tls != nullptr && s.cfg.pop3.starttls != StartTls::off) {
+    out += "STLS\r\n";
+  }
+  out += ".\r\n";
+  return out;
+}
+
+template <class Upstream>
+struct UpstreamIo {
+  Upstream& stream;
+  std::string buf;
+  ResponseParser parser;
+  std::chrono::milliseconds timeout;
+  std::uint64_t in = 0;
+  std::uint64_t out = 0;
+};
+
+template <class Upstream>
+awaitable<std::optional<Response>> next_response(UpstreamIo<Upstream>& io) {
+  while (true) {
+    auto step = io.parser.feed(io.buf);
+    io.buf.erase(0, step.consumed);
+    if (step.status == ResponseParser::Status::response_ready) {
+      co_return io.parser.take();
+    }
+    if (step.status != ResponseParser::Status::need_more) {
+      co_return std::nullopt;
+    }
+    bool timed_out = false;
+    if (!co_await read_some(io.stream, io.buf, io.timeout, timed_out, io.in)) {
+      co_return std::nullopt;
+    }
+  }
+}
+
+template <class Client>
+awaitable<void> unavailable(State& s, Client& client, const std::string& where, std::string_view why) {
+  ZMPROXY_LOG(warn, "pop3", "{} -> {}: {}", s.info.client_ip, where, why);
+  s.info.outcome = "unavailable";
+  co_await send(s, client, "-ERR [SYS/TEMP] The mailbox server is not responding; try again later\r\n");
+}
+
+template <class Client, class Upstream>
+awaitable<void> login_upstream(State& s, Client& client, Upstream& up, Login login, route::Route route) {
+  UpstreamIo<Upstream> io{up, {}, {}, s.cfg.upstream.connect_timeout};
+  const std::string where = route.host + ":" + std::to_string(route.port);
+  auto greeting = co_await next_response(io);
+  if (!greeting || greeting->kind != Response::Kind::ok) {
+    co_await unavailable(s, client, where, "no POP3 greeting");
+    co_return;
+  }
+  // Everything in one write: the client's address, then the login.
+  std::string out;
+  int expect = 0;  // replies to read before the login's own
+  if (s.cfg.pop3.send_client_address) {
+    if (greeting_offers(greeting->raw, "XCLIENT")) {
+      out += "XCLIENT ADDR=" + s.info.client_ip + " PORT=" + std::to_string(s.info.client_port) + "\r\n";
+    } else {
+      out += "XOIP " + s.info.client_ip + "\r\n";
+    }
+    ++expect;
+  }
+  const std::string upstream_user = route.user + login.suffix;
+  if (!login.sasl) {
+    out += "USER " + upstream_user + "\r\nPASS " + login.password + "\r\n";
+    ++expect;  // USER's reply; PASS's is the verdict
+  } else if (login.mechanism == SaslMechanism::plain || login.mechanism == SaslMechanism::login) {
+    out += "AUTH PLAIN " + encode_plain(PlainCredentials{login.authzid, upstream_user, login.password}) + "\r\n";
+  } else {
+    out += "AUTH " + std::string(sasl_mechanism_name(login.mechanism)) + " " +
+           encode_initial_response(login.password) + "\r\n";
+  }
+  if (!co_await write_all(up, out, io.timeout, io.out)) {
+    co_await unavailable(s, client, where, "write failed");
+    co_return;
+  }
+  std::optional<Response> verdict;
+  while (true) {
+    auto r = co_await next_response(io);
+    if (!r) {
+      co_await unavailable(s, client, where, "connection lost during login");
+      co_return;
+    }
+    if (r->kind == Response::Kind::continuation) {
+      // An OAuth error challenge: finish the exchange to get the verdict.
+      if (!co_await write_all(up, std::string_view("\r\n"), io.timeout, io.out)) {
+        co_await unavailable(s, client, where, "write failed");
+        co_return;
+      }
+      continue;
+    }
+    if (expect > 0) {
+      --expect;
+      // A refused USER ends the login early (the PASS reply still follows).
+      if (r->kind == Response::Kind::err && expect == 0 && !login.sasl) {
+        verdict = r;
+      }
+      continue;
+    }
+    if (!verdict) {
+      verdict = r;
+    }
+    break;
+  }
+  if (verdict->kind == Response::Kind::ok) {
+    s.counters.logins++;
+    s.info.user = upstream_user;
+    if (!co_await send(s, client, verdict->raw)) {
+      co_return;
+    }
+    if (!s.in.empty()) {
+      if (!co_await write_all(up, s.in, io.timeout, s.info.bytes_in)) {
+        co_return;
+      }
+      s.in.clear();
+    }
+    s.info.outcome = "ok";
+    co_await relay(client, up, s.info, s.cfg.pop3.authenticated_idle_timeout);
+    co_return;
+  }
+  s.counters.login_failures++;
+  s.info.outcome = "auth-failed";
+  co_await pause_for(s.cfg.upstream.auth_wait);
+  co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
+  co_await send(s, client, s.cfg.upstream.pass_errors ? "-ERR " + verdict->text + "\r\n"
+                                                      : std::string("-ERR [AUTH] Authentication failed\r\n"));
+}
+
+template <class Client>
+awaitable<void> do_login(State& s, Client& client, Login login) {
+  for (std::string_view sfx : {"/tb", "/wm", "/ni"}) {
+    if (login.user.size() > sfx.size() &&
+        core::iequals(std::string_view(login.user).substr(login.user.size() - sfx.size()), sfx)) {
+      login.suffix = login.user.substr(login.user.size() - sfx.size());
+      login.user.resize(login.user.size() - sfx.size());
+      break;
+    }
+  }
+  if (login.user.empty() || login.user.size() > k_max_sasl_login) {
+    co_await send(s, client, "-ERR [AUTH] invalid login name\r\n");
+    co_return;
+  }
+  s.info.user = login.user;
+  route::RouteQuery q;
+  q.user = login.user;
+  q.protocol = s.cfg.upstream.ssl ? "pop3ssl" : "pop3";
+  q.client_ip = s.info.client_ip;
+  q.proxy_ip = s.info.local_ip;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto resolved = co_await route::resolve(s.shared->resolver, q);
+    if (auto* err = std::get_if<route::RouteError>(&resolved)) {
+      if (err->code == Errc::unavailable) {
+        ZMPROXY_LOG(warn, "pop3", "{}: route lookup for {} failed: {}", s.info.client_ip, login.user, err->message);
+        s.info.outcome = "unavailable";
+        co_await send(s, client, "-ERR [SYS/TEMP] Login service is unavailable; try again later\r\n");
+        co_return;
+      }
+      ZMPROXY_LOG(info, "pop3", "{}: login as {} refused: {}", s.info.client_ip, login.user, err->message);
+      s.counters.login_failures++;
+      s.info.outcome = "auth-failed";
+      co_await pause_for(s.cfg.upstream.auth_wait);
+      co_await send(s, client, login.sasl ? "-ERR [AUTH] authentication failed\r\n" : "-ERR [AUTH] LOGIN failed\r\n");
+      co_return;
+    }
+    const auto& route = std::get<route::Route>(resolved);
+    s.info.upstream = route.host + ":" + std::to_string(route.port);
+    auto socket = co_await connect_upstream(route.host, route.port, s.cfg.upstream.connect_timeout);
+    if (!socket) {
+      ZMPROXY_LOG(warn, "pop3", "{}: cannot connect to {} for {}", s.info.client_ip, s.info.upstream, login.user);
+      co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
+      continue;
+    }
+    if (s.cfg.upstream.ssl) {
+      TlsStream up(std::move(*socket), *s.shared->client_tls);
+      SSL_set_tlsext_host_name(up.native_handle(), route.host.c_str());
+      if (!co_await handshake(up, asio::ssl::stream_base::client, s.cfg.upstream.connect_timeout)) {
+        co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
+        continue;
+      }
+      co_await login_upstream(s, client, up, std::move(login), route);
+    } else {
+      co_await login_upstream(s, client, *socket, std::move(login), route);
+    }
+    co_return;
+  }
+  s.info.outcome = "unavailable";
+  co_await send(s, client, "-ERR [SYS/TEMP] The mailbox server is not reachable; try again later\r\n");
+}
+
+template <class Stream>
+awaitable<std::optional<SaslResponse>> first_response(State& s, Stream& client, const Command& cmd,
+                                                      SaslMechanism mech) {
+  if (cmd.args.size() >= 2) {
+    co_return decode_initial_response(cmd.args[1]);
+  }
+  const std::string prompt =
+      mech == SaslMechanism::login ? "+ " + std::string(k_login_username_prompt) + "\r\n" : "+ \r\n";
+  if (!co_await send(s, client, prompt)) {
+    co_return std::nullopt;
+  }
+  auto line = co_await read_line(s, client);
+  if (!line) {
+    co_return std::nullopt;
+  }
+  co_return decode_continuation(*line);
+}
+
+template <class Stream>
+awaitable<Next> authorization(State& s, Stream& client, bool greet) {
+  if (greet) {
+    const std::string banner = s.cfg.pop3.expose_version
+                                   ? "+OK zmproxy " + std::string(k_version) + " POP3 ready\r\n"
+                                   : std::string("+OK POP3 ready\r\n");
+    if (!co_await send(s, client, banner)) {
+      co_return Next::done;
+    }
+  }
+  while (true) {
+    auto step = s.parser.feed(s.in);
+    s.in.erase(0, step.consumed);
+    if (step.status == CommandParser::Status::need_more) {
+      bool timed_out = false;
+      if (!co_await read_some(client, s.in, s.idle(), timed_out, s.info.bytes_in)) {
+        s.info.outcome = timed_out ? "timeout" : "closed";
+        if (timed_out) {
+          co_await send(s, client, "-ERR idle too long; closing the connection\r\n");
+        }
+        co_return Next::done;
+      }
+      continue;
+    }
+    if (step.status == CommandParser::Status::too_long) {
+      s.info.outcome = "too-long";
+      co_await send(s, client, "-ERR line too long\r\n");
+      co_return Next::done;
+    }
+    if (step.status == CommandParser::Status::invalid) {
+      if (++s.bad > k_max_bad_commands) {
+        s.info.outcome = "too-many-errors";
+        co_await send(s, client, "-ERR too many invalid commands\r\n");
+        co_return Next::done;
+      }
+      if (!co_await send(s, client, "-ERR " + std::string(step.reason) + "\r\n")) {
+        co_return Next::done;
+      }
+      continue;
+    }
+    Command cmd = s.parser.take();
+    const std::string& name = cmd.name;
+    if (name == "CAPA") {
+      if (!co_await send(s, client, capa(s))) {
+        co_return Next::done;
+      }
+    } else if (name == "QUIT") {
+      s.info.outcome = "quit";
+      co_await send(s, client, "+OK bye\r\n");
+      co_return Next::done;
+    } else if (name == "NOOP") {
+      if (!co_await send(s, client, "+OK\r\n")) {
+        co_return Next::done;
+      }
+    } else if (name == "STLS") {
+      if (s.tls || s.shared->server_tls == nullptr || s.cfg.pop3.starttls == StartTls::off) {
+        if (!co_await send(s, client, "-ERR STLS is not available here\r\n")) {
+          co_return Next::done;
+        }
+        continue;
+      }
+      s.in.clear();  // nothing sent in clear after STLS is executed
+      s.parser.reset();
+      if (!co_await send(s, client, "+OK Begin TLS negotiation\r\n")) {
+        co_return Next::done;
+      }
+      co_return Next::upgrade;
+    } else if (name == "USER") {
+      if (cleartext_refused(s)) {
+        if (!co_await send(s, client, "-ERR [AUTH] Cleartext logins are disabled; use STLS or POP3S\r\n")) {
+          co_return Next::done;
+        }
+        continue;
+      }
+      if (cmd.rest.empty()) {
+        if (!co_await send(s, client, "-ERR USER needs a name\r\n")) {
+          co_return Next::done;
+        }
+        continue;
+      }
+      s.user = cmd.rest;
+      if (!co_await send(s, client, "+OK\r\n")) {
+        co_return Next::done;
+      }
+    } else if (name == "PASS") {
+      if (cleartext_refused(s) || s.user.empty()) {
+        if (!co_await send(s, client, s.user.empty() ? "-ERR send USER first\r\n"
+                                                     : "-ERR [AUTH] Cleartext logins are disabled; use STLS or POP3S\r\n")) {
+          co_return Next::done;
+        }
+        continue;
+      }
+      Login l;
+      l.user = s.user;
+      l.password = cmd.rest;
+      co_await do_login(s, client, std::move(l));
+      co_return Next::done;
+    } else if (name == "AUTH") {
+      if (cmd.args.empty()) {
+        // RFC 1734 AUTH without a mechanism lists them.
+        if (!co_await send(s, client, "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n")) {
+          co_return Next::done;
+        }
+        continue;
+      }
+      const SaslMechanism mech = parse_sasl_mechanism(cmd.args[0]);
+      const bool supported = mech == SaslMechanism::plain || mech == SaslMechanism::login ||
+                             mech == SaslMechanism::xoauth2 || mech == SaslMechanism::oauthbearer;
+      if (!supported || (mech == SaslMechanism::plain && !s.cfg.pop3.sasl_plain)) {
+        if (!co_await send(s, client, "-ERR mechanism not supported\r\n")) {
+          co_return Next::done;
+        }
+        continue;
+      }
+      if (cleartext_refused(s)) {
+        if (!co_await send(s, client, "-ERR [AUTH] Cleartext authentication is disabled; use STLS or POP3S\r\n")) {
+          co_return Next::done;
+        }
+        continue;
+      }
+      auto r1 = co_await first_response(s, client, cmd, mech);
+      if (!r1) {
+        co_return Next::done;
+      }
+      if (r1->kind == SaslResponseKind::cancel) {
+        if (!co_await send(s, client, "-ERR authentication aborted\r\n")) {
+          co_return Next::done;
+        }
+        continue;
+      }
+      Login l;
+      l.sasl = true;
+      l.mechanism = mech;
+      std::string error;
+      if (r1->kind == SaslResponseKind::error) {
+        error = std::string(sasl_error_text(r1->error));
+      } else if (mech == SaslMechanism::plain) {
+        auto p = parse_plain(r1->data);
+        if (p.ok()) {
+          l.authzid = p.credentials.authzid;
+          l.user = p.credentials.authcid;
+          l.password = p.credentials.password;
+        } else {
+          error = std::string(sasl_error_text(p.error));
+        }
+      } else if (mech == SaslMechanism::login) {
+        auto u = check_login_username(r1->data);
+        if (!u.ok()) {
+          error = std::string(sasl_error_text(u.error));
+        } else {
+          l.user = u.value;
+          if (!co_await send(s, client, "+ " + std::string(k_login_password_prompt) + "\r\n")) {
+            co_return Next::done;
+          }
+          auto line = co_await read_line(s, client);
+          if (!line) {
+            co_return Next::done;
+          }
+          auto r2 = decode_continuation(*line);
+          if (r2.kind == SaslResponseKind::cancel) {
+            if (!co_await send(s, client, "-ERR authentication aborted\r\n")) {
+              co_return Next::done;
+            }
+            continue;
+          }
+          auto p = r2.kind == SaslResponseKind::data ? check_login_password(r2.data) : SaslValue{r2.error, {}};
+          if (p.ok()) {
+            l.password = p.value;
+          } else {
+            error = std::string(sasl_error_text(p.error));
+          }
+        }
+      } else {
+        auto u = oauth_user(mech, r1->data);
+        if (u.ok()) {
+          l.user = u.value;
+          l.password = r1->data;
+        } else {
+          error = std::string(sasl_error_text(u.error));
+        }
+      }
+      if (!error.empty()) {
+        if (!co_await send(s, client, "-ERR " + error + "\r\n")) {
+          co_return Next::done;
+        }
+        continue;
+      }
+      co_await do_login(s, client, std::move(l));
+      co_return Next::done;
+    } else {
+      if (++s.bad > k_max_bad_commands) {
+        s.info.outcome = "too-many-errors";
+        co_await send(s, client, "-ERR too many invalid commands\r\n");
+        co_return Next::done;
+      }
+      if (!co_await send(s, client, "-ERR " + name + " is not valid before login\r\n")) {
+        co_return Next::done;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket socket, bool implicit_tls) {
+  Counters& counters = *shared->pop3_counters;
+  State s{shared, *shared->config, counters, describe_peer(socket, implicit_tls ? "pop3s" : "pop3"),
+          {}, CommandParser{}, false, 0, {}};
+  counters.accepted++;
+  counters.active++;
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  try {
+    if (implicit_tls) {
+      if (shared->server_tls) {
+        TlsStream tls(std::move(socket), *shared->server_tls);
+        if (co_await handshake(tls, asio::ssl::stream_base::server, s.idle())) {
+          s.tls = true;
+          co_await authorization(s, tls, true);
+          co_await tls.async_shutdown(net::use_nothrow);
+        } else {
+          s.info.outcome = "tls-failed";
+        }
+      }
+    } else {
+      const Next next = co_await authorization(s, socket, true);
+      if (next == Next::upgrade) {
+        TlsStream tls(std::move(socket), *shared->server_tls);
+        if (co_await handshake(tls, asio::ssl::stream_base::server, s.idle())) {
+          s.tls = true;
+          co_await authorization(s, tls, false);
+        } else {
+          s.info.outcome = "tls-failed";
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    s.info.outcome = "error";
+    ZMPROXY_LOG(error, "pop3", "{}: session failed: {}", s.info.client_ip, e.what());
+  }
+  counters.active--;
+  s.info.log_to(*shared->access_log);
+}
+
+}  // namespace zmproxy::proxy::pop3

@@ -1,0 +1,20 @@
+#pragma once
+// One POP3 client connection: the AUTHORIZATION state (CAPA, STLS, USER,
+// PASS, AUTH, QUIT) served by the proxy, the route lookup, the login at the
+// mailbox (with the client's address by XCLIENT or XOIP), then a byte relay.
+// Runs on the accepting worker; never throws.
+
+#include <memory>
+
+#include "lib/net/asio.hpp"
+
+namespace zmproxy::proxy::mail {
+struct Shared;
+}
+
+namespace zmproxy::proxy::pop3 {
+
+net::asio::awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared,
+                                       net::tcp::socket socket, bool implicit_tls);
+
+}  // namespace zmproxy::proxy::pop3

@@ -1,0 +1,96 @@
+#pragma once
+// ProxyConfig: everything zmproxyd needs, read from conf/zmproxy.conf (TOML;
+// format in man/zmproxy.conf.5). Immutable once loaded; sessions keep the
+// snapshot they were accepted with. Defaults are Zimbra's attribute
+// defaults.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/core/result.hpp"
+
+namespace zmproxy::server {
+
+using std::chrono::milliseconds;
+
+enum class StartTls { off, on, only };
+
+struct ServerSection {
+  std::string name = "localhost";      // this proxy (zimbra_server_hostname)
+  std::string bind_address = "0.0.0.0";
+  int workers = 4;                     // zimbraReverseProxyWorkerProcesses
+  int worker_connections = 10240;      // zimbraReverseProxyWorkerConnections
+  std::string log_file;                // "" = standard error
+  std::string log_level = "info";
+  std::string access_log = "log/access.log";  // relative to the home
+};
+
+struct TlsSection {
+  std::string certificate = "conf/zmproxy.crt";
+  std::string key = "conf/zmproxy.key";
+  std::vector<std::string> protocols = {"TLSv1.2", "TLSv1.3"};
+  std::string ciphers;  // "" = OpenSSL's defaults
+};
+
+struct RouteSection {
+  std::vector<std::string> handlers = {"127.0.0.1:7072"};
+  std::vector<std::string> memcached;
+  bool caching = true;
+  milliseconds cache_ttl{3'600'000};
+  milliseconds lookup_timeout{15'000};
+  milliseconds handler_retry{60'000};
+  milliseconds memcached_timeout{500};
+  std::string secret;
+};
+
+struct MailSection {
+  bool enabled = true;                  // the plain listener
+  int port = 0;                         // 143 / 110
+  bool ssl_enabled = true;              // the implicit-TLS listener
+  int ssl_port = 0;                     // 993 / 995
+  StartTls starttls = StartTls::only;
+  std::vector<std::string> capabilities;
+  bool sasl_plain = true;
+  bool expose_version = false;
+  milliseconds idle_timeout{60'000};          // before login
+  milliseconds authenticated_idle_timeout{0};  // after login
+  bool send_client_address = true;      // IMAP ID / POP3 XOIP
+};
+
+struct UpstreamSection {
+  bool ssl = true;                      // zimbraReverseProxySSLToUpstreamEnabled
+  milliseconds connect_timeout{120'000};
+  bool pass_errors = true;
+  milliseconds auth_wait{10'000};       // zimbraReverseProxyAuthWaitInterval
+};
+
+struct ProxyConfig {
+  std::filesystem::path home;
+  std::filesystem::path file;
+  std::string version;  // content hash of the file
+  ServerSection server;
+  TlsSection tls;
+  RouteSection route;
+  bool mail_enabled = true;  // zimbraReverseProxyMailEnabled
+  MailSection imap;
+  MailSection pop3;
+  UpstreamSection upstream;
+
+  // A path from the config, resolved against the home.
+  std::filesystem::path path(const std::string& p) const;
+};
+
+ProxyConfig default_config();
+
+// Parse and validate; unknown keys are errors naming their full path, and
+// every error is one line naming the file, the key and what is allowed.
+Result<std::shared_ptr<const ProxyConfig>> load_config(const std::filesystem::path& file,
+                                                       const std::filesystem::path& home);
+Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
+                                                        const std::filesystem::path& file,
+                                                        const std::filesystem::path& home);
+
+}  // namespace zmproxy::server

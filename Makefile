@@ -4,6 +4,9 @@
 # Other targets: build, test, format, check-format, install, clean.
 
 PRESET ?= ci
+# ccache: paths relative to the checkout, so every clone shares the cache.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 BUILD   := build/$(PRESET)
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -56,6 +58,15 @@ int main(int argc, char** argv) {
     }
     std::error_code ec;
     std::filesystem::create_directories(home.run(), ec);
+    // One zmproxyd per home: SO_REUSEPORT would let a second one share the ports.
+    if (auto pid = core::read_file(home.run() / "zmproxyd.pid")) {
+      const long other = std::atol(pid->c_str());
+      if (other > 0 && other != ::getpid() && ::kill(static_cast<pid_t>(other), 0) == 0) {
+        std::cerr << "zmproxyd: already running (pid " << other << ", " << (home.run() / "zmproxyd.pid").string()
+                  << "); stop it first\n";
+        return 1;
+      }
+    }
     (void)core::write_file_atomic(home.run() / "zmproxyd.pid", std::to_string(::getpid()) + "\n");
     server::ProxyServer server(*config);
     const int rc = server.run();

@@ -38,6 +38,23 @@ AccessLog::~AccessLog() {
   }
 }
 
+std::string clf_time() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[40];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+  return std::string(buf, n);
+}
+
+void AccessLog::write_line(std::string line) {
+  if (m_fd < 0) {
+    return;
+  }
+  line += '\n';
+  [[maybe_unused]] const auto w = ::write(m_fd, line.data(), line.size());
+}
+
 void AccessLog::write(const AccessRecord& r) {
   if (m_fd < 0) {
     return;

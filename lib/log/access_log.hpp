@@ -21,6 +21,9 @@ struct AccessRecord {
   std::string outcome;    // ok, auth-failed, unavailable, timeout, closed, ...
 };
 
+// The current time as the combined log format writes it: 29/Nov/2026:01:02:03 +0000
+std::string clf_time();
+
 class AccessLog {
  public:
   // Empty path: no access log.
@@ -29,6 +32,8 @@ class AccessLog {
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
   void write(const AccessRecord& r);
+  // A line already formatted (the web proxy's combined format); adds "\n".
+  void write_line(std::string line);
 
  private:
   int m_fd = -1;

@@ -9,6 +9,10 @@ set(ZMPROXY_PARSER_SOURCES
   proxy/imap/response_parser.cpp
   proxy/pop3/command_parser.cpp
   proxy/pop3/response_parser.cpp
+  proxy/http/route_extract.cpp
+  proxy/http/mail_mode.cpp
+  proxy/http/public_url.cpp
+  proxy/http/server_names.cpp
 )
 
 # STYLE 2.10 item 3: the parsers also build clean with -Wconversion

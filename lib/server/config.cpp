@@ -42,7 +42,9 @@ struct Reader {
     for (const auto& [k, v] : t) {
       if (keys.count(std::string(k.str())) == 0) {
         fail_at(v, prefix + std::string(k.str()),
-                "unknown key; see zmproxy.conf(5) for the keys of [" + prefix.substr(0, prefix.size() - 1) + "]");
+                prefix.empty() ? std::string("unknown section; see zmproxy.conf(5) for the sections")
+                               : "unknown key; see zmproxy.conf(5) for the keys of [" +
+                                     prefix.substr(0, prefix.size() - 1) + "]");
       }
     }
   }
@@ -198,7 +200,7 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
   cfg->file = file;
   cfg->version = std::to_string(std::hash<std::string_view>{}(text));
   Reader r{root, file.string(), {}};
-  r.known(root, "", {"server", "tls", "route", "mail", "imap", "pop3", "upstream"});
+  r.known(root, "", {"server", "tls", "route", "mail", "imap", "pop3", "upstream", "http"});
   if (const auto* t = section(r, "server")) {
     r.known(*t, "server.", {"name", "bind_address", "workers", "worker_connections", "log_file",
                             "log_level", "access_log"});
@@ -246,11 +248,67 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
     r.get(*t, "upstream.", "pass_errors", cfg->upstream.pass_errors);
     r.get(*t, "upstream.", "auth_wait", cfg->upstream.auth_wait);
   }
+  if (const auto* t = section(r, "http")) {
+    r.known(*t, "http.", {"enabled", "mode", "port", "ssl_port", "strict_server_name", "server_names",
+                          "upstreams", "connect_timeout", "read_timeout", "send_timeout", "poll_timeout",
+                          "client_timeout", "upload_max", "response_headers", "max_header_size"});
+    HttpSection& h = cfg->http;
+    r.get(*t, "http.", "enabled", h.enabled);
+    r.get(*t, "http.", "mode", h.mode);
+    r.get(*t, "http.", "port", h.port);
+    r.get(*t, "http.", "ssl_port", h.ssl_port);
+    r.get(*t, "http.", "strict_server_name", h.strict_server_name);
+    r.get(*t, "http.", "server_names", h.server_names);
+    r.get(*t, "http.", "upstreams", h.upstreams);
+    r.get(*t, "http.", "connect_timeout", h.connect_timeout);
+    r.get(*t, "http.", "read_timeout", h.read_timeout);
+    r.get(*t, "http.", "send_timeout", h.send_timeout);
+    r.get(*t, "http.", "poll_timeout", h.poll_timeout);
+    r.get(*t, "http.", "client_timeout", h.client_timeout);
+    if (const toml::node* n = t->get("upload_max")) {
+      if (auto v = n->value<std::int64_t>(); v && *v >= 0) {
+        h.upload_max = *v;
+      } else {
+        r.fail_at(*n, "http.upload_max", "expected a number of bytes (0 = no limit)");
+      }
+    }
+    r.get(*t, "http.", "response_headers", h.response_headers);
+    r.get(*t, "http.", "max_header_size", h.max_header_size);
+    if (h.mode != "http" && h.mode != "https" && h.mode != "both" && h.mode != "redirect" &&
+        h.mode != "mixed") {
+      if (const toml::node* n = t->get("mode")) {
+        r.fail_at(*n, "http.mode", "expected http, https, both, redirect or mixed (zimbraReverseProxyMailMode)");
+      }
+    }
+    for (const std::string& line : h.response_headers) {
+      const auto colon = line.find(':');
+      if (colon == std::string::npos || colon == 0 || line.find_first_of("\r\n") != std::string::npos) {
+        r.fail_at(*t->get("response_headers"), "http.response_headers",
+                  "'" + line + "' is not a 'Name: value' header line");
+      }
+    }
+  }
   if (!r.error.empty()) {
     return fail(Errc::invalid_argument, r.error);
   }
   // Cross-field checks.
   const std::string f = file.string() + ": ";
+  // Zimbra's fallbacks for empty capability lists.
+  if (cfg->imap.capabilities.empty()) {
+    cfg->imap.capabilities = {"IMAP4rev1", "ID", "LITERAL+", "SASL-IR", "IDLE", "NAMESPACE"};
+  }
+  if (cfg->pop3.capabilities.empty()) {
+    cfg->pop3.capabilities = {"TOP", "USER", "UIDL", "EXPIRE 31 USER"};
+  }
+  for (const auto& [key, d] : {std::pair<const char*, milliseconds>{"imap.idle_timeout", cfg->imap.idle_timeout},
+                               {"imap.authenticated_idle_timeout", cfg->imap.authenticated_idle_timeout},
+                               {"pop3.idle_timeout", cfg->pop3.idle_timeout},
+                               {"pop3.authenticated_idle_timeout", cfg->pop3.authenticated_idle_timeout},
+                               {"http.client_timeout", cfg->http.client_timeout}}) {
+    if (d.count() <= 0) {
+      return fail(Errc::invalid_argument, f + key + " must be longer than 0");
+    }
+  }
   if (cfg->server.workers < 1 || cfg->server.workers > 16) {
     return fail(Errc::invalid_argument, f + "server.workers must be 1..16 (zimbraReverseProxyWorkerProcesses)");
   }
@@ -263,7 +321,9 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
       {"imap.port", cfg->mail_enabled && cfg->imap.enabled ? cfg->imap.port : -1},
       {"imap.ssl_port", cfg->mail_enabled && cfg->imap.ssl_enabled ? cfg->imap.ssl_port : -1},
       {"pop3.port", cfg->mail_enabled && cfg->pop3.enabled ? cfg->pop3.port : -1},
-      {"pop3.ssl_port", cfg->mail_enabled && cfg->pop3.ssl_enabled ? cfg->pop3.ssl_port : -1}};
+      {"pop3.ssl_port", cfg->mail_enabled && cfg->pop3.ssl_enabled ? cfg->pop3.ssl_port : -1},
+      {"http.port", cfg->http.enabled && cfg->http.mode != "https" ? cfg->http.port : -1},
+      {"http.ssl_port", cfg->http.enabled && cfg->http.mode != "http" ? cfg->http.ssl_port : -1}};
   for (const auto& [key, port] : listeners) {
     if (port < 0) {
       continue;

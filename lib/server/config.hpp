@@ -67,6 +67,24 @@ struct UpstreamSection {
   milliseconds auth_wait{10'000};       // zimbraReverseProxyAuthWaitInterval
 };
 
+struct HttpSection {
+  bool enabled = false;                 // zimbraReverseProxyHttpEnabled
+  std::string mode = "both";            // zimbraReverseProxyMailMode
+  int port = 80;                        // zimbraMailProxyPort
+  int ssl_port = 443;                   // zimbraMailSSLProxyPort
+  bool strict_server_name = true;       // zimbraReverseProxyStrictServerNameEnabled
+  std::vector<std::string> server_names;  // proxy name, domains' virtual host names and IPs
+  std::vector<std::string> upstreams;     // mailbox web servers for IP hash: host:port
+  milliseconds connect_timeout{25'000};   // zimbraReverseProxyUpstreamConnectTimeout
+  milliseconds read_timeout{60'000};      // zimbraReverseProxyUpstreamReadTimeout
+  milliseconds send_timeout{60'000};      // zimbraReverseProxyUpstreamSendTimeout
+  milliseconds poll_timeout{3'600'000};   // zimbraReverseProxyUpstreamPollingTimeout
+  milliseconds client_timeout{60'000};    // idle keep-alive client
+  std::int64_t upload_max = 10'485'760;   // zimbraFileUploadMaxSize (0 = no limit)
+  std::vector<std::string> response_headers;  // zimbraReverseProxyResponseHeaders ("Name: value")
+  int max_header_size = 16 * 1024;
+};
+
 struct ProxyConfig {
   std::filesystem::path home;
   std::filesystem::path file;
@@ -78,6 +96,7 @@ struct ProxyConfig {
   MailSection imap;
   MailSection pop3;
   UpstreamSection upstream;
+  HttpSection http;
 
   // A path from the config, resolved against the home.
   std::filesystem::path path(const std::string& p) const;

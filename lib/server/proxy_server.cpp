@@ -5,6 +5,7 @@
 
 #include "lib/core/atomic_file.hpp"
 #include "lib/log/logger.hpp"
+#include "lib/proxy/http/session.hpp"
 #include "lib/proxy/imap/client_session.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/proxy/pop3/client_session.hpp"
@@ -18,7 +19,7 @@ namespace asio = net::asio;
 using net::tcp;
 using asio::awaitable;
 
-enum class Protocol { imap, imaps, pop3, pop3s };
+enum class Protocol { imap, imaps, pop3, pop3s, http, https };
 
 struct ListenerSpec {
   Protocol protocol;
@@ -98,6 +99,12 @@ struct ProxyServer::Impl {
         case Protocol::pop3s:
           asio::co_spawn(w.io, proxy::pop3::run_session(shared, std::move(socket), true), done);
           break;
+        case Protocol::http:
+          asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), false), done);
+          break;
+        case Protocol::https:
+          asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), true), done);
+          break;
       }
     }
   }
@@ -119,8 +126,18 @@ int ProxyServer::run() {
   if (server_tls) {
     shared->server_tls = *server_tls;
   } else {
-    ZMPROXY_LOG(warn, "proxy", "no TLS: {}; IMAPS/POP3S are off and STARTTLS is not offered",
-                server_tls.error().message);
+    // Without TLS, "starttls = only" would silently accept cleartext logins:
+    // refuse to start whenever a listener needs TLS.
+    const bool mail = c.mail_enabled;
+    const bool wants_tls =
+        (mail && ((c.imap.ssl_enabled) || (c.imap.enabled && c.imap.starttls != StartTls::off) ||
+                  (c.pop3.ssl_enabled) || (c.pop3.enabled && c.pop3.starttls != StartTls::off))) ||
+        (c.http.enabled && c.http.mode != "http");
+    if (wants_tls) {
+      ZMPROXY_LOG(error, "proxy", "{}; TLS listeners and STARTTLS need it (or set starttls = \"off\" and "
+                  "ssl_enabled = false)", server_tls.error().message);
+      return 1;
+    }
   }
   auto rs = resolver_settings(c);
   auto resolver = route::RouteResolver::create(*rs);
@@ -144,6 +161,10 @@ int ProxyServer::run() {
     if (c.imap.ssl_enabled && shared->server_tls) specs.push_back({Protocol::imaps, "imaps", c.imap.ssl_port});
     if (c.pop3.enabled) specs.push_back({Protocol::pop3, "pop3", c.pop3.port});
     if (c.pop3.ssl_enabled && shared->server_tls) specs.push_back({Protocol::pop3s, "pop3s", c.pop3.ssl_port});
+  }
+  if (c.http.enabled) {
+    if (c.http.mode != "https") specs.push_back({Protocol::http, "http", c.http.port});
+    if (c.http.mode != "http" && shared->server_tls) specs.push_back({Protocol::https, "https", c.http.ssl_port});
   }
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(c.server.bind_address, ec);
@@ -179,6 +200,11 @@ int ProxyServer::run() {
       w->acceptors.push_back(std::move(acceptor));
     }
     addresses += std::string(spec.name) + " " + c.server.bind_address + ":" + std::to_string(spec.port) + "\n";
+    if (spec.protocol == Protocol::http) {
+      shared->http_port = spec.port;
+    } else if (spec.protocol == Protocol::https) {
+      shared->https_port = spec.port;
+    }
   }
   for (auto& w : s.workers) {
     for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -200,13 +226,16 @@ int ProxyServer::run() {
   ZMPROXY_LOG(info, "proxy", "serving with {} workers: {}", c.server.workers,
               addresses.empty() ? std::string("no listeners") : addresses.substr(0, addresses.size() - 1));
 
-  // Wait for SIGTERM/SIGINT on this thread.
+  // Wait for SIGTERM/SIGINT on this thread (blocked in every thread by main).
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   int sig = 0;
-  sigwait(&set, &sig);
+  while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+    ZMPROXY_LOG(warn, "proxy", "SIGHUP: hot reload is not available in this version; restart to apply changes");
+  }
   ZMPROXY_LOG(info, "proxy", "stopping (signal {})", sig);
   for (auto& w : s.workers) {
     asio::post(w->io, [wp = w.get()] {

@@ -71,6 +71,7 @@ expect_not zimbraImapProxyBindPort zmprov md example.com zimbraImapProxyBind
 expect --account zmproxypurge --acc
 expect --log-level zmlookupd --log-l
 expect warn zmlookupd --log-level w
+expect --check zmproxyd --che
 
 # All bash completions sourced in one shell must not overwrite each other's
 # completion function.

@@ -15,7 +15,8 @@
 namespace zmproxy::testing {
 
 inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
-  return size == 0 ? std::string_view() : std::string_view(reinterpret_cast<const char*>(data), size);
+  return size == 0 ? std::string_view()
+                   : std::string_view(reinterpret_cast<const char*>(data), size);
 }
 
 [[noreturn]] inline void fuzz_failure(const std::string& what) {

@@ -30,7 +30,10 @@ void check_frames(std::string_view input) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+// The name and signature are libFuzzer's.
+extern "C" int LLVMFuzzerTestOneInput(  // NOLINT(readability-identifier-naming)
+    const std::uint8_t* data,
+    std::size_t size) {
   using namespace zmproxy::testing;
   const std::string_view input = as_text(data, size);
   zmproxy::proxy::imap::ResponseParser::Limits small;

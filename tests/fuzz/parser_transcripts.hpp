@@ -152,34 +152,34 @@ inline std::string imap_command_transcript(std::string_view input,
                                            const proxy::imap::CommandParser::Limits& limits = {}) {
   using Parser = proxy::imap::CommandParser;
   Parser parser(limits);
-  return drive(parser, input, cuts,
-               [](Parser& p, const Parser::Step& step, std::size_t at, std::string& log) {
-                 const std::string where = "@" + std::to_string(at) + " ";
-                 switch (step.status) {
-                   case Parser::Status::need_more:
-                     return Verdict::more;
-                   case Parser::Status::need_continuation:
-                     log += "continue" + where + "\n";
-                     return Verdict::event;
-                   case Parser::Status::command_ready:
-                     log += "command" + where + render(p.take()) + "\n";
-                     return Verdict::event;
-                   case Parser::Status::invalid:
-                     log += "invalid" + where + std::string(step.reason) + " " + render(p.take()) +
-                            "\n";
-                     return Verdict::event;
-                   case Parser::Status::too_long:
-                     log += "too_long" + where + std::string(step.reason) + " " +
-                            render(p.take()) + "\n";
-                     return Verdict::stop;
-                 }
-                 return Verdict::stop;
-               });
+  return drive(
+      parser, input, cuts,
+      [](Parser& p, const Parser::Step& step, std::size_t at, std::string& log) {
+        const std::string where = "@" + std::to_string(at) + " ";
+        switch (step.status) {
+          case Parser::Status::need_more:
+            return Verdict::more;
+          case Parser::Status::need_continuation:
+            log += "continue" + where + "\n";
+            return Verdict::event;
+          case Parser::Status::command_ready:
+            log += "command" + where + render(p.take()) + "\n";
+            return Verdict::event;
+          case Parser::Status::invalid:
+            log += "invalid" + where + std::string(step.reason) + " " + render(p.take()) + "\n";
+            return Verdict::event;
+          case Parser::Status::too_long:
+            log += "too_long" + where + std::string(step.reason) + " " + render(p.take()) + "\n";
+            return Verdict::stop;
+        }
+        return Verdict::stop;
+      });
 }
 
-inline std::string imap_response_transcript(std::string_view input,
-                                            const std::vector<std::size_t>& cuts,
-                                            const proxy::imap::ResponseParser::Limits& limits = {}) {
+inline std::string imap_response_transcript(
+    std::string_view input,
+    const std::vector<std::size_t>& cuts,
+    const proxy::imap::ResponseParser::Limits& limits = {}) {
   using Parser = proxy::imap::ResponseParser;
   Parser parser(limits);
   return drive(parser, input, cuts,
@@ -228,9 +228,10 @@ inline std::string pop3_command_transcript(std::string_view input,
                });
 }
 
-inline std::string pop3_response_transcript(std::string_view input,
-                                            const std::vector<std::size_t>& cuts,
-                                            const proxy::pop3::ResponseParser::Limits& limits = {}) {
+inline std::string pop3_response_transcript(
+    std::string_view input,
+    const std::vector<std::size_t>& cuts,
+    const proxy::pop3::ResponseParser::Limits& limits = {}) {
   using Parser = proxy::pop3::ResponseParser;
   Parser parser(limits);
   return drive(parser, input, cuts,
@@ -254,9 +255,10 @@ inline std::string pop3_response_transcript(std::string_view input,
                });
 }
 
-inline std::string line_transcript(std::string_view input,
-                                   const std::vector<std::size_t>& cuts,
-                                   std::size_t max_line = proxy::mail::LineReader::k_default_max_line) {
+inline std::string line_transcript(
+    std::string_view input,
+    const std::vector<std::size_t>& cuts,
+    std::size_t max_line = proxy::mail::LineReader::k_default_max_line) {
   using Reader = proxy::mail::LineReader;
   Reader reader(max_line);
   return drive(reader, input, cuts,

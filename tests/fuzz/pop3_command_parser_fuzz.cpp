@@ -41,7 +41,10 @@ void check_round_trip(std::string_view input) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+// The name and signature are libFuzzer's.
+extern "C" int LLVMFuzzerTestOneInput(  // NOLINT(readability-identifier-naming)
+    const std::uint8_t* data,
+    std::size_t size) {
   using namespace zmproxy::testing;
   const std::string_view input = as_text(data, size);
   zmproxy::proxy::pop3::CommandParser::Limits small;

@@ -4,7 +4,10 @@
 
 #include "tests/fuzz/fuzz_check.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+// The name and signature are libFuzzer's.
+extern "C" int LLVMFuzzerTestOneInput(  // NOLINT(readability-identifier-naming)
+    const std::uint8_t* data,
+    std::size_t size) {
   using namespace zmproxy::testing;
   using zmproxy::proxy::pop3::ResponseParser;
   const std::string_view input = as_text(data, size);

@@ -6,7 +6,10 @@
 
 #include "tests/fuzz/fuzz_check.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+// The name and signature are libFuzzer's.
+extern "C" int LLVMFuzzerTestOneInput(  // NOLINT(readability-identifier-naming)
+    const std::uint8_t* data,
+    std::size_t size) {
   using namespace zmproxy::proxy::mail;
   using zmproxy::testing::escape;
   using zmproxy::testing::fuzz_failure;
@@ -48,8 +51,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)check_login_password(input);
   for (const SaslMechanism m : {SaslMechanism::xoauth2, SaslMechanism::oauthbearer}) {
     const SaslValue user = oauth_user(m, input);
-    if (user.ok() && (user.value.empty() || user.value.size() > k_max_sasl_login ||
-                      user.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)) {
+    if (user.ok() &&
+        (user.value.empty() || user.value.size() > k_max_sasl_login ||
+         user.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)) {
       fuzz_failure("oauth_user returned a bad user for \"" + escape(input) + "\"");
     }
   }

@@ -3,6 +3,7 @@ ports, in a test's home; stop them by PID."""
 import os
 import signal
 import subprocess
+import sys
 import time
 
 
@@ -70,3 +71,36 @@ class Daemon:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class WebBackend:
+    """tests/support/web_backend.py in its own process, on `address`."""
+
+    def __init__(self, name, address="127.0.0.1"):
+        self.name = name
+        self.address = address
+        self.proc = None
+        self.port = None
+
+    def start(self, timeout=10.0):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web_backend.py")
+        self.proc = subprocess.Popen([sys.executable, script, self.name, self.address, "0"],
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError(f"web backend {self.name} did not start")
+        self.port = int(line.split()[1])
+        self.server = f"{self.address}:{self.port}"
+        return self
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdout.close()
+            self.proc = None

@@ -433,8 +433,14 @@ awaitable<Next> preauth(State& s, Stream& client, bool greet) {
           co_await send(s, client, "* BYE too many invalid commands\r\n");
           co_return Next::done;
         }
-        if (!co_await send(s, client, "* BAD [CLIENTBUG] " + std::string(step.reason) + "\r\n")) {
-          co_return Next::done;
+        {
+          // The tag, when one was read, gets the BAD.
+          const Command partial = s.parser.take();
+          const std::string reply = (partial.tag.empty() ? std::string("*") : partial.tag) +
+                                    " BAD [CLIENTBUG] " + std::string(step.reason) + "\r\n";
+          if (!co_await send(s, client, reply)) {
+            co_return Next::done;
+          }
         }
         continue;
       case CommandParser::Status::command_ready:

@@ -425,8 +425,7 @@ CommandParser::Step CommandParser::consume_byte(char c, std::size_t consumed) {
       // Digits, then "+" or "}".
       if (is_digit(c)) {
         const auto digit = static_cast<std::uint64_t>(c - '0');
-        if (m_literal_size > (m_limits.max_literal - digit) / 10 ||
-            digit > m_limits.max_literal) {
+        if (m_literal_size > (m_limits.max_literal - digit) / 10 || digit > m_limits.max_literal) {
           return fail("literal too big", consumed);
         }
         m_literal_size = m_literal_size * 10 + digit;

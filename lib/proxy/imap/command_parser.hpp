@@ -115,25 +115,25 @@ class CommandParser {
 
  private:
   enum class State : std::uint8_t {
-    tag_start,        // first byte of a command: a tag char
-    tag,              // more tag chars, or SP
-    name_start,       // spaces, then the command name's first char
-    name,             // command name chars, SP or line end
-    arg_start,        // spaces, then an argument, ")" or line end
-    atom,             // atom chars
-    quoted,           // inside a quoted string
-    quoted_escape,    // after "\" inside a quoted string
-    literal_open,     // after "{": the first digit
-    literal_digits,   // digits, "+" or "}"
-    literal_plus,     // after "+": "}"
-    literal_close,    // after "}": CR or LF
-    literal_cr,       // after "}" CR: LF
-    literal_data,     // n bytes of data
-    after_arg,        // after a quoted string, literal or list: SP, ")" or line end
-    line_cr,          // after CR at the end of the command: LF
-    skip,             // invalid: skipping to LF
-    ready,            // a command waits for take()
-    failed,           // too_long: final until reset()
+    tag_start,       // first byte of a command: a tag char
+    tag,             // more tag chars, or SP
+    name_start,      // spaces, then the command name's first char
+    name,            // command name chars, SP or line end
+    arg_start,       // spaces, then an argument, ")" or line end
+    atom,            // atom chars
+    quoted,          // inside a quoted string
+    quoted_escape,   // after "\" inside a quoted string
+    literal_open,    // after "{": the first digit
+    literal_digits,  // digits, "+" or "}"
+    literal_plus,    // after "+": "}"
+    literal_close,   // after "}": CR or LF
+    literal_cr,      // after "}" CR: LF
+    literal_data,    // n bytes of data
+    after_arg,       // after a quoted string, literal or list: SP, ")" or line end
+    line_cr,         // after CR at the end of the command: LF
+    skip,            // invalid: skipping to LF
+    ready,           // a command waits for take()
+    failed,          // too_long: final until reset()
   };
   // Scanning for a "{n+}" at the end of a skipped line.
   enum class SkipTail : std::uint8_t { none, open, digits, plus, close };

@@ -60,9 +60,8 @@ std::optional<std::uint64_t> trailing_literal(std::string_view line, std::uint64
 }  // namespace
 
 bool Response::is_status() const noexcept {
-  return kind != Kind::continuation &&
-         (status == "OK" || status == "NO" || status == "BAD" || status == "PREAUTH" ||
-          status == "BYE");
+  return kind != Kind::continuation && (status == "OK" || status == "NO" || status == "BAD" ||
+                                        status == "PREAUTH" || status == "BYE");
 }
 
 void ResponseParser::reset() noexcept {

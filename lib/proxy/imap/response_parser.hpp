@@ -55,7 +55,7 @@ struct Response {
 class ResponseParser {
  public:
   struct Limits {
-    std::size_t max_response = 64 * 1024;
+    std::size_t max_response = 65536;  // 64 KiB
   };
   enum class Status { need_more, response_ready, invalid, too_long };
   struct Step {
@@ -90,7 +90,7 @@ class ResponseParser {
   std::string m_raw;
   std::size_t m_line_start = 0;  // offset in m_raw of the current line
   std::uint64_t m_literal_left = 0;
-  bool m_nul = false;            // NUL outside literal data
+  bool m_nul = false;  // NUL outside literal data
   Response m_result;
   std::string_view m_fail_reason;
 };

@@ -4,7 +4,8 @@
 
 namespace zmproxy::proxy::mail {
 
-LineReader::LineReader(std::size_t max_line) noexcept : m_max_line(std::max<std::size_t>(max_line, 1)) {}
+LineReader::LineReader(std::size_t max_line) noexcept
+    : m_max_line(std::max<std::size_t>(max_line, 1)) {}
 
 LineReader::Step LineReader::feed(std::string_view data) {
   switch (m_state) {

@@ -32,7 +32,16 @@ inline constexpr std::size_t k_max_sasl_password = 1024;  // PLAIN passwd, LOGIN
 // to a few KiB). Longer responses are refused before decoding.
 inline constexpr std::size_t k_max_sasl_response = 8192;
 
-enum class SaslMechanism { plain, login, xoauth2, oauthbearer, gssapi, external, cram_md5, unknown };
+enum class SaslMechanism {
+  plain,
+  login,
+  xoauth2,
+  oauthbearer,
+  gssapi,
+  external,
+  cram_md5,
+  unknown
+};
 
 // Case-insensitive; anything not listed is `unknown`.
 SaslMechanism parse_sasl_mechanism(std::string_view name) noexcept;
@@ -56,8 +65,8 @@ std::string_view sasl_error_text(SaslError error) noexcept;
 enum class SaslResponseKind { data, cancel, error };
 struct SaslResponse {
   SaslResponseKind kind = SaslResponseKind::error;
-  std::string data;                    // decoded bytes when kind == data
-  SaslError error = SaslError::none;   // when kind == error
+  std::string data;                   // decoded bytes when kind == data
+  SaslError error = SaslError::none;  // when kind == error
 };
 
 // The initial response after the mechanism name: "=" is an empty response;

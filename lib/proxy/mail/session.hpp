@@ -46,6 +46,8 @@ struct Shared {
   std::shared_ptr<log::AccessLog> access_log;
   std::shared_ptr<Counters> imap_counters;
   std::shared_ptr<Counters> pop3_counters;
+  int http_port = 0;   // the web listeners' bound ports (for redirects)
+  int https_port = 0;
 };
 
 struct SessionInfo {

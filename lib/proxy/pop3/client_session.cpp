@@ -212,8 +212,12 @@ awaitable<void> login_upstream(State& s, Client& client, Upstream& up, Login log
   s.info.outcome = "auth-failed";
   co_await pause_for(s.cfg.upstream.auth_wait);
   co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
-  co_await send(s, client, s.cfg.upstream.pass_errors ? "-ERR " + verdict->text + "\r\n"
-                                                      : std::string("-ERR [AUTH] Authentication failed\r\n"));
+  // Built first: GCC 12 mishandles a temporary from ?: inside co_await.
+  std::string reply = "-ERR [AUTH] Authentication failed\r\n";
+  if (s.cfg.upstream.pass_errors) {
+    reply = "-ERR " + verdict->text + "\r\n";
+  }
+  co_await send(s, client, reply);
 }
 
 template <class Client>
@@ -249,7 +253,9 @@ awaitable<void> do_login(State& s, Client& client, Login login) {
       s.counters.login_failures++;
       s.info.outcome = "auth-failed";
       co_await pause_for(s.cfg.upstream.auth_wait);
-      co_await send(s, client, login.sasl ? "-ERR [AUTH] authentication failed\r\n" : "-ERR [AUTH] LOGIN failed\r\n");
+      const std::string_view reply =
+          login.sasl ? "-ERR [AUTH] authentication failed\r\n" : "-ERR [AUTH] LOGIN failed\r\n";
+      co_await send(s, client, reply);
       co_return;
     }
     const auto& route = std::get<route::Route>(resolved);

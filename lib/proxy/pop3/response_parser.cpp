@@ -12,14 +12,13 @@ char ascii_upper(char c) noexcept {
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return ascii_upper(x) == ascii_upper(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return ascii_upper(x) == ascii_upper(y);
+         });
 }
 
 // `line` starts with `indicator` followed by the end or SP: the text after it.
-std::optional<std::string_view> after_indicator(std::string_view line,
-                                                std::string_view indicator) {
+std::optional<std::string_view> after_indicator(std::string_view line, std::string_view indicator) {
   if (line.substr(0, indicator.size()) != indicator) {
     return std::nullopt;
   }

@@ -79,7 +79,8 @@ TEST_CASE("IMAP commands from the RFCs parse", "[parser]") {
       // literal bytes are data: CR LF, quotes, braces inside
       {"a1 LOGIN {4}\r\n\"{\r\n {2}\r\n)(\r\n",
        "continue\ncontinue\ncommand [a1] LOGIN str:\"\"{\\r\\n\" str:\")(\"\nend\n"},
-      {"a1 LOGIN {0}\r\n {0}\r\n\r\n", "continue\ncontinue\ncommand [a1] LOGIN str:\"\" str:\"\"\nend\n"},
+      {"a1 LOGIN {0}\r\n {0}\r\n\r\n",
+       "continue\ncontinue\ncommand [a1] LOGIN str:\"\" str:\"\"\nend\n"},
       // RFC 7888 LITERAL+: no continuation
       {"a1 LOGIN {3+}\r\nbob {6+}\r\nsecret\r\n",
        "command [a1] LOGIN str:\"bob\" str:\"secret\"\nend\n"},
@@ -92,7 +93,8 @@ TEST_CASE("IMAP commands from the RFCs parse", "[parser]") {
        "command [a1] AUTHENTICATE atom:XOAUTH2 atom:dXNlcj1+/w==\nend\n"},
       {"a1 authenticate plain\r\n", "command [a1] AUTHENTICATE atom:plain\nend\n"},
       // RFC 2971 §4 ID examples
-      {"a023 ID (\"name\" \"sodr\" \"version\" \"19.34\" \"vendor\" \"Pink Floyd Music Limited\")\r\n",
+      {"a023 ID (\"name\" \"sodr\" \"version\" \"19.34\" \"vendor\" \"Pink Floyd Music "
+       "Limited\")\r\n",
        "command [a023] ID (str:\"name\" str:\"sodr\" str:\"version\" str:\"19.34\" str:\"vendor\" "
        "str:\"Pink Floyd Music Limited\")\nend\n"},
       {"a1 ID NIL\r\n", "command [a1] ID nil:NIL\nend\n"},
@@ -106,7 +108,8 @@ TEST_CASE("IMAP commands from the RFCs parse", "[parser]") {
       {"a1 LIST \"\" *\r\n", "command [a1] LIST str:\"\" atom:*\nend\n"},
       {"a]1 X a]b %\r\n", "command [a]1] X atom:a]b atom:%\nend\n"},
       // 8-bit bytes are kept inside quoted strings (RFC 9051 / RFC 6855)
-      {"a1 LOGIN \"j\xc3\xbcrgen\" pw\r\n", "command [a1] LOGIN str:\"j\\xc3\\xbcrgen\" atom:pw\nend\n"},
+      {"a1 LOGIN \"j\xc3\xbcrgen\" pw\r\n",
+       "command [a1] LOGIN str:\"j\\xc3\\xbcrgen\" atom:pw\nend\n"},
       // leniencies (as nginx): runs of spaces, trailing spaces, bare LF
       {"a1  LOGIN  a   b  \r\n", "command [a1] LOGIN atom:a atom:b\nend\n"},
       {"a1 NOOP\n", "command [a1] NOOP\nend\n"},
@@ -142,7 +145,8 @@ TEST_CASE("malformed IMAP commands are skipped to the end of their line", "[pars
       {"a1 LOGIN {3+}\r\na\0b {2+}\r\n"s,
        "too_long invalid command with a non-synchronising literal [a1] LOGIN\n"},
       // 8-bit bytes are not atom chars
-      {"a1 LOGIN j\xc3\xbcrgen pw\r\n", "invalid 8-bit character outside a string [a1] LOGIN\nend\n"},
+      {"a1 LOGIN j\xc3\xbcrgen pw\r\n",
+       "invalid 8-bit character outside a string [a1] LOGIN\nend\n"},
       {"a1 LOGIN \x01 pw\r\n", "invalid unexpected character [a1] LOGIN\nend\n"},
       {"a1 LOGIN a\"b c\r\n", "invalid unexpected character [a1] LOGIN\nend\n"},
       {"a1 LOGIN a\\b c\r\n", "invalid unexpected character [a1] LOGIN\nend\n"},
@@ -195,7 +199,8 @@ TEST_CASE("IMAP command limits", "[parser]") {
           "command [a1] LOGIN str:\"01234567890123456789\" atom:b\nend\n");
     // a line being skipped is still limited
     CHECK(run("a1 \x01 aaaaaaaaaaaaaaaaaaaa\r\n", limits) == "too_long line too long [a1] \n");
-    for (const std::string& input : {at_limit, "a1 LOGIN aaaaaa\r\n"s, "a1 \x01 aaaaaaaaaaaaaaaaaaa\r\n"s}) {
+    for (const std::string& input :
+         {at_limit, "a1 LOGIN aaaaaa\r\n"s, "a1 \x01 aaaaaaaaaaaaaaaaaaa\r\n"s}) {
       check_chunking(input, limits);
     }
   }
@@ -252,7 +257,7 @@ TEST_CASE("IMAP command limits", "[parser]") {
   SECTION("list elements: ID's 30 pairs fit, 65 elements do not") {
     std::string pairs;
     for (int i = 0; i < 30; ++i) {
-      pairs += (i == 0 ? "" : " ") + ("\"f" + std::to_string(i) + "\" \"v\"");
+      pairs += (i == 0 ? "" : " ") + ("\"f" + std::to_string(i) + R"(" "v")");
     }
     CHECK(run("a1 ID (" + pairs + ")\r\n").rfind("command [a1] ID (str:\"f0\"", 0) == 0);
     std::string items(64 * 2 - 1, ' ');
@@ -341,15 +346,32 @@ TEST_CASE("quote_imap gives quoted strings or literals that parse back", "[parse
   CHECK(quote_imap(std::string(1025, 'x')) == "{1025}\r\n" + std::string(1025, 'x'));
 
   const std::vector<std::string> values = {
-      "",          "fred",        "NIL",         "nil",          "a b",          "a\"b",
-      "a\\b",      "\\\"",        "a\r\nb",      "\r",           "\n",           "{5}",
-      "{5+}\r\n",  "j\xc3\xbcrgen", "\x7f\x01",  "()",           "%*]",          "   ",
-      std::string(1024, '"'), std::string(2000, 'y'),
+      "",
+      "fred",
+      "NIL",
+      "nil",
+      "a b",
+      "a\"b",
+      "a\\b",
+      "\\\"",
+      "a\r\nb",
+      "\r",
+      "\n",
+      "{5}",
+      "{5+}\r\n",
+      "j\xc3\xbcrgen",
+      "\x7f\x01",
+      "()",
+      "%*]",
+      "   ",
+      std::string(1024, '"'),
+      std::string(2000, 'y'),
   };
   for (const std::string& user : values) {
     for (const bool plus : {false, true}) {
       INFO(escape(user) << " literal+ " << plus);
-      const std::string line = "a1 LOGIN " + quote_imap(user, plus) + " " + quote_imap("pw", plus) + "\r\n";
+      const std::string line =
+          "a1 LOGIN " + quote_imap(user, plus) + " " + quote_imap("pw", plus) + "\r\n";
       CommandParser parser;
       std::string_view rest = line;
       CommandParser::Step step;
@@ -415,7 +437,8 @@ TEST_CASE("id_fields reads ID parameter lists (RFC 2971)", "[parser]") {
     REQUIRE(c.args.size() == 1);
     return c.args[0];
   };
-  const auto fields = id_fields(parse_one("a1 ID (\"name\" \"sodr\" \"version\" \"19.34\" \"os\" NIL)\r\n"));
+  const auto fields =
+      id_fields(parse_one("a1 ID (\"name\" \"sodr\" \"version\" \"19.34\" \"os\" NIL)\r\n"));
   REQUIRE(fields.has_value());
   const std::vector<IdField> expected = {
       {"name", "sodr"}, {"version", "19.34"}, {"os", std::nullopt}};
@@ -438,7 +461,7 @@ TEST_CASE("id_fields reads ID parameter lists (RFC 2971)", "[parser]") {
   CHECK_FALSE(id_fields(parse_one("a1 ID (\"n\" {1025+}\r\n" + std::string(1025, 'v') + ")\r\n")));
   std::string pairs;
   for (int i = 0; i < 31; ++i) {
-    pairs += " \"f" + std::to_string(i) + "\" \"v\"";
+    pairs += " \"f" + std::to_string(i) + R"(" "v")";
   }
   CHECK_FALSE(id_fields(parse_one("a1 ID (" + pairs.substr(1) + ")\r\n")));
   const std::string thirty = pairs.substr(1, pairs.rfind(" \"f30\"") - 1);
@@ -456,7 +479,8 @@ TEST_CASE("astring_value reads atoms, strings and NIL alike", "[parser]") {
 
 TEST_CASE("IMAP command parser: chunking invariance on mixed streams", "[parser]") {
   const std::vector<std::string> streams = {
-      "a1 CAPABILITY\r\na2 ID (\"name\" \"x\" \"v\" {3+}\r\n1.0)\r\na3 LOGIN {3}\r\nbob {4}\r\npass\r\n",
+      "a1 CAPABILITY\r\na2 ID (\"name\" \"x\" \"v\" {3+}\r\n1.0)\r\na3 LOGIN {3}\r\nbob "
+      "{4}\r\npass\r\n",
       "a1 STARTTLS\r\na2 LOGIN x y\r\n\r\n\n* BAD\r\nz9 noop\n",
       "a1 LOGIN \x80 {5}\r\na2 NOOP\r\na3 LOGIN \"x\\\"y\" {0+}\r\n\r\n",
       "a1 AUTHENTICATE PLAIN\r\na2 X ((a) (b (c))) NIL \"\" {2+}\r\n\r\n\r\n",

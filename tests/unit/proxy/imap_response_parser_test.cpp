@@ -89,7 +89,8 @@ TEST_CASE("IMAP responses from the RFCs classify", "[parser]") {
        {Kind::untagged, "*", "ID", "(\"name\" {5}\r\nDove\n \"x\" {0}\r\n)",
         "* ID (\"name\" {5}\r\nDove\n \"x\" {0}\r\n)\r\n"}},
       {"* ID (\"name\" {3+}\r\na\r\n)\r\n",
-       {Kind::untagged, "*", "ID", "(\"name\" {3+}\r\na\r\n)", "* ID (\"name\" {3+}\r\na\r\n)\r\n"}},
+       {Kind::untagged, "*", "ID", "(\"name\" {3+}\r\na\r\n)",
+        "* ID (\"name\" {3+}\r\na\r\n)\r\n"}},
   };
   for (const Case& c : cases) {
     INFO(escape(c.input));
@@ -153,19 +154,25 @@ TEST_CASE("IMAP responses: invalid frames and limits", "[parser]") {
   ResponseParser::Limits limits;
   limits.max_response = 16;
   const std::vector<std::string> limited = {
-      "* OK 0123456789\r\n", "* OK 012345678\r\n", "* X {4}\r\nabcd\r\n",
+      "* OK 0123456789\r\n", "* OK 012345678\r\n",  "* X {4}\r\nabcd\r\n",
       "* X {7}\r\nabcd\r\n", "* X {6}\r\nabcdef\n", "*{99999999999999999999}\r\n",
       "{9999999999999}\n",
   };
   CHECK(imap_response_transcript("* OK 0123456789\r\n", {}, limits) ==
         "too_long@16 response too long\n");
-  CHECK(imap_response_transcript("* OK 012345678\r\n", {}, limits).rfind("response@16 untagged", 0) == 0);
-  CHECK(imap_response_transcript("* X {4}\r\nabcd\r\n", {}, limits).rfind("response@15 untagged", 0) == 0);
-  CHECK(imap_response_transcript("* X {7}\r\nabcd\r\n", {}, limits) == "too_long@9 literal too big\n");
-  CHECK(imap_response_transcript("* X {6}\r\nabcdef\n", {}, limits).rfind("response@16 untagged", 0) == 0);
+  CHECK(
+      imap_response_transcript("* OK 012345678\r\n", {}, limits).rfind("response@16 untagged", 0) ==
+      0);
+  CHECK(imap_response_transcript("* X {4}\r\nabcd\r\n", {}, limits)
+            .rfind("response@15 untagged", 0) == 0);
+  CHECK(imap_response_transcript("* X {7}\r\nabcd\r\n", {}, limits) ==
+        "too_long@9 literal too big\n");
+  CHECK(imap_response_transcript("* X {6}\r\nabcdef\n", {}, limits)
+            .rfind("response@16 untagged", 0) == 0);
   CHECK(imap_response_transcript("*{99999999999999999999}\r\n", {}, limits) ==
         "too_long@16 response too long\n");
-  CHECK(imap_response_transcript("{9999999999999}\n", {}, limits) == "too_long@16 literal too big\n");
+  CHECK(imap_response_transcript("{9999999999999}\n", {}, limits) ==
+        "too_long@16 literal too big\n");
   for (const std::string& input : limited) {
     check_chunking(input, limits);
   }
@@ -185,7 +192,8 @@ TEST_CASE("IMAP responses: invalid frames and limits", "[parser]") {
 }
 
 TEST_CASE("response_code extracts the bracketed code", "[parser]") {
-  CHECK(response_code("[CAPABILITY IMAP4rev1 SASL-IR] Logged in") == "CAPABILITY IMAP4rev1 SASL-IR");
+  CHECK(response_code("[CAPABILITY IMAP4rev1 SASL-IR] Logged in") ==
+        "CAPABILITY IMAP4rev1 SASL-IR");
   CHECK(response_code("[ALERT] System shutdown in 10 minutes") == "ALERT");
   CHECK(response_code("[UNAVAILABLE] Maximum number of connections") == "UNAVAILABLE");
   CHECK(response_code("[BADCHARSET (UTF-8)] x") == "BADCHARSET (UTF-8)");

@@ -44,8 +44,8 @@ TEST_CASE("POP3 commands from the RFCs parse", "[parser]") {
       {"pass \xc3\xa4\xc3\xb6\r\n", {"PASS", {"\xc3\xa4\xc3\xb6"}, "\xc3\xa4\xc3\xb6"}},
       // keywords are case-insensitive
       {"user mrose\n", {"USER", {"mrose"}, "mrose"}},
-      {"Capa\r\n", {"CAPA", {}, ""}},       // RFC 2449
-      {"STLS\r\n", {"STLS", {}, ""}},       // RFC 2595
+      {"Capa\r\n", {"CAPA", {}, ""}},  // RFC 2449
+      {"STLS\r\n", {"STLS", {}, ""}},  // RFC 2595
       {"XOIP 192.0.2.1\r\n", {"XOIP", {"192.0.2.1"}, "192.0.2.1"}},
       // RFC 5034 §6 examples
       {"AUTH PLAIN\r\n", {"AUTH", {"PLAIN"}, "PLAIN"}},
@@ -78,9 +78,11 @@ TEST_CASE("POP3: invalid lines, pipelining and consumed", "[parser]") {
       {"USER a\rb\r\n", "invalid@10 CR without LF\nend@10\n"},
       // RFC 2449 PIPELINING: several commands in one buffer
       {"USER a\r\nPASS b c\r\nQUIT\r\n",
-       "command@8 USER rest={a} <a>\ncommand@18 PASS rest={b c} <b> <c>\ncommand@24 QUIT rest={}\nend@24\n"},
+       "command@8 USER rest={a} <a>\ncommand@18 PASS rest={b c} <b> <c>\ncommand@24 QUIT "
+       "rest={}\nend@24\n"},
       // STLS then an injected command: consumed ends after STLS
-      {"STLS\r\nUSER evil\r\n", "command@6 STLS rest={}\ncommand@17 USER rest={evil} <evil>\nend@17\n"},
+      {"STLS\r\nUSER evil\r\n",
+       "command@6 STLS rest={}\ncommand@17 USER rest={evil} <evil>\nend@17\n"},
       {"\nNOOP\r\n", "invalid@1 empty command line\ncommand@7 NOOP rest={}\nend@7\n"},
   };
   for (const auto& [input, expected] : cases) {
@@ -100,17 +102,21 @@ TEST_CASE("POP3 line limits: 255 for commands, 8192 for AUTH", "[parser]") {
   CHECK(pop3_command_transcript(pass253, {}).rfind("command@255 PASS", 0) == 0);
   const std::string pass256 = "PASS " + std::string(249, 'p') + "\r\n";
   CHECK(pop3_command_transcript(pass256, {}) == "too_long@255 command line too long\n");
-  CHECK(pop3_command_transcript("PASS " + std::string(249, 'p') + "\n", {}).rfind("command@255", 0) == 0);
+  CHECK(
+      pop3_command_transcript("PASS " + std::string(249, 'p') + "\n", {}).rfind("command@255", 0) ==
+      0);
 
   const std::string auth = "AUTH XOAUTH2 " + std::string(8192 - 15, 'A') + "\r\n";
   REQUIRE(auth.size() == 8192);
   CHECK(pop3_command_transcript(auth, {}).rfind("command@8192 AUTH", 0) == 0);
   CHECK(pop3_command_transcript("auth " + auth.substr(5), {}).rfind("command@8192 AUTH", 0) == 0);
-  CHECK(pop3_command_transcript("AUTH X" + auth.substr(5), {}) == "too_long@8192 command line too long\n");
+  CHECK(pop3_command_transcript("AUTH X" + auth.substr(5), {}) ==
+        "too_long@8192 command line too long\n");
   // "AUTHX ..." is not an AUTH line.
   CHECK(pop3_command_transcript("AUTHX " + std::string(300, 'a') + "\r\n", {}) ==
         "too_long@255 command line too long\n");
-  CHECK(pop3_command_transcript(std::string(300, 'A'), {}) == "too_long@255 command line too long\n");
+  CHECK(pop3_command_transcript(std::string(300, 'A'), {}) ==
+        "too_long@255 command line too long\n");
 
   CommandParser::Limits small;
   small.max_line = 8;
@@ -122,7 +128,8 @@ TEST_CASE("POP3 line limits: 255 for commands, 8192 for AUTH", "[parser]") {
       {"AUTH abcdef\r\n", "too_long@12 command line too long\n"},
       {"AUT\r\n", "command@5 AUT rest={}\nend@5\n"},
       {"AUTHORIZE\r\n", "too_long@8 command line too long\n"},
-      {"AUTH\r\nAUTH\r\nUSER abc\r\n", "command@6 AUTH rest={}\ncommand@12 AUTH rest={}\ntoo_long@20 command line too long\n"},
+      {"AUTH\r\nAUTH\r\nUSER abc\r\n",
+       "command@6 AUTH rest={}\ncommand@12 AUTH rest={}\ntoo_long@20 command line too long\n"},
   };
   for (const auto& [input, expected] : cases) {
     INFO(escape(input));
@@ -153,8 +160,13 @@ TEST_CASE("POP3: parse(format_command(x)) == x", "[parser]") {
   CHECK(format_command("AUTH", "PLAIN " + std::string(8000, 'A'), 8192));
 
   const std::vector<std::pair<std::string, std::string>> commands = {
-      {"USER", "mrose"}, {"PASS", "my secret  pass "}, {"PASS", " x"}, {"QUIT", ""},
-      {"AUTH", "PLAIN dGVzdAB0ZXN0AHRlc3Q="}, {"XOIP", "2001:db8::1"}, {"PASS", "\xc3\xa4\t\x01"},
+      {"USER", "mrose"},
+      {"PASS", "my secret  pass "},
+      {"PASS", " x"},
+      {"QUIT", ""},
+      {"AUTH", "PLAIN dGVzdAB0ZXN0AHRlc3Q="},
+      {"XOIP", "2001:db8::1"},
+      {"PASS", "\xc3\xa4\t\x01"},
   };
   for (const auto& [keyword, argument] : commands) {
     INFO(keyword << " " << escape(argument));

@@ -50,7 +50,8 @@ TEST_CASE("POP3 responses from the RFCs classify", "[parser]") {
        {Kind::err, "[IN-USE] Do you have another POP session running?",
         "-ERR [IN-USE] Do you have another POP session running?\r\n"}},
       {"+OK [XCLIENT] Dovecot (Debian) ready.\r\n",
-       {Kind::ok, "[XCLIENT] Dovecot (Debian) ready.", "+OK [XCLIENT] Dovecot (Debian) ready.\r\n"}},
+       {Kind::ok, "[XCLIENT] Dovecot (Debian) ready.",
+        "+OK [XCLIENT] Dovecot (Debian) ready.\r\n"}},
       // RFC 5034 §4 continuations
       {"+ \r\n", {Kind::continuation, "", "+ \r\n"}},
       {"+\r\n", {Kind::continuation, "", "+\r\n"}},
@@ -86,8 +87,10 @@ TEST_CASE("POP3 responses: invalid lines, several in a buffer, limits", "[parser
   }
   ResponseParser::Limits limits;
   limits.max_line = 8;
-  CHECK(pop3_response_transcript("+OK abc\n", {}, limits) == "response@8 +OK {abc} raw=+OK abc\\n\nend@8\n");
-  CHECK(pop3_response_transcript("+OK abc\r\n", {}, limits) == "too_long@8 response line too long\n");
+  CHECK(pop3_response_transcript("+OK abc\n", {}, limits) ==
+        "response@8 +OK {abc} raw=+OK abc\\n\nend@8\n");
+  CHECK(pop3_response_transcript("+OK abc\r\n", {}, limits) ==
+        "too_long@8 response line too long\n");
   check_chunking("+OK abc\r\n", limits);
   ResponseParser parser(limits);
   CHECK(parser.feed("+OK abcdefgh").status == ResponseParser::Status::too_long);

@@ -1,6 +1,7 @@
 #include "lib/proxy/mail/sasl.hpp"
 
 #include "lib/core/base64.hpp"
+
 #include "tests/fuzz/parser_transcripts.hpp"
 
 #include <catch2/catch.hpp>
@@ -143,12 +144,15 @@ TEST_CASE("LOGIN mechanism prompts and answers", "[parser]") {
 TEST_CASE("XOAUTH2 and OAUTHBEARER: the user is read, the token is not", "[parser]") {
   // Google's XOAUTH2 format.
   SaslValue v = oauth_user(SaslMechanism::xoauth2,
-                           "user=someuser@example.com\x01" "auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01");
+                           "user=someuser@example.com\x01"
+                           "auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01");
   CHECK(v.ok());
   CHECK(v.value == "someuser@example.com");
   CHECK(oauth_user(SaslMechanism::xoauth2, "auth=Bearer x\x01\x01").error == SaslError::malformed);
-  CHECK(oauth_user(SaslMechanism::xoauth2, "user=\x01" "auth=Bearer x\x01\x01").error ==
-        SaslError::malformed);
+  CHECK(oauth_user(SaslMechanism::xoauth2,
+                   "user=\x01"
+                   "auth=Bearer x\x01\x01")
+            .error == SaslError::malformed);
   CHECK(oauth_user(SaslMechanism::xoauth2, "user=abc").error == SaslError::malformed);
   // RFC 7628 §4.1 example.
   v = oauth_user(SaslMechanism::oauthbearer,
@@ -157,8 +161,10 @@ TEST_CASE("XOAUTH2 and OAUTHBEARER: the user is read, the token is not", "[parse
   CHECK(v.value == "user@example.com");
   CHECK(oauth_user(SaslMechanism::oauthbearer, "n,a=a=2Cb=3Dc,\x01").value == "a,b=c");
   CHECK(oauth_user(SaslMechanism::oauthbearer, "n,a=a=2xb,\x01").error == SaslError::malformed);
-  CHECK(oauth_user(SaslMechanism::oauthbearer, "n,,\x01" "auth=Bearer x\x01\x01").error ==
-        SaslError::malformed);
+  CHECK(oauth_user(SaslMechanism::oauthbearer,
+                   "n,,\x01"
+                   "auth=Bearer x\x01\x01")
+            .error == SaslError::malformed);
   CHECK(oauth_user(SaslMechanism::oauthbearer, "y,a=u,").value == "u");
   CHECK(oauth_user(SaslMechanism::oauthbearer, "p=tls-unique,a=u,").value == "u");
   CHECK(oauth_user(SaslMechanism::oauthbearer, "x,a=u,").error == SaslError::malformed);

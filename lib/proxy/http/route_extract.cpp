@@ -1,0 +1,866 @@
+#include "lib/proxy/http/route_extract.hpp"
+
+#include "lib/core/base64.hpp"
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <cstdint>
+#include <utility>
+
+namespace zmproxy::proxy::http {
+
+namespace {
+
+constexpr std::string_view k_activesync_prefix = "/Microsoft-Server-ActiveSync";
+constexpr std::string_view k_ews_prefix = "/ews/Exchange.asmx";
+constexpr std::string_view k_auth_token_cookie = "ZM_AUTH_TOKEN";
+constexpr std::string_view k_admin_auth_token_cookie = "ZM_ADMIN_AUTH_TOKEN";
+// nginx gives up IP hashing (and uses round robin) after 20 tries.
+constexpr std::size_t k_max_ip_hash_attempts = 20;
+// Nesting allowed inside a JWT payload before it counts as odd.
+constexpr int k_max_json_depth = 16;
+
+char lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+bool all_hex(std::string_view s) noexcept {
+  for (const char c : s) {
+    if (hex_value(c) < 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool all_digits(std::string_view s) noexcept {
+  for (const char c : s) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+bool is_control(char c) noexcept {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7f;
+}
+
+// A user name a rule may return: 1..k_max_route_name bytes, no control byte.
+bool is_usable_name(std::string_view s) noexcept {
+  if (s.empty() || s.size() > k_max_route_name) {
+    return false;
+  }
+  for (const char c : s) {
+    if (is_control(c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A zimbraId a rule may return: 1..k_max_route_name bytes of 0x21..0x7e.
+bool is_usable_id(std::string_view s) noexcept {
+  if (s.empty() || s.size() > k_max_route_name) {
+    return false;
+  }
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<std::string> usable_name(std::optional<std::string> name) {
+  if (!name || !is_usable_name(*name)) {
+    return std::nullopt;
+  }
+  return name;
+}
+
+// The path segment after `prefix` (up to the next '/' or the end).
+std::string_view segment_after(std::string_view path, std::size_t prefix) noexcept {
+  const std::string_view rest = path.substr(prefix);
+  return rest.substr(0, rest.find('/'));
+}
+
+// ---- Rule 1: REST ---------------------------------------------------------
+
+std::optional<std::string> rest_user(std::string_view path) {
+  for (const std::string_view prefix : {std::string_view("/home/"), std::string_view("/service/home/")}) {
+    if (!path.starts_with(prefix)) {
+      continue;
+    }
+    std::string_view segment = segment_after(path, prefix.size());
+    if (!segment.empty() && segment.front() == '~') {
+      segment.remove_prefix(1);  // ~user; a bare ~ means "the token's owner"
+    }
+    if (segment.empty()) {
+      return std::nullopt;
+    }
+    return usable_name(percent_decode(segment, false));
+  }
+  return std::nullopt;
+}
+
+// ---- Rules 2 and 3: ActiveSync, EWS ------------------------------------------
+
+// DOMAIN\user -> user@DOMAIN (split at the first backslash, as Zimbra does).
+std::optional<std::string> translate_domain_user(std::string_view name) {
+  const std::size_t backslash = name.find('\\');
+  if (backslash == std::string_view::npos) {
+    return std::string(name);
+  }
+  const std::string_view domain = name.substr(0, backslash);
+  const std::string_view user = name.substr(backslash + 1);
+  if (user.empty()) {
+    return std::nullopt;
+  }
+  if (domain.empty()) {
+    return std::string(user);
+  }
+  std::string out(user);
+  out += '@';
+  out += domain;
+  return out;
+}
+
+// The credentials after an auth scheme ("Basic xxx"), or nullopt when the
+// header uses another scheme. The scheme is case-insensitive (RFC 7235).
+std::optional<std::string_view> auth_credentials(std::string_view authorization,
+                                                 std::string_view scheme) {
+  const std::string_view a = trim_ows(authorization);
+  if (a.size() <= scheme.size() || !istarts_with(a, scheme) ||
+      (a[scheme.size()] != ' ' && a[scheme.size()] != '\t')) {
+    return std::nullopt;
+  }
+  return trim_ows(a.substr(scheme.size()));
+}
+
+std::optional<std::string> basic_user(std::string_view authorization) {
+  const std::optional<std::string_view> credentials = auth_credentials(authorization, "Basic");
+  if (!credentials || credentials->size() > k_max_route_token) {
+    return std::nullopt;
+  }
+  const std::optional<std::string> decoded = core::base64_decode(*credentials);
+  if (!decoded) {
+    return std::nullopt;
+  }
+  const std::string_view user = std::string_view(*decoded).substr(0, decoded->find(':'));
+  return usable_name(translate_domain_user(user));
+}
+
+std::optional<std::string> exchange_user(const RequestView& r, std::string_view query) {
+  if (std::optional<std::string> user = basic_user(r.authorization)) {
+    return user;
+  }
+  const std::optional<std::string> arg = query_arg(query, "User", true);
+  if (!arg) {
+    return std::nullopt;
+  }
+  return usable_name(translate_domain_user(*arg));
+}
+
+// ---- Rule 4: CalDAV / CardDAV ------------------------------------------------
+
+std::optional<std::string> dav_user(std::string_view path) {
+  for (const std::string_view prefix : {std::string_view("/dav/"), std::string_view("/principals/users/")}) {
+    if (!path.starts_with(prefix)) {
+      continue;
+    }
+    const std::string_view segment = segment_after(path, prefix.size());
+    if (segment.empty()) {
+      return std::nullopt;
+    }
+    return usable_name(percent_decode(segment, false));
+  }
+  return std::nullopt;
+}
+
+// ---- Rule 5: ZM_AUTH_TOKEN ------------------------------------------------------
+
+std::optional<std::string> token_id_from_cookie(std::string_view cookie_header, std::string_view name) {
+  for (const std::string_view value : cookie_values(cookie_header, name)) {
+    std::string id = parse_zm_auth_token_id(value);
+    if (!id.empty()) {
+      return id;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> auth_token_id(const RequestView& r, std::string_view query) {
+  if (std::optional<std::string> id = token_id_from_cookie(r.cookie, k_auth_token_cookie)) {
+    return id;
+  }
+  if (const std::optional<std::string> token = query_arg(query, "zauthtoken")) {
+    std::string id = parse_zm_auth_token_id(*token);
+    if (!id.empty()) {
+      return id;
+    }
+  }
+  return std::nullopt;
+}
+
+// ---- Rule 6: JWT -------------------------------------------------------------------
+
+std::optional<std::string> jwt_id(const RequestView& r, std::string_view query) {
+  if (const std::optional<std::string_view> bearer = auth_credentials(r.authorization, "Bearer")) {
+    if (std::optional<std::string> sub = jwt_subject(*bearer)) {
+      return sub;
+    }
+  }
+  if (const std::optional<std::string> token = query_arg(query, "zjwt")) {
+    return jwt_subject(*token);
+  }
+  return std::nullopt;
+}
+
+// A minimal JSON reader for a JWT payload: enough to find one top-level
+// string member; anything that is not strict JSON (RFC 8259) is refused.
+class JsonScan {
+ public:
+  explicit JsonScan(std::string_view text) : m_s(text) {}
+
+  // The string value of the top-level member `key`; nullopt when the text is
+  // not one JSON object, or the member is missing, repeated or not a string.
+  std::optional<std::string> top_level_string(std::string_view key) {
+    skip_ws();
+    if (!eat('{')) {
+      return std::nullopt;
+    }
+    std::optional<std::string> found;
+    bool seen = false;
+    skip_ws();
+    if (!eat('}')) {
+      for (;;) {
+        skip_ws();
+        std::string name;
+        if (!string(&name)) {
+          return std::nullopt;
+        }
+        skip_ws();
+        if (!eat(':')) {
+          return std::nullopt;
+        }
+        skip_ws();
+        if (name == key) {
+          if (seen) {
+            return std::nullopt;  // a repeated claim is odd
+          }
+          seen = true;
+          if (peek() == '"') {
+            std::string value;
+            if (!string(&value)) {
+              return std::nullopt;
+            }
+            found = std::move(value);
+          } else if (!value(1)) {
+            return std::nullopt;
+          }
+        } else if (!value(1)) {
+          return std::nullopt;
+        }
+        skip_ws();
+        if (eat(',')) {
+          continue;
+        }
+        if (eat('}')) {
+          break;
+        }
+        return std::nullopt;
+      }
+    }
+    skip_ws();
+    if (m_i != m_s.size()) {
+      return std::nullopt;
+    }
+    return found;
+  }
+
+ private:
+  char peek() const noexcept { return m_i < m_s.size() ? m_s[m_i] : '\0'; }
+
+  bool eat(char c) noexcept {
+    if (m_i < m_s.size() && m_s[m_i] == c) {
+      ++m_i;
+      return true;
+    }
+    return false;
+  }
+
+  void skip_ws() noexcept {
+    while (m_i < m_s.size() &&
+           (m_s[m_i] == ' ' || m_s[m_i] == '\t' || m_s[m_i] == '\n' || m_s[m_i] == '\r')) {
+      ++m_i;
+    }
+  }
+
+  bool hex4(std::uint32_t& out) noexcept {
+    if (m_s.size() - m_i < 4) {
+      return false;
+    }
+    out = 0;
+    for (int k = 0; k < 4; ++k) {
+      const int v = hex_value(m_s[m_i++]);
+      if (v < 0) {
+        return false;
+      }
+      out = (out << 4) | static_cast<std::uint32_t>(v);
+    }
+    return true;
+  }
+
+  static void append_utf8(std::string* out, std::uint32_t cp) {
+    if (out == nullptr) {
+      return;
+    }
+    if (cp < 0x80) {
+      out->push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out->push_back(static_cast<char>(0xc0 | (cp >> 6)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else if (cp < 0x10000) {
+      out->push_back(static_cast<char>(0xe0 | (cp >> 12)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else {
+      out->push_back(static_cast<char>(0xf0 | (cp >> 18)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    }
+  }
+
+  // A string; its unescaped bytes go to *out unless out is null.
+  bool string(std::string* out) {
+    if (!eat('"')) {
+      return false;
+    }
+    while (m_i < m_s.size()) {
+      const char c = m_s[m_i++];
+      if (c == '"') {
+        return true;
+      }
+      if (static_cast<unsigned char>(c) < 0x20) {
+        return false;
+      }
+      if (c != '\\') {
+        if (out != nullptr) {
+          out->push_back(c);
+        }
+        continue;
+      }
+      if (m_i >= m_s.size()) {
+        return false;
+      }
+      const char e = m_s[m_i++];
+      if (e == 'u') {
+        std::uint32_t cp = 0;
+        if (!hex4(cp) || (cp >= 0xdc00 && cp <= 0xdfff)) {
+          return false;  // bad hex, or a lone low surrogate
+        }
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          std::uint32_t low = 0;
+          if (!eat('\\') || !eat('u') || !hex4(low) || low < 0xdc00 || low > 0xdfff) {
+            return false;
+          }
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+        }
+        append_utf8(out, cp);
+        continue;
+      }
+      constexpr std::string_view k_escaped = "\"\\/bfnrt";
+      constexpr std::string_view k_plain = "\"\\/\b\f\n\r\t";
+      const std::size_t which = k_escaped.find(e);
+      if (which == std::string_view::npos) {
+        return false;
+      }
+      if (out != nullptr) {
+        out->push_back(k_plain[which]);
+      }
+    }
+    return false;  // unterminated
+  }
+
+  bool digits() noexcept {
+    const std::size_t start = m_i;
+    while (m_i < m_s.size() && m_s[m_i] >= '0' && m_s[m_i] <= '9') {
+      ++m_i;
+    }
+    return m_i != start;
+  }
+
+  bool number() noexcept {
+    eat('-');
+    if (!eat('0') && !digits()) {
+      return false;
+    }
+    if (eat('.') && !digits()) {
+      return false;
+    }
+    if (eat('e') || eat('E')) {
+      if (!eat('+')) {
+        eat('-');
+      }
+      if (!digits()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool literal(std::string_view word) noexcept {
+    if (m_s.substr(m_i, word.size()) != word) {
+      return false;
+    }
+    m_i += word.size();
+    return true;
+  }
+
+  bool value(int depth) {
+    if (depth > k_max_json_depth) {
+      return false;
+    }
+    skip_ws();
+    switch (peek()) {
+      case '"':
+        return string(nullptr);
+      case '{':
+        ++m_i;
+        skip_ws();
+        if (eat('}')) {
+          return true;
+        }
+        for (;;) {
+          skip_ws();
+          if (!string(nullptr)) {
+            return false;
+          }
+          skip_ws();
+          if (!eat(':') || !value(depth + 1)) {
+            return false;
+          }
+          skip_ws();
+          if (!eat(',')) {
+            return eat('}');
+          }
+        }
+      case '[':
+        ++m_i;
+        skip_ws();
+        if (eat(']')) {
+          return true;
+        }
+        for (;;) {
+          if (!value(depth + 1)) {
+            return false;
+          }
+          skip_ws();
+          if (!eat(',')) {
+            return eat(']');
+          }
+        }
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return number();
+    }
+  }
+
+  std::string_view m_s;
+  std::size_t m_i = 0;
+};
+
+bool is_base64url_segment(std::string_view s) noexcept {
+  for (const char c : s) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '=';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+RouteKey user_key(std::string user) {
+  return RouteKey{RouteKey::Kind::user, std::move(user), false};
+}
+
+RouteKey id_key(std::string id, bool admin) {
+  return RouteKey{RouteKey::Kind::zimbra_id, std::move(id), admin};
+}
+
+}  // namespace
+
+// ---- Helpers -----------------------------------------------------------------------
+
+TargetParts split_target(std::string_view target) noexcept {
+  std::string_view rest = target;
+  if (!target.starts_with('/')) {
+    if (!istarts_with(target, "http://") && !istarts_with(target, "https://")) {
+      return TargetParts{target, {}};
+    }
+    rest = target.substr(target.find("://") + 3);
+    const std::size_t end = rest.find_first_of("/?#");
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  }
+  rest = rest.substr(0, rest.find('#'));
+  const std::size_t q = rest.find('?');
+  if (q == std::string_view::npos) {
+    return TargetParts{rest, {}};
+  }
+  return TargetParts{rest.substr(0, q), rest.substr(q + 1)};
+}
+
+std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%') {
+      if (text.size() - i < 3) {
+        return std::nullopt;
+      }
+      const int high = hex_value(text[i + 1]);
+      const int low = hex_value(text[i + 2]);
+      if (high < 0 || low < 0) {
+        return std::nullopt;
+      }
+      out.push_back(static_cast<char>((high << 4) | low));
+      i += 2;
+    } else if (plus_as_space && c == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> query_arg(std::string_view query, std::string_view name, bool ignore_case) {
+  std::size_t i = 0;
+  while (i <= query.size()) {
+    const std::size_t amp = query.find('&', i);
+    const std::string_view piece =
+        query.substr(i, amp == std::string_view::npos ? std::string_view::npos : amp - i);
+    const std::size_t eq = piece.find('=');
+    const std::optional<std::string> key = percent_decode(piece.substr(0, eq), true);
+    if (key && (ignore_case ? iequals(*key, name) : *key == name)) {
+      return percent_decode(eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1),
+                            true);
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    i = amp + 1;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string_view> cookie_values(std::string_view cookie_header, std::string_view name) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < cookie_header.size()) {
+    const std::size_t semi = cookie_header.find(';', i);
+    const std::string_view piece = trim_ows(cookie_header.substr(
+        i, semi == std::string_view::npos ? std::string_view::npos : semi - i));
+    const std::size_t eq = piece.find('=');
+    if (eq != std::string_view::npos && trim_ows(piece.substr(0, eq)) == name) {
+      std::string_view value = trim_ows(piece.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      out.push_back(value);
+    }
+    if (semi == std::string_view::npos) {
+      break;
+    }
+    i = semi + 1;
+  }
+  return out;
+}
+
+bool has_auth_token_cookie(std::string_view cookie_header) {
+  for (const std::string_view value : cookie_values(cookie_header, k_auth_token_cookie)) {
+    if (!value.empty()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  while (!text.empty() && text.back() == '=') {
+    text.remove_suffix(1);
+  }
+  if (text.size() % 4 == 1) {
+    return std::nullopt;
+  }
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : text) {
+    int v = -1;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '-') {
+      v = 62;
+    } else if (c == '_') {
+      v = 63;
+    }
+    if (v < 0) {
+      return std::nullopt;
+    }
+    acc = ((acc << 6) | static_cast<std::uint32_t>(v)) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+// ---- Token formats ---------------------------------------------------------------
+
+std::string parse_zm_auth_token_id(std::string_view token) {
+  if (token.size() > k_max_route_token) {
+    return {};
+  }
+  const std::size_t first = token.find('_');
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  const std::size_t second = token.find('_', first + 1);
+  if (second == std::string_view::npos) {
+    return {};
+  }
+  const std::string_view key_version = token.substr(0, first);
+  const std::string_view hmac = token.substr(first + 1, second - first - 1);
+  const std::string_view hex = token.substr(second + 1);
+  if (key_version.empty() || !all_digits(key_version) || hmac.empty() || !all_hex(hmac) ||
+      hex.empty() || hex.size() % 2 != 0 || !all_hex(hex)) {
+    return {};
+  }
+  std::string data;
+  data.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    data.push_back(static_cast<char>((hex_value(hex[i]) << 4) | hex_value(hex[i + 1])));
+  }
+
+  // name=len:value;name=len:value;... (the last ';' is optional)
+  std::optional<std::string_view> id;
+  const std::string_view d = data;
+  std::size_t i = 0;
+  while (i < d.size()) {
+    const std::size_t eq = d.find('=', i);
+    if (eq == std::string_view::npos || eq == i) {
+      return {};
+    }
+    const std::string_view name = d.substr(i, eq - i);
+    std::size_t j = eq + 1;
+    std::size_t len = 0;
+    const std::size_t digits_start = j;
+    while (j < d.size() && d[j] >= '0' && d[j] <= '9') {
+      len = len * 10 + static_cast<std::size_t>(d[j] - '0');
+      if (len > d.size()) {
+        return {};
+      }
+      ++j;
+    }
+    if (j == digits_start || j >= d.size() || d[j] != ':') {
+      return {};
+    }
+    ++j;
+    if (d.size() - j < len) {
+      return {};
+    }
+    const std::string_view value = d.substr(j, len);
+    j += len;
+    if (j < d.size()) {
+      if (d[j] != ';') {
+        return {};
+      }
+      ++j;
+    }
+    if (name == "id") {
+      if (id) {
+        return {};  // two ids: refuse rather than guess
+      }
+      id = value;
+    }
+    i = j;
+  }
+  if (!id || !is_usable_id(*id)) {
+    return {};
+  }
+  return std::string(*id);
+}
+
+std::optional<std::string> jwt_subject(std::string_view jwt) {
+  jwt = trim_ows(jwt);
+  if (jwt.empty() || jwt.size() > k_max_route_token) {
+    return std::nullopt;
+  }
+  const std::size_t first = jwt.find('.');
+  if (first == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const std::size_t second = jwt.find('.', first + 1);
+  if (second == std::string_view::npos || jwt.find('.', second + 1) != std::string_view::npos) {
+    return std::nullopt;  // not JWS compact (JWE has five segments)
+  }
+  const std::string_view header = jwt.substr(0, first);
+  const std::string_view payload = jwt.substr(first + 1, second - first - 1);
+  const std::string_view signature = jwt.substr(second + 1);
+  if (header.empty() || payload.empty() || !is_base64url_segment(header) ||
+      !is_base64url_segment(signature)) {
+    return std::nullopt;
+  }
+  const std::optional<std::string> json = base64url_decode(payload);
+  if (!json) {
+    return std::nullopt;
+  }
+  std::optional<std::string> sub = JsonScan(*json).top_level_string("sub");
+  if (!sub || !is_usable_name(*sub)) {
+    return std::nullopt;
+  }
+  return sub;
+}
+
+// ---- Route decisions -----------------------------------------------------------------
+
+RouteKey extract_route(const RequestView& r) {
+  const TargetParts parts = split_target(r.target);
+  if (std::optional<std::string> user = rest_user(parts.path)) {
+    return user_key(std::move(*user));
+  }
+  if (istarts_with(parts.path, k_activesync_prefix) || istarts_with(parts.path, k_ews_prefix)) {
+    if (std::optional<std::string> user = exchange_user(r, parts.query)) {
+      return user_key(std::move(*user));
+    }
+  }
+  if (std::optional<std::string> user = dav_user(parts.path)) {
+    return user_key(std::move(*user));
+  }
+  if (std::optional<std::string> id = auth_token_id(r, parts.query)) {
+    return id_key(std::move(*id), false);
+  }
+  if (std::optional<std::string> id = jwt_id(r, parts.query)) {
+    return id_key(std::move(*id), false);
+  }
+  return RouteKey{};
+}
+
+RouteKey extract_admin_route(const RequestView& r) {
+  if (std::optional<std::string> id = token_id_from_cookie(r.cookie, k_admin_auth_token_cookie)) {
+    return id_key(std::move(*id), true);
+  }
+  return RouteKey{};
+}
+
+std::size_t ip_hash(std::string_view client_ip, std::size_t peers, std::size_t attempt) {
+  if (peers == 0) {
+    return 0;
+  }
+  std::string_view ip = client_ip;
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') {
+    ip = ip.substr(1, ip.size() - 2);
+  }
+  ip = ip.substr(0, ip.find('%'));  // IPv6 zone id
+  std::array<unsigned char, 16> address{};
+  std::string_view bytes = client_ip;  // not an address: hash the text itself
+  if (ip.find('\0') == std::string_view::npos) {
+    const std::string text(ip);
+    if (inet_pton(AF_INET, text.c_str(), address.data()) == 1) {
+      bytes = std::string_view(reinterpret_cast<const char*>(address.data()), 4);
+    } else if (inet_pton(AF_INET6, text.c_str(), address.data()) == 1) {
+      bytes = std::string_view(reinterpret_cast<const char*>(address.data()), 16);
+    }
+  }
+  const std::size_t rounds = (attempt < k_max_ip_hash_attempts ? attempt : k_max_ip_hash_attempts) + 1;
+  std::uint32_t hash = 89;
+  for (std::size_t round = 0; round < rounds; ++round) {
+    for (const char c : bytes) {
+      hash = (hash * 113 + static_cast<std::uint32_t>(static_cast<unsigned char>(c))) % 6271;
+    }
+  }
+  return hash % peers;
+}
+
+bool is_long_poll(std::string_view path) {
+  path = path.substr(0, path.find('?'));
+  return istarts_with(path, k_activesync_prefix) || path.starts_with("/service/soap/NoOpRequest") ||
+         path.starts_with("/service/soap/WaitSetRequest") || istarts_with(path, k_ews_prefix);
+}
+
+bool has_raw_crlf_escape(std::string_view target) {
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    const char c = target[i];
+    if (c == '\r' || c == '\n') {
+      return true;
+    }
+    if (c == '%' && target.size() - i >= 3 && target[i + 1] == '0') {
+      const char x = lower(target[i + 2]);
+      if (x == 'a' || x == 'd') {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace zmproxy::proxy::http

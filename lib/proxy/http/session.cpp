@@ -1,0 +1,589 @@
+#include "lib/proxy/http/session.hpp"
+
+#include <map>
+#include <variant>
+
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "lib/core/strings.hpp"
+#include "lib/log/logger.hpp"
+#include "lib/proxy/http/mail_mode.hpp"
+#include "lib/proxy/http/public_url.hpp"
+#include "lib/proxy/http/route_extract.hpp"
+#include "lib/proxy/http/server_names.hpp"
+#include "lib/proxy/mail/session.hpp"
+#include "lib/route/route_resolver_asio.hpp"
+
+namespace zmproxy::proxy::http {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace asio = net::asio;
+using asio::awaitable;
+using net::tcp;
+using Plain = beast::tcp_stream;
+using Tls = beast::ssl_stream<beast::tcp_stream>;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t k_chunk = 64 * 1024;
+
+// A kept-alive connection to a mailbox web server, per worker thread.
+struct UpstreamConn {
+  std::variant<std::unique_ptr<Plain>, std::unique_ptr<Tls>> stream;
+  beast::flat_buffer buffer;
+};
+
+class Pool {
+ public:
+  std::unique_ptr<UpstreamConn> take(const std::string& key) {
+    auto& v = m_idle[key];
+    if (v.empty()) {
+      return nullptr;
+    }
+    auto c = std::move(v.back());
+    v.pop_back();
+    return c;
+  }
+  void give(const std::string& key, std::unique_ptr<UpstreamConn> c) {
+    auto& v = m_idle[key];
+    if (v.size() < 32) {
+      v.push_back(std::move(c));
+    }
+  }
+  static Pool& of_this_thread() {
+    thread_local Pool pool;
+    return pool;
+  }
+
+ private:
+  std::map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> m_idle;
+};
+
+beast::tcp_stream& lowest(Plain& s) { return s; }
+beast::tcp_stream& lowest(Tls& s) { return s.next_layer(); }
+
+std::string page(int status, std::string_view title, std::string_view text) {
+  return "<!DOCTYPE html><html><head><title>" + std::to_string(status) + " " + std::string(title) +
+         "</title></head><body><h1>" + std::string(title) + "</h1><p>" + std::string(text) +
+         "</p></body></html>\n";
+}
+
+struct Ctx {
+  std::shared_ptr<const mail::Shared> shared;
+  const server::ProxyConfig& cfg;
+  mail::SessionInfo info;
+  bool tls;
+  std::uint64_t requests = 0;
+  // The request being served, for its access log line.
+  std::string request_line;
+  std::string referer;
+  std::string user_agent;
+  int status = 0;
+};
+
+template <class Stream>
+awaitable<bool> send_simple(Ctx& c, Stream& client, unsigned version, bhttp::status status,
+                            std::string text, bool keep_alive,
+                            std::vector<std::pair<std::string, std::string>> extra) {
+  bhttp::response<bhttp::string_body> res{status, version};
+  res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+  for (const auto& [k, v] : extra) {
+    res.set(k, v);
+  }
+  for (const std::string& line : c.cfg.http.response_headers) {
+    const auto colon = line.find(':');
+    res.set(std::string(core::trim(std::string_view(line).substr(0, colon))),
+            std::string(core::trim(std::string_view(line).substr(colon + 1))));
+  }
+  res.body() = page(static_cast<int>(status), std::string(bhttp::obsolete_reason(status)), text);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  c.status = static_cast<int>(status);
+  lowest(client).expires_after(c.cfg.http.send_timeout);
+  auto [ec, n] = co_await bhttp::async_write(client, res, net::use_nothrow);
+  c.info.bytes_out += n;
+  co_return !ec && keep_alive;
+}
+
+// Copy a message body from a parser to a serializer in chunks (Beast's
+// buffer_body relay): never the whole body in memory.
+template <class In, class Out, bool isRequest>
+awaitable<beast::error_code> relay_body(In& in, beast::flat_buffer& inbuf,
+                                        bhttp::parser<isRequest, bhttp::buffer_body>& p, Out& out,
+                                        bhttp::serializer<isRequest, bhttp::buffer_body>& sr,
+                                        std::chrono::milliseconds read_timeout,
+                                        std::chrono::milliseconds write_timeout, std::uint64_t& counted) {
+  auto buf = std::make_unique<char[]>(k_chunk);
+  while (true) {
+    if (!p.is_done()) {
+      p.get().body().data = buf.get();
+      p.get().body().size = k_chunk;
+      lowest(in).expires_after(read_timeout);
+      auto [ec, n] = co_await bhttp::async_read(in, inbuf, p, net::use_nothrow);
+      if (ec == bhttp::error::need_buffer) {
+        ec = {};
+      }
+      if (ec) {
+        co_return ec;
+      }
+      p.get().body().size = k_chunk - p.get().body().size;
+      p.get().body().data = buf.get();
+      p.get().body().more = !p.is_done();
+      counted += p.get().body().size;
+    } else {
+      p.get().body().data = nullptr;
+      p.get().body().size = 0;
+      p.get().body().more = false;
+    }
+    lowest(out).expires_after(write_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(out, sr, net::use_nothrow);
+    if (wec == bhttp::error::need_buffer) {
+      wec = {};
+    }
+    if (wec) {
+      co_return wec;
+    }
+    if (sr.is_done()) {
+      co_return beast::error_code{};
+    }
+  }
+}
+
+bool is_hop_by_hop(std::string_view name) {
+  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+                             "proxy-authorization", "te", "trailer", "upgrade"}) {
+    if (core::iequals(name, h)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+template <class A, class B>
+awaitable<void> pipe(A& from, B& to, std::uint64_t& counted) {
+  auto buf = std::make_unique<char[]>(16 * 1024);
+  while (true) {
+    lowest(from).expires_never();
+    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf.get(), 16 * 1024), net::use_nothrow);
+    if (ec || n == 0) {
+      co_return;
+    }
+    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.get(), n), net::use_nothrow);
+    if (wec) {
+      co_return;
+    }
+    counted += n;
+  }
+}
+
+template <class Message>
+bool version_11(const Message& m) {
+  return m.version() >= 11;
+}
+
+struct Target {
+  std::string host;
+  int port = 0;
+  bool from_ip_hash = false;
+};
+
+// Connect (or reuse) and run one request/response exchange. Returns false
+// when the client connection must close.
+template <class Client, class Up>
+awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buffer& cbuf,
+                                        bhttp::request_parser<bhttp::buffer_body>& rp, Up& up,
+                                        beast::flat_buffer& ubuf, const Target& t, bool& upstream_reusable,
+                                        bool& response_started) {
+  auto& req = rp.get();
+  const bool upgrade = bhttp::token_list{req[bhttp::field::connection]}.exists("upgrade") &&
+                       !req[bhttp::field::upgrade].empty();
+  const std::string path(req.target().substr(0, req.target().find('?')));
+  const auto read_timeout = is_long_poll(path) ? c.cfg.http.poll_timeout : c.cfg.http.read_timeout;
+  // Request header, then body, streamed.
+  std::string upgrade_value(req[bhttp::field::upgrade]);
+  for (auto it = req.begin(); it != req.end();) {
+    it = is_hop_by_hop(it->name_string()) ? req.erase(it) : std::next(it);
+  }
+  std::string xff(req["X-Forwarded-For"]);
+  req.set("X-Forwarded-For", xff.empty() ? c.info.client_ip : xff + ", " + c.info.client_ip);
+  req.set("X-Forwarded-Proto", c.tls ? "https" : "http");
+  req.set("X-Real-IP", c.info.client_ip);
+  if (upgrade) {
+    req.set(bhttp::field::connection, "Upgrade");
+    req.set(bhttp::field::upgrade, upgrade_value);
+  } else {
+    req.set(bhttp::field::connection, "keep-alive");
+  }
+  // Expect: 100-continue is answered here: the body is streamed anyway.
+  const bool expect_continue = core::iequals(req[bhttp::field::expect], "100-continue");
+  req.erase(bhttp::field::expect);
+  bhttp::serializer<true, bhttp::buffer_body> sr{req};
+  lowest(up).expires_after(c.cfg.http.send_timeout);
+  auto [hec, hn] = co_await bhttp::async_write_header(up, sr, net::use_nothrow);
+  if (hec) {
+    co_return std::nullopt;  // stale pooled connection or dead server: retry elsewhere
+  }
+  if (expect_continue && !rp.is_done()) {
+    static constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
+    lowest(client).expires_after(c.cfg.http.send_timeout);
+    auto [cec, cn] = co_await asio::async_write(client, asio::buffer(k_continue.data(), k_continue.size()),
+                                                net::use_nothrow);
+    if (cec) {
+      upstream_reusable = false;
+      co_return false;
+    }
+  }
+  if (!sr.is_done()) {
+    auto ec = co_await relay_body(client, cbuf, rp, up, sr, c.cfg.http.client_timeout, c.cfg.http.send_timeout,
+                                  c.info.bytes_in);
+    if (ec) {
+      upstream_reusable = false;
+      co_return false;
+    }
+  }
+  // Response header.
+  // Response header; interim 1xx answers (but 101) are skipped.
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> resp_holder;
+  beast::error_code rec;
+  while (true) {
+    resp_holder.emplace();
+    resp_holder->body_limit(boost::none);
+    resp_holder->header_limit(64 * 1024);
+    lowest(up).expires_after(read_timeout);
+    auto [e, rn] = co_await bhttp::async_read_header(up, ubuf, *resp_holder, net::use_nothrow);
+    rec = e;
+    const unsigned code = resp_holder->get().result_int();
+    if (rec || code < 100 || code >= 200 || code == 101) {
+      break;
+    }
+  }
+  auto& resp = *resp_holder;
+  if (rec) {
+    upstream_reusable = false;
+    if (rec == beast::error::timeout) {
+      response_started = true;
+      co_await send_simple(c, client, req.version(), bhttp::status::gateway_timeout,
+                           "The mailbox server did not answer in time.", false, {});
+      co_return false;
+    }
+    co_return std::nullopt;
+  }
+  response_started = true;
+  auto& res = resp.get();
+  c.status = static_cast<int>(res.result_int());
+  const bool upstream_keep_alive = res.keep_alive();
+  // Location: an internal mailbox URL becomes the public one.
+  if (auto loc = res.find(bhttp::field::location); loc != res.end()) {
+    const std::string internal = std::string("http") + (c.cfg.upstream.ssl ? "s" : "") + "://" + t.host + ":" +
+                                 std::to_string(t.port);
+    const std::string host(req[bhttp::field::host]);
+    const std::string pub = std::string(c.tls ? "https" : "http") + "://" + host;
+    res.set(bhttp::field::location, rewrite_location(loc->value(), internal, pub));
+  }
+  for (auto it = res.begin(); it != res.end();) {
+    it = (is_hop_by_hop(it->name_string()) && !(upgrade && res.result() == bhttp::status::switching_protocols))
+             ? res.erase(it)
+             : std::next(it);
+  }
+  for (const std::string& line : c.cfg.http.response_headers) {
+    const auto colon = line.find(':');
+    res.set(std::string(core::trim(std::string_view(line).substr(0, colon))),
+            std::string(core::trim(std::string_view(line).substr(colon + 1))));
+  }
+  if (upgrade && res.result() == bhttp::status::switching_protocols) {
+    bhttp::serializer<false, bhttp::buffer_body> rs{res};
+    res.body().data = nullptr;
+    res.body().more = false;
+    lowest(client).expires_after(c.cfg.http.send_timeout);
+    auto [wec, wn] = co_await bhttp::async_write_header(client, rs, net::use_nothrow);
+    if (wec) {
+      co_return false;
+    }
+    // Bytes already read on either side go first, then a tunnel.
+    if (ubuf.size() > 0) {
+      co_await asio::async_write(client, ubuf.data(), net::use_nothrow);
+      ubuf.consume(ubuf.size());
+    }
+    if (cbuf.size() > 0) {
+      co_await asio::async_write(up, cbuf.data(), net::use_nothrow);
+      cbuf.consume(cbuf.size());
+    }
+    using namespace asio::experimental::awaitable_operators;
+    std::uint64_t down = 0;
+    co_await (pipe(client, up, c.info.bytes_in) || pipe(up, client, down));
+    c.info.bytes_out += down;
+    upstream_reusable = false;
+    co_return false;
+  }
+  const bool client_keep_alive = req.keep_alive();
+  res.keep_alive(client_keep_alive);
+  // A body delimited by the upstream closing cannot be on a kept-alive client
+  // connection: send it chunked.
+  const auto code = static_cast<int>(res.result_int());
+  if (!res.has_content_length() && !res.chunked() && code >= 200 && code != 204 && code != 304 &&
+      req.method() != bhttp::verb::head && version_11(req)) {
+    res.chunked(true);
+  }
+  bhttp::serializer<false, bhttp::buffer_body> rs{res};
+  lowest(client).expires_after(c.cfg.http.send_timeout);
+  auto [wec, wn] = co_await bhttp::async_write_header(client, rs, net::use_nothrow);
+  c.info.bytes_out += wn;
+  if (wec) {
+    upstream_reusable = false;
+    co_return false;
+  }
+  if (!rs.is_done()) {
+    auto ec = co_await relay_body(up, ubuf, resp, client, rs, read_timeout, c.cfg.http.send_timeout,
+                                  c.info.bytes_out);
+    if (ec) {
+      upstream_reusable = false;
+      co_return false;
+    }
+  }
+  upstream_reusable = upstream_keep_alive;
+  co_return client_keep_alive;
+}
+
+template <class Client>
+awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) {
+  const auto& h = c.cfg.http;
+  bhttp::request_parser<bhttp::buffer_body> rp;
+  rp.header_limit(static_cast<std::uint32_t>(h.max_header_size));
+  rp.body_limit(h.upload_max > 0 ? boost::optional<std::uint64_t>(static_cast<std::uint64_t>(h.upload_max))
+                                  : boost::none);
+  lowest(client).expires_after(h.client_timeout);
+  auto [ec, n] = co_await bhttp::async_read_header(client, cbuf, rp, net::use_nothrow);
+  if (ec) {
+    if (ec == bhttp::error::header_limit) {
+      co_await send_simple(c, client, 11, bhttp::status::request_header_fields_too_large,
+                           "The request header is too large.", false, {});
+    } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
+               ec != asio::error::eof && ec != asio::error::connection_reset &&
+               ec != asio::ssl::error::stream_truncated) {
+      co_await send_simple(c, client, 11, bhttp::status::bad_request, "The request is malformed.", false, {});
+    }
+    co_return false;
+  }
+  c.info.bytes_in += n;
+  ++c.requests;
+  auto& req = rp.get();
+  c.request_line = std::string(req.method_string()) + " " + std::string(req.target()) +
+                   (req.version() == 10 ? " HTTP/1.0" : " HTTP/1.1");
+  c.referer = std::string(req[bhttp::field::referer]);
+  c.user_agent = std::string(req[bhttp::field::user_agent]);
+  const unsigned version = req.version();
+  const std::string target(req.target());
+  const std::string host(req[bhttp::field::host]);
+  // Request smuggling: Transfer-Encoding together with Content-Length.
+  if (req.count(bhttp::field::transfer_encoding) != 0 && req.count(bhttp::field::content_length) != 0) {
+    co_await send_simple(c, client, version, bhttp::status::bad_request,
+                         "Content-Length and Transfer-Encoding together are not accepted.", false, {});
+    co_return false;
+  }
+  if (has_raw_crlf_escape(target)) {
+    co_return co_await send_simple(c, client, version, bhttp::status::forbidden,
+                                   "Line breaks are not allowed in the address.", rp.is_done() && req.keep_alive(), {});
+  }
+  if (!host_allowed(host, h.server_names, h.strict_server_name)) {
+    co_return co_await send_simple(c, client, version, bhttp::status::bad_request,
+                                   "Unknown server name.", rp.is_done() && req.keep_alive(), {});
+  }
+  const auto mode = parse_mail_mode(h.mode).value_or(MailMode::both);
+  const std::string cookie(req[bhttp::field::cookie]);
+  const auto decision = decide(mode, c.tls, host, target, has_auth_token_cookie(cookie),
+                               c.shared->https_port != 0 ? c.shared->https_port : h.ssl_port,
+                               c.shared->http_port != 0 ? c.shared->http_port : h.port);
+  if (decision.bad_host) {
+    co_return co_await send_simple(c, client, version, bhttp::status::bad_request,
+                                   std::string("The Host header is missing or malformed."), false, {});
+  }
+  if (decision.redirect) {
+    std::vector<std::pair<std::string, std::string>> location;
+    location.emplace_back("Location", decision.location);
+    co_return co_await send_simple(c, client, version, bhttp::status::found, std::string("Moved."),
+                                   rp.is_done() && req.keep_alive(), std::move(location));
+  }
+  // Where to?
+  const std::string authorization(req[bhttp::field::authorization]);
+  const std::string user_agent(req[bhttp::field::user_agent]);
+  RequestView view{std::string_view(req.method_string().data(), req.method_string().size()), target, host,
+                   cookie, authorization, user_agent};
+  const RouteKey key = extract_route(view);
+  std::vector<Target> targets;
+  if (key.kind != RouteKey::Kind::ip_hash) {
+    route::RouteQuery q;
+    q.user = key.value;
+    q.by_id = key.kind == RouteKey::Kind::zimbra_id;
+    q.admin = key.admin;
+    q.protocol = c.cfg.upstream.ssl ? "httpssl" : "http";
+    q.client_ip = c.info.client_ip;
+    q.proxy_ip = c.info.local_ip;
+    q.proxy_host = host;
+    q.login_attempt = 0;
+    auto r = co_await route::resolve(c.shared->resolver, q);
+    if (auto* found = std::get_if<route::Route>(&r)) {
+      targets.push_back(Target{found->host, found->port, false});
+    } else if (std::get<route::RouteError>(r).code == Errc::permission_denied) {
+      co_return co_await send_simple(c, client, version, bhttp::status::forbidden,
+                                     "This address may not use this domain.", false, {});
+    }
+  }
+  if (targets.empty() && !h.upstreams.empty()) {
+    // IP hash over the mailbox web servers; on failure, rehash as nginx does
+    // (each server at most once).
+    std::vector<bool> used(h.upstreams.size(), false);
+    for (std::size_t attempt = 0; attempt < 20 && targets.size() < h.upstreams.size(); ++attempt) {
+      const std::size_t pick = ip_hash(c.info.client_ip, h.upstreams.size(), attempt);
+      if (used[pick]) {
+        continue;
+      }
+      used[pick] = true;
+      const std::string& u = h.upstreams[pick];
+      const auto colon = u.rfind(':');
+      Target t{u.substr(0, colon), colon == std::string::npos ? 80 : std::stoi(u.substr(colon + 1)), true};
+      targets.push_back(t);
+    }
+    for (std::size_t i = 0; i < used.size(); ++i) {  // any left after 20 rehashes
+      if (!used[i]) {
+        const std::string& u = h.upstreams[i];
+        const auto colon = u.rfind(':');
+        targets.push_back(Target{u.substr(0, colon), colon == std::string::npos ? 80 : std::stoi(u.substr(colon + 1)), true});
+      }
+    }
+  }
+  if (targets.empty()) {
+    co_return co_await send_simple(c, client, version, bhttp::status::bad_gateway,
+                                   "No mailbox server is configured for this request.", false, {});
+  }
+  for (const Target& t : targets) {
+    const std::string pool_key = (c.cfg.upstream.ssl ? "s:" : "p:") + t.host + ":" + std::to_string(t.port);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::unique_ptr<UpstreamConn> conn = attempt == 0 ? Pool::of_this_thread().take(pool_key) : nullptr;
+      const bool reused = conn != nullptr;
+      if (!conn) {
+        auto socket = co_await mail::connect_upstream(t.host, t.port, h.connect_timeout);
+        if (!socket) {
+          break;  // this server is down: next target, if any
+        }
+        conn = std::make_unique<UpstreamConn>();
+        if (c.cfg.upstream.ssl) {
+          auto s = std::make_unique<Tls>(beast::tcp_stream(std::move(*socket)), *c.shared->client_tls);
+          SSL_set_tlsext_host_name(s->native_handle(), t.host.c_str());
+          s->next_layer().expires_after(h.connect_timeout);
+          auto [hec] = co_await s->async_handshake(asio::ssl::stream_base::client, net::use_nothrow);
+          if (hec) {
+            break;
+          }
+          conn->stream = std::move(s);
+        } else {
+          conn->stream = std::make_unique<Plain>(std::move(*socket));
+        }
+      }
+      c.info.upstream = t.host + ":" + std::to_string(t.port);
+      bool reusable = false;
+      bool started = false;
+      std::optional<bool> result;
+      if (auto* p = std::get_if<std::unique_ptr<Plain>>(&conn->stream)) {
+        result = co_await exchange(c, client, cbuf, rp, **p, conn->buffer, t, reusable, started);
+      } else {
+        result = co_await exchange(c, client, cbuf, rp, *std::get<std::unique_ptr<Tls>>(conn->stream),
+                                   conn->buffer, t, reusable, started);
+      }
+      if (result) {
+        if (reusable) {
+          Pool::of_this_thread().give(pool_key, std::move(conn));
+        }
+        c.info.outcome = "ok";
+        co_return *result;
+      }
+      if (started || !reused) {
+        break;
+      }
+      // A pooled connection the server had closed: once more, fresh.
+    }
+    if (!t.from_ip_hash) {
+      // A looked-up route that failed: forget it so the next request asks again.
+      co_await route::invalidate(c.shared->resolver, key.value, c.info.local_ip);
+      break;
+    }
+  }
+  c.info.outcome = "bad-gateway";
+  co_return co_await send_simple(c, client, version, bhttp::status::bad_gateway,
+                                 "The mailbox server is not reachable; try again later.", false, {});
+}
+
+// Combined log format plus the upstream and the duration.
+void log_request(const Ctx& c, std::uint64_t bytes, Clock::time_point started) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  auto field = [](const std::string& v) {
+    std::string out;
+    for (char ch : v) {
+      const auto u = static_cast<unsigned char>(ch);
+      out += (u < 0x20 || u == 0x7f || ch == '"') ? '?' : ch;
+    }
+    return out.empty() ? std::string("-") : out;
+  };
+  c.shared->access_log->write_line(c.info.client_ip + " - - [" + log::clf_time() + "] \"" +
+                                   field(c.request_line) + "\" " + std::to_string(c.status) + " " +
+                                   std::to_string(bytes) + " \"" + field(c.referer) + "\" \"" +
+                                   field(c.user_agent) + "\" " + field(c.info.upstream) + " " +
+                                   std::to_string(ms) + "ms");
+}
+
+template <class Client>
+awaitable<void> serve(Ctx& c, Client& client) {
+  beast::flat_buffer cbuf;
+  while (true) {
+    c.request_line.clear();
+    c.status = 0;
+    c.info.upstream.clear();
+    const auto started = Clock::now();
+    const std::uint64_t out_before = c.info.bytes_out;
+    const bool more = co_await serve_request(c, client, cbuf);
+    if (!c.request_line.empty()) {
+      log_request(c, c.info.bytes_out - out_before, started);
+    }
+    if (!more) {
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared, tcp::socket socket, bool tls) {
+  Ctx c{shared, *shared->config, mail::describe_peer(socket, tls ? "https" : "http"), tls, 0, {}, {}, {}, 0};
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  try {
+    if (tls) {
+      if (!shared->server_tls) {
+        co_return;
+      }
+      Tls stream(beast::tcp_stream(std::move(socket)), *shared->server_tls);
+      stream.next_layer().expires_after(c.cfg.http.client_timeout);
+      auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, net::use_nothrow);
+      if (ec) {
+        c.info.outcome = "tls-failed";
+      } else {
+        co_await serve(c, stream);
+        stream.next_layer().expires_after(std::chrono::seconds(5));
+        co_await stream.async_shutdown(net::use_nothrow);
+      }
+    } else {
+      Plain stream(std::move(socket));
+      co_await serve(c, stream);
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  } catch (const std::exception& e) {
+    c.info.outcome = "error";
+    ZMPROXY_LOG(error, "http", "{}: session failed: {}", c.info.client_ip, e.what());
+  }
+}
+
+}  // namespace zmproxy::proxy::http

@@ -1,0 +1,23 @@
+#pragma once
+// One HTTP or HTTPS client connection of the web proxy: per request, the
+// security checks (CR/LF escapes, header size, smuggling), strict server
+// names, the mail mode's redirects, the route (user in the URL, auth token,
+// JWT, else IP hash), then the request streamed to the mailbox web server
+// over a pooled keep-alive connection and the response streamed back, with
+// X-Forwarded-For/-Proto, Location rewriting and the configured response
+// headers. WebSocket upgrades become a byte tunnel. Never throws.
+
+#include <memory>
+
+#include "lib/net/asio.hpp"
+
+namespace zmproxy::proxy::mail {
+struct Shared;
+}
+
+namespace zmproxy::proxy::http {
+
+net::asio::awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared,
+                                       net::tcp::socket socket, bool tls);
+
+}  // namespace zmproxy::proxy::http

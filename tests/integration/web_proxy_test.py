@@ -1,0 +1,266 @@
+"""zmproxyd's web side end to end: two HTTP mailbox backends that name
+themselves, zmlookupd, and http.client/curl as clients."""
+import base64
+import http.client
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import unittest
+
+from zmproxy_testing import BIN_DIR, HomeTestCase
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "support"))
+from zmproxy_procs import Daemon, WebBackend  # noqa: E402
+from mail_proxy_test import make_cert  # noqa: E402
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class WebProxyBase(HomeTestCase):
+    mode = "both"
+    strict = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.b1 = WebBackend("mbox1", "127.0.0.2").start()
+        cls.b2 = WebBackend("mbox2", "127.0.0.3").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.b1.stop()
+        cls.b2.stop()
+
+    def setUp(self):
+        super().setUp()
+        lines = ["cd example.com zimbraVirtualHostname mail.example.com",
+                 "mcf zimbraDefaultDomainName example.com",
+                 f"cs 127.0.0.2 zimbraMailPort {self.b1.port}",
+                 f"cs 127.0.0.3 zimbraMailPort {self.b2.port}",
+                 "ca user1@example.com pw zimbraMailHost 127.0.0.2",
+                 "ca user2@example.com pw zimbraMailHost 127.0.0.3"]
+        r = self.run_tool("zmprov", input="\n".join(lines) + "\n")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.user2_id = self.run_tool("zmprov", "ga", "user2@example.com", "zimbraId").stdout.split()[-1]
+        self.lookupd = Daemon(BIN_DIR, "zmlookupd", self.home, ["--listen", "127.0.0.1:0"]).start()
+        self.addCleanup(self.lookupd.stop)
+        make_cert(os.path.join(self.home, "conf"))
+        with open(os.path.join(self.home, "conf", "zmproxy.conf"), "w") as f:
+            f.write(f"""
+[server]
+bind_address = "127.0.0.1"
+workers = 2
+log_file = "log/zmproxyd.log"
+
+[route]
+handlers = ["{self.lookupd.address}"]
+
+[mail]
+enabled = false
+
+[upstream]
+ssl = false
+auth_wait = "0s"
+
+[http]
+enabled = true
+mode = "{self.mode}"
+port = 0
+ssl_port = 0
+strict_server_name = {"true" if self.strict else "false"}
+server_names = ["proxy.example.com", "mail.example.com"]
+upstreams = ["{self.b1.server}", "{self.b2.server}"]
+response_headers = ["X-Frame-Options: SAMEORIGIN"]
+max_header_size = 8192
+upload_max = 0
+""")
+        self.proxy = Daemon(BIN_DIR, "zmproxyd", self.home).start()
+        self.addCleanup(self.proxy.stop)
+        self.ports = {}
+        with open(os.path.join(self.home, "run", "zmproxyd.addr")) as f:
+            for line in f:
+                name, addr = line.split()
+                self.ports[name] = int(addr.rsplit(":", 1)[1])
+
+    def get(self, path, host="mail.example.com", headers=None, https=False, source=None, method="GET",
+            body=None):
+        if https:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            conn = http.client.HTTPSConnection("127.0.0.1", self.ports["https"], context=ctx, timeout=60)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.ports["http"], timeout=60,
+                                              source_address=(source, 0) if source else None)
+        h = {"Host": host}
+        h.update(headers or {})
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        return r, data
+
+    def name_of(self, path, **kw):
+        r, data = self.get(path, **kw)
+        self.assertEqual(r.status, 200, data)
+        return json.loads(data)["name"]
+
+
+class RoutingTest(WebProxyBase):
+    def test_rest_urls_route_by_user(self):
+        self.assertEqual(self.name_of("/home/user1@example.com/inbox"), "mbox1")
+        self.assertEqual(self.name_of("/home/user2@example.com/inbox"), "mbox2")
+        self.assertEqual(self.name_of("/service/home/~user2@example.com/Calendar"), "mbox2")
+        self.assertEqual(self.name_of("/home/user2%40example.com/x"), "mbox2")  # decoded
+        self.assertEqual(self.name_of("/dav/user1@example.com/Calendar/"), "mbox1")
+
+    def test_cookie_and_jwt_route_by_account_id(self):
+        data = f"id=36:{self.user2_id};exp=13:1999999999999;type=6:zimbra;".encode()
+        token = "0_abcdef_" + data.hex()
+        self.assertEqual(self.name_of("/", headers={"Cookie": f"ZM_AUTH_TOKEN={token}"}), "mbox2")
+        jwt = b64url(b'{"alg":"HS256"}') + "." + b64url(json.dumps({"sub": self.user2_id}).encode()) + ".sig"
+        self.assertEqual(self.name_of("/service/soap", headers={"Authorization": f"Bearer {jwt}"}), "mbox2")
+
+    def test_ip_hash_is_stable_and_forwarded_for_is_set(self):
+        names = {self.name_of("/static/x.js", source="127.0.0.9") for _ in range(100)}
+        self.assertEqual(len(names), 1)
+        r, data = self.get("/static/y.js", source="127.0.0.9", headers={"X-Forwarded-For": "192.0.2.1"})
+        headers = json.loads(data)["headers"]
+        self.assertEqual(headers["X-Forwarded-For"], "192.0.2.1, 127.0.0.9")
+        self.assertEqual(headers["X-Forwarded-Proto"], "http")
+        self.assertEqual(headers["Host"], "mail.example.com")
+        self.assertEqual(r.getheader("X-Frame-Options"), "SAMEORIGIN")
+
+    def test_location_rewritten_to_the_public_url(self):
+        r, _ = self.get("/home/user1@example.com/redirect")
+        self.assertEqual(r.status, 302)
+        self.assertEqual(r.getheader("Location"), "http://mail.example.com/home/landed")
+
+    def test_strict_server_names(self):
+        self.assertEqual(self.get("/x", host="mail.example.com")[0].status, 200)
+        self.assertEqual(self.get("/x", host="evil.test")[0].status, 400)
+
+    def test_security_checks_and_the_next_connection_works(self):
+        self.assertEqual(self.get("/home/user1%0Aset%20x@example.com/")[0].status, 403)
+        s = socket.create_connection(("127.0.0.1", self.ports["http"]), timeout=30)
+        s.sendall(b"POST /x HTTP/1.1\r\nHost: mail.example.com\r\nContent-Length: 4\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 400"))
+        s.close()
+        s = socket.create_connection(("127.0.0.1", self.ports["http"]), timeout=30)
+        s.sendall(b"GET /x HTTP/1.1\r\nHost: mail.example.com\r\nX-Big: " + b"a" * 10000 + b"\r\n\r\n")
+        self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 431"))
+        s.close()
+        self.assertEqual(self.get("/x")[0].status, 200)
+
+    def test_websocket_style_upgrade_is_tunnelled(self):
+        s = socket.create_connection(("127.0.0.1", self.ports["http"]), timeout=30)
+        s.sendall(b"GET /home/user1@example.com/ws HTTP/1.1\r\nHost: mail.example.com\r\n"
+                  b"Connection: Upgrade\r\nUpgrade: test\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(1)
+        self.assertTrue(head.startswith(b"HTTP/1.1 101"), head)
+        s.sendall(b"ping through the tunnel")
+        got = b""
+        while len(got) < 23:
+            got += s.recv(100)
+        self.assertEqual(got, b"ping through the tunnel")
+        s.close()
+
+    def test_dead_backend_ip_hash_fails_over_and_routed_gets_502(self):
+        names = {self.name_of(f"/s/{i}", source=f"127.0.0.{20 + i}") for i in range(20)}
+        self.assertEqual(names, {"mbox1", "mbox2"})  # both in use
+        type(self).b2.stop()
+        try:
+            names = {self.name_of(f"/s/{i}", source=f"127.0.0.{20 + i}") for i in range(20)}
+            self.assertEqual(names, {"mbox1"})
+            r, data = self.get("/home/user2@example.com/x")
+            self.assertEqual(r.status, 502)
+            self.assertNotIn(b"zmproxy/", data)
+        finally:
+            type(self).b2 = WebBackend("mbox2", "127.0.0.3").start()
+
+    def test_big_download_and_upload_stream_in_small_memory(self):
+        def rss():
+            with open(f"/proc/{self.proxy.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) * 1024
+        before = rss()
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                            "-H", "Host: mail.example.com",
+                            f"http://127.0.0.1:{self.ports['http']}/home/user1@example.com/download?bytes={1 << 30}"],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.stdout, f"200 {1 << 30}")
+        upload = os.path.join(self.home, "upload.bin")
+        with open(upload, "wb") as f:
+            f.truncate(100 << 20)
+        r = subprocess.run(["curl", "-s", "-H", "Host: mail.example.com", "-T", upload,
+                            f"http://127.0.0.1:{self.ports['http']}/home/user2@example.com/up"],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(json.loads(r.stdout)["received"], 100 << 20)
+        self.assertLess(rss() - before, 32 << 20)
+
+    def test_access_log_is_combined_format(self):
+        self.get("/home/user1@example.com/inbox", headers={"User-Agent": "tester/1"})
+        path = os.path.join(self.home, "log", "access.log")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not os.path.exists(path):
+            time.sleep(0.02)
+        with open(path) as f:
+            line = f.read().splitlines()[-1]
+        self.assertRegex(line, r'^127\.0\.0\.1 - - \[[^\]]+\] "GET /home/user1@example\.com/inbox HTTP/1\.1" '
+                               r'200 \d+ "-" "tester/1" 127\.0\.0\.2:\d+ \d+ms$')
+
+
+class NotStrictTest(WebProxyBase):
+    strict = False
+
+    def test_any_host_passes(self):
+        self.assertEqual(self.get("/x", host="mail.example.com")[0].status, 200)
+        self.assertEqual(self.get("/x", host="evil.test")[0].status, 200)
+
+
+class RedirectModeTest(WebProxyBase):
+    mode = "redirect"
+
+    def test_http_redirects_to_https(self):
+        r, _ = self.get("/home/user1@example.com/inbox?a=1")
+        self.assertEqual(r.status, 302)
+        self.assertEqual(r.getheader("Location"),
+                         f"https://mail.example.com:{self.ports['https']}/home/user1@example.com/inbox?a=1")
+        self.assertEqual(self.name_of("/home/user1@example.com/inbox", https=True), "mbox1")
+
+
+class HttpsModeTest(WebProxyBase):
+    mode = "https"
+
+    def test_no_http_listener(self):
+        self.assertNotIn("http", self.ports)
+        self.assertEqual(self.name_of("/home/user2@example.com/", https=True), "mbox2")
+
+
+class MixedModeTest(WebProxyBase):
+    mode = "mixed"
+
+    def test_login_over_https_then_clear(self):
+        r, _ = self.get("/")
+        self.assertEqual(r.status, 302)
+        self.assertTrue(r.getheader("Location").startswith(f"https://mail.example.com:{self.ports['https']}/"))
+        self.assertIn("zminitmode=http", r.getheader("Location"))
+        cookie = {"Cookie": "ZM_AUTH_TOKEN=0_x_00"}
+        self.assertEqual(self.get("/", headers=cookie)[0].status, 200)
+        r, _ = self.get("/?zminitmode=http", headers=cookie, https=True)
+        self.assertEqual(r.status, 302)
+        self.assertTrue(r.getheader("Location").startswith(f"http://mail.example.com:{self.ports['http']}/"))
+
+
+if __name__ == "__main__":
+    unittest.main()

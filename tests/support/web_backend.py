@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""A mailbox web server stand-in for tests and the demo: it names itself and
+echoes what it received.
+
+  python3 web_backend.py NAME ADDRESS PORT       (PORT 0: any; prints "PORT <n>")
+
+  GET  /download?bytes=N      N bytes of data (Content-Length), streamed
+  POST|PUT anything           reads the whole body; answers its size
+  GET  /redirect              302 to this server's own absolute URL
+  any  with Upgrade: test     101, then echoes bytes (a tunnel)
+  GET  anything else          200, JSON: name, method, path, headers
+"""
+import json
+import socket
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "backend"
+
+    def log_message(self, *args):
+        pass
+
+    def send_json(self, data, status=200, extra=()):
+        body = (json.dumps(data) + "\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def read_body(self):
+        n = 0
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return n
+                left = size
+                while left:
+                    chunk = self.rfile.read(min(left, 1 << 16))
+                    if not chunk:
+                        return n
+                    left -= len(chunk)
+                    n += len(chunk)
+                self.rfile.readline()
+        left = int(self.headers.get("Content-Length", "0"))
+        while left:
+            chunk = self.rfile.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            left -= len(chunk)
+            n += len(chunk)
+        return n
+
+    def do_GET(self):
+        if self.headers.get("Upgrade", "").lower() == "test":
+            self.send_response(101)
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Upgrade", "test")
+            self.end_headers()
+            self.wfile.flush()
+            while True:
+                data = self.connection.recv(65536)
+                if not data:
+                    return
+                self.connection.sendall(data)
+        if "/download" in self.path:
+            n = int(self.path.split("bytes=")[1])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            block = b"z" * (1 << 16)
+            while n:
+                k = min(n, len(block))
+                self.wfile.write(block[:k])
+                n -= k
+            return
+        if "/redirect" in self.path:
+            host, port = self.server.server_address[:2]
+            self.send_json({"name": self.server.name}, 302,
+                           [("Location", f"http://{host}:{port}/home/landed")])
+            return
+        self.send_json({"name": self.server.name, "method": self.command, "path": self.path,
+                        "headers": {k: v for k, v in self.headers.items()}})
+
+    def do_POST(self):
+        n = self.read_body()
+        self.send_json({"name": self.server.name, "received": n})
+
+    do_PUT = do_POST
+
+
+def main():
+    name, address, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer((address, port), Handler)
+    server.daemon_threads = True
+    server.name = name
+    print(f"PORT {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

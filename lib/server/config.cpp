@@ -251,7 +251,8 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
   if (const auto* t = section(r, "http")) {
     r.known(*t, "http.", {"enabled", "mode", "port", "ssl_port", "strict_server_name", "server_names",
                           "upstreams", "connect_timeout", "read_timeout", "send_timeout", "poll_timeout",
-                          "client_timeout", "upload_max", "response_headers", "max_header_size"});
+                          "client_timeout", "upload_max", "response_headers", "max_header_size",
+                          "admin_enabled", "admin_port", "admin_upstreams"});
     HttpSection& h = cfg->http;
     r.get(*t, "http.", "enabled", h.enabled);
     r.get(*t, "http.", "mode", h.mode);
@@ -274,6 +275,9 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
     }
     r.get(*t, "http.", "response_headers", h.response_headers);
     r.get(*t, "http.", "max_header_size", h.max_header_size);
+    r.get(*t, "http.", "admin_enabled", h.admin_enabled);
+    r.get(*t, "http.", "admin_port", h.admin_port);
+    r.get(*t, "http.", "admin_upstreams", h.admin_upstreams);
     if (h.mode != "http" && h.mode != "https" && h.mode != "both" && h.mode != "redirect" &&
         h.mode != "mixed") {
       if (const toml::node* n = t->get("mode")) {
@@ -323,7 +327,8 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
       {"pop3.port", cfg->mail_enabled && cfg->pop3.enabled ? cfg->pop3.port : -1},
       {"pop3.ssl_port", cfg->mail_enabled && cfg->pop3.ssl_enabled ? cfg->pop3.ssl_port : -1},
       {"http.port", cfg->http.enabled && cfg->http.mode != "https" ? cfg->http.port : -1},
-      {"http.ssl_port", cfg->http.enabled && cfg->http.mode != "http" ? cfg->http.ssl_port : -1}};
+      {"http.ssl_port", cfg->http.enabled && cfg->http.mode != "http" ? cfg->http.ssl_port : -1},
+      {"http.admin_port", cfg->http.admin_enabled ? cfg->http.admin_port : -1}};
   for (const auto& [key, port] : listeners) {
     if (port < 0) {
       continue;

@@ -83,6 +83,9 @@ struct HttpSection {
   std::int64_t upload_max = 10'485'760;   // zimbraFileUploadMaxSize (0 = no limit)
   std::vector<std::string> response_headers;  // zimbraReverseProxyResponseHeaders ("Name: value")
   int max_header_size = 16 * 1024;
+  bool admin_enabled = false;             // zimbraReverseProxyAdminEnabled
+  int admin_port = 9071;                  // zimbraAdminProxyPort
+  std::vector<std::string> admin_upstreams;  // mailbox admin consoles (zimbraAdminPort) for requests without a token
 };
 
 struct ProxyConfig {

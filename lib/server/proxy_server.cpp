@@ -19,7 +19,7 @@ namespace asio = net::asio;
 using net::tcp;
 using asio::awaitable;
 
-enum class Protocol { imap, imaps, pop3, pop3s, http, https };
+enum class Protocol { imap, imaps, pop3, pop3s, http, https, admin };
 
 struct ListenerSpec {
   Protocol protocol;
@@ -105,6 +105,9 @@ struct ProxyServer::Impl {
         case Protocol::https:
           asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), true), done);
           break;
+        case Protocol::admin:
+          asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), true, true), done);
+          break;
       }
     }
   }
@@ -132,7 +135,7 @@ int ProxyServer::run() {
     const bool wants_tls =
         (mail && ((c.imap.ssl_enabled) || (c.imap.enabled && c.imap.starttls != StartTls::off) ||
                   (c.pop3.ssl_enabled) || (c.pop3.enabled && c.pop3.starttls != StartTls::off))) ||
-        (c.http.enabled && c.http.mode != "http");
+        (c.http.enabled && c.http.mode != "http") || c.http.admin_enabled;
     if (wants_tls) {
       ZMPROXY_LOG(error, "proxy", "{}; TLS listeners and STARTTLS need it (or set starttls = \"off\" and "
                   "ssl_enabled = false)", server_tls.error().message);
@@ -165,6 +168,9 @@ int ProxyServer::run() {
   if (c.http.enabled) {
     if (c.http.mode != "https") specs.push_back({Protocol::http, "http", c.http.port});
     if (c.http.mode != "http" && shared->server_tls) specs.push_back({Protocol::https, "https", c.http.ssl_port});
+  }
+  if (c.http.admin_enabled && shared->server_tls) {
+    specs.push_back({Protocol::admin, "admin", c.http.admin_port});
   }
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(c.server.bind_address, ec);

@@ -26,6 +26,8 @@ def b64url(data):
 class WebProxyBase(HomeTestCase):
     mode = "both"
     strict = True
+    extra_http = ""
+    upload_max = 0
 
     @classmethod
     def setUpClass(cls):
@@ -44,7 +46,9 @@ class WebProxyBase(HomeTestCase):
                  f"cs 127.0.0.2 zimbraMailPort {self.b1.port}",
                  f"cs 127.0.0.3 zimbraMailPort {self.b2.port}",
                  "ca user1@example.com pw zimbraMailHost 127.0.0.2",
-                 "ca user2@example.com pw zimbraMailHost 127.0.0.3"]
+                 "ca user2@example.com pw zimbraMailHost 127.0.0.3",
+                 f"ms 127.0.0.3 zimbraAdminPort {self.b2.port}",
+                 "ma user2@example.com zimbraIsAdminAccount TRUE"]
         r = self.run_tool("zmprov", input="\n".join(lines) + "\n")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.user2_id = self.run_tool("zmprov", "ga", "user2@example.com", "zimbraId").stdout.split()[-1]
@@ -78,7 +82,8 @@ server_names = ["proxy.example.com", "mail.example.com"]
 upstreams = ["{self.b1.server}", "{self.b2.server}"]
 response_headers = ["X-Frame-Options: SAMEORIGIN"]
 max_header_size = 8192
-upload_max = 0
+upload_max = {self.upload_max}
+{self.extra_http.format(b1=self.b1.server)}
 """)
         self.proxy = Daemon(BIN_DIR, "zmproxyd", self.home).start()
         self.addCleanup(self.proxy.stop)
@@ -218,6 +223,37 @@ class RoutingTest(WebProxyBase):
             line = f.read().splitlines()[-1]
         self.assertRegex(line, r'^127\.0\.0\.1 - - \[[^\]]+\] "GET /home/user1@example\.com/inbox HTTP/1\.1" '
                                r'200 \d+ "-" "tester/1" 127\.0\.0\.2:\d+ \d+ms$')
+
+
+class AdminAndLimitsTest(WebProxyBase):
+    extra_http = 'admin_enabled = true\nadmin_port = 0\nadmin_upstreams = ["{b1}"]'
+    upload_max = 1000
+
+    def admin_get(self, path, headers=None):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", self.ports["admin"], context=ctx, timeout=60)
+        h = {"Host": "mail.example.com"}
+        h.update(headers or {})
+        conn.request("GET", path, headers=h)
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        return r, data
+
+    def test_admin_console_routes_by_admin_token(self):
+        r, data = self.admin_get("/zimbraAdmin/")
+        self.assertEqual((r.status, json.loads(data)["name"]), (200, "mbox1"))  # no token: admin_upstreams
+        token = "0_abcdef_" + f"id=36:{self.user2_id};type=6:zimbra;".encode().hex()
+        r, data = self.admin_get("/service/admin/soap", {"Cookie": f"ZM_ADMIN_AUTH_TOKEN={token}"})
+        self.assertEqual((r.status, json.loads(data)["name"]), (200, "mbox2"))  # zimbraAdminPort of user2's server
+
+    def test_upload_over_the_limit_is_413(self):
+        r, _ = self.get("/home/user1@example.com/up", method="POST", body=b"x" * 2000)
+        self.assertEqual(r.status, 413)
+        r, data = self.get("/home/user1@example.com/up", method="POST", body=b"x" * 500)
+        self.assertEqual(json.loads(data)["received"], 500)
 
 
 class NotStrictTest(WebProxyBase):

@@ -78,6 +78,7 @@ struct Ctx {
   const server::ProxyConfig& cfg;
   mail::SessionInfo info;
   bool tls;
+  bool admin;
   std::uint64_t requests = 0;
   // The request being served, for its access log line.
   std::string request_line;
@@ -359,7 +360,10 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
   lowest(client).expires_after(h.client_timeout);
   auto [ec, n] = co_await bhttp::async_read_header(client, cbuf, rp, net::use_nothrow);
   if (ec) {
-    if (ec == bhttp::error::header_limit) {
+    if (ec == bhttp::error::body_limit) {
+      co_await send_simple(c, client, 11, bhttp::status::payload_too_large,
+                           std::string("The upload is larger than zimbraFileUploadMaxSize allows."), false, {});
+    } else if (ec == bhttp::error::header_limit) {
       co_await send_simple(c, client, 11, bhttp::status::request_header_fields_too_large,
                            "The request header is too large.", false, {});
     } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
@@ -385,6 +389,11 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
                          "Content-Length and Transfer-Encoding together are not accepted.", false, {});
     co_return false;
   }
+  if (h.upload_max > 0 && req.has_content_length() &&
+      std::stoull(std::string(req[bhttp::field::content_length])) > static_cast<std::uint64_t>(h.upload_max)) {
+    co_return co_await send_simple(c, client, version, bhttp::status::payload_too_large,
+                                   std::string("The upload is larger than zimbraFileUploadMaxSize allows."), false, {});
+  }
   if (has_raw_crlf_escape(target)) {
     co_return co_await send_simple(c, client, version, bhttp::status::forbidden,
                                    "Line breaks are not allowed in the address.", rp.is_done() && req.keep_alive(), {});
@@ -393,7 +402,7 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
     co_return co_await send_simple(c, client, version, bhttp::status::bad_request,
                                    "Unknown server name.", rp.is_done() && req.keep_alive(), {});
   }
-  const auto mode = parse_mail_mode(h.mode).value_or(MailMode::both);
+  const auto mode = c.admin ? MailMode::https : parse_mail_mode(h.mode).value_or(MailMode::both);
   const std::string cookie(req[bhttp::field::cookie]);
   const auto decision = decide(mode, c.tls, host, target, has_auth_token_cookie(cookie),
                                c.shared->https_port != 0 ? c.shared->https_port : h.ssl_port,
@@ -413,7 +422,8 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
   const std::string user_agent(req[bhttp::field::user_agent]);
   RequestView view{std::string_view(req.method_string().data(), req.method_string().size()), target, host,
                    cookie, authorization, user_agent};
-  const RouteKey key = extract_route(view);
+  const RouteKey key = c.admin ? extract_admin_route(view) : extract_route(view);
+  const std::vector<std::string>& peers = c.admin ? h.admin_upstreams : h.upstreams;
   std::vector<Target> targets;
   if (key.kind != RouteKey::Kind::ip_hash) {
     route::RouteQuery q;
@@ -433,24 +443,24 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
                                      "This address may not use this domain.", false, {});
     }
   }
-  if (targets.empty() && !h.upstreams.empty()) {
+  if (targets.empty() && !peers.empty()) {
     // IP hash over the mailbox web servers; on failure, rehash as nginx does
     // (each server at most once).
-    std::vector<bool> used(h.upstreams.size(), false);
-    for (std::size_t attempt = 0; attempt < 20 && targets.size() < h.upstreams.size(); ++attempt) {
-      const std::size_t pick = ip_hash(c.info.client_ip, h.upstreams.size(), attempt);
+    std::vector<bool> used(peers.size(), false);
+    for (std::size_t attempt = 0; attempt < 20 && targets.size() < peers.size(); ++attempt) {
+      const std::size_t pick = ip_hash(c.info.client_ip, peers.size(), attempt);
       if (used[pick]) {
         continue;
       }
       used[pick] = true;
-      const std::string& u = h.upstreams[pick];
+      const std::string& u = peers[pick];
       const auto colon = u.rfind(':');
       Target t{u.substr(0, colon), colon == std::string::npos ? 80 : std::stoi(u.substr(colon + 1)), true};
       targets.push_back(t);
     }
     for (std::size_t i = 0; i < used.size(); ++i) {  // any left after 20 rehashes
       if (!used[i]) {
-        const std::string& u = h.upstreams[i];
+        const std::string& u = peers[i];
         const auto colon = u.rfind(':');
         targets.push_back(Target{u.substr(0, colon), colon == std::string::npos ? 80 : std::stoi(u.substr(colon + 1)), true});
       }
@@ -556,8 +566,10 @@ awaitable<void> serve(Ctx& c, Client& client) {
 
 }  // namespace
 
-awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared, tcp::socket socket, bool tls) {
-  Ctx c{shared, *shared->config, mail::describe_peer(socket, tls ? "https" : "http"), tls, 0, {}, {}, {}, 0};
+awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared, tcp::socket socket, bool tls,
+                            bool admin) {
+  Ctx c{shared, *shared->config, mail::describe_peer(socket, admin ? "admin" : tls ? "https" : "http"), tls,
+        admin, 0, {}, {}, {}, 0};
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   try {

@@ -17,7 +17,10 @@ struct Shared;
 
 namespace zmproxy::proxy::http {
 
+// `admin`: the admin console listener (zimbraAdminProxyPort): routed by the
+// ZM_ADMIN_AUTH_TOKEN cookie to the mailbox's zimbraAdminPort, else by IP hash
+// over http.admin_upstreams.
 net::asio::awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared,
-                                       net::tcp::socket socket, bool tls);
+                                       net::tcp::socket socket, bool tls, bool admin = false);
 
 }  // namespace zmproxy::proxy::http

@@ -284,6 +284,19 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
         r.fail_at(*n, "http.mode", "expected http, https, both, redirect or mixed (zimbraReverseProxyMailMode)");
       }
     }
+    for (const auto* list : {&h.upstreams, &h.admin_upstreams}) {
+      for (const std::string& u : *list) {
+        const auto colon = u.rfind(':');
+        const std::string port = colon == std::string::npos ? std::string() : u.substr(colon + 1);
+        const bool ok = colon != std::string::npos && colon > 0 && !port.empty() && port.size() <= 5 &&
+                        port.find_first_not_of("0123456789") == std::string::npos && std::stoi(port) > 0 &&
+                        std::stoi(port) <= 65535;
+        if (!ok) {
+          r.fail_at(*t, list == &h.upstreams ? "http.upstreams" : "http.admin_upstreams",
+                    "'" + u + "' is not host:port");
+        }
+      }
+    }
     for (const std::string& line : h.response_headers) {
       const auto colon = line.find(':');
       if (colon == std::string::npos || colon == 0 || line.find_first_of("\r\n") != std::string::npos) {

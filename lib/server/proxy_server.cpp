@@ -148,6 +148,10 @@ int ProxyServer::run() {
     ZMPROXY_LOG(error, "proxy", "route settings: {}", resolver.error().message);
     return 1;
   }
+  if (c.http.enabled && c.http.strict_server_name && c.http.server_names.empty()) {
+    ZMPROXY_LOG(warn, "proxy", "http.strict_server_name is on but http.server_names is empty: every Host is "
+                "accepted until names are configured");
+  }
   if (c.route.handlers.empty()) {
     ZMPROXY_LOG(warn, "proxy", "no lookup handlers configured: every login will fail until route.handlers is set");
   }

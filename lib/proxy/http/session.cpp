@@ -398,7 +398,8 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
     co_return co_await send_simple(c, client, version, bhttp::status::forbidden,
                                    "Line breaks are not allowed in the address.", rp.is_done() && req.keep_alive(), {});
   }
-  if (!host_allowed(host, h.server_names, h.strict_server_name)) {
+  // Strict names need names: with none configured every Host passes.
+  if (!host_allowed(host, h.server_names, h.strict_server_name && !h.server_names.empty())) {
     co_return co_await send_simple(c, client, version, bhttp::status::bad_request,
                                    "Unknown server name.", rp.is_done() && req.keep_alive(), {});
   }
@@ -430,7 +431,8 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
     q.user = key.value;
     q.by_id = key.kind == RouteKey::Kind::zimbra_id;
     q.admin = key.admin;
-    q.protocol = c.cfg.upstream.ssl ? "httpssl" : "http";
+    // The admin console is always https on the mailbox (zimbraAdminPort).
+    q.protocol = c.cfg.upstream.ssl || c.admin ? "httpssl" : "http";
     q.client_ip = c.info.client_ip;
     q.proxy_ip = c.info.local_ip;
     q.proxy_host = host;

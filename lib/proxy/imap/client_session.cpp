@@ -322,46 +322,29 @@ awaitable<void> do_login(State& s, Client& client, Login login) {
   q.protocol = s.cfg.upstream.ssl ? "imapssl" : "imap";
   q.client_ip = s.info.client_ip;
   q.proxy_ip = s.info.local_ip;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto resolved = co_await route::resolve(s.shared->resolver, q);
-    if (auto* err = std::get_if<route::RouteError>(&resolved)) {
-      if (err->code == Errc::unavailable) {
-        ZMPROXY_LOG(warn, "imap", "{}: route lookup for {} failed: {}", s.info.client_ip, login.user, err->message);
-        s.info.outcome = "unavailable";
-        co_await send(s, client, login.tag + " NO [UNAVAILABLE] Login service is unavailable; try again later\r\n");
-        co_return;
-      }
-      ZMPROXY_LOG(info, "imap", "{}: login as {} refused: {}", s.info.client_ip, login.user, err->message);
-      s.counters.login_failures++;
-      s.info.outcome = "auth-failed";
-      co_await pause_for(s.cfg.upstream.auth_wait);
-      co_await send(s, client, login.tag + " NO [AUTHENTICATIONFAILED] " + login.command + " failed\r\n");
+  auto connected = co_await connect_mailbox(s.shared, q, s.info, "imap");
+  if (auto* err = std::get_if<route::RouteError>(&connected)) {
+    s.info.outcome = err->code == Errc::unavailable ? "unavailable" : "auth-failed";
+    if (err->code == Errc::unavailable) {
+      ZMPROXY_LOG(warn, "imap", "{}: no mailbox for {}: {}", s.info.client_ip, login.user, err->message);
+      const std::string reply = err->message.rfind("the mailbox server", 0) == 0 ? login.tag + " NO [UNAVAILABLE] The mailbox server is not reachable; try again later\r\n" : login.tag + " NO [UNAVAILABLE] Login service is unavailable; try again later\r\n";
+      co_await send(s, client, reply);
       co_return;
     }
-    const auto& route = std::get<route::Route>(resolved);
-    s.info.upstream = route.host + ":" + std::to_string(route.port);
-    auto socket = co_await connect_upstream(route.host, route.port, s.cfg.upstream.connect_timeout);
-    if (!socket) {
-      // The mailbox may have moved: forget the route and ask once more.
-      ZMPROXY_LOG(warn, "imap", "{}: cannot connect to {} for {}", s.info.client_ip, s.info.upstream, login.user);
-      co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
-      continue;
-    }
-    if (s.cfg.upstream.ssl) {
-      TlsStream up(std::move(*socket), *s.shared->client_tls);
-      SSL_set_tlsext_host_name(up.native_handle(), route.host.c_str());
-      if (!co_await handshake(up, asio::ssl::stream_base::client, s.cfg.upstream.connect_timeout)) {
-        co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
-        continue;
-      }
-      co_await login_upstream(s, client, up, std::move(login), route);
-    } else {
-      co_await login_upstream(s, client, *socket, std::move(login), route);
-    }
+    ZMPROXY_LOG(info, "imap", "{}: login as {} refused: {}", s.info.client_ip, login.user, err->message);
+    s.counters.login_failures++;
+    co_await pause_for(s.cfg.upstream.auth_wait);
+    const std::string reply = login.tag + " NO [AUTHENTICATIONFAILED] " + login.command + " failed\r\n";
+    co_await send(s, client, reply);
     co_return;
   }
-  s.info.outcome = "unavailable";
-  co_await send(s, client, login.tag + " NO [UNAVAILABLE] The mailbox server is not reachable; try again later\r\n");
+  auto& mailbox = std::get<MailboxConnection>(connected);
+  if (auto* plain = std::get_if<std::unique_ptr<tcp::socket>>(&mailbox.stream)) {
+    co_await login_upstream(s, client, **plain, std::move(login), mailbox.route);
+  } else {
+    co_await login_upstream(s, client, *std::get<std::unique_ptr<TlsStream>>(mailbox.stream), std::move(login),
+                            mailbox.route);
+  }
 }
 
 std::optional<std::string> arg_string(const Arg& a) {

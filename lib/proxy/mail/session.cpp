@@ -1,5 +1,8 @@
 #include "lib/proxy/mail/session.hpp"
 
+#include "lib/log/logger.hpp"
+#include "lib/route/route_resolver_asio.hpp"
+
 namespace zmproxy::proxy::mail {
 
 void SessionInfo::log_to(log::AccessLog& log) const {
@@ -84,6 +87,35 @@ awaitable<void> pause_for(std::chrono::milliseconds d) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   timer.expires_after(d);
   co_await timer.async_wait(net::use_nothrow);
+}
+
+awaitable<std::variant<MailboxConnection, route::RouteError>> connect_mailbox(
+    std::shared_ptr<const Shared> shared, route::RouteQuery query, SessionInfo& info,
+    const char* component) {
+  const auto& cfg = *shared->config;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto resolved = co_await route::resolve(shared->resolver, query);
+    if (auto* err = std::get_if<route::RouteError>(&resolved)) {
+      co_return *err;
+    }
+    const route::Route route = std::get<route::Route>(resolved);
+    info.upstream = route.host + ":" + std::to_string(route.port);
+    auto socket = co_await connect_upstream(route.host, route.port, cfg.upstream.connect_timeout);
+    if (socket && !cfg.upstream.ssl) {
+      co_return MailboxConnection{route, std::make_unique<tcp::socket>(std::move(*socket))};
+    }
+    if (socket) {
+      auto tls = std::make_unique<TlsStream>(std::move(*socket), *shared->client_tls);
+      SSL_set_tlsext_host_name(tls->native_handle(), route.host.c_str());
+      if (co_await handshake(*tls, asio::ssl::stream_base::client, cfg.upstream.connect_timeout)) {
+        co_return MailboxConnection{route, std::move(tls)};
+      }
+    }
+    // The mailbox may have moved: forget the route and ask once more.
+    ZMPROXY_LOG(warn, component, "{}: cannot connect to {} for {}", info.client_ip, info.upstream, query.user);
+    co_await route::invalidate(shared->resolver, query.user, info.local_ip);
+  }
+  co_return route::RouteError{Errc::unavailable, "the mailbox server is not reachable", 0};
 }
 
 }  // namespace zmproxy::proxy::mail

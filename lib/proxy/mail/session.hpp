@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <memory>
 
 #include <boost/asio/ssl/stream.hpp>
 
@@ -100,6 +101,20 @@ awaitable<void> relay(A& client, B& upstream, SessionInfo& info, std::chrono::mi
 
 // Sleep without blocking the worker (the auth-failure wait).
 awaitable<void> pause_for(std::chrono::milliseconds d);
+
+// A connection to the user's mailbox server, TLS or not as configured.
+struct MailboxConnection {
+  route::Route route;
+  std::variant<std::unique_ptr<tcp::socket>, std::unique_ptr<TlsStream>> stream;
+};
+
+// Look the user up and connect to the mailbox (TLS handshake included).
+// When the connection fails, the route is forgotten and looked up once more:
+// a moved mailbox is followed at once. Errors: the lookup's own (not_found,
+// permission_denied with the handler's text), or Errc::unavailable.
+awaitable<std::variant<MailboxConnection, route::RouteError>> connect_mailbox(
+    std::shared_ptr<const Shared> shared, route::RouteQuery query, SessionInfo& info,
+    const char* component);
 
 }  // namespace zmproxy::proxy::mail
 

@@ -240,47 +240,30 @@ awaitable<void> do_login(State& s, Client& client, Login login) {
   q.protocol = s.cfg.upstream.ssl ? "pop3ssl" : "pop3";
   q.client_ip = s.info.client_ip;
   q.proxy_ip = s.info.local_ip;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto resolved = co_await route::resolve(s.shared->resolver, q);
-    if (auto* err = std::get_if<route::RouteError>(&resolved)) {
-      if (err->code == Errc::unavailable) {
-        ZMPROXY_LOG(warn, "pop3", "{}: route lookup for {} failed: {}", s.info.client_ip, login.user, err->message);
-        s.info.outcome = "unavailable";
-        co_await send(s, client, "-ERR [SYS/TEMP] Login service is unavailable; try again later\r\n");
-        co_return;
-      }
-      ZMPROXY_LOG(info, "pop3", "{}: login as {} refused: {}", s.info.client_ip, login.user, err->message);
-      s.counters.login_failures++;
-      s.info.outcome = "auth-failed";
-      co_await pause_for(s.cfg.upstream.auth_wait);
-      const std::string_view reply =
-          login.sasl ? "-ERR [AUTH] authentication failed\r\n" : "-ERR [AUTH] LOGIN failed\r\n";
+  auto connected = co_await connect_mailbox(s.shared, q, s.info, "pop3");
+  if (auto* err = std::get_if<route::RouteError>(&connected)) {
+    s.info.outcome = err->code == Errc::unavailable ? "unavailable" : "auth-failed";
+    if (err->code == Errc::unavailable) {
+      ZMPROXY_LOG(warn, "pop3", "{}: no mailbox for {}: {}", s.info.client_ip, login.user, err->message);
+      const std::string reply = err->message.rfind("the mailbox server", 0) == 0 ? std::string("-ERR [SYS/TEMP] The mailbox server is not reachable; try again later\r\n") : std::string("-ERR [SYS/TEMP] Login service is unavailable; try again later\r\n");
       co_await send(s, client, reply);
       co_return;
     }
-    const auto& route = std::get<route::Route>(resolved);
-    s.info.upstream = route.host + ":" + std::to_string(route.port);
-    auto socket = co_await connect_upstream(route.host, route.port, s.cfg.upstream.connect_timeout);
-    if (!socket) {
-      ZMPROXY_LOG(warn, "pop3", "{}: cannot connect to {} for {}", s.info.client_ip, s.info.upstream, login.user);
-      co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
-      continue;
-    }
-    if (s.cfg.upstream.ssl) {
-      TlsStream up(std::move(*socket), *s.shared->client_tls);
-      SSL_set_tlsext_host_name(up.native_handle(), route.host.c_str());
-      if (!co_await handshake(up, asio::ssl::stream_base::client, s.cfg.upstream.connect_timeout)) {
-        co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
-        continue;
-      }
-      co_await login_upstream(s, client, up, std::move(login), route);
-    } else {
-      co_await login_upstream(s, client, *socket, std::move(login), route);
-    }
+    ZMPROXY_LOG(info, "pop3", "{}: login as {} refused: {}", s.info.client_ip, login.user, err->message);
+    s.counters.login_failures++;
+    co_await pause_for(s.cfg.upstream.auth_wait);
+    const std::string_view reply =
+        login.sasl ? "-ERR [AUTH] authentication failed\r\n" : "-ERR [AUTH] LOGIN failed\r\n";
+    co_await send(s, client, reply);
     co_return;
   }
-  s.info.outcome = "unavailable";
-  co_await send(s, client, "-ERR [SYS/TEMP] The mailbox server is not reachable; try again later\r\n");
+  auto& mailbox = std::get<MailboxConnection>(connected);
+  if (auto* plain = std::get_if<std::unique_ptr<tcp::socket>>(&mailbox.stream)) {
+    co_await login_upstream(s, client, **plain, std::move(login), mailbox.route);
+  } else {
+    co_await login_upstream(s, client, *std::get<std::unique_ptr<TlsStream>>(mailbox.stream), std::move(login),
+                            mailbox.route);
+  }
 }
 
 template <class Stream>

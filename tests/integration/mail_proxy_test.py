@@ -47,6 +47,7 @@ class MailProxyBase(HomeTestCase):
     starttls = "on"
     upstream_ssl = False
     extra_conf = ""
+    imap_extra = ""
 
     @classmethod
     def setUpClass(cls):
@@ -125,6 +126,7 @@ memcached = ["{self.mc.server}"]
 port = 0
 ssl_port = 0
 starttls = "{self.starttls}"
+{self.imap_extra}
 
 [pop3]
 port = 0
@@ -397,6 +399,20 @@ class UpstreamTlsTest(MailProxyBase):
         p.pass_(PASSWORDS["user1@example.com"])
         self.assertEqual(p.stat()[0], 1)
         p.quit()
+
+
+class IdleTimeoutTest(MailProxyBase):
+    imap_extra = 'idle_timeout = "1s"'
+
+    def test_idle_client_is_told_and_closed(self):
+        s, f = self.raw(self.ports["imap"])
+        f.readline()
+        started = time.monotonic()
+        line = f.readline()  # nothing sent: the proxy speaks first
+        self.assertTrue(line.startswith(b"* BYE"), line)
+        self.assertEqual(f.readline(), b"")  # then closes
+        self.assertLess(time.monotonic() - started, 10)
+        s.close()
 
 
 class AccessLogTest(MailProxyBase):

@@ -252,7 +252,8 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
     r.known(*t, "http.", {"enabled", "mode", "port", "ssl_port", "strict_server_name", "server_names",
                           "upstreams", "connect_timeout", "read_timeout", "send_timeout", "poll_timeout",
                           "client_timeout", "upload_max", "response_headers", "max_header_size",
-                          "admin_enabled", "admin_port", "admin_upstreams"});
+                          "admin_enabled", "admin_port", "admin_upstreams", "public_hostname",
+                          "public_protocol", "public_port", "domain_public_services"});
     HttpSection& h = cfg->http;
     r.get(*t, "http.", "enabled", h.enabled);
     r.get(*t, "http.", "mode", h.mode);
@@ -278,6 +279,17 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
     r.get(*t, "http.", "admin_enabled", h.admin_enabled);
     r.get(*t, "http.", "admin_port", h.admin_port);
     r.get(*t, "http.", "admin_upstreams", h.admin_upstreams);
+    r.get(*t, "http.", "public_hostname", h.public_hostname);
+    r.get(*t, "http.", "public_protocol", h.public_protocol);
+    r.get(*t, "http.", "public_port", h.public_port);
+    r.get(*t, "http.", "domain_public_services", h.domain_public_services);
+    for (const std::string& entry : h.domain_public_services) {
+      const auto words = core::split(std::string(core::trim(entry)), ' ');
+      if (words.size() < 2 || words.size() > 4) {
+        r.fail_at(*t->get("domain_public_services"), "http.domain_public_services",
+                  "'" + entry + "' is not 'domain hostname [protocol [port]]'");
+      }
+    }
     if (h.mode != "http" && h.mode != "https" && h.mode != "both" && h.mode != "redirect" &&
         h.mode != "mixed") {
       if (const toml::node* n = t->get("mode")) {

@@ -83,6 +83,14 @@ struct HttpSection {
   std::int64_t upload_max = 10'485'760;   // zimbraFileUploadMaxSize (0 = no limit)
   std::vector<std::string> response_headers;  // zimbraReverseProxyResponseHeaders ("Name: value")
   int max_header_size = 16 * 1024;
+  // The public URL of redirects (Zimbra's REST URL rules): the domain's
+  // zimbraPublicServiceHostname/Protocol/Port, else the global ones, else the
+  // request's own scheme and Host.
+  std::string public_hostname;   // global zimbraPublicServiceHostname
+  std::string public_protocol;   // global zimbraPublicServiceProtocol
+  int public_port = 0;           // global zimbraPublicServicePort
+  // Per domain: "domain hostname [protocol [port]]".
+  std::vector<std::string> domain_public_services;
   bool admin_enabled = false;             // zimbraReverseProxyAdminEnabled
   int admin_port = 9071;                  // zimbraAdminProxyPort
   std::vector<std::string> admin_upstreams;  // mailbox admin consoles (zimbraAdminPort) for requests without a token

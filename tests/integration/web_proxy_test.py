@@ -261,6 +261,19 @@ class AdminAndLimitsTest(WebProxyBase):
         self.assertEqual(json.loads(data)["received"], 500)
 
 
+class PublicUrlTest(WebProxyBase):
+    extra_http = ('public_hostname = "www.example.net"\npublic_protocol = "https"\n'
+                  'domain_public_services = ["example.com webmail.example.com https 8443"]')
+
+    def test_location_follows_the_rest_url_rules(self):
+        # The user's domain has its own public service...
+        r, _ = self.get("/home/user1@example.com/redirect")
+        self.assertEqual(r.getheader("Location"), "https://webmail.example.com:8443/home/landed")
+        # ...a request routed by IP hash has no domain: the global public service.
+        r, _ = self.get("/redirect", source="127.0.0.9")
+        self.assertEqual(r.getheader("Location"), "https://www.example.net/home/landed")
+
+
 class NotStrictTest(WebProxyBase):
     strict = False
 

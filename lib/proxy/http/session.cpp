@@ -1,5 +1,6 @@
 #include "lib/proxy/http/session.hpp"
 
+#include <cstdlib>
 #include <map>
 #include <variant>
 
@@ -191,7 +192,30 @@ struct Target {
   std::string host;
   int port = 0;
   bool from_ip_hash = false;
+  std::string domain;  // the user's domain, when the route came from a name
 };
+
+// Zimbra's REST URL rules: the domain's public service, else the global one,
+// else the scheme and Host the client used.
+std::string public_base(const Ctx& c, const std::string& host_header, const Target& t) {
+  const auto& h = c.cfg.http;
+  PublicUrlInput in;
+  for (const std::string& entry : h.domain_public_services) {
+    const auto words = core::split(std::string(core::trim(entry)), ' ');
+    if (words.size() >= 2 && !t.domain.empty() && core::iequals(words[0], t.domain)) {
+      in.domain_public_hostname = words[1];
+      in.domain_public_protocol = words.size() >= 3 ? words[2] : std::string();
+      in.domain_public_port = words.size() >= 4 ? std::atoi(words[3].c_str()) : 0;
+    }
+  }
+  in.global_public_hostname = h.public_hostname;
+  in.global_public_protocol = h.public_protocol;
+  in.global_public_port = h.public_port;
+  if (in.domain_public_hostname.empty() && in.global_public_hostname.empty()) {
+    return std::string(c.tls ? "https" : "http") + "://" + host_header;
+  }
+  return public_base_url(in);
+}
 
 // Connect (or reuse) and run one request/response exchange. Returns false
 // when the client connection must close.
@@ -282,9 +306,8 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   if (auto loc = res.find(bhttp::field::location); loc != res.end()) {
     const std::string internal = std::string("http") + (c.cfg.upstream.ssl ? "s" : "") + "://" + t.host + ":" +
                                  std::to_string(t.port);
-    const std::string host(req[bhttp::field::host]);
-    const std::string pub = std::string(c.tls ? "https" : "http") + "://" + host;
-    res.set(bhttp::field::location, rewrite_location(loc->value(), internal, pub));
+    res.set(bhttp::field::location,
+            rewrite_location(loc->value(), internal, public_base(c, std::string(req[bhttp::field::host]), t)));
   }
   for (auto it = res.begin(); it != res.end();) {
     it = (is_hop_by_hop(it->name_string()) && !(upgrade && res.result() == bhttp::status::switching_protocols))
@@ -439,7 +462,11 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
     q.login_attempt = 0;
     auto r = co_await route::resolve(c.shared->resolver, q);
     if (auto* found = std::get_if<route::Route>(&r)) {
-      targets.push_back(Target{found->host, found->port, false});
+      const auto at = key.value.rfind('@');
+      targets.push_back(Target{found->host, found->port, false,
+                               key.kind == RouteKey::Kind::user && at != std::string::npos
+                                   ? core::to_lower(key.value.substr(at + 1))
+                                   : std::string()});
     } else if (std::get<route::RouteError>(r).code == Errc::permission_denied) {
       co_return co_await send_simple(c, client, version, bhttp::status::forbidden,
                                      "This address may not use this domain.", false, {});
@@ -457,14 +484,15 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
       used[pick] = true;
       const std::string& u = peers[pick];
       const auto colon = u.rfind(':');
-      Target t{u.substr(0, colon), colon == std::string::npos ? 80 : std::stoi(u.substr(colon + 1)), true};
+      Target t{u.substr(0, colon), colon == std::string::npos ? 80 : std::stoi(u.substr(colon + 1)), true, {}};
       targets.push_back(t);
     }
     for (std::size_t i = 0; i < used.size(); ++i) {  // any left after 20 rehashes
       if (!used[i]) {
         const std::string& u = peers[i];
         const auto colon = u.rfind(':');
-        targets.push_back(Target{u.substr(0, colon), colon == std::string::npos ? 80 : std::stoi(u.substr(colon + 1)), true});
+        targets.push_back(Target{u.substr(0, colon), colon == std::string::npos ? 80 : std::stoi(u.substr(colon + 1)),
+                                 true, {}});
       }
     }
   }

@@ -1,7 +1,8 @@
 # The two commands that do all set-up on a fresh Debian 12 machine:
 #   make check   install packages, build, run every test
 #   make demo    install packages, build, start a local deployment
-# Other targets: build, test, format, check-format, install, clean.
+# Other targets: build, test, bench (the comparison with nginx), format, check-format,
+# install, clean.
 
 PRESET ?= ci
 # ccache: paths relative to the checkout, so every clone shares the cache.
@@ -10,7 +11,7 @@ export CCACHE_NOHASHDIR := 1
 BUILD   := build/$(PRESET)
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build test check demo demo-stop format check-format install clean
+.PHONY: all deps configure build test check demo bench format check-format install clean
 
 all: build
 
@@ -34,6 +35,10 @@ check: deps
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/demo $(BUILD)
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	python3 bench/compare --bin-dir $(BUILD)/bin --loadgen $(BUILD)/bench/loadgen
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -263,6 +263,7 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
       co_return false;
     }
   }
+  bool body_sent = false;
   if (!sr.is_done()) {
     auto ec = co_await relay_body(client, cbuf, rp, up, sr, c.cfg.http.client_timeout, c.cfg.http.send_timeout,
                                   c.info.bytes_in);
@@ -270,6 +271,7 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
       upstream_reusable = false;
       co_return false;
     }
+    body_sent = true;
   }
   // Response header.
   // Response header; interim 1xx answers (but 101) are skipped.
@@ -290,6 +292,13 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   auto& resp = *resp_holder;
   if (rec) {
     upstream_reusable = false;
+    if (body_sent && rec != beast::error::timeout) {
+      // The client's body is gone: the request cannot be tried elsewhere.
+      response_started = true;
+      co_await send_simple(c, client, req.version(), bhttp::status::bad_gateway,
+                           std::string("The mailbox server closed the connection."), false, {});
+      co_return false;
+    }
     if (rec == beast::error::timeout) {
       response_started = true;
       co_await send_simple(c, client, req.version(), bhttp::status::gateway_timeout,

@@ -271,7 +271,8 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
       upstream_reusable = false;
       co_return false;
     }
-    body_sent = true;
+    // Only a real body makes the request unrepeatable.
+    body_sent = req.chunked() || (req.has_content_length() && req[bhttp::field::content_length] != "0");
   }
   // Response header.
   // Response header; interim 1xx answers (but 101) are skipped.

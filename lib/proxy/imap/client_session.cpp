@@ -5,8 +5,7 @@
 #include "lib/log/logger.hpp"
 #include "lib/proxy/imap/command_parser.hpp"
 #include "lib/proxy/imap/response_parser.hpp"
-#include "lib/proxy/mail/line_reader.hpp"
-#include "lib/proxy/mail/sasl.hpp"
+#include "lib/proxy/mail/sasl_exchange.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 
@@ -101,27 +100,6 @@ bool cleartext_refused(const State& s) {
 template <class Stream>
 awaitable<bool> send(State& s, Stream& client, std::string_view text) {
   co_return co_await write_all(client, text, s.idle(), s.info.bytes_out);
-}
-
-// Read one line for a SASL exchange (the client's answer to "+ ...").
-template <class Stream>
-awaitable<std::optional<std::string>> read_line(State& s, Stream& client) {
-  LineReader reader(k_max_sasl_response + 2);
-  while (true) {
-    auto step = reader.feed(s.in);
-    s.in.erase(0, step.consumed);
-    if (step.status == LineReader::Status::line_ready) {
-      co_return reader.take();
-    }
-    if (step.status == LineReader::Status::too_long) {
-      co_return std::nullopt;
-    }
-    bool timed_out = false;
-    if (!co_await read_some(client, s.in, s.idle(), timed_out, s.info.bytes_in)) {
-      s.info.outcome = timed_out ? "timeout" : "closed";
-      co_return std::nullopt;
-    }
-  }
 }
 
 // ---- upstream ----
@@ -354,27 +332,6 @@ std::optional<std::string> arg_string(const Arg& a) {
   return std::nullopt;
 }
 
-// The first SASL response: the initial response (SASL-IR) or the line the
-// client sends after our "+ ".
-template <class Stream>
-awaitable<std::optional<SaslResponse>> first_response(State& s, Stream& client, const Command& cmd,
-                                                      SaslMechanism mech) {
-  if (cmd.args.size() >= 2) {
-    const auto ir = arg_string(cmd.args[1]);
-    co_return ir ? decode_initial_response(*ir) : SaslResponse{};
-  }
-  const std::string prompt =
-      mech == SaslMechanism::login ? "+ " + std::string(k_login_username_prompt) + "\r\n" : "+ \r\n";
-  if (!co_await send(s, client, prompt)) {
-    co_return std::nullopt;
-  }
-  auto line = co_await read_line(s, client);
-  if (!line) {
-    co_return std::nullopt;
-  }
-  co_return decode_continuation(*line);
-}
-
 // The pre-login dialogue on one stream. Returns upgrade after a STARTTLS.
 template <class Stream>
 awaitable<Next> preauth(State& s, Stream& client, bool greet) {
@@ -510,72 +467,24 @@ awaitable<Next> preauth(State& s, Stream& client, bool greet) {
         }
         continue;
       }
-      // The first response: the initial response (SASL-IR) or after "+ ".
-      auto r1 = co_await first_response(s, client, cmd, mech);
-      if (!r1) {
+      std::optional<std::string> ir;
+      if (cmd.args.size() >= 2) {
+        ir = arg_string(cmd.args[1]).value_or(std::string("\x01"));  // not base64: refused below
+      }
+      auto cred = co_await read_sasl_credentials(client, s.in, s.info, s.idle(), mech, std::move(ir));
+      if (cred.outcome == SaslCredentials::Outcome::closed) {
         co_return Next::done;
       }
-      if (r1->kind == SaslResponseKind::cancel) {
-        if (!co_await send(s, client, tag + " BAD AUTHENTICATE aborted\r\n")) {
+      if (cred.outcome != SaslCredentials::Outcome::ok) {
+        const std::string reply = cred.outcome == SaslCredentials::Outcome::cancelled
+                                      ? tag + " BAD AUTHENTICATE aborted\r\n"
+                                      : tag + " BAD [CLIENTBUG] " + cred.error + "\r\n";
+        if (!co_await send(s, client, reply)) {
           co_return Next::done;
         }
         continue;
       }
-      Login l{tag, "AUTHENTICATE", mech, {}, {}, {}, {}};
-      std::string error;
-      if (r1->kind == SaslResponseKind::error) {
-        error = std::string(sasl_error_text(r1->error));
-      } else if (mech == SaslMechanism::plain) {
-        auto p = parse_plain(r1->data);
-        if (p.ok()) {
-          l.authzid = p.credentials.authzid;
-          l.user = p.credentials.authcid;
-          l.password = p.credentials.password;
-        } else {
-          error = std::string(sasl_error_text(p.error));
-        }
-      } else if (mech == SaslMechanism::login) {
-        auto u = check_login_username(r1->data);
-        if (!u.ok()) {
-          error = std::string(sasl_error_text(u.error));
-        } else {
-          l.user = u.value;
-          if (!co_await send(s, client, "+ " + std::string(k_login_password_prompt) + "\r\n")) {
-            co_return Next::done;
-          }
-          auto line = co_await read_line(s, client);
-          if (!line) {
-            co_return Next::done;
-          }
-          auto r2 = decode_continuation(*line);
-          if (r2.kind == SaslResponseKind::cancel) {
-            if (!co_await send(s, client, tag + " BAD AUTHENTICATE aborted\r\n")) {
-              co_return Next::done;
-            }
-            continue;
-          }
-          auto p = r2.kind == SaslResponseKind::data ? check_login_password(r2.data) : SaslValue{r2.error, {}};
-          if (p.ok()) {
-            l.password = p.value;
-          } else {
-            error = std::string(sasl_error_text(p.error));
-          }
-        }
-      } else {
-        auto u = oauth_user(mech, r1->data);
-        if (u.ok()) {
-          l.user = u.value;
-          l.password = r1->data;
-        } else {
-          error = std::string(sasl_error_text(u.error));
-        }
-      }
-      if (!error.empty()) {
-        if (!co_await send(s, client, tag + " BAD [CLIENTBUG] " + error + "\r\n")) {
-          co_return Next::done;
-        }
-        continue;
-      }
+      Login l{tag, "AUTHENTICATE", mech, std::move(cred.user), {}, std::move(cred.authzid), std::move(cred.password)};
       co_await do_login(s, client, std::move(l));
       co_return Next::done;
     } else {

@@ -3,8 +3,7 @@
 #include "lib/core/strings.hpp"
 #include "lib/core/version.hpp"
 #include "lib/log/logger.hpp"
-#include "lib/proxy/mail/line_reader.hpp"
-#include "lib/proxy/mail/sasl.hpp"
+#include "lib/proxy/mail/sasl_exchange.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/proxy/pop3/command_parser.hpp"
 #include "lib/proxy/pop3/response_parser.hpp"
@@ -51,26 +50,6 @@ bool cleartext_refused(const State& s) {
 template <class Stream>
 awaitable<bool> send(State& s, Stream& client, std::string_view text) {
   co_return co_await write_all(client, text, s.idle(), s.info.bytes_out);
-}
-
-template <class Stream>
-awaitable<std::optional<std::string>> read_line(State& s, Stream& client) {
-  LineReader reader(k_max_sasl_response + 2);
-  while (true) {
-    auto step = reader.feed(s.in);
-    s.in.erase(0, step.consumed);
-    if (step.status == LineReader::Status::line_ready) {
-      co_return reader.take();
-    }
-    if (step.status == LineReader::Status::too_long) {
-      co_return std::nullopt;
-    }
-    bool timed_out = false;
-    if (!co_await read_some(client, s.in, s.idle(), timed_out, s.info.bytes_in)) {
-      s.info.outcome = timed_out ? "timeout" : "closed";
-      co_return std::nullopt;
-    }
-  }
 }
 
 std::string capa(const State& s) {
@@ -267,24 +246,6 @@ awaitable<void> do_login(State& s, Client& client, Login login) {
 }
 
 template <class Stream>
-awaitable<std::optional<SaslResponse>> first_response(State& s, Stream& client, const Command& cmd,
-                                                      SaslMechanism mech) {
-  if (cmd.args.size() >= 2) {
-    co_return decode_initial_response(cmd.args[1]);
-  }
-  const std::string prompt =
-      mech == SaslMechanism::login ? "+ " + std::string(k_login_username_prompt) + "\r\n" : "+ \r\n";
-  if (!co_await send(s, client, prompt)) {
-    co_return std::nullopt;
-  }
-  auto line = co_await read_line(s, client);
-  if (!line) {
-    co_return std::nullopt;
-  }
-  co_return decode_continuation(*line);
-}
-
-template <class Stream>
 awaitable<Next> authorization(State& s, Stream& client, bool greet) {
   if (greet) {
     const std::string banner = s.cfg.pop3.expose_version
@@ -404,12 +365,19 @@ awaitable<Next> authorization(State& s, Stream& client, bool greet) {
         }
         continue;
       }
-      auto r1 = co_await first_response(s, client, cmd, mech);
-      if (!r1) {
+      std::optional<std::string> ir;
+      if (cmd.args.size() >= 2) {
+        ir = cmd.args[1];
+      }
+      auto cred = co_await read_sasl_credentials(client, s.in, s.info, s.idle(), mech, std::move(ir));
+      if (cred.outcome == SaslCredentials::Outcome::closed) {
         co_return Next::done;
       }
-      if (r1->kind == SaslResponseKind::cancel) {
-        if (!co_await send(s, client, "-ERR authentication aborted\r\n")) {
+      if (cred.outcome != SaslCredentials::Outcome::ok) {
+        const std::string reply = cred.outcome == SaslCredentials::Outcome::cancelled
+                                      ? std::string("-ERR authentication aborted\r\n")
+                                      : "-ERR " + cred.error + "\r\n";
+        if (!co_await send(s, client, reply)) {
           co_return Next::done;
         }
         continue;
@@ -417,60 +385,9 @@ awaitable<Next> authorization(State& s, Stream& client, bool greet) {
       Login l;
       l.sasl = true;
       l.mechanism = mech;
-      std::string error;
-      if (r1->kind == SaslResponseKind::error) {
-        error = std::string(sasl_error_text(r1->error));
-      } else if (mech == SaslMechanism::plain) {
-        auto p = parse_plain(r1->data);
-        if (p.ok()) {
-          l.authzid = p.credentials.authzid;
-          l.user = p.credentials.authcid;
-          l.password = p.credentials.password;
-        } else {
-          error = std::string(sasl_error_text(p.error));
-        }
-      } else if (mech == SaslMechanism::login) {
-        auto u = check_login_username(r1->data);
-        if (!u.ok()) {
-          error = std::string(sasl_error_text(u.error));
-        } else {
-          l.user = u.value;
-          if (!co_await send(s, client, "+ " + std::string(k_login_password_prompt) + "\r\n")) {
-            co_return Next::done;
-          }
-          auto line = co_await read_line(s, client);
-          if (!line) {
-            co_return Next::done;
-          }
-          auto r2 = decode_continuation(*line);
-          if (r2.kind == SaslResponseKind::cancel) {
-            if (!co_await send(s, client, "-ERR authentication aborted\r\n")) {
-              co_return Next::done;
-            }
-            continue;
-          }
-          auto p = r2.kind == SaslResponseKind::data ? check_login_password(r2.data) : SaslValue{r2.error, {}};
-          if (p.ok()) {
-            l.password = p.value;
-          } else {
-            error = std::string(sasl_error_text(p.error));
-          }
-        }
-      } else {
-        auto u = oauth_user(mech, r1->data);
-        if (u.ok()) {
-          l.user = u.value;
-          l.password = r1->data;
-        } else {
-          error = std::string(sasl_error_text(u.error));
-        }
-      }
-      if (!error.empty()) {
-        if (!co_await send(s, client, "-ERR " + error + "\r\n")) {
-          co_return Next::done;
-        }
-        continue;
-      }
+      l.user = std::move(cred.user);
+      l.authzid = std::move(cred.authzid);
+      l.password = std::move(cred.password);
       co_await do_login(s, client, std::move(l));
       co_return Next::done;
     } else {

@@ -1,0 +1,2 @@
+// zmproxyconfig: placeholder, being written.
+int main() { return 1; }

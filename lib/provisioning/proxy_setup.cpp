@@ -1,0 +1,1 @@
+#include "lib/provisioning/proxy_setup.hpp"

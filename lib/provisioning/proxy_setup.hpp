@@ -1,0 +1,3 @@
+#pragma once
+// zmproxyconfig's logic (REFERENCE-zimbra §4): placeholder, being written.
+namespace zmproxy::provisioning {}

@@ -1,0 +1,1 @@
+"""zmproxyconfig: placeholder, being written."""

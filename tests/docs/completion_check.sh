@@ -72,6 +72,10 @@ expect --account zmproxypurge --acc
 expect --log-level zmlookupd --log-l
 expect warn zmlookupd --log-level w
 expect --check zmproxyd --che
+expect --dry-run zmproxyconfig --dry
+expect --imap-ports zmproxyconfig -e -m --imap
+expect redirect zmproxyconfig -e -w -x re
+expect 143:7143:993:7993 zmproxyconfig -d -m -i ""
 
 # All bash completions sourced in one shell must not overwrite each other's
 # completion function.

@@ -68,8 +68,8 @@ int main(int argc, char** argv) {
       }
     }
     (void)core::write_file_atomic(home.run() / "zmproxyd.pid", std::to_string(::getpid()) + "\n");
-    server::ProxyServer server(*config);
-    const int rc = server.run();
+    server::ProxyServer server(file, home.home);
+    const int rc = server.run(*config);
     std::filesystem::remove(home.run() / "zmproxyd.pid", ec);
     return rc;
   });

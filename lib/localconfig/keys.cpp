@@ -70,6 +70,10 @@ constexpr KeyInfo k_keys[] = {
      "Shared secret callers must send in X-Zmproxy-Lookup-Secret; empty = not required"},
     {"zmprov_safeguarded_attrs", KeyType::string, "zimbraServiceEnabled,zimbraServiceInstalled",
      "Multi-valued attributes that zmprov replaces only with -r"},
+    {"zmproxy_bind_address", KeyType::string, "0.0.0.0",
+     "Address the proxy's listeners bind to (rendered into conf/zmproxy.conf)"},
+    {"zmproxy_drain_timeout", KeyType::integer, "10",
+     "Seconds zmproxyctl stop waits for open sessions to finish"},
 };
 
 }  // namespace

@@ -203,7 +203,7 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
   r.known(root, "", {"server", "tls", "route", "mail", "imap", "pop3", "upstream", "http"});
   if (const auto* t = section(r, "server")) {
     r.known(*t, "server.", {"name", "bind_address", "workers", "worker_connections", "log_file",
-                            "log_level", "access_log"});
+                            "log_level", "access_log", "drain_timeout"});
     r.get(*t, "server.", "name", cfg->server.name);
     r.get(*t, "server.", "bind_address", cfg->server.bind_address);
     r.get(*t, "server.", "workers", cfg->server.workers);
@@ -211,13 +211,21 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
     r.get(*t, "server.", "log_file", cfg->server.log_file);
     r.get(*t, "server.", "log_level", cfg->server.log_level);
     r.get(*t, "server.", "access_log", cfg->server.access_log);
+    r.get(*t, "server.", "drain_timeout", cfg->server.drain_timeout);
   }
   if (const auto* t = section(r, "tls")) {
-    r.known(*t, "tls.", {"certificate", "key", "protocols", "ciphers"});
+    r.known(*t, "tls.", {"certificate", "key", "protocols", "ciphers", "domain_certificates"});
     r.get(*t, "tls.", "certificate", cfg->tls.certificate);
     r.get(*t, "tls.", "key", cfg->tls.key);
     r.get(*t, "tls.", "protocols", cfg->tls.protocols);
     r.get(*t, "tls.", "ciphers", cfg->tls.ciphers);
+    r.get(*t, "tls.", "domain_certificates", cfg->tls.domain_certificates);
+    for (const std::string& entry : cfg->tls.domain_certificates) {
+      if (core::split(std::string(core::trim(entry)), ' ').size() != 3) {
+        r.fail_at(*t->get("domain_certificates"), "tls.domain_certificates",
+                  "'" + entry + "' is not 'hostname certificate key'");
+      }
+    }
   }
   if (const auto* t = section(r, "route")) {
     r.known(*t, "route.", {"handlers", "memcached", "caching", "cache_ttl", "lookup_timeout",

@@ -26,6 +26,7 @@ struct ServerSection {
   std::string log_file;                // "" = standard error
   std::string log_level = "info";
   std::string access_log = "log/access.log";  // relative to the home
+  milliseconds drain_timeout{10'000};  // how long a stop waits for open sessions
 };
 
 struct TlsSection {
@@ -33,6 +34,8 @@ struct TlsSection {
   std::string key = "conf/zmproxy.key";
   std::vector<std::string> protocols = {"TLSv1.2", "TLSv1.3"};
   std::string ciphers;  // "" = OpenSSL's defaults
+  // Per virtual host name (SNI): "hostname certificate key".
+  std::vector<std::string> domain_certificates;
 };
 
 struct RouteSection {
@@ -44,6 +47,8 @@ struct RouteSection {
   milliseconds handler_retry{60'000};
   milliseconds memcached_timeout{500};
   std::string secret;
+
+  bool operator==(const RouteSection&) const = default;
 };
 
 struct MailSection {

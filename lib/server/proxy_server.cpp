@@ -1,15 +1,25 @@
 #include "lib/server/proxy_server.hpp"
 
+#include <unistd.h>
+
+#include <array>
 #include <csignal>
+#include <ctime>
+#include <mutex>
 #include <thread>
 
+#include <boost/asio/signal_set.hpp>
+
 #include "lib/core/atomic_file.hpp"
+#include "lib/core/json.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/proxy/http/session.hpp"
 #include "lib/proxy/imap/client_session.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/proxy/pop3/client_session.hpp"
 #include "lib/route/route_resolver.hpp"
+#include "lib/server/control_socket.hpp"
+#include "lib/server/generation.hpp"
 
 namespace zmproxy::server {
 
@@ -18,51 +28,60 @@ namespace {
 namespace asio = net::asio;
 using net::tcp;
 using asio::awaitable;
-
-enum class Protocol { imap, imaps, pop3, pop3s, http, https, admin };
-
-struct ListenerSpec {
-  Protocol protocol;
-  const char* name;
-  int port;
-};
+using proxy::mail::Shared;
 
 struct Worker {
   asio::io_context io{1};
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::atomic<int> connections{0};
   std::thread thread;
 };
 
-Result<route::ResolverSettings> resolver_settings(const ProxyConfig& c) {
-  route::ResolverSettings r;
-  r.handlers = c.route.handlers;
-  r.handler_timeout = c.route.lookup_timeout;
-  r.retry_interval = c.route.handler_retry;
-  r.secret = c.route.secret;
-  r.caching = c.route.caching;
-  r.cache_ttl = std::chrono::duration_cast<std::chrono::seconds>(c.route.cache_ttl);
-  if (r.cache_ttl.count() == 0 && c.route.cache_ttl.count() > 0) {
-    r.cache_ttl = std::chrono::seconds(1);
-  }
-  r.memcached.servers = c.route.memcached;
-  r.memcached.timeout = c.route.memcached_timeout;
-  return r;
+// One listening port: an acceptor per worker (SO_REUSEPORT).
+struct Listener {
+  ListenerSpec spec;
+  int bound_port = 0;
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
+  bool accepting = false;  // the accept loops run
+};
+
+struct ProtocolCounts {
+  std::atomic<std::int64_t> active{0};
+  std::atomic<std::uint64_t> accepted{0};
+};
+
+std::string iso_time(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace
 
 struct ProxyServer::Impl {
-  std::shared_ptr<const ProxyConfig> config;
-  std::shared_ptr<const proxy::mail::Shared> shared;
+  std::filesystem::path file;
+  std::filesystem::path home;
   std::vector<std::unique_ptr<Worker>> workers;
+  std::atomic<std::shared_ptr<const Shared>> current;
+  std::array<ProtocolCounts, k_protocol_count> counts;
+  std::vector<Listener> listeners;  // control thread only
+  std::mutex reload_mutex;
+  std::uint64_t generation = 0;
+  std::uint64_t reloads = 0;
+  std::time_t started = std::time(nullptr);
+  std::string last_reload_result = "none";
+  std::string last_reload_message;
+  std::time_t last_reload_at = 0;
+  asio::io_context control;
+  bool stopping = false;
+  std::chrono::milliseconds grace{0};
 
-  awaitable<void> accept_loop(Worker& w, tcp::acceptor& acceptor, Protocol protocol) {
-    const int limit = config->server.worker_connections;
+  awaitable<void> accept_loop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, Protocol protocol) {
     while (true) {
-      auto [ec, socket] = co_await acceptor.async_accept(net::use_nothrow);
+      auto [ec, socket] = co_await acceptor->async_accept(net::use_nothrow);
       if (ec) {
-        if (ec == asio::error::operation_aborted) {
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) {
           co_return;
         }
         // Out of descriptors and the like: back off a little, keep serving.
@@ -71,13 +90,19 @@ struct ProxyServer::Impl {
         co_await t.async_wait(net::use_nothrow);
         continue;
       }
+      std::shared_ptr<const Shared> shared = current.load(std::memory_order_acquire);
+      const int limit = shared->config->server.worker_connections;
       if (w.connections.load() >= limit) {
         ZMPROXY_LOG(warn, "proxy", "worker connection limit {} reached; refusing a connection", limit);
         continue;  // the socket closes here
       }
       w.connections++;
-      auto done = [&w](std::exception_ptr e) {
+      ProtocolCounts& pc = counts[static_cast<std::size_t>(protocol)];
+      pc.active++;
+      pc.accepted++;
+      auto done = [&w, &pc](std::exception_ptr e) {
         w.connections--;
+        pc.active--;
         if (e) {
           try {
             std::rethrow_exception(e);
@@ -88,22 +113,19 @@ struct ProxyServer::Impl {
       };
       switch (protocol) {
         case Protocol::imap:
-          asio::co_spawn(w.io, proxy::imap::run_session(shared, std::move(socket), false), done);
-          break;
         case Protocol::imaps:
-          asio::co_spawn(w.io, proxy::imap::run_session(shared, std::move(socket), true), done);
+          asio::co_spawn(w.io, proxy::imap::run_session(shared, std::move(socket), protocol == Protocol::imaps),
+                         done);
           break;
         case Protocol::pop3:
-          asio::co_spawn(w.io, proxy::pop3::run_session(shared, std::move(socket), false), done);
-          break;
         case Protocol::pop3s:
-          asio::co_spawn(w.io, proxy::pop3::run_session(shared, std::move(socket), true), done);
+          asio::co_spawn(w.io, proxy::pop3::run_session(shared, std::move(socket), protocol == Protocol::pop3s),
+                         done);
           break;
         case Protocol::http:
-          asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), false), done);
-          break;
         case Protocol::https:
-          asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), true), done);
+          asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), protocol == Protocol::https),
+                         done);
           break;
         case Protocol::admin:
           asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), true, true), done);
@@ -111,85 +133,17 @@ struct ProxyServer::Impl {
       }
     }
   }
-};
 
-ProxyServer::ProxyServer(std::shared_ptr<const ProxyConfig> config) : m_impl(std::make_unique<Impl>()) {
-  m_impl->config = std::move(config);
-}
-
-ProxyServer::~ProxyServer() = default;
-
-int ProxyServer::run() {
-  Impl& s = *m_impl;
-  const ProxyConfig& c = *s.config;
-  auto shared = std::make_shared<proxy::mail::Shared>();
-  shared->config = s.config;
-  shared->client_tls = tls::make_client_context();
-  auto server_tls = tls::make_server_context(c);
-  if (server_tls) {
-    shared->server_tls = *server_tls;
-  } else {
-    // Without TLS, "starttls = only" would silently accept cleartext logins:
-    // refuse to start whenever a listener needs TLS.
-    const bool mail = c.mail_enabled;
-    const bool wants_tls =
-        (mail && ((c.imap.ssl_enabled) || (c.imap.enabled && c.imap.starttls != StartTls::off) ||
-                  (c.pop3.ssl_enabled) || (c.pop3.enabled && c.pop3.starttls != StartTls::off))) ||
-        (c.http.enabled && c.http.mode != "http") || c.http.admin_enabled;
-    if (wants_tls) {
-      ZMPROXY_LOG(error, "proxy", "{}; TLS listeners and STARTTLS need it (or set starttls = \"off\" and "
-                  "ssl_enabled = false)", server_tls.error().message);
-      return 1;
+  Result<Listener> open_listener(const ListenerSpec& spec, const std::string& config_file) {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(spec.address, ec);
+    if (ec) {
+      return fail(Errc::invalid_argument, "server.bind_address '" + spec.address + "' is not an IP address");
     }
-  }
-  auto rs = resolver_settings(c);
-  auto resolver = route::RouteResolver::create(*rs);
-  if (!resolver) {
-    ZMPROXY_LOG(error, "proxy", "route settings: {}", resolver.error().message);
-    return 1;
-  }
-  if (c.http.enabled && c.http.strict_server_name && c.http.server_names.empty()) {
-    ZMPROXY_LOG(warn, "proxy", "http.strict_server_name is on but http.server_names is empty: every Host is "
-                "accepted until names are configured");
-  }
-  if (c.route.handlers.empty()) {
-    ZMPROXY_LOG(warn, "proxy", "no lookup handlers configured: every login will fail until route.handlers is set");
-  }
-  shared->resolver = *resolver;
-  shared->access_log = std::make_shared<log::AccessLog>(c.server.access_log.empty() ? std::filesystem::path()
-                                                                                    : c.path(c.server.access_log));
-  shared->imap_counters = std::make_shared<proxy::mail::Counters>();
-  shared->pop3_counters = std::make_shared<proxy::mail::Counters>();
-  s.shared = shared;
-
-  std::vector<ListenerSpec> specs;
-  if (c.mail_enabled) {
-    if (c.imap.enabled) specs.push_back({Protocol::imap, "imap", c.imap.port});
-    if (c.imap.ssl_enabled && shared->server_tls) specs.push_back({Protocol::imaps, "imaps", c.imap.ssl_port});
-    if (c.pop3.enabled) specs.push_back({Protocol::pop3, "pop3", c.pop3.port});
-    if (c.pop3.ssl_enabled && shared->server_tls) specs.push_back({Protocol::pop3s, "pop3s", c.pop3.ssl_port});
-  }
-  if (c.http.enabled) {
-    if (c.http.mode != "https") specs.push_back({Protocol::http, "http", c.http.port});
-    if (c.http.mode != "http" && shared->server_tls) specs.push_back({Protocol::https, "https", c.http.ssl_port});
-  }
-  if (c.http.admin_enabled && shared->server_tls) {
-    specs.push_back({Protocol::admin, "admin", c.http.admin_port});
-  }
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(c.server.bind_address, ec);
-  if (ec) {
-    ZMPROXY_LOG(error, "proxy", "server.bind_address '{}' is not an IP address", c.server.bind_address);
-    return 1;
-  }
-  for (int i = 0; i < c.server.workers; ++i) {
-    s.workers.push_back(std::make_unique<Worker>());
-  }
-  std::string addresses;
-  for (ListenerSpec& spec : specs) {
-    for (auto& w : s.workers) {
-      auto acceptor = std::make_unique<tcp::acceptor>(w->io);
-      tcp::endpoint ep(address, static_cast<unsigned short>(spec.port));
+    Listener l{spec, spec.port, {}, false};
+    for (auto& w : workers) {
+      auto acceptor = std::make_shared<tcp::acceptor>(w->io);
+      tcp::endpoint ep(address, static_cast<unsigned short>(l.bound_port));
       acceptor->open(ep.protocol(), ec);
       if (!ec) {
         acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
@@ -201,31 +155,267 @@ int ProxyServer::run() {
         acceptor->listen(asio::socket_base::max_listen_connections, ec);
       }
       if (ec) {
-        ZMPROXY_LOG(error, "proxy", "cannot listen for {} on {}:{}: {}; free the port or change it in {}",
-                    spec.name, c.server.bind_address, spec.port, ec.message(), c.file.string());
-        return 1;
+        return fail(Errc::io_error, fmt::format("cannot listen for {} on {}:{}: {}; free the port or change {} in {}",
+                                                protocol_name(spec.protocol), spec.address, spec.port,
+                                                ec.message(), spec.attribute, config_file));
       }
       // Port 0: the first worker's port is everyone's.
-      spec.port = acceptor->local_endpoint().port();
-      w->acceptors.push_back(std::move(acceptor));
+      l.bound_port = acceptor->local_endpoint().port();
+      l.acceptors.push_back(std::move(acceptor));
     }
-    addresses += std::string(spec.name) + " " + c.server.bind_address + ":" + std::to_string(spec.port) + "\n";
-    if (spec.protocol == Protocol::http) {
-      shared->http_port = spec.port;
-    } else if (spec.protocol == Protocol::https) {
-      shared->https_port = spec.port;
+    return l;
+  }
+
+  static void close_listener(Listener& l) {
+    for (auto& a : l.acceptors) {
+      asio::post(a->get_executor(), [a] {
+        boost::system::error_code ignored;
+        a->close(ignored);
+      });
+    }
+    l.acceptors.clear();
+  }
+
+  void start_listener(Listener& l) {
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      asio::co_spawn(workers[i]->io, accept_loop(*workers[i], l.acceptors[i], l.spec.protocol), asio::detached);
     }
   }
-  for (auto& w : s.workers) {
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      asio::co_spawn(w->io, s.accept_loop(*w, *w->acceptors[i], specs[i].protocol), asio::detached);
+
+  void write_addresses() {
+    std::string addresses;
+    for (const Listener& l : listeners) {
+      addresses += fmt::format("{} {}:{}\n", protocol_name(l.spec.protocol), l.spec.address, l.bound_port);
     }
-  }
-  if (auto wr = core::write_file_atomic(c.home / "run" / "zmproxyd.addr", addresses); !wr) {
     std::error_code fec;
-    std::filesystem::create_directories(c.home / "run", fec);
-    (void)core::write_file_atomic(c.home / "run" / "zmproxyd.addr", addresses);
+    std::filesystem::create_directories(home / "run", fec);
+    (void)core::write_file_atomic(home / "run" / "zmproxyd.addr", addresses);
   }
+
+  // Load, validate, bind, then commit; nothing changes unless all succeed.
+  Result<std::string> apply(std::shared_ptr<const ProxyConfig> config) {
+    std::shared_ptr<const Shared> previous = current.load();
+    if (previous && previous->config->server.workers != config->server.workers) {
+      ZMPROXY_LOG(warn, "proxy", "server.workers changed from {} to {}: takes effect at the next restart",
+                  previous->config->server.workers, config->server.workers);
+    }
+    auto built = build_generation(config, previous);
+    if (!built) {
+      return tl::unexpected(built.error());
+    }
+    std::shared_ptr<Shared> next = std::move(*built);
+    // Keep the listeners that did not change; bind the new ones first.
+    const std::vector<ListenerSpec> wanted = listener_specs(*config, next->server_tls != nullptr);
+    std::vector<Listener> kept;
+    std::vector<Listener> opened;
+    std::vector<bool> reused(listeners.size(), false);
+    for (const ListenerSpec& spec : wanted) {
+      bool found = false;
+      for (std::size_t i = 0; i < listeners.size(); ++i) {
+        if (!reused[i] && listeners[i].spec.same_socket(spec)) {
+          reused[i] = true;
+          found = true;
+          break;
+        }
+      }
+      if (found) {
+        continue;
+      }
+      auto l = open_listener(spec, config->file.string());
+      if (!l) {
+        for (Listener& o : opened) {
+          close_listener(o);
+        }
+        return tl::unexpected(l.error());
+      }
+      opened.push_back(std::move(*l));
+    }
+    // Commit.
+    std::vector<Listener> next_listeners;
+    for (std::size_t i = 0; i < listeners.size(); ++i) {
+      if (reused[i]) {
+        next_listeners.push_back(std::move(listeners[i]));
+      } else {
+        ZMPROXY_LOG(info, "proxy", "closing the {} listener on {}:{}", protocol_name(listeners[i].spec.protocol),
+                    listeners[i].spec.address, listeners[i].bound_port);
+        close_listener(listeners[i]);
+      }
+    }
+    for (Listener& l : opened) {
+      ZMPROXY_LOG(info, "proxy", "listening for {} on {}:{}", protocol_name(l.spec.protocol), l.spec.address,
+                  l.bound_port);
+      next_listeners.push_back(std::move(l));
+    }
+    listeners = std::move(next_listeners);
+    for (const Listener& l : listeners) {
+      if (l.spec.protocol == Protocol::http) {
+        next->http_port = l.bound_port;
+      } else if (l.spec.protocol == Protocol::https) {
+        next->https_port = l.bound_port;
+      }
+    }
+    current.store(std::shared_ptr<const Shared>(next), std::memory_order_release);
+    for (Listener& l : listeners) {
+      if (!l.accepting) {
+        start_listener(l);
+        l.accepting = true;
+      }
+    }
+    apply_logging(*config, previous ? previous->config.get() : nullptr);
+    write_addresses();
+    ++generation;
+    return fmt::format("generation {} version {}", generation, config->version);
+  }
+
+  // `candidate`: a new configuration file that replaces `file` (renamed
+  // over it) only when it is accepted, so the file on disk is always the
+  // last good one. Empty: read `file` again.
+  std::string reload(std::string_view why, const std::filesystem::path& candidate = {}) {
+    std::lock_guard lock(reload_mutex);
+    auto config = load_config(candidate.empty() ? file : candidate, home);
+    Result<std::string> r = config ? apply(*config) : tl::unexpected(config.error());
+    if (r && !candidate.empty()) {
+      std::error_code fec;
+      std::filesystem::rename(candidate, file, fec);
+      if (fec) {
+        ZMPROXY_LOG(warn, "proxy", "serving {}, but cannot move it over {}: {}", candidate.string(), file.string(),
+                    fec.message());
+      }
+    }
+    ++reloads;
+    last_reload_at = std::time(nullptr);
+    if (r) {
+      last_reload_result = "ok";
+      last_reload_message = *r;
+      ZMPROXY_LOG(info, "proxy", "reload ({}): {}", why, *r);
+      return "OK " + *r;
+    }
+    last_reload_result = "error";
+    last_reload_message = r.error().message;
+    ZMPROXY_LOG(error, "proxy", "reload ({}) refused, still serving the previous configuration: {}", why,
+                r.error().message);
+    return "ERROR " + r.error().message;
+  }
+
+  std::string status_json() {
+    std::lock_guard lock(reload_mutex);
+    auto shared = current.load();
+    std::string out = "{\"running\":true";
+    out += fmt::format(",\"pid\":{},\"uptime_seconds\":{},\"started\":{}", ::getpid(),
+                       std::time(nullptr) - started, core::json_quote(iso_time(started)));
+    out += ",\"config_file\":" + core::json_quote(file.string());
+    out += ",\"config_version\":" + core::json_quote(shared ? shared->config->version : "");
+    out += fmt::format(",\"generation\":{},\"reloads\":{}", generation, reloads);
+    out += ",\"last_reload\":{\"result\":" + core::json_quote(last_reload_result) +
+           ",\"message\":" + core::json_quote(last_reload_message) +
+           ",\"at\":" + core::json_quote(last_reload_at ? iso_time(last_reload_at) : "") + "}";
+    out += ",\"listeners\":{";
+    bool first = true;
+    for (const Listener& l : listeners) {
+      out += fmt::format("{}\"{}\":{}", first ? "" : ",", protocol_name(l.spec.protocol),
+                         core::json_quote(l.spec.address + ":" + std::to_string(l.bound_port)));
+      first = false;
+    }
+    out += "},\"connections\":{";
+    for (std::size_t i = 0; i < k_protocol_count; ++i) {
+      out += fmt::format("{}\"{}\":{{\"active\":{},\"accepted\":{}}}", i ? "," : "",
+                         protocol_name(static_cast<Protocol>(i)), counts[i].active.load(), counts[i].accepted.load());
+    }
+    out += "}}";
+    return out;
+  }
+
+  std::int64_t active_sessions() const {
+    std::int64_t n = 0;
+    for (const auto& c : counts) {
+      n += c.active.load();
+    }
+    return n;
+  }
+
+  void begin_stop(std::chrono::milliseconds drain, std::string_view why) {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    grace = drain;
+    ZMPROXY_LOG(info, "proxy", "stopping ({}): {} open sessions, waiting up to {} ms for them", why,
+                active_sessions(), drain.count());
+    for (Listener& l : listeners) {
+      close_listener(l);
+    }
+    listeners.clear();
+    std::error_code fec;
+    std::filesystem::remove(home / "run" / "zmproxyd.addr", fec);
+    asio::co_spawn(control, drain_then_stop(), asio::detached);
+  }
+
+  awaitable<void> drain_then_stop() {
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    asio::steady_timer t(control);
+    while (active_sessions() > 0 && std::chrono::steady_clock::now() < deadline) {
+      t.expires_after(std::chrono::milliseconds(50));
+      co_await t.async_wait(net::use_nothrow);
+    }
+    if (active_sessions() > 0) {
+      ZMPROXY_LOG(info, "proxy", "drain time over: closing {} open sessions", active_sessions());
+    }
+    control.stop();
+  }
+
+  std::string command(std::string_view line) {
+    const std::string_view verb = line.substr(0, line.find(' '));
+    if (verb == "RELOAD") {
+      if (stopping) {
+        return "ERROR zmproxyd is stopping";
+      }
+      const std::string_view arg = line.size() > 7 ? line.substr(7) : std::string_view();
+      return reload("control socket", std::filesystem::path(arg));
+    }
+    if (verb == "STATUS") {
+      return status_json();
+    }
+    if (verb == "STOP") {
+      auto drain = current.load()->config->server.drain_timeout;
+      if (line.size() > 5) {
+        try {
+          drain = std::chrono::milliseconds(static_cast<long>(std::stod(std::string(line.substr(5))) * 1000));
+        } catch (const std::exception&) {
+          return "ERROR STOP takes a number of seconds to drain";
+        }
+      }
+      begin_stop(drain, "control socket");
+      return "OK stopping";
+    }
+    return "ERROR unknown command; expected RELOAD [file], STATUS or STOP [seconds]";
+  }
+};
+
+ProxyServer::ProxyServer(std::filesystem::path file, std::filesystem::path home)
+    : m_impl(std::make_unique<Impl>()) {
+  m_impl->file = std::move(file);
+  m_impl->home = std::move(home);
+}
+
+ProxyServer::~ProxyServer() = default;
+
+int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
+  Impl& s = *m_impl;
+  for (int i = 0; i < initial->server.workers; ++i) {
+    s.workers.push_back(std::make_unique<Worker>());
+  }
+  {
+    std::lock_guard lock(s.reload_mutex);
+    auto r = s.apply(initial);
+    if (!r) {
+      ZMPROXY_LOG(error, "proxy", "{}", r.error().message);
+      return 1;
+    }
+    s.last_reload_result = "ok";
+    s.last_reload_message = "started: " + *r;
+    s.last_reload_at = std::time(nullptr);
+  }
+  report_degraded(*initial);
   for (auto& w : s.workers) {
     Worker* wp = w.get();
     w->thread = std::thread([wp] {
@@ -233,29 +423,51 @@ int ProxyServer::run() {
       wp->io.run();
     });
   }
-  ZMPROXY_LOG(info, "proxy", "serving with {} workers: {}", c.server.workers,
-              addresses.empty() ? std::string("no listeners") : addresses.substr(0, addresses.size() - 1));
+  {
+    std::string names;
+    for (const Listener& l : s.listeners) {
+      names += fmt::format("{}{} {}:{}", names.empty() ? "" : ", ", protocol_name(l.spec.protocol), l.spec.address,
+                           l.bound_port);
+    }
+    ZMPROXY_LOG(info, "proxy", "serving with {} workers: {}", s.workers.size(),
+                names.empty() ? std::string("no listeners") : names);
+  }
 
-  // Wait for SIGTERM/SIGINT on this thread (blocked in every thread by main).
+  auto control = ControlSocket::open(s.control, s.home / "run" / "zmproxyd.sock",
+                                     [&s](std::string_view line) { return s.command(line); });
+  if (!control) {
+    ZMPROXY_LOG(warn, "proxy", "{}; reload with SIGHUP instead", control.error().message);
+  }
+  // The workers were started with these blocked; only this thread takes them.
+  asio::signal_set signals(s.control, SIGHUP, SIGTERM, SIGINT);
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
+    if (ec) {
+      return;
+    }
+    if (sig == SIGHUP) {
+      if (!s.stopping) {
+        s.reload("SIGHUP");
+      }
+    } else {
+      const auto drain = sig == SIGTERM ? s.current.load()->config->server.drain_timeout : std::chrono::milliseconds(0);
+      s.begin_stop(drain, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
-  int sig = 0;
-  while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
-    ZMPROXY_LOG(warn, "proxy", "SIGHUP: hot reload is not available in this version; restart to apply changes");
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  s.control.run();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signals.clear();
+  if (control) {
+    control->reset();
   }
-  ZMPROXY_LOG(info, "proxy", "stopping (signal {})", sig);
-  for (auto& w : s.workers) {
-    asio::post(w->io, [wp = w.get()] {
-      for (auto& a : wp->acceptors) {
-        boost::system::error_code ignored;
-        a->close(ignored);
-      }
-    });
-  }
-  // Sessions are cut at stop; a graceful drain comes with zmproxyctl.
+
   for (auto& w : s.workers) {
     w->io.stop();
   }
@@ -265,7 +477,8 @@ int ProxyServer::run() {
     }
   }
   std::error_code fec;
-  std::filesystem::remove(c.home / "run" / "zmproxyd.addr", fec);
+  std::filesystem::remove(s.home / "run" / "zmproxyd.addr", fec);
+  ZMPROXY_LOG(info, "proxy", "stopped");
   return 0;
 }
 

@@ -1,10 +1,26 @@
 #pragma once
 // ProxyServer: zmproxyd's core. N worker threads, each with its own
 // io_context and one SO_REUSEPORT acceptor per listener (IMAP, IMAPS, POP3,
-// POP3S); a session stays on the worker that accepted it. A per-worker
-// connection limit; one RouteResolver shared by all workers. The bound
-// addresses are written to run/zmproxyd.addr ("imap 127.0.0.1:143" lines).
+// POP3S, HTTP, HTTPS, admin); a session stays on the worker that accepted it.
+//
+// Hot reload (SIGHUP, or RELOAD on the control socket run/zmproxyd.sock):
+// the configuration file is read again and validated; listeners whose
+// protocol, address and port are unchanged are kept, new ones are bound
+// before anything is committed, and only then is the new generation swapped
+// in (one atomic pointer) and the old listeners closed. Sessions keep the
+// generation they were accepted with. A configuration that fails is refused
+// with its reason and the running one keeps serving.
+//
+// Control socket, one command a connection, one reply line:
+//   RELOAD [file]    -> "OK generation N version V" | "ERROR <reason>"; with a
+//                       file: serve it and, once accepted, rename it over the
+//                       configuration file (the file on disk stays the last
+//                       good one)
+//   STATUS           -> one JSON object (uptime, version, last reload, counts)
+//   STOP [seconds]   -> "OK stopping"; drains open sessions up to the grace
+// The bound addresses are written to run/zmproxyd.addr ("imap 127.0.0.1:143").
 
+#include <filesystem>
 #include <memory>
 
 #include "lib/core/result.hpp"
@@ -14,13 +30,15 @@ namespace zmproxy::server {
 
 class ProxyServer {
  public:
-  explicit ProxyServer(std::shared_ptr<const ProxyConfig> config);
+  // `file` is read again on every reload.
+  ProxyServer(std::filesystem::path file, std::filesystem::path home);
   ~ProxyServer();
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;
 
-  // Open everything, serve until SIGTERM/SIGINT, drain, return the exit code.
-  int run();
+  // Open everything, serve until SIGTERM/SIGINT or STOP, drain, return the
+  // exit code.
+  int run(std::shared_ptr<const ProxyConfig> initial);
 
   struct Impl;
 

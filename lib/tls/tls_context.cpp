@@ -30,9 +30,9 @@ int protocol_version(std::string_view name) {
 
 }  // namespace
 
-Result<std::shared_ptr<Context>> make_server_context(const server::ProxyConfig& cfg) {
-  auto ctx = std::make_shared<Context>(Context::tls_server);
-  SSL_CTX* native = ctx->native_handle();
+namespace {
+
+Result<void> configure(SSL_CTX* native, const server::ProxyConfig& cfg) {
   int lo = 0;
   int hi = 0;
   for (const std::string& p : cfg.tls.protocols) {
@@ -55,19 +55,78 @@ Result<std::shared_ptr<Context>> make_server_context(const server::ProxyConfig& 
     return fail(Errc::invalid_argument, "tls.ciphers: no usable cipher in '" + cfg.tls.ciphers +
                                             "' (zimbraReverseProxySSLCiphers): " + openssl_error());
   }
-  const std::string cert = cfg.path(cfg.tls.certificate).string();
-  const std::string key = cfg.path(cfg.tls.key).string();
+  return {};
+}
+
+Result<void> load_pair(SSL_CTX* native, const std::string& cert, const std::string& key, const std::string& what) {
   if (SSL_CTX_use_certificate_chain_file(native, cert.c_str()) != 1) {
-    return fail(Errc::invalid_argument, "tls.certificate: cannot load " + cert + ": " + openssl_error());
+    return fail(Errc::invalid_argument, what + "certificate: cannot load " + cert + ": " + openssl_error());
   }
   if (SSL_CTX_use_PrivateKey_file(native, key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return fail(Errc::invalid_argument, "tls.key: cannot load " + key + ": " + openssl_error());
+    return fail(Errc::invalid_argument, what + "key: cannot load " + key + ": " + openssl_error());
   }
   if (SSL_CTX_check_private_key(native) != 1) {
     return fail(Errc::invalid_argument,
-                "tls.key: " + key + " does not match the certificate " + cert + "; install the pair together");
+                what + "key: " + key + " does not match the certificate " + cert + "; install the pair together");
   }
-  return ctx;
+  return {};
+}
+
+// The default context plus one per virtual host name; the SNI callback
+// switches a connection to its host's context.
+struct ServerContexts {
+  Context main{Context::tls_server};
+  std::vector<std::pair<std::string, std::shared_ptr<Context>>> by_name;  // lower-case names
+};
+
+int select_by_name(SSL* ssl, int*, void* arg) {
+  const auto* self = static_cast<const ServerContexts*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (name == nullptr) {
+    return SSL_TLSEXT_ERR_OK;
+  }
+  for (const auto& [host, ctx] : self->by_name) {
+    if (core::iequals(host, name)) {
+      SSL_set_SSL_CTX(ssl, ctx->native_handle());
+      break;
+    }
+  }
+  return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Context>> make_server_context(const server::ProxyConfig& cfg) {
+  auto all = std::make_shared<ServerContexts>();
+  SSL_CTX* native = all->main.native_handle();
+  if (auto r = configure(native, cfg); !r) {
+    return tl::unexpected(r.error());
+  }
+  if (auto r = load_pair(native, cfg.path(cfg.tls.certificate).string(), cfg.path(cfg.tls.key).string(), "tls.");
+      !r) {
+    return tl::unexpected(r.error());
+  }
+  for (const std::string& entry : cfg.tls.domain_certificates) {
+    const auto words = core::split(std::string(core::trim(entry)), ' ');
+    if (words.size() != 3) {
+      continue;  // the configuration parser refuses these
+    }
+    auto ctx = std::make_shared<Context>(Context::tls_server);
+    if (auto r = configure(ctx->native_handle(), cfg); !r) {
+      return tl::unexpected(r.error());
+    }
+    if (auto r = load_pair(ctx->native_handle(), cfg.path(words[1]).string(), cfg.path(words[2]).string(),
+                           "tls.domain_certificates (" + words[0] + "): ");
+        !r) {
+      return tl::unexpected(r.error());
+    }
+    all->by_name.emplace_back(words[0], std::move(ctx));
+  }
+  if (!all->by_name.empty()) {
+    SSL_CTX_set_tlsext_servername_callback(native, select_by_name);
+    SSL_CTX_set_tlsext_servername_arg(native, all.get());
+  }
+  return std::shared_ptr<Context>(all, &all->main);
 }
 
 std::shared_ptr<Context> make_client_context() {

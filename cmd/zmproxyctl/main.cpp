@@ -1,0 +1,60 @@
+// zmproxyctl: start, stop, restart, reload, status and genconf for zmproxyd.
+// Arguments only; the verbs are server::proxy_* (lib/server/proxy_control).
+// Exit codes as Zimbra's zmproxyctl: 0 ok, 1 failed or not running, 1 usage.
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cmd/common/cli.hpp"
+#include "lib/core/home.hpp"
+#include "lib/core/version.hpp"
+#include "lib/server/proxy_control.hpp"
+
+int main(int argc, char** argv) {
+  using namespace zmproxy;
+  CLI::App app{"Control the zmproxy proxy daemon (zmproxyd)", "zmproxyctl"};
+  app.set_version_flag("--version", std::string("zmproxyctl (zmproxy) ") + k_version);
+  std::string home_opt;
+  std::string verb;
+  server::ControlOptions o;
+  bool no_genconf = false;
+  double grace = -1;
+  app.add_option("command", verb, "start, stop, restart, reload, status or genconf")->required();
+  app.add_option("--home", home_opt, "Runtime home (default: $ZMPROXY_HOME, else /opt/zmproxy)");
+  app.add_flag("--no-genconf", no_genconf, "start/reload: do not render the configuration first");
+  app.add_flag("--json", o.json, "status: print one JSON object");
+  app.add_option("--grace", grace, "stop/restart: seconds to let open sessions finish (default: drain_timeout)");
+  app.add_flag("-n,--dry-run", o.dry_run, "genconf: print the configuration, write nothing");
+  app.add_flag("-D,--variables", o.print_variables, "genconf: print the resolved template variables");
+  app.add_option("-s,--server", o.server, "genconf: render for this server (default: zimbra_server_hostname)");
+  const auto dynamic = [](std::string_view option, const std::vector<std::string>&) {
+    if (option.empty()) {
+      return std::vector<std::string>{"start", "stop", "restart", "reload", "status", "genconf"};
+    }
+    return std::vector<std::string>{};
+  };
+  return cli::run(
+      app, argc, argv,
+      [&]() -> int {
+        o.home = core::HomePaths{core::resolve_home(home_opt)};
+        o.genconf = !no_genconf;
+        if (grace >= 0) {
+          o.grace = grace;
+        }
+        std::error_code ec;
+        o.daemon = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "zmproxyd";
+        if (verb == "start") return server::proxy_start(o, std::cout, std::cerr);
+        if (verb == "stop") return server::proxy_stop(o, std::cout, std::cerr);
+        if (verb == "restart") {
+          const int rc = server::proxy_stop(o, std::cout, std::cerr);
+          return rc != 0 ? rc : server::proxy_start(o, std::cout, std::cerr);
+        }
+        if (verb == "reload") return server::proxy_reload(o, std::cout, std::cerr);
+        if (verb == "status") return server::proxy_status(o, std::cout, std::cerr);
+        if (verb == "genconf") return server::proxy_genconf(o, std::cout, std::cerr);
+        std::cerr << "usage: zmproxyctl start|stop|restart|reload|status|genconf [options]; see zmproxyctl(1)\n";
+        return 1;
+      },
+      dynamic);
+}

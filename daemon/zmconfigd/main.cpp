@@ -1,0 +1,67 @@
+// zmconfigd: follows the store, localconfig and the template overrides, and
+// keeps zmproxyd's configuration current with hot reloads. Arguments only;
+// the behaviour is confgen::ConfigWatcher.
+
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cmd/common/cli.hpp"
+#include "lib/confgen/watcher.hpp"
+#include "lib/core/atomic_file.hpp"
+#include "lib/core/home.hpp"
+#include "lib/core/version.hpp"
+#include "lib/log/logger.hpp"
+
+int main(int argc, char** argv) {
+  using namespace zmproxy;
+  CLI::App app{"Keep zmproxyd's configuration current (Zimbra's zmconfigd for the proxy)", "zmconfigd"};
+  app.set_version_flag("--version", std::string("zmconfigd (zmproxy) ") + k_version);
+  std::string home_opt;
+  std::string log_file;
+  std::string level = "info";
+  int debounce_ms = 200;
+  app.add_option("--home", home_opt, "Runtime home (default: $ZMPROXY_HOME, else /opt/zmproxy)");
+  app.add_option("--log", log_file, "Log to this file instead of standard error");
+  app.add_option("--log-level", level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.add_option("--debounce", debounce_ms, "Quiet period after a change before rendering, in ms (default 200)")
+      ->check(CLI::Range(0, 10000));
+  const auto dynamic = [](std::string_view option, const std::vector<std::string>&) {
+    if (option == "log-level") {
+      return std::vector<std::string>{"debug", "info", "warn", "error"};
+    }
+    return std::vector<std::string>{};
+  };
+  return cli::run(
+      app, argc, argv,
+      [&]() -> int {
+        // Signals are taken by the watcher's signal_set; SIGPIPE never kills it.
+        std::signal(SIGPIPE, SIG_IGN);
+        log::set_level(log::parse_level(level, log::Level::info));
+        if (!log_file.empty() && !log::set_file(log_file)) {
+          std::cerr << "zmconfigd: cannot open log file " << log_file << "\n";
+          return 1;
+        }
+        const core::HomePaths home{core::resolve_home(home_opt)};
+        std::error_code ec;
+        std::filesystem::create_directories(home.run(), ec);
+        if (auto pid = core::read_file(home.run() / "zmconfigd.pid")) {
+          const long other = std::atol(pid->c_str());
+          if (other > 0 && other != ::getpid() && ::kill(static_cast<pid_t>(other), 0) == 0) {
+            std::cerr << "zmconfigd: already running (pid " << other << "); stop it first\n";
+            return 1;
+          }
+        }
+        (void)core::write_file_atomic(home.run() / "zmconfigd.pid", std::to_string(::getpid()) + "\n");
+        confgen::WatcherOptions options{home, std::chrono::milliseconds(debounce_ms), {}};
+        confgen::ConfigWatcher watcher(options);
+        const int rc = watcher.run();
+        std::filesystem::remove(home.run() / "zmconfigd.pid", ec);
+        return rc;
+      },
+      dynamic);
+}

@@ -1,0 +1,243 @@
+#include "lib/confgen/confgen.hpp"
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "lib/core/atomic_file.hpp"
+#include "lib/localconfig/localconfig.hpp"
+#include "lib/provisioning/open_store.hpp"
+#include "lib/server/config.hpp"
+#include "lib/server/control_socket.hpp"
+#include "lib/server/generation.hpp"
+
+namespace zmproxy::confgen {
+
+namespace {
+
+constexpr std::string_view k_template = "zmproxy.conf.template";
+
+std::filesystem::path conf_file(const core::HomePaths& home) {
+  return home.conf() / "zmproxy.conf";
+}
+
+// A PEM certificate and key given as text: both parse and belong together.
+Result<void> check_pair(const OutputFile& crt, const OutputFile& key) {
+  struct Bio {
+    BIO* b;
+    ~Bio() { BIO_free(b); }
+  };
+  Bio cb{BIO_new_mem_buf(crt.content.data(), static_cast<int>(crt.content.size()))};
+  Bio kb{BIO_new_mem_buf(key.content.data(), static_cast<int>(key.content.size()))};
+  X509* x = PEM_read_bio_X509(cb.b, nullptr, nullptr, nullptr);
+  if (x == nullptr) {
+    return fail(Errc::invalid_argument, crt.attribute + " is not a PEM certificate; set it again with the "
+                                                        "certificate's PEM text");
+  }
+  EVP_PKEY* k = PEM_read_bio_PrivateKey(kb.b, nullptr, nullptr, nullptr);
+  if (k == nullptr) {
+    X509_free(x);
+    return fail(Errc::invalid_argument, key.attribute + " is not a PEM private key (or it is encrypted); set it "
+                                                        "again with the unencrypted key");
+  }
+  const bool match = X509_check_private_key(x, k) == 1;
+  X509_free(x);
+  EVP_PKEY_free(k);
+  if (!match) {
+    return fail(Errc::invalid_argument,
+                key.attribute + " does not match " + crt.attribute + "; set the certificate and its key together");
+  }
+  return {};
+}
+
+}  // namespace
+
+std::filesystem::path shipped_template_dir() {
+  if (const char* env = std::getenv("ZMPROXY_TEMPLATE_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return exe.parent_path().parent_path() / "share" / "zmproxy" / "templates";
+}
+
+std::filesystem::path template_path(const core::HomePaths& home, std::string_view name) {
+  const auto override_file = home.conf() / "templates.d" / name;
+  std::error_code ec;
+  if (std::filesystem::exists(override_file, ec)) {
+    return override_file;
+  }
+  return shipped_template_dir() / name;
+}
+
+Result<Rendered> generate(const core::HomePaths& home, std::string_view server) {
+  auto lc = localconfig::LocalConfig::load(home.localconfig(), home.home);
+  if (!lc) {
+    return tl::unexpected(lc.error());
+  }
+  const std::string name = server.empty() ? lc->value_or_empty("zimbra_server_hostname") : std::string(server);
+  auto store = provisioning::open_store(*lc, home);
+  if (!store) {
+    return tl::unexpected(store.error());
+  }
+  provisioning::Provisioning prov(**store, provisioning::safeguarded_attrs(*lc));
+  auto collected = collect_variables(prov, *lc, name);
+  if (!collected) {
+    return tl::unexpected(collected.error());
+  }
+  Rendered r;
+  r.template_file = template_path(home, k_template);
+  auto text = core::read_file(r.template_file);
+  if (!text) {
+    return fail(Errc::not_found, "template " + r.template_file.string() +
+                                     " is missing; reinstall zmproxy or set ZMPROXY_TEMPLATE_DIR");
+  }
+  auto rendered = render(*text, collected->vars, r.template_file.string());
+  if (!rendered) {
+    return tl::unexpected(rendered.error());
+  }
+  r.text = std::move(*rendered);
+  r.collected = std::move(*collected);
+  r.key_sources = key_sources(*text);
+  return r;
+}
+
+std::string explain(const Rendered& r, std::string message) {
+  // Longest keys first, so "http.ssl_port" is not taken for "http.port".
+  std::vector<std::pair<std::string, std::string>> keys(r.key_sources.begin(), r.key_sources.end());
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  // Derived variables name the attribute behind them.
+  static const std::map<std::string, std::string, std::less<>> k_derived = {
+      {"ssl.crt", "conf/zmproxy.crt or zimbraSSLCertificate"},
+      {"ssl.key", "conf/zmproxy.key or zimbraSSLPrivateKey"},
+      {"http.enabled", "zimbraReverseProxyHttpEnabled"},
+      {"http.mode", "zimbraReverseProxyMailMode"},
+      {"http.admin_enabled", "zimbraReverseProxyAdminEnabled"},
+      {"route.handlers", "zimbraReverseProxyLookupTarget"},
+      {"route.memcached", "zimbraServiceEnabled memcached"},
+      {"tls.domain_certificates", "the domains' zimbraSSLCertificate"}};
+  for (auto& [key, variable] : keys) {
+    if (const auto d = k_derived.find(variable); d != k_derived.end()) {
+      variable = d->second;
+    }
+  }
+  for (const auto& [key, variable] : keys) {
+    const auto at = message.find(key);
+    if (at == std::string::npos || variable.starts_with("zmproxy_") || message.find(variable) != std::string::npos) {
+      continue;
+    }
+    const char after = at + key.size() < message.size() ? message[at + key.size()] : ' ';
+    if (std::isalnum(static_cast<unsigned char>(after)) || after == '_') {
+      continue;
+    }
+    message.insert(at + key.size(), " (" + variable + ")");
+    break;
+  }
+  return message;
+}
+
+Result<void> validate(const Rendered& r, const core::HomePaths& home) {
+  // Certificates from attributes: checked in memory, before any file is written.
+  const auto& files = r.collected.files;
+  for (std::size_t i = 0; i + 1 < files.size(); i += 2) {
+    if (auto ok = check_pair(files[i], files[i + 1]); !ok) {
+      return ok;
+    }
+  }
+  auto config = server::parse_config(r.text, conf_file(home), home.home);
+  if (!config) {
+    return fail(Errc::invalid_argument, explain(r, config.error().message));
+  }
+  const server::ProxyConfig& c = **config;
+  if (c.http.enabled && c.http.mode != "https" && c.http.port == 0) {
+    return fail(Errc::invalid_argument, "zimbraReverseProxyMailMode " + c.http.mode +
+                                            " needs an HTTP port but zimbraMailProxyPort is 0; set it (e.g. 80)");
+  }
+  if (c.http.enabled && c.http.mode != "http" && c.http.ssl_port == 0) {
+    return fail(Errc::invalid_argument, "zimbraReverseProxyMailMode " + c.http.mode +
+                                            " needs an HTTPS port but zimbraMailSSLProxyPort is 0; set it (e.g. 443)");
+  }
+  if (auto ok = server::check_ports_free(c); !ok) {
+    return fail(Errc::invalid_argument, explain(r, ok.error().message));
+  }
+  // Certificate files an admin installed (not rendered from attributes: those
+  // were checked above and are written by install()).
+  const bool rendered_cert = std::any_of(files.begin(), files.end(), [&](const OutputFile& f) {
+    return home.home / f.path == c.path(c.tls.certificate);
+  });
+  if (!rendered_cert) {
+    if (auto ok = server::check_tls(c); !ok) {
+      return fail(Errc::invalid_argument, explain(r, ok.error().message));
+    }
+  }
+  return {};
+}
+
+Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool force) {
+  if (auto ok = validate(r, home); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  bool files_changed = false;
+  for (const OutputFile& f : r.collected.files) {
+    const auto path = home.home / f.path;
+    auto current = core::read_file(path);
+    if (current && *current == f.content) {
+      continue;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (auto w = core::write_file_atomic(path, f.content, f.secret ? 0600 : 0644); !w) {
+      return tl::unexpected(w.error());
+    }
+    files_changed = true;
+  }
+  // The proxy's own certificate files may be in place only now.
+  {
+    auto config = server::parse_config(r.text, conf_file(home), home.home);
+    if (auto ok = server::check_tls(**config); !ok) {
+      return fail(Errc::invalid_argument, explain(r, ok.error().message));
+    }
+  }
+  const auto target = conf_file(home);
+  auto current = core::read_file(target);
+  if (current && *current == r.text && !files_changed && !force) {
+    return Installed{Outcome::unchanged, "configuration unchanged"};
+  }
+  const auto next = home.conf() / "zmproxy.conf.next";
+  if (auto w = core::write_file_atomic(next, r.text, 0640); !w) {
+    return tl::unexpected(w.error());
+  }
+  auto reply = server::control_request(home.run() / "zmproxyd.sock", "RELOAD " + next.string(),
+                                       std::chrono::seconds(60));
+  if (reply && reply->starts_with("OK")) {
+    return Installed{Outcome::reloaded, reply->size() > 3 ? reply->substr(3) : std::string("reloaded")};
+  }
+  std::error_code ec;
+  if (reply) {
+    std::filesystem::rename(next, home.conf() / "zmproxy.conf.rejected", ec);
+    const std::string why = reply->starts_with("ERROR ") ? reply->substr(6) : *reply;
+    return fail(Errc::invalid_argument, "zmproxyd refused the new configuration (kept serving the previous one; "
+                                        "see conf/zmproxy.conf.rejected): " + explain(r, why));
+  }
+  // No proxy running: the file is simply put in place for its next start.
+  std::filesystem::rename(next, target, ec);
+  if (ec) {
+    return fail(Errc::io_error, "cannot rename " + next.string() + " to " + target.string() + ": " + ec.message());
+  }
+  return Installed{Outcome::written, "wrote " + target.string()};
+}
+
+Result<std::string> reload_proxy(const core::HomePaths& home) {
+  auto reply = server::control_request(home.run() / "zmproxyd.sock", "RELOAD", std::chrono::seconds(60));
+  if (!reply) {
+    return reply;
+  }
+  if (reply->starts_with("OK")) {
+    return reply->size() > 3 ? reply->substr(3) : std::string();
+  }
+  return fail(Errc::invalid_argument, reply->starts_with("ERROR ") ? reply->substr(6) : *reply);
+}
+
+}  // namespace zmproxy::confgen

@@ -1,0 +1,161 @@
+#include "lib/server/control_socket.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include "lib/net/asio.hpp"
+
+namespace zmproxy::server {
+
+namespace asio = net::asio;
+using local = asio::local::stream_protocol;
+
+struct ControlSocket::Impl {
+  std::filesystem::path path;
+  Handler handler;
+  local::acceptor acceptor;
+
+  Impl(asio::io_context& io, std::filesystem::path p, Handler h)
+      : path(std::move(p)), handler(std::move(h)), acceptor(io) {}
+
+  static asio::awaitable<void> serve(Impl* self) {
+    while (true) {
+      auto [ec, socket] = co_await self->acceptor.async_accept(net::use_nothrow);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) {
+          co_return;
+        }
+        continue;
+      }
+      // One short command; a client that sends nothing within 5 s is dropped.
+      asio::steady_timer deadline(socket.get_executor());
+      deadline.expires_after(std::chrono::seconds(5));
+      deadline.async_wait([&socket](boost::system::error_code e) {
+        if (!e) {
+          boost::system::error_code ignored;
+          socket.close(ignored);
+        }
+      });
+      std::string line;
+      auto [rec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(line, 4096), '\n',
+                                                      net::use_nothrow);
+      deadline.cancel();
+      if (rec && line.empty()) {
+        continue;
+      }
+      std::string_view command(line);
+      command = command.substr(0, command.find('\n'));
+      if (!command.empty() && command.back() == '\r') {
+        command.remove_suffix(1);
+      }
+      std::string reply = self->handler(command);
+      reply += '\n';
+      co_await asio::async_write(socket, asio::buffer(reply), net::use_nothrow);
+      (void)n;
+    }
+  }
+};
+
+ControlSocket::ControlSocket(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+
+ControlSocket::~ControlSocket() {
+  boost::system::error_code ignored;
+  m_impl->acceptor.close(ignored);
+  std::error_code fec;
+  std::filesystem::remove(m_impl->path, fec);
+}
+
+Result<std::unique_ptr<ControlSocket>> ControlSocket::open(asio::io_context& io, const std::filesystem::path& path,
+                                                           Handler handler) {
+  if (path.string().size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return fail(Errc::invalid_argument, "control socket path " + path.string() +
+                                            " is too long for a Unix socket; use a shorter home directory");
+  }
+  std::error_code fec;
+  std::filesystem::create_directories(path.parent_path(), fec);
+  std::filesystem::remove(path, fec);
+  auto impl = std::make_unique<Impl>(io, path, std::move(handler));
+  boost::system::error_code ec;
+  const mode_t old_mask = ::umask(077);
+  impl->acceptor.open(local(), ec);
+  if (!ec) {
+    impl->acceptor.bind(local::endpoint(path.string()), ec);
+  }
+  ::umask(old_mask);
+  if (!ec) {
+    impl->acceptor.listen(16, ec);
+  }
+  if (ec) {
+    return fail(Errc::io_error, "cannot open control socket " + path.string() + ": " + ec.message());
+  }
+  Impl* raw = impl.get();
+  asio::co_spawn(io, Impl::serve(raw), asio::detached);
+  return std::unique_ptr<ControlSocket>(new ControlSocket(std::move(impl)));
+}
+
+Result<std::string> control_request(const std::filesystem::path& path, std::string_view command,
+                                    std::chrono::milliseconds timeout) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string p = path.string();
+  if (p.size() >= sizeof addr.sun_path) {
+    return fail(Errc::invalid_argument, "control socket path " + p + " is too long");
+  }
+  std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return fail(Errc::io_error, std::string("socket: ") + std::strerror(errno));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return fail(Errc::unavailable, "nothing answers on " + p + " (" + std::strerror(errno) + ")");
+  }
+  std::string out(command);
+  out += '\n';
+  std::size_t sent = 0;
+  while (sent < out.size()) {
+    const ssize_t n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      return fail(Errc::io_error, "cannot send to " + p + ": " + std::strerror(errno));
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string reply;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[4096];
+  while (reply.find('\n') == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                            std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return fail(Errc::unavailable, "no reply from " + p + " within " + std::to_string(timeout.count()) + " ms");
+    }
+    pollfd pfd{fd, POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {
+      continue;
+    }
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      break;
+    }
+    reply.append(buf, static_cast<std::size_t>(n));
+  }
+  if (const auto nl = reply.find('\n'); nl != std::string::npos) {
+    reply.resize(nl);
+  } else if (reply.empty()) {
+    return fail(Errc::io_error, p + " closed the connection without a reply");
+  }
+  return reply;
+}
+
+}  // namespace zmproxy::server

@@ -1,0 +1,46 @@
+#pragma once
+// A daemon's control socket: a Unix stream socket (mode 0600) that takes one
+// command line a connection and answers with the handler's reply. Served on
+// the io_context given (the daemon's control thread, never a worker), so the
+// handler may block briefly. control_request() is the client side, blocking,
+// for the command-line tools.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "lib/core/result.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace zmproxy::server {
+
+class ControlSocket {
+ public:
+  using Handler = std::function<std::string(std::string_view command)>;
+
+  // Binds `path` (a stale socket file is replaced). Errors name the path.
+  static Result<std::unique_ptr<ControlSocket>> open(boost::asio::io_context& io,
+                                                    const std::filesystem::path& path, Handler handler);
+  ~ControlSocket();  // closes and removes the socket file
+  ControlSocket(const ControlSocket&) = delete;
+  ControlSocket& operator=(const ControlSocket&) = delete;
+
+  struct Impl;
+
+ private:
+  explicit ControlSocket(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> m_impl;
+};
+
+// Send `command` and return the reply (without the trailing newline).
+// Errc::unavailable when nothing listens on `path`.
+Result<std::string> control_request(const std::filesystem::path& path, std::string_view command,
+                                    std::chrono::milliseconds timeout);
+
+}  // namespace zmproxy::server

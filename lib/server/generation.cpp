@@ -1,0 +1,230 @@
+#include "lib/server/generation.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/log/logger.hpp"
+#include "lib/proxy/mail/session.hpp"
+#include "lib/route/route_resolver.hpp"
+
+namespace zmproxy::server {
+
+namespace {
+
+route::ResolverSettings resolver_settings(const ProxyConfig& c) {
+  route::ResolverSettings r;
+  r.handlers = c.route.handlers;
+  r.handler_timeout = c.route.lookup_timeout;
+  r.retry_interval = c.route.handler_retry;
+  r.secret = c.route.secret;
+  r.caching = c.route.caching;
+  r.cache_ttl = std::chrono::duration_cast<std::chrono::seconds>(c.route.cache_ttl);
+  if (r.cache_ttl.count() == 0 && c.route.cache_ttl.count() > 0) {
+    r.cache_ttl = std::chrono::seconds(1);
+  }
+  r.memcached.servers = c.route.memcached;
+  r.memcached.timeout = c.route.memcached_timeout;
+  return r;
+}
+
+bool wants_tls(const ProxyConfig& c) {
+  const bool mail = c.mail_enabled;
+  return (mail && (c.imap.ssl_enabled || (c.imap.enabled && c.imap.starttls != StartTls::off) ||
+                   c.pop3.ssl_enabled || (c.pop3.enabled && c.pop3.starttls != StartTls::off))) ||
+         (c.http.enabled && c.http.mode != "http") || c.http.admin_enabled;
+}
+
+// host and port of "host:port", "[v6]:port" or "http://host:port/path".
+std::pair<std::string, std::string> split_host_port(std::string_view s, std::string_view default_port) {
+  if (const auto scheme = s.find("://"); scheme != std::string_view::npos) {
+    s.remove_prefix(scheme + 3);
+    s = s.substr(0, s.find('/'));
+  }
+  if (!s.empty() && s.front() == '[') {
+    const auto close = s.find(']');
+    std::string host(s.substr(1, close == std::string_view::npos ? s.npos : close - 1));
+    if (close != std::string_view::npos && close + 1 < s.size() && s[close + 1] == ':') {
+      return {host, std::string(s.substr(close + 2))};
+    }
+    return {host, std::string(default_port)};
+  }
+  const auto colon = s.rfind(':');
+  if (colon == std::string_view::npos) {
+    return {std::string(s), std::string(default_port)};
+  }
+  return {std::string(s.substr(0, colon)), std::string(s.substr(colon + 1))};
+}
+
+// A TCP connect within `timeout_ms`, for the start-up report only (control
+// thread, before the workers serve).
+bool reachable(const std::string& host, const std::string& port, int timeout_ms) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || !res) {
+    return false;
+  }
+  bool ok = false;
+  for (addrinfo* a = res; a && !ok; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      continue;
+    }
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      ok = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int err = 0;
+      socklen_t len = sizeof err;
+      ok = ::poll(&p, 1, timeout_ms) == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return ok;
+}
+
+}  // namespace
+
+const char* protocol_name(Protocol p) noexcept {
+  static constexpr const char* k_names[k_protocol_count] = {"imap", "imaps", "pop3", "pop3s",
+                                                            "http", "https", "admin"};
+  return k_names[static_cast<std::size_t>(p)];
+}
+
+std::vector<ListenerSpec> listener_specs(const ProxyConfig& c, bool have_tls) {
+  std::vector<ListenerSpec> specs;
+  const std::string& a = c.server.bind_address;
+  if (c.mail_enabled) {
+    if (c.imap.enabled) specs.push_back({Protocol::imap, a, c.imap.port, "imap.port"});
+    if (c.imap.ssl_enabled && have_tls) specs.push_back({Protocol::imaps, a, c.imap.ssl_port, "imap.ssl_port"});
+    if (c.pop3.enabled) specs.push_back({Protocol::pop3, a, c.pop3.port, "pop3.port"});
+    if (c.pop3.ssl_enabled && have_tls) specs.push_back({Protocol::pop3s, a, c.pop3.ssl_port, "pop3.ssl_port"});
+  }
+  if (c.http.enabled) {
+    if (c.http.mode != "https") specs.push_back({Protocol::http, a, c.http.port, "http.port"});
+    if (c.http.mode != "http" && have_tls) specs.push_back({Protocol::https, a, c.http.ssl_port, "http.ssl_port"});
+  }
+  if (c.http.admin_enabled && have_tls) {
+    specs.push_back({Protocol::admin, a, c.http.admin_port, "http.admin_port"});
+  }
+  return specs;
+}
+
+Result<std::shared_ptr<proxy::mail::Shared>> build_generation(
+    std::shared_ptr<const ProxyConfig> config, const std::shared_ptr<const proxy::mail::Shared>& previous) {
+  const ProxyConfig& c = *config;
+  auto next = std::make_shared<proxy::mail::Shared>();
+  next->config = config;
+  next->client_tls = previous ? previous->client_tls : tls::make_client_context();
+  auto server_tls = tls::make_server_context(c);
+  if (server_tls) {
+    next->server_tls = *server_tls;
+  } else if (wants_tls(c)) {
+    // Without TLS, "starttls = only" would silently accept cleartext logins.
+    return fail(Errc::invalid_argument, server_tls.error().message +
+                                            "; TLS listeners and STARTTLS need it (or set starttls = \"off\" and "
+                                            "ssl_enabled = false)");
+  }
+  if (previous && previous->config->route == c.route) {
+    next->resolver = previous->resolver;
+  } else {
+    auto resolver = route::RouteResolver::create(resolver_settings(c));
+    if (!resolver) {
+      return fail(Errc::invalid_argument, "route settings: " + resolver.error().message);
+    }
+    next->resolver = *resolver;
+  }
+  if (previous && previous->config->server.access_log == c.server.access_log) {
+    next->access_log = previous->access_log;
+  } else {
+    next->access_log = std::make_shared<log::AccessLog>(
+        c.server.access_log.empty() ? std::filesystem::path() : c.path(c.server.access_log));
+  }
+  next->imap_counters = previous ? previous->imap_counters : std::make_shared<proxy::mail::Counters>();
+  next->pop3_counters = previous ? previous->pop3_counters : std::make_shared<proxy::mail::Counters>();
+  if (c.http.enabled && c.http.strict_server_name && c.http.server_names.empty()) {
+    ZMPROXY_LOG(warn, "proxy", "http.strict_server_name is on but http.server_names is empty: every Host is "
+                "accepted until names are configured");
+  }
+  return next;
+}
+
+Result<void> check_tls(const ProxyConfig& c) {
+  if (!wants_tls(c)) {
+    return {};
+  }
+  auto ctx = tls::make_server_context(c);
+  if (!ctx) {
+    return tl::unexpected(ctx.error());
+  }
+  return {};
+}
+
+Result<void> check_ports_free(const ProxyConfig& c) {
+  for (const ListenerSpec& spec : listener_specs(c, true)) {
+    if (spec.port == 0) {
+      continue;
+    }
+    boost::system::error_code ec;
+    const auto address = net::asio::ip::make_address(spec.address, ec);
+    if (ec) {
+      return fail(Errc::invalid_argument, "server.bind_address '" + spec.address + "' is not an IP address");
+    }
+    net::asio::io_context io{1};
+    net::tcp::acceptor probe(io);
+    const net::tcp::endpoint ep(address, static_cast<unsigned short>(spec.port));
+    probe.open(ep.protocol(), ec);
+    if (!ec) {
+      probe.set_option(net::tcp::acceptor::reuse_address(true), ec);
+      const int one = 1;
+      // zmproxyd's own listeners have SO_REUSEPORT: they do not count as taken.
+      ::setsockopt(probe.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+      probe.bind(ep, ec);
+    }
+    if (ec) {
+      return fail(Errc::invalid_argument,
+                  fmt::format("cannot listen for {} on {}:{}: {}; free the port or change {}", protocol_name(spec.protocol),
+                              spec.address, spec.port, ec.message(), spec.attribute));
+    }
+  }
+  return {};
+}
+
+void apply_logging(const ProxyConfig& c, const ProxyConfig* previous) {
+  log::set_level(log::parse_level(c.server.log_level, log::Level::info));
+  if (previous && previous->server.log_file != c.server.log_file) {
+    if (!log::set_file(c.server.log_file.empty() ? std::filesystem::path() : c.path(c.server.log_file))) {
+      ZMPROXY_LOG(error, "proxy", "cannot open log file {}; logging stays where it was", c.server.log_file);
+    }
+  }
+}
+
+void report_degraded(const ProxyConfig& c) {
+  if (c.route.handlers.empty()) {
+    ZMPROXY_LOG(warn, "proxy", "degraded: no lookup handlers configured; every login fails until route.handlers "
+                "is set");
+  } else {
+    bool any = false;
+    for (const std::string& h : c.route.handlers) {
+      auto [host, port] = split_host_port(h, "7072");
+      any = any || reachable(host, port, 500);
+    }
+    if (!any) {
+      ZMPROXY_LOG(warn, "proxy", "degraded: no lookup handler answers ({} configured); logins fail until one "
+                  "does — serving anyway", c.route.handlers.size());
+    }
+  }
+  for (const std::string& m : c.route.memcached) {
+    auto [host, port] = split_host_port(m, "11211");
+    if (!reachable(host, port, 500)) {
+      ZMPROXY_LOG(warn, "proxy", "degraded: memcached {} does not answer; routes are looked up without it until "
+                  "it does", m);
+    }
+  }
+}
+
+}  // namespace zmproxy::server

@@ -1,0 +1,60 @@
+#pragma once
+// One configuration generation of zmproxyd: what the listeners should be and
+// the state its sessions share (TLS contexts, route resolver, access log),
+// built from a ProxyConfig and validated before the server commits to it.
+// Pieces whose settings did not change (the resolver with its caches and
+// connections, the access log, the counters) are carried over from the
+// previous generation.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/core/result.hpp"
+#include "lib/server/config.hpp"
+
+namespace zmproxy::proxy::mail {
+struct Shared;
+}
+
+namespace zmproxy::server {
+
+enum class Protocol { imap, imaps, pop3, pop3s, http, https, admin };
+inline constexpr std::size_t k_protocol_count = 7;
+const char* protocol_name(Protocol p) noexcept;
+
+struct ListenerSpec {
+  Protocol protocol;
+  std::string address;
+  int port;               // as configured (0 = any free port)
+  std::string attribute;  // the setting that names the port, for errors
+
+  bool same_socket(const ListenerSpec& o) const {
+    return protocol == o.protocol && address == o.address && port == o.port;
+  }
+};
+
+// The listeners `config` asks for; TLS ones only when `have_tls`.
+std::vector<ListenerSpec> listener_specs(const ProxyConfig& config, bool have_tls);
+
+// Validate and build the shared state of a generation. Errors name the
+// setting to fix (a certificate that does not match its key, a TLS listener
+// without a certificate, a bad route setting).
+Result<std::shared_ptr<proxy::mail::Shared>> build_generation(std::shared_ptr<const ProxyConfig> config,
+                                                              const std::shared_ptr<const proxy::mail::Shared>& previous);
+
+// Checks a configuration can pass before a running proxy sees it:
+// the TLS certificate loads and matches its key (when a listener needs TLS);
+// no listener port is held by another program (a port zmproxyd itself holds
+// counts as free: it is re-used on reload).
+Result<void> check_tls(const ProxyConfig& config);
+Result<void> check_ports_free(const ProxyConfig& config);
+
+// Log level and file from the configuration (when they changed).
+void apply_logging(const ProxyConfig& config, const ProxyConfig* previous);
+
+// Log, once, which dependencies do not answer (memcached, lookup handlers):
+// zmproxyd serves degraded rather than refusing to start.
+void report_degraded(const ProxyConfig& config);
+
+}  // namespace zmproxy::server

@@ -1,0 +1,324 @@
+#include "lib/server/proxy_control.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ostream>
+#include <thread>
+
+#include "lib/confgen/confgen.hpp"
+#include "lib/core/atomic_file.hpp"
+#include "lib/core/strings.hpp"
+#include "lib/server/config.hpp"
+#include "lib/server/control_socket.hpp"
+#include "lib/server/generation.hpp"
+
+namespace zmproxy::server {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::filesystem::path socket_path(const core::HomePaths& home) {
+  return home.run() / "zmproxyd.sock";
+}
+
+std::string last_line(const std::filesystem::path& file) {
+  auto text = core::read_file(file);
+  if (!text) {
+    return "";
+  }
+  std::string_view t = *text;
+  while (!t.empty() && t.back() == '\n') {
+    t.remove_suffix(1);
+  }
+  const auto nl = t.rfind('\n');
+  return std::string(nl == std::string_view::npos ? t : t.substr(nl + 1));
+}
+
+// Render and install the configuration; prints what happened. "" = fine.
+std::string regenerate(const ControlOptions& o, bool force, std::ostream& err, confgen::Outcome* outcome = nullptr,
+                       std::string* detail = nullptr) {
+  auto rendered = confgen::generate(o.home, o.server);
+  if (!rendered) {
+    return rendered.error().message;
+  }
+  for (const std::string& note : rendered->collected.notes) {
+    err << "zmproxyctl: note: " << note << "\n";
+  }
+  auto installed = confgen::install(*rendered, o.home, force);
+  if (!installed) {
+    return installed.error().message;
+  }
+  if (outcome) {
+    *outcome = installed->outcome;
+  }
+  if (detail) {
+    *detail = installed->message;
+  }
+  return "";
+}
+
+// A tiny reader for the one JSON object STATUS returns: the value of "key"
+// (a number or a string, unquoted), searched from `from`.
+std::string json_field(std::string_view json, std::string_view key, std::size_t from = 0) {
+  const std::string needle = "\"" + std::string(key) + "\":";
+  const auto at = json.find(needle, from);
+  if (at == std::string_view::npos) {
+    return "";
+  }
+  std::size_t i = at + needle.size();
+  if (i < json.size() && json[i] == '"') {
+    std::string out;
+    for (++i; i < json.size() && json[i] != '"'; ++i) {
+      if (json[i] == '\\' && i + 1 < json.size()) {
+        ++i;
+      }
+      out += json[i];
+    }
+    return out;
+  }
+  const auto end = json.find_first_of(",}", i);
+  return std::string(json.substr(i, end - i));
+}
+
+}  // namespace
+
+std::optional<long> running_pid(const core::HomePaths& home) {
+  auto text = core::read_file(home.run() / "zmproxyd.pid");
+  if (!text) {
+    return std::nullopt;
+  }
+  const long pid = std::atol(text->c_str());
+  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) {
+    return std::nullopt;
+  }
+  return pid;
+}
+
+int proxy_start(const ControlOptions& o, std::ostream& out, std::ostream& err) {
+  if (running_pid(o.home)) {
+    out << "proxy is already running.\n";
+    return 0;
+  }
+  out << "Starting proxy..." << std::flush;
+  if (o.genconf) {
+    if (std::string why = regenerate(o, false, err); !why.empty()) {
+      // The store may be down: an existing configuration still starts the
+      // proxy (Zimbra refuses here; admins suffer for it).
+      if (!std::filesystem::exists(o.home.conf() / "zmproxy.conf")) {
+        out << "failed.\n";
+        err << "zmproxyctl: cannot start: " << why << "\n";
+        return 1;
+      }
+      err << "\nzmproxyctl: warning: configuration not regenerated (" << why
+          << "); starting with the existing conf/zmproxy.conf\n";
+    }
+  }
+  auto config = load_config(o.home.conf() / "zmproxy.conf", o.home.home);
+  Result<void> ok = config ? check_tls(**config) : tl::unexpected(config.error());
+  if (ok) {
+    ok = check_ports_free(**config);
+  }
+  if (!ok) {
+    out << "failed.\n";
+    err << "zmproxyctl: cannot start: " << ok.error().message << "\n";
+    return 1;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(o.home.log(), ec);
+  std::filesystem::create_directories(o.home.run(), ec);
+  const std::string log_file = (o.home.log() / "zmproxyd.log").string();
+  const std::string daemon = o.daemon.string();
+  const std::string home_arg = o.home.home.string();
+  const pid_t child = ::fork();
+  if (child < 0) {
+    out << "failed.\n";
+    err << "zmproxyctl: cannot start zmproxyd: fork failed\n";
+    return 1;
+  }
+  if (child == 0) {
+    ::setsid();
+    const int in = ::open("/dev/null", O_RDONLY);
+    const int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
+    if (in >= 0) ::dup2(in, 0);
+    if (log >= 0) {
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+    }
+    ::execl(daemon.c_str(), daemon.c_str(), "--home", home_arg.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Ready when the control socket answers; up to 30 s as Zimbra's.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(child, &status, WNOHANG) == child) {
+      out << "failed.\n";
+      err << "zmproxyctl: zmproxyd exited: " << last_line(log_file) << " (see " << log_file << ")\n";
+      return 1;
+    }
+    auto reply = control_request(socket_path(o.home), "STATUS", 1s);
+    if (reply && reply->starts_with("{")) {
+      out << "done.\n";
+      return 0;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  out << "failed.\n";
+  err << "zmproxyctl: zmproxyd did not answer within 30 s (see " << log_file << ")\n";
+  return 1;
+}
+
+int proxy_stop(const ControlOptions& o, std::ostream& out, std::ostream& err) {
+  const auto pid = running_pid(o.home);
+  if (!pid) {
+    out << "proxy is not running.\n";
+    return 0;
+  }
+  out << "Stopping proxy..." << std::flush;
+  std::string command = "STOP";
+  double wait_s = 10;
+  if (o.grace) {
+    command += " " + std::to_string(*o.grace);
+    wait_s = *o.grace;
+  } else if (auto config = load_config(o.home.conf() / "zmproxy.conf", o.home.home)) {
+    wait_s = static_cast<double>((*config)->server.drain_timeout.count()) / 1000.0;
+  }
+  auto reply = control_request(socket_path(o.home), command, 5s);
+  if (!reply || !reply->starts_with("OK")) {
+    ::kill(static_cast<pid_t>(*pid), SIGTERM);
+  }
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<long>(wait_s * 1000)) + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::kill(static_cast<pid_t>(*pid), 0) != 0) {
+      out << "done.\n";
+      return 0;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  out << "failed.\n";
+  err << "zmproxyctl: zmproxyd (pid " << *pid << ") is still running; stop it with kill " << *pid << "\n";
+  return 1;
+}
+
+int proxy_reload(const ControlOptions& o, std::ostream& out, std::ostream& err) {
+  if (!running_pid(o.home)) {
+    out << "proxy is not running.\n";
+    return 1;
+  }
+  out << "Reloading proxy..." << std::flush;
+  std::string detail;
+  if (o.genconf) {
+    confgen::Outcome outcome = confgen::Outcome::unchanged;
+    if (std::string why = regenerate(o, true, err, &outcome, &detail); !why.empty()) {
+      out << "failed.\n";
+      err << "zmproxyctl: " << why << "\n";
+      return 1;
+    }
+  } else {
+    auto r = confgen::reload_proxy(o.home);
+    if (!r) {
+      out << "failed.\n";
+      err << "zmproxyctl: " << r.error().message << "\n";
+      return 1;
+    }
+    detail = *r;
+  }
+  out << "done (" << detail << ").\n";
+  return 0;
+}
+
+int proxy_status(const ControlOptions& o, std::ostream& out, std::ostream&) {
+  const auto pid = running_pid(o.home);
+  auto reply = pid ? control_request(socket_path(o.home), "STATUS", 5s) : Result<std::string>(std::string());
+  if (!pid || !reply || !reply->starts_with("{")) {
+    if (o.json) {
+      out << "{\"running\":false}\n";
+    } else {
+      out << "proxy is not running.\n";
+    }
+    return 1;
+  }
+  std::string j = *reply;
+  // zmconfigd's last decision: a change it refused never reached zmproxyd.
+  std::string watcher;
+  if (auto state = core::read_file(o.home.run() / "zmconfigd.state")) {
+    watcher = std::string(core::trim(*state));
+  }
+  if (o.json) {
+    if (!watcher.empty() && j.back() == '}') {
+      j.pop_back();
+      j += ",\"zmconfigd\":" + watcher + "}";
+    }
+    out << j << "\n";
+    return 0;
+  }
+  out << "proxy is running.\n";
+  out << "  pid " << json_field(j, "pid") << ", up " << json_field(j, "uptime_seconds") << " s since "
+      << json_field(j, "started") << "\n";
+  out << "  configuration " << json_field(j, "config_file") << " version " << json_field(j, "config_version")
+      << ", generation " << json_field(j, "generation") << "\n";
+  const auto lr = j.find("\"last_reload\":");
+  out << "  last reload: " << json_field(j, "result", lr) << " at " << json_field(j, "at", lr);
+  if (const std::string m = json_field(j, "message", lr); !m.empty()) {
+    out << ": " << m;
+  }
+  out << "\n  connections (active/accepted):";
+  const auto conns = j.find("\"connections\":");
+  for (const char* p : {"imap", "imaps", "pop3", "pop3s", "http", "https", "admin"}) {
+    const auto at = j.find("\"" + std::string(p) + "\":{", conns);
+    out << " " << p << " " << json_field(j, "active", at) << "/" << json_field(j, "accepted", at);
+  }
+  out << "\n";
+  if (!watcher.empty()) {
+    out << "  last configuration change (zmconfigd): " << json_field(watcher, "result") << " at "
+        << json_field(watcher, "at");
+    if (const std::string m = json_field(watcher, "message"); !m.empty()) {
+      out << ": " << m;
+    }
+    out << "\n";
+  }
+  return 0;
+}
+
+int proxy_genconf(const ControlOptions& o, std::ostream& out, std::ostream& err) {
+  auto rendered = confgen::generate(o.home, o.server);
+  if (!rendered) {
+    err << "zmproxyctl: " << rendered.error().message << "\n";
+    return 1;
+  }
+  for (const std::string& note : rendered->collected.notes) {
+    err << "zmproxyctl: note: " << note << "\n";
+  }
+  if (o.print_variables) {
+    for (const auto& [name, v] : rendered->collected.vars) {
+      const bool secret = name.find("password") != std::string::npos || name.find("secret") != std::string::npos ||
+                          name.find("PrivateKey") != std::string::npos;
+      out << name << " = " << (secret && !v.text.empty() && v.text != "\"\"" ? "*" : v.text) << "  # " << v.source
+          << "\n";
+    }
+    return 0;
+  }
+  if (o.dry_run) {
+    if (auto ok = confgen::validate(*rendered, o.home); !ok) {
+      err << "zmproxyctl: " << ok.error().message << "\n";
+      out << rendered->text;
+      return 1;
+    }
+    out << rendered->text;
+    return 0;
+  }
+  auto installed = confgen::install(*rendered, o.home, false);
+  if (!installed) {
+    err << "zmproxyctl: " << installed.error().message << "\n";
+    return 1;
+  }
+  out << installed->message << "\n";
+  return 0;
+}
+
+}  // namespace zmproxy::server

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <ctime>
 
 #include "lib/core/atomic_file.hpp"
+#include "lib/core/json.hpp"
 #include "lib/localconfig/localconfig.hpp"
 #include "lib/provisioning/open_store.hpp"
 #include "lib/server/config.hpp"
@@ -227,6 +229,21 @@ Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool f
     return fail(Errc::io_error, "cannot rename " + next.string() + " to " + target.string() + ": " + ec.message());
   }
   return Installed{Outcome::written, "wrote " + target.string()};
+}
+
+void record_outcome(const core::HomePaths& home, std::string_view by, std::string_view result,
+                    std::string_view message) {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char at[32];
+  std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  const std::string state = "{\"at\":" + core::json_quote(at) + ",\"by\":" + core::json_quote(by) +
+                            ",\"result\":" + core::json_quote(result) + ",\"message\":" + core::json_quote(message) +
+                            "}\n";
+  std::error_code ec;
+  std::filesystem::create_directories(home.run(), ec);
+  (void)core::write_file_atomic(home.run() / "confgen.state", state);
 }
 
 Result<std::string> reload_proxy(const core::HomePaths& home) {

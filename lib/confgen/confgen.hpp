@@ -53,6 +53,12 @@ struct Installed {
 };
 Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool force);
 
+// Keep the last decision in run/confgen.state (one JSON object) for
+// `zmproxyctl status`: a change refused here never reaches zmproxyd.
+// `by`: "zmconfigd (store: ...)", "zmproxyctl reload", ...
+void record_outcome(const core::HomePaths& home, std::string_view by, std::string_view result,
+                    std::string_view message);
+
 // Ask a running zmproxyd to read its configuration again; unavailable when
 // none runs.
 Result<std::string> reload_proxy(const core::HomePaths& home);

@@ -155,7 +155,9 @@ struct ConfigWatcher::Impl {
     state = "{\"at\":" + core::json_quote(iso_now()) + ",\"trigger\":" + core::json_quote(why) +
             ",\"result\":" + core::json_quote(result) + ",\"message\":" + core::json_quote(message) +
             ",\"renders\":" + std::to_string(renders) + "}";
-    (void)core::write_file_atomic(options.home.run() / "zmconfigd.state", state + "\n");
+    if (result != "unchanged") {
+      record_outcome(options.home, "zmconfigd (" + why + ")", result, message);
+    }
     return result + ": " + message;
   }
 

@@ -5,8 +5,9 @@
 // conf/templates.d/ — pushed, not polled. A change starts a short quiet
 // period (debounce); then the configuration is rendered, and if it differs it
 // is validated and handed to zmproxyd (confgen::install). A safety re-read
-// runs every zmconfigd_interval seconds. Every decision is logged and kept in
-// run/zmconfigd.state (one JSON object) for `zmproxyctl status`.
+// runs every zmconfigd_interval seconds. Every decision is logged; the last
+// one that changed something (or was refused) is kept in run/confgen.state
+// for `zmproxyctl status`.
 //
 // Control socket run/zmconfigd.sock: "REWRITE" renders now and answers
 // "OK <what happened>" or "ERROR <why>"; "STATUS" answers the state JSON.

@@ -50,7 +50,13 @@ std::string regenerate(const ControlOptions& o, bool force, std::ostream& err, c
   }
   auto installed = confgen::install(*rendered, o.home, force);
   if (!installed) {
+    confgen::record_outcome(o.home, "zmproxyctl", "refused", installed.error().message);
     return installed.error().message;
+  }
+  if (installed->outcome != confgen::Outcome::unchanged) {
+    confgen::record_outcome(o.home, "zmproxyctl", installed->outcome == confgen::Outcome::reloaded ? "reloaded"
+                                                                                                   : "written",
+                            installed->message);
   }
   if (outcome) {
     *outcome = installed->outcome;
@@ -246,13 +252,13 @@ int proxy_status(const ControlOptions& o, std::ostream& out, std::ostream&) {
   std::string j = *reply;
   // zmconfigd's last decision: a change it refused never reached zmproxyd.
   std::string watcher;
-  if (auto state = core::read_file(o.home.run() / "zmconfigd.state")) {
+  if (auto state = core::read_file(o.home.run() / "confgen.state")) {
     watcher = std::string(core::trim(*state));
   }
   if (o.json) {
     if (!watcher.empty() && j.back() == '}') {
       j.pop_back();
-      j += ",\"zmconfigd\":" + watcher + "}";
+      j += ",\"last_change\":" + watcher + "}";
     }
     out << j << "\n";
     return 0;
@@ -275,8 +281,8 @@ int proxy_status(const ControlOptions& o, std::ostream& out, std::ostream&) {
   }
   out << "\n";
   if (!watcher.empty()) {
-    out << "  last configuration change (zmconfigd): " << json_field(watcher, "result") << " at "
-        << json_field(watcher, "at");
+    out << "  last configuration change: " << json_field(watcher, "result") << " by " << json_field(watcher, "by")
+        << " at " << json_field(watcher, "at");
     if (const std::string m = json_field(watcher, "message"); !m.empty()) {
       out << ": " << m;
     }

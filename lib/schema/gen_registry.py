@@ -14,7 +14,7 @@ import tomllib
 TYPES = {
     "boolean": "boolean", "integer": "integer", "long": "long_integer", "port": "port",
     "duration": "duration", "enum": "enumeration", "string": "string", "astring": "astring",
-    "email": "email", "id": "id", "binary": "binary",
+    "email": "email", "id": "id", "binary": "binary", "pem": "pem",
 }
 KINDS = {"global": 1, "server": 2, "domain": 4, "account": 8}
 CHANGES = {"none", "reload", "rebind", "restart"}

@@ -73,6 +73,8 @@ std::string_view type_name(Type t) noexcept {
       return "id";
     case Type::binary:
       return "binary";
+    case Type::pem:
+      return "pem";
   }
   return "?";
 }

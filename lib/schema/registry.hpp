@@ -23,6 +23,7 @@ enum class Type : std::uint8_t {
   email,
   id,      // a UUID
   binary,  // base64 text
+  pem,     // PEM text (certificates, keys): ASCII, may span lines
 };
 
 // Entry kinds; a KindSet is a bit mask of them.

@@ -147,6 +147,8 @@ std::string accepted_values(const Attribute& a) {
     }
     case Type::email:
       return "an address user@domain";
+    case Type::pem:
+      return "PEM text (the whole -----BEGIN ...----- file)";
     case Type::id:
       return "a UUID such as 3f2a9c4e-1b7d-4c1e-9a2b-0c1d2e3f4a5b";
     case Type::binary:
@@ -156,7 +158,7 @@ std::string accepted_values(const Attribute& a) {
 }
 
 Result<std::string> normalize_value(const Attribute& a, std::string_view v) {
-  if (a.type != Type::binary && has_control(v)) {
+  if (a.type != Type::binary && a.type != Type::pem && has_control(v)) {
     return reject(a, v, "contains a control character (line break or tab); values are one line");
   }
   switch (a.type) {
@@ -230,6 +232,17 @@ Result<std::string> normalize_value(const Attribute& a, std::string_view v) {
     case Type::binary:
       if (!is_base64(v)) {
         return reject(a, v, "is not base64 text");
+      }
+      return std::string(v);
+    case Type::pem:
+      for (char c : v) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x80 || (u < 0x20 && c != '\n' && c != '\r' && c != '\t')) {
+          return reject(a, "(PEM text)", "is not PEM text (ASCII lines)");
+        }
+      }
+      if (v.find("-----BEGIN ") == std::string_view::npos) {
+        return reject(a, "(PEM text)", "is not PEM text: no -----BEGIN line; paste the whole file");
       }
       return std::string(v);
   }

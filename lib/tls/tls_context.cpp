@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "lib/core/strings.hpp"
 
@@ -63,6 +64,11 @@ Result<void> load_pair(SSL_CTX* native, const std::string& cert, const std::stri
     return fail(Errc::invalid_argument, what + "certificate: cannot load " + cert + ": " + openssl_error());
   }
   if (SSL_CTX_use_PrivateKey_file(native, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      return fail(Errc::invalid_argument,
+                  what + "key: " + key + " does not match the certificate " + cert + "; install the pair together");
+    }
     return fail(Errc::invalid_argument, what + "key: cannot load " + key + ": " + openssl_error());
   }
   if (SSL_CTX_check_private_key(native) != 1) {

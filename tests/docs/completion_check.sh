@@ -76,6 +76,15 @@ expect --dry-run zmproxyconfig --dry
 expect --imap-ports zmproxyconfig -e -m --imap
 expect redirect zmproxyconfig -e -w -x re
 expect 143:7143:993:7993 zmproxyconfig -d -m -i ""
+expect start zmproxyctl st
+expect status zmproxyctl st
+expect stop zmproxyctl st
+expect genconf zmproxyctl g
+expect --grace zmproxyctl --gr
+expect --no-genconf zmproxyctl stop --no
+expect --log-level zmconfigd --log-l
+expect debug zmconfigd --log-level ""
+expect --debounce zmconfigd --deb
 
 # All bash completions sourced in one shell must not overwrite each other's
 # completion function.

@@ -1,0 +1,405 @@
+"""The configuration pipeline end to end: zmprov -> store -> zmconfigd ->
+confgen -> zmproxyd hot reload, on the embedded store and on a real slapd,
+with a real Dovecot behind the proxy and sessions that must survive.
+
+Waits poll a condition against a deadline; no test asserts a timing (the
+latency from `zmprov` to a new connection is printed, and measured in bench/).
+"""
+import imaplib
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+from zmproxy_testing import BIN_DIR, HomeTestCase, tool
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
+from zmproxy_procs import Daemon  # noqa: E402
+
+PASSWORD = "Pw1-secret-alpha"
+USER = "user1@example.com"
+DEADLINE = 15.0
+
+
+def client_tls():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def free_ports(count):
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def make_cert(cert, key, cn="proxy.example.com"):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "2", "-subj", f"/CN={cn}", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+
+
+def capabilities(port):
+    """The CAPABILITY a new plain connection sees (None if nothing listens)."""
+    try:
+        with imaplib.IMAP4("127.0.0.1", port, timeout=5) as c:
+            typ, data = c.capability()
+            return set(data[0].decode().split())
+    except OSError:
+        return None
+
+
+def wait_until(predicate, what, timeout=DEADLINE):
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        value = predicate()
+        if value:
+            return time.monotonic() - start
+        time.sleep(0.02)  # polling a condition with a deadline
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+class PipelineBase(HomeTestCase):
+    slapd = None  # the LDAP variant sets it
+
+    @classmethod
+    def setUpClass(cls):
+        from dovecot import Dovecot
+        cls.dovecot = Dovecot("a", {USER: PASSWORD}, address="127.0.0.2")
+        cls.dovecot.start()
+        cls.dovecot.deliver(USER, "one", "first")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dovecot.stop()
+
+    def setUp(self):
+        super().setUp()
+        if self.dovecot.pid is None:
+            self.dovecot.start()
+        self.tag = f"t{os.getpid()}x{id(self) % 100000}"
+        # Its own server entry per test: the LDAP variant shares one directory.
+        self.proxy_name = f"proxy-{self.tag}.example.com"
+        lc = [f"zimbra_server_hostname={self.proxy_name}", "zmproxy_bind_address=127.0.0.1",
+              "zmproxy_drain_timeout=1"]
+        if self.slapd is not None:
+            lc += [f"ldap_url={self.slapd.url}", f"zimbra_ldap_userdn={self.slapd.bind_dn}",
+                   f"zimbra_ldap_password={self.slapd.password}"]
+        self.check_tool("zmlocalconfig", "-e", *lc)
+        self.lookupd = Daemon(BIN_DIR, "zmlookupd", self.home, ["--listen", "127.0.0.1:0"]).start()
+        self.addCleanup(self.lookupd.stop)
+        self.imap, self.imaps, self.pop3, self.pop3s = free_ports(4)
+        self.user = USER
+        # The mailbox side is shared by the tests of a class (one Dovecot, and
+        # in the LDAP variant one directory): created once, then updated.
+        for line in ("cd example.com", "cs 127.0.0.2", f"ca {USER} {PASSWORD}"):
+            self.run_tool("zmprov", *line.split())
+        script = [f"ms 127.0.0.2 zimbraImapBindPort {self.dovecot.imap_port}",
+                  f"ma {USER} zimbraMailHost 127.0.0.2",
+                  "mcf zimbraReverseProxyAuthWaitInterval 0s"]
+        script.append(f"cs {self.proxy_name} zimbraServiceHostname 127.0.0.1 zimbraReverseProxyLookupTarget TRUE "
+                      f"zimbraReverseProxyAvailableLookupTargets {self.proxy_name} "
+                      f"zimbraExtensionBindPort {self.lookupd.port} "
+                      f"zimbraImapProxyBindPort {self.imap} zimbraImapSSLProxyBindPort {self.imaps} "
+                      f"zimbraPop3ProxyBindPort {self.pop3} zimbraPop3SSLProxyBindPort {self.pop3s} "
+                      f"zimbraReverseProxySSLToUpstreamEnabled FALSE zimbraReverseProxyWorkerProcesses 2")
+        self.check_tool("zmprov", input="\n".join(script) + "\n")
+        conf = os.path.join(self.home, "conf")
+        os.makedirs(conf, exist_ok=True)
+        make_cert(os.path.join(conf, "zmproxy.crt"), os.path.join(conf, "zmproxy.key"))
+        r = self.run_tool("zmproxyctl", "start")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("Starting proxy...done.", r.stdout)
+        self.addCleanup(self.run_tool, "zmproxyctl", "stop", "--grace", "0")
+        self.watcher = None
+
+    def check_tool(self, *args, input=None):
+        r = self.run_tool(*args, input=input)
+        self.assertEqual(r.returncode, 0, f"{args}: {r.stdout}{r.stderr}")
+        return r
+
+    def start_zmconfigd(self):
+        log = open(os.path.join(self.home, "log", "zmconfigd.test.log"), "ab")
+        self.addCleanup(log.close)
+        proc = subprocess.Popen([tool("zmconfigd"), "--home", self.home, "--log-level", "debug"],
+                                stdout=log, stderr=log, env=dict(os.environ, ZMPROXY_HOME=self.home))
+
+        def stop():
+            proc.terminate()
+            proc.wait(timeout=10)
+        self.addCleanup(stop)
+        sock = os.path.join(self.home, "run", "zmconfigd.sock")
+
+        def rendered_once():
+            if proc.poll() is not None:
+                raise AssertionError("zmconfigd exited: " + self.zmconfigd_log())
+            return b'"renders"' in self.control(sock, b"STATUS")
+        wait_until(rendered_once, "zmconfigd answers after its first render")
+        self.watcher = proc
+        return proc
+
+    def zmconfigd_log(self):
+        with open(os.path.join(self.home, "log", "zmconfigd.test.log"), errors="replace") as f:
+            return f.read()
+
+    @staticmethod
+    def control(path, command):
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(10)
+                s.connect(path)
+                s.sendall(command + b"\n")
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                return data
+        except OSError:
+            return b""
+
+    def login_session(self, port):
+        """A logged-in IMAP session over STARTTLS, INBOX selected."""
+        c = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+        c.starttls(client_tls())
+        c.login(self.user, PASSWORD)
+        c.select("INBOX")
+        return c
+
+    def status(self):
+        return self.run_tool("zmproxyctl", "status")
+
+
+class PipelineTests(PipelineBase):
+
+    def test_changes_reach_new_connections_while_an_idle_session_keeps_working(self):
+        self.start_zmconfigd()
+        idle = self.login_session(self.imap)
+        idle.send(b"i1 IDLE\r\n")
+        self.assertTrue(idle.readline().startswith(b"+"))
+
+        # 1. Capabilities.
+        t0 = time.monotonic()
+        self.check_tool("zmprov", "mcf", "zimbraReverseProxyImapEnabledCapability", "IMAP4rev1",
+                        "zimbraReverseProxyImapEnabledCapability", "IDLE",
+                        "zimbraReverseProxyImapEnabledCapability", "XZMTEST")
+        wait_until(lambda: "XZMTEST" in (capabilities(self.imap) or set()), "the new capability")
+        print(f"\ncapability change visible after {time.monotonic() - t0:.3f}s", file=sys.stderr)
+        caps = capabilities(self.imap)
+        self.assertNotIn("UIDPLUS", caps)
+
+        # 2. StartTlsMode: off -> no STARTTLS offered, a plain LOGIN works.
+        t0 = time.monotonic()
+        self.check_tool("zmprov", "ms", self.proxy_name, "zimbraReverseProxyImapStartTlsMode", "off")
+        wait_until(lambda: "STARTTLS" not in (capabilities(self.imap) or {"STARTTLS"}), "STARTTLS gone")
+        print(f"starttls change visible after {time.monotonic() - t0:.3f}s", file=sys.stderr)
+        with imaplib.IMAP4("127.0.0.1", self.imap, timeout=10) as c:
+            typ, _ = c.login(self.user, PASSWORD)
+            self.assertEqual(typ, "OK")
+
+        # 3. Listen port: the new one answers, the old one is closed.
+        new_port = free_ports(1)[0]
+        t0 = time.monotonic()
+        self.check_tool("zmprov", "ms", self.proxy_name, "zimbraImapProxyBindPort", str(new_port))
+        wait_until(lambda: capabilities(new_port) is not None, "the new IMAP port")
+        print(f"port change visible after {time.monotonic() - t0:.3f}s", file=sys.stderr)
+        wait_until(lambda: capabilities(self.imap) is None, "the old IMAP port closed")
+
+        # The session opened before all this is still relayed both ways.
+        self.dovecot.deliver(self.user, "two", "second")
+        idle.sock.settimeout(10)
+        while True:
+            line = idle.readline()
+            self.assertTrue(line, "the idle session was dropped")
+            if b"EXISTS" in line:
+                break
+        idle.send(b"DONE\r\n")
+        while True:
+            line = idle.readline()
+            self.assertTrue(line, "the idle session was dropped")
+            if line.startswith(b"i1 "):
+                self.assertIn(b"OK", line)
+                break
+        typ, data = idle.noop()
+        self.assertEqual(typ, "OK")
+        idle.logout()
+        self.assertIn("reloaded", self.zmconfigd_log())
+
+    def test_fifty_reloads_during_logins_fail_no_session(self):
+        stop = threading.Event()
+        counts = {"ok": 0, "failed": 0}
+        errors = []
+        lock = threading.Lock()
+
+        def logins():
+            deadline = time.monotonic() + 120
+            while not stop.is_set() and time.monotonic() < deadline:
+                try:
+                    with imaplib.IMAP4_SSL("127.0.0.1", self.imaps, ssl_context=client_tls(), timeout=10) as c:
+                        c.login(self.user, PASSWORD)
+                        typ, _ = c.select("INBOX")
+                        assert typ == "OK", typ
+                        c.logout()
+                    with lock:
+                        counts["ok"] += 1
+                except Exception as e:  # noqa: BLE001 - every failure counts
+                    with lock:
+                        counts["failed"] += 1
+                        errors.append(repr(e))
+        threads = [threading.Thread(target=logins) for _ in range(3)]
+        for t in threads:
+            t.start()
+        alt = free_ports(1)[0]
+        try:
+            for i in range(50):
+                # Every reload is a new generation; every other one moves POP3.
+                self.check_tool("zmprov", "mcf", "zimbraReverseProxyImapEnabledCapability", "IMAP4rev1",
+                                "zimbraReverseProxyImapEnabledCapability", f"XGEN{i}")
+                self.check_tool("zmprov", "ms", self.proxy_name, "zimbraPop3ProxyBindPort",
+                                str(alt if i % 2 == 0 else self.pop3))
+                r = self.check_tool("zmproxyctl", "reload")
+                self.assertIn("Reloading proxy...done", r.stdout)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=60)
+        self.assertEqual(counts["failed"], 0, errors[:5])
+        self.assertGreater(counts["ok"], 50)
+        s = self.check_tool("zmproxyctl", "status", "--json").stdout
+        self.assertIn('"generation":51', s)
+
+    def test_bad_values_are_refused_and_the_old_configuration_keeps_serving(self):
+        # A port another program holds.
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        self.addCleanup(holder.close)
+        taken = holder.getsockname()[1]
+        self.check_tool("zmprov", "ms", self.proxy_name, "zimbraImapProxyBindPort", str(taken))
+        r = self.run_tool("zmproxyctl", "reload")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("failed", r.stdout)
+        self.assertIn("zimbraImapProxyBindPort", r.stderr)
+        self.assertIn("in use", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIsNotNone(capabilities(self.imap), "the old port stopped serving")
+        self.assertIn("refused", self.status().stdout)
+        self.check_tool("zmprov", "ms", self.proxy_name, "zimbraImapProxyBindPort", str(self.imap))
+
+        # A certificate that does not match its key (attributes).
+        d = os.path.join(self.home, "certs")
+        os.makedirs(d)
+        make_cert(os.path.join(d, "a.crt"), os.path.join(d, "a.key"))
+        make_cert(os.path.join(d, "b.crt"), os.path.join(d, "b.key"))
+        with open(os.path.join(d, "a.crt")) as f:
+            crt = f.read()
+        with open(os.path.join(d, "b.key")) as f:
+            key = f.read()
+        self.check_tool("zmprov", "ms", self.proxy_name, "zimbraSSLCertificate", crt, "zimbraSSLPrivateKey", key)
+        r = self.run_tool("zmproxyctl", "reload")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("zimbraSSLPrivateKey does not match zimbraSSLCertificate", r.stderr)
+        with imaplib.IMAP4_SSL("127.0.0.1", self.imaps, ssl_context=client_tls(), timeout=10) as c:
+            self.assertEqual(c.login(self.user, PASSWORD)[0], "OK")
+        self.check_tool("zmprov", "ms", self.proxy_name, "zimbraSSLCertificate", "", "zimbraSSLPrivateKey", "")
+
+        # A mismatched pair put on disk behind confgen's back: zmproxyd itself
+        # refuses it, and status shows its last reload error.
+        conf = os.path.join(self.home, "conf")
+        os.replace(os.path.join(d, "b.key"), os.path.join(conf, "zmproxy.key"))
+        r = self.run_tool("zmproxyctl", "reload", "--no-genconf")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("does not match", r.stderr)
+        st = self.status().stdout
+        self.assertRegex(st, r"last reload: error at \S+: tls.key: .* does not match")
+        with imaplib.IMAP4_SSL("127.0.0.1", self.imaps, ssl_context=client_tls(), timeout=10) as c:
+            self.assertEqual(c.login(self.user, PASSWORD)[0], "OK")
+
+    def test_status_stop_and_a_degraded_start(self):
+        r = self.check_tool("zmproxyctl", "status")
+        self.assertIn("proxy is running.", r.stdout)
+        self.assertRegex(r.stdout, r"connections \(active/accepted\): imap \d+/\d+")
+        r = self.run_tool("zmproxyctl", "start")
+        self.assertEqual((r.returncode, r.stdout), (0, "proxy is already running.\n"))
+        r = self.check_tool("zmproxyctl", "stop")
+        self.assertIn("Stopping proxy...done.", r.stdout)
+        r = self.run_tool("zmproxyctl", "status")
+        self.assertEqual((r.returncode, r.stdout), (1, "proxy is not running.\n"))
+        r = self.run_tool("zmproxyctl", "status", "--json")
+        self.assertEqual((r.returncode, r.stdout), (1, '{"running":false}\n'))
+        # Every lookup handler down: the proxy starts anyway and says so.
+        self.lookupd.stop()
+        r = self.check_tool("zmproxyctl", "start")
+        self.assertIn("done", r.stdout)
+        with open(os.path.join(self.home, "log", "zmproxyd.log")) as f:
+            self.assertIn("degraded: no lookup handler answers", f.read())
+        self.assertIsNotNone(capabilities(self.imap))
+        r = self.run_tool("zmproxyctl", "frobnicate")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("usage: zmproxyctl", r.stderr)
+
+    def test_genconf_dry_run_variables_and_template_override(self):
+        r = self.check_tool("zmproxyctl", "genconf", "-n")
+        self.assertIn(f"port = {self.imap}\n", r.stdout)
+        self.assertIn(f'handlers = ["127.0.0.1:{self.lookupd.port}"]', r.stdout)
+        r = self.check_tool("zmproxyctl", "genconf", "-D")
+        self.assertRegex(r.stdout, rf"zimbraImapProxyBindPort = {self.imap}  # server\n")
+        self.assertRegex(r.stdout, r"zimbraReverseProxyAuthWaitInterval = \"0m?s\"  # globalConfig\n")
+        # An admin's override wins, and a typo names its line.
+        override = os.path.join(self.home, "conf", "templates.d")
+        os.makedirs(override)
+        shipped = os.path.join(os.path.dirname(BIN_DIR), "share", "zmproxy", "templates", "zmproxy.conf.template")
+        with open(shipped) as f:
+            text = f.read()
+        with open(os.path.join(override, "zmproxy.conf.template"), "w") as f:
+            f.write(text.replace("[imap]\n", "[imap]\n# local edit\n"))
+        self.assertIn("# local edit", self.check_tool("zmproxyctl", "genconf", "-n").stdout)
+        with open(os.path.join(override, "zmproxy.conf.template"), "w") as f:
+            f.write(text + "\nbogus = ${zimbraNoSuchThing}\n")
+        r = self.run_tool("zmproxyctl", "genconf", "-n")
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"zmproxy.conf.template:\d+: unknown variable \$\{zimbraNoSuchThing\}")
+
+
+class LdapPipelineTests(PipelineTests):
+    """The same on a real slapd; zmconfigd follows it over syncrepl and keeps
+    following after slapd restarts."""
+
+    @classmethod
+    def setUpClass(cls):
+        from slapd import Slapd
+        cls.slapd = Slapd()
+        cls.slapd.start()
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.slapd.stop()
+
+    def test_zmconfigd_keeps_following_after_slapd_restarts(self):
+        self.start_zmconfigd()
+        self.slapd.restart()
+        self.check_tool("zmprov", "mcf", "zimbraReverseProxyImapEnabledCapability", "IMAP4rev1",
+                        "zimbraReverseProxyImapEnabledCapability", "XAFTERRESTART")
+        wait_until(lambda: "XAFTERRESTART" in (capabilities(self.imap) or set()),
+                   "a change made after slapd restarted")
+
+
+del PipelineBase
+
+if __name__ == "__main__":
+    unittest.main()

@@ -164,13 +164,22 @@ Result<void> validate(const Rendered& r, const core::HomePaths& home) {
   if (auto ok = server::check_ports_free(c); !ok) {
     return fail(Errc::invalid_argument, explain(r, ok.error().message));
   }
-  // Certificate files an admin installed (not rendered from attributes: those
-  // were checked above and are written by install()).
-  const bool rendered_cert = std::any_of(files.begin(), files.end(), [&](const OutputFile& f) {
-    return home.home / f.path == c.path(c.tls.certificate);
-  });
-  if (!rendered_cert) {
-    if (auto ok = server::check_tls(c); !ok) {
+  // Certificate files an admin installed. Those rendered from attributes were
+  // checked in memory above; install() writes them and checks again.
+  server::ProxyConfig installed = c;
+  bool main_cert_rendered = false;
+  for (const OutputFile& f : files) {
+    auto on_disk = core::read_file(home.home / f.path);
+    if (on_disk && *on_disk == f.content) {
+      continue;
+    }
+    installed.tls.domain_certificates.clear();
+    if (home.home / f.path == c.path(c.tls.certificate) || home.home / f.path == c.path(c.tls.key)) {
+      main_cert_rendered = true;
+    }
+  }
+  if (!main_cert_rendered) {
+    if (auto ok = server::check_tls(installed); !ok) {
       return fail(Errc::invalid_argument, explain(r, ok.error().message));
     }
   }

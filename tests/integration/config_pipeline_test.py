@@ -328,6 +328,41 @@ class PipelineTests(PipelineBase):
         with imaplib.IMAP4_SSL("127.0.0.1", self.imaps, ssl_context=client_tls(), timeout=10) as c:
             self.assertEqual(c.login(self.user, PASSWORD)[0], "OK")
 
+    def peer_subject(self, port, servername=None):
+        args = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}"]
+        if servername:
+            args += ["-servername", servername]
+        else:
+            args += ["-noservername"]
+        hello = subprocess.run(args, input=b"", capture_output=True, timeout=20)
+        out = subprocess.run(["openssl", "x509", "-noout", "-subject"], input=hello.stdout, capture_output=True,
+                             timeout=20)
+        return out.stdout.decode()
+
+    def test_certificates_from_attributes_and_per_domain_sni(self):
+        d = os.path.join(self.home, "certs")
+        os.makedirs(d)
+        vhn = f"mail.{self.tag}.test"
+        make_cert(os.path.join(d, "p.crt"), os.path.join(d, "p.key"), cn="renewed.proxy.test")
+        make_cert(os.path.join(d, "d.crt"), os.path.join(d, "d.key"), cn=vhn)
+
+        def text(name):
+            with open(os.path.join(d, name)) as f:
+                return f.read()
+        self.assertIn("CN = proxy.example.com", self.peer_subject(self.imaps))
+        self.check_tool("zmprov", "ms", self.proxy_name, "zimbraSSLCertificate", text("p.crt"),
+                        "zimbraSSLPrivateKey", text("p.key"))
+        self.check_tool("zmprov", "cd", f"{self.tag}.test", "zimbraVirtualHostname", vhn,
+                        "zimbraSSLCertificate", text("d.crt"), "zimbraSSLPrivateKey", text("d.key"))
+        r = self.check_tool("zmproxyctl", "reload")
+        self.assertIn("done", r.stdout)
+        key = os.path.join(self.home, "conf", "domaincerts", f"{self.tag}.test.key")
+        self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+        # New connections get the new certificate; the right one per name (SNI).
+        self.assertIn("CN = renewed.proxy.test", self.peer_subject(self.imaps))
+        self.assertIn(f"CN = {vhn}", self.peer_subject(self.imaps, vhn))
+        self.assertIn("CN = renewed.proxy.test", self.peer_subject(self.imaps, "other.example.net"))
+
     def test_status_stop_and_a_degraded_start(self):
         r = self.check_tool("zmproxyctl", "status")
         self.assertIn("proxy is running.", r.stdout)

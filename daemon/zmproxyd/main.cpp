@@ -16,6 +16,7 @@
 #include "lib/core/version.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/server/config.hpp"
+#include "lib/server/generation.hpp"
 #include "lib/server/proxy_server.hpp"
 
 int main(int argc, char** argv) {
@@ -47,6 +48,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (check) {
+      if (auto tls = server::check_tls(**config); !tls) {
+        std::cerr << "zmproxyd: " << tls.error().message << "\n";
+        return 1;
+      }
       std::cout << "zmproxyd: " << file.string() << " is valid\n";
       return 0;
     }

@@ -32,7 +32,7 @@ using proxy::mail::Shared;
 
 struct Worker {
   asio::io_context io{1};
-  std::atomic<int> connections{0};
+  std::atomic<std::int64_t> connections{0};
   std::thread thread;
 };
 
@@ -100,9 +100,9 @@ struct ProxyServer::Impl {
       ProtocolCounts& pc = counts[static_cast<std::size_t>(protocol)];
       pc.active++;
       pc.accepted++;
-      auto done = [&w, &pc](std::exception_ptr e) {
-        w.connections--;
-        pc.active--;
+      // The slot goes with the session, and with its relay after login.
+      proxy::ConnectionSlot slot(&w.connections, &pc.active);
+      auto done = [](std::exception_ptr e) {
         if (e) {
           try {
             std::rethrow_exception(e);
@@ -114,21 +114,25 @@ struct ProxyServer::Impl {
       switch (protocol) {
         case Protocol::imap:
         case Protocol::imaps:
-          asio::co_spawn(w.io, proxy::imap::run_session(shared, std::move(socket), protocol == Protocol::imaps),
+          asio::co_spawn(w.io, proxy::imap::run_session(shared, std::move(socket), protocol == Protocol::imaps,
+                                                               std::move(slot)),
                          done);
           break;
         case Protocol::pop3:
         case Protocol::pop3s:
-          asio::co_spawn(w.io, proxy::pop3::run_session(shared, std::move(socket), protocol == Protocol::pop3s),
+          asio::co_spawn(w.io, proxy::pop3::run_session(shared, std::move(socket), protocol == Protocol::pop3s,
+                                                               std::move(slot)),
                          done);
           break;
         case Protocol::http:
         case Protocol::https:
-          asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), protocol == Protocol::https),
+          asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), protocol == Protocol::https,
+                                                               std::move(slot)),
                          done);
           break;
         case Protocol::admin:
-          asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), true, true), done);
+          asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), true, std::move(slot), true),
+                         done);
           break;
       }
     }

@@ -607,7 +607,9 @@ awaitable<void> serve(Ctx& c, Client& client) {
 }  // namespace
 
 awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared, tcp::socket socket, bool tls,
-                            bool admin) {
+                            ConnectionSlot slot, bool admin) {
+  // Held for the session's life: the connection counters go down at its end.
+  const ConnectionSlot held = std::move(slot);
   Ctx c{shared, *shared->config, mail::describe_peer(socket, admin ? "admin" : tls ? "https" : "http"), tls,
         admin, 0, {}, {}, {}, 0};
   boost::system::error_code ignored;

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "lib/net/asio.hpp"
+#include "lib/proxy/connection_slot.hpp"
 
 namespace zmproxy::proxy::mail {
 struct Shared;
@@ -21,6 +22,7 @@ namespace zmproxy::proxy::http {
 // ZM_ADMIN_AUTH_TOKEN cookie to the mailbox's zimbraAdminPort, else by IP hash
 // over http.admin_upstreams.
 net::asio::awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared,
-                                       net::tcp::socket socket, bool tls, bool admin = false);
+                                       net::tcp::socket socket, bool tls, ConnectionSlot slot,
+                                       bool admin = false);
 
 }  // namespace zmproxy::proxy::http

@@ -6,6 +6,7 @@
 #include "lib/proxy/imap/command_parser.hpp"
 #include "lib/proxy/imap/response_parser.hpp"
 #include "lib/proxy/mail/sasl_exchange.hpp"
+#include "lib/proxy/mail/relay.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 
@@ -42,8 +43,15 @@ struct State {
   int bad = 0;
   std::string client_name;
   std::string client_version;
+  ConnectionSlot slot;
+  bool handed_off = false;  // the relay owns the connections and the bookkeeping
 
   std::chrono::milliseconds idle() const { return cfg.imap.idle_timeout; }
+
+  SessionEnd hand_off_end() {
+    handed_off = true;
+    return SessionEnd{shared, &counters, std::move(info), std::move(slot)};
+  }
 };
 
 std::string imap_quoted(std::string_view s) {
@@ -271,7 +279,7 @@ awaitable<void> login_upstream(State& s, Client& client, Upstream& up, Login log
         s.in.clear();
       }
       s.info.outcome = "ok";
-      co_await relay(client, up, s.info, s.cfg.imap.authenticated_idle_timeout);
+      hand_off(std::move(client), std::move(up), s.hand_off_end(), s.cfg.imap.authenticated_idle_timeout);
       co_return;
     }
     // NO or BAD: wait, forget the route, tell the client, close.
@@ -502,10 +510,12 @@ awaitable<Next> preauth(State& s, Stream& client, bool greet) {
 
 }  // namespace
 
-awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket socket, bool implicit_tls) {
+awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket socket, bool implicit_tls,
+                            ConnectionSlot slot) {
   Counters& counters = *shared->imap_counters;
   State s{shared, *shared->config, counters, describe_peer(socket, implicit_tls ? "imaps" : "imap"),
-          {}, CommandParser{}, false, 0, {}, {}};
+          {}, CommandParser{}, false, 0, {}, {}, {}, false};
+  s.slot = std::move(slot);
   counters.accepted++;
   counters.active++;
   boost::system::error_code ignored;
@@ -517,7 +527,9 @@ awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket so
         if (co_await handshake(tls, asio::ssl::stream_base::server, s.idle())) {
           s.tls = true;
           co_await preauth(s, tls, true);
-          co_await tls.async_shutdown(net::use_nothrow);
+          if (!s.handed_off) {
+            co_await tls.async_shutdown(net::use_nothrow);
+          }
         } else {
           s.info.outcome = "tls-failed";
         }
@@ -538,8 +550,10 @@ awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket so
     s.info.outcome = "error";
     ZMPROXY_LOG(error, "imap", "{}: session failed: {}", s.info.client_ip, e.what());
   }
-  counters.active--;
-  s.info.log_to(*shared->access_log);
+  if (!s.handed_off) {
+    counters.active--;
+    s.info.log_to(*shared->access_log);
+  }
 }
 
 }  // namespace zmproxy::proxy::imap

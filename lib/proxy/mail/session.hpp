@@ -95,10 +95,6 @@ awaitable<std::optional<tcp::socket>> connect_upstream(std::string host, int por
 awaitable<bool> handshake(TlsStream& s, asio::ssl::stream_base::handshake_type type,
                           std::chrono::milliseconds timeout);
 
-// Copy bytes both ways until either side closes or nothing moves for `idle`.
-template <class A, class B>
-awaitable<void> relay(A& client, B& upstream, SessionInfo& info, std::chrono::milliseconds idle);
-
 // Sleep without blocking the worker (the auth-failure wait).
 awaitable<void> pause_for(std::chrono::milliseconds d);
 

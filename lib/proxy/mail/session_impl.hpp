@@ -10,7 +10,8 @@ namespace zmproxy::proxy::mail {
 
 namespace detail {
 
-// 16 KiB relay buffers, reused per worker thread: an idle session holds none.
+// 16 KiB relay buffers (the TLS relay path), reused per worker thread: an idle
+// session holds none.
 class BufferPool {
  public:
   static constexpr std::size_t k_size = 16 * 1024;
@@ -77,57 +78,6 @@ awaitable<bool> write_all(Stream& s, std::string_view data, std::chrono::millise
   auto [ec, n] = std::get<0>(result);
   counter += n;
   co_return !ec;
-}
-
-template <class From, class To>
-awaitable<void> pump(From& from, To& to, std::uint64_t& counter, Clock::time_point& last) {
-  while (true) {
-    if (!has_pending(from)) {
-      auto [wec] = co_await lowest(from).async_wait(tcp::socket::wait_read, net::use_nothrow);
-      if (wec) {
-        co_return;
-      }
-    }
-    auto buf = detail::BufferPool::acquire();
-    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf.get(), detail::BufferPool::k_size),
-                                                 net::use_nothrow);
-    if (ec || n == 0) {
-      detail::BufferPool::release(std::move(buf));
-      co_return;
-    }
-    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.get(), n), net::use_nothrow);
-    detail::BufferPool::release(std::move(buf));
-    if (wec) {
-      co_return;
-    }
-    counter += n;
-    last = Clock::now();
-  }
-}
-
-inline awaitable<void> idle_watch(Clock::time_point& last, std::chrono::milliseconds idle) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (true) {
-    const auto deadline = last + idle;
-    if (Clock::now() >= deadline) {
-      co_return;
-    }
-    timer.expires_at(deadline);
-    auto [ec] = co_await timer.async_wait(net::use_nothrow);
-    if (ec) {
-      co_return;
-    }
-  }
-}
-
-template <class A, class B>
-awaitable<void> relay(A& client, B& upstream, SessionInfo& info, std::chrono::milliseconds idle) {
-  using namespace asio::experimental::awaitable_operators;
-  Clock::time_point last = Clock::now();
-  std::uint64_t from_upstream = 0;
-  co_await (pump(client, upstream, info.bytes_in, last) || pump(upstream, client, from_upstream, last) ||
-            idle_watch(last, idle));
-  info.bytes_out += from_upstream;
 }
 
 }  // namespace zmproxy::proxy::mail

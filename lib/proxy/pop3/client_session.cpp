@@ -4,6 +4,7 @@
 #include "lib/core/version.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/proxy/mail/sasl_exchange.hpp"
+#include "lib/proxy/mail/relay.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/proxy/pop3/command_parser.hpp"
 #include "lib/proxy/pop3/response_parser.hpp"
@@ -39,8 +40,15 @@ struct State {
   bool tls = false;
   int bad = 0;
   std::string user;  // from USER
+  ConnectionSlot slot;
+  bool handed_off = false;  // the relay owns the connections and the bookkeeping
 
   std::chrono::milliseconds idle() const { return cfg.pop3.idle_timeout; }
+
+  SessionEnd hand_off_end() {
+    handed_off = true;
+    return SessionEnd{shared, &counters, std::move(info), std::move(slot)};
+  }
 };
 
 bool cleartext_refused(const State& s) {
@@ -184,7 +192,7 @@ awaitable<void> login_upstream(State& s, Client& client, Upstream& up, Login log
       s.in.clear();
     }
     s.info.outcome = "ok";
-    co_await relay(client, up, s.info, s.cfg.pop3.authenticated_idle_timeout);
+    hand_off(std::move(client), std::move(up), s.hand_off_end(), s.cfg.pop3.authenticated_idle_timeout);
     co_return;
   }
   s.counters.login_failures++;
@@ -405,10 +413,12 @@ awaitable<Next> authorization(State& s, Stream& client, bool greet) {
 
 }  // namespace
 
-awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket socket, bool implicit_tls) {
+awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket socket, bool implicit_tls,
+                            ConnectionSlot slot) {
   Counters& counters = *shared->pop3_counters;
   State s{shared, *shared->config, counters, describe_peer(socket, implicit_tls ? "pop3s" : "pop3"),
-          {}, CommandParser{}, false, 0, {}};
+          {}, CommandParser{}, false, 0, {}, {}, false};
+  s.slot = std::move(slot);
   counters.accepted++;
   counters.active++;
   boost::system::error_code ignored;
@@ -420,7 +430,9 @@ awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket so
         if (co_await handshake(tls, asio::ssl::stream_base::server, s.idle())) {
           s.tls = true;
           co_await authorization(s, tls, true);
-          co_await tls.async_shutdown(net::use_nothrow);
+          if (!s.handed_off) {
+            co_await tls.async_shutdown(net::use_nothrow);
+          }
         } else {
           s.info.outcome = "tls-failed";
         }
@@ -441,8 +453,10 @@ awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket so
     s.info.outcome = "error";
     ZMPROXY_LOG(error, "pop3", "{}: session failed: {}", s.info.client_ip, e.what());
   }
-  counters.active--;
-  s.info.log_to(*shared->access_log);
+  if (!s.handed_off) {
+    counters.active--;
+    s.info.log_to(*shared->access_log);
+  }
 }
 
 }  // namespace zmproxy::proxy::pop3

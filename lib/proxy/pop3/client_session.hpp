@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "lib/net/asio.hpp"
+#include "lib/proxy/connection_slot.hpp"
 
 namespace zmproxy::proxy::mail {
 struct Shared;
@@ -15,6 +16,7 @@ struct Shared;
 namespace zmproxy::proxy::pop3 {
 
 net::asio::awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared,
-                                       net::tcp::socket socket, bool implicit_tls);
+                                       net::tcp::socket socket, bool implicit_tls,
+                                       ConnectionSlot slot);
 
 }  // namespace zmproxy::proxy::pop3

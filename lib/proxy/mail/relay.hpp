@@ -1,0 +1,249 @@
+#pragma once
+// The post-login relay. Once the mailbox accepted the login, the session
+// hands its two connections and its bookkeeping to a Relay and its
+// coroutines end: an idle session then costs this one object, its two
+// sockets, two pending readiness waits and an idle timer — no coroutine
+// frames and no buffers (the plain path reads into one buffer per worker
+// thread and only keeps bytes a slow peer has not taken yet).
+//
+// Plain to plain: readiness, then non-blocking reads and writes until the
+// source would block (up to 64 KiB a call), so a bulk transfer costs a few
+// system calls per 64 KiB and no coroutine switches. With TLS on either side
+// a pooled buffer carries each chunk through async read and write.
+// Either side closing (or an error, or `idle` without traffic) ends both.
+//
+// Included only by the session translation units (Asio heavy).
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <type_traits>
+
+#include "lib/proxy/connection_slot.hpp"
+#include "lib/proxy/mail/session.hpp"
+
+namespace zmproxy::proxy::mail {
+
+// What a session owes when it ends: the protocol's active count and the
+// access-log line; and its place in the connection counters.
+struct SessionEnd {
+  std::shared_ptr<const Shared> shared;
+  Counters* counters = nullptr;
+  SessionInfo info;
+  ConnectionSlot slot;
+
+  void finish() {
+    if (counters != nullptr) {
+      counters->active--;
+      counters = nullptr;
+    }
+    if (shared) {
+      info.log_to(*shared->access_log);
+      shared.reset();
+    }
+  }
+};
+
+namespace detail {
+
+inline constexpr std::size_t k_relay_chunk = 64 * 1024;
+
+// One read buffer per worker thread for the plain path; never held across
+// an asynchronous operation.
+inline char* thread_buffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[k_relay_chunk]);
+  return buffer.get();
+}
+
+}  // namespace detail
+
+template <class A, class B>
+class Relay : public std::enable_shared_from_this<Relay<A, B>> {
+ public:
+  Relay(A client, B upstream, SessionEnd end, std::chrono::milliseconds idle)
+      : m_client(std::move(client)),
+        m_upstream(std::move(upstream)),
+        m_end(std::move(end)),
+        m_idle(idle),
+        m_timer(lowest(m_client).get_executor()) {}
+
+  ~Relay() { m_end.finish(); }
+
+  void start() {
+    if constexpr (k_plain) {
+      boost::system::error_code ignored;
+      m_client.non_blocking(true, ignored);
+      m_upstream.non_blocking(true, ignored);
+    }
+    m_last = Clock::now();
+    wait(0);
+    wait(1);
+    arm_idle();
+  }
+
+ private:
+  static constexpr bool k_plain = std::is_same_v<A, tcp::socket> && std::is_same_v<B, tcp::socket>;
+
+  // Direction 0: client -> mailbox; 1: mailbox -> client.
+  template <class F>
+  void with(int d, F&& f) {
+    if (d == 0) {
+      f(m_client, m_upstream, m_end.info.bytes_in);
+    } else {
+      f(m_upstream, m_client, m_end.info.bytes_out);
+    }
+  }
+
+  void wait(int d) {
+    if (m_stopped) {
+      return;
+    }
+    with(d, [&](auto& from, auto&, std::uint64_t&) {
+      if (has_pending(from)) {
+        readable(d);
+        return;
+      }
+      lowest(from).async_wait(tcp::socket::wait_read,
+                              [self = this->shared_from_this(), d](boost::system::error_code ec) {
+                                if (ec) {
+                                  self->stop();
+                                } else {
+                                  self->readable(d);
+                                }
+                              });
+    });
+  }
+
+  void readable(int d) {
+    if (m_stopped) {
+      return;
+    }
+    if constexpr (k_plain) {
+      with(d, [&](tcp::socket& from, tcp::socket& to, std::uint64_t& counter) { move_plain(d, from, to, counter); });
+    } else {
+      with(d, [&](auto& from, auto& to, std::uint64_t& counter) { move_async(d, from, to, counter); });
+    }
+  }
+
+  void move_plain(int d, tcp::socket& from, tcp::socket& to, std::uint64_t& counter) {
+    char* buf = detail::thread_buffer();
+    // At most 16 chunks (1 MiB) before waiting again, so one busy session
+    // does not starve the others on this worker.
+    for (int round = 0; round < 16; ++round) {
+      boost::system::error_code ec;
+      const std::size_t n = from.read_some(asio::buffer(buf, detail::k_relay_chunk), ec);
+      if (ec == asio::error::would_block) {
+        break;
+      }
+      if (ec || n == 0) {
+        stop();
+        return;
+      }
+      counter += n;
+      m_last = Clock::now();
+      std::size_t sent = to.write_some(asio::buffer(buf, n), ec);
+      if (ec == asio::error::would_block) {
+        sent = 0;
+      } else if (ec) {
+        stop();
+        return;
+      }
+      if (sent < n) {
+        // The peer is slow: keep the rest (and only the rest) until it drains.
+        const std::size_t left = n - sent;
+        std::unique_ptr<char[]> rest(new char[left]);
+        std::memcpy(rest.get(), buf + sent, left);
+        const auto out = asio::buffer(rest.get(), left);
+        asio::async_write(to, out,
+                          [self = this->shared_from_this(), d, rest = std::move(rest)](
+                              boost::system::error_code wec, std::size_t) mutable {
+                            rest.reset();
+                            if (wec) {
+                              self->stop();
+                            } else {
+                              self->wait(d);
+                            }
+                          });
+        return;
+      }
+      if (n < detail::k_relay_chunk) {
+        break;  // most likely drained: wait for readiness again
+      }
+    }
+    wait(d);
+  }
+
+  template <class From, class To>
+  void move_async(int d, From& from, To& to, std::uint64_t& counter) {
+    auto buf = detail::BufferPool::acquire();
+    const auto in = asio::buffer(buf.get(), detail::BufferPool::k_size);
+    from.async_read_some(in, [self = this->shared_from_this(), d, &to, &counter, buf = std::move(buf)](
+                                 boost::system::error_code ec, std::size_t n) mutable {
+      if (ec || n == 0 || self->m_stopped) {
+        detail::BufferPool::release(std::move(buf));
+        self->stop();
+        return;
+      }
+      counter += n;
+      self->m_last = Clock::now();
+      const auto out = asio::buffer(buf.get(), n);
+      asio::async_write(to, out,
+                        [self, d, buf = std::move(buf)](boost::system::error_code wec, std::size_t) mutable {
+                          detail::BufferPool::release(std::move(buf));
+                          if (wec) {
+                            self->stop();
+                          } else {
+                            self->wait(d);
+                          }
+                        });
+    });
+  }
+
+  void arm_idle() {
+    if (m_idle.count() <= 0) {
+      return;
+    }
+    m_timer.expires_at(m_last + m_idle);
+    m_timer.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->m_stopped) {
+        return;
+      }
+      if (Clock::now() >= self->m_last + self->m_idle) {
+        self->m_end.info.outcome = "idle-timeout";
+        self->stop();
+      } else {
+        self->arm_idle();
+      }
+    });
+  }
+
+  void stop() {
+    if (m_stopped) {
+      return;
+    }
+    m_stopped = true;
+    boost::system::error_code ignored;
+    lowest(m_client).close(ignored);
+    lowest(m_upstream).close(ignored);
+    m_timer.cancel();
+  }
+
+  A m_client;
+  B m_upstream;
+  SessionEnd m_end;
+  std::chrono::milliseconds m_idle;
+  Clock::time_point m_last{};
+  asio::steady_timer m_timer;
+  bool m_stopped = false;
+};
+
+// Move the two connections into a Relay and start it; the caller's
+// coroutines may end right after.
+template <class A, class B>
+void hand_off(A&& client, B&& upstream, SessionEnd end, std::chrono::milliseconds idle) {
+  using RelayType = Relay<std::decay_t<A>, std::decay_t<B>>;
+  auto relay = std::make_shared<RelayType>(std::move(client), std::move(upstream), std::move(end), idle);
+  relay->start();
+}
+
+}  // namespace zmproxy::proxy::mail

@@ -13,6 +13,7 @@
 #include "lib/confgen/watcher.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/home.hpp"
+#include "lib/core/pid_file.hpp"
 #include "lib/core/version.hpp"
 #include "lib/log/logger.hpp"
 
@@ -49,19 +50,14 @@ int main(int argc, char** argv) {
         const core::HomePaths home{core::resolve_home(home_opt)};
         std::error_code ec;
         std::filesystem::create_directories(home.run(), ec);
-        if (auto pid = core::read_file(home.run() / "zmconfigd.pid")) {
-          const long other = std::atol(pid->c_str());
-          if (other > 0 && other != ::getpid() && ::kill(static_cast<pid_t>(other), 0) == 0) {
-            std::cerr << "zmconfigd: already running (pid " << other << "); stop it first\n";
-            return 1;
-          }
+        auto pid_file = core::PidFile::acquire(home.run() / "zmconfigd.pid");
+        if (!pid_file) {
+          std::cerr << "zmconfigd: " << pid_file.error().message << "\n";
+          return 1;
         }
-        (void)core::write_file_atomic(home.run() / "zmconfigd.pid", std::to_string(::getpid()) + "\n");
         confgen::WatcherOptions options{home, std::chrono::milliseconds(debounce_ms), {}};
         confgen::ConfigWatcher watcher(options);
-        const int rc = watcher.run();
-        std::filesystem::remove(home.run() / "zmconfigd.pid", ec);
-        return rc;
+        return watcher.run();
       },
       dynamic);
 }

@@ -13,6 +13,7 @@
 #include "cmd/common/cli.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/home.hpp"
+#include "lib/core/pid_file.hpp"
 #include "lib/core/version.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/server/config.hpp"
@@ -63,19 +64,14 @@ int main(int argc, char** argv) {
     }
     std::error_code ec;
     std::filesystem::create_directories(home.run(), ec);
-    // One zmproxyd per home: SO_REUSEPORT would let a second one share the ports.
-    if (auto pid = core::read_file(home.run() / "zmproxyd.pid")) {
-      const long other = std::atol(pid->c_str());
-      if (other > 0 && other != ::getpid() && ::kill(static_cast<pid_t>(other), 0) == 0) {
-        std::cerr << "zmproxyd: already running (pid " << other << ", " << (home.run() / "zmproxyd.pid").string()
-                  << "); stop it first\n";
-        return 1;
-      }
+    // One zmproxyd per home (SO_REUSEPORT would let a second one share the
+    // ports): the pid file stays locked while this one runs.
+    auto pid_file = core::PidFile::acquire(home.run() / "zmproxyd.pid");
+    if (!pid_file) {
+      std::cerr << "zmproxyd: " << pid_file.error().message << "\n";
+      return 1;
     }
-    (void)core::write_file_atomic(home.run() / "zmproxyd.pid", std::to_string(::getpid()) + "\n");
     server::ProxyServer server(file, home.home);
-    const int rc = server.run(*config);
-    std::filesystem::remove(home.run() / "zmproxyd.pid", ec);
-    return rc;
+    return server.run(*config);
   });
 }

@@ -1,13 +1,17 @@
 #include "lib/confgen/confgen.hpp"
 
 #include <openssl/pem.h>
+#include <signal.h>
 #include <openssl/x509.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 #include <ctime>
 
 #include "lib/core/atomic_file.hpp"
+#include "lib/core/file_lock.hpp"
+#include "lib/core/pid_file.hpp"
 #include "lib/core/json.hpp"
 #include "lib/localconfig/localconfig.hpp"
 #include "lib/provisioning/open_store.hpp"
@@ -130,8 +134,11 @@ std::string explain(const Rendered& r, std::string message) {
     if (at == std::string::npos || variable.starts_with("zmproxy_") || message.find(variable) != std::string::npos) {
       continue;
     }
+    // Whole words only: "imap.port" in "subimap.port" or "imap.port.bak" is not the key.
     const char after = at + key.size() < message.size() ? message[at + key.size()] : ' ';
-    if (std::isalnum(static_cast<unsigned char>(after)) || after == '_') {
+    const char before = at > 0 ? message[at - 1] : ' ';
+    const auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'; };
+    if (word(after) || word(before)) {
       continue;
     }
     message.insert(at + key.size(), " (" + variable + ")");
@@ -161,7 +168,7 @@ Result<void> validate(const Rendered& r, const core::HomePaths& home) {
     return fail(Errc::invalid_argument, "zimbraReverseProxyMailMode " + c.http.mode +
                                             " needs an HTTPS port but zimbraMailSSLProxyPort is 0; set it (e.g. 443)");
   }
-  if (auto ok = server::check_ports_free(c); !ok) {
+  if (auto ok = server::check_ports_free(c, server::held_ports(home.run() / "zmproxyd.addr")); !ok) {
     return fail(Errc::invalid_argument, explain(r, ok.error().message));
   }
   // Certificate files an admin installed. Those rendered from attributes were
@@ -186,11 +193,39 @@ Result<void> validate(const Rendered& r, const core::HomePaths& home) {
   return {};
 }
 
+namespace {
+
+// Files written for a candidate, with what they held before, so that a
+// configuration the proxy refuses leaves nothing of itself behind.
+struct WrittenFiles {
+  std::vector<std::pair<std::filesystem::path, std::optional<std::string>>> before;
+  std::vector<bool> secret;
+
+  void roll_back() {
+    for (std::size_t i = 0; i < before.size(); ++i) {
+      std::error_code ec;
+      if (before[i].second) {
+        (void)core::write_file_atomic(before[i].first, *before[i].second, secret[i] ? 0600 : 0644);
+      } else {
+        std::filesystem::remove(before[i].first, ec);
+      }
+    }
+    before.clear();
+  }
+};
+
+}  // namespace
+
 Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool force) {
+  // zmconfigd and zmproxyctl may both install: one at a time.
+  auto lock = core::FileLock::acquire(home.run() / "confgen.lock");
+  if (!lock) {
+    return tl::unexpected(lock.error());
+  }
   if (auto ok = validate(r, home); !ok) {
     return tl::unexpected(ok.error());
   }
-  bool files_changed = false;
+  WrittenFiles written;
   for (const OutputFile& f : r.collected.files) {
     const auto path = home.home / f.path;
     auto current = core::read_file(path);
@@ -199,15 +234,19 @@ Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool f
     }
     std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
+    written.before.emplace_back(path, current ? std::optional<std::string>(*current) : std::nullopt);
+    written.secret.push_back(f.secret);
     if (auto w = core::write_file_atomic(path, f.content, f.secret ? 0600 : 0644); !w) {
+      written.roll_back();
       return tl::unexpected(w.error());
     }
-    files_changed = true;
   }
+  const bool files_changed = !written.before.empty();
   // The proxy's own certificate files may be in place only now.
   {
     auto config = server::parse_config(r.text, conf_file(home), home.home);
     if (auto ok = server::check_tls(**config); !ok) {
+      written.roll_back();
       return fail(Errc::invalid_argument, explain(r, ok.error().message));
     }
   }
@@ -218,23 +257,38 @@ Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool f
   }
   const auto next = home.conf() / "zmproxy.conf.next";
   if (auto w = core::write_file_atomic(next, r.text, 0640); !w) {
+    written.roll_back();
     return tl::unexpected(w.error());
   }
-  auto reply = server::control_request(home.run() / "zmproxyd.sock", "RELOAD " + next.string(),
-                                       std::chrono::seconds(60));
-  if (reply && reply->starts_with("OK")) {
-    return Installed{Outcome::reloaded, reply->size() > 3 ? reply->substr(3) : std::string("reloaded")};
-  }
+  const auto pid = core::running_pid(home.run() / "zmproxyd.pid");
   std::error_code ec;
-  if (reply) {
-    std::filesystem::rename(next, home.conf() / "zmproxy.conf.rejected", ec);
-    const std::string why = reply->starts_with("ERROR ") ? reply->substr(6) : *reply;
-    return fail(Errc::invalid_argument, "zmproxyd refused the new configuration (kept serving the previous one; "
-                                        "see conf/zmproxy.conf.rejected): " + explain(r, why));
+  if (pid) {
+    auto reply = server::control_request(home.run() / "zmproxyd.sock", "RELOAD " + next.string(),
+                                         std::chrono::seconds(60));
+    if (reply && reply->starts_with("OK")) {
+      return Installed{Outcome::reloaded, reply->size() > 3 ? reply->substr(3) : std::string("reloaded")};
+    }
+    if (!reply) {
+      // Running but not answering: never pretend the change is live.
+      written.roll_back();
+      std::filesystem::remove(next, ec);
+      return fail(Errc::unavailable, "zmproxyd (pid " + std::to_string(*pid) +
+                                         ") is running but did not take the new configuration: " +
+                                         reply.error().message + "; try again, or restart it with zmproxyctl restart");
+    }
+    if (!reply->starts_with("ERROR zmproxyd is stopping")) {
+      written.roll_back();
+      std::filesystem::rename(next, home.conf() / "zmproxy.conf.rejected", ec);
+      const std::string why = reply->starts_with("ERROR ") ? reply->substr(6) : *reply;
+      return fail(Errc::invalid_argument, "zmproxyd refused the new configuration and keeps serving the previous "
+                                          "one (see conf/zmproxy.conf.rejected): " + explain(r, why));
+    }
   }
-  // No proxy running: the file is simply put in place for its next start.
+  // No proxy running (or it is stopping): the file is put in place for the
+  // next start.
   std::filesystem::rename(next, target, ec);
   if (ec) {
+    written.roll_back();
     return fail(Errc::io_error, "cannot rename " + next.string() + " to " + target.string() + ": " + ec.message());
   }
   return Installed{Outcome::written, "wrote " + target.string()};

@@ -38,10 +38,14 @@ Variable typed(const Attribute& a, const Values& v, std::string source) {
       break;
     case Type::integer:
     case Type::long_integer:
-    case Type::port:
-      out.text = value.empty() ? "0" : value;
+    case Type::port: {
+      // Digits (and a sign) only reach the TOML as a number; anything else
+      // goes quoted, so the configuration parser names the key.
+      const bool number = !value.empty() && value.find_first_not_of("-0123456789") == std::string::npos;
+      out.text = value.empty() ? "0" : number ? value : toml_string(value);
       out.truthy = !value.empty() && value != "0";
       break;
+    }
     case Type::duration: {
       const auto d = core::parse_duration(value);
       out.text = toml_string(d ? core::format_duration(*d) : value);
@@ -155,7 +159,8 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov, const loca
   for (const std::string& key : lc.keys()) {
     auto v = lc.expanded(key);
     const std::string value = v ? *v : lc.value_or_empty(key);
-    vars[key] = Variable{toml_escape(value), is_true(value) || (value != "0" && value != "" && value != "false"),
+    const std::string lower = core::to_lower(value);
+    vars[key] = Variable{toml_escape(value), !value.empty() && value != "0" && lower != "false" && lower != "no",
                          "localconfig"};
   }
 

@@ -76,7 +76,9 @@ class HandlerConnections : public asio::execution_context::service {
 
   explicit HandlerConnections(asio::execution_context& ctx) : service(ctx) {}
 
-  std::optional<tcp::socket> take(const void* owner, std::size_t handler) {
+  // `owner`: the resolver's unique id (never an address: a resolver replaced
+  // by a reload must not hand its connections to the next one).
+  std::optional<tcp::socket> take(std::uint64_t owner, std::size_t handler) {
     auto& idle = m_idle[{owner, handler}];
     while (!idle.empty()) {
       tcp::socket s = std::move(idle.back());
@@ -88,7 +90,7 @@ class HandlerConnections : public asio::execution_context::service {
     return std::nullopt;
   }
 
-  void give_back(const void* owner, std::size_t handler, tcp::socket s) {
+  void give_back(std::uint64_t owner, std::size_t handler, tcp::socket s) {
     auto& idle = m_idle[{owner, handler}];
     if (idle.size() < k_max_idle_per_handler) {
       idle.push_back(std::move(s));
@@ -97,7 +99,7 @@ class HandlerConnections : public asio::execution_context::service {
 
  private:
   void shutdown() override { m_idle.clear(); }
-  std::map<std::pair<const void*, std::size_t>, std::vector<tcp::socket>> m_idle;
+  std::map<std::pair<std::uint64_t, std::size_t>, std::vector<tcp::socket>> m_idle;
 };
 
 struct LocalEntry {
@@ -107,7 +109,12 @@ struct LocalEntry {
 
 }  // namespace
 
+namespace {
+std::atomic<std::uint64_t> g_next_resolver_id{1};
+}  // namespace
+
 struct RouteResolver::Impl {
+  const std::uint64_t id = g_next_resolver_id.fetch_add(1);
   ResolverSettings settings;
   std::vector<HandlerAddress> handlers;
   std::unique_ptr<std::atomic<std::int64_t>[]> failed_until;  // steady ms, per handler
@@ -307,7 +314,7 @@ struct RouteResolver::Impl {
     auto& pool = asio::use_service<HandlerConnections>(asio::query(ex, asio::execution::context));
     // A pooled connection first; if the handler closed it meanwhile, one fresh try.
     for (int attempt = 0; attempt < 2; ++attempt) {
-      std::optional<tcp::socket> pooled = attempt == 0 ? pool.take(this, index) : std::nullopt;
+      std::optional<tcp::socket> pooled = attempt == 0 ? pool.take(id, index) : std::nullopt;
       const bool reused = pooled.has_value();
       tcp::socket socket = pooled ? std::move(*pooled) : tcp::socket(ex);
       if (!reused) {
@@ -330,7 +337,7 @@ struct RouteResolver::Impl {
       auto [ec, response] = co_await ask_on(socket, h, q, keep_alive);
       if (!ec) {
         if (keep_alive && socket.is_open()) {
-          pool.give_back(this, index, std::move(socket));
+          pool.give_back(id, index, std::move(socket));
         }
         co_return response;
       }

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
 #include "lib/net/asio.hpp"
@@ -35,20 +36,16 @@ struct ControlSocket::Impl {
         }
         continue;
       }
-      // One short command; a client that sends nothing within 5 s is dropped.
+      // One short command line; a client that sends none within 5 s, or
+      // closes before its newline, gets nothing run.
+      using namespace asio::experimental::awaitable_operators;
+      std::string line;
       asio::steady_timer deadline(socket.get_executor());
       deadline.expires_after(std::chrono::seconds(5));
-      deadline.async_wait([&socket](boost::system::error_code e) {
-        if (!e) {
-          boost::system::error_code ignored;
-          socket.close(ignored);
-        }
-      });
-      std::string line;
-      auto [rec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(line, 4096), '\n',
-                                                      net::use_nothrow);
-      deadline.cancel();
-      if (rec && line.empty()) {
+      auto result = co_await (asio::async_read_until(socket, asio::dynamic_buffer(line, 4096), '\n',
+                                                     net::use_nothrow) ||
+                              deadline.async_wait(net::use_nothrow));
+      if (result.index() != 0 || std::get<0>(std::get<0>(result))) {
         continue;
       }
       std::string_view command(line);
@@ -59,7 +56,6 @@ struct ControlSocket::Impl {
       std::string reply = self->handler(command);
       reply += '\n';
       co_await asio::async_write(socket, asio::buffer(reply), net::use_nothrow);
-      (void)n;
     }
   }
 };

@@ -6,6 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "lib/core/atomic_file.hpp"
+#include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/route/route_resolver.hpp"
@@ -164,34 +168,58 @@ Result<void> check_tls(const ProxyConfig& c) {
   return {};
 }
 
-Result<void> check_ports_free(const ProxyConfig& c) {
+Result<void> probe_port(const ListenerSpec& spec) {
+  boost::system::error_code ec;
+  const auto address = net::asio::ip::make_address(spec.address, ec);
+  if (ec) {
+    return fail(Errc::invalid_argument, "server.bind_address '" + spec.address + "' is not an IP address");
+  }
+  net::asio::io_context io{1};
+  net::tcp::acceptor probe(io);
+  const net::tcp::endpoint ep(address, static_cast<unsigned short>(spec.port));
+  probe.open(ep.protocol(), ec);
+  if (!ec) {
+    // SO_REUSEADDR only: a socket another program holds, even one with
+    // SO_REUSEPORT, makes this fail instead of sharing its traffic.
+    probe.set_option(net::tcp::acceptor::reuse_address(true), ec);
+    probe.bind(ep, ec);
+  }
+  if (!ec) {
+    return {};
+  }
+  const std::string fix = ec == boost::system::errc::permission_denied
+                              ? "ports below 1024 need root or CAP_NET_BIND_SERVICE; run as root or change " +
+                                    spec.attribute
+                              : "free the port or change " + spec.attribute;
+  return fail(Errc::invalid_argument, fmt::format("cannot listen for {} on {}:{}: {}; {}", protocol_name(spec.protocol),
+                                                  spec.address, spec.port, ec.message(), fix));
+}
+
+Result<void> check_ports_free(const ProxyConfig& c, const std::vector<int>& held) {
   for (const ListenerSpec& spec : listener_specs(c, true)) {
-    if (spec.port == 0) {
+    if (spec.port == 0 || std::find(held.begin(), held.end(), spec.port) != held.end()) {
       continue;
     }
-    boost::system::error_code ec;
-    const auto address = net::asio::ip::make_address(spec.address, ec);
-    if (ec) {
-      return fail(Errc::invalid_argument, "server.bind_address '" + spec.address + "' is not an IP address");
-    }
-    net::asio::io_context io{1};
-    net::tcp::acceptor probe(io);
-    const net::tcp::endpoint ep(address, static_cast<unsigned short>(spec.port));
-    probe.open(ep.protocol(), ec);
-    if (!ec) {
-      probe.set_option(net::tcp::acceptor::reuse_address(true), ec);
-      const int one = 1;
-      // zmproxyd's own listeners have SO_REUSEPORT: they do not count as taken.
-      ::setsockopt(probe.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-      probe.bind(ep, ec);
-    }
-    if (ec) {
-      return fail(Errc::invalid_argument,
-                  fmt::format("cannot listen for {} on {}:{}: {}; free the port or change {}", protocol_name(spec.protocol),
-                              spec.address, spec.port, ec.message(), spec.attribute));
+    if (auto ok = probe_port(spec); !ok) {
+      return ok;
     }
   }
   return {};
+}
+
+std::vector<int> held_ports(const std::filesystem::path& addr_file) {
+  std::vector<int> ports;
+  auto text = core::read_file(addr_file);
+  if (!text) {
+    return ports;
+  }
+  for (const std::string& line : core::split(*text, '\n')) {
+    const auto colon = line.rfind(':');
+    if (colon != std::string::npos) {
+      ports.push_back(std::atoi(line.c_str() + colon + 1));
+    }
+  }
+  return ports;
 }
 
 void apply_logging(const ProxyConfig& c, const ProxyConfig* previous) {

@@ -45,10 +45,17 @@ Result<std::shared_ptr<proxy::mail::Shared>> build_generation(std::shared_ptr<co
 
 // Checks a configuration can pass before a running proxy sees it:
 // the TLS certificate loads and matches its key (when a listener needs TLS);
-// no listener port is held by another program (a port zmproxyd itself holds
-// counts as free: it is re-used on reload).
+// no listener port is held by another program. `held`: ports the running
+// zmproxyd holds itself (run/zmproxyd.addr), re-used on reload.
 Result<void> check_tls(const ProxyConfig& config);
-Result<void> check_ports_free(const ProxyConfig& config);
+Result<void> check_ports_free(const ProxyConfig& config, const std::vector<int>& held);
+
+// Whether `spec`'s port can be bound by us alone (not shared with another
+// program through SO_REUSEPORT); errors name the setting and the fix.
+Result<void> probe_port(const ListenerSpec& spec);
+
+// The ports in a run/zmproxyd.addr file ("imap 127.0.0.1:143" lines).
+std::vector<int> held_ports(const std::filesystem::path& addr_file);
 
 // Log level and file from the configuration (when they changed).
 void apply_logging(const ProxyConfig& config, const ProxyConfig* previous);

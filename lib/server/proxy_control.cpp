@@ -10,7 +10,10 @@
 
 #include "lib/confgen/confgen.hpp"
 #include "lib/core/atomic_file.hpp"
+#include "lib/core/pid_file.hpp"
 #include "lib/core/strings.hpp"
+#include "lib/localconfig/keys.hpp"
+#include "lib/schema/registry.hpp"
 #include "lib/server/config.hpp"
 #include "lib/server/control_socket.hpp"
 #include "lib/server/generation.hpp"
@@ -93,15 +96,7 @@ std::string json_field(std::string_view json, std::string_view key, std::size_t 
 }  // namespace
 
 std::optional<long> running_pid(const core::HomePaths& home) {
-  auto text = core::read_file(home.run() / "zmproxyd.pid");
-  if (!text) {
-    return std::nullopt;
-  }
-  const long pid = std::atol(text->c_str());
-  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) {
-    return std::nullopt;
-  }
-  return pid;
+  return core::running_pid(home.run() / "zmproxyd.pid");
 }
 
 int proxy_start(const ControlOptions& o, std::ostream& out, std::ostream& err) {
@@ -126,7 +121,7 @@ int proxy_start(const ControlOptions& o, std::ostream& out, std::ostream& err) {
   auto config = load_config(o.home.conf() / "zmproxy.conf", o.home.home);
   Result<void> ok = config ? check_tls(**config) : tl::unexpected(config.error());
   if (ok) {
-    ok = check_ports_free(**config);
+    ok = check_ports_free(**config, {});
   }
   if (!ok) {
     out << "failed.\n";
@@ -302,8 +297,11 @@ int proxy_genconf(const ControlOptions& o, std::ostream& out, std::ostream& err)
   }
   if (o.print_variables) {
     for (const auto& [name, v] : rendered->collected.vars) {
-      const bool secret = name.find("password") != std::string::npos || name.find("secret") != std::string::npos ||
-                          name.find("PrivateKey") != std::string::npos;
+      const std::string_view attr = std::string_view(name).starts_with("global.")
+                                        ? std::string_view(name).substr(7)
+                                        : std::string_view(name);
+      const schema::Attribute* a = schema::find(attr);
+      const bool secret = (a != nullptr && a->secret) || localconfig::is_secret_key(name);
       out << name << " = " << (secret && !v.text.empty() && v.text != "\"\"" ? "*" : v.text) << "  # " << v.source
           << "\n";
     }

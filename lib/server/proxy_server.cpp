@@ -108,6 +108,8 @@ struct ProxyServer::Impl {
             std::rethrow_exception(e);
           } catch (const std::exception& ex) {
             ZMPROXY_LOG(error, "proxy", "session ended with an error: {}", ex.what());
+          } catch (...) {
+            ZMPROXY_LOG(error, "proxy", "session ended with an unknown error");
           }
         }
       };
@@ -225,7 +227,23 @@ struct ProxyServer::Impl {
       if (found) {
         continue;
       }
-      auto l = open_listener(spec, config->file.string());
+      // A port we hold for another protocol cannot change hands in one step:
+      // for a moment both would share it (SO_REUSEPORT). A port we do not
+      // hold must not be shared with another program either.
+      Result<void> free = {};
+      for (const Listener& l : listeners) {
+        if (spec.port != 0 && l.spec.address == spec.address && l.spec.port == spec.port) {
+          free = fail(Errc::invalid_argument,
+                      fmt::format("port {} moves from {} to {} ({}): do it in two reloads (move {} elsewhere "
+                                  "first) or restart",
+                                  spec.port, protocol_name(l.spec.protocol), protocol_name(spec.protocol),
+                                  spec.attribute, protocol_name(l.spec.protocol)));
+        }
+      }
+      if (free && spec.port != 0) {
+        free = probe_port(spec);
+      }
+      auto l = free ? open_listener(spec, config->file.string()) : Result<Listener>(tl::unexpected(free.error()));
       if (!l) {
         for (Listener& o : opened) {
           close_listener(o);
@@ -276,12 +294,15 @@ struct ProxyServer::Impl {
   // last good one. Empty: read `file` again.
   std::string reload(std::string_view why, const std::filesystem::path& candidate = {}) {
     std::lock_guard lock(reload_mutex);
-    auto config = load_config(candidate.empty() ? file : candidate, home);
+    auto config = candidate.empty() ? load_config(file, home) : load_candidate(candidate);
     Result<std::string> r = config ? apply(*config) : tl::unexpected(config.error());
     if (r && !candidate.empty()) {
       std::error_code fec;
       std::filesystem::rename(candidate, file, fec);
       if (fec) {
+        // Memory and disk differ now: say so, loudly, in the reply too.
+        *r += fmt::format(" (warning: cannot move {} over {}: {}; a restart would read the old file)",
+                          candidate.string(), file.string(), fec.message());
         ZMPROXY_LOG(warn, "proxy", "serving {}, but cannot move it over {}: {}", candidate.string(), file.string(),
                     fec.message());
       }
@@ -299,6 +320,20 @@ struct ProxyServer::Impl {
     ZMPROXY_LOG(error, "proxy", "reload ({}) refused, still serving the previous configuration: {}", why,
                 r.error().message);
     return "ERROR " + r.error().message;
+  }
+
+  // A candidate replaces `file`: it must sit next to it (the rename is
+  // atomic then), and its errors name `file`, the one an admin knows.
+  Result<std::shared_ptr<const ProxyConfig>> load_candidate(const std::filesystem::path& candidate) {
+    if (candidate.parent_path() != file.parent_path()) {
+      return fail(Errc::invalid_argument, "RELOAD " + candidate.string() + ": a candidate configuration must be in " +
+                                              file.parent_path().string() + ", next to " + file.filename().string());
+    }
+    auto text = core::read_file(candidate);
+    if (!text) {
+      return tl::unexpected(text.error());
+    }
+    return parse_config(*text, file, home);
   }
 
   std::string status_json() {
@@ -382,11 +417,15 @@ struct ProxyServer::Impl {
     if (verb == "STOP") {
       auto drain = current.load()->config->server.drain_timeout;
       if (line.size() > 5) {
+        double seconds = -1;
         try {
-          drain = std::chrono::milliseconds(static_cast<long>(std::stod(std::string(line.substr(5))) * 1000));
+          seconds = std::stod(std::string(line.substr(5)));
         } catch (const std::exception&) {
-          return "ERROR STOP takes a number of seconds to drain";
         }
+        if (!(seconds >= 0 && seconds <= 86400)) {
+          return "ERROR STOP takes the seconds to drain, 0 to 86400";
+        }
+        drain = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
       }
       begin_stop(drain, "control socket");
       return "OK stopping";

@@ -7,6 +7,7 @@ latency from `zmprov` to a new connection is printed, and measured in bench/).
 """
 import imaplib
 import os
+import random
 import socket
 import ssl
 import subprocess
@@ -33,16 +34,22 @@ def client_tls():
 
 
 def free_ports(count):
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    """count distinct free ports below the ephemeral range (32768+), so that
+    the outgoing connections of the test's own clients never take them
+    between the pick and the proxy's bind."""
+    ports = []
+    rng = random.Random()
+    while len(ports) < count:
+        port = rng.randrange(20000, 32000)
+        if port in ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+    return ports
 
 
 def make_cert(cert, key, cn="proxy.example.com"):
@@ -282,8 +289,9 @@ class PipelineTests(PipelineBase):
         self.assertIn('"generation":51', s)
 
     def test_bad_values_are_refused_and_the_old_configuration_keeps_serving(self):
-        # A port another program holds.
+        # A port another program holds, even one that allows sharing it.
         holder = socket.socket()
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         self.addCleanup(holder.close)
@@ -298,6 +306,17 @@ class PipelineTests(PipelineBase):
         self.assertIsNotNone(capabilities(self.imap), "the old port stopped serving")
         self.assertIn("refused", self.status().stdout)
         self.check_tool("zmprov", "ms", self.proxy_name, "zimbraImapProxyBindPort", str(self.imap))
+
+        # Two protocols swapping ports would share them for a moment: refused.
+        self.check_tool("zmprov", "ms", self.proxy_name, "zimbraImapProxyBindPort", str(self.pop3),
+                        "zimbraPop3ProxyBindPort", str(self.imap))
+        r = self.run_tool("zmproxyctl", "reload")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"port {self.pop3} moves from pop3 to imap", r.stderr)
+        self.assertIn("zimbraImapProxyBindPort", r.stderr)
+        self.assertIsNotNone(capabilities(self.imap), "the old IMAP port stopped serving")
+        self.check_tool("zmprov", "ms", self.proxy_name, "zimbraImapProxyBindPort", str(self.imap),
+                        "zimbraPop3ProxyBindPort", str(self.pop3))
 
         # A certificate that does not match its key (attributes).
         d = os.path.join(self.home, "certs")

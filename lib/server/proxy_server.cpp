@@ -1,5 +1,6 @@
 #include "lib/server/proxy_server.hpp"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <array>
@@ -355,13 +356,37 @@ struct ProxyServer::Impl {
                          core::json_quote(l.spec.address + ":" + std::to_string(l.bound_port)));
       first = false;
     }
-    out += "},\"connections\":{";
+    const struct mallinfo2 mi = ::mallinfo2();
+    out += fmt::format("}},\"memory\":{{\"heap_in_use\":{},\"heap_free\":{},\"mmapped\":{}}}", mi.uordblks,
+                       mi.fordblks, mi.hblkhd);
+    out += ",\"connections\":{";
     for (std::size_t i = 0; i < k_protocol_count; ++i) {
       out += fmt::format("{}\"{}\":{{\"active\":{},\"accepted\":{}}}", i ? "," : "",
                          protocol_name(static_cast<Protocol>(i)), counts[i].active.load(), counts[i].accepted.load());
     }
     out += "}}";
     return out;
+  }
+
+  // Give memory freed by finished logins back to the system. A login's
+  // coroutine frames are much larger than the relay that outlives it, and
+  // the allocator keeps their pages; without this an idle proxy's RSS stays at
+  // its login burst's peak. Runs only when connections came or went.
+  awaitable<void> trim_memory() {
+    asio::steady_timer t(control);
+    std::uint64_t seen = 0;
+    while (!stopping) {
+      t.expires_after(std::chrono::milliseconds(500));
+      co_await t.async_wait(net::use_nothrow);
+      std::uint64_t now = 0;
+      for (const auto& c : counts) {
+        now = now * 31 + c.accepted.load() * 7 + static_cast<std::uint64_t>(c.active.load());
+      }
+      if (now != seen) {
+        seen = now;
+        ::malloc_trim(0);
+      }
+    }
   }
 
   std::int64_t active_sessions() const {
@@ -498,6 +523,7 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
+  asio::co_spawn(s.control, s.trim_memory(), asio::detached);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);

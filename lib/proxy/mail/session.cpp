@@ -44,24 +44,30 @@ SessionInfo describe_peer(const tcp::socket& socket, std::string protocol) {
 
 awaitable<std::optional<tcp::socket>> connect_upstream(std::string host, int port,
                                                        std::chrono::milliseconds timeout) {
-  using namespace asio::experimental::awaitable_operators;
   auto ex = co_await asio::this_coro::executor;
-  tcp::resolver resolver(ex);
-  auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), net::use_nothrow);
-  if (rec || results.empty()) {
-    co_return std::nullopt;
-  }
   tcp::socket socket(ex);
-  asio::steady_timer timer(ex);
-  timer.expires_after(timeout);
-  auto result = co_await (asio::async_connect(socket, results, net::use_nothrow) ||
-                          timer.async_wait(net::use_nothrow));
-  if (result.index() == 1) {
-    co_return std::nullopt;
-  }
-  auto [cec, ep] = std::get<0>(result);
-  if (cec) {
-    co_return std::nullopt;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (!ec) {
+    // An address (the usual route): no resolver, which would run
+    // getaddrinfo on a thread of its own.
+    const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+    const DeadlineScope deadline(ex, socket, timeout);
+    auto [cec] = co_await socket.async_connect(endpoint, net::use_nothrow);
+    if (cec) {
+      co_return std::nullopt;
+    }
+  } else {
+    tcp::resolver resolver(ex);
+    auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), net::use_nothrow);
+    if (rec || results.empty()) {
+      co_return std::nullopt;
+    }
+    const DeadlineScope deadline(ex, socket, timeout);
+    auto [cec, ep] = co_await asio::async_connect(socket, results, net::use_nothrow);
+    if (cec) {
+      co_return std::nullopt;
+    }
   }
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
@@ -70,14 +76,9 @@ awaitable<std::optional<tcp::socket>> connect_upstream(std::string host, int por
 
 awaitable<bool> handshake(TlsStream& s, asio::ssl::stream_base::handshake_type type,
                           std::chrono::milliseconds timeout) {
-  using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  timer.expires_after(timeout);
-  auto result = co_await (s.async_handshake(type, net::use_nothrow) || timer.async_wait(net::use_nothrow));
-  if (result.index() == 1) {
-    co_return false;
-  }
-  co_return !std::get<0>(std::get<0>(result));
+  const DeadlineScope deadline(s.get_executor(), s.next_layer(), timeout);
+  auto [ec] = co_await s.async_handshake(type, net::use_nothrow);
+  co_return !ec;
 }
 
 awaitable<void> pause_for(std::chrono::milliseconds d) {

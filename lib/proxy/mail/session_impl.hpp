@@ -4,7 +4,7 @@
 #include <array>
 #include <vector>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include "lib/proxy/mail/deadline.hpp"
 
 namespace zmproxy::proxy::mail {
 
@@ -44,22 +44,17 @@ class BufferPool {
 template <class Stream>
 awaitable<bool> read_some(Stream& s, std::string& buffer, std::chrono::milliseconds timeout,
                           bool& timed_out, std::uint64_t& counter) {
-  using namespace asio::experimental::awaitable_operators;
   timed_out = false;
-  std::array<char, 4096> chunk{};
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  timer.expires_after(timeout);
-  auto result = co_await (s.async_read_some(asio::buffer(chunk), net::use_nothrow) ||
-                          timer.async_wait(net::use_nothrow));
-  if (result.index() == 1) {
-    timed_out = true;
-    co_return false;
-  }
-  auto [ec, n] = std::get<0>(result);
+  // Read straight into the caller's buffer (grown by one chunk), no copy.
+  const std::size_t old = buffer.size();
+  buffer.resize(old + 4096);
+  const DeadlineScope deadline(lowest(s).get_executor(), lowest(s), timeout);
+  auto [ec, n] = co_await s.async_read_some(asio::buffer(buffer.data() + old, 4096), net::use_nothrow);
+  buffer.resize(old + (ec ? 0 : n));
   if (ec || n == 0) {
+    timed_out = deadline.expired();
     co_return false;
   }
-  buffer.append(chunk.data(), n);
   counter += n;
   co_return true;
 }
@@ -67,15 +62,8 @@ awaitable<bool> read_some(Stream& s, std::string& buffer, std::chrono::milliseco
 template <class Stream>
 awaitable<bool> write_all(Stream& s, std::string_view data, std::chrono::milliseconds timeout,
                           std::uint64_t& counter) {
-  using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  timer.expires_after(timeout);
-  auto result = co_await (asio::async_write(s, asio::buffer(data.data(), data.size()), net::use_nothrow) ||
-                          timer.async_wait(net::use_nothrow));
-  if (result.index() == 1) {
-    co_return false;
-  }
-  auto [ec, n] = std::get<0>(result);
+  const DeadlineScope deadline(lowest(s).get_executor(), lowest(s), timeout);
+  auto [ec, n] = co_await asio::async_write(s, asio::buffer(data.data(), data.size()), net::use_nothrow);
   counter += n;
   co_return !ec;
 }

@@ -1,0 +1,66 @@
+#pragma once
+// Deadlines for the sessions' socket operations without a timer per
+// operation: an operation links a Deadline (living in its coroutine frame)
+// into its worker thread's DeadlineSweeper, and one timer per worker, ticking
+// every 200 ms while any deadline is pending, cancels the socket of each one
+// that passed. Adding and removing are a few pointer writes — no allocation,
+// no system call (a per-operation steady_timer costs a timerfd update and,
+// raced against the operation with awaitable operators, two coroutine
+// threads). Timeouts are therefore accurate to about 200 ms.
+
+#include <chrono>
+
+#include "lib/net/asio.hpp"
+
+namespace zmproxy::proxy::mail {
+
+struct Deadline {
+  Deadline* prev = nullptr;
+  Deadline* next = nullptr;
+  std::chrono::steady_clock::time_point at;
+  net::tcp::socket* socket = nullptr;  // cancelled when `at` passes
+  bool expired = false;
+};
+
+class DeadlineSweeper {
+ public:
+  // The sweeper of the calling thread (created on first use, bound to `ex`).
+  static DeadlineSweeper& of_this_thread(const net::asio::any_io_executor& ex);
+
+  void add(Deadline& d);
+  // Static: a frame destroyed after its thread's sweeper may still unlink.
+  static void remove(Deadline& d) noexcept;
+
+  explicit DeadlineSweeper(const net::asio::any_io_executor& ex);
+  ~DeadlineSweeper();
+  DeadlineSweeper(const DeadlineSweeper&) = delete;
+  DeadlineSweeper& operator=(const DeadlineSweeper&) = delete;
+
+ private:
+  void arm();
+  void sweep();
+
+  net::asio::steady_timer m_timer;
+  Deadline m_head;  // sentinel of a circular list
+  bool m_armed = false;
+};
+
+// Links a Deadline for the lifetime of one operation.
+class DeadlineScope {
+ public:
+  DeadlineScope(const net::asio::any_io_executor& ex, net::tcp::socket& socket, std::chrono::milliseconds timeout) {
+    m_deadline.at = std::chrono::steady_clock::now() + timeout;
+    m_deadline.socket = &socket;
+    DeadlineSweeper::of_this_thread(ex).add(m_deadline);
+  }
+  ~DeadlineScope() { DeadlineSweeper::remove(m_deadline); }
+  DeadlineScope(const DeadlineScope&) = delete;
+  DeadlineScope& operator=(const DeadlineScope&) = delete;
+
+  bool expired() const { return m_deadline.expired; }
+
+ private:
+  Deadline m_deadline;
+};
+
+}  // namespace zmproxy::proxy::mail

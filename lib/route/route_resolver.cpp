@@ -6,6 +6,8 @@
 #include <unordered_map>
 
 #include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
+#include <mutex>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -223,8 +225,19 @@ struct RouteResolver::Impl {
       cache->add(alias_key(login, q.proxy_ip), core::to_lower(r.user), settings.cache_ttl);
     }
     note_memcached_trouble();
+    {
+      std::lock_guard lock(fills_mutex);
+      --pending_fills;
+    }
+    fills_done.notify_all();
     co_return;
   }
+
+  // memcached writes after a lookup run in the background: the login does
+  // not wait for them. Tests (and shutdown) wait here for them to land.
+  std::mutex fills_mutex;
+  std::condition_variable fills_done;
+  int pending_fills = 0;
 
   awaitable<void> invalidate_async(std::string user, std::string proxy_ip) {
     invalidate_now(user, proxy_ip);
@@ -411,6 +424,11 @@ void RouteResolver::invalidate(const std::string& user, const std::string& proxy
   m_impl->invalidate_now(user, proxy_ip);
 }
 
+void RouteResolver::wait_background() {
+  std::unique_lock lock(m_impl->fills_mutex);
+  m_impl->fills_done.wait(lock, [this] { return m_impl->pending_fills == 0; });
+}
+
 ResolverStats RouteResolver::stats() const {
   ResolverStats s;
   s.local_hits = m_impl->local_hits;
@@ -481,7 +499,11 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
   route.source = Route::Source::handler;
   s.local_put(lkey, route);
   if (s.cache) {
-    co_await asio::co_spawn(s.blocking, s.fill_memcached(q, route), asio::use_awaitable);
+    {
+      std::lock_guard lock(s.fills_mutex);
+      ++s.pending_fills;
+    }
+    asio::co_spawn(s.blocking, s.fill_memcached(q, route), asio::detached);
   }
   co_return route;
 }

@@ -87,6 +87,9 @@ class RouteResolver {
   void invalidate(const std::string& user, const std::string& proxy_ip);
 
   ResolverStats stats() const;
+  // Block until the memcached writes that resolves started in the
+  // background have landed (tests; never on an I/O thread).
+  void wait_background();
   const ResolverSettings& settings() const;
 
   struct Impl;

@@ -402,7 +402,22 @@ class UpstreamTlsTest(MailProxyBase):
 
 
 class IdleTimeoutTest(MailProxyBase):
-    imap_extra = 'idle_timeout = "1s"'
+    imap_extra = 'idle_timeout = "1s"\nauthenticated_idle_timeout = "1s"'
+
+    def test_logged_in_session_idle_too_long_is_closed_and_logged(self):
+        m = self.imap()
+        m.login("user1@example.com", PASSWORDS["user1@example.com"])
+        m.select("INBOX")
+        started = time.monotonic()
+        m.sock.settimeout(30)
+        self.assertEqual(m.sock.recv(100), b"")  # the relay closes it
+        self.assertLess(time.monotonic() - started, 10)
+        path = os.path.join(self.home, "log", "access.log")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and " idle-timeout" not in open(path).read():
+            time.sleep(0.02)  # polling a condition with a deadline
+        line = [x for x in open(path).read().splitlines() if "idle-timeout" in x][-1]
+        self.assertRegex(line, r" imap user1@example\.com 127\.0\.0\.2:\d+ in=\d+ out=\d+ ms=\d+ idle-timeout$")
 
     def test_idle_client_is_told_and_closed(self):
         s, f = self.raw(self.ports["imap"])

@@ -405,6 +405,22 @@ class PipelineTests(PipelineBase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("usage: zmproxyctl", r.stderr)
 
+    def test_stop_drains_open_sessions_within_the_grace(self):
+        c = self.login_session(self.imap)
+        stop = subprocess.Popen([tool("zmproxyctl"), "stop", "--grace", "30"], stdout=subprocess.PIPE, text=True,
+                                env=dict(os.environ, ZMPROXY_HOME=self.home))
+        # Draining: no new connections, the open session still works...
+        wait_until(lambda: capabilities(self.imap) is None, "the listeners closed")
+        self.assertEqual(c.noop()[0], "OK")
+        self.assertIsNone(stop.poll(), "zmproxyctl stop returned while a session was open")
+        # ...and once it ends, the proxy stops without waiting out the grace.
+        started = time.monotonic()
+        c.logout()
+        out, _ = stop.communicate(timeout=60)
+        self.assertIn("Stopping proxy...done.", out)
+        self.assertLess(time.monotonic() - started, 25)
+        self.assertEqual(self.run_tool("zmproxyctl", "status").returncode, 1)
+
     def test_genconf_dry_run_variables_and_template_override(self):
         r = self.check_tool("zmproxyctl", "genconf", "-n")
         self.assertIn(f"port = {self.imap}\n", r.stdout)

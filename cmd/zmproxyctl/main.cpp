@@ -2,14 +2,15 @@
 // Arguments only; the verbs are server::proxy_* (lib/server/proxy_control).
 // Exit codes as Zimbra's zmproxyctl: 0 ok, 1 failed or not running, 1 usage.
 
-#include <iostream>
-
-#include <CLI/CLI.hpp>
-
-#include "cmd/common/cli.hpp"
 #include "lib/core/home.hpp"
 #include "lib/core/version.hpp"
 #include "lib/server/proxy_control.hpp"
+
+#include "cmd/common/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
 
 int main(int argc, char** argv) {
   using namespace zmproxy;
@@ -24,10 +25,13 @@ int main(int argc, char** argv) {
   app.add_option("--home", home_opt, "Runtime home (default: $ZMPROXY_HOME, else /opt/zmproxy)");
   app.add_flag("--no-genconf", no_genconf, "start/reload: do not render the configuration first");
   app.add_flag("--json", o.json, "status: print one JSON object");
-  app.add_option("--grace", grace, "stop/restart: seconds to let open sessions finish (default: drain_timeout)");
+  app.add_option("--grace", grace,
+                 "stop/restart: seconds to let open sessions finish (default: drain_timeout)");
   app.add_flag("-n,--dry-run", o.dry_run, "genconf: print the configuration, write nothing");
-  app.add_flag("-D,--variables", o.print_variables, "genconf: print the resolved template variables");
-  app.add_option("-s,--server", o.server, "genconf: render for this server (default: zimbra_server_hostname)");
+  app.add_flag("-D,--variables", o.print_variables,
+               "genconf: print the resolved template variables");
+  app.add_option("-s,--server", o.server,
+                 "genconf: render for this server (default: zimbra_server_hostname)");
   const auto dynamic = [](std::string_view option, const std::vector<std::string>&) {
     if (option.empty()) {
       return std::vector<std::string>{"start", "stop", "restart", "reload", "status", "genconf"};
@@ -44,16 +48,22 @@ int main(int argc, char** argv) {
         }
         std::error_code ec;
         o.daemon = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "zmproxyd";
-        if (verb == "start") return server::proxy_start(o, std::cout, std::cerr);
-        if (verb == "stop") return server::proxy_stop(o, std::cout, std::cerr);
+        if (verb == "start")
+          return server::proxy_start(o, std::cout, std::cerr);
+        if (verb == "stop")
+          return server::proxy_stop(o, std::cout, std::cerr);
         if (verb == "restart") {
           const int rc = server::proxy_stop(o, std::cout, std::cerr);
           return rc != 0 ? rc : server::proxy_start(o, std::cout, std::cerr);
         }
-        if (verb == "reload") return server::proxy_reload(o, std::cout, std::cerr);
-        if (verb == "status") return server::proxy_status(o, std::cout, std::cerr);
-        if (verb == "genconf") return server::proxy_genconf(o, std::cout, std::cerr);
-        std::cerr << "usage: zmproxyctl start|stop|restart|reload|status|genconf [options]; see zmproxyctl(1)\n";
+        if (verb == "reload")
+          return server::proxy_reload(o, std::cout, std::cerr);
+        if (verb == "status")
+          return server::proxy_status(o, std::cout, std::cerr);
+        if (verb == "genconf")
+          return server::proxy_genconf(o, std::cout, std::cerr);
+        std::cerr << "usage: zmproxyctl start|stop|restart|reload|status|genconf [options]; see "
+                     "zmproxyctl(1)\n";
         return 1;
       },
       dynamic);

@@ -4,12 +4,6 @@
 
 #include <unistd.h>
 
-#include <csignal>
-#include <iostream>
-
-#include <CLI/CLI.hpp>
-
-#include "cmd/common/cli.hpp"
 #include "lib/confgen/watcher.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/home.hpp"
@@ -17,9 +11,17 @@
 #include "lib/core/version.hpp"
 #include "lib/log/logger.hpp"
 
+#include "cmd/common/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <iostream>
+
 int main(int argc, char** argv) {
   using namespace zmproxy;
-  CLI::App app{"Keep zmproxyd's configuration current (Zimbra's zmconfigd for the proxy)", "zmconfigd"};
+  CLI::App app{"Keep zmproxyd's configuration current (Zimbra's zmconfigd for the proxy)",
+               "zmconfigd"};
   app.set_version_flag("--version", std::string("zmconfigd (zmproxy) ") + k_version);
   std::string home_opt;
   std::string log_file;
@@ -29,7 +31,8 @@ int main(int argc, char** argv) {
   app.add_option("--log", log_file, "Log to this file instead of standard error");
   app.add_option("--log-level", level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
-  app.add_option("--debounce", debounce_ms, "Quiet period after a change before rendering, in ms (default 200)")
+  app.add_option("--debounce", debounce_ms,
+                 "Quiet period after a change before rendering, in ms (default 200)")
       ->check(CLI::Range(0, 10000));
   const auto dynamic = [](std::string_view option, const std::vector<std::string>&) {
     if (option == "log-level") {

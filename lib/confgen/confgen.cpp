@@ -1,23 +1,24 @@
 #include "lib/confgen/confgen.hpp"
 
-#include <openssl/pem.h>
 #include <signal.h>
-#include <openssl/x509.h>
 #include <unistd.h>
-
-#include <cstdlib>
-#include <optional>
-#include <ctime>
 
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/file_lock.hpp"
-#include "lib/core/pid_file.hpp"
 #include "lib/core/json.hpp"
+#include "lib/core/pid_file.hpp"
 #include "lib/localconfig/localconfig.hpp"
 #include "lib/provisioning/open_store.hpp"
 #include "lib/server/config.hpp"
 #include "lib/server/control_socket.hpp"
 #include "lib/server/generation.hpp"
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <optional>
 
 namespace zmproxy::confgen {
 
@@ -39,21 +40,24 @@ Result<void> check_pair(const OutputFile& crt, const OutputFile& key) {
   Bio kb{BIO_new_mem_buf(key.content.data(), static_cast<int>(key.content.size()))};
   X509* x = PEM_read_bio_X509(cb.b, nullptr, nullptr, nullptr);
   if (x == nullptr) {
-    return fail(Errc::invalid_argument, crt.attribute + " is not a PEM certificate; set it again with the "
-                                                        "certificate's PEM text");
+    return fail(Errc::invalid_argument, crt.attribute +
+                                            " is not a PEM certificate; set it again with the "
+                                            "certificate's PEM text");
   }
   EVP_PKEY* k = PEM_read_bio_PrivateKey(kb.b, nullptr, nullptr, nullptr);
   if (k == nullptr) {
     X509_free(x);
-    return fail(Errc::invalid_argument, key.attribute + " is not a PEM private key (or it is encrypted); set it "
-                                                        "again with the unencrypted key");
+    return fail(Errc::invalid_argument,
+                key.attribute +
+                    " is not a PEM private key (or it is encrypted); set it "
+                    "again with the unencrypted key");
   }
   const bool match = X509_check_private_key(x, k) == 1;
   X509_free(x);
   EVP_PKEY_free(k);
   if (!match) {
-    return fail(Errc::invalid_argument,
-                key.attribute + " does not match " + crt.attribute + "; set the certificate and its key together");
+    return fail(Errc::invalid_argument, key.attribute + " does not match " + crt.attribute +
+                                            "; set the certificate and its key together");
   }
   return {};
 }
@@ -83,7 +87,8 @@ Result<Rendered> generate(const core::HomePaths& home, std::string_view server) 
   if (!lc) {
     return tl::unexpected(lc.error());
   }
-  const std::string name = server.empty() ? lc->value_or_empty("zimbra_server_hostname") : std::string(server);
+  const std::string name =
+      server.empty() ? lc->value_or_empty("zimbra_server_hostname") : std::string(server);
   auto store = provisioning::open_store(*lc, home);
   if (!store) {
     return tl::unexpected(store.error());
@@ -113,7 +118,8 @@ Result<Rendered> generate(const core::HomePaths& home, std::string_view server) 
 std::string explain(const Rendered& r, std::string message) {
   // Longest keys first, so "http.ssl_port" is not taken for "http.port".
   std::vector<std::pair<std::string, std::string>> keys(r.key_sources.begin(), r.key_sources.end());
-  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  std::sort(keys.begin(), keys.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
   // Derived variables name the attribute behind them.
   static const std::map<std::string, std::string, std::less<>> k_derived = {
       {"ssl.crt", "conf/zmproxy.crt or zimbraSSLCertificate"},
@@ -131,13 +137,16 @@ std::string explain(const Rendered& r, std::string message) {
   }
   for (const auto& [key, variable] : keys) {
     const auto at = message.find(key);
-    if (at == std::string::npos || variable.starts_with("zmproxy_") || message.find(variable) != std::string::npos) {
+    if (at == std::string::npos || variable.starts_with("zmproxy_") ||
+        message.find(variable) != std::string::npos) {
       continue;
     }
     // Whole words only: "imap.port" in "subimap.port" or "imap.port.bak" is not the key.
     const char after = at + key.size() < message.size() ? message[at + key.size()] : ' ';
     const char before = at > 0 ? message[at - 1] : ' ';
-    const auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'; };
+    const auto word = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+    };
     if (word(after) || word(before)) {
       continue;
     }
@@ -161,14 +170,17 @@ Result<void> validate(const Rendered& r, const core::HomePaths& home) {
   }
   const server::ProxyConfig& c = **config;
   if (c.http.enabled && c.http.mode != "https" && c.http.port == 0) {
-    return fail(Errc::invalid_argument, "zimbraReverseProxyMailMode " + c.http.mode +
-                                            " needs an HTTP port but zimbraMailProxyPort is 0; set it (e.g. 80)");
+    return fail(Errc::invalid_argument,
+                "zimbraReverseProxyMailMode " + c.http.mode +
+                    " needs an HTTP port but zimbraMailProxyPort is 0; set it (e.g. 80)");
   }
   if (c.http.enabled && c.http.mode != "http" && c.http.ssl_port == 0) {
-    return fail(Errc::invalid_argument, "zimbraReverseProxyMailMode " + c.http.mode +
-                                            " needs an HTTPS port but zimbraMailSSLProxyPort is 0; set it (e.g. 443)");
+    return fail(Errc::invalid_argument,
+                "zimbraReverseProxyMailMode " + c.http.mode +
+                    " needs an HTTPS port but zimbraMailSSLProxyPort is 0; set it (e.g. 443)");
   }
-  if (auto ok = server::check_ports_free(c, server::held_ports(home.run() / "zmproxyd.addr")); !ok) {
+  if (auto ok = server::check_ports_free(c, server::held_ports(home.run() / "zmproxyd.addr"));
+      !ok) {
     return fail(Errc::invalid_argument, explain(r, ok.error().message));
   }
   // Certificate files an admin installed. Those rendered from attributes were
@@ -181,7 +193,8 @@ Result<void> validate(const Rendered& r, const core::HomePaths& home) {
       continue;
     }
     installed.tls.domain_certificates.clear();
-    if (home.home / f.path == c.path(c.tls.certificate) || home.home / f.path == c.path(c.tls.key)) {
+    if (home.home / f.path == c.path(c.tls.certificate) ||
+        home.home / f.path == c.path(c.tls.key)) {
       main_cert_rendered = true;
     }
   }
@@ -234,7 +247,8 @@ Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool f
     }
     std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
-    written.before.emplace_back(path, current ? std::optional<std::string>(*current) : std::nullopt);
+    written.before.emplace_back(path,
+                                current ? std::optional<std::string>(*current) : std::nullopt);
     written.secret.push_back(f.secret);
     if (auto w = core::write_file_atomic(path, f.content, f.secret ? 0600 : 0644); !w) {
       written.roll_back();
@@ -266,7 +280,8 @@ Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool f
     auto reply = server::control_request(home.run() / "zmproxyd.sock", "RELOAD " + next.string(),
                                          std::chrono::seconds(60));
     if (reply && reply->starts_with("OK")) {
-      return Installed{Outcome::reloaded, reply->size() > 3 ? reply->substr(3) : std::string("reloaded")};
+      return Installed{Outcome::reloaded,
+                       reply->size() > 3 ? reply->substr(3) : std::string("reloaded")};
     }
     if (!reply) {
       // Running but not answering: never pretend the change is live.
@@ -274,14 +289,17 @@ Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool f
       std::filesystem::remove(next, ec);
       return fail(Errc::unavailable, "zmproxyd (pid " + std::to_string(*pid) +
                                          ") is running but did not take the new configuration: " +
-                                         reply.error().message + "; try again, or restart it with zmproxyctl restart");
+                                         reply.error().message +
+                                         "; try again, or restart it with zmproxyctl restart");
     }
     if (!reply->starts_with("ERROR zmproxyd is stopping")) {
       written.roll_back();
       std::filesystem::rename(next, home.conf() / "zmproxy.conf.rejected", ec);
       const std::string why = reply->starts_with("ERROR ") ? reply->substr(6) : *reply;
-      return fail(Errc::invalid_argument, "zmproxyd refused the new configuration and keeps serving the previous "
-                                          "one (see conf/zmproxy.conf.rejected): " + explain(r, why));
+      return fail(Errc::invalid_argument,
+                  "zmproxyd refused the new configuration and keeps serving the previous "
+                  "one (see conf/zmproxy.conf.rejected): " +
+                      explain(r, why));
     }
   }
   // No proxy running (or it is stopping): the file is put in place for the
@@ -289,28 +307,28 @@ Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool f
   std::filesystem::rename(next, target, ec);
   if (ec) {
     written.roll_back();
-    return fail(Errc::io_error, "cannot rename " + next.string() + " to " + target.string() + ": " + ec.message());
+    return fail(Errc::io_error,
+                "cannot rename " + next.string() + " to " + target.string() + ": " + ec.message());
   }
   return Installed{Outcome::written, "wrote " + target.string()};
 }
 
-void record_outcome(const core::HomePaths& home, std::string_view by, std::string_view result,
+void record_outcome(const core::HomePaths& home,
+                    std::string_view by,
+                    std::string_view result,
                     std::string_view message) {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char at[32];
-  std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  const std::string state = "{\"at\":" + core::json_quote(at) + ",\"by\":" + core::json_quote(by) +
-                            ",\"result\":" + core::json_quote(result) + ",\"message\":" + core::json_quote(message) +
-                            "}\n";
+  const std::string state = "{\"at\":" + core::json_quote(core::utc_iso8601(std::time(nullptr))) +
+                            ",\"by\":" + core::json_quote(by) +
+                            ",\"result\":" + core::json_quote(result) +
+                            ",\"message\":" + core::json_quote(message) + "}\n";
   std::error_code ec;
   std::filesystem::create_directories(home.run(), ec);
   (void)core::write_file_atomic(home.run() / "confgen.state", state);
 }
 
 Result<std::string> reload_proxy(const core::HomePaths& home) {
-  auto reply = server::control_request(home.run() / "zmproxyd.sock", "RELOAD", std::chrono::seconds(60));
+  auto reply =
+      server::control_request(home.run() / "zmproxyd.sock", "RELOAD", std::chrono::seconds(60));
   if (!reply) {
     return reply;
   }

@@ -14,14 +14,14 @@
 //
 // zmproxyctl (genconf, start, reload) and zmconfigd share these steps.
 
+#include "lib/confgen/variables.hpp"
+#include "lib/core/home.hpp"
+#include "lib/core/result.hpp"
+
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
-
-#include "lib/confgen/variables.hpp"
-#include "lib/core/home.hpp"
-#include "lib/core/result.hpp"
 
 namespace zmproxy::confgen {
 
@@ -56,7 +56,9 @@ Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool f
 // Keep the last decision in run/confgen.state (one JSON object) for
 // `zmproxyctl status`: a change refused here never reaches zmproxyd.
 // `by`: "zmconfigd (store: ...)", "zmproxyctl reload", ...
-void record_outcome(const core::HomePaths& home, std::string_view by, std::string_view result,
+void record_outcome(const core::HomePaths& home,
+                    std::string_view by,
+                    std::string_view result,
                     std::string_view message);
 
 // Ask a running zmproxyd to read its configuration again; unavailable when

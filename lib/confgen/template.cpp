@@ -9,11 +9,21 @@ std::string toml_escape(std::string_view s) {
   out.reserve(s.size());
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           out += fmt::format("\\u{:04X}", static_cast<unsigned char>(c));
@@ -53,7 +63,9 @@ Result<std::string> render(std::string_view text, const Variables& vars, std::st
       const std::size_t close = text.find('}', i + 2);
       const std::size_t nl = text.find('\n', i);
       if (close == std::string_view::npos || (nl != std::string_view::npos && close > nl)) {
-        return fail(Errc::parse_error, fmt::format("{}:{}: '${{' without a closing '}}' on the same line", origin, line));
+        return fail(
+            Errc::parse_error,
+            fmt::format("{}:{}: '${{' without a closing '}}' on the same line", origin, line));
       }
       std::string_view name = text.substr(i + 2, close - i - 2);
       bool enabler = false;
@@ -63,9 +75,10 @@ Result<std::string> render(std::string_view text, const Variables& vars, std::st
       }
       const auto it = vars.find(name);
       if (it == vars.end()) {
-        return fail(Errc::parse_error, fmt::format("{}:{}: unknown variable ${{{}}}; `zmproxyctl genconf -D` lists "
-                                                   "the variables",
-                                                   origin, line, name));
+        return fail(Errc::parse_error,
+                    fmt::format("{}:{}: unknown variable ${{{}}}; `zmproxyctl genconf -D` lists "
+                                "the variables",
+                                origin, line, name));
       }
       out += enabler ? (it->second.truthy ? "" : "#") : it->second.text;
       i = close + 1;
@@ -103,7 +116,8 @@ std::map<std::string, std::string> key_sources(std::string_view text) {
     if (close == std::string_view::npos) {
       continue;
     }
-    out[section + "." + std::string(line.substr(0, eq))] = std::string(line.substr(var + 2, close - var - 2));
+    out[section + "." + std::string(line.substr(0, eq))] =
+        std::string(line.substr(var + 2, close - var - 2));
   }
   return out;
 }

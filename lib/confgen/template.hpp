@@ -2,22 +2,23 @@
 // The template language of confgen (pure): `${name}` is replaced by the
 // variable's text; `${enabler:name}` by "" when the variable is true and "#"
 // when it is false (placed at the start of a line, it comments the line out,
-// as Zimbra's enablers do); `$${` is a literal "${". An unknown name is an error naming the template
-// line, never an empty string.
+// as Zimbra's enablers do); `$${` is a literal "${". An unknown name is an error naming the
+// template line, never an empty string.
+
+#include "lib/core/result.hpp"
 
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "lib/core/result.hpp"
-
 namespace zmproxy::confgen {
 
 struct Variable {
   std::string text;     // what ${name} becomes
   bool truthy = false;  // for ${enabler:name}
-  std::string source;   // where it came from, for -D ("server", "globalConfig", "default", "localconfig", "derived")
+  std::string source;   // where it came from, for -D ("server", "globalConfig", "default",
+                        // "localconfig", "derived")
 };
 
 using Variables = std::map<std::string, Variable, std::less<>>;

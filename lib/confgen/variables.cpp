@@ -1,11 +1,11 @@
 #include "lib/confgen/variables.hpp"
 
-#include <algorithm>
-#include <set>
-
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/schema/registry.hpp"
+
+#include <algorithm>
+#include <set>
 
 namespace zmproxy::confgen {
 
@@ -41,7 +41,8 @@ Variable typed(const Attribute& a, const Values& v, std::string source) {
     case Type::port: {
       // Digits (and a sign) only reach the TOML as a number; anything else
       // goes quoted, so the configuration parser names the key.
-      const bool number = !value.empty() && value.find_first_not_of("-0123456789") == std::string::npos;
+      const bool number =
+          !value.empty() && value.find_first_not_of("-0123456789") == std::string::npos;
       out.text = value.empty() ? "0" : number ? value : toml_string(value);
       out.truthy = !value.empty() && value != "0";
       break;
@@ -113,7 +114,8 @@ Variable derived(std::string text, bool truthy) {
 
 }  // namespace
 
-Result<Collected> collect_variables(provisioning::Provisioning& prov, const localconfig::LocalConfig& lc,
+Result<Collected> collect_variables(provisioning::Provisioning& prov,
+                                    const localconfig::LocalConfig& lc,
                                     std::string_view server_name) {
   Collected out;
   auto global = prov.get(Kind::global, "");
@@ -138,8 +140,8 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov, const loca
   }
   if (self == nullptr) {
     out.notes.push_back("no server entry named '" + std::string(server_name) +
-                        "': using globalConfig values (create it with `zmprov cs " + std::string(server_name) +
-                        "`, or set zimbra_server_hostname)");
+                        "': using globalConfig values (create it with `zmprov cs " +
+                        std::string(server_name) + "`, or set zimbra_server_hostname)");
   }
   const Effective eff{g, self};
   Variables& vars = out.vars;
@@ -148,9 +150,11 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov, const loca
     if (a.allowed_on(Kind::global)) {
       const Values* own = g.values(a.name);
       vars["global." + std::string(a.name)] =
-          typed(a, own ? *own : Values(a.defaults.begin(), a.defaults.end()), own ? "globalConfig" : "default");
+          typed(a, own ? *own : Values(a.defaults.begin(), a.defaults.end()),
+                own ? "globalConfig" : "default");
     }
-    if (a.change == schema::Change::none || !(a.allowed_on(Kind::global) || a.allowed_on(Kind::server))) {
+    if (a.change == schema::Change::none ||
+        !(a.allowed_on(Kind::global) || a.allowed_on(Kind::server))) {
       continue;
     }
     auto [values, source] = eff.get(a);
@@ -160,7 +164,8 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov, const loca
     auto v = lc.expanded(key);
     const std::string value = v ? *v : lc.value_or_empty(key);
     const std::string lower = core::to_lower(value);
-    vars[key] = Variable{toml_escape(value), !value.empty() && value != "0" && lower != "false" && lower != "no",
+    vars[key] = Variable{toml_escape(value),
+                         !value.empty() && value != "0" && lower != "false" && lower != "no",
                          "localconfig"};
   }
 
@@ -174,7 +179,8 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov, const loca
   const bool ssl_upstream = is_true(eff.first("zimbraReverseProxySSLToUpstreamEnabled"));
   for (const Entry& s : *servers) {
     const std::string name = s.first("cn");
-    const bool listed = available.empty() || std::find(available.begin(), available.end(), name) != available.end();
+    const bool listed =
+        available.empty() || std::find(available.begin(), available.end(), name) != available.end();
     if (is_true(server_value(g, s, "zimbraReverseProxyLookupTarget")) && listed) {
       handlers.push_back(host_port(host_of(s), server_value(g, s, "zimbraExtensionBindPort")));
     }
@@ -182,7 +188,8 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov, const loca
       memcached.push_back(host_port(host_of(s), server_value(g, s, "zimbraMemcachedBindPort")));
     }
     if (has_service(s, "mailbox")) {
-      const std::string port = server_value(g, s, ssl_upstream ? "zimbraMailSSLPort" : "zimbraMailPort");
+      const std::string port =
+          server_value(g, s, ssl_upstream ? "zimbraMailSSLPort" : "zimbraMailPort");
       if (!port.empty() && port != "0") {
         upstreams.push_back(host_port(host_of(s), port));
       }
@@ -193,8 +200,9 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov, const loca
     }
   }
   if (handlers.empty()) {
-    out.notes.push_back("no server has zimbraReverseProxyLookupTarget TRUE: logins fail until one does "
-                        "(zmprov ms <mailbox server> zimbraReverseProxyLookupTarget TRUE)");
+    out.notes.push_back(
+        "no server has zimbraReverseProxyLookupTarget TRUE: logins fail until one does "
+        "(zmprov ms <mailbox server> zimbraReverseProxyLookupTarget TRUE)");
   }
   vars["route.handlers"] = derived(toml_array(handlers), !handlers.empty());
   vars["route.memcached"] = derived(toml_array(memcached), !memcached.empty());
@@ -236,14 +244,16 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov, const loca
                            "domain " + domain + " zimbraSSLPrivateKey"});
       if (const Values* vhosts = d.values("zimbraVirtualHostname")) {
         for (const std::string& vhn : *vhosts) {
-          domain_certs.push_back(vhn + " conf/domaincerts/" + domain + ".crt conf/domaincerts/" + domain + ".key");
+          domain_certs.push_back(vhn + " conf/domaincerts/" + domain + ".crt conf/domaincerts/" +
+                                 domain + ".key");
         }
       }
     }
   }
   names.erase("");
   vars["http.server_names"] = derived(toml_array({names.begin(), names.end()}), !names.empty());
-  vars["http.domain_public_services"] = derived(toml_array(public_services), !public_services.empty());
+  vars["http.domain_public_services"] =
+      derived(toml_array(public_services), !public_services.empty());
   vars["tls.domain_certificates"] = derived(toml_array(domain_certs), !domain_certs.empty());
 
   // The proxy's own certificate: from the attributes when set, else the
@@ -265,7 +275,8 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov, const loca
   const std::string https_port = eff.first("zimbraMailSSLProxyPort");
   const bool has_http = !http_port.empty() && http_port != "0";
   const bool has_https = !https_port.empty() && https_port != "0";
-  const bool http_on = is_true(eff.first("zimbraReverseProxyHttpEnabled")) && (has_http || has_https);
+  const bool http_on =
+      is_true(eff.first("zimbraReverseProxyHttpEnabled")) && (has_http || has_https);
   vars["http.enabled"] = derived(http_on ? "true" : "false", http_on);
   std::string mode = eff.first("zimbraReverseProxyMailMode");
   if (mode.empty()) {
@@ -273,10 +284,12 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov, const loca
   }
   vars["http.mode"] = derived(toml_string(mode), true);
   const std::string admin_port = eff.first("zimbraAdminProxyPort");
-  const bool admin_on = is_true(eff.first("zimbraReverseProxyAdminEnabled")) && !admin_port.empty() && admin_port != "0";
+  const bool admin_on = is_true(eff.first("zimbraReverseProxyAdminEnabled")) &&
+                        !admin_port.empty() && admin_port != "0";
   vars["http.admin_enabled"] = derived(admin_on ? "true" : "false", admin_on);
   const long long auth_idle = lc.integer("imap_authenticated_max_idle_time", 1800) + 300;
-  vars["imap.authenticated_idle_timeout"] = derived(toml_string(std::to_string(auth_idle) + "s"), true);
+  vars["imap.authenticated_idle_timeout"] =
+      derived(toml_string(std::to_string(auth_idle) + "s"), true);
   return out;
 }
 

@@ -9,14 +9,14 @@
 //    http.upstreams, http.server_names, ssl.crt, ...).
 // Certificates held in attributes become files under conf/ (OutputFile).
 
-#include <filesystem>
-#include <string>
-#include <vector>
-
 #include "lib/confgen/template.hpp"
 #include "lib/core/result.hpp"
 #include "lib/localconfig/localconfig.hpp"
 #include "lib/provisioning/provisioning.hpp"
+
+#include <filesystem>
+#include <string>
+#include <vector>
 
 namespace zmproxy::confgen {
 
@@ -24,16 +24,19 @@ struct OutputFile {
   std::filesystem::path path;  // relative to the home
   std::string content;
   bool secret = false;  // 0600
-  std::string attribute;  // where it came from, for errors ("domain example.com zimbraSSLCertificate")
+  std::string
+      attribute;  // where it came from, for errors ("domain example.com zimbraSSLCertificate")
 };
 
 struct Collected {
   Variables vars;
   std::vector<OutputFile> files;
-  std::vector<std::string> notes;  // things an admin should know (no server entry, no lookup handler)
+  std::vector<std::string>
+      notes;  // things an admin should know (no server entry, no lookup handler)
 };
 
-Result<Collected> collect_variables(provisioning::Provisioning& prov, const localconfig::LocalConfig& lc,
+Result<Collected> collect_variables(provisioning::Provisioning& prov,
+                                    const localconfig::LocalConfig& lc,
                                     std::string_view server_name);
 
 }  // namespace zmproxy::confgen

@@ -1,10 +1,5 @@
 #include "lib/confgen/watcher.hpp"
 
-#include <csignal>
-#include <ctime>
-
-#include <boost/asio/signal_set.hpp>
-
 #include "lib/confgen/confgen.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/json.hpp"
@@ -15,22 +10,14 @@
 #include "lib/provisioning/file_change_feed.hpp"
 #include "lib/server/control_socket.hpp"
 
+#include <boost/asio/signal_set.hpp>
+
+#include <csignal>
+#include <ctime>
+
 namespace zmproxy::confgen {
 
 namespace asio = net::asio;
-
-namespace {
-
-std::string iso_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
 
 struct ConfigWatcher::Impl {
   WatcherOptions options;
@@ -109,7 +96,8 @@ struct ConfigWatcher::Impl {
       return;
     }
     store_feed = std::move(*feed);
-    if (auto ok = store_feed->start([this](std::string_view what) { changed("store: " + std::string(what)); });
+    if (auto ok = store_feed->start(
+            [this](std::string_view what) { changed("store: " + std::string(what)); });
         !ok) {
       ZMPROXY_LOG(error, "zmconfigd", "cannot follow the store: {}", ok.error().message);
       store_feed.reset();
@@ -137,9 +125,15 @@ struct ConfigWatcher::Impl {
         message = installed.error().message;
       } else {
         switch (installed->outcome) {
-          case Outcome::unchanged: result = "unchanged"; break;
-          case Outcome::written: result = "written"; break;
-          case Outcome::reloaded: result = "reloaded"; break;
+          case Outcome::unchanged:
+            result = "unchanged";
+            break;
+          case Outcome::written:
+            result = "written";
+            break;
+          case Outcome::reloaded:
+            result = "reloaded";
+            break;
         }
         message = installed->message;
       }
@@ -149,11 +143,13 @@ struct ConfigWatcher::Impl {
     } else if (result == "reloaded" || result == "written") {
       ZMPROXY_LOG(info, "zmconfigd", "{}: configuration {}: {}", why, result, message);
     } else {
-      ZMPROXY_LOG(error, "zmconfigd", "{}: new configuration {}, the proxy keeps the previous one: {}", why, result,
+      ZMPROXY_LOG(error, "zmconfigd",
+                  "{}: new configuration {}, the proxy keeps the previous one: {}", why, result,
                   message);
     }
-    state = "{\"at\":" + core::json_quote(iso_now()) + ",\"trigger\":" + core::json_quote(why) +
-            ",\"result\":" + core::json_quote(result) + ",\"message\":" + core::json_quote(message) +
+    state = "{\"at\":" + core::json_quote(core::utc_iso8601(std::time(nullptr))) +
+            ",\"trigger\":" + core::json_quote(why) + ",\"result\":" + core::json_quote(result) +
+            ",\"message\":" + core::json_quote(message) +
             ",\"renders\":" + std::to_string(renders) + "}";
     if (result != "unchanged") {
       record_outcome(options.home, "zmconfigd (" + why + ")", result, message);
@@ -175,7 +171,8 @@ struct ConfigWatcher::Impl {
   }
 };
 
-ConfigWatcher::ConfigWatcher(WatcherOptions options) : m_impl(std::make_unique<Impl>(std::move(options))) {}
+ConfigWatcher::ConfigWatcher(WatcherOptions options)
+    : m_impl(std::make_unique<Impl>(std::move(options))) {}
 
 ConfigWatcher::~ConfigWatcher() = default;
 
@@ -183,8 +180,9 @@ int ConfigWatcher::run() {
   Impl& s = *m_impl;
   std::error_code ec;
   std::filesystem::create_directories(s.options.home.run(), ec);
-  auto control = server::ControlSocket::open(s.io, s.options.home.run() / "zmconfigd.sock",
-                                             [&s](std::string_view line) { return s.command(line); });
+  auto control =
+      server::ControlSocket::open(s.io, s.options.home.run() / "zmconfigd.sock",
+                                  [&s](std::string_view line) { return s.command(line); });
   if (!control) {
     ZMPROXY_LOG(error, "zmconfigd", "{}", control.error().message);
     return 1;
@@ -197,12 +195,14 @@ int ConfigWatcher::run() {
       !ok) {
     ZMPROXY_LOG(warn, "zmconfigd", "not following localconfig: {}", ok.error().message);
   }
-  if (auto ok = s.template_feed.start([&s](std::string_view) { s.changed("template override"); }); !ok) {
+  if (auto ok = s.template_feed.start([&s](std::string_view) { s.changed("template override"); });
+      !ok) {
     ZMPROXY_LOG(warn, "zmconfigd", "not following conf/templates.d: {}", ok.error().message);
   }
   s.arm_safety();
   asio::signal_set signals(s.io, SIGHUP, SIGTERM, SIGINT);
-  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code e, int sig) {
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code e,
+                                                                      int sig) {
     if (e) {
       return;
     }
@@ -215,8 +215,8 @@ int ConfigWatcher::run() {
     s.io.stop();
   };
   signals.async_wait(on_signal);
-  ZMPROXY_LOG(info, "zmconfigd", "watching {} (safety re-read every {} s)", s.options.home.home.string(),
-              s.interval().count() / 1000);
+  ZMPROXY_LOG(info, "zmconfigd", "watching {} (safety re-read every {} s)",
+              s.options.home.home.string(), s.interval().count() / 1000);
   s.io.run();
   s.lc_feed.stop();
   s.template_feed.stop();

@@ -13,10 +13,10 @@
 // "OK <what happened>" or "ERROR <why>"; "STATUS" answers the state JSON.
 // SIGHUP renders now; SIGTERM/SIGINT stop.
 
+#include "lib/core/home.hpp"
+
 #include <chrono>
 #include <memory>
-
-#include "lib/core/home.hpp"
 
 namespace zmproxy::confgen {
 

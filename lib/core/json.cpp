@@ -39,4 +39,12 @@ std::string json_array(const std::vector<std::string>& values) {
   return out;
 }
 
+std::string utc_iso8601(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 }  // namespace zmproxy::core

@@ -1,13 +1,13 @@
 #include "lib/core/pid_file.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <sys/file.h>
 
 namespace zmproxy::core {
 
@@ -35,18 +35,21 @@ Result<PidFile> PidFile::acquire(const std::filesystem::path& path) {
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const auto other = read_pid(fd);
     ::close(fd);
-    return fail(Errc::already_exists, "already running (pid " + (other ? std::to_string(*other) : std::string("?")) +
+    return fail(Errc::already_exists, "already running (pid " +
+                                          (other ? std::to_string(*other) : std::string("?")) +
                                           ", " + path.string() + "); stop it first");
   }
   const std::string text = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+  if (::ftruncate(fd, 0) != 0 ||
+      ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
     ::close(fd);
     return fail(Errc::io_error, "cannot write " + path.string() + ": " + std::strerror(errno));
   }
   return PidFile(path, fd);
 }
 
-PidFile::PidFile(PidFile&& other) noexcept : m_path(std::move(other.m_path)), m_fd(std::exchange(other.m_fd, -1)) {}
+PidFile::PidFile(PidFile&& other) noexcept
+    : m_path(std::move(other.m_path)), m_fd(std::exchange(other.m_fd, -1)) {}
 
 PidFile& PidFile::operator=(PidFile&& other) noexcept {
   if (this != &other) {

@@ -3,10 +3,10 @@
 // instance cannot start, and a pid file left by a crash (its pid perhaps
 // reused by an unrelated process) is never mistaken for a live daemon.
 
+#include "lib/core/result.hpp"
+
 #include <filesystem>
 #include <optional>
-
-#include "lib/core/result.hpp"
 
 namespace zmproxy::core {
 

@@ -17,7 +17,8 @@ class ConnectionSlot {
   ConnectionSlot(std::atomic<std::int64_t>* worker, std::atomic<std::int64_t>* protocol) noexcept
       : m_worker(worker), m_protocol(protocol) {}
   ConnectionSlot(ConnectionSlot&& o) noexcept
-      : m_worker(std::exchange(o.m_worker, nullptr)), m_protocol(std::exchange(o.m_protocol, nullptr)) {}
+      : m_worker(std::exchange(o.m_worker, nullptr)),
+        m_protocol(std::exchange(o.m_protocol, nullptr)) {}
   ConnectionSlot& operator=(ConnectionSlot&& o) noexcept {
     if (this != &o) {
       release();

@@ -1,18 +1,18 @@
 #include "lib/server/control_socket.hpp"
 
 #include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include "lib/net/asio.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
-#include "lib/net/asio.hpp"
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 namespace zmproxy::server {
 
@@ -69,11 +69,13 @@ ControlSocket::~ControlSocket() {
   std::filesystem::remove(m_impl->path, fec);
 }
 
-Result<std::unique_ptr<ControlSocket>> ControlSocket::open(asio::io_context& io, const std::filesystem::path& path,
+Result<std::unique_ptr<ControlSocket>> ControlSocket::open(asio::io_context& io,
+                                                           const std::filesystem::path& path,
                                                            Handler handler) {
   if (path.string().size() >= sizeof(sockaddr_un{}.sun_path)) {
-    return fail(Errc::invalid_argument, "control socket path " + path.string() +
-                                            " is too long for a Unix socket; use a shorter home directory");
+    return fail(Errc::invalid_argument,
+                "control socket path " + path.string() +
+                    " is too long for a Unix socket; use a shorter home directory");
   }
   std::error_code fec;
   std::filesystem::create_directories(path.parent_path(), fec);
@@ -90,14 +92,16 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::open(asio::io_context& io,
     impl->acceptor.listen(16, ec);
   }
   if (ec) {
-    return fail(Errc::io_error, "cannot open control socket " + path.string() + ": " + ec.message());
+    return fail(Errc::io_error,
+                "cannot open control socket " + path.string() + ": " + ec.message());
   }
   Impl* raw = impl.get();
   asio::co_spawn(io, Impl::serve(raw), asio::detached);
   return std::unique_ptr<ControlSocket>(new ControlSocket(std::move(impl)));
 }
 
-Result<std::string> control_request(const std::filesystem::path& path, std::string_view command,
+Result<std::string> control_request(const std::filesystem::path& path,
+                                    std::string_view command,
                                     std::chrono::milliseconds timeout) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -131,10 +135,11 @@ Result<std::string> control_request(const std::filesystem::path& path, std::stri
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[4096];
   while (reply.find('\n') == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                            std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      return fail(Errc::unavailable, "no reply from " + p + " within " + std::to_string(timeout.count()) + " ms");
+      return fail(Errc::unavailable,
+                  "no reply from " + p + " within " + std::to_string(timeout.count()) + " ms");
     }
     pollfd pfd{fd, POLLIN, 0};
     if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {

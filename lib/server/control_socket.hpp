@@ -5,14 +5,14 @@
 // handler may block briefly. control_request() is the client side, blocking,
 // for the command-line tools.
 
+#include "lib/core/result.hpp"
+
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include "lib/core/result.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -26,7 +26,8 @@ class ControlSocket {
 
   // Binds `path` (a stale socket file is replaced). Errors name the path.
   static Result<std::unique_ptr<ControlSocket>> open(boost::asio::io_context& io,
-                                                    const std::filesystem::path& path, Handler handler);
+                                                     const std::filesystem::path& path,
+                                                     Handler handler);
   ~ControlSocket();  // closes and removes the socket file
   ControlSocket(const ControlSocket&) = delete;
   ControlSocket& operator=(const ControlSocket&) = delete;
@@ -40,7 +41,8 @@ class ControlSocket {
 
 // Send `command` and return the reply (without the trailing newline).
 // Errc::unavailable when nothing listens on `path`.
-Result<std::string> control_request(const std::filesystem::path& path, std::string_view command,
+Result<std::string> control_request(const std::filesystem::path& path,
+                                    std::string_view command,
                                     std::chrono::milliseconds timeout);
 
 }  // namespace zmproxy::server

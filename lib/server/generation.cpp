@@ -3,16 +3,16 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-#include <algorithm>
 
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/route/route_resolver.hpp"
+
+#include <algorithm>
+#include <sys/socket.h>
 
 namespace zmproxy::server {
 
@@ -42,7 +42,8 @@ bool wants_tls(const ProxyConfig& c) {
 }
 
 // host and port of "host:port", "[v6]:port" or "http://host:port/path".
-std::pair<std::string, std::string> split_host_port(std::string_view s, std::string_view default_port) {
+std::pair<std::string, std::string> split_host_port(std::string_view s,
+                                                    std::string_view default_port) {
   if (const auto scheme = s.find("://"); scheme != std::string_view::npos) {
     s.remove_prefix(scheme + 3);
     s = s.substr(0, s.find('/'));
@@ -73,7 +74,8 @@ bool reachable(const std::string& host, const std::string& port, int timeout_ms)
   }
   bool ok = false;
   for (addrinfo* a = res; a && !ok; a = a->ai_next) {
-    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    const int fd =
+        ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) {
       continue;
     }
@@ -83,7 +85,8 @@ bool reachable(const std::string& host, const std::string& port, int timeout_ms)
       pollfd p{fd, POLLOUT, 0};
       int err = 0;
       socklen_t len = sizeof err;
-      ok = ::poll(&p, 1, timeout_ms) == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+      ok = ::poll(&p, 1, timeout_ms) == 1 &&
+           ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
     }
     ::close(fd);
   }
@@ -103,14 +106,20 @@ std::vector<ListenerSpec> listener_specs(const ProxyConfig& c, bool have_tls) {
   std::vector<ListenerSpec> specs;
   const std::string& a = c.server.bind_address;
   if (c.mail_enabled) {
-    if (c.imap.enabled) specs.push_back({Protocol::imap, a, c.imap.port, "imap.port"});
-    if (c.imap.ssl_enabled && have_tls) specs.push_back({Protocol::imaps, a, c.imap.ssl_port, "imap.ssl_port"});
-    if (c.pop3.enabled) specs.push_back({Protocol::pop3, a, c.pop3.port, "pop3.port"});
-    if (c.pop3.ssl_enabled && have_tls) specs.push_back({Protocol::pop3s, a, c.pop3.ssl_port, "pop3.ssl_port"});
+    if (c.imap.enabled)
+      specs.push_back({Protocol::imap, a, c.imap.port, "imap.port"});
+    if (c.imap.ssl_enabled && have_tls)
+      specs.push_back({Protocol::imaps, a, c.imap.ssl_port, "imap.ssl_port"});
+    if (c.pop3.enabled)
+      specs.push_back({Protocol::pop3, a, c.pop3.port, "pop3.port"});
+    if (c.pop3.ssl_enabled && have_tls)
+      specs.push_back({Protocol::pop3s, a, c.pop3.ssl_port, "pop3.ssl_port"});
   }
   if (c.http.enabled) {
-    if (c.http.mode != "https") specs.push_back({Protocol::http, a, c.http.port, "http.port"});
-    if (c.http.mode != "http" && have_tls) specs.push_back({Protocol::https, a, c.http.ssl_port, "http.ssl_port"});
+    if (c.http.mode != "https")
+      specs.push_back({Protocol::http, a, c.http.port, "http.port"});
+    if (c.http.mode != "http" && have_tls)
+      specs.push_back({Protocol::https, a, c.http.ssl_port, "http.ssl_port"});
   }
   if (c.http.admin_enabled && have_tls) {
     specs.push_back({Protocol::admin, a, c.http.admin_port, "http.admin_port"});
@@ -119,7 +128,8 @@ std::vector<ListenerSpec> listener_specs(const ProxyConfig& c, bool have_tls) {
 }
 
 Result<std::shared_ptr<proxy::mail::Shared>> build_generation(
-    std::shared_ptr<const ProxyConfig> config, const std::shared_ptr<const proxy::mail::Shared>& previous) {
+    std::shared_ptr<const ProxyConfig> config,
+    const std::shared_ptr<const proxy::mail::Shared>& previous) {
   const ProxyConfig& c = *config;
   auto next = std::make_shared<proxy::mail::Shared>();
   next->config = config;
@@ -129,9 +139,10 @@ Result<std::shared_ptr<proxy::mail::Shared>> build_generation(
     next->server_tls = *server_tls;
   } else if (wants_tls(c)) {
     // Without TLS, "starttls = only" would silently accept cleartext logins.
-    return fail(Errc::invalid_argument, server_tls.error().message +
-                                            "; TLS listeners and STARTTLS need it (or set starttls = \"off\" and "
-                                            "ssl_enabled = false)");
+    return fail(Errc::invalid_argument,
+                server_tls.error().message +
+                    "; TLS listeners and STARTTLS need it (or set starttls = \"off\" and "
+                    "ssl_enabled = false)");
   }
   if (previous && previous->config->route == c.route) {
     next->resolver = previous->resolver;
@@ -148,10 +159,13 @@ Result<std::shared_ptr<proxy::mail::Shared>> build_generation(
     next->access_log = std::make_shared<log::AccessLog>(
         c.server.access_log.empty() ? std::filesystem::path() : c.path(c.server.access_log));
   }
-  next->imap_counters = previous ? previous->imap_counters : std::make_shared<proxy::mail::Counters>();
-  next->pop3_counters = previous ? previous->pop3_counters : std::make_shared<proxy::mail::Counters>();
+  next->imap_counters =
+      previous ? previous->imap_counters : std::make_shared<proxy::mail::Counters>();
+  next->pop3_counters =
+      previous ? previous->pop3_counters : std::make_shared<proxy::mail::Counters>();
   if (c.http.enabled && c.http.strict_server_name && c.http.server_names.empty()) {
-    ZMPROXY_LOG(warn, "proxy", "http.strict_server_name is on but http.server_names is empty: every Host is "
+    ZMPROXY_LOG(warn, "proxy",
+                "http.strict_server_name is on but http.server_names is empty: every Host is "
                 "accepted until names are configured");
   }
   return next;
@@ -172,7 +186,8 @@ Result<void> probe_port(const ListenerSpec& spec) {
   boost::system::error_code ec;
   const auto address = net::asio::ip::make_address(spec.address, ec);
   if (ec) {
-    return fail(Errc::invalid_argument, "server.bind_address '" + spec.address + "' is not an IP address");
+    return fail(Errc::invalid_argument,
+                "server.bind_address '" + spec.address + "' is not an IP address");
   }
   net::asio::io_context io{1};
   net::tcp::acceptor probe(io);
@@ -187,12 +202,14 @@ Result<void> probe_port(const ListenerSpec& spec) {
   if (!ec) {
     return {};
   }
-  const std::string fix = ec == boost::system::errc::permission_denied
-                              ? "ports below 1024 need root or CAP_NET_BIND_SERVICE; run as root or change " +
-                                    spec.attribute
-                              : "free the port or change " + spec.attribute;
-  return fail(Errc::invalid_argument, fmt::format("cannot listen for {} on {}:{}: {}; {}", protocol_name(spec.protocol),
-                                                  spec.address, spec.port, ec.message(), fix));
+  const std::string fix =
+      ec == boost::system::errc::permission_denied
+          ? "ports below 1024 need root or CAP_NET_BIND_SERVICE; run as root or change " +
+                spec.attribute
+          : "free the port or change " + spec.attribute;
+  return fail(Errc::invalid_argument,
+              fmt::format("cannot listen for {} on {}:{}: {}; {}", protocol_name(spec.protocol),
+                          spec.address, spec.port, ec.message(), fix));
 }
 
 Result<void> check_ports_free(const ProxyConfig& c, const std::vector<int>& held) {
@@ -225,15 +242,18 @@ std::vector<int> held_ports(const std::filesystem::path& addr_file) {
 void apply_logging(const ProxyConfig& c, const ProxyConfig* previous) {
   log::set_level(log::parse_level(c.server.log_level, log::Level::info));
   if (previous && previous->server.log_file != c.server.log_file) {
-    if (!log::set_file(c.server.log_file.empty() ? std::filesystem::path() : c.path(c.server.log_file))) {
-      ZMPROXY_LOG(error, "proxy", "cannot open log file {}; logging stays where it was", c.server.log_file);
+    if (!log::set_file(c.server.log_file.empty() ? std::filesystem::path()
+                                                 : c.path(c.server.log_file))) {
+      ZMPROXY_LOG(error, "proxy", "cannot open log file {}; logging stays where it was",
+                  c.server.log_file);
     }
   }
 }
 
 void report_degraded(const ProxyConfig& c) {
   if (c.route.handlers.empty()) {
-    ZMPROXY_LOG(warn, "proxy", "degraded: no lookup handlers configured; every login fails until route.handlers "
+    ZMPROXY_LOG(warn, "proxy",
+                "degraded: no lookup handlers configured; every login fails until route.handlers "
                 "is set");
   } else {
     bool any = false;
@@ -242,15 +262,19 @@ void report_degraded(const ProxyConfig& c) {
       any = any || reachable(host, port, 500);
     }
     if (!any) {
-      ZMPROXY_LOG(warn, "proxy", "degraded: no lookup handler answers ({} configured); logins fail until one "
-                  "does — serving anyway", c.route.handlers.size());
+      ZMPROXY_LOG(warn, "proxy",
+                  "degraded: no lookup handler answers ({} configured); logins fail until one "
+                  "does — serving anyway",
+                  c.route.handlers.size());
     }
   }
   for (const std::string& m : c.route.memcached) {
     auto [host, port] = split_host_port(m, "11211");
     if (!reachable(host, port, 500)) {
-      ZMPROXY_LOG(warn, "proxy", "degraded: memcached {} does not answer; routes are looked up without it until "
-                  "it does", m);
+      ZMPROXY_LOG(warn, "proxy",
+                  "degraded: memcached {} does not answer; routes are looked up without it until "
+                  "it does",
+                  m);
     }
   }
 }

@@ -6,12 +6,12 @@
 // connections, the access log, the counters) are carried over from the
 // previous generation.
 
+#include "lib/core/result.hpp"
+#include "lib/server/config.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "lib/core/result.hpp"
-#include "lib/server/config.hpp"
 
 namespace zmproxy::proxy::mail {
 struct Shared;
@@ -40,8 +40,9 @@ std::vector<ListenerSpec> listener_specs(const ProxyConfig& config, bool have_tl
 // Validate and build the shared state of a generation. Errors name the
 // setting to fix (a certificate that does not match its key, a TLS listener
 // without a certificate, a bad route setting).
-Result<std::shared_ptr<proxy::mail::Shared>> build_generation(std::shared_ptr<const ProxyConfig> config,
-                                                              const std::shared_ptr<const proxy::mail::Shared>& previous);
+Result<std::shared_ptr<proxy::mail::Shared>> build_generation(
+    std::shared_ptr<const ProxyConfig> config,
+    const std::shared_ptr<const proxy::mail::Shared>& previous);
 
 // Checks a configuration can pass before a running proxy sees it:
 // the TLS certificate loads and matches its key (when a listener needs TLS);

@@ -2,14 +2,11 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <ostream>
-#include <thread>
 
 #include "lib/confgen/confgen.hpp"
 #include "lib/core/atomic_file.hpp"
+#include "lib/core/json.hpp"
 #include "lib/core/pid_file.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/localconfig/keys.hpp"
@@ -17,6 +14,10 @@
 #include "lib/server/config.hpp"
 #include "lib/server/control_socket.hpp"
 #include "lib/server/generation.hpp"
+
+#include <ostream>
+#include <sys/wait.h>
+#include <thread>
 
 namespace zmproxy::server {
 
@@ -42,7 +43,10 @@ std::string last_line(const std::filesystem::path& file) {
 }
 
 // Render and install the configuration; prints what happened. "" = fine.
-std::string regenerate(const ControlOptions& o, bool force, std::ostream& err, confgen::Outcome* outcome = nullptr,
+std::string regenerate(const ControlOptions& o,
+                       bool force,
+                       std::ostream& err,
+                       confgen::Outcome* outcome = nullptr,
                        std::string* detail = nullptr) {
   auto rendered = confgen::generate(o.home, o.server);
   if (!rendered) {
@@ -57,9 +61,10 @@ std::string regenerate(const ControlOptions& o, bool force, std::ostream& err, c
     return installed.error().message;
   }
   if (installed->outcome != confgen::Outcome::unchanged) {
-    confgen::record_outcome(o.home, "zmproxyctl", installed->outcome == confgen::Outcome::reloaded ? "reloaded"
-                                                                                                   : "written",
-                            installed->message);
+    confgen::record_outcome(
+        o.home, "zmproxyctl",
+        installed->outcome == confgen::Outcome::reloaded ? "reloaded" : "written",
+        installed->message);
   }
   if (outcome) {
     *outcome = installed->outcome;
@@ -144,12 +149,14 @@ int proxy_start(const ControlOptions& o, std::ostream& out, std::ostream& err) {
     ::setsid();
     const int in = ::open("/dev/null", O_RDONLY);
     const int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
-    if (in >= 0) ::dup2(in, 0);
+    if (in >= 0)
+      ::dup2(in, 0);
     if (log >= 0) {
       ::dup2(log, 1);
       ::dup2(log, 2);
     }
-    ::execl(daemon.c_str(), daemon.c_str(), "--home", home_arg.c_str(), static_cast<char*>(nullptr));
+    ::execl(daemon.c_str(), daemon.c_str(), "--home", home_arg.c_str(),
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   // Ready when the control socket answers; up to 30 s as Zimbra's.
@@ -158,7 +165,8 @@ int proxy_start(const ControlOptions& o, std::ostream& out, std::ostream& err) {
     int status = 0;
     if (::waitpid(child, &status, WNOHANG) == child) {
       out << "failed.\n";
-      err << "zmproxyctl: zmproxyd exited: " << last_line(log_file) << " (see " << log_file << ")\n";
+      err << "zmproxyctl: zmproxyd exited: " << last_line(log_file) << " (see " << log_file
+          << ")\n";
       return 1;
     }
     auto reply = control_request(socket_path(o.home), "STATUS", 1s);
@@ -202,7 +210,8 @@ int proxy_stop(const ControlOptions& o, std::ostream& out, std::ostream& err) {
     std::this_thread::sleep_for(20ms);
   }
   out << "failed.\n";
-  err << "zmproxyctl: zmproxyd (pid " << *pid << ") is still running; stop it with kill " << *pid << "\n";
+  err << "zmproxyctl: zmproxyd (pid " << *pid << ") is still running; stop it with kill " << *pid
+      << "\n";
   return 1;
 }
 
@@ -233,16 +242,26 @@ int proxy_reload(const ControlOptions& o, std::ostream& out, std::ostream& err) 
   return 0;
 }
 
-int proxy_status(const ControlOptions& o, std::ostream& out, std::ostream&) {
+int proxy_status(const ControlOptions& o, std::ostream& out, std::ostream& err) {
   const auto pid = running_pid(o.home);
-  auto reply = pid ? control_request(socket_path(o.home), "STATUS", 5s) : Result<std::string>(std::string());
-  if (!pid || !reply || !reply->starts_with("{")) {
-    if (o.json) {
-      out << "{\"running\":false}\n";
-    } else {
-      out << "proxy is not running.\n";
-    }
+  if (!pid) {
+    out << (o.json ? "{\"running\":false}\n" : "proxy is not running.\n");
     return 1;
+  }
+  auto reply = control_request(socket_path(o.home), "STATUS", 5s);
+  if (!reply || !reply->starts_with("{")) {
+    // Alive (it holds its pid file) but busy or wedged: say so, never "not
+    // running", or a monitor would start a second one.
+    const std::string why = reply ? *reply : reply.error().message;
+    if (o.json) {
+      out << "{\"running\":true,\"pid\":" << *pid << ",\"answering\":false,\"error\":" << core::json_quote(why)
+          << "}\n";
+    } else {
+      out << "proxy is running.\n";
+      err << "zmproxyctl: zmproxyd (pid " << *pid << ") does not answer on " << socket_path(o.home).string() << ": "
+          << why << "\n";
+    }
+    return 0;
   }
   std::string j = *reply;
   // zmconfigd's last decision: a change it refused never reached zmproxyd.
@@ -259,10 +278,10 @@ int proxy_status(const ControlOptions& o, std::ostream& out, std::ostream&) {
     return 0;
   }
   out << "proxy is running.\n";
-  out << "  pid " << json_field(j, "pid") << ", up " << json_field(j, "uptime_seconds") << " s since "
-      << json_field(j, "started") << "\n";
-  out << "  configuration " << json_field(j, "config_file") << " version " << json_field(j, "config_version")
-      << ", generation " << json_field(j, "generation") << "\n";
+  out << "  pid " << json_field(j, "pid") << ", up " << json_field(j, "uptime_seconds")
+      << " s since " << json_field(j, "started") << "\n";
+  out << "  configuration " << json_field(j, "config_file") << " version "
+      << json_field(j, "config_version") << ", generation " << json_field(j, "generation") << "\n";
   const auto lr = j.find("\"last_reload\":");
   out << "  last reload: " << json_field(j, "result", lr) << " at " << json_field(j, "at", lr);
   if (const std::string m = json_field(j, "message", lr); !m.empty()) {
@@ -276,8 +295,8 @@ int proxy_status(const ControlOptions& o, std::ostream& out, std::ostream&) {
   }
   out << "\n";
   if (!watcher.empty()) {
-    out << "  last configuration change: " << json_field(watcher, "result") << " by " << json_field(watcher, "by")
-        << " at " << json_field(watcher, "at");
+    out << "  last configuration change: " << json_field(watcher, "result") << " by "
+        << json_field(watcher, "by") << " at " << json_field(watcher, "at");
     if (const std::string m = json_field(watcher, "message"); !m.empty()) {
       out << ": " << m;
     }
@@ -302,8 +321,8 @@ int proxy_genconf(const ControlOptions& o, std::ostream& out, std::ostream& err)
                                         : std::string_view(name);
       const schema::Attribute* a = schema::find(attr);
       const bool secret = (a != nullptr && a->secret) || localconfig::is_secret_key(name);
-      out << name << " = " << (secret && !v.text.empty() && v.text != "\"\"" ? "*" : v.text) << "  # " << v.source
-          << "\n";
+      out << name << " = " << (secret && !v.text.empty() && v.text != "\"\"" ? "*" : v.text)
+          << "  # " << v.source << "\n";
     }
     return 0;
   }

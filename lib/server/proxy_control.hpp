@@ -4,25 +4,25 @@
 // (REFERENCE-zimbra §6.1) where it has them: "Starting proxy...done.",
 // "proxy is running." (0) / "proxy is not running." (1); usage errors 1.
 
+#include "lib/core/home.hpp"
+
 #include <chrono>
 #include <filesystem>
 #include <iosfwd>
 #include <optional>
 #include <string>
 
-#include "lib/core/home.hpp"
-
 namespace zmproxy::server {
 
 struct ControlOptions {
   core::HomePaths home;
-  std::filesystem::path daemon;   // the zmproxyd binary
-  bool genconf = true;            // render the configuration first (start, reload)
-  bool json = false;              // status
-  std::optional<double> grace;    // stop: seconds to drain (default: server.drain_timeout)
-  bool dry_run = false;           // genconf -n: print, write nothing
-  bool print_variables = false;   // genconf -D
-  std::string server;             // genconf -s (default: zimbra_server_hostname)
+  std::filesystem::path daemon;  // the zmproxyd binary
+  bool genconf = true;           // render the configuration first (start, reload)
+  bool json = false;             // status
+  std::optional<double> grace;   // stop: seconds to drain (default: server.drain_timeout)
+  bool dry_run = false;          // genconf -n: print, write nothing
+  bool print_variables = false;  // genconf -D
+  std::string server;            // genconf -s (default: zimbra_server_hostname)
 };
 
 int proxy_start(const ControlOptions& o, std::ostream& out, std::ostream& err);

@@ -3,14 +3,6 @@
 #include <malloc.h>
 #include <unistd.h>
 
-#include <array>
-#include <csignal>
-#include <ctime>
-#include <mutex>
-#include <thread>
-
-#include <boost/asio/signal_set.hpp>
-
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/json.hpp"
 #include "lib/log/logger.hpp"
@@ -22,13 +14,21 @@
 #include "lib/server/control_socket.hpp"
 #include "lib/server/generation.hpp"
 
+#include <boost/asio/signal_set.hpp>
+
+#include <array>
+#include <csignal>
+#include <ctime>
+#include <mutex>
+#include <thread>
+
 namespace zmproxy::server {
 
 namespace {
 
 namespace asio = net::asio;
-using net::tcp;
 using asio::awaitable;
+using net::tcp;
 using proxy::mail::Shared;
 
 struct Worker {
@@ -50,14 +50,6 @@ struct ProtocolCounts {
   std::atomic<std::uint64_t> accepted{0};
 };
 
-std::string iso_time(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 }  // namespace
 
 struct ProxyServer::Impl {
@@ -78,7 +70,9 @@ struct ProxyServer::Impl {
   bool stopping = false;
   std::chrono::milliseconds grace{0};
 
-  awaitable<void> accept_loop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, Protocol protocol) {
+  awaitable<void> accept_loop(Worker& w,
+                              std::shared_ptr<tcp::acceptor> acceptor,
+                              Protocol protocol) {
     while (true) {
       auto [ec, socket] = co_await acceptor->async_accept(net::use_nothrow);
       if (ec) {
@@ -94,7 +88,8 @@ struct ProxyServer::Impl {
       std::shared_ptr<const Shared> shared = current.load(std::memory_order_acquire);
       const int limit = shared->config->server.worker_connections;
       if (w.connections.load() >= limit) {
-        ZMPROXY_LOG(warn, "proxy", "worker connection limit {} reached; refusing a connection", limit);
+        ZMPROXY_LOG(warn, "proxy", "worker connection limit {} reached; refusing a connection",
+                    limit);
         continue;  // the socket closes here
       }
       w.connections++;
@@ -117,25 +112,30 @@ struct ProxyServer::Impl {
       switch (protocol) {
         case Protocol::imap:
         case Protocol::imaps:
-          asio::co_spawn(w.io, proxy::imap::run_session(shared, std::move(socket), protocol == Protocol::imaps,
-                                                               std::move(slot)),
+          asio::co_spawn(w.io,
+                         proxy::imap::run_session(shared, std::move(socket),
+                                                  protocol == Protocol::imaps, std::move(slot)),
                          done);
           break;
         case Protocol::pop3:
         case Protocol::pop3s:
-          asio::co_spawn(w.io, proxy::pop3::run_session(shared, std::move(socket), protocol == Protocol::pop3s,
-                                                               std::move(slot)),
+          asio::co_spawn(w.io,
+                         proxy::pop3::run_session(shared, std::move(socket),
+                                                  protocol == Protocol::pop3s, std::move(slot)),
                          done);
           break;
         case Protocol::http:
         case Protocol::https:
-          asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), protocol == Protocol::https,
-                                                               std::move(slot)),
+          asio::co_spawn(w.io,
+                         proxy::http::run_session(shared, std::move(socket),
+                                                  protocol == Protocol::https, std::move(slot)),
                          done);
           break;
         case Protocol::admin:
-          asio::co_spawn(w.io, proxy::http::run_session(shared, std::move(socket), true, std::move(slot), true),
-                         done);
+          asio::co_spawn(
+              w.io,
+              proxy::http::run_session(shared, std::move(socket), true, std::move(slot), true),
+              done);
           break;
       }
     }
@@ -145,7 +145,8 @@ struct ProxyServer::Impl {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(spec.address, ec);
     if (ec) {
-      return fail(Errc::invalid_argument, "server.bind_address '" + spec.address + "' is not an IP address");
+      return fail(Errc::invalid_argument,
+                  "server.bind_address '" + spec.address + "' is not an IP address");
     }
     Listener l{spec, spec.port, {}, false};
     for (auto& w : workers) {
@@ -162,9 +163,11 @@ struct ProxyServer::Impl {
         acceptor->listen(asio::socket_base::max_listen_connections, ec);
       }
       if (ec) {
-        return fail(Errc::io_error, fmt::format("cannot listen for {} on {}:{}: {}; free the port or change {} in {}",
-                                                protocol_name(spec.protocol), spec.address, spec.port,
-                                                ec.message(), spec.attribute, config_file));
+        return fail(
+            Errc::io_error,
+            fmt::format("cannot listen for {} on {}:{}: {}; free the port or change {} in {}",
+                        protocol_name(spec.protocol), spec.address, spec.port, ec.message(),
+                        spec.attribute, config_file));
       }
       // Port 0: the first worker's port is everyone's.
       l.bound_port = acceptor->local_endpoint().port();
@@ -185,14 +188,16 @@ struct ProxyServer::Impl {
 
   void start_listener(Listener& l) {
     for (std::size_t i = 0; i < workers.size(); ++i) {
-      asio::co_spawn(workers[i]->io, accept_loop(*workers[i], l.acceptors[i], l.spec.protocol), asio::detached);
+      asio::co_spawn(workers[i]->io, accept_loop(*workers[i], l.acceptors[i], l.spec.protocol),
+                     asio::detached);
     }
   }
 
   void write_addresses() {
     std::string addresses;
     for (const Listener& l : listeners) {
-      addresses += fmt::format("{} {}:{}\n", protocol_name(l.spec.protocol), l.spec.address, l.bound_port);
+      addresses +=
+          fmt::format("{} {}:{}\n", protocol_name(l.spec.protocol), l.spec.address, l.bound_port);
     }
     std::error_code fec;
     std::filesystem::create_directories(home / "run", fec);
@@ -203,7 +208,8 @@ struct ProxyServer::Impl {
   Result<std::string> apply(std::shared_ptr<const ProxyConfig> config) {
     std::shared_ptr<const Shared> previous = current.load();
     if (previous && previous->config->server.workers != config->server.workers) {
-      ZMPROXY_LOG(warn, "proxy", "server.workers changed from {} to {}: takes effect at the next restart",
+      ZMPROXY_LOG(warn, "proxy",
+                  "server.workers changed from {} to {}: takes effect at the next restart",
                   previous->config->server.workers, config->server.workers);
     }
     auto built = build_generation(config, previous);
@@ -234,17 +240,20 @@ struct ProxyServer::Impl {
       Result<void> free = {};
       for (const Listener& l : listeners) {
         if (spec.port != 0 && l.spec.address == spec.address && l.spec.port == spec.port) {
-          free = fail(Errc::invalid_argument,
-                      fmt::format("port {} moves from {} to {} ({}): do it in two reloads (move {} elsewhere "
-                                  "first) or restart",
-                                  spec.port, protocol_name(l.spec.protocol), protocol_name(spec.protocol),
-                                  spec.attribute, protocol_name(l.spec.protocol)));
+          free =
+              fail(Errc::invalid_argument,
+                   fmt::format(
+                       "port {} moves from {} to {} ({}): do it in two reloads (move {} elsewhere "
+                       "first) or restart",
+                       spec.port, protocol_name(l.spec.protocol), protocol_name(spec.protocol),
+                       spec.attribute, protocol_name(l.spec.protocol)));
         }
       }
       if (free && spec.port != 0) {
         free = probe_port(spec);
       }
-      auto l = free ? open_listener(spec, config->file.string()) : Result<Listener>(tl::unexpected(free.error()));
+      auto l = free ? open_listener(spec, config->file.string())
+                    : Result<Listener>(tl::unexpected(free.error()));
       if (!l) {
         for (Listener& o : opened) {
           close_listener(o);
@@ -259,14 +268,15 @@ struct ProxyServer::Impl {
       if (reused[i]) {
         next_listeners.push_back(std::move(listeners[i]));
       } else {
-        ZMPROXY_LOG(info, "proxy", "closing the {} listener on {}:{}", protocol_name(listeners[i].spec.protocol),
-                    listeners[i].spec.address, listeners[i].bound_port);
+        ZMPROXY_LOG(info, "proxy", "closing the {} listener on {}:{}",
+                    protocol_name(listeners[i].spec.protocol), listeners[i].spec.address,
+                    listeners[i].bound_port);
         close_listener(listeners[i]);
       }
     }
     for (Listener& l : opened) {
-      ZMPROXY_LOG(info, "proxy", "listening for {} on {}:{}", protocol_name(l.spec.protocol), l.spec.address,
-                  l.bound_port);
+      ZMPROXY_LOG(info, "proxy", "listening for {} on {}:{}", protocol_name(l.spec.protocol),
+                  l.spec.address, l.bound_port);
       next_listeners.push_back(std::move(l));
     }
     listeners = std::move(next_listeners);
@@ -302,10 +312,11 @@ struct ProxyServer::Impl {
       std::filesystem::rename(candidate, file, fec);
       if (fec) {
         // Memory and disk differ now: say so, loudly, in the reply too.
-        *r += fmt::format(" (warning: cannot move {} over {}: {}; a restart would read the old file)",
-                          candidate.string(), file.string(), fec.message());
-        ZMPROXY_LOG(warn, "proxy", "serving {}, but cannot move it over {}: {}", candidate.string(), file.string(),
-                    fec.message());
+        *r +=
+            fmt::format(" (warning: cannot move {} over {}: {}; a restart would read the old file)",
+                        candidate.string(), file.string(), fec.message());
+        ZMPROXY_LOG(warn, "proxy", "serving {}, but cannot move it over {}: {}", candidate.string(),
+                    file.string(), fec.message());
       }
     }
     ++reloads;
@@ -318,17 +329,19 @@ struct ProxyServer::Impl {
     }
     last_reload_result = "error";
     last_reload_message = r.error().message;
-    ZMPROXY_LOG(error, "proxy", "reload ({}) refused, still serving the previous configuration: {}", why,
-                r.error().message);
+    ZMPROXY_LOG(error, "proxy", "reload ({}) refused, still serving the previous configuration: {}",
+                why, r.error().message);
     return "ERROR " + r.error().message;
   }
 
   // A candidate replaces `file`: it must sit next to it (the rename is
   // atomic then), and its errors name `file`, the one an admin knows.
-  Result<std::shared_ptr<const ProxyConfig>> load_candidate(const std::filesystem::path& candidate) {
+  Result<std::shared_ptr<const ProxyConfig>> load_candidate(
+      const std::filesystem::path& candidate) {
     if (candidate.parent_path() != file.parent_path()) {
-      return fail(Errc::invalid_argument, "RELOAD " + candidate.string() + ": a candidate configuration must be in " +
-                                              file.parent_path().string() + ", next to " + file.filename().string());
+      return fail(Errc::invalid_argument,
+                  "RELOAD " + candidate.string() + ": a candidate configuration must be in " +
+                      file.parent_path().string() + ", next to " + file.filename().string());
     }
     auto text = core::read_file(candidate);
     if (!text) {
@@ -342,13 +355,14 @@ struct ProxyServer::Impl {
     auto shared = current.load();
     std::string out = "{\"running\":true";
     out += fmt::format(",\"pid\":{},\"uptime_seconds\":{},\"started\":{}", ::getpid(),
-                       std::time(nullptr) - started, core::json_quote(iso_time(started)));
+                       std::time(nullptr) - started, core::json_quote(core::utc_iso8601(started)));
     out += ",\"config_file\":" + core::json_quote(file.string());
     out += ",\"config_version\":" + core::json_quote(shared ? shared->config->version : "");
     out += fmt::format(",\"generation\":{},\"reloads\":{}", generation, reloads);
     out += ",\"last_reload\":{\"result\":" + core::json_quote(last_reload_result) +
            ",\"message\":" + core::json_quote(last_reload_message) +
-           ",\"at\":" + core::json_quote(last_reload_at ? iso_time(last_reload_at) : "") + "}";
+           ",\"at\":" + core::json_quote(last_reload_at ? core::utc_iso8601(last_reload_at) : "") +
+           "}";
     out += ",\"listeners\":{";
     bool first = true;
     for (const Listener& l : listeners) {
@@ -357,12 +371,13 @@ struct ProxyServer::Impl {
       first = false;
     }
     const struct mallinfo2 mi = ::mallinfo2();
-    out += fmt::format("}},\"memory\":{{\"heap_in_use\":{},\"heap_free\":{},\"mmapped\":{}}}", mi.uordblks,
-                       mi.fordblks, mi.hblkhd);
+    out += fmt::format("}},\"memory\":{{\"heap_in_use\":{},\"heap_free\":{},\"mmapped\":{}}}",
+                       mi.uordblks, mi.fordblks, mi.hblkhd);
     out += ",\"connections\":{";
     for (std::size_t i = 0; i < k_protocol_count; ++i) {
       out += fmt::format("{}\"{}\":{{\"active\":{},\"accepted\":{}}}", i ? "," : "",
-                         protocol_name(static_cast<Protocol>(i)), counts[i].active.load(), counts[i].accepted.load());
+                         protocol_name(static_cast<Protocol>(i)), counts[i].active.load(),
+                         counts[i].accepted.load());
     }
     out += "}}";
     return out;
@@ -494,8 +509,8 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
   {
     std::string names;
     for (const Listener& l : s.listeners) {
-      names += fmt::format("{}{} {}:{}", names.empty() ? "" : ", ", protocol_name(l.spec.protocol), l.spec.address,
-                           l.bound_port);
+      names += fmt::format("{}{} {}:{}", names.empty() ? "" : ", ", protocol_name(l.spec.protocol),
+                           l.spec.address, l.bound_port);
     }
     ZMPROXY_LOG(info, "proxy", "serving with {} workers: {}", s.workers.size(),
                 names.empty() ? std::string("no listeners") : names);
@@ -508,7 +523,8 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
   }
   // The workers were started with these blocked; only this thread takes them.
   asio::signal_set signals(s.control, SIGHUP, SIGTERM, SIGINT);
-  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
+                                                                      int sig) {
     if (ec) {
       return;
     }
@@ -517,7 +533,8 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
         s.reload("SIGHUP");
       }
     } else {
-      const auto drain = sig == SIGTERM ? s.current.load()->config->server.drain_timeout : std::chrono::milliseconds(0);
+      const auto drain = sig == SIGTERM ? s.current.load()->config->server.drain_timeout
+                                        : std::chrono::milliseconds(0);
       s.begin_stop(drain, sig == SIGTERM ? "SIGTERM" : "SIGINT");
     }
     signals.async_wait(on_signal);

@@ -20,11 +20,11 @@
 //   STOP [seconds]   -> "OK stopping"; drains open sessions up to the grace
 // The bound addresses are written to run/zmproxyd.addr ("imap 127.0.0.1:143").
 
-#include <filesystem>
-#include <memory>
-
 #include "lib/core/result.hpp"
 #include "lib/server/config.hpp"
+
+#include <filesystem>
+#include <memory>
 
 namespace zmproxy::server {
 

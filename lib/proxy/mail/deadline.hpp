@@ -7,10 +7,13 @@
 // no system call (a per-operation steady_timer costs a timerfd update and,
 // raced against the operation with awaitable operators, two coroutine
 // threads). Timeouts are therefore accurate to about 200 ms.
-
-#include <chrono>
+//
+// The sweeper is per thread and bound to the executor it first sees: a
+// thread must serve one io_context for its life, as zmproxyd's workers do.
 
 #include "lib/net/asio.hpp"
+
+#include <chrono>
 
 namespace zmproxy::proxy::mail {
 
@@ -48,7 +51,9 @@ class DeadlineSweeper {
 // Links a Deadline for the lifetime of one operation.
 class DeadlineScope {
  public:
-  DeadlineScope(const net::asio::any_io_executor& ex, net::tcp::socket& socket, std::chrono::milliseconds timeout) {
+  DeadlineScope(const net::asio::any_io_executor& ex,
+                net::tcp::socket& socket,
+                std::chrono::milliseconds timeout) {
     m_deadline.at = std::chrono::steady_clock::now() + timeout;
     m_deadline.socket = &socket;
     DeadlineSweeper::of_this_thread(ex).add(m_deadline);

@@ -14,13 +14,13 @@
 //
 // Included only by the session translation units (Asio heavy).
 
+#include "lib/proxy/connection_slot.hpp"
+#include "lib/proxy/mail/session.hpp"
+
 #include <chrono>
 #include <cstring>
 #include <memory>
 #include <type_traits>
-
-#include "lib/proxy/connection_slot.hpp"
-#include "lib/proxy/mail/session.hpp"
 
 namespace zmproxy::proxy::mail {
 
@@ -119,9 +119,12 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
       return;
     }
     if constexpr (k_plain) {
-      with(d, [&](tcp::socket& from, tcp::socket& to, std::uint64_t& counter) { move_plain(d, from, to, counter); });
+      with(d, [&](tcp::socket& from, tcp::socket& to, std::uint64_t& counter) {
+        move_plain(d, from, to, counter);
+      });
     } else {
-      with(d, [&](auto& from, auto& to, std::uint64_t& counter) { move_async(d, from, to, counter); });
+      with(d,
+           [&](auto& from, auto& to, std::uint64_t& counter) { move_async(d, from, to, counter); });
     }
   }
 
@@ -177,26 +180,28 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
   void move_async(int d, From& from, To& to, std::uint64_t& counter) {
     auto buf = detail::BufferPool::acquire();
     const auto in = asio::buffer(buf.get(), detail::BufferPool::k_size);
-    from.async_read_some(in, [self = this->shared_from_this(), d, &to, &counter, buf = std::move(buf)](
-                                 boost::system::error_code ec, std::size_t n) mutable {
-      if (ec || n == 0 || self->m_stopped) {
-        detail::BufferPool::release(std::move(buf));
-        self->stop();
-        return;
-      }
-      counter += n;
-      self->m_last = Clock::now();
-      const auto out = asio::buffer(buf.get(), n);
-      asio::async_write(to, out,
-                        [self, d, buf = std::move(buf)](boost::system::error_code wec, std::size_t) mutable {
-                          detail::BufferPool::release(std::move(buf));
-                          if (wec) {
-                            self->stop();
-                          } else {
-                            self->wait(d);
-                          }
-                        });
-    });
+    from.async_read_some(
+        in, [self = this->shared_from_this(), d, &to, &counter, buf = std::move(buf)](
+                boost::system::error_code ec, std::size_t n) mutable {
+          if (ec || n == 0 || self->m_stopped) {
+            detail::BufferPool::release(std::move(buf));
+            self->stop();
+            return;
+          }
+          counter += n;
+          self->m_last = Clock::now();
+          const auto out = asio::buffer(buf.get(), n);
+          asio::async_write(
+              to, out,
+              [self, d, buf = std::move(buf)](boost::system::error_code wec, std::size_t) mutable {
+                detail::BufferPool::release(std::move(buf));
+                if (wec) {
+                  self->stop();
+                } else {
+                  self->wait(d);
+                }
+              });
+        });
   }
 
   void arm_idle() {
@@ -242,7 +247,8 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
 template <class A, class B>
 void hand_off(A&& client, B&& upstream, SessionEnd end, std::chrono::milliseconds idle) {
   using RelayType = Relay<std::decay_t<A>, std::decay_t<B>>;
-  auto relay = std::make_shared<RelayType>(std::move(client), std::move(upstream), std::move(end), idle);
+  auto relay =
+      std::make_shared<RelayType>(std::move(client), std::move(upstream), std::move(end), idle);
   relay->start();
 }
 

@@ -6,6 +6,9 @@
 //                 [--user-format user%d@bench.test] [--pass-format pw%d]
 //       each client loops: connect, greeting, LOGIN, SELECT INBOX,
 //       FETCH 1 (BODY[]), LOGOUT; every reply must be a tagged OK.
+//   loadgen pop3 ... (same options as login)
+//       each client loops: connect, greeting, USER, PASS, STAT, RETR 1,
+//       QUIT; every reply must be +OK (the login time is USER to PASS's +OK).
 //   loadgen fetch ... --clients N --duration S
 //       each client logs in once, SELECT, finds the largest message
 //       (FETCH 1:* RFC822.SIZE) and FETCHes it (BODY.PEEK[]) repeatedly.
@@ -303,6 +306,71 @@ void login_client(const Options& o, Shared& sh, Clock::time_point deadline) {
   sh.login_ms.insert(sh.login_ms.end(), lat.begin(), lat.end());
 }
 
+// One POP3 reply line; true when it is +OK.
+bool pop3_ok(Conn& c) {
+  auto line = c.read_line();
+  return line && line->compare(0, 3, "+OK") == 0;
+}
+
+void pop3_client(const Options& o, Shared& sh, Clock::time_point deadline) {
+  std::vector<double> lat;
+  Conn c;
+  while (Clock::now() < deadline) {
+    if (o.sessions > 0 && sh.started.fetch_add(1) >= o.sessions) break;
+    int user = o.user_offset + static_cast<int>(sh.next_user.fetch_add(1) % o.users);
+    const Target& t = o.targets[static_cast<size_t>(user) % o.targets.size()];
+    if (!c.connect_to(t, o.io_timeout) || !pop3_ok(c)) {
+      sh.error("pop3: connect/greeting failed: " + c.last_line());
+      c.close();
+      continue;
+    }
+    auto t0 = Clock::now();
+    if (!c.send_all("USER " + format_int(o.user_format, user) + "\r\n") || !pop3_ok(c) ||
+        !c.send_all("PASS " + format_int(o.pass_format, user) + "\r\n") || !pop3_ok(c)) {
+      sh.error("pop3: USER/PASS failed: " + c.last_line());
+      c.close();
+      continue;
+    }
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    long count = 0;
+    auto stat = c.send_all("STAT\r\n") ? c.read_line() : std::nullopt;
+    if (!stat || std::sscanf(stat->c_str(), "+OK %ld", &count) != 1 || count < 1) {
+      sh.error("pop3: STAT failed: " + c.last_line());
+      c.close();
+      continue;
+    }
+    // RETR 1: +OK, then the message up to a lone ".".
+    bool ok = c.send_all("RETR 1\r\n") && pop3_ok(c);
+    long bytes = 0;
+    while (ok) {
+      auto line = c.read_line();
+      if (!line) {
+        ok = false;
+      } else if (*line == ".") {
+        break;
+      } else {
+        bytes += static_cast<long>(line->size()) + 2;
+      }
+    }
+    if (!ok || bytes == 0) {
+      sh.error("pop3: RETR 1 failed: " + c.last_line());
+      c.close();
+      continue;
+    }
+    sh.fetch1_bytes.store(bytes);
+    ok = c.send_all("QUIT\r\n") && pop3_ok(c);
+    c.close();
+    if (!ok) {
+      sh.error("pop3: QUIT failed: " + c.last_line());
+      continue;
+    }
+    lat.push_back(ms);
+    sh.sessions++;
+  }
+  std::lock_guard<std::mutex> lock(sh.mu);
+  sh.login_ms.insert(sh.login_ms.end(), lat.begin(), lat.end());
+}
+
 void fetch_client(const Options& o, Shared& sh, int index, Clock::time_point deadline) {
   Conn c;
   int user = o.user_offset + index % o.users;
@@ -404,7 +472,7 @@ int run_idle(const Options& o, Shared& sh) {
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
-               "loadgen: %s\nusage: loadgen login|fetch|idle --target HOST:PORT [--target ...] "
+               "loadgen: %s\nusage: loadgen login|pop3|fetch|idle --target HOST:PORT [--target ...] "
                "[--clients N] [--duration S] [--sessions M] [--users K] [--user-offset I] "
                "[--user-format FMT] [--pass-format FMT] [--timeout S] [--io-timeout S]\n",
                why);
@@ -415,7 +483,7 @@ Options parse(int argc, char** argv) {
   Options o;
   if (argc < 2) usage("no mode");
   o.mode = argv[1];
-  if (o.mode != "login" && o.mode != "fetch" && o.mode != "idle") usage("unknown mode");
+  if (o.mode != "login" && o.mode != "pop3" && o.mode != "fetch" && o.mode != "idle") usage("unknown mode");
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (i + 1 >= argc) usage(("missing value for " + a).c_str());
@@ -467,18 +535,20 @@ int main(int argc, char** argv) {
   for (int i = 0; i < o.clients; ++i) {
     if (o.mode == "login")
       ts.emplace_back([&] { login_client(o, sh, deadline); });
+    else if (o.mode == "pop3")
+      ts.emplace_back([&] { pop3_client(o, sh, deadline); });
     else
       ts.emplace_back([&, i] { fetch_client(o, sh, i, deadline); });
   }
   for (auto& t : ts) t.join();
   double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (o.mode == "login") {
+  if (o.mode == "login" || o.mode == "pop3") {
     double p50 = percentile(sh.login_ms, 0.50), p99 = percentile(sh.login_ms, 0.99);
     std::printf(
-        "{\"mode\": \"login\", \"sessions\": %ld, \"errors\": %ld, \"sessions_per_s\": %.1f, "
+        "{\"mode\": \"%s\", \"sessions\": %ld, \"errors\": %ld, \"sessions_per_s\": %.1f, "
         "\"login_p50_ms\": %.3f, \"login_p99_ms\": %.3f, \"fetch1_bytes\": %ld, "
         "\"wall_s\": %.3f, \"first_error\": %s}\n",
-        sh.sessions.load(), sh.errors.load(), static_cast<double>(sh.sessions.load()) / wall, p50,
+        o.mode.c_str(), sh.sessions.load(), sh.errors.load(), static_cast<double>(sh.sessions.load()) / wall, p50,
         p99, sh.fetch1_bytes.load(), wall, quote(sh.first_error).c_str());
   } else {
     double mib = static_cast<double>(sh.bytes.load()) / (1024.0 * 1024.0);

@@ -120,7 +120,7 @@ awaitable<beast::error_code> relay_body(In& in, beast::flat_buffer& inbuf,
                                         bhttp::serializer<isRequest, bhttp::buffer_body>& sr,
                                         std::chrono::milliseconds read_timeout,
                                         std::chrono::milliseconds write_timeout, std::uint64_t& counted) {
-  auto buf = std::make_unique<char[]>(k_chunk);
+  std::unique_ptr<char[]> buf(new char[k_chunk]);  // not make_unique: no 64 KiB memset per message
   while (true) {
     if (!p.is_done()) {
       p.get().body().data = buf.get();
@@ -168,7 +168,7 @@ bool is_hop_by_hop(std::string_view name) {
 
 template <class A, class B>
 awaitable<void> pipe(A& from, B& to, std::uint64_t& counted) {
-  auto buf = std::make_unique<char[]>(16 * 1024);
+  std::unique_ptr<char[]> buf(new char[16 * 1024]);  // uninitialised: it is written before it is read
   while (true) {
     lowest(from).expires_never();
     auto [ec, n] = co_await from.async_read_some(asio::buffer(buf.get(), 16 * 1024), net::use_nothrow);

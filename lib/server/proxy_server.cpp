@@ -32,8 +32,10 @@ using net::tcp;
 using proxy::mail::Shared;
 
 struct Worker {
-  asio::io_context io{1};
+  // Before `io`: sessions and relays destroyed with the io_context still
+  // give their ConnectionSlot back to it.
   std::atomic<std::int64_t> connections{0};
+  asio::io_context io{1};
   std::thread thread;
 };
 
@@ -562,6 +564,9 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
       w->thread.join();
     }
   }
+  // Destroy what the workers still hold (relays, sessions) now, while the
+  // counters their ConnectionSlots point into are alive.
+  s.workers.clear();
   std::error_code fec;
   std::filesystem::remove(s.home / "run" / "zmproxyd.addr", fec);
   ZMPROXY_LOG(info, "proxy", "stopped");

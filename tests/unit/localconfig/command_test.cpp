@@ -89,7 +89,7 @@ TEST_CASE("unknown keys get a note with a suggestion", "[localconfig][command]")
   CHECK(r.err.find("did you mean zimbra_server_hostname?") != std::string::npos);
 }
 
-TEST_CASE("-n lists changed keys only, -d defaults, -u unsets", "[localconfig][command]") {
+TEST_CASE("zmlocalconfig -n lists changed keys only, -d defaults, -u unsets", "[localconfig][command]") {
   test::TempDir dir;
   auto e = opts({"imap_max_idle_time=90", "pop3_max_idle_time=60"});
   e.edit = true;

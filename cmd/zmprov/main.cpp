@@ -2,8 +2,6 @@
 // only; the commands are zmproxy::provisioning::ProvShell. Exit codes are
 // Zimbra's: 0 ok, 1 usage, 2 service error.
 
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -22,6 +20,7 @@
 #include "lib/provisioning/open_store.hpp"
 #include "lib/provisioning/prov_shell.hpp"
 #include "lib/schema/registry.hpp"
+#include "lib/server/control_socket.hpp"
 
 namespace {
 
@@ -110,40 +109,18 @@ std::vector<std::string> complete(const std::vector<std::string>& words) {
 // Ask the local zmlookupd (run/zmlookupd.sock) to rebuild its index.
 zmproxy::Result<std::string> flush_lookup(const std::filesystem::path& socket_path) {
   using zmproxy::Errc;
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
   const std::string p = socket_path.string();
-  if (fd < 0 || p.size() >= sizeof addr.sun_path) {
-    if (fd >= 0) {
-      ::close(fd);
+  auto reply = zmproxy::server::control_request(socket_path, "FLUSH", std::chrono::seconds(30));
+  if (!reply) {
+    if (reply.error().code == Errc::unavailable) {
+      return zmproxy::fail(Errc::unavailable, "service.FAILURE",
+                           "zmlookupd is not running on this host (no " + p + "); nothing to flush");
     }
     return zmproxy::fail(Errc::io_error, "service.FAILURE", "cannot reach zmlookupd at " + p);
   }
-  std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return zmproxy::fail(Errc::unavailable, "service.FAILURE",
-                         "zmlookupd is not running on this host (no " + p + "); nothing to flush");
-  }
-  timeval tv{30, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  const char cmd[] = "FLUSH\n";
-  std::string reply;
-  if (::write(fd, cmd, sizeof cmd - 1) == static_cast<ssize_t>(sizeof cmd - 1)) {
-    char buf[512];
-    ssize_t n = 0;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) {
-      reply.append(buf, static_cast<std::size_t>(n));
-      if (reply.find('\n') != std::string::npos) {
-        break;
-      }
-    }
-  }
-  ::close(fd);
-  if (reply.rfind("OK", 0) != 0) {
+  if (reply->rfind("OK", 0) != 0) {
     return zmproxy::fail(Errc::io_error, "service.FAILURE",
-                         "zmlookupd could not flush: " + std::string(zmproxy::core::trim(reply)));
+                         "zmlookupd could not flush: " + std::string(zmproxy::core::trim(*reply)));
   }
   return reply;
 }

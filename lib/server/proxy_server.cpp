@@ -391,13 +391,15 @@ struct ProxyServer::Impl {
   // its login burst's peak. Runs only when connections came or went.
   awaitable<void> trim_memory() {
     asio::steady_timer t(control);
-    std::uint64_t seen = 0;
+    // Connections came (accepted grew) or went (active changed).
+    std::pair<std::uint64_t, std::int64_t> seen{0, 0};
     while (!stopping) {
       t.expires_after(std::chrono::milliseconds(500));
       co_await t.async_wait(net::use_nothrow);
-      std::uint64_t now = 0;
+      std::pair<std::uint64_t, std::int64_t> now{0, 0};
       for (const auto& c : counts) {
-        now = now * 31 + c.accepted.load() * 7 + static_cast<std::uint64_t>(c.active.load());
+        now.first += c.accepted.load();
+        now.second += c.active.load();
       }
       if (now != seen) {
         seen = now;

@@ -213,6 +213,16 @@ class RoutingTest(WebProxyBase):
         self.assertEqual(json.loads(r.stdout)["received"], 100 << 20)
         self.assertLess(rss() - before, 32 << 20)
 
+    def test_head_answer_has_no_body_and_the_connection_goes_on(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.ports["http"], timeout=30)
+        conn.request("HEAD", "/home/user1@example.com/file", headers={"Host": "mail.example.com"})
+        r = conn.getresponse()
+        self.assertEqual((r.status, r.getheader("Content-Length"), r.read()), (200, "5000", b""))
+        conn.request("GET", "/home/user1@example.com/after", headers={"Host": "mail.example.com"})
+        r = conn.getresponse()
+        self.assertEqual((r.status, json.loads(r.read())["path"]), (200, "/home/user1@example.com/after"))
+        conn.close()
+
     def test_access_log_is_combined_format(self):
         self.get("/home/user1@example.com/inbox", headers={"User-Agent": "tester/1"})
         path = os.path.join(self.home, "log", "access.log")

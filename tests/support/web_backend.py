@@ -5,6 +5,7 @@ echoes what it received.
   python3 web_backend.py NAME ADDRESS PORT       (PORT 0: any; prints "PORT <n>")
 
   GET  /download?bytes=N      N bytes of data (Content-Length), streamed
+  HEAD anything               200 with Content-Length: 5000 and no body
   POST|PUT anything           reads the whole body; answers its size
   GET  /redirect              302 to this server's own absolute URL
   any  with Upgrade: test     101, then echoes bytes (a tunnel)
@@ -90,6 +91,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.send_json({"name": self.server.name, "method": self.command, "path": self.path,
                         "headers": {k: v for k, v in self.headers.items()}})
+
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", "5000")
+        self.end_headers()
 
     def do_POST(self):
         n = self.read_body()

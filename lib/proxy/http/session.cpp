@@ -33,6 +33,10 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t k_chunk = 64 * 1024;
 
+// Idle kept-alive connections kept per mailbox web server and worker: as
+// many as the busiest moment needed, up to this (nginx's `keepalive`).
+constexpr std::size_t k_idle_per_upstream = 128;
+
 // A kept-alive connection to a mailbox web server, per worker thread.
 struct UpstreamConn {
   std::variant<std::unique_ptr<Plain>, std::unique_ptr<Tls>> stream;
@@ -52,7 +56,7 @@ class Pool {
   }
   void give(const std::string& key, std::unique_ptr<UpstreamConn> c) {
     auto& v = m_idle[key];
-    if (v.size() < 32) {
+    if (v.size() < k_idle_per_upstream) {
       v.push_back(std::move(c));
     }
   }
@@ -119,8 +123,14 @@ awaitable<beast::error_code> relay_body(In& in, beast::flat_buffer& inbuf,
                                         bhttp::parser<isRequest, bhttp::buffer_body>& p, Out& out,
                                         bhttp::serializer<isRequest, bhttp::buffer_body>& sr,
                                         std::chrono::milliseconds read_timeout,
-                                        std::chrono::milliseconds write_timeout, std::uint64_t& counted) {
+                                        std::chrono::milliseconds write_timeout, std::uint64_t& read_bytes,
+                                        std::uint64_t& written_bytes) {
   std::unique_ptr<char[]> buf(new char[k_chunk]);  // not make_unique: no 64 KiB memset per message
+  // Beast reads into `inbuf` only as much as its free capacity: left at the
+  // few hundred bytes a header needed, a body would come in 512-byte reads.
+  if (inbuf.capacity() < k_chunk) {
+    inbuf.reserve(k_chunk);
+  }
   while (true) {
     if (!p.is_done()) {
       p.get().body().data = buf.get();
@@ -136,7 +146,7 @@ awaitable<beast::error_code> relay_body(In& in, beast::flat_buffer& inbuf,
       p.get().body().size = k_chunk - p.get().body().size;
       p.get().body().data = buf.get();
       p.get().body().more = !p.is_done();
-      counted += p.get().body().size;
+      read_bytes += p.get().body().size;
     } else {
       p.get().body().data = nullptr;
       p.get().body().size = 0;
@@ -144,6 +154,7 @@ awaitable<beast::error_code> relay_body(In& in, beast::flat_buffer& inbuf,
     }
     lowest(out).expires_after(write_timeout);
     auto [wec, wn] = co_await bhttp::async_write(out, sr, net::use_nothrow);
+    written_bytes += wn;
     if (wec == bhttp::error::need_buffer) {
       wec = {};
     }
@@ -265,8 +276,9 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   }
   bool body_sent = false;
   if (!sr.is_done()) {
+    std::uint64_t sent_up = 0;
     auto ec = co_await relay_body(client, cbuf, rp, up, sr, c.cfg.http.client_timeout, c.cfg.http.send_timeout,
-                                  c.info.bytes_in);
+                                  c.info.bytes_in, sent_up);
     if (ec) {
       upstream_reusable = false;
       co_return false;
@@ -282,6 +294,7 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
     resp_holder.emplace();
     resp_holder->body_limit(boost::none);
     resp_holder->header_limit(64 * 1024);
+    resp_holder->skip(req.method() == bhttp::verb::head);  // a HEAD answer has no body
     lowest(up).expires_after(read_timeout);
     auto [e, rn] = co_await bhttp::async_read_header(up, ubuf, *resp_holder, net::use_nothrow);
     rec = e;
@@ -364,15 +377,22 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
     res.chunked(true);
   }
   bhttp::serializer<false, bhttp::buffer_body> rs{res};
-  lowest(client).expires_after(c.cfg.http.send_timeout);
-  auto [wec, wn] = co_await bhttp::async_write_header(client, rs, net::use_nothrow);
-  c.info.bytes_out += wn;
-  if (wec) {
-    upstream_reusable = false;
-    co_return false;
-  }
-  if (!rs.is_done()) {
-    auto ec = co_await relay_body(up, ubuf, resp, client, rs, read_timeout, c.cfg.http.send_timeout,
+  if (resp.is_done()) {
+    // No body (or an empty one): the header alone.
+    res.body().data = nullptr;
+    res.body().size = 0;
+    res.body().more = false;
+    lowest(client).expires_after(c.cfg.http.send_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(client, rs, net::use_nothrow);
+    c.info.bytes_out += wn;
+    if (wec) {
+      upstream_reusable = false;
+      co_return false;
+    }
+  } else {
+    // The header leaves with the first piece of the body, in one write.
+    std::uint64_t read_up = 0;
+    auto ec = co_await relay_body(up, ubuf, resp, client, rs, read_timeout, c.cfg.http.send_timeout, read_up,
                                   c.info.bytes_out);
     if (ec) {
       upstream_reusable = false;
@@ -595,6 +615,9 @@ awaitable<void> serve(Ctx& c, Client& client) {
     const auto started = Clock::now();
     const std::uint64_t out_before = c.info.bytes_out;
     const bool more = co_await serve_request(c, client, cbuf);
+    if (cbuf.size() == 0 && cbuf.capacity() > 8 * 1024) {
+      cbuf.shrink_to_fit();  // an upload's read buffer is not kept by an idle connection
+    }
     if (!c.request_line.empty()) {
       log_request(c, c.info.bytes_out - out_before, started);
     }

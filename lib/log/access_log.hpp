@@ -1,12 +1,20 @@
 #pragma once
-// The access log: one line per finished session, appended with one write(2):
+// The access log: one line per finished session (or web request):
 //   time client protocol user upstream in=<bytes> out=<bytes> ms=<duration> outcome
 // Fields never contain a password; missing ones are "-". Thread-safe.
+//
+// Lines are gathered in memory and appended with one write(2) when 32 KiB
+// have piled up, at the latest a second after the first of them (nginx's
+// `access_log ... buffer=32k flush=1s`), and when the log is destroyed:
+// a busy web proxy would otherwise make a system call per request.
 
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace zmproxy::log {
 
@@ -22,7 +30,8 @@ struct AccessRecord {
 };
 
 // The current time as the combined log format writes it: 29/Nov/2026:01:02:03 +0000
-std::string clf_time();
+// (valid on the calling thread until its next call).
+std::string_view clf_time();
 
 class AccessLog {
  public:
@@ -33,10 +42,23 @@ class AccessLog {
   AccessLog& operator=(const AccessLog&) = delete;
   void write(const AccessRecord& r);
   // A line already formatted (the web proxy's combined format); adds "\n".
-  void write_line(std::string line);
+  void write_line(std::string_view line);
+  // Writes what is gathered now.
+  void flush();
 
  private:
+  void append(std::string_view text, std::string_view more = {});
+  void write_out(std::unique_lock<std::mutex>& lock);
+  void flusher();
+
   int m_fd = -1;
+  std::mutex m_mutex;        // m_pending, m_stop
+  std::mutex m_write_mutex;  // m_writing; taken after m_mutex
+  std::condition_variable m_wake;
+  std::string m_pending;
+  std::string m_writing;  // the batch being written, outside the lock
+  bool m_stop = false;
+  std::thread m_thread;  // flushes a second after the first line of a batch
 };
 
 }  // namespace zmproxy::log

@@ -4,6 +4,8 @@
 #include <map>
 #include <variant>
 
+#include <fmt/format.h>
+
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -590,19 +592,30 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
 // Combined log format plus the upstream and the duration.
 void log_request(const Ctx& c, std::uint64_t bytes, Clock::time_point started) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-  auto field = [](const std::string& v) {
-    std::string out;
+  fmt::memory_buffer line;
+  auto field = [&line](std::string_view v) {
+    if (v.empty()) {
+      line.push_back('-');
+    }
     for (char ch : v) {
       const auto u = static_cast<unsigned char>(ch);
-      out += (u < 0x20 || u == 0x7f || ch == '"') ? '?' : ch;
+      line.push_back((u < 0x20 || u == 0x7f || ch == '"') ? '?' : ch);
     }
-    return out.empty() ? std::string("-") : out;
   };
-  c.shared->access_log->write_line(c.info.client_ip + " - - [" + log::clf_time() + "] \"" +
-                                   field(c.request_line) + "\" " + std::to_string(c.status) + " " +
-                                   std::to_string(bytes) + " \"" + field(c.referer) + "\" \"" +
-                                   field(c.user_agent) + "\" " + field(c.info.upstream) + " " +
-                                   std::to_string(ms) + "ms");
+  auto text = [&line](std::string_view v) { line.append(v.data(), v.data() + v.size()); };
+  text(c.info.client_ip);
+  text(" - - [");
+  text(log::clf_time());
+  text("] \"");
+  field(c.request_line);
+  fmt::format_to(std::back_inserter(line), "\" {} {} \"", c.status, bytes);
+  field(c.referer);
+  text("\" \"");
+  field(c.user_agent);
+  text("\" ");
+  field(c.info.upstream);
+  fmt::format_to(std::back_inserter(line), " {}ms", ms);
+  c.shared->access_log->write_line(std::string_view(line.data(), line.size()));
 }
 
 template <class Client>

@@ -240,6 +240,23 @@ class RoutingTest(WebProxyBase):
                                r'200 \d+ "-" "tester/1" 127\.0\.0\.2:\d+ \d+ms$')
 
 
+class TimeoutsTest(WebProxyBase):
+    extra_http = 'read_timeout = "1s"\nclient_timeout = "1s"'
+
+    def test_a_server_slower_than_read_timeout_gets_504(self):
+        r, body = self.get("/home/user1@example.com/sleep?s=5")
+        self.assertEqual(r.status, 504, body)  # the answer would have been a 200
+
+    def test_a_server_within_read_timeout_answers(self):
+        r, body = self.get("/home/user1@example.com/sleep?s=0.1")
+        self.assertEqual(r.status, 200, body)
+
+    def test_a_silent_client_is_closed_after_client_timeout(self):
+        s = socket.create_connection(("127.0.0.1", self.ports["http"]), timeout=30)
+        self.assertEqual(s.recv(100), b"")  # nothing sent: the proxy hangs up
+        s.close()
+
+
 class AdminAndLimitsTest(WebProxyBase):
     extra_http = 'admin_enabled = true\nadmin_port = 0\nadmin_upstreams = ["{b1}"]'
     upload_max = 1000

@@ -8,12 +8,14 @@ echoes what it received.
   HEAD anything               200 with Content-Length: 5000 and no body
   POST|PUT anything           reads the whole body; answers its size
   GET  /redirect              302 to this server's own absolute URL
+  GET  /sleep?s=N             answers after N seconds
   any  with Upgrade: test     101, then echoes bytes (a tunnel)
   GET  anything else          200, JSON: name, method, path, headers
 """
 import json
 import socket
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -84,6 +86,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(block[:k])
                 n -= k
             return
+        if "/sleep" in self.path:
+            time.sleep(float(self.path.split("s=")[1]))  # the slow server under test
         if "/redirect" in self.path:
             host, port = self.server.server_address[:2]
             self.send_json({"name": self.server.name}, 302,

@@ -17,6 +17,7 @@
 #include "lib/proxy/http/public_url.hpp"
 #include "lib/proxy/http/route_extract.hpp"
 #include "lib/proxy/http/server_names.hpp"
+#include "lib/proxy/mail/deadline.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 
@@ -29,8 +30,10 @@ namespace bhttp = beast::http;
 namespace asio = net::asio;
 using asio::awaitable;
 using net::tcp;
-using Plain = beast::tcp_stream;
-using Tls = beast::ssl_stream<beast::tcp_stream>;
+// Raw sockets: deadlines come from the worker's DeadlineSweeper, not from a
+// timer per operation (beast::tcp_stream arms one for every read and write).
+using Plain = tcp::socket;
+using Tls = beast::ssl_stream<tcp::socket>;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t k_chunk = 64 * 1024;
@@ -71,8 +74,21 @@ class Pool {
   std::map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> m_idle;
 };
 
-beast::tcp_stream& lowest(Plain& s) { return s; }
-beast::tcp_stream& lowest(Tls& s) { return s.next_layer(); }
+tcp::socket& lowest(Plain& s) { return s; }
+tcp::socket& lowest(Tls& s) { return s.next_layer(); }
+
+// The deadline of one operation on a stream: while it is alive, the socket
+// under the stream is cancelled once `timeout` has passed.
+class Timed : public mail::DeadlineScope {
+ public:
+  template <class Stream>
+  Timed(Stream& s, std::chrono::milliseconds timeout)
+      : mail::DeadlineScope(lowest(s).get_executor(), lowest(s), timeout) {}
+  // The operation's error, or timeout when the deadline cut it.
+  beast::error_code result(beast::error_code ec) const {
+    return expired() ? beast::error_code(beast::error::timeout) : ec;
+  }
+};
 
 std::string page(int status, std::string_view title, std::string_view text) {
   return "<!DOCTYPE html><html><head><title>" + std::to_string(status) + " " + std::string(title) +
@@ -112,10 +128,10 @@ awaitable<bool> send_simple(Ctx& c, Stream& client, unsigned version, bhttp::sta
   res.keep_alive(keep_alive);
   res.prepare_payload();
   c.status = static_cast<int>(status);
-  lowest(client).expires_after(c.cfg.http.send_timeout);
+  Timed deadline(client, c.cfg.http.send_timeout);
   auto [ec, n] = co_await bhttp::async_write(client, res, net::use_nothrow);
   c.info.bytes_out += n;
-  co_return !ec && keep_alive;
+  co_return !ec && !deadline.expired() && keep_alive;
 }
 
 // Copy a message body from a parser to a serializer in chunks (Beast's
@@ -137,8 +153,9 @@ awaitable<beast::error_code> relay_body(In& in, beast::flat_buffer& inbuf,
     if (!p.is_done()) {
       p.get().body().data = buf.get();
       p.get().body().size = k_chunk;
-      lowest(in).expires_after(read_timeout);
-      auto [ec, n] = co_await bhttp::async_read(in, inbuf, p, net::use_nothrow);
+      Timed deadline(in, read_timeout);
+      auto [read_ec, n] = co_await bhttp::async_read(in, inbuf, p, net::use_nothrow);
+      auto ec = deadline.result(read_ec);
       if (ec == bhttp::error::need_buffer) {
         ec = {};
       }
@@ -154,8 +171,9 @@ awaitable<beast::error_code> relay_body(In& in, beast::flat_buffer& inbuf,
       p.get().body().size = 0;
       p.get().body().more = false;
     }
-    lowest(out).expires_after(write_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(out, sr, net::use_nothrow);
+    Timed deadline(out, write_timeout);
+    auto [write_ec, wn] = co_await bhttp::async_write(out, sr, net::use_nothrow);
+    auto wec = deadline.result(write_ec);
     written_bytes += wn;
     if (wec == bhttp::error::need_buffer) {
       wec = {};
@@ -183,7 +201,6 @@ template <class A, class B>
 awaitable<void> pipe(A& from, B& to, std::uint64_t& counted) {
   std::unique_ptr<char[]> buf(new char[16 * 1024]);  // uninitialised: it is written before it is read
   while (true) {
-    lowest(from).expires_never();
     auto [ec, n] = co_await from.async_read_some(asio::buffer(buf.get(), 16 * 1024), net::use_nothrow);
     if (ec || n == 0) {
       co_return;
@@ -261,17 +278,21 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   const bool expect_continue = core::iequals(req[bhttp::field::expect], "100-continue");
   req.erase(bhttp::field::expect);
   bhttp::serializer<true, bhttp::buffer_body> sr{req};
-  lowest(up).expires_after(c.cfg.http.send_timeout);
-  auto [hec, hn] = co_await bhttp::async_write_header(up, sr, net::use_nothrow);
+  beast::error_code hec;
+  {
+    Timed deadline(up, c.cfg.http.send_timeout);
+    auto [write_ec, hn] = co_await bhttp::async_write_header(up, sr, net::use_nothrow);
+    hec = deadline.result(write_ec);
+  }
   if (hec) {
     co_return std::nullopt;  // stale pooled connection or dead server: retry elsewhere
   }
   if (expect_continue && !rp.is_done()) {
     static constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
-    lowest(client).expires_after(c.cfg.http.send_timeout);
+    Timed deadline(client, c.cfg.http.send_timeout);
     auto [cec, cn] = co_await asio::async_write(client, asio::buffer(k_continue.data(), k_continue.size()),
                                                 net::use_nothrow);
-    if (cec) {
+    if (cec || deadline.expired()) {
       upstream_reusable = false;
       co_return false;
     }
@@ -297,9 +318,9 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
     resp_holder->body_limit(boost::none);
     resp_holder->header_limit(64 * 1024);
     resp_holder->skip(req.method() == bhttp::verb::head);  // a HEAD answer has no body
-    lowest(up).expires_after(read_timeout);
+    Timed deadline(up, read_timeout);
     auto [e, rn] = co_await bhttp::async_read_header(up, ubuf, *resp_holder, net::use_nothrow);
-    rec = e;
+    rec = deadline.result(e);
     const unsigned code = resp_holder->get().result_int();
     if (rec || code < 100 || code >= 200 || code == 101) {
       break;
@@ -348,8 +369,12 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
     bhttp::serializer<false, bhttp::buffer_body> rs{res};
     res.body().data = nullptr;
     res.body().more = false;
-    lowest(client).expires_after(c.cfg.http.send_timeout);
-    auto [wec, wn] = co_await bhttp::async_write_header(client, rs, net::use_nothrow);
+    beast::error_code wec;
+    {
+      Timed deadline(client, c.cfg.http.send_timeout);
+      auto [write_ec, wn] = co_await bhttp::async_write_header(client, rs, net::use_nothrow);
+      wec = deadline.result(write_ec);
+    }
     if (wec) {
       co_return false;
     }
@@ -384,10 +409,10 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
     res.body().data = nullptr;
     res.body().size = 0;
     res.body().more = false;
-    lowest(client).expires_after(c.cfg.http.send_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(client, rs, net::use_nothrow);
+    Timed deadline(client, c.cfg.http.send_timeout);
+    auto [write_ec, wn] = co_await bhttp::async_write(client, rs, net::use_nothrow);
     c.info.bytes_out += wn;
-    if (wec) {
+    if (deadline.result(write_ec)) {
       upstream_reusable = false;
       co_return false;
     }
@@ -412,8 +437,14 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
   rp.header_limit(static_cast<std::uint32_t>(h.max_header_size));
   rp.body_limit(h.upload_max > 0 ? boost::optional<std::uint64_t>(static_cast<std::uint64_t>(h.upload_max))
                                   : boost::none);
-  lowest(client).expires_after(h.client_timeout);
-  auto [ec, n] = co_await bhttp::async_read_header(client, cbuf, rp, net::use_nothrow);
+  beast::error_code ec;
+  std::size_t n = 0;
+  {
+    Timed deadline(client, h.client_timeout);
+    auto [read_ec, read_n] = co_await bhttp::async_read_header(client, cbuf, rp, net::use_nothrow);
+    ec = deadline.result(read_ec);
+    n = read_n;
+  }
   if (ec) {
     if (ec == bhttp::error::body_limit) {
       co_await send_simple(c, client, 11, bhttp::status::payload_too_large,
@@ -544,11 +575,11 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
         }
         conn = std::make_unique<UpstreamConn>();
         if (c.cfg.upstream.ssl) {
-          auto s = std::make_unique<Tls>(beast::tcp_stream(std::move(*socket)), *c.shared->client_tls);
+          auto s = std::make_unique<Tls>(std::move(*socket), *c.shared->client_tls);
           SSL_set_tlsext_host_name(s->native_handle(), t.host.c_str());
-          s->next_layer().expires_after(h.connect_timeout);
+          Timed deadline(*s, h.connect_timeout);
           auto [hec] = co_await s->async_handshake(asio::ssl::stream_base::client, net::use_nothrow);
-          if (hec) {
+          if (hec || deadline.expired()) {
             break;
           }
           conn->stream = std::move(s);
@@ -655,20 +686,23 @@ awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared, tcp::soc
       if (!shared->server_tls) {
         co_return;
       }
-      Tls stream(beast::tcp_stream(std::move(socket)), *shared->server_tls);
-      stream.next_layer().expires_after(c.cfg.http.client_timeout);
-      auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, net::use_nothrow);
-      if (ec) {
+      Tls stream(std::move(socket), *shared->server_tls);
+      bool handshake_ok = false;
+      {
+        Timed deadline(stream, c.cfg.http.client_timeout);
+        auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, net::use_nothrow);
+        handshake_ok = !ec && !deadline.expired();
+      }
+      if (!handshake_ok) {
         c.info.outcome = "tls-failed";
       } else {
         co_await serve(c, stream);
-        stream.next_layer().expires_after(std::chrono::seconds(5));
+        Timed deadline(stream, std::chrono::seconds(5));
         co_await stream.async_shutdown(net::use_nothrow);
       }
     } else {
-      Plain stream(std::move(socket));
-      co_await serve(c, stream);
-      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      co_await serve(c, socket);
+      socket.shutdown(tcp::socket::shutdown_send, ignored);
     }
   } catch (const std::exception& e) {
     c.info.outcome = "error";

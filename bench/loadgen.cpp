@@ -1,5 +1,6 @@
-// loadgen: an IMAP load generator for bench/compare (plain TCP, blocking
-// sockets, one thread per client; standard library and POSIX only).
+// loadgen: an IMAP load generator for bench/compare (blocking sockets, one
+// thread per client; plain TCP or implicit TLS; standard library, POSIX and
+// OpenSSL only).
 //
 //   loadgen login --target H:P [--target H:P ...] --clients N
 //                 [--duration S] [--sessions M] [--users K]
@@ -16,6 +17,11 @@
 //       opens N connections, LOGIN, SELECT, IDLE; prints "ESTABLISHED N"
 //       then waits until stdin closes (or the timeout), then DONE + LOGOUT.
 //
+// --tls (every mode): after the TCP connect, a TLS handshake (TLS 1.2 or
+// later, no certificate verification: the bench uses a self-signed
+// certificate), then every read and write goes through SSL_read/SSL_write on
+// the same blocking socket (IMAPS, or POP3S for pop3).
+//
 // User i (i = 0..K-1) is user-format % i with password pass-format % i and
 // connects to target i % (number of targets): several --target options model
 // users split across backends (user i on backend i % 2).
@@ -29,9 +35,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -63,7 +73,33 @@ struct Options {
   std::string pass_format = "pw%d";
   double timeout = 600.0;  // idle: the longest hold
   int io_timeout = 30;     // seconds per socket read/write
+  bool tls = false;        // implicit TLS after connect
+  SSL_CTX* tls_ctx = nullptr;  // made by main() when tls
 };
+
+// "<what: the oldest OpenSSL error>" (the queue cleared), or errno's text
+// when nothing was queued (a timeout or reset under SSL_read/SSL_write).
+std::string tls_error(const char* what, int err = 0) {
+  char text[256] = "no OpenSSL error queued";
+  unsigned long e = ERR_get_error();
+  if (e != 0) {
+    ERR_error_string_n(e, text, sizeof text);
+  } else if (err != 0) {
+    std::snprintf(text, sizeof text, "%s", std::strerror(err));
+  }
+  ERR_clear_error();
+  return std::string("<") + what + ": " + text + ">";
+}
+
+// A client context: TLS 1.2+, no verification, small idle footprint.
+SSL_CTX* make_tls_client() {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) return nullptr;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  return ctx;
+}
 
 std::string format_int(const std::string& fmt, int i) {
   // The first "%d" becomes i (no printf with a format from the command line).
@@ -81,7 +117,8 @@ class Conn {
   Conn& operator=(const Conn&) = delete;
   ~Conn() { close(); }
 
-  bool connect_to(const Target& t, int io_timeout) {
+  // TCP connect; with tls_ctx also the TLS handshake.
+  bool connect_to(const Target& t, int io_timeout, SSL_CTX* tls_ctx = nullptr) {
     close();
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) return false;
@@ -99,12 +136,33 @@ class Conn {
       last_line_ = std::string("<connect: ") + std::strerror(errno) + ">";
       return false;
     }
+    if (tls_ctx != nullptr) {
+      ssl_ = SSL_new(tls_ctx);
+      if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) {
+        last_line_ = tls_error("SSL_new");
+        return false;
+      }
+      errno = 0;
+      if (SSL_connect(ssl_) != 1) {
+        last_line_ = tls_error("TLS handshake", errno);
+        return false;
+      }
+    }
     buf_.clear();
     pos_ = 0;
     return true;
   }
 
   void close() {
+    if (ssl_ != nullptr) {
+      // close_notify without waiting for the peer's; MSG_NOSIGNAL is not
+      // available to OpenSSL's socket BIO, so a reset peer would raise
+      // SIGPIPE: main() ignores it.
+      if (SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
+      SSL_free(ssl_);
+      ssl_ = nullptr;
+      ERR_clear_error();
+    }
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
@@ -112,7 +170,17 @@ class Conn {
   bool send_all(const std::string& s) {
     size_t off = 0;
     while (off < s.size()) {
-      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      ssize_t n;
+      if (ssl_ != nullptr) {
+        size_t done = 0;
+        errno = 0;
+        n = SSL_write_ex(ssl_, s.data() + off, s.size() - off, &done) == 1
+                ? static_cast<ssize_t>(done)
+                : -1;
+        if (n <= 0) last_line_ = tls_error("SSL_write", errno);
+      } else {
+        n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      }
       if (n <= 0) return false;
       off += static_cast<size_t>(n);
     }
@@ -185,7 +253,21 @@ class Conn {
  private:
   bool fill() {
     char tmp[65536];
-    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    ssize_t n;
+    if (ssl_ != nullptr) {
+      size_t done = 0;
+      errno = 0;
+      if (SSL_read_ex(ssl_, tmp, sizeof tmp, &done) == 1) {
+        n = static_cast<ssize_t>(done);
+      } else if (SSL_get_error(ssl_, 0) == SSL_ERROR_ZERO_RETURN) {
+        n = 0;  // close_notify: EOF
+      } else {
+        last_line_ = tls_error("SSL_read", errno);
+        return false;
+      }
+    } else {
+      n = ::recv(fd_, tmp, sizeof tmp, 0);
+    }
     if (n <= 0) {
       last_line_ = n == 0 ? "<EOF>" : std::string("<") + std::strerror(errno) + ">";
       return false;
@@ -204,6 +286,7 @@ class Conn {
   }
 
   int fd_ = -1;
+  SSL* ssl_ = nullptr;  // non-null: TLS on fd_
   std::vector<char> buf_;
   size_t pos_ = 0;
   std::string last_line_;
@@ -221,7 +304,7 @@ std::string quote(const std::string& s) {
 // Connect, greeting, LOGIN (timed), SELECT; returns the message count or -1.
 long open_session(Conn& c, const Options& o, int user, double* login_ms) {
   const Target& t = o.targets[static_cast<size_t>(user) % o.targets.size()];
-  if (!c.connect_to(t, o.io_timeout)) return -1;
+  if (!c.connect_to(t, o.io_timeout, o.tls_ctx)) return -1;
   auto greet = c.read_line();
   if (!greet || greet->compare(0, 4, "* OK") != 0) return -1;
   auto t0 = Clock::now();
@@ -319,7 +402,7 @@ void pop3_client(const Options& o, Shared& sh, Clock::time_point deadline) {
     if (o.sessions > 0 && sh.started.fetch_add(1) >= o.sessions) break;
     int user = o.user_offset + static_cast<int>(sh.next_user.fetch_add(1) % o.users);
     const Target& t = o.targets[static_cast<size_t>(user) % o.targets.size()];
-    if (!c.connect_to(t, o.io_timeout) || !pop3_ok(c)) {
+    if (!c.connect_to(t, o.io_timeout, o.tls_ctx) || !pop3_ok(c)) {
       sh.error("pop3: connect/greeting failed: " + c.last_line());
       c.close();
       continue;
@@ -474,7 +557,7 @@ int run_idle(const Options& o, Shared& sh) {
   std::fprintf(stderr,
                "loadgen: %s\nusage: loadgen login|pop3|fetch|idle --target HOST:PORT [--target ...] "
                "[--clients N] [--duration S] [--sessions M] [--users K] [--user-offset I] "
-               "[--user-format FMT] [--pass-format FMT] [--timeout S] [--io-timeout S]\n",
+               "[--user-format FMT] [--pass-format FMT] [--timeout S] [--io-timeout S] [--tls]\n",
                why);
   std::exit(2);
 }
@@ -486,6 +569,10 @@ Options parse(int argc, char** argv) {
   if (o.mode != "login" && o.mode != "pop3" && o.mode != "fetch" && o.mode != "idle") usage("unknown mode");
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--tls") {
+      o.tls = true;
+      continue;
+    }
     if (i + 1 >= argc) usage(("missing value for " + a).c_str());
     std::string v = argv[++i];
     if (a == "--target") {
@@ -526,6 +613,14 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
+  if (o.tls) {
+    std::signal(SIGPIPE, SIG_IGN);  // SSL_write to a closed peer
+    o.tls_ctx = make_tls_client();
+    if (o.tls_ctx == nullptr) {
+      std::fprintf(stderr, "loadgen: %s\n", tls_error("SSL_CTX_new").c_str());
+      return 2;
+    }
+  }
   Shared sh;
   if (o.mode == "idle") return run_idle(o, sh);
   auto t0 = Clock::now();

@@ -143,16 +143,20 @@ awaitable<beast::error_code> relay_body(In& in, beast::flat_buffer& inbuf,
                                         std::chrono::milliseconds read_timeout,
                                         std::chrono::milliseconds write_timeout, std::uint64_t& read_bytes,
                                         std::uint64_t& written_bytes) {
-  std::unique_ptr<char[]> buf(new char[k_chunk]);  // not make_unique: no 64 KiB memset per message
+  // A known short body gets a buffer of its size (a 1 KiB answer does not
+  // allocate and free 64 KiB); others are copied 64 KiB at a time.
+  const auto remaining = p.content_length_remaining();
+  const std::size_t chunk = remaining && *remaining < k_chunk ? std::max<std::size_t>(*remaining, 1) : k_chunk;
+  std::unique_ptr<char[]> buf(new char[chunk]);  // not make_unique: no memset
   // Beast reads into `inbuf` only as much as its free capacity: left at the
   // few hundred bytes a header needed, a body would come in 512-byte reads.
-  if (inbuf.capacity() < k_chunk) {
-    inbuf.reserve(k_chunk);
+  if (inbuf.capacity() < chunk) {
+    inbuf.reserve(chunk);
   }
   while (true) {
     if (!p.is_done()) {
       p.get().body().data = buf.get();
-      p.get().body().size = k_chunk;
+      p.get().body().size = chunk;
       Timed deadline(in, read_timeout);
       auto [read_ec, n] = co_await bhttp::async_read(in, inbuf, p, net::use_nothrow);
       auto ec = deadline.result(read_ec);
@@ -162,7 +166,7 @@ awaitable<beast::error_code> relay_body(In& in, beast::flat_buffer& inbuf,
       if (ec) {
         co_return ec;
       }
-      p.get().body().size = k_chunk - p.get().body().size;
+      p.get().body().size = chunk - p.get().body().size;
       p.get().body().data = buf.get();
       p.get().body().more = !p.is_done();
       read_bytes += p.get().body().size;
@@ -462,13 +466,20 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
   c.info.bytes_in += n;
   ++c.requests;
   auto& req = rp.get();
-  c.request_line = std::string(req.method_string()) + " " + std::string(req.target()) +
-                   (req.version() == 10 ? " HTTP/1.0" : " HTTP/1.1");
-  c.referer = std::string(req[bhttp::field::referer]);
-  c.user_agent = std::string(req[bhttp::field::user_agent]);
+  // assign/append: the strings keep their capacity from request to request.
+  c.request_line.assign(req.method_string().data(), req.method_string().size());
+  c.request_line.append(" ").append(req.target().data(), req.target().size());
+  c.request_line.append(req.version() == 10 ? " HTTP/1.0" : " HTTP/1.1");
+  const auto referer = req[bhttp::field::referer];
+  c.referer.assign(referer.data(), referer.size());
+  const auto agent = req[bhttp::field::user_agent];
+  c.user_agent.assign(agent.data(), agent.size());
   const unsigned version = req.version();
-  const std::string target(req.target());
-  const std::string host(req[bhttp::field::host]);
+  // Views into the parsed request, which outlives them; exchange() only
+  // edits hop-by-hop and forwarding fields, never these.
+  const std::string_view target(req.target().data(), req.target().size());
+  const auto host_field = req[bhttp::field::host];
+  const std::string_view host(host_field.data(), host_field.size());
   // Request smuggling: Transfer-Encoding together with Content-Length.
   if (req.count(bhttp::field::transfer_encoding) != 0 && req.count(bhttp::field::content_length) != 0) {
     co_await send_simple(c, client, version, bhttp::status::bad_request,
@@ -490,7 +501,8 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
                                    "Unknown server name.", rp.is_done() && req.keep_alive(), {});
   }
   const auto mode = c.admin ? MailMode::https : parse_mail_mode(h.mode).value_or(MailMode::both);
-  const std::string cookie(req[bhttp::field::cookie]);
+  const auto cookie_field = req[bhttp::field::cookie];
+  const std::string_view cookie(cookie_field.data(), cookie_field.size());
   const auto decision = decide(mode, c.tls, host, target, has_auth_token_cookie(cookie),
                                c.shared->https_port != 0 ? c.shared->https_port : h.ssl_port,
                                c.shared->http_port != 0 ? c.shared->http_port : h.port);
@@ -505,10 +517,9 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
                                    rp.is_done() && req.keep_alive(), std::move(location));
   }
   // Where to?
-  const std::string authorization(req[bhttp::field::authorization]);
-  const std::string user_agent(req[bhttp::field::user_agent]);
+  const auto authorization = req[bhttp::field::authorization];
   RequestView view{std::string_view(req.method_string().data(), req.method_string().size()), target, host,
-                   cookie, authorization, user_agent};
+                   cookie, std::string_view(authorization.data(), authorization.size()), c.user_agent};
   const RouteKey key = c.admin ? extract_admin_route(view) : extract_route(view);
   const std::vector<std::string>& peers = c.admin ? h.admin_upstreams : h.upstreams;
   std::vector<Target> targets;

@@ -401,6 +401,22 @@ class UpstreamTlsTest(MailProxyBase):
         p.quit()
 
 
+    def test_large_message_both_ways_over_tls_on_both_sides(self):
+        # Bigger than any TLS record or socket buffer: partial writes and
+        # want-read/want-write retries on both TLS legs.
+        body = b"".join(b"%07d " % i + b"x" * 64 + b"\r\n" for i in range(40000))
+        message = b"From: a@example.com\r\nSubject: big\r\n\r\n" + body
+        m = imaplib.IMAP4_SSL("127.0.0.1", self.ports["imaps"], ssl_context=client_tls(), timeout=60)
+        m.login("user1@example.com", PASSWORDS["user1@example.com"])
+        self.assertEqual(m.create("big")[0], "OK")
+        self.assertEqual(m.append("big", None, None, message)[0], "OK")
+        m.select("big")
+        typ, data = m.fetch("1", "(BODY.PEEK[])")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(data[0][1], message)
+        m.logout()
+
+
 class IdleTimeoutTest(MailProxyBase):
     imap_extra = 'idle_timeout = "1s"\nauthenticated_idle_timeout = "1s"'
 

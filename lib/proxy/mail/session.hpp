@@ -12,12 +12,10 @@
 #include <optional>
 #include <string>
 #include <variant>
-#include <memory>
-
-#include <boost/asio/ssl/stream.hpp>
 
 #include "lib/log/access_log.hpp"
 #include "lib/net/asio.hpp"
+#include "lib/proxy/mail/tls_stream.hpp"
 #include "lib/route/route_resolver.hpp"
 #include "lib/server/config.hpp"
 #include "lib/tls/tls_context.hpp"
@@ -27,7 +25,6 @@ namespace zmproxy::proxy::mail {
 namespace asio = net::asio;
 using asio::awaitable;
 using net::tcp;
-using TlsStream = asio::ssl::stream<tcp::socket>;
 using Clock = std::chrono::steady_clock;
 
 // Live counters, per protocol, shared by every worker.

@@ -1,0 +1,215 @@
+#pragma once
+// TlsStream: TLS on a tcp::socket straight from OpenSSL. The SSL object
+// reads and writes the non-blocking socket itself (SSL_set_fd); when it
+// wants more, the operation waits for the socket's readiness and tries
+// again. asio::ssl::stream keeps, per connection and for its whole life, two
+// 17 KiB engine buffers plus a BIO pair's own two, and copies every byte
+// through them; an idle IMAPS session held ~50 KiB. Here, with
+// SSL_MODE_RELEASE_BUFFERS (set on our contexts), an idle connection holds
+// the SSL object and the socket only.
+//
+// The interface is the part of asio::ssl::stream the mail sessions use:
+// async_handshake, async_read_some, async_write_some (so asio::async_write
+// works), async_shutdown, next_layer, native_handle. One operation of each
+// direction at a time, as with any Asio stream; cancellation is the
+// socket's (cancel or close fails a pending wait with operation_aborted).
+// Not thread-safe: all operations run on the socket's executor.
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <utility>
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
+
+#include "lib/net/asio.hpp"
+
+namespace zmproxy::proxy::mail {
+
+class TlsStream {
+ public:
+  using executor_type = net::tcp::socket::executor_type;
+  using next_layer_type = net::tcp::socket;
+  using lowest_layer_type = net::tcp::socket::lowest_layer_type;
+
+  TlsStream(net::tcp::socket socket, net::asio::ssl::context& ctx)
+      : m_socket(std::move(socket)), m_ssl(SSL_new(ctx.native_handle())) {
+    boost::system::error_code ignored;
+    m_socket.non_blocking(true, ignored);
+    if (m_ssl != nullptr) {
+      SSL_set_fd(m_ssl, static_cast<int>(m_socket.native_handle()));
+      SSL_set_mode(m_ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+  }
+  ~TlsStream() {
+    if (m_ssl != nullptr) {
+      SSL_free(m_ssl);
+    }
+  }
+  // Moves only while no operation is pending (the session hands the
+  // stream to the relay between operations).
+  TlsStream(TlsStream&& o) noexcept
+      : m_socket(std::move(o.m_socket)), m_ssl(std::exchange(o.m_ssl, nullptr)) {}
+  TlsStream& operator=(TlsStream&&) = delete;
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+  executor_type get_executor() { return m_socket.get_executor(); }
+  net::tcp::socket& next_layer() { return m_socket; }
+  lowest_layer_type& lowest_layer() { return m_socket.lowest_layer(); }
+  SSL* native_handle() { return m_ssl; }
+
+  template <class Token>
+  auto async_handshake(net::asio::ssl::stream_base::handshake_type type, Token&& token) {
+    if (m_ssl != nullptr) {
+      if (type == net::asio::ssl::stream_base::client) {
+        SSL_set_connect_state(m_ssl);
+      } else {
+        SSL_set_accept_state(m_ssl);
+      }
+    }
+    return start<void(boost::system::error_code)>(std::forward<Token>(token), [](SSL* ssl, std::size_t&) {
+      return SSL_do_handshake(ssl);
+    });
+  }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    const net::asio::mutable_buffer b = first(buffers);
+    return start<void(boost::system::error_code, std::size_t)>(
+        std::forward<Token>(token), [b](SSL* ssl, std::size_t& n) {
+          return b.size() == 0 ? 1 : SSL_read_ex(ssl, b.data(), b.size(), &n);
+        });
+  }
+
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    const net::asio::const_buffer b = first(buffers);
+    return start<void(boost::system::error_code, std::size_t)>(
+        std::forward<Token>(token), [b](SSL* ssl, std::size_t& n) {
+          return b.size() == 0 ? 1 : SSL_write_ex(ssl, b.data(), b.size(), &n);
+        });
+  }
+
+  // Sends close_notify; does not wait for the peer's (nginx does not either).
+  template <class Token>
+  auto async_shutdown(Token&& token) {
+    return start<void(boost::system::error_code)>(std::forward<Token>(token), [](SSL* ssl, std::size_t&) {
+      const int r = SSL_shutdown(ssl);
+      return r >= 0 ? 1 : r;
+    });
+  }
+
+ private:
+  template <class Buffers>
+  static auto first(const Buffers& buffers) {
+    for (auto it = net::asio::buffer_sequence_begin(buffers); it != net::asio::buffer_sequence_end(buffers); ++it) {
+      if (it->size() != 0) {
+        return *it;
+      }
+    }
+    return *net::asio::buffer_sequence_begin(buffers);
+  }
+
+  // The error of an SSL call that returned `ret`; want_read/want_write
+  // come back as SSL_ERROR_WANT_* in `want`.
+  boost::system::error_code error_of(int ret, int& want) {
+    want = 0;
+    if (ret > 0) {
+      return {};
+    }
+    const int e = SSL_get_error(m_ssl, ret);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      want = e;
+      return {};
+    }
+    if (e == SSL_ERROR_ZERO_RETURN) {
+      return net::asio::error::eof;
+    }
+    if (e == SSL_ERROR_SYSCALL) {
+      const int err = errno;
+      ERR_clear_error();
+      return err != 0 ? boost::system::error_code(err, boost::system::system_category())
+                      : boost::system::error_code(net::asio::ssl::error::stream_truncated);
+    }
+    const unsigned long code = ERR_get_error();
+    ERR_clear_error();
+    return code != 0 ? boost::system::error_code(static_cast<int>(code), net::asio::error::get_ssl_category())
+                     : boost::system::error_code(net::asio::error::connection_reset);
+  }
+
+  // One operation: try the SSL call; on want-read/write wait for the socket
+  // and try again; complete with the error (and the byte count).
+  template <class Handler, class Call, bool WithSize>
+  struct Op {
+    TlsStream* stream;
+    Handler handler;
+    Call call;
+
+    void run(bool first_try) {
+      std::size_t n = 0;
+      int want = 0;
+      boost::system::error_code ec;
+      if (stream->m_ssl == nullptr) {
+        ec = net::asio::error::no_memory;
+      } else {
+        ERR_clear_error();
+        ec = stream->error_of(call(stream->m_ssl, n), want);
+      }
+      if (want != 0) {
+        auto& socket = stream->m_socket;
+        socket.async_wait(want == SSL_ERROR_WANT_READ ? net::tcp::socket::wait_read : net::tcp::socket::wait_write,
+                          [op = std::move(*this)](boost::system::error_code wec) mutable {
+                            if (wec) {
+                              op.complete(wec, 0, false);
+                            } else {
+                              op.run(false);
+                            }
+                          });
+        return;
+      }
+      complete(ec, n, first_try);
+    }
+
+    void complete(boost::system::error_code ec, std::size_t n, bool first_try) {
+      // Never from inside the initiating call: a first try that finished
+      // at once is posted.
+      if constexpr (WithSize) {
+        if (first_try) {
+          net::asio::post(stream->m_socket.get_executor(), net::asio::append(std::move(handler), ec, n));
+        } else {
+          net::asio::dispatch(stream->m_socket.get_executor(), net::asio::append(std::move(handler), ec, n));
+        }
+      } else {
+        if (first_try) {
+          net::asio::post(stream->m_socket.get_executor(), net::asio::append(std::move(handler), ec));
+        } else {
+          net::asio::dispatch(stream->m_socket.get_executor(), net::asio::append(std::move(handler), ec));
+        }
+      }
+    }
+  };
+
+  template <class Signature, class Token, class Call>
+  auto start(Token&& token, Call call) {
+    constexpr bool with_size = std::is_same_v<Signature, void(boost::system::error_code, std::size_t)>;
+    return net::asio::async_initiate<Token, Signature>(
+        [this](auto handler, Call c) {
+          using H = std::decay_t<decltype(handler)>;
+          Op<H, Call, with_size>{this, std::move(handler), std::move(c)}.run(true);
+        },
+        token, std::move(call));
+  }
+
+  net::tcp::socket m_socket;
+  SSL* m_ssl = nullptr;
+};
+
+}  // namespace zmproxy::proxy::mail

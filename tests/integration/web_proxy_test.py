@@ -223,6 +223,19 @@ class RoutingTest(WebProxyBase):
         self.assertEqual((r.status, json.loads(r.read())["path"]), (200, "/home/user1@example.com/after"))
         conn.close()
 
+    def test_chunked_upload_and_chunked_answer(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.ports["http"], timeout=30)
+        pieces = [b"a" * 1000, b"b" * 70000, b"c"]
+        conn.request("POST", "/home/user2@example.com/up", body=iter(pieces), encode_chunked=True,
+                     headers={"Host": "mail.example.com", "Transfer-Encoding": "chunked"})
+        r = conn.getresponse()
+        self.assertEqual(json.loads(r.read())["received"], 71001)
+        # The same connection, then a chunked answer.
+        conn.request("GET", "/home/user2@example.com/chunked", headers={"Host": "mail.example.com"})
+        r = conn.getresponse()
+        self.assertEqual(r.read(), b"piece 0\npiece 1\npiece 2\n")
+        conn.close()
+
     def test_access_log_is_combined_format(self):
         self.get("/home/user1@example.com/inbox", headers={"User-Agent": "tester/1"})
         path = os.path.join(self.home, "log", "access.log")

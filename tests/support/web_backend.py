@@ -9,6 +9,7 @@ echoes what it received.
   POST|PUT anything           reads the whole body; answers its size
   GET  /redirect              302 to this server's own absolute URL
   GET  /sleep?s=N             answers after N seconds
+  GET  /chunked               "piece 0".."piece 2" in a chunked body
   any  with Upgrade: test     101, then echoes bytes (a tunnel)
   GET  anything else          200, JSON: name, method, path, headers
 """
@@ -88,6 +89,16 @@ class Handler(BaseHTTPRequestHandler):
             return
         if "/sleep" in self.path:
             time.sleep(float(self.path.split("s=")[1]))  # the slow server under test
+        if "/chunked" in self.path:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(3):
+                piece = b"piece %d\n" % i
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+            return
         if "/redirect" in self.path:
             host, port = self.server.server_address[:2]
             self.send_json({"name": self.server.name}, 302,

@@ -1,5 +1,6 @@
 #include "lib/proxy/http/session.hpp"
 
+#include <array>
 #include <cstdlib>
 #include <map>
 #include <variant>
@@ -191,6 +192,84 @@ awaitable<beast::error_code> relay_body(In& in, beast::flat_buffer& inbuf,
   }
 }
 
+// A message header as it goes out: the start line, then the fields in
+// their order. Written by hand rather than by Beast's serializer, whose
+// buffer-sequence machinery cost more than the rest of a small request.
+void serialize_header(std::string& out, const bhttp::request_header<>& h) {
+  out.clear();
+  out.append(h.method_string().data(), h.method_string().size());
+  out.push_back(' ');
+  out.append(h.target().data(), h.target().size());
+  out.append(h.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+}
+
+void serialize_header(std::string& out, const bhttp::response_header<>& h) {
+  out.clear();
+  out.append(h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out.append(std::to_string(h.result_int()));
+  out.push_back(' ');
+  const auto reason = h.reason().empty() ? bhttp::obsolete_reason(h.result()) : h.reason();
+  out.append(reason.data(), reason.size());
+  out.append("\r\n");
+}
+
+template <class Header>
+void serialize_fields(std::string& out, const Header& h) {
+  for (const auto& f : h) {
+    out.append(f.name_string().data(), f.name_string().size());
+    out.append(": ");
+    out.append(f.value().data(), f.value().size());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+}
+
+// Send `head` (may be empty), then the message body as the parser yields
+// it, unchanged: for a body of known length (or none), where nothing needs
+// re-framing. The head leaves with the first piece of the body.
+template <class In, class Out, bool isRequest>
+awaitable<beast::error_code> relay_raw(In& in, beast::flat_buffer& inbuf,
+                                       bhttp::parser<isRequest, bhttp::buffer_body>& p, Out& out,
+                                       std::string_view head, std::chrono::milliseconds read_timeout,
+                                       std::chrono::milliseconds write_timeout, std::uint64_t& read_bytes,
+                                       std::uint64_t& written_bytes) {
+  const auto remaining = p.is_done() ? boost::optional<std::uint64_t>(0) : p.content_length_remaining();
+  const std::size_t chunk = remaining && *remaining < k_chunk ? std::max<std::size_t>(*remaining, 1) : k_chunk;
+  std::unique_ptr<char[]> buf(new char[chunk]);  // uninitialised: written before it is read
+  if (inbuf.capacity() < chunk) {
+    inbuf.reserve(chunk);  // see relay_body
+  }
+  while (true) {
+    std::size_t n = 0;
+    if (!p.is_done()) {
+      p.get().body().data = buf.get();
+      p.get().body().size = chunk;
+      Timed deadline(in, read_timeout);
+      auto [read_ec, rn] = co_await bhttp::async_read(in, inbuf, p, net::use_nothrow);
+      auto ec = deadline.result(read_ec);
+      if (ec && ec != bhttp::error::need_buffer) {
+        co_return ec;
+      }
+      n = chunk - p.get().body().size;
+      read_bytes += n;
+    }
+    const std::array<asio::const_buffer, 2> pieces{asio::buffer(head.data(), head.size()),
+                                                   asio::buffer(buf.get(), n)};
+    head = {};
+    if (pieces[0].size() + pieces[1].size() > 0) {
+      Timed deadline(out, write_timeout);
+      auto [write_ec, wn] = co_await asio::async_write(out, pieces, net::use_nothrow);
+      written_bytes += wn;
+      if (auto wec = deadline.result(write_ec)) {
+        co_return wec;
+      }
+    }
+    if (p.is_done()) {
+      co_return beast::error_code{};
+    }
+  }
+}
+
 bool is_hop_by_hop(std::string_view name) {
   for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
                              "proxy-authorization", "te", "trailer", "upgrade"}) {
@@ -281,11 +360,22 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   // Expect: 100-continue is answered here: the body is streamed anyway.
   const bool expect_continue = core::iequals(req[bhttp::field::expect], "100-continue");
   req.erase(bhttp::field::expect);
-  bhttp::serializer<true, bhttp::buffer_body> sr{req};
+  // A body of known length (or none) goes as it came; a chunked one is
+  // re-framed by Beast's serializer.
+  const bool request_chunked = req.chunked();
+  std::optional<bhttp::serializer<true, bhttp::buffer_body>> sr;
+  std::string head;
   beast::error_code hec;
-  {
+  if (request_chunked) {
+    sr.emplace(req);
     Timed deadline(up, c.cfg.http.send_timeout);
-    auto [write_ec, hn] = co_await bhttp::async_write_header(up, sr, net::use_nothrow);
+    auto [write_ec, hn] = co_await bhttp::async_write_header(up, *sr, net::use_nothrow);
+    hec = deadline.result(write_ec);
+  } else {
+    serialize_header(head, req.base());
+    serialize_fields(head, req.base());
+    Timed deadline(up, c.cfg.http.send_timeout);
+    auto [write_ec, hn] = co_await asio::async_write(up, asio::buffer(head), net::use_nothrow);
     hec = deadline.result(write_ec);
   }
   if (hec) {
@@ -302,10 +392,16 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
     }
   }
   bool body_sent = false;
-  if (!sr.is_done()) {
+  if (request_chunked ? !sr->is_done() : !rp.is_done()) {
     std::uint64_t sent_up = 0;
-    auto ec = co_await relay_body(client, cbuf, rp, up, sr, c.cfg.http.client_timeout, c.cfg.http.send_timeout,
-                                  c.info.bytes_in, sent_up);
+    beast::error_code ec;
+    if (request_chunked) {
+      ec = co_await relay_body(client, cbuf, rp, up, *sr, c.cfg.http.client_timeout, c.cfg.http.send_timeout,
+                               c.info.bytes_in, sent_up);
+    } else {
+      ec = co_await relay_raw(client, cbuf, rp, up, std::string_view(), c.cfg.http.client_timeout,
+                              c.cfg.http.send_timeout, c.info.bytes_in, sent_up);
+    }
     if (ec) {
       upstream_reusable = false;
       co_return false;
@@ -406,6 +502,21 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   if (!res.has_content_length() && !res.chunked() && code >= 200 && code != 204 && code != 304 &&
       req.method() != bhttp::verb::head && version_11(req)) {
     res.chunked(true);
+  }
+  if (!res.chunked() && (res.has_content_length() || resp.is_done())) {
+    // The common case: a body of known length (or none) goes as it came,
+    // the header with its first piece.
+    serialize_header(head, res.base());
+    serialize_fields(head, res.base());
+    std::uint64_t read_up = 0;
+    auto ec = co_await relay_raw(up, ubuf, resp, client, std::string_view(head), read_timeout,
+                                 c.cfg.http.send_timeout, read_up, c.info.bytes_out);
+    if (ec) {
+      upstream_reusable = false;
+      co_return false;
+    }
+    upstream_reusable = upstream_keep_alive;
+    co_return client_keep_alive;
   }
   bhttp::serializer<false, bhttp::buffer_body> rs{res};
   if (resp.is_done()) {

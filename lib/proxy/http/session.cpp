@@ -109,6 +109,11 @@ struct Ctx {
   std::string referer;
   std::string user_agent;
   int status = 0;
+  // Per request, kept for their capacity: the outgoing header and the
+  // forwarding fields added to the request.
+  std::string head;
+  std::string forwarded;
+  bool forwarded_ready = false;
 };
 
 template <class Stream>
@@ -135,63 +140,6 @@ awaitable<bool> send_simple(Ctx& c, Stream& client, unsigned version, bhttp::sta
   co_return !ec && !deadline.expired() && keep_alive;
 }
 
-// Copy a message body from a parser to a serializer in chunks (Beast's
-// buffer_body relay): never the whole body in memory.
-template <class In, class Out, bool isRequest>
-awaitable<beast::error_code> relay_body(In& in, beast::flat_buffer& inbuf,
-                                        bhttp::parser<isRequest, bhttp::buffer_body>& p, Out& out,
-                                        bhttp::serializer<isRequest, bhttp::buffer_body>& sr,
-                                        std::chrono::milliseconds read_timeout,
-                                        std::chrono::milliseconds write_timeout, std::uint64_t& read_bytes,
-                                        std::uint64_t& written_bytes) {
-  // A known short body gets a buffer of its size (a 1 KiB answer does not
-  // allocate and free 64 KiB); others are copied 64 KiB at a time.
-  const auto remaining = p.content_length_remaining();
-  const std::size_t chunk = remaining && *remaining < k_chunk ? std::max<std::size_t>(*remaining, 1) : k_chunk;
-  std::unique_ptr<char[]> buf(new char[chunk]);  // not make_unique: no memset
-  // Beast reads into `inbuf` only as much as its free capacity: left at the
-  // few hundred bytes a header needed, a body would come in 512-byte reads.
-  if (inbuf.capacity() < chunk) {
-    inbuf.reserve(chunk);
-  }
-  while (true) {
-    if (!p.is_done()) {
-      p.get().body().data = buf.get();
-      p.get().body().size = chunk;
-      Timed deadline(in, read_timeout);
-      auto [read_ec, n] = co_await bhttp::async_read(in, inbuf, p, net::use_nothrow);
-      auto ec = deadline.result(read_ec);
-      if (ec == bhttp::error::need_buffer) {
-        ec = {};
-      }
-      if (ec) {
-        co_return ec;
-      }
-      p.get().body().size = chunk - p.get().body().size;
-      p.get().body().data = buf.get();
-      p.get().body().more = !p.is_done();
-      read_bytes += p.get().body().size;
-    } else {
-      p.get().body().data = nullptr;
-      p.get().body().size = 0;
-      p.get().body().more = false;
-    }
-    Timed deadline(out, write_timeout);
-    auto [write_ec, wn] = co_await bhttp::async_write(out, sr, net::use_nothrow);
-    auto wec = deadline.result(write_ec);
-    written_bytes += wn;
-    if (wec == bhttp::error::need_buffer) {
-      wec = {};
-    }
-    if (wec) {
-      co_return wec;
-    }
-    if (sr.is_done()) {
-      co_return beast::error_code{};
-    }
-  }
-}
-
 // A message header as it goes out: the start line, then the fields in
 // their order. Written by hand rather than by Beast's serializer, whose
 // buffer-sequence machinery cost more than the rest of a small request.
@@ -213,32 +161,48 @@ void serialize_header(std::string& out, const bhttp::response_header<>& h) {
   out.append("\r\n");
 }
 
+// The fields, then `extra` (whole lines), then the blank line. Fields named
+// like the forwarding ones we add are the client's and are left out.
 template <class Header>
-void serialize_fields(std::string& out, const Header& h) {
+void serialize_fields(std::string& out, const Header& h, std::string_view extra) {
   for (const auto& f : h) {
-    out.append(f.name_string().data(), f.name_string().size());
+    const auto name = f.name_string();
+    if (!extra.empty() && (core::iequals(name, "X-Forwarded-For") || core::iequals(name, "X-Forwarded-Proto") ||
+                           core::iequals(name, "X-Real-IP"))) {
+      continue;
+    }
+    out.append(name.data(), name.size());
     out.append(": ");
     out.append(f.value().data(), f.value().size());
     out.append("\r\n");
   }
+  out.append(extra);
   out.append("\r\n");
 }
 
 // Send `head` (may be empty), then the message body as the parser yields
-// it, unchanged: for a body of known length (or none), where nothing needs
-// re-framing. The head leaves with the first piece of the body.
+// it: unchanged, or re-framed in chunks when `chunked` (the parser took the
+// incoming framing off; trailers are not passed on). The head leaves with
+// the first piece of the body, in one write.
 template <class In, class Out, bool isRequest>
 awaitable<beast::error_code> relay_raw(In& in, beast::flat_buffer& inbuf,
                                        bhttp::parser<isRequest, bhttp::buffer_body>& p, Out& out,
-                                       std::string_view head, std::chrono::milliseconds read_timeout,
+                                       std::string_view head, bool chunked, std::chrono::milliseconds read_timeout,
                                        std::chrono::milliseconds write_timeout, std::uint64_t& read_bytes,
                                        std::uint64_t& written_bytes) {
+  // A known short body gets a buffer of its size (a 1 KiB answer does not
+  // allocate and free 64 KiB); others are copied 64 KiB at a time.
   const auto remaining = p.is_done() ? boost::optional<std::uint64_t>(0) : p.content_length_remaining();
   const std::size_t chunk = remaining && *remaining < k_chunk ? std::max<std::size_t>(*remaining, 1) : k_chunk;
   std::unique_ptr<char[]> buf(new char[chunk]);  // uninitialised: written before it is read
+  // Beast reads into `inbuf` only as much as its free capacity: left at the
+  // few hundred bytes a header needed, a body would come in 512-byte reads.
   if (inbuf.capacity() < chunk) {
-    inbuf.reserve(chunk);  // see relay_body
+    inbuf.reserve(chunk);
   }
+  char frame[24];  // "<hex size>\r\n"
+  static constexpr std::string_view k_crlf = "\r\n";
+  static constexpr std::string_view k_last = "0\r\n\r\n";
   while (true) {
     std::size_t n = 0;
     if (!p.is_done()) {
@@ -253,10 +217,17 @@ awaitable<beast::error_code> relay_raw(In& in, beast::flat_buffer& inbuf,
       n = chunk - p.get().body().size;
       read_bytes += n;
     }
-    const std::array<asio::const_buffer, 2> pieces{asio::buffer(head.data(), head.size()),
-                                                   asio::buffer(buf.get(), n)};
+    std::size_t frame_size = 0;
+    if (chunked && n > 0) {
+      frame_size = static_cast<std::size_t>(std::snprintf(frame, sizeof frame, "%zx\r\n", n));
+    }
+    const bool last = p.is_done();
+    const std::array<asio::const_buffer, 5> pieces{
+        asio::buffer(head.data(), head.size()), asio::buffer(frame, frame_size), asio::buffer(buf.get(), n),
+        asio::buffer(k_crlf.data(), frame_size > 0 ? k_crlf.size() : 0),
+        asio::buffer(k_last.data(), chunked && last ? k_last.size() : 0)};
     head = {};
-    if (pieces[0].size() + pieces[1].size() > 0) {
+    if (asio::buffer_size(pieces) > 0) {
       Timed deadline(out, write_timeout);
       auto [write_ec, wn] = co_await asio::async_write(out, pieces, net::use_nothrow);
       written_bytes += wn;
@@ -264,7 +235,7 @@ awaitable<beast::error_code> relay_raw(In& in, beast::flat_buffer& inbuf,
         co_return wec;
       }
     }
-    if (p.is_done()) {
+    if (last) {
       co_return beast::error_code{};
     }
   }
@@ -340,40 +311,42 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   auto& req = rp.get();
   const bool upgrade = bhttp::token_list{req[bhttp::field::connection]}.exists("upgrade") &&
                        !req[bhttp::field::upgrade].empty();
-  const std::string path(req.target().substr(0, req.target().find('?')));
+  const auto target = req.target();
+  const std::string_view path(target.data(), std::min(target.size(), target.find('?')));
   const auto read_timeout = is_long_poll(path) ? c.cfg.http.poll_timeout : c.cfg.http.read_timeout;
-  // Request header, then body, streamed.
-  std::string upgrade_value(req[bhttp::field::upgrade]);
+  // The forwarding fields, made once per request (a retry on another
+  // connection sends the same).
+  if (!c.forwarded_ready) {
+    const auto xff = req["X-Forwarded-For"];
+    std::string& f = c.forwarded;
+    f.assign("X-Forwarded-For: ");
+    if (!xff.empty()) {
+      f.append(xff.data(), xff.size()).append(", ");
+    }
+    f.append(c.info.client_ip).append("\r\nX-Forwarded-Proto: ").append(c.tls ? "https" : "http");
+    f.append("\r\nX-Real-IP: ").append(c.info.client_ip);
+    if (upgrade) {
+      const auto u = req[bhttp::field::upgrade];
+      f.append("\r\nConnection: Upgrade\r\nUpgrade: ").append(u.data(), u.size());
+    } else {
+      f.append("\r\nConnection: keep-alive");
+    }
+    f.append("\r\n");
+    c.forwarded_ready = true;
+  }
   for (auto it = req.begin(); it != req.end();) {
     it = is_hop_by_hop(it->name_string()) ? req.erase(it) : std::next(it);
-  }
-  std::string xff(req["X-Forwarded-For"]);
-  req.set("X-Forwarded-For", xff.empty() ? c.info.client_ip : xff + ", " + c.info.client_ip);
-  req.set("X-Forwarded-Proto", c.tls ? "https" : "http");
-  req.set("X-Real-IP", c.info.client_ip);
-  if (upgrade) {
-    req.set(bhttp::field::connection, "Upgrade");
-    req.set(bhttp::field::upgrade, upgrade_value);
-  } else {
-    req.set(bhttp::field::connection, "keep-alive");
   }
   // Expect: 100-continue is answered here: the body is streamed anyway.
   const bool expect_continue = core::iequals(req[bhttp::field::expect], "100-continue");
   req.erase(bhttp::field::expect);
-  // A body of known length (or none) goes as it came; a chunked one is
-  // re-framed by Beast's serializer.
-  const bool request_chunked = req.chunked();
-  std::optional<bhttp::serializer<true, bhttp::buffer_body>> sr;
-  std::string head;
+  // The request header, written by hand; the body follows as it came (a
+  // chunked one re-framed).
+  std::string& head = c.head;
+  serialize_header(head, req.base());
+  serialize_fields(head, req.base(), c.forwarded);
   beast::error_code hec;
-  if (request_chunked) {
-    sr.emplace(req);
-    Timed deadline(up, c.cfg.http.send_timeout);
-    auto [write_ec, hn] = co_await bhttp::async_write_header(up, *sr, net::use_nothrow);
-    hec = deadline.result(write_ec);
-  } else {
-    serialize_header(head, req.base());
-    serialize_fields(head, req.base());
+  {
     Timed deadline(up, c.cfg.http.send_timeout);
     auto [write_ec, hn] = co_await asio::async_write(up, asio::buffer(head), net::use_nothrow);
     hec = deadline.result(write_ec);
@@ -392,16 +365,10 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
     }
   }
   bool body_sent = false;
-  if (request_chunked ? !sr->is_done() : !rp.is_done()) {
+  if (!rp.is_done()) {
     std::uint64_t sent_up = 0;
-    beast::error_code ec;
-    if (request_chunked) {
-      ec = co_await relay_body(client, cbuf, rp, up, *sr, c.cfg.http.client_timeout, c.cfg.http.send_timeout,
-                               c.info.bytes_in, sent_up);
-    } else {
-      ec = co_await relay_raw(client, cbuf, rp, up, std::string_view(), c.cfg.http.client_timeout,
-                              c.cfg.http.send_timeout, c.info.bytes_in, sent_up);
-    }
+    auto ec = co_await relay_raw(client, cbuf, rp, up, std::string_view(), req.chunked(),
+                                 c.cfg.http.client_timeout, c.cfg.http.send_timeout, c.info.bytes_in, sent_up);
     if (ec) {
       upstream_reusable = false;
       co_return false;
@@ -409,7 +376,6 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
     // Only a real body makes the request unrepeatable.
     body_sent = req.chunked() || (req.has_content_length() && req[bhttp::field::content_length] != "0");
   }
-  // Response header.
   // Response header; interim 1xx answers (but 101) are skipped.
   std::optional<bhttp::response_parser<bhttp::buffer_body>> resp_holder;
   beast::error_code rec;
@@ -448,6 +414,7 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   auto& res = resp.get();
   c.status = static_cast<int>(res.result_int());
   const bool upstream_keep_alive = res.keep_alive();
+  const bool switching = upgrade && res.result() == bhttp::status::switching_protocols;
   // Location: an internal mailbox URL becomes the public one.
   if (auto loc = res.find(bhttp::field::location); loc != res.end()) {
     const std::string internal = std::string("http") + (c.cfg.upstream.ssl ? "s" : "") + "://" + t.host + ":" +
@@ -456,23 +423,20 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
             rewrite_location(loc->value(), internal, public_base(c, std::string(req[bhttp::field::host]), t)));
   }
   for (auto it = res.begin(); it != res.end();) {
-    it = (is_hop_by_hop(it->name_string()) && !(upgrade && res.result() == bhttp::status::switching_protocols))
-             ? res.erase(it)
-             : std::next(it);
+    it = (is_hop_by_hop(it->name_string()) && !switching) ? res.erase(it) : std::next(it);
   }
   for (const std::string& line : c.cfg.http.response_headers) {
     const auto colon = line.find(':');
     res.set(std::string(core::trim(std::string_view(line).substr(0, colon))),
             std::string(core::trim(std::string_view(line).substr(colon + 1))));
   }
-  if (upgrade && res.result() == bhttp::status::switching_protocols) {
-    bhttp::serializer<false, bhttp::buffer_body> rs{res};
-    res.body().data = nullptr;
-    res.body().more = false;
+  if (switching) {
+    serialize_header(head, res.base());
+    serialize_fields(head, res.base(), {});
     beast::error_code wec;
     {
       Timed deadline(client, c.cfg.http.send_timeout);
-      auto [write_ec, wn] = co_await bhttp::async_write_header(client, rs, net::use_nothrow);
+      auto [write_ec, wn] = co_await asio::async_write(client, asio::buffer(head), net::use_nothrow);
       wec = deadline.result(write_ec);
     }
     if (wec) {
@@ -494,52 +458,28 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
     upstream_reusable = false;
     co_return false;
   }
-  const bool client_keep_alive = req.keep_alive();
-  res.keep_alive(client_keep_alive);
+  bool client_keep_alive = req.keep_alive();
   // A body delimited by the upstream closing cannot be on a kept-alive client
-  // connection: send it chunked.
+  // connection: an HTTP/1.1 client gets it chunked, an HTTP/1.0 one until
+  // the connection closes.
   const auto code = static_cast<int>(res.result_int());
-  if (!res.has_content_length() && !res.chunked() && code >= 200 && code != 204 && code != 304 &&
-      req.method() != bhttp::verb::head && version_11(req)) {
-    res.chunked(true);
+  if (!res.has_content_length() && !res.chunked() && !resp.is_done() && code >= 200 && code != 204 &&
+      code != 304) {
+    if (version_11(req)) {
+      res.chunked(true);
+    } else {
+      client_keep_alive = false;
+    }
   }
-  if (!res.chunked() && (res.has_content_length() || resp.is_done())) {
-    // The common case: a body of known length (or none) goes as it came,
-    // the header with its first piece.
-    serialize_header(head, res.base());
-    serialize_fields(head, res.base());
-    std::uint64_t read_up = 0;
-    auto ec = co_await relay_raw(up, ubuf, resp, client, std::string_view(head), read_timeout,
-                                 c.cfg.http.send_timeout, read_up, c.info.bytes_out);
-    if (ec) {
-      upstream_reusable = false;
-      co_return false;
-    }
-    upstream_reusable = upstream_keep_alive;
-    co_return client_keep_alive;
-  }
-  bhttp::serializer<false, bhttp::buffer_body> rs{res};
-  if (resp.is_done()) {
-    // No body (or an empty one): the header alone.
-    res.body().data = nullptr;
-    res.body().size = 0;
-    res.body().more = false;
-    Timed deadline(client, c.cfg.http.send_timeout);
-    auto [write_ec, wn] = co_await bhttp::async_write(client, rs, net::use_nothrow);
-    c.info.bytes_out += wn;
-    if (deadline.result(write_ec)) {
-      upstream_reusable = false;
-      co_return false;
-    }
-  } else {
-    // The header leaves with the first piece of the body, in one write.
-    std::uint64_t read_up = 0;
-    auto ec = co_await relay_body(up, ubuf, resp, client, rs, read_timeout, c.cfg.http.send_timeout, read_up,
-                                  c.info.bytes_out);
-    if (ec) {
-      upstream_reusable = false;
-      co_return false;
-    }
+  res.keep_alive(client_keep_alive);
+  serialize_header(head, res.base());
+  serialize_fields(head, res.base(), {});
+  std::uint64_t read_up = 0;
+  auto ec = co_await relay_raw(up, ubuf, resp, client, std::string_view(head), res.chunked(), read_timeout,
+                               c.cfg.http.send_timeout, read_up, c.info.bytes_out);
+  if (ec) {
+    upstream_reusable = false;
+    co_return false;
   }
   upstream_reusable = upstream_keep_alive;
   co_return client_keep_alive;
@@ -777,6 +717,7 @@ awaitable<void> serve(Ctx& c, Client& client) {
   while (true) {
     c.request_line.clear();
     c.status = 0;
+    c.forwarded_ready = false;
     c.info.upstream.clear();
     const auto started = Clock::now();
     const std::uint64_t out_before = c.info.bytes_out;
@@ -800,7 +741,7 @@ awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared, tcp::soc
   // Held for the session's life: the connection counters go down at its end.
   const ConnectionSlot held = std::move(slot);
   Ctx c{shared, *shared->config, mail::describe_peer(socket, admin ? "admin" : tls ? "https" : "http"), tls,
-        admin, 0, {}, {}, {}, 0};
+        admin, 0, {}, {}, {}, 0, {}, {}, false};
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   try {

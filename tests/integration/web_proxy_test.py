@@ -164,6 +164,32 @@ class RoutingTest(WebProxyBase):
         s.close()
         self.assertEqual(self.get("/x")[0].status, 200)
 
+    def read_all(self, s):
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+    def test_a_body_ended_by_the_close_reaches_both_http_versions(self):
+        # HTTP/1.1: chunked, and the connection stays usable.
+        conn = http.client.HTTPConnection("127.0.0.1", self.ports["http"], timeout=30)
+        conn.request("GET", "/home/user1@example.com/until-close", headers={"Host": "mail.example.com"})
+        r = conn.getresponse()
+        self.assertEqual((r.getheader("Transfer-Encoding"), r.read()), ("chunked", b"the end is the close"))
+        conn.request("GET", "/home/user1@example.com/next", headers={"Host": "mail.example.com"})
+        self.assertEqual(conn.getresponse().status, 200)
+        conn.close()
+        # HTTP/1.0 asking for keep-alive: the body, then the proxy closes.
+        s = socket.create_connection(("127.0.0.1", self.ports["http"]), timeout=30)
+        s.sendall(b"GET /home/user1@example.com/until-close HTTP/1.0\r\nHost: mail.example.com\r\n"
+                  b"Connection: keep-alive\r\n\r\n")
+        data = self.read_all(s)  # returns only because the proxy closes
+        s.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data)
+        self.assertTrue(data.endswith(b"\r\n\r\nthe end is the close"), data)
+
     def test_websocket_style_upgrade_is_tunnelled(self):
         s = socket.create_connection(("127.0.0.1", self.ports["http"]), timeout=30)
         s.sendall(b"GET /home/user1@example.com/ws HTTP/1.1\r\nHost: mail.example.com\r\n"

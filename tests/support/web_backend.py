@@ -10,6 +10,7 @@ echoes what it received.
   GET  /redirect              302 to this server's own absolute URL
   GET  /sleep?s=N             answers after N seconds
   GET  /chunked               "piece 0".."piece 2" in a chunked body
+  GET  /until-close           "the end is the close" with no length, then closes
   any  with Upgrade: test     101, then echoes bytes (a tunnel)
   GET  anything else          200, JSON: name, method, path, headers
 """
@@ -89,6 +90,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         if "/sleep" in self.path:
             time.sleep(float(self.path.split("s=")[1]))  # the slow server under test
+        if "/until-close" in self.path:
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"the end is the close")
+            self.close_connection = True
+            return
         if "/chunked" in self.path:
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")

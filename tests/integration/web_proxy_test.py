@@ -218,6 +218,21 @@ class RoutingTest(WebProxyBase):
         finally:
             type(self).b2 = WebBackend("mbox2", "127.0.0.3").start()
 
+    def test_download_and_upload_over_https(self):
+        # Many TLS records each way, through the proxy's own TLS stream.
+        r = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                            "-H", "Host: mail.example.com",
+                            f"https://127.0.0.1:{self.ports['https']}/home/user1@example.com/download?bytes={20 << 20}"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.stdout, f"200 {20 << 20}")
+        upload = os.path.join(self.home, "upload-tls.bin")
+        with open(upload, "wb") as f:
+            f.write(os.urandom(5 << 20))
+        r = subprocess.run(["curl", "-sk", "-H", "Host: mail.example.com", "-T", upload,
+                            f"https://127.0.0.1:{self.ports['https']}/home/user2@example.com/up"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(json.loads(r.stdout)["received"], 5 << 20)
+
     def test_big_download_and_upload_stream_in_small_memory(self):
         def rss():
             with open(f"/proc/{self.proxy.proc.pid}/status") as f:

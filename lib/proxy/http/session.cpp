@@ -7,10 +7,8 @@
 
 #include <fmt/format.h>
 
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
@@ -34,7 +32,7 @@ using net::tcp;
 // Raw sockets: deadlines come from the worker's DeadlineSweeper, not from a
 // timer per operation (beast::tcp_stream arms one for every read and write).
 using Plain = tcp::socket;
-using Tls = beast::ssl_stream<tcp::socket>;
+using Tls = mail::TlsStream;  // OpenSSL on the socket: no per-connection engine buffers
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t k_chunk = 64 * 1024;
@@ -76,7 +74,7 @@ class Pool {
 };
 
 tcp::socket& lowest(Plain& s) { return s; }
-tcp::socket& lowest(Tls& s) { return s.next_layer(); }
+// lowest(Tls&) is mail::lowest, found by argument-dependent lookup.
 
 // The deadline of one operation on a stream: while it is alive, the socket
 // under the stream is cancelled once `timeout` has passed.

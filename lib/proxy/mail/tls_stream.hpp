@@ -18,8 +18,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include <boost/asio/append.hpp>
@@ -89,12 +92,31 @@ class TlsStream {
         });
   }
 
+  // Small pieces of a buffer sequence (a header, a chunk frame, a short
+  // body) leave together in one record: they are gathered in a per-thread
+  // scratch block, anew on each try (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    const net::asio::const_buffer b = first(buffers);
     return start<void(boost::system::error_code, std::size_t)>(
-        std::forward<Token>(token), [b](SSL* ssl, std::size_t& n) {
-          return b.size() == 0 ? 1 : SSL_write_ex(ssl, b.data(), b.size(), &n);
+        std::forward<Token>(token), [buffers](SSL* ssl, std::size_t& n) {
+          constexpr std::size_t k_record = 16 * 1024;
+          thread_local char scratch[k_record];
+          const net::asio::const_buffer b = first(buffers);
+          if (b.size() == 0) {
+            return 1;
+          }
+          if (b.size() >= k_record) {
+            return SSL_write_ex(ssl, b.data(), b.size(), &n);
+          }
+          std::size_t used = 0;
+          for (auto it = net::asio::buffer_sequence_begin(buffers);
+               it != net::asio::buffer_sequence_end(buffers) && used < k_record; ++it) {
+            const net::asio::const_buffer piece = *it;
+            const std::size_t take = std::min(piece.size(), k_record - used);
+            std::memcpy(scratch + used, piece.data(), take);
+            used += take;
+          }
+          return SSL_write_ex(ssl, scratch, used, &n);
         });
   }
 
@@ -110,12 +132,16 @@ class TlsStream {
  private:
   template <class Buffers>
   static auto first(const Buffers& buffers) {
+    using Buffer = std::conditional_t<std::is_convertible_v<decltype(*net::asio::buffer_sequence_begin(buffers)),
+                                                            net::asio::mutable_buffer>,
+                                      net::asio::mutable_buffer, net::asio::const_buffer>;
     for (auto it = net::asio::buffer_sequence_begin(buffers); it != net::asio::buffer_sequence_end(buffers); ++it) {
-      if (it->size() != 0) {
-        return *it;
+      const Buffer piece = *it;
+      if (piece.size() != 0) {
+        return piece;
       }
     }
-    return *net::asio::buffer_sequence_begin(buffers);
+    return Buffer();
   }
 
   // The error of an SSL call that returned `ret`; want_read/want_write

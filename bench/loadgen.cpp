@@ -15,7 +15,8 @@
 //       (FETCH 1:* RFC822.SIZE) and FETCHes it (BODY.PEEK[]) repeatedly.
 //   loadgen idle ... --clients N [--timeout S]
 //       opens N connections, LOGIN, SELECT, IDLE; prints "ESTABLISHED N"
-//       then waits until stdin closes (or the timeout), then DONE + LOGOUT.
+//       then waits until stdin closes (or the timeout), then DONE + LOGOUT;
+//       the JSON's "tls" is the negotiated protocol ("" without --tls).
 //
 // --tls (every mode): after the TCP connect, a TLS handshake (TLS 1.2 or
 // later, no certificate verification: the bench uses a self-signed
@@ -247,6 +248,8 @@ class Conn {
   }
 
   int fd() const { return fd_; }
+  // The negotiated protocol ("TLSv1.3"), or "" without TLS.
+  std::string tls_version() const { return ssl_ != nullptr ? SSL_get_version(ssl_) : ""; }
   // The last line read (for error messages), or why reading failed.
   const std::string& last_line() const { return last_line_; }
 
@@ -529,6 +532,13 @@ int run_idle(const Options& o, Shared& sh) {
     int r = ::poll(&p, 1, 200);
     if (r > 0) break;
   }
+  std::string tls;  // the first open connection's protocol
+  for (const Conn& c : conns) {
+    if (c.fd() >= 0) {
+      tls = c.tls_version();
+      break;
+    }
+  }
   auto close_slice = [&](int t) {
     for (int i = t; i < o.clients; i += nthreads) {
       Conn& c = conns[static_cast<size_t>(i)];
@@ -548,8 +558,9 @@ int run_idle(const Options& o, Shared& sh) {
   }
   std::printf(
       "{\"mode\": \"idle\", \"connections\": %ld, \"errors\": %ld, \"setup_s\": %.3f, "
-      "\"first_error\": %s}\n",
-      sh.sessions.load(), sh.errors.load(), setup_s, quote(sh.first_error).c_str());
+      "\"tls\": %s, \"first_error\": %s}\n",
+      sh.sessions.load(), sh.errors.load(), setup_s, quote(tls).c_str(),
+      quote(sh.first_error).c_str());
   return sh.errors.load() == 0 ? 0 : 1;
 }
 

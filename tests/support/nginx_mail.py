@@ -16,7 +16,8 @@ worker, error_log at info level and the pid file in the temp dir, and a
 
 imaps_certificate, a (certificate, key) pair of PEM file paths, adds an
 implicit-TLS IMAP server (`listen ... ssl;` with that `ssl_certificate` and
-`ssl_certificate_key`) on another ephemeral port, `imaps_port`; without it
+`ssl_certificate_key`, and `ssl_protocols TLSv1.2 TLSv1.3`: nginx before 1.23.4
+leaves TLS 1.3 off) on another ephemeral port, `imaps_port`; without it
 `imaps_port` is None and the configuration has no TLS server.
 
 The auth_http server must answer Auth-Status, Auth-Server (an IP literal),
@@ -229,6 +230,7 @@ class NginxMail:
     server {{
         listen {self.address}:{self.imaps_port} ssl;
         protocol imap;
+        ssl_protocols TLSv1.2 TLSv1.3;
         ssl_certificate {cert};
         ssl_certificate_key {key};
     }}

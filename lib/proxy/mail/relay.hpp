@@ -6,10 +6,12 @@
 // frames and no buffers (the plain path reads into one buffer per worker
 // thread and only keeps bytes a slow peer has not taken yet).
 //
-// Plain to plain: readiness, then non-blocking reads and writes until the
-// source would block (up to 64 KiB a call), so a bulk transfer costs a few
-// system calls per 64 KiB and no coroutine switches. With TLS on either side
-// a pooled buffer carries each chunk through async read and write.
+// Readiness, then non-blocking reads and writes until the source would
+// block (up to 64 KiB a call; a TLS record at most), so a bulk transfer
+// costs a few system calls per 64 KiB and no coroutine switches. TLS reads
+// and writes the socket itself (TlsStream), so it takes the same path; only
+// when TLS must write before it can read does a pooled buffer carry the
+// chunk through async read and write.
 // Either side closing (or an error, or `idle` without traffic) ends both.
 //
 // Included only by the session translation units (Asio heavy).
@@ -70,11 +72,9 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
   ~Relay() { m_end.finish(); }
 
   void start() {
-    if constexpr (k_plain) {
-      boost::system::error_code ignored;
-      m_client.non_blocking(true, ignored);
-      m_upstream.non_blocking(true, ignored);
-    }
+    boost::system::error_code ignored;
+    lowest(m_client).non_blocking(true, ignored);
+    lowest(m_upstream).non_blocking(true, ignored);
     m_last = Clock::now();
     wait(0);
     wait(1);
@@ -82,8 +82,6 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
   }
 
  private:
-  static constexpr bool k_plain = std::is_same_v<A, tcp::socket> && std::is_same_v<B, tcp::socket>;
-
   // Direction 0: client -> mailbox; 1: mailbox -> client.
   template <class F>
   void with(int d, F&& f) {
@@ -118,25 +116,24 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
     if (m_stopped) {
       return;
     }
-    if constexpr (k_plain) {
-      with(d, [&](tcp::socket& from, tcp::socket& to, std::uint64_t& counter) {
-        move_plain(d, from, to, counter);
-      });
-    } else {
-      with(d,
-           [&](auto& from, auto& to, std::uint64_t& counter) { move_async(d, from, to, counter); });
-    }
+    with(d, [&](auto& from, auto& to, std::uint64_t& counter) { move_now(d, from, to, counter); });
   }
 
-  void move_plain(int d, tcp::socket& from, tcp::socket& to, std::uint64_t& counter) {
+  template <class From, class To>
+  void move_now(int d, From& from, To& to, std::uint64_t& counter) {
+    constexpr bool plain_source = std::is_same_v<From, tcp::socket>;
     char* buf = detail::thread_buffer();
-    // At most 16 chunks (1 MiB) before waiting again, so one busy session
-    // does not starve the others on this worker.
+    // At most 16 reads (1 MiB in plain) before waiting again, so one busy
+    // session does not starve the others on this worker.
     for (int round = 0; round < 16; ++round) {
       boost::system::error_code ec;
       const std::size_t n = from.read_some(asio::buffer(buf, detail::k_relay_chunk), ec);
       if (ec == asio::error::would_block) {
         break;
+      }
+      if (ec == asio::error::try_again) {
+        move_async(d, from, to, counter);  // TLS wants to write first
+        return;
       }
       if (ec || n == 0) {
         stop();
@@ -145,7 +142,7 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
       counter += n;
       m_last = Clock::now();
       std::size_t sent = to.write_some(asio::buffer(buf, n), ec);
-      if (ec == asio::error::would_block) {
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
         sent = 0;
       } else if (ec) {
         stop();
@@ -169,8 +166,9 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
                           });
         return;
       }
-      if (n < detail::k_relay_chunk) {
-        break;  // most likely drained: wait for readiness again
+      if (plain_source && n < detail::k_relay_chunk) {
+        break;  // most likely drained: wait for readiness again (a TLS read
+                // returns one record, so TLS reads on until would_block)
       }
     }
     wait(d);

@@ -120,6 +120,18 @@ class TlsStream {
         });
   }
 
+  // Non-blocking, for the relay: what is there now. would_block when the
+  // socket has nothing (wait for it to be readable), try_again when TLS
+  // must write first (use async_read_some).
+  std::size_t read_some(net::asio::mutable_buffer b, boost::system::error_code& ec) {
+    return now(ec, [&](std::size_t& n) { return SSL_read_ex(m_ssl, b.data(), b.size(), &n); });
+  }
+  // Non-blocking: what fits now (would_block or try_again: nothing was
+  // taken; hand the same bytes to async_write_some).
+  std::size_t write_some(net::asio::const_buffer b, boost::system::error_code& ec) {
+    return now(ec, [&](std::size_t& n) { return SSL_write_ex(m_ssl, b.data(), b.size(), &n); });
+  }
+
   // Sends close_notify; does not wait for the peer's (nginx does not either).
   template <class Token>
   auto async_shutdown(Token&& token) {
@@ -142,6 +154,24 @@ class TlsStream {
       }
     }
     return Buffer();
+  }
+
+  template <class Call>
+  std::size_t now(boost::system::error_code& ec, Call call) {
+    std::size_t n = 0;
+    int want = 0;
+    if (m_ssl == nullptr) {
+      ec = net::asio::error::no_memory;
+      return 0;
+    }
+    ERR_clear_error();
+    ec = error_of(call(n), want);
+    if (want == SSL_ERROR_WANT_READ) {
+      ec = net::asio::error::would_block;
+    } else if (want == SSL_ERROR_WANT_WRITE) {
+      ec = net::asio::error::try_again;
+    }
+    return ec ? 0 : n;
   }
 
   // The error of an SSL call that returned `ret`; want_read/want_write

@@ -95,6 +95,58 @@ std::string page(int status, std::string_view title, std::string_view text) {
          "</p></body></html>\n";
 }
 
+// Header field storage for one connection's messages: a bump allocator over
+// a block the connection owns, emptied when a request is done; past the
+// block, the heap. A parsed header costs no allocation per field (Beast's
+// basic_fields allocates a node for each).
+class Arena {
+ public:
+  Arena() noexcept {}  // user-provided: the block is not zero-filled  // NOLINT(modernize-use-equals-default)
+  void* allocate(std::size_t n, std::size_t align) {
+    const std::size_t at = (m_used + align - 1) & ~(align - 1);
+    if (at + n <= sizeof m_block) {
+      m_used = at + n;
+      return m_block + at;
+    }
+    return ::operator new(n);
+  }
+  void deallocate(void* p) noexcept {
+    const auto* c = static_cast<const char*>(p);
+    if (c < m_block || c >= m_block + sizeof m_block) {
+      ::operator delete(p);
+    }
+  }
+  // Only once nothing allocated here is alive.
+  void reset() noexcept { m_used = 0; }
+
+ private:
+  alignas(std::max_align_t) char m_block[4096];
+  std::size_t m_used = 0;
+};
+
+template <class T>
+class ArenaAllocator {
+ public:
+  using value_type = T;
+  explicit ArenaAllocator(Arena& a) noexcept : m_arena(&a) {}
+  template <class U>
+  ArenaAllocator(const ArenaAllocator<U>& o) noexcept : m_arena(o.arena()) {}  // NOLINT: rebinding
+  T* allocate(std::size_t n) { return static_cast<T*>(m_arena->allocate(n * sizeof(T), alignof(T))); }
+  void deallocate(T* p, std::size_t) noexcept { m_arena->deallocate(p); }
+  Arena* arena() const noexcept { return m_arena; }
+  friend bool operator==(const ArenaAllocator& a, const ArenaAllocator& b) noexcept {
+    return a.m_arena == b.m_arena;
+  }
+  friend bool operator!=(const ArenaAllocator& a, const ArenaAllocator& b) noexcept { return !(a == b); }
+
+ private:
+  Arena* m_arena;
+};
+
+using FieldsAllocator = ArenaAllocator<char>;
+using RequestParser = bhttp::request_parser<bhttp::buffer_body, FieldsAllocator>;
+using ResponseParser = bhttp::response_parser<bhttp::buffer_body, FieldsAllocator>;
+
 struct Ctx {
   std::shared_ptr<const mail::Shared> shared;
   const server::ProxyConfig& cfg;
@@ -112,6 +164,7 @@ struct Ctx {
   std::string head;
   std::string forwarded;
   bool forwarded_ready = false;
+  Arena arena;  // the current request's and response's header fields
 };
 
 template <class Stream>
@@ -141,7 +194,8 @@ awaitable<bool> send_simple(Ctx& c, Stream& client, unsigned version, bhttp::sta
 // A message header as it goes out: the start line, then the fields in
 // their order. Written by hand rather than by Beast's serializer, whose
 // buffer-sequence machinery cost more than the rest of a small request.
-void serialize_header(std::string& out, const bhttp::request_header<>& h) {
+template <class Fields>
+void serialize_header(std::string& out, const bhttp::request_header<Fields>& h) {
   out.clear();
   out.append(h.method_string().data(), h.method_string().size());
   out.push_back(' ');
@@ -149,7 +203,8 @@ void serialize_header(std::string& out, const bhttp::request_header<>& h) {
   out.append(h.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
 }
 
-void serialize_header(std::string& out, const bhttp::response_header<>& h) {
+template <class Fields>
+void serialize_header(std::string& out, const bhttp::response_header<Fields>& h) {
   out.clear();
   out.append(h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   out.append(std::to_string(h.result_int()));
@@ -182,9 +237,9 @@ void serialize_fields(std::string& out, const Header& h, std::string_view extra)
 // it: unchanged, or re-framed in chunks when `chunked` (the parser took the
 // incoming framing off; trailers are not passed on). The head leaves with
 // the first piece of the body, in one write.
-template <class In, class Out, bool isRequest>
+template <class In, class Out, bool isRequest, class Allocator>
 awaitable<beast::error_code> relay_raw(In& in, beast::flat_buffer& inbuf,
-                                       bhttp::parser<isRequest, bhttp::buffer_body>& p, Out& out,
+                                       bhttp::parser<isRequest, bhttp::buffer_body, Allocator>& p, Out& out,
                                        std::string_view head, bool chunked, std::chrono::milliseconds read_timeout,
                                        std::chrono::milliseconds write_timeout, std::uint64_t& read_bytes,
                                        std::uint64_t& written_bytes) {
@@ -303,7 +358,7 @@ std::string public_base(const Ctx& c, const std::string& host_header, const Targ
 // when the client connection must close.
 template <class Client, class Up>
 awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buffer& cbuf,
-                                        bhttp::request_parser<bhttp::buffer_body>& rp, Up& up,
+                                        RequestParser& rp, Up& up,
                                         beast::flat_buffer& ubuf, const Target& t, bool& upstream_reusable,
                                         bool& response_started) {
   auto& req = rp.get();
@@ -375,10 +430,10 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
     body_sent = req.chunked() || (req.has_content_length() && req[bhttp::field::content_length] != "0");
   }
   // Response header; interim 1xx answers (but 101) are skipped.
-  std::optional<bhttp::response_parser<bhttp::buffer_body>> resp_holder;
+  std::optional<ResponseParser> resp_holder;
   beast::error_code rec;
   while (true) {
-    resp_holder.emplace();
+    resp_holder.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(FieldsAllocator(c.arena)));
     resp_holder->body_limit(boost::none);
     resp_holder->header_limit(64 * 1024);
     resp_holder->skip(req.method() == bhttp::verb::head);  // a HEAD answer has no body
@@ -486,7 +541,7 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
 template <class Client>
 awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) {
   const auto& h = c.cfg.http;
-  bhttp::request_parser<bhttp::buffer_body> rp;
+  RequestParser rp(std::piecewise_construct, std::make_tuple(), std::make_tuple(FieldsAllocator(c.arena)));
   rp.header_limit(static_cast<std::uint32_t>(h.max_header_size));
   rp.body_limit(h.upload_max > 0 ? boost::optional<std::uint64_t>(static_cast<std::uint64_t>(h.upload_max))
                                   : boost::none);
@@ -716,6 +771,7 @@ awaitable<void> serve(Ctx& c, Client& client) {
     c.request_line.clear();
     c.status = 0;
     c.forwarded_ready = false;
+    c.arena.reset();  // the last request's parsers are gone
     c.info.upstream.clear();
     const auto started = Clock::now();
     const std::uint64_t out_before = c.info.bytes_out;
@@ -739,7 +795,7 @@ awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared, tcp::soc
   // Held for the session's life: the connection counters go down at its end.
   const ConnectionSlot held = std::move(slot);
   Ctx c{shared, *shared->config, mail::describe_peer(socket, admin ? "admin" : tls ? "https" : "http"), tls,
-        admin, 0, {}, {}, {}, 0, {}, {}, false};
+        admin, 0, {}, {}, {}, 0, {}, {}, false, {}};
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   try {

@@ -206,6 +206,9 @@ class TlsStream {
   template <class Handler, class Call, bool WithSize>
   struct Op {
     TlsStream* stream;
+    // Kept apart from the stream: a wait aborted because the stream was
+    // destroyed completes without touching it.
+    executor_type executor;
     Handler handler;
     Call call;
 
@@ -224,7 +227,7 @@ class TlsStream {
         socket.async_wait(want == SSL_ERROR_WANT_READ ? net::tcp::socket::wait_read : net::tcp::socket::wait_write,
                           [op = std::move(*this)](boost::system::error_code wec) mutable {
                             if (wec) {
-                              op.complete(wec, 0, false);
+                              op.complete(wec, 0, false);  // never touches op.stream
                             } else {
                               op.run(false);
                             }
@@ -239,15 +242,15 @@ class TlsStream {
       // at once is posted.
       if constexpr (WithSize) {
         if (first_try) {
-          net::asio::post(stream->m_socket.get_executor(), net::asio::append(std::move(handler), ec, n));
+          net::asio::post(executor, net::asio::append(std::move(handler), ec, n));
         } else {
-          net::asio::dispatch(stream->m_socket.get_executor(), net::asio::append(std::move(handler), ec, n));
+          net::asio::dispatch(executor, net::asio::append(std::move(handler), ec, n));
         }
       } else {
         if (first_try) {
-          net::asio::post(stream->m_socket.get_executor(), net::asio::append(std::move(handler), ec));
+          net::asio::post(executor, net::asio::append(std::move(handler), ec));
         } else {
-          net::asio::dispatch(stream->m_socket.get_executor(), net::asio::append(std::move(handler), ec));
+          net::asio::dispatch(executor, net::asio::append(std::move(handler), ec));
         }
       }
     }
@@ -259,7 +262,7 @@ class TlsStream {
     return net::asio::async_initiate<Token, Signature>(
         [this](auto handler, Call c) {
           using H = std::decay_t<decltype(handler)>;
-          Op<H, Call, with_size>{this, std::move(handler), std::move(c)}.run(true);
+          Op<H, Call, with_size>{this, m_socket.get_executor(), std::move(handler), std::move(c)}.run(true);
         },
         token, std::move(call));
   }

@@ -13,9 +13,21 @@
 
 #include "lib/net/asio.hpp"
 
+#include <time.h>
+
 #include <chrono>
 
 namespace zmproxy::proxy::mail {
+
+// The monotonic clock as of the last timer tick (a few milliseconds old):
+// plenty for deadlines swept every 200 ms, and it does not read the TSC,
+// which is slow in a VM. Same epoch as std::chrono::steady_clock.
+inline std::chrono::steady_clock::time_point coarse_now() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::chrono::steady_clock::time_point(std::chrono::seconds(ts.tv_sec) +
+                                               std::chrono::nanoseconds(ts.tv_nsec));
+}
 
 struct Deadline {
   Deadline* prev = nullptr;
@@ -54,7 +66,7 @@ class DeadlineScope {
   DeadlineScope(const net::asio::any_io_executor& ex,
                 net::tcp::socket& socket,
                 std::chrono::milliseconds timeout) {
-    m_deadline.at = std::chrono::steady_clock::now() + timeout;
+    m_deadline.at = coarse_now() + timeout;
     m_deadline.socket = &socket;
     DeadlineSweeper::of_this_thread(ex).add(m_deadline);
   }

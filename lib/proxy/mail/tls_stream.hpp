@@ -4,13 +4,15 @@
 // wants more, the operation waits for the socket's readiness and tries
 // again. asio::ssl::stream keeps, per connection and for its whole life, two
 // 17 KiB engine buffers plus a BIO pair's own two, and copies every byte
-// through them; an idle IMAPS session held ~50 KiB. Here, with
+// through them; an idle IMAPS session held ~75 KiB. Here, with
 // SSL_MODE_RELEASE_BUFFERS (set on our contexts), an idle connection holds
-// the SSL object and the socket only.
+// OpenSSL's own state (~15 KiB, mostly the SSL object) and the socket only.
 //
-// The interface is the part of asio::ssl::stream the mail sessions use:
-// async_handshake, async_read_some, async_write_some (so asio::async_write
-// works), async_shutdown, next_layer, native_handle. One operation of each
+// The interface is the part of asio::ssl::stream the mail and web sessions
+// use: async_handshake, async_read_some, async_write_some (so
+// asio::async_write and Beast's reads work), async_shutdown, next_layer,
+// native_handle; plus non-blocking read_some/write_some for the relay. One
+// operation of each
 // direction at a time, as with any Asio stream; cancellation is the
 // socket's (cancel or close fails a pending wait with operation_aborted).
 // Not thread-safe: all operations run on the socket's executor.

@@ -218,20 +218,23 @@ class RoutingTest(WebProxyBase):
         finally:
             type(self).b2 = WebBackend("mbox2", "127.0.0.3").start()
 
+    def curl_down_and_up(self, scheme, down, up):
+        """curl fetches `down` bytes and sends a file of `up` bytes through the proxy."""
+        base = f"{scheme}://127.0.0.1:{self.ports[scheme]}/home"
+        r = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                            "-H", "Host: mail.example.com", f"{base}/user1@example.com/download?bytes={down}"],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.stdout, f"200 {down}")
+        upload = os.path.join(self.home, f"upload-{scheme}.bin")
+        with open(upload, "wb") as f:
+            f.truncate(up)
+        r = subprocess.run(["curl", "-sk", "-H", "Host: mail.example.com", "-T", upload,
+                            f"{base}/user2@example.com/up"], capture_output=True, text=True, timeout=300)
+        self.assertEqual(json.loads(r.stdout)["received"], up)
+
     def test_download_and_upload_over_https(self):
         # Many TLS records each way, through the proxy's own TLS stream.
-        r = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
-                            "-H", "Host: mail.example.com",
-                            f"https://127.0.0.1:{self.ports['https']}/home/user1@example.com/download?bytes={20 << 20}"],
-                           capture_output=True, text=True, timeout=120)
-        self.assertEqual(r.stdout, f"200 {20 << 20}")
-        upload = os.path.join(self.home, "upload-tls.bin")
-        with open(upload, "wb") as f:
-            f.write(os.urandom(5 << 20))
-        r = subprocess.run(["curl", "-sk", "-H", "Host: mail.example.com", "-T", upload,
-                            f"https://127.0.0.1:{self.ports['https']}/home/user2@example.com/up"],
-                           capture_output=True, text=True, timeout=120)
-        self.assertEqual(json.loads(r.stdout)["received"], 5 << 20)
+        self.curl_down_and_up("https", 20 << 20, 5 << 20)
 
     def test_big_download_and_upload_stream_in_small_memory(self):
         def rss():
@@ -240,18 +243,7 @@ class RoutingTest(WebProxyBase):
                     if line.startswith("VmRSS:"):
                         return int(line.split()[1]) * 1024
         before = rss()
-        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
-                            "-H", "Host: mail.example.com",
-                            f"http://127.0.0.1:{self.ports['http']}/home/user1@example.com/download?bytes={1 << 30}"],
-                           capture_output=True, text=True, timeout=300)
-        self.assertEqual(r.stdout, f"200 {1 << 30}")
-        upload = os.path.join(self.home, "upload.bin")
-        with open(upload, "wb") as f:
-            f.truncate(100 << 20)
-        r = subprocess.run(["curl", "-s", "-H", "Host: mail.example.com", "-T", upload,
-                            f"http://127.0.0.1:{self.ports['http']}/home/user2@example.com/up"],
-                           capture_output=True, text=True, timeout=300)
-        self.assertEqual(json.loads(r.stdout)["received"], 100 << 20)
+        self.curl_down_and_up("http", 1 << 30, 100 << 20)
         self.assertLess(rss() - before, 32 << 20)
 
     def test_head_answer_has_no_body_and_the_connection_goes_on(self):
@@ -263,6 +255,18 @@ class RoutingTest(WebProxyBase):
         r = conn.getresponse()
         self.assertEqual((r.status, json.loads(r.read())["path"]), (200, "/home/user1@example.com/after"))
         conn.close()
+        # A HEAD answer that says chunked: still no body, not even the last
+        # chunk; the next answer on the connection starts right after it.
+        s = socket.create_connection(("127.0.0.1", self.ports["http"]), timeout=30)
+        s.sendall(b"HEAD /home/user1@example.com/chunked HTTP/1.1\r\nHost: mail.example.com\r\n\r\n"
+                  b"GET /home/user1@example.com/last HTTP/1.1\r\nHost: mail.example.com\r\n\r\n")
+        data = b""
+        while data.count(b"\r\n\r\n") < 2:
+            data += s.recv(65536)
+        s.close()
+        first_end = data.index(b"\r\n\r\n") + 4
+        self.assertIn(b"Transfer-Encoding: chunked", data[:first_end])
+        self.assertTrue(data[first_end:].startswith(b"HTTP/1.1 200"), data)
 
     def test_chunked_upload_and_chunked_answer(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.ports["http"], timeout=30)

@@ -6,6 +6,7 @@ echoes what it received.
 
   GET  /download?bytes=N      N bytes of data (Content-Length), streamed
   HEAD anything               200 with Content-Length: 5000 and no body
+  HEAD /chunked               200 with Transfer-Encoding: chunked and no body
   POST|PUT anything           reads the whole body; answers its size
   GET  /redirect              302 to this server's own absolute URL
   GET  /sleep?s=N             answers after N seconds
@@ -118,7 +119,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_HEAD(self):
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", "5000")
+        if "/chunked" in self.path:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", "5000")
         self.end_headers()
 
     def do_POST(self):

@@ -527,9 +527,12 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   res.keep_alive(client_keep_alive);
   serialize_header(head, res.base());
   serialize_fields(head, res.base(), {});
+  // An answer to HEAD, a 204 or a 304 has no body, not even an empty chunked
+  // one, whatever its header says.
+  const bool has_body = req.method() != bhttp::verb::head && code != 204 && code != 304;
   std::uint64_t read_up = 0;
-  auto ec = co_await relay_raw(up, ubuf, resp, client, std::string_view(head), res.chunked(), read_timeout,
-                               c.cfg.http.send_timeout, read_up, c.info.bytes_out);
+  auto ec = co_await relay_raw(up, ubuf, resp, client, std::string_view(head), res.chunked() && has_body,
+                               read_timeout, c.cfg.http.send_timeout, read_up, c.info.bytes_out);
   if (ec) {
     upstream_reusable = false;
     co_return false;

@@ -11,6 +11,7 @@ namespace zmproxy::log {
 
 namespace {
 constexpr std::size_t k_batch = 32 * 1024;
+constexpr std::size_t k_most = 8 * 1024 * 1024;  // pending at most, if the disk does not keep up
 
 std::string field(std::string_view v) {
   if (v.empty()) {
@@ -25,7 +26,8 @@ std::string field(std::string_view v) {
 }
 }  // namespace
 
-AccessLog::AccessLog(std::filesystem::path file) {
+AccessLog::AccessLog(std::filesystem::path file, std::chrono::milliseconds flush_after)
+    : m_flush_after(flush_after) {
   if (file.empty()) {
     return;
   }
@@ -54,26 +56,35 @@ AccessLog::~AccessLog() {
 }
 
 void AccessLog::append(std::string_view text, std::string_view more) {
-  std::unique_lock lock(m_mutex);
+  std::lock_guard lock(m_mutex);
+  if (m_pending.size() >= k_most) {
+    ++m_dropped;
+    return;
+  }
   const bool first = m_pending.empty();
+  const bool was_short = m_pending.size() < k_batch;
   m_pending.append(text);
   m_pending.append(more);
-  if (m_pending.size() >= k_batch) {
-    write_out(lock);
-  } else if (first) {
-    m_wake.notify_one();  // the flusher starts its second
+  // The flusher starts its wait at a batch's first line and writes at once
+  // when the batch is full.
+  if (first || (was_short && m_pending.size() >= k_batch)) {
+    m_wake.notify_one();
   }
 }
 
-// Called with m_mutex held; writes the batch without it, so other threads go
-// on adding lines. The writer lock, taken before the swap, keeps batches in
-// order.
+// Called with m_mutex held (by the flusher, or by flush()); writes the batch
+// without it, so workers go on adding lines. The writer lock, taken before
+// the swap, keeps batches in order.
 void AccessLog::write_out(std::unique_lock<std::mutex>& lock) {
   std::unique_lock writing(m_write_mutex);
-  if (m_pending.empty()) {
+  if (m_pending.empty() && m_dropped == 0) {
     return;
   }
   m_writing.swap(m_pending);
+  if (m_dropped > 0) {
+    m_writing += std::to_string(m_dropped) + " access log lines were dropped: the log file did not keep up\n";
+    m_dropped = 0;
+  }
   lock.unlock();
   std::size_t done = 0;
   while (done < m_writing.size()) {
@@ -103,8 +114,8 @@ void AccessLog::flusher() {
     if (m_stop) {
       break;
     }
-    // A second after the first line of the batch, unless the batch filled.
-    m_wake.wait_for(lock, std::chrono::seconds(1), [this] { return m_stop; });
+    // A while after the first line of the batch, unless the batch filled.
+    m_wake.wait_for(lock, m_flush_after, [this] { return m_stop || m_pending.size() >= k_batch; });
     write_out(lock);
   }
 }

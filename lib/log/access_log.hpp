@@ -6,8 +6,11 @@
 // Lines are gathered in memory and appended with one write(2) when 32 KiB
 // have piled up, at the latest a second after the first of them (nginx's
 // `access_log ... buffer=32k flush=1s`), and when the log is destroyed:
-// a busy web proxy would otherwise make a system call per request.
+// a busy web proxy would otherwise make a system call per request. Only the
+// log's own thread writes, so a slow disk never holds up a worker; if it
+// falls 8 MiB behind, lines are dropped and a line says how many.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -35,8 +38,9 @@ std::string_view clf_time();
 
 class AccessLog {
  public:
-  // Empty path: no access log.
-  explicit AccessLog(std::filesystem::path file);
+  // Empty path: no access log. `flush_after`: how long a line may wait.
+  explicit AccessLog(std::filesystem::path file,
+                     std::chrono::milliseconds flush_after = std::chrono::seconds(1));
   ~AccessLog();
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
@@ -57,6 +61,8 @@ class AccessLog {
   std::condition_variable m_wake;
   std::string m_pending;
   std::string m_writing;  // the batch being written, outside the lock
+  std::uint64_t m_dropped = 0;  // lines not kept since the last write
+  std::chrono::milliseconds m_flush_after;
   bool m_stop = false;
   std::thread m_thread;  // flushes a second after the first line of a batch
 };

@@ -98,7 +98,9 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
     }
     with(d, [&](auto& from, auto&, std::uint64_t&) {
       if (has_pending(from)) {
-        readable(d);
+        // TLS holds decrypted bytes: go on, from the event loop (not by
+        // recursion, which a fast sender could drive arbitrarily deep).
+        asio::post(lowest(from).get_executor(), [self = this->shared_from_this(), d] { self->readable(d); });
         return;
       }
       lowest(from).async_wait(tcp::socket::wait_read,

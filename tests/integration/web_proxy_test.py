@@ -190,6 +190,20 @@ class RoutingTest(WebProxyBase):
         self.assertTrue(data.startswith(b"HTTP/1.1 200"), data)
         self.assertTrue(data.endswith(b"\r\n\r\nthe end is the close"), data)
 
+    def test_a_streamed_answer_is_passed_on_as_it_comes(self):
+        gate = os.path.join(self.home, "gate")
+        s = socket.create_connection(("127.0.0.1", self.ports["http"]), timeout=20)
+        s.sendall(b"GET /home/user1@example.com/stream?gate=" + gate.encode() +
+                  b" HTTP/1.1\r\nHost: mail.example.com\r\n\r\n")
+        data = b""
+        while b"first" not in data:  # the server sends the rest only after this
+            data += s.recv(65536)
+        open(gate, "w").close()
+        while not data.endswith(b"0\r\n\r\n"):
+            data += s.recv(65536)
+        s.close()
+        self.assertIn(b"second", data)
+
     def test_websocket_style_upgrade_is_tunnelled(self):
         s = socket.create_connection(("127.0.0.1", self.ports["http"]), timeout=30)
         s.sendall(b"GET /home/user1@example.com/ws HTTP/1.1\r\nHost: mail.example.com\r\n"

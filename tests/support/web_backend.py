@@ -12,10 +12,12 @@ echoes what it received.
   GET  /sleep?s=N             answers after N seconds
   GET  /chunked               "piece 0".."piece 2" in a chunked body
   GET  /until-close           "the end is the close" with no length, then closes
+  GET  /stream?gate=PATH      chunked: "first", then (once PATH exists, 30 s at most) "second"
   any  with Upgrade: test     101, then echoes bytes (a tunnel)
   GET  anything else          200, JSON: name, method, path, headers
 """
 import json
+import os
 import socket
 import sys
 import time
@@ -91,6 +93,18 @@ class Handler(BaseHTTPRequestHandler):
             return
         if "/sleep" in self.path:
             time.sleep(float(self.path.split("s=")[1]))  # the slow server under test
+        if "/stream" in self.path:
+            gate = self.path.split("gate=")[1]
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"6\r\nfirst\n\r\n")
+            self.wfile.flush()
+            deadline = time.monotonic() + 30
+            while not os.path.exists(gate) and time.monotonic() < deadline:
+                time.sleep(0.02)  # the test opens the gate once it saw "first"
+            self.wfile.write(b"7\r\nsecond\n\r\n0\r\n\r\n")
+            return
         if "/until-close" in self.path:
             self.send_response(200)
             self.send_header("Connection", "close")

@@ -261,8 +261,10 @@ awaitable<beast::error_code> relay_raw(In& in, beast::flat_buffer& inbuf,
     if (!p.is_done()) {
       p.get().body().data = buf.get();
       p.get().body().size = chunk;
+      // What has arrived goes on at once (async_read would wait for a full
+      // buffer: a streamed answer would stall in the proxy).
       Timed deadline(in, read_timeout);
-      auto [read_ec, rn] = co_await bhttp::async_read(in, inbuf, p, net::use_nothrow);
+      auto [read_ec, rn] = co_await bhttp::async_read_some(in, inbuf, p, net::use_nothrow);
       auto ec = deadline.result(read_ec);
       if (ec && ec != bhttp::error::need_buffer) {
         co_return ec;

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "lib/log/logger.hpp"
+
 #include <algorithm>
 #include <exception>
 #include <iostream>
@@ -129,6 +131,28 @@ int run(CLI::App& app,
     std::cerr << tool << ": error: " << e.what() << '\n';
     return k_exit_failed;
   }
+}
+
+void add_log_options(CLI::App& app, std::string& file, std::string& level) {
+  app.add_option("--log", file, "Log to this file instead of standard error");
+  app.add_option("--log-level", level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+}
+
+std::vector<std::string> complete_log_level(std::string_view option, const std::vector<std::string>&) {
+  if (option == "log-level") {
+    return {"debug", "info", "warn", "error"};
+  }
+  return {};
+}
+
+bool start_log(std::string_view tool, const std::string& file, const std::string& level) {
+  log::set_level(log::parse_level(level, log::Level::info));
+  if (!file.empty() && !log::set_file(file)) {
+    std::cerr << tool << ": cannot open log file " << file << "\n";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace zmproxy::cli

@@ -41,4 +41,11 @@ inline constexpr int k_exit_usage = 2;
 // The value of `--name X` / `--name=X` among words, or "".
 std::string option_value(const std::vector<std::string>& words, std::string_view long_name);
 
+// The daemons' `--log FILE` and `--log-level LEVEL` (default "info"), the
+// completion of the level, and applying both once parsed: false, after one
+// line on standard error, when the log file cannot be opened.
+void add_log_options(CLI::App& app, std::string& file, std::string& level);
+std::vector<std::string> complete_log_level(std::string_view option, const std::vector<std::string>& words);
+bool start_log(std::string_view tool, const std::string& file, const std::string& level);
+
 }  // namespace zmproxy::cli

@@ -28,26 +28,16 @@ int main(int argc, char** argv) {
   std::string level = "info";
   int debounce_ms = 200;
   app.add_option("--home", home_opt, "Runtime home (default: $ZMPROXY_HOME, else /opt/zmproxy)");
-  app.add_option("--log", log_file, "Log to this file instead of standard error");
-  app.add_option("--log-level", level, "debug, info, warn or error")
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  cli::add_log_options(app, log_file, level);
   app.add_option("--debounce", debounce_ms,
                  "Quiet period after a change before rendering, in ms (default 200)")
       ->check(CLI::Range(0, 10000));
-  const auto dynamic = [](std::string_view option, const std::vector<std::string>&) {
-    if (option == "log-level") {
-      return std::vector<std::string>{"debug", "info", "warn", "error"};
-    }
-    return std::vector<std::string>{};
-  };
   return cli::run(
       app, argc, argv,
       [&]() -> int {
         // Signals are taken by the watcher's signal_set; SIGPIPE never kills it.
         std::signal(SIGPIPE, SIG_IGN);
-        log::set_level(log::parse_level(level, log::Level::info));
-        if (!log_file.empty() && !log::set_file(log_file)) {
-          std::cerr << "zmconfigd: cannot open log file " << log_file << "\n";
+        if (!cli::start_log("zmconfigd", log_file, level)) {
           return 1;
         }
         const core::HomePaths home{core::resolve_home(home_opt)};
@@ -62,5 +52,5 @@ int main(int argc, char** argv) {
         confgen::ConfigWatcher watcher(options);
         return watcher.run();
       },
-      dynamic);
+      cli::complete_log_level);
 }

@@ -30,22 +30,12 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen,
                  "Address and port, e.g. 127.0.0.1:7072 (default: localconfig "
                  "zmlookupd_bind_address and this server's zimbraExtensionBindPort)");
-  app.add_option("--log", log_file, "Log to this file instead of standard error");
-  app.add_option("--log-level", level, "debug, info, warn or error")
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
-  const auto dynamic = [](std::string_view option, const std::vector<std::string>&) {
-    if (option == "log-level") {
-      return std::vector<std::string>{"debug", "info", "warn", "error"};
-    }
-    return std::vector<std::string>{};
-  };
+  cli::add_log_options(app, log_file, level);
   return cli::run(
       app, argc, argv,
       [&]() -> int {
         std::signal(SIGPIPE, SIG_IGN);
-        log::set_level(log::parse_level(level, log::Level::info));
-        if (!log_file.empty() && !log::set_file(log_file)) {
-          std::cerr << "zmlookupd: cannot open log file " << log_file << "\n";
+        if (!cli::start_log("zmlookupd", log_file, level)) {
           return 1;
         }
         const core::HomePaths home{core::resolve_home(home_opt)};
@@ -106,5 +96,5 @@ int main(int argc, char** argv) {
         }
         return rc;
       },
-      dynamic);
+      cli::complete_log_level);
 }

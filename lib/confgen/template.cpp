@@ -1,42 +1,13 @@
 #include "lib/confgen/template.hpp"
 
+#include "lib/core/strings.hpp"
+
 #include <fmt/format.h>
 
 namespace zmproxy::confgen {
 
-std::string toml_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          out += fmt::format("\\u{:04X}", static_cast<unsigned char>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
 std::string toml_string(std::string_view s) {
-  return "\"" + toml_escape(s) + "\"";
+  return "\"" + core::toml_escape(s) + "\"";
 }
 
 std::string toml_array(const std::vector<std::string>& values) {

@@ -32,7 +32,6 @@ std::map<std::string, std::string> key_sources(std::string_view text);
 
 // TOML spellings of values.
 std::string toml_string(std::string_view s);  // "quoted", escaped
-std::string toml_escape(std::string_view s);  // escaped, unquoted
 std::string toml_array(const std::vector<std::string>& values);
 
 }  // namespace zmproxy::confgen

@@ -164,7 +164,7 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov,
     auto v = lc.expanded(key);
     const std::string value = v ? *v : lc.value_or_empty(key);
     const std::string lower = core::to_lower(value);
-    vars[key] = Variable{toml_escape(value),
+    vars[key] = Variable{core::toml_escape(value),
                          !value.empty() && value != "0" && lower != "false" && lower != "no",
                          "localconfig"};
   }

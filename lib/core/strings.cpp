@@ -1,6 +1,7 @@
 #include "lib/core/strings.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace zmproxy::core {
 
@@ -89,6 +90,39 @@ std::string shell_quote(std::string_view s) {
     }
   }
   out += '\'';
+  return out;
+}
+
+std::string toml_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04X", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
   return out;
 }
 

@@ -24,4 +24,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 // Quote for a POSIX shell: 'text' with embedded quotes as '\''.
 std::string shell_quote(std::string_view s);
 
+// The inside of a TOML basic string: quotes, backslashes and control
+// characters escaped (no surrounding quotes).
+std::string toml_escape(std::string_view s);
+
 }  // namespace zmproxy::core

@@ -1,6 +1,7 @@
 #include "lib/localconfig/localconfig.hpp"
 
 #include "lib/core/atomic_file.hpp"
+#include "lib/core/strings.hpp"
 #include "lib/localconfig/keys.hpp"
 
 #include <toml++/toml.h>
@@ -14,36 +15,7 @@ namespace zmproxy::localconfig {
 namespace {
 
 std::string toml_quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
+  return "\"" + core::toml_escape(s) + "\"";
 }
 
 bool is_integer(std::string_view v) {

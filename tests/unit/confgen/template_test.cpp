@@ -1,8 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include "lib/confgen/template.hpp"
+#include "lib/core/strings.hpp"
 
 using namespace zmproxy::confgen;
+namespace core = zmproxy::core;
 
 namespace {
 
@@ -11,7 +13,7 @@ Variables sample() {
   v["zimbraImapProxyBindPort"] = Variable{"143", true, "default"};
   v["http.enabled"] = Variable{"false", false, "derived"};
   v["zimbraReverseProxyAdminEnabled"] = Variable{"true", true, "server"};
-  v["zimbra_server_hostname"] = Variable{toml_escape("proxy \"one\""), true, "localconfig"};
+  v["zimbra_server_hostname"] = Variable{core::toml_escape("proxy \"one\""), true, "localconfig"};
   return v;
 }
 
@@ -50,5 +52,5 @@ TEST_CASE("TOML spellings escape what TOML needs", "[confgen]") {
   CHECK(toml_string("a\"b\\c\nd") == "\"a\\\"b\\\\c\\nd\"");
   CHECK(toml_array({"x", "y z"}) == "[\"x\", \"y z\"]");
   CHECK(toml_array({}) == "[]");
-  CHECK(toml_escape(std::string("\x01", 1)) == "\\u0001");
+  CHECK(core::toml_escape(std::string("\x01", 1)) == "\\u0001");
 }

@@ -9,6 +9,10 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "lib/log/access_log.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -82,4 +86,50 @@ TEST_CASE("access log: lines from many threads all arrive, each thread's in orde
     CHECK(i == next[t]);
     next[t] = i + 1;
   }
+}
+
+TEST_CASE("access log: a file that does not keep up loses lines, and the log says how many", "[log]") {
+  zmproxy::test::TempDir dir;
+  const auto fifo = dir.path() / "access.log";  // a pipe nobody reads yet: a stuck disk
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // so the log's open does not wait
+  REQUIRE(reader >= 0);
+  ::fcntl(reader, F_SETFL, 0);
+  // 30 MB: more than the 8 MiB pending, plus a batch being written, plus the pipe, can hold.
+  constexpr int total = 300000;
+  const std::string line(99, 'x');
+  std::string text;
+  std::thread drain;
+  {
+    AccessLog log(fifo);
+    for (int i = 0; i < total; ++i) {
+      log.write_line(line);
+    }
+    drain = std::thread([&] {
+      char buf[65536];
+      for (ssize_t n; (n = ::read(reader, buf, sizeof buf)) > 0;) {
+        text.append(buf, static_cast<std::size_t>(n));
+      }
+    });
+  }  // the log writes the rest and closes: the reader sees the end
+  drain.join();
+  ::close(reader);
+  std::istringstream in(text);
+  long kept = 0;
+  long dropped = 0;
+  for (std::string l; std::getline(in, l);) {
+    if (l == line) {
+      ++kept;
+    } else {
+      std::istringstream note(l);
+      long n = 0;
+      std::string rest;
+      note >> n;
+      std::getline(note, rest);
+      CHECK(rest == " access log lines were dropped: the log file did not keep up");
+      dropped += n;
+    }
+  }
+  CHECK(dropped > 0);
+  CHECK(kept + dropped == total);
 }

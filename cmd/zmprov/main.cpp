@@ -208,20 +208,7 @@ int main(int argc, char** argv) {
     }
     provisioning::Provisioning prov(*dir, provisioning::safeguarded_attrs(*lc));
     log::AuditLog audit(home.log() / "audit.log", "zmprov");
-    bool warned = false;
-    prov.set_audit([&](std::string_view op, std::string_view entry,
-                       const std::vector<provisioning::AttrDiff>& diffs) {
-      std::vector<log::AuditChange> changes;
-      changes.reserve(diffs.size());
-      for (const auto& d : diffs) {
-        changes.push_back({d.attr, d.before, d.after, d.secret});
-      }
-      if (!audit.record(op, entry, changes) && !warned) {
-        std::cerr << "zmprov: warning: cannot write the audit log " << audit.file().string()
-                  << "; the change was made\n";
-        warned = true;
-      }
-    });
+    prov.set_audit(provisioning::audit_sink(audit, "zmprov", std::cerr));
     options.flush_lookup = [&home] { return flush_lookup(home.run() / "zmlookupd.sock"); };
     provisioning::ProvShell shell(prov, options, std::cout, std::cerr);
     if (!command.empty()) {

@@ -146,20 +146,7 @@ int run(provisioning::ProxySetupOptions& o, bool dry_run, const std::string& hom
   }
   provisioning::Provisioning prov(**dir, provisioning::safeguarded_attrs(*lc));
   log::AuditLog audit(home.log() / "audit.log", "zmproxyconfig");
-  bool warned = false;
-  prov.set_audit([&](std::string_view op, std::string_view entry,
-                     const std::vector<provisioning::AttrDiff>& diffs) {
-    std::vector<log::AuditChange> changes;
-    changes.reserve(diffs.size());
-    for (const auto& d : diffs) {
-      changes.push_back({d.attr, d.before, d.after, d.secret});
-    }
-    if (!audit.record(op, entry, changes) && !warned) {
-      std::cerr << "zmproxyconfig: warning: cannot write the audit log " << audit.file().string()
-                << "; the change was made\n";
-      warned = true;
-    }
-  });
+  prov.set_audit(provisioning::audit_sink(audit, "zmproxyconfig", std::cerr));
 
   auto node = provisioning::read_node(prov, o.host);
   if (!node) {

@@ -11,6 +11,21 @@
 
 namespace zmproxy::provisioning {
 
+AuditSink audit_sink(log::AuditLog& audit, std::string tool, std::ostream& err) {
+  return [&audit, tool = std::move(tool), &err, warned = false](
+             std::string_view op, std::string_view entry, const std::vector<AttrDiff>& diffs) mutable {
+    std::vector<log::AuditChange> changes;
+    changes.reserve(diffs.size());
+    for (const auto& d : diffs) {
+      changes.push_back({d.attr, d.before, d.after, d.secret});
+    }
+    if (!audit.record(op, entry, changes) && !warned) {
+      err << tool << ": warning: cannot write the audit log " << audit.file().string() << "; the change was made\n";
+      warned = true;
+    }
+  };
+}
+
 namespace {
 
 using schema::Attribute;

@@ -7,12 +7,14 @@
 // service codes (account.NO_SUCH_ACCOUNT, ...). Not thread-safe.
 
 #include <functional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "lib/core/result.hpp"
+#include "lib/log/audit_log.hpp"
 #include "lib/provisioning/directory.hpp"
 #include "lib/schema/registry.hpp"
 
@@ -45,6 +47,11 @@ struct AttrDiff {
 };
 using AuditSink = std::function<void(std::string_view op, std::string_view entry,
                                      const std::vector<AttrDiff>& diffs)>;
+
+// A sink that records every change in `audit`. The first record it cannot
+// write prints one warning line, naming `tool`, to `err`; the change itself
+// was made and stands.
+AuditSink audit_sink(log::AuditLog& audit, std::string tool, std::ostream& err);
 
 class Provisioning {
  public:

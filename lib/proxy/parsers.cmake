@@ -5,6 +5,7 @@
 set(ZMPROXY_PARSER_SOURCES
   proxy/mail/line_reader.cpp
   proxy/mail/sasl.cpp
+  proxy/mail/upstream_text.cpp
   proxy/imap/command_parser.cpp
   proxy/imap/response_parser.cpp
   proxy/pop3/command_parser.cpp

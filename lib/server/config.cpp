@@ -128,7 +128,8 @@ void Reader::get<milliseconds>(const toml::table& t, const std::string& prefix, 
 void read_mail(Reader& r, const toml::table& t, const std::string& prefix, MailSection& m) {
   r.known(t, prefix,
           {"enabled", "port", "ssl_enabled", "ssl_port", "starttls", "capabilities", "sasl_plain",
-           "expose_version", "idle_timeout", "authenticated_idle_timeout", "send_client_address"});
+           "expose_version", "idle_timeout", "authenticated_idle_timeout", "send_client_address",
+           "login_timeout"});
   r.get(t, prefix, "enabled", m.enabled);
   r.get(t, prefix, "port", m.port);
   r.get(t, prefix, "ssl_enabled", m.ssl_enabled);
@@ -150,6 +151,7 @@ void read_mail(Reader& r, const toml::table& t, const std::string& prefix, MailS
   r.get(t, prefix, "idle_timeout", m.idle_timeout);
   r.get(t, prefix, "authenticated_idle_timeout", m.authenticated_idle_timeout);
   r.get(t, prefix, "send_client_address", m.send_client_address);
+  r.get(t, prefix, "login_timeout", m.login_timeout);
 }
 
 const toml::table* section(Reader& r, const char* name) {
@@ -341,6 +343,8 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
                                {"imap.authenticated_idle_timeout", cfg->imap.authenticated_idle_timeout},
                                {"pop3.idle_timeout", cfg->pop3.idle_timeout},
                                {"pop3.authenticated_idle_timeout", cfg->pop3.authenticated_idle_timeout},
+                               {"imap.login_timeout", cfg->imap.login_timeout},
+                               {"pop3.login_timeout", cfg->pop3.login_timeout},
                                {"http.client_timeout", cfg->http.client_timeout}}) {
     if (d.count() <= 0) {
       return fail(Errc::invalid_argument, f + key + " must be longer than 0");

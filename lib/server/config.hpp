@@ -63,6 +63,7 @@ struct MailSection {
   milliseconds idle_timeout{60'000};          // before login
   milliseconds authenticated_idle_timeout{0};  // after login
   bool send_client_address = true;      // IMAP ID / POP3 XOIP
+  milliseconds login_timeout{120'000};  // from accept to the login, in all
 };
 
 struct UpstreamSection {

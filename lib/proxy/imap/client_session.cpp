@@ -5,7 +5,9 @@
 #include "lib/log/logger.hpp"
 #include "lib/proxy/imap/command_parser.hpp"
 #include "lib/proxy/imap/response_parser.hpp"
+#include "lib/proxy/mail/login_budget.hpp"
 #include "lib/proxy/mail/sasl_exchange.hpp"
+#include "lib/proxy/mail/upstream_text.hpp"
 #include "lib/proxy/mail/relay.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/route/route_resolver_asio.hpp"
@@ -18,7 +20,16 @@ using namespace mail;
 using server::StartTls;
 
 constexpr int k_max_bad_commands = 10;
-constexpr std::string_view k_id_tag = "ZMPROXY1";
+constexpr std::size_t k_max_id_value = 64;
+
+// Before login, a literal is at most 8 KiB (a password, an ID value) and a
+// whole command at most 16 KiB.
+CommandParser::Limits prelogin_limits() {
+  CommandParser::Limits l;
+  l.max_literal = 8 * 1024;
+  l.max_command = 16 * 1024;
+  return l;
+}
 
 enum class Next { done, upgrade };
 
@@ -36,17 +47,20 @@ struct State {
   std::shared_ptr<const Shared> shared;
   const server::ProxyConfig& cfg;
   Counters& counters;
-  SessionInfo info;
-  std::string in;  // client bytes not yet parsed
-  CommandParser parser;
+  SessionInfo info{};
+  LoginBudget budget;
+  std::string in{};  // client bytes not yet parsed
+  CommandParser parser{prelogin_limits()};
   bool tls = false;
   int bad = 0;
-  std::string client_name;
-  std::string client_version;
-  ConnectionSlot slot;
+  std::string client_name{};
+  std::string client_version{};
+  ConnectionSlot slot{};
   bool handed_off = false;  // the relay owns the connections and the bookkeeping
 
   std::chrono::milliseconds idle() const { return cfg.imap.idle_timeout; }
+  // How long a read before login may wait (see LoginBudget).
+  std::chrono::milliseconds wait() const { return budget.wait(Clock::now()); }
 
   SessionEnd hand_off_end() {
     handed_off = true;
@@ -193,17 +207,27 @@ awaitable<void> login_upstream(State& s, Client& client, Upstream& up, Login log
   const bool literal_plus = caps.find(" literal+") != std::string::npos;
   const bool sasl_ir = caps.find(" sasl-ir") != std::string::npos;
 
+  // The proxy's own commands carry a tag of this session's that the client
+  // cannot guess (a fixed one let a client tag its LOGIN with it and take the
+  // ID's OK for its login). Only the tagged reply to the client's own tag,
+  // after the ID's, is the verdict.
+  const std::string id_tag = new_proxy_tag(login.tag);
+  const bool send_id = s.cfg.imap.send_client_address;
   std::vector<std::string> parts(1);
-  if (s.cfg.imap.send_client_address) {
+  if (send_id) {
     std::string via = s.client_name.empty() ? "" : s.client_name + (s.client_version.empty() ? "" : "/" + s.client_version) + ",";
     via += s.info.local_ip + "(zmproxy/" + std::string(k_version) + ")";
-    parts.back() += std::string(k_id_tag) + " ID (\"X-ORIGINATING-IP\" " + imap_quoted(s.info.client_ip) +
+    parts.back() += id_tag + " ID (\"X-ORIGINATING-IP\" " + imap_quoted(s.info.client_ip) +
                     " \"X-ORIGINATING-PORT\" " + imap_quoted(std::to_string(s.info.client_port)) +
                     " \"name\" " + imap_quoted(s.client_name.empty() ? "zmproxy" : s.client_name) +
                     " \"version\" " + imap_quoted(s.client_version.empty() ? k_version : s.client_version) +
                     " \"X-VIA\" " + imap_quoted(via) + ")\r\n";
   }
   const std::string upstream_user = route.user + login.suffix;
+  if (!safe_login_name(upstream_user)) {
+    co_await unavailable(s, client, login.tag, where, "the route names a user with a control character");
+    co_return;
+  }
   std::string sasl_data;  // sent after "+" when the server lacks SASL-IR
   if (login.command == "LOGIN") {
     parts.back() += login.tag + " LOGIN ";
@@ -229,11 +253,12 @@ awaitable<void> login_upstream(State& s, Client& client, Upstream& up, Login log
   }
   // The client's address and the login go in one write, up to the first
   // point where the server must say "+".
-  if (!co_await write_all(up, parts.front(), timeout, io.out)) {
+  if (!co_await write_upstream(up, parts.front(), timeout, io.out)) {
     co_await unavailable(s, client, login.tag, where, "write failed");
     co_return;
   }
   std::size_t next_part = 1;
+  bool id_answered = !send_id;
   while (true) {
     auto r = co_await next_response(io);
     if (!r) {
@@ -246,10 +271,13 @@ awaitable<void> login_upstream(State& s, Client& client, Upstream& up, Login log
         payload = parts[next_part++];
       } else if (!sasl_data.empty()) {
         payload = std::exchange(sasl_data, std::string());
-      } else {
+      } else if (login.command == "AUTHENTICATE") {
         payload = "\r\n";  // an error challenge (OAuth): end the exchange
+      } else {
+        co_await unavailable(s, client, login.tag, where, "unexpected continuation during LOGIN");
+        co_return;
       }
-      if (!co_await write_all(up, payload, timeout, io.out)) {
+      if (!co_await write_upstream(up, payload, timeout, io.out)) {
         co_await unavailable(s, client, login.tag, where, "write failed");
         co_return;
       }
@@ -262,8 +290,13 @@ awaitable<void> login_upstream(State& s, Client& client, Upstream& up, Login log
       }
       continue;  // * ID, * CAPABILITY, * OK [ALERT]...
     }
-    if (r->tag == k_id_tag && r->tag != login.tag) {
-      continue;  // the ID's answer
+    if (r->tag == id_tag && !id_answered) {
+      id_answered = true;  // the ID's answer, whatever it says
+      continue;
+    }
+    if (r->tag != login.tag || !id_answered) {
+      co_await unavailable(s, client, login.tag, where, "a tagged reply out of order during login");
+      co_return;
     }
     if (r->status == "OK") {
       s.counters.logins++;
@@ -298,8 +331,14 @@ awaitable<void> login_upstream(State& s, Client& client, Upstream& up, Login log
 template <class Client>
 awaitable<void> do_login(State& s, Client& client, Login login) {
   split_suffix(login);
-  if (login.user.empty() || login.user.size() > k_max_sasl_login) {
+  // Nothing that could end a line at the mailbox or in the lookup's headers.
+  if (!safe_login_name(login.user) || login.user.size() > k_max_sasl_login ||
+      (!login.authzid.empty() && !safe_login_name(login.authzid))) {
     co_await send(s, client, login.tag + " NO [AUTHENTICATIONFAILED] invalid login name\r\n");
+    co_return;
+  }
+  if (!safe_secret(login.password)) {
+    co_await send(s, client, login.tag + " NO [AUTHENTICATIONFAILED] a password may not hold CR, LF or NUL\r\n");
     co_return;
   }
   s.info.user = login.user;
@@ -357,10 +396,15 @@ awaitable<Next> preauth(State& s, Stream& client, bool greet) {
     switch (step.status) {
       case CommandParser::Status::need_more: {
         bool timed_out = false;
-        if (!co_await read_some(client, s.in, s.idle(), timed_out, s.info.bytes_in)) {
-          s.info.outcome = timed_out ? "timeout" : "closed";
-          if (timed_out) {
+        if (!co_await read_some(client, s.in, s.wait(), timed_out, s.info.bytes_in)) {
+          if (timed_out && s.budget.expired(Clock::now())) {
+            s.info.outcome = "login-timeout";
+            co_await send(s, client, "* BYE login took too long; closing the connection\r\n");
+          } else if (timed_out) {
+            s.info.outcome = "timeout";
             co_await send(s, client, "* BYE idle too long; closing the connection\r\n");
+          } else {
+            s.info.outcome = "closed";
           }
           co_return Next::done;
         }
@@ -376,7 +420,7 @@ awaitable<Next> preauth(State& s, Stream& client, bool greet) {
         co_await send(s, client, "* BYE [TOOBIG] command line too long\r\n");
         co_return Next::done;
       case CommandParser::Status::invalid:
-        if (++s.bad > k_max_bad_commands) {
+        if (++s.bad > k_max_bad_commands || !s.budget.take_command()) {
           s.info.outcome = "too-many-errors";
           co_await send(s, client, "* BYE too many invalid commands\r\n");
           co_return Next::done;
@@ -397,6 +441,11 @@ awaitable<Next> preauth(State& s, Stream& client, bool greet) {
     Command cmd = s.parser.take();
     const std::string& tag = cmd.tag;
     const std::string& name = cmd.name;
+    if (!s.budget.take_command()) {
+      s.info.outcome = "too-many-commands";
+      co_await send(s, client, "* BYE too many commands before login\r\n");
+      co_return Next::done;
+    }
     if (name == "CAPABILITY") {
       if (!co_await send(s, client, "* CAPABILITY " + capabilities(s) + "\r\n" + tag + " OK CAPABILITY completed\r\n")) {
         co_return Next::done;
@@ -415,10 +464,12 @@ awaitable<Next> preauth(State& s, Stream& client, bool greet) {
         for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
           const auto key = arg_string(items[i]);
           const auto value = arg_string(items[i + 1]);
+          // Repeated to the mailbox in the proxy's own ID: printable only
+          // (a literal may carry CR LF, which would start a command there).
           if (key && value && core::iequals(*key, "name")) {
-            s.client_name = value->substr(0, 64);
+            s.client_name = printable_ascii(*value, k_max_id_value);
           } else if (key && value && core::iequals(*key, "version")) {
-            s.client_version = value->substr(0, 64);
+            s.client_version = printable_ascii(*value, k_max_id_value);
           }
         }
       }
@@ -433,9 +484,13 @@ awaitable<Next> preauth(State& s, Stream& client, bool greet) {
         }
         continue;
       }
-      // Whatever the client sent after STARTTLS in clear is dropped unread.
+      // Whatever the client sent after STARTTLS in clear is dropped unread,
+      // and what it said in clear is forgotten (RFC 2595 section 4): the
+      // dialogue starts again under TLS, within the same login budget.
       s.in.clear();
       s.parser.reset();
+      s.client_name.clear();
+      s.client_version.clear();
       if (!co_await send(s, client, tag + " OK Begin TLS negotiation now\r\n")) {
         co_return Next::done;
       }
@@ -479,7 +534,7 @@ awaitable<Next> preauth(State& s, Stream& client, bool greet) {
       if (cmd.args.size() >= 2) {
         ir = arg_string(cmd.args[1]).value_or(std::string("\x01"));  // not base64: refused below
       }
-      auto cred = co_await read_sasl_credentials(client, s.in, s.info, s.idle(), mech, std::move(ir));
+      auto cred = co_await read_sasl_credentials(client, s.in, s.info, s.budget, mech, std::move(ir));
       if (cred.outcome == SaslCredentials::Outcome::closed) {
         co_return Next::done;
       }
@@ -513,8 +568,9 @@ awaitable<Next> preauth(State& s, Stream& client, bool greet) {
 awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket socket, bool implicit_tls,
                             ConnectionSlot slot) {
   Counters& counters = *shared->imap_counters;
-  State s{shared, *shared->config, counters, describe_peer(socket, implicit_tls ? "imaps" : "imap"),
-          {}, CommandParser{}, false, 0, {}, {}, {}, false};
+  const server::ProxyConfig& cfg = *shared->config;
+  State s{shared, cfg, counters, describe_peer(socket, implicit_tls ? "imaps" : "imap"),
+          LoginBudget(cfg.imap.idle_timeout, cfg.imap.login_timeout, Clock::now())};
   s.slot = std::move(slot);
   counters.accepted++;
   counters.active++;
@@ -524,7 +580,7 @@ awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket so
     if (implicit_tls) {
       if (shared->server_tls) {
         TlsStream tls(std::move(socket), *shared->server_tls);
-        if (co_await handshake(tls, asio::ssl::stream_base::server, s.idle())) {
+        if (co_await handshake(tls, asio::ssl::stream_base::server, s.wait())) {
           s.tls = true;
           co_await preauth(s, tls, true);
           if (!s.handed_off) {
@@ -538,7 +594,7 @@ awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket so
       const Next next = co_await preauth(s, socket, true);
       if (next == Next::upgrade) {
         TlsStream tls(std::move(socket), *shared->server_tls);
-        if (co_await handshake(tls, asio::ssl::stream_base::server, s.idle())) {
+        if (co_await handshake(tls, asio::ssl::stream_base::server, s.wait())) {
           s.tls = true;
           co_await preauth(s, tls, false);
         } else {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "lib/proxy/mail/line_reader.hpp"
+#include "lib/proxy/mail/login_budget.hpp"
 #include "lib/proxy/mail/sasl.hpp"
 #include "lib/proxy/mail/session.hpp"
 
@@ -17,7 +18,7 @@ namespace zmproxy::proxy::mail {
 // (both set info.outcome) or a line over the limit.
 template <class Stream>
 awaitable<std::optional<std::string>> read_sasl_line(Stream& client, std::string& in, SessionInfo& info,
-                                                     std::chrono::milliseconds idle) {
+                                                     const LoginBudget& budget) {
   LineReader reader(k_max_sasl_response + 2);
   while (true) {
     auto step = reader.feed(in);
@@ -29,7 +30,7 @@ awaitable<std::optional<std::string>> read_sasl_line(Stream& client, std::string
       co_return std::nullopt;
     }
     bool timed_out = false;
-    if (!co_await read_some(client, in, idle, timed_out, info.bytes_in)) {
+    if (!co_await read_some(client, in, budget.wait(Clock::now()), timed_out, info.bytes_in)) {
       info.outcome = timed_out ? "timeout" : "closed";
       co_return std::nullopt;
     }
@@ -49,7 +50,7 @@ struct SaslCredentials {
 // `initial_response`: the text after the mechanism name, if the client sent one.
 template <class Stream>
 awaitable<SaslCredentials> read_sasl_credentials(Stream& client, std::string& in, SessionInfo& info,
-                                                 std::chrono::milliseconds idle, SaslMechanism mech,
+                                                 const LoginBudget& budget, SaslMechanism mech,
                                                  std::optional<std::string> initial_response) {
   using Outcome = SaslCredentials::Outcome;
   SaslCredentials c;
@@ -59,10 +60,10 @@ awaitable<SaslCredentials> read_sasl_credentials(Stream& client, std::string& in
   } else {
     const std::string prompt =
         mech == SaslMechanism::login ? "+ " + std::string(k_login_username_prompt) + "\r\n" : "+ \r\n";
-    if (!co_await write_all(client, prompt, idle, info.bytes_out)) {
+    if (!co_await write_all(client, prompt, budget.wait(Clock::now()), info.bytes_out)) {
       co_return c;
     }
-    auto line = co_await read_sasl_line(client, in, info, idle);
+    auto line = co_await read_sasl_line(client, in, info, budget);
     if (!line) {
       co_return c;
     }
@@ -94,11 +95,11 @@ awaitable<SaslCredentials> read_sasl_credentials(Stream& client, std::string& in
     }
     c.user = std::move(u.value);
     const std::string prompt = "+ " + std::string(k_login_password_prompt) + "\r\n";
-    if (!co_await write_all(client, prompt, idle, info.bytes_out)) {
+    if (!co_await write_all(client, prompt, budget.wait(Clock::now()), info.bytes_out)) {
       c.outcome = Outcome::closed;
       co_return c;
     }
-    auto line = co_await read_sasl_line(client, in, info, idle);
+    auto line = co_await read_sasl_line(client, in, info, budget);
     if (!line) {
       c.outcome = Outcome::closed;
       co_return c;

@@ -1,6 +1,12 @@
 #include "lib/proxy/mail/session.hpp"
 
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+#include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
+#include "lib/proxy/mail/upstream_text.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 
 namespace zmproxy::proxy::mail {
@@ -79,6 +85,29 @@ awaitable<bool> handshake(TlsStream& s, asio::ssl::stream_base::handshake_type t
   const DeadlineScope deadline(s.get_executor(), s.next_layer(), timeout);
   auto [ec] = co_await s.async_handshake(type, net::use_nothrow);
   co_return !ec;
+}
+
+bool upstream_block_ok(std::string_view block, const char* component) {
+  if (clean_command_block(block)) {
+    return true;
+  }
+  // A bug, not a client's doing: every value was checked before it got here.
+  ZMPROXY_LOG(error, component, "refused to send the mailbox a command with a bare CR, LF or NUL ({} bytes)",
+              block.size());
+  return false;
+}
+
+std::string new_proxy_tag(std::string_view avoid) {
+  while (true) {
+    std::uint64_t random = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&random), sizeof random) != 1) {
+      throw std::runtime_error("OpenSSL's random generator failed");
+    }
+    std::string tag = proxy_tag(random);
+    if (!core::iequals(tag, avoid)) {
+      return tag;
+    }
+  }
 }
 
 awaitable<void> pause_for(std::chrono::milliseconds d) {

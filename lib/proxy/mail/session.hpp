@@ -84,6 +84,21 @@ template <class Stream>
 awaitable<bool> write_all(Stream& s, std::string_view data, std::chrono::milliseconds timeout,
                           std::uint64_t& counter);
 
+// Write a block of the proxy's own commands to a mailbox within `timeout`.
+// The last check before the mailbox: a block that is not whole CRLF lines
+// free of NUL and bare CR/LF (clean_command_block) is not written, an error
+// is logged and false returned, as for a failed write.
+template <class Stream>
+awaitable<bool> write_upstream(Stream& s, std::string_view block, std::chrono::milliseconds timeout,
+                               std::uint64_t& counter);
+
+// clean_command_block, and an error in the log naming `component` if not.
+bool upstream_block_ok(std::string_view block, const char* component);
+
+// A fresh tag for the proxy's own IMAP commands in one session (proxy_tag
+// over 64 random bits from OpenSSL), never equal to `avoid` in any case.
+std::string new_proxy_tag(std::string_view avoid);
+
 // Connect to host:port (address or name) within `timeout`, TCP_NODELAY on.
 awaitable<std::optional<tcp::socket>> connect_upstream(std::string host, int port,
                                                        std::chrono::milliseconds timeout);

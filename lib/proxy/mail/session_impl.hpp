@@ -68,4 +68,13 @@ awaitable<bool> write_all(Stream& s, std::string_view data, std::chrono::millise
   co_return !ec;
 }
 
+template <class Stream>
+awaitable<bool> write_upstream(Stream& s, std::string_view block, std::chrono::milliseconds timeout,
+                               std::uint64_t& counter) {
+  if (!upstream_block_ok(block, "mail")) {
+    co_return false;
+  }
+  co_return co_await write_all(s, block, timeout, counter);
+}
+
 }  // namespace zmproxy::proxy::mail

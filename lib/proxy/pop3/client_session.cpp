@@ -3,7 +3,9 @@
 #include "lib/core/strings.hpp"
 #include "lib/core/version.hpp"
 #include "lib/log/logger.hpp"
+#include "lib/proxy/mail/login_budget.hpp"
 #include "lib/proxy/mail/sasl_exchange.hpp"
+#include "lib/proxy/mail/upstream_text.hpp"
 #include "lib/proxy/mail/relay.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/proxy/pop3/command_parser.hpp"
@@ -34,16 +36,19 @@ struct State {
   std::shared_ptr<const Shared> shared;
   const server::ProxyConfig& cfg;
   Counters& counters;
-  SessionInfo info;
-  std::string in;
-  CommandParser parser;
+  SessionInfo info{};
+  LoginBudget budget;
+  std::string in{};
+  CommandParser parser{};
   bool tls = false;
   int bad = 0;
-  std::string user;  // from USER
-  ConnectionSlot slot;
+  std::string user{};  // from USER
+  ConnectionSlot slot{};
   bool handed_off = false;  // the relay owns the connections and the bookkeeping
 
   std::chrono::milliseconds idle() const { return cfg.pop3.idle_timeout; }
+  // How long a read before login may wait (see LoginBudget).
+  std::chrono::milliseconds wait() const { return budget.wait(Clock::now()); }
 
   SessionEnd hand_off_end() {
     handed_off = true;
@@ -117,67 +122,70 @@ awaitable<void> unavailable(State& s, Client& client, const std::string& where, 
   co_await send(s, client, "-ERR [SYS/TEMP] The mailbox server is not responding; try again later\r\n");
 }
 
+// One command, one reply: the proxy never has a second command in flight,
+// and a reply followed by bytes the mailbox did not owe is a protocol error.
+// So no reply can be taken for another's (USER's +OK for PASS's verdict, or
+// XOIP's for AUTH's).
+template <class Upstream>
+awaitable<std::optional<Response>> command_reply(UpstreamIo<Upstream>& io, std::string_view command) {
+  if (!co_await write_upstream(io.stream, command, io.timeout, io.out)) {
+    co_return std::nullopt;
+  }
+  auto r = co_await next_response(io);
+  if (!r || !io.buf.empty()) {
+    co_return std::nullopt;
+  }
+  co_return r;
+}
+
 template <class Client, class Upstream>
 awaitable<void> login_upstream(State& s, Client& client, Upstream& up, Login login, route::Route route) {
   UpstreamIo<Upstream> io{up, {}, {}, s.cfg.upstream.connect_timeout};
   const std::string where = route.host + ":" + std::to_string(route.port);
   auto greeting = co_await next_response(io);
-  if (!greeting || greeting->kind != Response::Kind::ok) {
+  if (!greeting || greeting->kind != Response::Kind::ok || !io.buf.empty()) {
     co_await unavailable(s, client, where, "no POP3 greeting");
     co_return;
   }
-  // Everything in one write: the client's address, then the login.
-  std::string out;
-  int expect = 0;  // replies to read before the login's own
-  if (s.cfg.pop3.send_client_address) {
-    if (greeting_offers(greeting->raw, "XCLIENT")) {
-      out += "XCLIENT ADDR=" + s.info.client_ip + " PORT=" + std::to_string(s.info.client_port) + "\r\n";
-    } else {
-      out += "XOIP " + s.info.client_ip + "\r\n";
-    }
-    ++expect;
-  }
   const std::string upstream_user = route.user + login.suffix;
-  if (!login.sasl) {
-    out += "USER " + upstream_user + "\r\nPASS " + login.password + "\r\n";
-    ++expect;  // USER's reply; PASS's is the verdict
-  } else if (login.mechanism == SaslMechanism::plain || login.mechanism == SaslMechanism::login) {
-    out += "AUTH PLAIN " + encode_plain(PlainCredentials{login.authzid, upstream_user, login.password}) + "\r\n";
-  } else {
-    out += "AUTH " + std::string(sasl_mechanism_name(login.mechanism)) + " " +
-           encode_initial_response(login.password) + "\r\n";
-  }
-  if (!co_await write_all(up, out, io.timeout, io.out)) {
-    co_await unavailable(s, client, where, "write failed");
+  if (!safe_login_name(upstream_user)) {
+    co_await unavailable(s, client, where, "the route names a user with a control character");
     co_return;
   }
-  std::optional<Response> verdict;
-  while (true) {
-    auto r = co_await next_response(io);
-    if (!r) {
-      co_await unavailable(s, client, where, "connection lost during login");
+  if (s.cfg.pop3.send_client_address) {
+    // Its answer, +OK or -ERR, only has to be there before the login goes.
+    const std::string command =
+        greeting_offers(greeting->raw, "XCLIENT")
+            ? "XCLIENT ADDR=" + s.info.client_ip + " PORT=" + std::to_string(s.info.client_port) + "\r\n"
+            : "XOIP " + s.info.client_ip + "\r\n";
+    if (!co_await command_reply(io, command)) {
+      co_await unavailable(s, client, where, "no answer to the client's address");
       co_return;
     }
-    if (r->kind == Response::Kind::continuation) {
+  }
+  std::optional<Response> verdict;
+  if (!login.sasl) {
+    const std::string user = "USER " + upstream_user + "\r\n";
+    verdict = co_await command_reply(io, user);
+    if (verdict && verdict->kind == Response::Kind::ok) {
+      const std::string pass = "PASS " + login.password + "\r\n";
+      verdict = co_await command_reply(io, pass);
+    }
+  } else {
+    const std::string command =
+        login.mechanism == SaslMechanism::plain || login.mechanism == SaslMechanism::login
+            ? "AUTH PLAIN " + encode_plain(PlainCredentials{login.authzid, upstream_user, login.password}) + "\r\n"
+            : "AUTH " + std::string(sasl_mechanism_name(login.mechanism)) + " " +
+                  encode_initial_response(login.password) + "\r\n";
+    verdict = co_await command_reply(io, command);
+    if (verdict && verdict->kind == Response::Kind::continuation) {
       // An OAuth error challenge: finish the exchange to get the verdict.
-      if (!co_await write_all(up, std::string_view("\r\n"), io.timeout, io.out)) {
-        co_await unavailable(s, client, where, "write failed");
-        co_return;
-      }
-      continue;
+      verdict = co_await command_reply(io, std::string_view("\r\n"));
     }
-    if (expect > 0) {
-      --expect;
-      // A refused USER ends the login early (the PASS reply still follows).
-      if (r->kind == Response::Kind::err && expect == 0 && !login.sasl) {
-        verdict = r;
-      }
-      continue;
-    }
-    if (!verdict) {
-      verdict = r;
-    }
-    break;
+  }
+  if (!verdict || verdict->kind == Response::Kind::continuation) {
+    co_await unavailable(s, client, where, "connection lost or protocol error during login");
+    co_return;
   }
   if (verdict->kind == Response::Kind::ok) {
     s.counters.logins++;
@@ -217,8 +225,14 @@ awaitable<void> do_login(State& s, Client& client, Login login) {
       break;
     }
   }
-  if (login.user.empty() || login.user.size() > k_max_sasl_login) {
+  // Nothing that could end a line at the mailbox or in the lookup's headers.
+  if (!safe_login_name(login.user) || login.user.size() > k_max_sasl_login ||
+      (!login.authzid.empty() && !safe_login_name(login.authzid))) {
     co_await send(s, client, "-ERR [AUTH] invalid login name\r\n");
+    co_return;
+  }
+  if (!safe_secret(login.password)) {
+    co_await send(s, client, "-ERR [AUTH] a password may not hold CR, LF or NUL\r\n");
     co_return;
   }
   s.info.user = login.user;
@@ -268,10 +282,15 @@ awaitable<Next> authorization(State& s, Stream& client, bool greet) {
     s.in.erase(0, step.consumed);
     if (step.status == CommandParser::Status::need_more) {
       bool timed_out = false;
-      if (!co_await read_some(client, s.in, s.idle(), timed_out, s.info.bytes_in)) {
-        s.info.outcome = timed_out ? "timeout" : "closed";
-        if (timed_out) {
+      if (!co_await read_some(client, s.in, s.wait(), timed_out, s.info.bytes_in)) {
+        if (timed_out && s.budget.expired(Clock::now())) {
+          s.info.outcome = "login-timeout";
+          co_await send(s, client, "-ERR login took too long; closing the connection\r\n");
+        } else if (timed_out) {
+          s.info.outcome = "timeout";
           co_await send(s, client, "-ERR idle too long; closing the connection\r\n");
+        } else {
+          s.info.outcome = "closed";
         }
         co_return Next::done;
       }
@@ -283,7 +302,7 @@ awaitable<Next> authorization(State& s, Stream& client, bool greet) {
       co_return Next::done;
     }
     if (step.status == CommandParser::Status::invalid) {
-      if (++s.bad > k_max_bad_commands) {
+      if (++s.bad > k_max_bad_commands || !s.budget.take_command()) {
         s.info.outcome = "too-many-errors";
         co_await send(s, client, "-ERR too many invalid commands\r\n");
         co_return Next::done;
@@ -295,6 +314,11 @@ awaitable<Next> authorization(State& s, Stream& client, bool greet) {
     }
     Command cmd = s.parser.take();
     const std::string& name = cmd.name;
+    if (!s.budget.take_command()) {
+      s.info.outcome = "too-many-commands";
+      co_await send(s, client, "-ERR too many commands before login\r\n");
+      co_return Next::done;
+    }
     if (name == "CAPA") {
       if (!co_await send(s, client, capa(s))) {
         co_return Next::done;
@@ -314,8 +338,12 @@ awaitable<Next> authorization(State& s, Stream& client, bool greet) {
         }
         continue;
       }
-      s.in.clear();  // nothing sent in clear after STLS is executed
+      // Nothing sent in clear after STLS is executed, and what was said in
+      // clear is forgotten (RFC 2595 section 4): a USER from before the TLS
+      // handshake does not name the account a PASS after it logs in to.
+      s.in.clear();
       s.parser.reset();
+      s.user.clear();
       if (!co_await send(s, client, "+OK Begin TLS negotiation\r\n")) {
         co_return Next::done;
       }
@@ -377,7 +405,7 @@ awaitable<Next> authorization(State& s, Stream& client, bool greet) {
       if (cmd.args.size() >= 2) {
         ir = cmd.args[1];
       }
-      auto cred = co_await read_sasl_credentials(client, s.in, s.info, s.idle(), mech, std::move(ir));
+      auto cred = co_await read_sasl_credentials(client, s.in, s.info, s.budget, mech, std::move(ir));
       if (cred.outcome == SaslCredentials::Outcome::closed) {
         co_return Next::done;
       }
@@ -416,8 +444,9 @@ awaitable<Next> authorization(State& s, Stream& client, bool greet) {
 awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket socket, bool implicit_tls,
                             ConnectionSlot slot) {
   Counters& counters = *shared->pop3_counters;
-  State s{shared, *shared->config, counters, describe_peer(socket, implicit_tls ? "pop3s" : "pop3"),
-          {}, CommandParser{}, false, 0, {}, {}, false};
+  const server::ProxyConfig& cfg = *shared->config;
+  State s{shared, cfg, counters, describe_peer(socket, implicit_tls ? "pop3s" : "pop3"),
+          LoginBudget(cfg.pop3.idle_timeout, cfg.pop3.login_timeout, Clock::now())};
   s.slot = std::move(slot);
   counters.accepted++;
   counters.active++;
@@ -427,7 +456,7 @@ awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket so
     if (implicit_tls) {
       if (shared->server_tls) {
         TlsStream tls(std::move(socket), *shared->server_tls);
-        if (co_await handshake(tls, asio::ssl::stream_base::server, s.idle())) {
+        if (co_await handshake(tls, asio::ssl::stream_base::server, s.wait())) {
           s.tls = true;
           co_await authorization(s, tls, true);
           if (!s.handed_off) {
@@ -441,7 +470,7 @@ awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket so
       const Next next = co_await authorization(s, socket, true);
       if (next == Next::upgrade) {
         TlsStream tls(std::move(socket), *shared->server_tls);
-        if (co_await handshake(tls, asio::ssl::stream_base::server, s.idle())) {
+        if (co_await handshake(tls, asio::ssl::stream_base::server, s.wait())) {
           s.tls = true;
           co_await authorization(s, tls, false);
         } else {

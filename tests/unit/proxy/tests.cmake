@@ -2,6 +2,8 @@
 set(ZMPROXY_PARSER_TESTS
   unit/proxy/line_reader_test.cpp
   unit/proxy/sasl_test.cpp
+  unit/proxy/upstream_text_test.cpp
+  unit/proxy/login_budget_test.cpp
   unit/proxy/imap_command_parser_test.cpp
   unit/proxy/imap_response_parser_test.cpp
   unit/proxy/pop3_command_parser_test.cpp

@@ -140,6 +140,9 @@ class Dovecot:
     START_DEADLINE = 20.0  # seconds to wait for the listeners to greet
     STOP_DEADLINE = 10.0   # seconds to wait after SIGTERM before SIGKILL
     _counter = itertools.count()
+    # Set to True before start() for pre-login rawlogs (what the login
+    # processes read and wrote, plain-text connections only): rawlog().
+    keep_rawlog = False
 
     def __init__(self, name, users, address="127.0.0.1", ssl=False, auth_failure_delay=0):
         if not os.access(DOVECOT, os.X_OK):
@@ -381,6 +384,23 @@ class Dovecot:
             if out.returncode != 0:
                 raise RuntimeError(f"openssl req failed: {out.stderr.strip()}")
             os.chmod(key, 0o600)
+        if self.keep_rawlog:
+            # imap-login -R rawlogs writes under base_dir/login/rawlogs (its chroot).
+            rawlogs = os.path.join(self.directory, "run", "login", "rawlogs")
+            os.makedirs(rawlogs, 0o755)
+            os.chown(rawlogs, pwd.getpwnam(LOGIN_USER).pw_uid, -1)
+            os.chmod(rawlogs, 0o700)
+
+    def rawlog(self, suffix=".in"):
+        """The pre-login rawlogs' text (suffix .in: what clients sent; .out:
+        the answers), every file of this instance concatenated."""
+        root = os.path.join(self.directory, "run", "login", "rawlogs")
+        text = b""
+        for name in sorted(os.listdir(root)):
+            if name.endswith(suffix):
+                with open(os.path.join(root, name), "rb") as f:
+                    text += f.read()
+        return text
 
     def _write_config(self):
         d = self.directory
@@ -425,6 +445,7 @@ userdb {{
 }}
 
 service imap-login {{
+{"  executable = imap-login -R rawlogs" if self.keep_rawlog else ""}
   inet_listener imap {{
     address = {self.address}
     port = {self.imap_port}
@@ -436,6 +457,7 @@ service imap-login {{
   }}
 }}
 service pop3-login {{
+{"  executable = pop3-login -R rawlogs" if self.keep_rawlog else ""}
   inet_listener pop3 {{
     address = {self.address}
     port = {self.pop3_port}

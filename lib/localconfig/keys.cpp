@@ -74,6 +74,8 @@ constexpr KeyInfo k_keys[] = {
      "Address the proxy's listeners bind to (rendered into conf/zmproxy.conf)"},
     {"zmproxy_drain_timeout", KeyType::integer, "10",
      "Seconds zmproxyctl stop waits for open sessions to finish"},
+    {"zmproxy_login_timeout", KeyType::integer, "120",
+     "Seconds an IMAP or POP3 client has, from its connection, to log in"},
 };
 
 }  // namespace

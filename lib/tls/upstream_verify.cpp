@@ -84,11 +84,11 @@ bool is_ip_literal(std::string_view host) noexcept {
 
 std::string untrusted_upstream_message(std::string_view upstream, std::string_view why,
                                        std::string_view ca_file) {
-  std::string line = "upstream ";
+  std::string line = "the mailbox server ";
   line += upstream;
-  line += ": its TLS certificate is not trusted (";
+  line += " has a TLS certificate the proxy does not trust (";
   line += why;
-  line += "), so nothing is sent to it; ";
+  line += "), so nothing was sent to it; ";
   if (ca_file.empty()) {
     line += "put the CA that issued it in a PEM file and set zmlocalconfig -e zmproxy_upstream_ca_file=<file>";
   } else {

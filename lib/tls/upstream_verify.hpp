@@ -41,8 +41,10 @@ std::string certificate_failure(SSL* ssl);
 // True when `host` is an IPv4 or IPv6 address literal (no brackets).
 bool is_ip_literal(std::string_view host) noexcept;
 
-// The warning line for an upstream whose certificate was refused: names the
-// upstream and the fix (the CA setting, or the lab opt-out).
+// The warning for an upstream whose certificate was refused, one line
+// naming the upstream and the fix (the CA setting, or the lab opt-out). It
+// begins "the mailbox server ", which the mail sessions answer with
+// UNAVAILABLE.
 std::string untrusted_upstream_message(std::string_view upstream, std::string_view why,
                                        std::string_view ca_file);
 

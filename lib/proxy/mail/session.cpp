@@ -114,10 +114,10 @@ awaitable<std::variant<MailboxConnection, route::RouteError>> connect_mailbox(
       }
       if (const std::string why = tls::certificate_failure(stream->native_handle()); !why.empty()) {
         // Not a moved mailbox: asking again would find the same server. The
-        // login stops here, before any credential is sent.
-        ZMPROXY_LOG(warn, component, "{}",
-                    tls::untrusted_upstream_message(info.upstream, why, cfg.upstream.ca_file));
-        co_return route::RouteError{Errc::unavailable, "the mailbox server's certificate is not trusted", 0};
+        // login stops here, before any credential is sent; the session logs
+        // this text (one line) and answers UNAVAILABLE.
+        co_return route::RouteError{
+            Errc::unavailable, tls::untrusted_upstream_message(info.upstream, why, cfg.upstream.ca_file), 0};
       }
     }
     // The mailbox may have moved: forget the route and ask once more.

@@ -22,8 +22,8 @@ TEST_CASE("only address literals are taken for addresses (no SNI, IP check)", "[
 
 TEST_CASE("an untrusted upstream's line names it, the CA setting and the opt-out", "[tls]") {
   const std::string none = tls::untrusted_upstream_message("127.0.0.2:7993", "self-signed certificate", "");
-  CHECK_THAT(none, Catch::StartsWith("upstream 127.0.0.2:7993: its TLS certificate is not trusted "
-                                     "(self-signed certificate)"));
+  CHECK_THAT(none, Catch::StartsWith("the mailbox server 127.0.0.2:7993 has a TLS certificate the proxy does "
+                                     "not trust (self-signed certificate)"));
   CHECK_THAT(none, Catch::Contains("zmlocalconfig -e zmproxy_upstream_ca_file="));
   CHECK_THAT(none, Catch::Contains("ssl_allow_untrusted_certs=true"));
   CHECK(none.find('\n') == std::string::npos);

@@ -9,12 +9,14 @@ the password in it, only ever travel inside a verified TLS session.
 """
 import adversarial_testing  # noqa: F401  (puts tests/integration and tests/support on the path)
 
+import http.client
 import shutil
 import tempfile
 import time
 import unittest
+import uuid
 
-from zmproxy_testing import HomeTestCase
+from zmproxy_testing import BIN_DIR, HomeTestCase
 
 PASSWORD = "Ldap-admin-pw-5"
 
@@ -82,6 +84,43 @@ class TrustedCertificateTest(LdapTlsCases, HomeTestCase):
         self.configure(ldap_ca_file="")
         self.assert_refused(self.gacf(), "set ldap_ca_file to the CA that issued its certificate",
                             "ssl_allow_untrusted_certs=true")
+
+    def test_zmlookupd_and_its_change_feed_work_over_starttls(self):
+        # zmlookupd reads the store (LdapStore) and follows it (LdapChangeFeed,
+        # syncrepl): both connect over StartTLS, or this slapd would refuse them.
+        from zmproxy_procs import Daemon
+        self.configure()
+        tag = uuid.uuid4().hex[:8]
+        user = f"u{tag}@d{tag}.test"
+        lines = [f"cd d{tag}.test", f"cs mb1-{tag} zimbraImapBindPort 7143",
+                 f"cs mb2-{tag} zimbraImapBindPort 7143", f"ca {user} x zimbraMailHost mb1-{tag}"]
+        r = self.run_tool("zmprov", input="\n".join(lines) + "\n")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.run_tool("zmprov", "mcf", "zimbraReverseProxyDnsLookupInServerEnabled", "FALSE")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lookupd = Daemon(BIN_DIR, "zmlookupd", self.home, ["--listen", "127.0.0.1:0"]).start()
+        self.addCleanup(lookupd.stop)
+
+        def server_of():
+            conn = http.client.HTTPConnection(lookupd.host, lookupd.port, timeout=10)
+            try:
+                conn.request("GET", "/service/extension/nginx-lookup", headers={
+                    "Auth-Method": "username", "Auth-User": user, "Auth-Pass": "_password_",
+                    "Auth-Protocol": "imap", "Auth-Login-Attempt": "1", "Client-IP": "192.0.2.10",
+                    "X-Proxy-IP": "127.0.0.1"})
+                return conn.getresponse().getheader("Auth-Server")
+            finally:
+                conn.close()
+
+        self.assertEqual(server_of(), f"mb1-{tag}")
+        r = self.run_tool("zmprov", "ma", user, "zimbraMailHost", f"mb2-{tag}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        deadline = time.monotonic() + 10
+        while server_of() != f"mb2-{tag}" and time.monotonic() < deadline:
+            time.sleep(0.05)  # poll interval
+        self.assertEqual(server_of(), f"mb2-{tag}", "the change feed did not follow:\n" + lookupd.log())
+        self.assertRegex(lookupd.log(), r"index loaded \(entry uid=u[0-9a-f]+,.* modified")  # the feed told it
+        self.assertNotIn("StartTLS", lookupd.log())
 
     def test_in_clear_the_server_refuses_the_bind(self):
         # The control: this slapd really refuses what did not come over TLS.

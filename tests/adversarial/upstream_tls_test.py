@@ -258,6 +258,25 @@ allow_untrusted_certs = {"true" if allow_untrusted else "false"}
         self.assertIn("upstream.ca_file: cannot load the CA bundle " + conf_ca, r.stderr)
         self.assertIn("zmproxy_upstream_ca_file", r.stderr)
 
+    def test_localconfig_keys_reach_the_configuration(self):
+        # Verification is on by default; the CA file and the opt-out come
+        # from localconfig through the template. (genconf checks the listeners'
+        # certificate too: give it one.)
+        conf = os.path.join(self.home, "conf")
+        os.makedirs(conf, exist_ok=True)
+        cert, key = self.ca.issue("proxy", ["127.0.0.1"], directory=os.path.join(self.home, "tls"))
+        shutil.copyfile(cert, os.path.join(conf, "zmproxy.crt"))
+        shutil.copyfile(key, os.path.join(conf, "zmproxy.key"))
+        r = self.run_tool("zmproxyctl", "genconf", "-n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('ca_file = ""\nallow_untrusted_certs = false\n', r.stdout)
+        r = self.run_tool("zmlocalconfig", "-e", f"zmproxy_upstream_ca_file={self.ca.path}",
+                          "ssl_allow_untrusted_certs=true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.run_tool("zmproxyctl", "genconf", "-n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f'ca_file = "{self.ca.path}"\nallow_untrusted_certs = true\n', r.stdout)
+
     def tearDown(self):
         text = self.proxy_log() + "".join(d.log() for d in self.dovecots.values())
         for key, (user, password) in USERS.items():

@@ -284,5 +284,106 @@ allow_untrusted_certs = {"true" if allow_untrusted else "false"}
         super().tearDown()
 
 
+class WebUpstreamCertificateTest(HomeTestCase):
+    """The web proxy's HTTPS upstreams (upstream.ssl) are verified the same
+    way: a mailbox web server with a certificate from another CA gets no
+    request (the client gets 502), one from the configured CA serves it."""
+
+    @classmethod
+    def setUpClass(cls):
+        from test_ca import TestCa
+        from zmproxy_procs import WebBackend
+        cls.ca_dir = tempfile.mkdtemp(prefix="zmproxy-ca-")
+        cls.ca = TestCa(cls.ca_dir)
+        rogue = TestCa(os.path.join(cls.ca_dir, "rogue"), cn="someone else's CA")
+        cls.backends = {
+            "trusted": WebBackend("trusted", "127.0.0.3", tls=cls.ca.issue("web-trusted", ["127.0.0.3"])),
+            "rogue": WebBackend("rogue", "127.0.0.2", tls=rogue.issue("web-rogue", ["127.0.0.2"])),
+        }
+        try:
+            for b in cls.backends.values():
+                b.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for b in cls.backends.values():
+            b.stop()
+        shutil.rmtree(cls.ca_dir, ignore_errors=True)
+
+    def start_proxy(self, backend, allow_untrusted=False):
+        os.makedirs(os.path.join(self.home, "conf"), exist_ok=True)
+        with open(os.path.join(self.home, "conf", "zmproxy.conf"), "w") as f:
+            f.write(f"""
+[server]
+bind_address = "127.0.0.1"
+workers = 1
+log_file = "log/zmproxyd.log"
+
+[mail]
+enabled = false
+
+[upstream]
+ssl = true
+ca_file = "{self.ca.path}"
+allow_untrusted_certs = {"true" if allow_untrusted else "false"}
+
+[http]
+enabled = true
+mode = "http"
+port = 0
+strict_server_name = false
+upstreams = ["{self.backends[backend].server}"]
+""")
+        proxy = Daemon(BIN_DIR, "zmproxyd", self.home).start()
+        self.addCleanup(proxy.stop)
+        with open(os.path.join(self.home, "run", "zmproxyd.addr")) as f:
+            self.port = int(dict(line.split() for line in f)["http"].rsplit(":", 1)[1])
+
+    def get(self):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request("GET", "/whoami", headers={"Host": "mail.example.com"})
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def proxy_log(self):
+        try:
+            with open(os.path.join(self.home, "log", "zmproxyd.log"), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def test_rogue_web_upstream_gets_no_request(self):
+        self.start_proxy("rogue")
+        status, _ = self.get()
+        self.assertEqual(status, 502)
+        upstream = f"the mailbox server {self.backends['rogue'].server} has a TLS certificate the proxy does not trust"
+        deadline = time.monotonic() + 10
+        while upstream not in self.proxy_log() and time.monotonic() < deadline:
+            time.sleep(0.02)  # poll interval
+        lines = [l for l in self.proxy_log().splitlines() if upstream in l]
+        self.assertEqual(len(lines), 1, self.proxy_log())
+        self.assertIn("zmproxy_upstream_ca_file", lines[0])
+        self.assertIn("ssl_allow_untrusted_certs=true", lines[0])
+
+    def test_trusted_web_upstream_serves(self):
+        self.start_proxy("trusted")
+        status, body = self.get()
+        self.assertEqual(status, 200, body)
+        self.assertIn(b'"trusted"', body)
+
+    def test_opt_out_reaches_the_rogue_one(self):
+        self.start_proxy("rogue", allow_untrusted=True)
+        status, body = self.get()
+        self.assertEqual(status, 200, body)
+        self.assertIn(b'"rogue"', body)
+
+
 if __name__ == "__main__":
     unittest.main()

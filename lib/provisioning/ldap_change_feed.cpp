@@ -340,7 +340,8 @@ Result<std::unique_ptr<LdapChangeFeed::Connection>> LdapChangeFeed::connect_and_
     }
     int connection_rc = LDAP_SUCCESS;
     auto tls = start_ldap_tls(ld, m_settings, connection_rc);
-    ldap_set_option(ld, LDAP_OPT_TIMEOUT, nullptr);
+    const timeval no_limit{-1, 0};  // libldap's "none" (a null pointer is refused)
+    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &no_limit);
     if (!tls) {
       return tl::unexpected(tls.error());
     }

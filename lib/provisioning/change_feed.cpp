@@ -3,8 +3,8 @@
 #include "lib/core/strings.hpp"
 #include "lib/provisioning/file_change_feed.hpp"
 #include "lib/provisioning/ldap_change_feed.hpp"
-#include "lib/provisioning/open_store.hpp"
 #include "lib/provisioning/ldap_store.hpp"
+#include "lib/provisioning/open_store.hpp"
 
 #include <memory>
 #include <string>

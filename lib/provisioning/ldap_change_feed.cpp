@@ -1,4 +1,5 @@
 #include "lib/provisioning/ldap_change_feed.hpp"
+
 #include "lib/provisioning/ldap_tls.hpp"
 
 #include <pthread.h>

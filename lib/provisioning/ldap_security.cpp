@@ -1,10 +1,9 @@
 #include "lib/provisioning/ldap_security.hpp"
 
-#include <arpa/inet.h>
-
-#include <array>
-
 #include "lib/core/strings.hpp"
+
+#include <arpa/inet.h>
+#include <array>
 
 namespace zmproxy::provisioning {
 
@@ -25,9 +24,12 @@ bool is_loopback_host(std::string_view host) noexcept {
     return a[0] == 127;
   }
   if (inet_pton(AF_INET6, text.data(), a.data()) == 1) {
-    static constexpr std::array<unsigned char, 16> k_loopback{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    static constexpr std::array<unsigned char, 12> k_v4_mapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return a == k_loopback || (std::equal(k_v4_mapped.begin(), k_v4_mapped.end(), a.begin()) && a[12] == 127);
+    static constexpr std::array<unsigned char, 16> k_loopback{0, 0, 0, 0, 0, 0, 0, 0,
+                                                              0, 0, 0, 0, 0, 0, 0, 1};
+    static constexpr std::array<unsigned char, 12> k_v4_mapped{0, 0, 0, 0, 0,    0,
+                                                               0, 0, 0, 0, 0xff, 0xff};
+    return a == k_loopback ||
+           (std::equal(k_v4_mapped.begin(), k_v4_mapped.end(), a.begin()) && a[12] == 127);
   }
   return false;
 }
@@ -56,7 +58,8 @@ std::vector<LdapUrlTarget> ldap_url_targets(std::string_view urls) {
     rest = rest.substr(0, rest.find_first_of("/?"));
     if (!rest.empty() && rest.front() == '[') {
       const auto close = rest.find(']');
-      t.host = std::string(rest.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
+      t.host = std::string(
+          rest.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
     } else {
       t.host = std::string(rest.substr(0, rest.find(':')));
     }
@@ -78,8 +81,10 @@ LdapTlsPolicy ldap_tls_policy(const LdapSettings& s) {
   return p;
 }
 
-std::optional<std::string> shipped_password_refusal(std::string_view key, std::string_view value,
-                                                    std::string_view where, bool remote) {
+std::optional<std::string> shipped_password_refusal(std::string_view key,
+                                                    std::string_view value,
+                                                    std::string_view where,
+                                                    bool remote) {
   struct Shipped {
     std::string_view key;
     std::string_view password;
@@ -94,13 +99,13 @@ std::optional<std::string> shipped_password_refusal(std::string_view key, std::s
   }
   for (const Shipped& s : k_shipped) {
     if (s.key == key && s.password == value) {
-      return std::string(key) + " is still the password shipped with Zimbra and " + std::string(where) +
-             " is not on this host; set a real one on the server and here: zmlocalconfig -e " + std::string(key) +
-             "=<password>";
+      return std::string(key) + " is still the password shipped with Zimbra and " +
+             std::string(where) +
+             " is not on this host; set a real one on the server and here: zmlocalconfig -e " +
+             std::string(key) + "=<password>";
     }
   }
   return std::nullopt;
 }
-
 
 }  // namespace zmproxy::provisioning

@@ -5,12 +5,12 @@
 // default password (zimbra, zmnginx) sent beyond loopback. The libldap side
 // is lib/provisioning/ldap_tls.hpp.
 
+#include "lib/provisioning/ldap_store.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "lib/provisioning/ldap_store.hpp"
 
 namespace zmproxy::provisioning {
 
@@ -43,7 +43,9 @@ LdapTlsPolicy ldap_tls_policy(const LdapSettings& settings);
 // password Zimbra ships (zimbra for ldap_root_password and
 // zimbra_ldap_password, zmnginx for ldap_nginx_password) and `remote`; the
 // line names `where` and how to set the key. nullopt: allowed.
-std::optional<std::string> shipped_password_refusal(std::string_view key, std::string_view value,
-                                                    std::string_view where, bool remote);
+std::optional<std::string> shipped_password_refusal(std::string_view key,
+                                                    std::string_view value,
+                                                    std::string_view where,
+                                                    bool remote);
 
 }  // namespace zmproxy::provisioning

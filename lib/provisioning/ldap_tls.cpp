@@ -10,7 +10,8 @@ namespace {
 std::string why(LDAP* ld, int rc) {
   std::string out = ldap_err2string(rc);
   char* raw = nullptr;
-  if (ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &raw) == LDAP_OPT_SUCCESS && raw != nullptr) {
+  if (ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &raw) == LDAP_OPT_SUCCESS &&
+      raw != nullptr) {
     const std::string diag(raw);
     ldap_memfree(raw);
     if (!diag.empty() && diag != out) {
@@ -32,14 +33,16 @@ Result<LdapTlsPolicy> prepare_ldap_security(LDAP* ld, const LdapSettings& s) {
   if (ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &require) != LDAP_OPT_SUCCESS) {
     return fail(Errc::invalid_argument, "libldap refused the TLS certificate check setting");
   }
-  if (!s.ca_file.empty() && ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, s.ca_file.c_str()) != LDAP_OPT_SUCCESS) {
+  if (!s.ca_file.empty() &&
+      ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, s.ca_file.c_str()) != LDAP_OPT_SUCCESS) {
     return fail(Errc::invalid_argument, "ldap_ca_file: libldap refused " + s.ca_file);
   }
   const int server = 0;  // a client context with the options above
   if (const int rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &server); rc != LDAP_OPT_SUCCESS) {
-    return fail(Errc::invalid_argument, "ldap_ca_file: cannot use " + (s.ca_file.empty() ? "the system CA store" : s.ca_file) +
-                                            " for LDAP TLS: " + why(ld, rc) +
-                                            "; set ldap_ca_file to a PEM file of CA certificates");
+    return fail(Errc::invalid_argument,
+                "ldap_ca_file: cannot use " +
+                    (s.ca_file.empty() ? "the system CA store" : s.ca_file) + " for LDAP TLS: " +
+                    why(ld, rc) + "; set ldap_ca_file to a PEM file of CA certificates");
   }
   return policy;
 }
@@ -57,11 +60,13 @@ Result<void> start_ldap_tls(LDAP* ld, const LdapSettings& s, int& connection_rc)
   }
   const std::string fix =
       s.ca_file.empty()
-          ? "set ldap_ca_file to the CA that issued its certificate (zmlocalconfig -e ldap_ca_file=<pem file>)"
+          ? "set ldap_ca_file to the CA that issued its certificate (zmlocalconfig -e "
+            "ldap_ca_file=<pem file>)"
           : "check that " + s.ca_file + " (ldap_ca_file) holds the CA that issued its certificate";
-  return fail(Errc::unavailable, "StartTLS with the LDAP server at " + s.url + " failed: " + why(ld, rc) + "; " + fix +
-                                     " and that slapd has TLS on (olcTLSCertificateFile); for a lab only, "
-                                     "ssl_allow_untrusted_certs=true or ldap_starttls_required=false");
+  return fail(Errc::unavailable,
+              "StartTLS with the LDAP server at " + s.url + " failed: " + why(ld, rc) + "; " + fix +
+                  " and that slapd has TLS on (olcTLSCertificateFile); for a lab only, "
+                  "ssl_allow_untrusted_certs=true or ldap_starttls_required=false");
 }
 
 }  // namespace zmproxy::provisioning

@@ -4,11 +4,11 @@
 // default password sent beyond loopback, set the certificate checks and
 // run StartTLS when the policy asks for it. Includes <ldap.h>.
 
-#include <ldap.h>
-
 #include "lib/core/result.hpp"
 #include "lib/provisioning/ldap_security.hpp"
 #include "lib/provisioning/ldap_store.hpp"
+
+#include <ldap.h>
 
 namespace zmproxy::provisioning {
 

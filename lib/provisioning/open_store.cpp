@@ -1,10 +1,10 @@
 #include "lib/provisioning/open_store.hpp"
 
-#include <filesystem>
-
 #include "lib/core/strings.hpp"
 #include "lib/provisioning/file_store.hpp"
 #include "lib/provisioning/ldap_store.hpp"
+
+#include <filesystem>
 
 namespace zmproxy::provisioning {
 
@@ -33,7 +33,8 @@ LdapSettings ldap_settings(const localconfig::LocalConfig& lc, std::string url) 
   s.password = lc.value_or_empty("zimbra_ldap_password");
   s.starttls_supported = lc.integer("ldap_starttls_supported", 0) != 0;
   s.starttls_required = core::to_lower(lc.value_or_empty("ldap_starttls_required")) != "false";
-  s.allow_untrusted_certs = core::to_lower(lc.value_or_empty("ssl_allow_untrusted_certs")) == "true";
+  s.allow_untrusted_certs =
+      core::to_lower(lc.value_or_empty("ssl_allow_untrusted_certs")) == "true";
   auto ca = lc.expanded("ldap_ca_file");
   s.ca_file = std::string(core::trim(ca ? *ca : lc.value_or_empty("ldap_ca_file")));
   if (!s.ca_file.empty() && std::filesystem::path(s.ca_file).is_relative()) {

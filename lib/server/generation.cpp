@@ -138,9 +138,10 @@ Result<std::shared_ptr<proxy::mail::Shared>> build_generation(
   if (auto client_tls = tls::make_upstream_context(c)) {
     next->client_tls = *client_tls;
     if (c.upstream.ssl && c.upstream.allow_untrusted_certs) {
-      ZMPROXY_LOG(warn, "proxy",
-                  "upstream.allow_untrusted_certs is on (ssl_allow_untrusted_certs): mailbox server "
-                  "certificates are not verified, so passwords go to whoever answers at a route's address");
+      ZMPROXY_LOG(
+          warn, "proxy",
+          "upstream.allow_untrusted_certs is on (ssl_allow_untrusted_certs): mailbox server "
+          "certificates are not verified, so passwords go to whoever answers at a route's address");
     }
   } else if (c.upstream.ssl) {
     return tl::unexpected(client_tls.error());

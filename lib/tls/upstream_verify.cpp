@@ -1,10 +1,10 @@
 #include "lib/tls/upstream_verify.hpp"
 
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <arpa/inet.h>
 #include <array>
 
 namespace zmproxy::tls {
@@ -24,9 +24,10 @@ Result<std::shared_ptr<Context>> make_upstream_context(const server::ProxyConfig
   if (cfg.upstream.ca_file.empty()) {
     if (SSL_CTX_set_default_verify_paths(native) != 1) {
       ERR_clear_error();
-      return fail(Errc::invalid_argument,
-                  "upstream.ca_file: the system CA store cannot be loaded; set zmproxy_upstream_ca_file "
-                  "(zmlocalconfig -e zmproxy_upstream_ca_file=/path/to/ca.pem)");
+      return fail(
+          Errc::invalid_argument,
+          "upstream.ca_file: the system CA store cannot be loaded; set zmproxy_upstream_ca_file "
+          "(zmlocalconfig -e zmproxy_upstream_ca_file=/path/to/ca.pem)");
     }
     return ctx;
   }
@@ -37,8 +38,9 @@ Result<std::shared_ptr<Context>> make_upstream_context(const server::ProxyConfig
       ERR_error_string_n(e, buf, sizeof buf);
     }
     ERR_clear_error();
-    return fail(Errc::invalid_argument, "upstream.ca_file: cannot load the CA bundle " + file + ": " + buf +
-                                            "; fix zmproxy_upstream_ca_file (a PEM file of CA certificates)");
+    return fail(Errc::invalid_argument,
+                "upstream.ca_file: cannot load the CA bundle " + file + ": " + buf +
+                    "; fix zmproxy_upstream_ca_file (a PEM file of CA certificates)");
   }
   return ctx;
 }
@@ -79,10 +81,12 @@ bool is_ip_literal(std::string_view host) noexcept {
   std::array<char, 65> text{};
   host.copy(text.data(), host.size());
   std::array<unsigned char, 16> out{};
-  return inet_pton(AF_INET, text.data(), out.data()) == 1 || inet_pton(AF_INET6, text.data(), out.data()) == 1;
+  return inet_pton(AF_INET, text.data(), out.data()) == 1 ||
+         inet_pton(AF_INET6, text.data(), out.data()) == 1;
 }
 
-std::string untrusted_upstream_message(std::string_view upstream, std::string_view why,
+std::string untrusted_upstream_message(std::string_view upstream,
+                                       std::string_view why,
                                        std::string_view ca_file) {
   std::string line = "the mailbox server ";
   line += upstream;
@@ -90,13 +94,17 @@ std::string untrusted_upstream_message(std::string_view upstream, std::string_vi
   line += why;
   line += "), so nothing was sent to it; ";
   if (ca_file.empty()) {
-    line += "put the CA that issued it in a PEM file and set zmlocalconfig -e zmproxy_upstream_ca_file=<file>";
+    line +=
+        "put the CA that issued it in a PEM file and set zmlocalconfig -e "
+        "zmproxy_upstream_ca_file=<file>";
   } else {
     line += "add the CA that issued it to ";
     line += ca_file;
     line += " (zmproxy_upstream_ca_file)";
   }
-  line += ", or reissue it for this name; for a lab only, zmlocalconfig -e ssl_allow_untrusted_certs=true";
+  line +=
+      ", or reissue it for this name; for a lab only, zmlocalconfig -e "
+      "ssl_allow_untrusted_certs=true";
   return line;
 }
 

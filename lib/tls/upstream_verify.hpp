@@ -7,15 +7,15 @@
 // or address it was routed to. Includes OpenSSL: use it only in TUs that do
 // I/O, except for the pure helpers at the end.
 
+#include "lib/core/result.hpp"
+#include "lib/server/config.hpp"
+#include "lib/tls/tls_context.hpp"
+
 #include <openssl/ssl.h>
 
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include "lib/core/result.hpp"
-#include "lib/server/config.hpp"
-#include "lib/tls/tls_context.hpp"
 
 namespace zmproxy::tls {
 
@@ -45,7 +45,8 @@ bool is_ip_literal(std::string_view host) noexcept;
 // naming the upstream and the fix (the CA setting, or the lab opt-out). It
 // begins "the mailbox server ", which the mail sessions answer with
 // UNAVAILABLE.
-std::string untrusted_upstream_message(std::string_view upstream, std::string_view why,
+std::string untrusted_upstream_message(std::string_view upstream,
+                                       std::string_view why,
                                        std::string_view ca_file);
 
 }  // namespace zmproxy::tls

@@ -697,16 +697,18 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
         conn = std::make_unique<UpstreamConn>();
         if (c.cfg.upstream.ssl) {
           auto s = std::make_unique<Tls>(std::move(*socket), *c.shared->client_tls);
-          if (!tls::expect_upstream(s->native_handle(), t.host, !c.cfg.upstream.allow_untrusted_certs)) {
+          if (!tls::expect_upstream(s->native_handle(), t.host,
+                                    !c.cfg.upstream.allow_untrusted_certs)) {
             break;
           }
           Timed deadline(*s, h.connect_timeout);
           auto [hec] = co_await s->async_handshake(asio::ssl::stream_base::client, net::use_nothrow);
           if (hec || deadline.expired()) {
-            if (const std::string why = tls::certificate_failure(s->native_handle()); !why.empty()) {
+            if (const std::string why = tls::certificate_failure(s->native_handle());
+                !why.empty()) {
               ZMPROXY_LOG(warn, "http", "{}",
-                          tls::untrusted_upstream_message(t.host + ":" + std::to_string(t.port), why,
-                                                          c.cfg.upstream.ca_file));
+                          tls::untrusted_upstream_message(t.host + ":" + std::to_string(t.port),
+                                                          why, c.cfg.upstream.ca_file));
             }
             break;
           }

@@ -108,8 +108,10 @@ awaitable<std::variant<MailboxConnection, route::RouteError>> connect_mailbox(
     }
     if (socket) {
       auto stream = std::make_unique<TlsStream>(std::move(*socket), *shared->client_tls);
-      if (tls::expect_upstream(stream->native_handle(), route.host, !cfg.upstream.allow_untrusted_certs) &&
-          co_await handshake(*stream, asio::ssl::stream_base::client, cfg.upstream.connect_timeout)) {
+      if (tls::expect_upstream(stream->native_handle(), route.host,
+                               !cfg.upstream.allow_untrusted_certs) &&
+          co_await handshake(*stream, asio::ssl::stream_base::client,
+                             cfg.upstream.connect_timeout)) {
         co_return MailboxConnection{route, std::move(stream)};
       }
       if (const std::string why = tls::certificate_failure(stream->native_handle()); !why.empty()) {
@@ -117,7 +119,8 @@ awaitable<std::variant<MailboxConnection, route::RouteError>> connect_mailbox(
         // login stops here, before any credential is sent; the session logs
         // this text (one line) and answers UNAVAILABLE.
         co_return route::RouteError{
-            Errc::unavailable, tls::untrusted_upstream_message(info.upstream, why, cfg.upstream.ca_file), 0};
+            Errc::unavailable,
+            tls::untrusted_upstream_message(info.upstream, why, cfg.upstream.ca_file), 0};
       }
     }
     // The mailbox may have moved: forget the route and ask once more.

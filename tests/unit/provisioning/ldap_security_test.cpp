@@ -15,8 +15,8 @@ LdapSettings with_url(std::string url) {
 }  // namespace
 
 TEST_CASE("loopback hosts are named without resolving anything", "[ldap-security]") {
-  for (const char* h : {"", "localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.1.2.3", "::1", "[::1]",
-                        "::ffff:127.0.0.1"}) {
+  for (const char* h : {"", "localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.1.2.3", "::1",
+                        "[::1]", "::ffff:127.0.0.1"}) {
     CHECK(is_loopback_host(h));
   }
   for (const char* h : {"ldap.example.com", "10.0.0.5", "128.0.0.1", "::2", "localhost.example.com",
@@ -26,7 +26,8 @@ TEST_CASE("loopback hosts are named without resolving anything", "[ldap-security
 }
 
 TEST_CASE("each URL of ldap_url gives its scheme and host", "[ldap-security]") {
-  const auto t = ldap_url_targets("ldap://ldap1.example.com:389/ LDAPS://[::1]:636  ldapi:///run/slapd.sock ldap:///");
+  const auto t = ldap_url_targets(
+      "ldap://ldap1.example.com:389/ LDAPS://[::1]:636  ldapi:///run/slapd.sock ldap:///");
   REQUIRE(t.size() == 4);
   CHECK(t[0].scheme == "ldap");
   CHECK(t[0].host == "ldap1.example.com");
@@ -40,7 +41,8 @@ TEST_CASE("each URL of ldap_url gives its scheme and host", "[ldap-security]") {
   CHECK(t[3].local);
 }
 
-TEST_CASE("StartTLS with certificate checks towards another host, none needed on loopback", "[ldap-security]") {
+TEST_CASE("StartTLS with certificate checks towards another host, none needed on loopback",
+          "[ldap-security]") {
   SECTION("loopback keeps working without TLS") {
     const auto p = ldap_tls_policy(with_url("ldap://127.0.0.1:389"));
     CHECK_FALSE(p.start_tls);
@@ -80,16 +82,19 @@ TEST_CASE("StartTLS with certificate checks towards another host, none needed on
 
 TEST_CASE("shipped default passwords are refused beyond loopback only", "[ldap-security]") {
   const std::string where = "the LDAP server at ldap://ldap.example.com";
-  for (auto [key, value] : {std::pair{"zimbra_ldap_password", "zimbra"}, std::pair{"ldap_root_password", "zimbra"},
-                            std::pair{"ldap_nginx_password", "zmnginx"}}) {
+  for (auto [key, value] :
+       {std::pair{"zimbra_ldap_password", "zimbra"}, std::pair{"ldap_root_password", "zimbra"},
+        std::pair{"ldap_nginx_password", "zmnginx"}}) {
     INFO(key);
     const auto refusal = shipped_password_refusal(key, value, where, true);
     REQUIRE(refusal);
     CHECK_THAT(*refusal, Catch::Contains(std::string("zmlocalconfig -e ") + key + "=<password>"));
     CHECK_THAT(*refusal, Catch::Contains(where));
-    CHECK(refusal->find(std::string(" ") + value + " ") == std::string::npos);  // the value is not repeated
+    CHECK(refusal->find(std::string(" ") + value + " ") ==
+          std::string::npos);  // the value is not repeated
     CHECK(refusal->find('\n') == std::string::npos);
-    CHECK_FALSE(shipped_password_refusal(key, value, where, false));  // loopback: the lab default works
+    CHECK_FALSE(
+        shipped_password_refusal(key, value, where, false));  // loopback: the lab default works
   }
   CHECK_FALSE(shipped_password_refusal("zimbra_ldap_password", "s3cret-long", where, true));
   CHECK_FALSE(shipped_password_refusal("zimbra_ldap_password", "zmnginx", where, true));

@@ -1,10 +1,10 @@
 #include "lib/tls/upstream_verify.hpp"
 
+#include "tests/support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <fstream>
-
-#include "tests/support/temp_dir.hpp"
 
 using namespace zmproxy;
 
@@ -21,17 +21,22 @@ TEST_CASE("only address literals are taken for addresses (no SNI, IP check)", "[
 }
 
 TEST_CASE("an untrusted upstream's line names it, the CA setting and the opt-out", "[tls]") {
-  const std::string none = tls::untrusted_upstream_message("127.0.0.2:7993", "self-signed certificate", "");
-  CHECK_THAT(none, Catch::StartsWith("the mailbox server 127.0.0.2:7993 has a TLS certificate the proxy does "
-                                     "not trust (self-signed certificate)"));
+  const std::string none =
+      tls::untrusted_upstream_message("127.0.0.2:7993", "self-signed certificate", "");
+  CHECK_THAT(none, Catch::StartsWith(
+                       "the mailbox server 127.0.0.2:7993 has a TLS certificate the proxy does "
+                       "not trust (self-signed certificate)"));
   CHECK_THAT(none, Catch::Contains("zmlocalconfig -e zmproxy_upstream_ca_file="));
   CHECK_THAT(none, Catch::Contains("ssl_allow_untrusted_certs=true"));
   CHECK(none.find('\n') == std::string::npos);
-  const std::string with = tls::untrusted_upstream_message("mbox1:7993", "hostname mismatch", "/etc/ca.pem");
-  CHECK_THAT(with, Catch::Contains("add the CA that issued it to /etc/ca.pem (zmproxy_upstream_ca_file)"));
+  const std::string with =
+      tls::untrusted_upstream_message("mbox1:7993", "hostname mismatch", "/etc/ca.pem");
+  CHECK_THAT(
+      with, Catch::Contains("add the CA that issued it to /etc/ca.pem (zmproxy_upstream_ca_file)"));
 }
 
-TEST_CASE("the upstream context loads the configured CA bundle or says which file is wrong", "[tls]") {
+TEST_CASE("the upstream context loads the configured CA bundle or says which file is wrong",
+          "[tls]") {
   test::TempDir dir;
   server::ProxyConfig cfg = server::default_config();
   cfg.home = dir.path();
@@ -44,8 +49,9 @@ TEST_CASE("the upstream context loads the configured CA bundle or says which fil
     cfg.upstream.ca_file = "conf/missing-ca.pem";
     auto ctx = tls::make_upstream_context(cfg);
     REQUIRE_FALSE(ctx);
-    CHECK_THAT(ctx.error().message, Catch::StartsWith("upstream.ca_file: cannot load the CA bundle " +
-                                                      (dir.path() / "conf/missing-ca.pem").string()));
+    CHECK_THAT(ctx.error().message,
+               Catch::StartsWith("upstream.ca_file: cannot load the CA bundle " +
+                                 (dir.path() / "conf/missing-ca.pem").string()));
     CHECK_THAT(ctx.error().message, Catch::Contains("zmproxy_upstream_ca_file"));
   }
   SECTION("a file that holds no certificate is refused") {

@@ -16,6 +16,9 @@ constexpr KeyInfo k_keys[] = {
      "Kerberos keytab used for GSSAPI logins"},
     {"krb5_service_principal_from_interface_address", KeyType::boolean, "false",
      "Build the GSSAPI service principal from the address the client connected to"},
+    {"ldap_ca_file", KeyType::string, "",
+     "PEM file of the CAs that issue the LDAP servers' certificates (StartTLS, ldaps://); "
+     "empty = the system store"},
     {"ldap_cache_reverseproxylookup_domain_maxage", KeyType::integer, "15",
      "Accepted for compatibility; zmlookupd follows the store's change feed instead of caching"},
     {"ldap_cache_reverseproxylookup_domain_maxsize", KeyType::integer, "100",
@@ -29,10 +32,16 @@ constexpr KeyInfo k_keys[] = {
     {"ldap_nginx_password", KeyType::string, "zmnginx",
      "Password of the proxy's admin account for GSSAPI and certificate lookups"},
     {"ldap_root_password", KeyType::string, "zimbra", "Password of the LDAP root DN"},
+    {"ldap_starttls_required", KeyType::boolean, "true",
+     "false: a directory on another host may be reached over ldap:// without StartTLS (labs only)"},
+    {"ldap_starttls_supported", KeyType::integer, "0",
+     "1: use StartTLS over ldap:// on this host too (it is always used towards other hosts)"},
     {"ldap_url", KeyType::string, "",
      "LDAP URLs of the directory (space separated); empty = the embedded store data/prov.ldif"},
     {"pop3_max_idle_time", KeyType::integer, "60",
      "Seconds a POP3 session may stay idle, before and after login"},
+    {"ssl_allow_untrusted_certs", KeyType::boolean, "false",
+     "true: do not verify the certificates of mailbox servers and LDAP servers (labs only)"},
     {"zimbra_additional_logging", KeyType::boolean, "false",
      "Log extra security events (failed lookups) for auditing"},
     {"zimbra_configrewrite_timeout", KeyType::integer, "120",
@@ -76,6 +85,9 @@ constexpr KeyInfo k_keys[] = {
      "Seconds zmproxyctl stop waits for open sessions to finish"},
     {"zmproxy_login_timeout", KeyType::integer, "120",
      "Seconds an IMAP or POP3 client has, from its connection, to log in"},
+    {"zmproxy_upstream_ca_file", KeyType::string, "",
+     "PEM file of the CAs that issue the mailbox servers' certificates (upstream TLS); "
+     "empty = the system store"},
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "lib/provisioning/file_change_feed.hpp"
 #include "lib/provisioning/ldap_change_feed.hpp"
 #include "lib/provisioning/ldap_store.hpp"
+#include "lib/provisioning/open_store.hpp"
 
 #include <memory>
 #include <string>
@@ -28,10 +29,7 @@ Result<std::unique_ptr<ChangeFeed>> open_change_feed(const localconfig::LocalCon
   if (urls.empty()) {
     return std::unique_ptr<ChangeFeed>(std::make_unique<FileChangeFeed>(home.data() / "prov.ldif"));
   }
-  LdapSettings settings;
-  settings.url = first_url(urls);
-  settings.bind_dn = lc.value_or_empty("zimbra_ldap_userdn");
-  settings.password = lc.value_or_empty("zimbra_ldap_password");
+  LdapSettings settings = ldap_settings(lc, first_url(urls));
   return std::unique_ptr<ChangeFeed>(std::make_unique<LdapChangeFeed>(std::move(settings)));
 }
 

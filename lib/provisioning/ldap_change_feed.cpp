@@ -1,5 +1,7 @@
 #include "lib/provisioning/ldap_change_feed.hpp"
 
+#include "lib/provisioning/ldap_tls.hpp"
+
 #include <pthread.h>
 
 #include <ldap.h>
@@ -300,9 +302,18 @@ Result<std::unique_ptr<LdapChangeFeed::Connection>> LdapChangeFeed::connect_and_
   ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
   ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
   ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON);
+  // Nothing, the password least, goes out before these checks and StartTLS.
+  auto policy = prepare_ldap_security(ld, m_settings);
+  if (!policy) {
+    return tl::unexpected(policy.error());
+  }
   // Connect without blocking in connect(): the socket exists (and can be shut
-  // down by stop()) as soon as ldap_sasl_bind returns.
-  ldap_set_option(ld, LDAP_OPT_CONNECT_ASYNC, LDAP_OPT_ON);
+  // down by stop()) as soon as ldap_sasl_bind returns. With StartTLS the
+  // connect is made first (bounded by timeout_seconds, not by stop()), so
+  // that the socket is registered before StartTLS waits on it.
+  if (!policy->start_tls) {
+    ldap_set_option(ld, LDAP_OPT_CONNECT_ASYNC, LDAP_OPT_ON);
+  }
   // timeout_seconds bounds the connect and the bind (0: no bound, as for
   // LdapStore); stop() interrupts both anyway.
   const int timeout = m_settings.timeout_seconds;
@@ -311,6 +322,30 @@ Result<std::unique_ptr<LdapChangeFeed::Connection>> LdapChangeFeed::connect_and_
   timeval* const tvp = timeout > 0 ? &tv : nullptr;
   if (tvp != nullptr) {
     ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, tvp);
+  }
+  if (policy->start_tls) {
+    rc = ldap_connect(ld);
+    if (rc != LDAP_SUCCESS) {
+      return fail(Errc::unavailable,
+                  "cannot reach the LDAP server at " + m_settings.url + ": " + reason(ld, rc));
+    }
+    int tls_fd = -1;
+    if (ldap_get_option(ld, LDAP_OPT_DESC, &tls_fd) == LDAP_OPT_SUCCESS && tls_fd >= 0) {
+      if (!register_socket(tls_fd)) {
+        return fail(Errc::unavailable, "stopping");
+      }
+      conn->registered = true;
+    }
+    if (tvp != nullptr) {
+      ldap_set_option(ld, LDAP_OPT_TIMEOUT, tvp);  // the StartTLS reply; unset again below
+    }
+    int connection_rc = LDAP_SUCCESS;
+    auto tls = start_ldap_tls(ld, m_settings, connection_rc);
+    const timeval no_limit{-1, 0};  // libldap's "none" (a null pointer is refused)
+    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &no_limit);
+    if (!tls) {
+      return tl::unexpected(tls.error());
+    }
   }
   // A persist connection can die silently (a host gone, a NAT that forgot
   // it): let TCP keepalive find out.
@@ -333,7 +368,7 @@ Result<std::unique_ptr<LdapChangeFeed::Connection>> LdapChangeFeed::connect_and_
                 "cannot reach the LDAP server at " + m_settings.url + ": " + reason(ld, rc));
   }
   int fd = -1;
-  if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS && fd >= 0) {
+  if (!conn->registered && ldap_get_option(ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS && fd >= 0) {
     if (!register_socket(fd)) {
       return fail(Errc::unavailable, "stopping");
     }

@@ -1,6 +1,7 @@
 #include "lib/provisioning/ldap_store.hpp"
 
 #include "lib/provisioning/dn.hpp"
+#include "lib/provisioning/ldap_tls.hpp"
 
 #include <ldap.h>
 #include <sys/time.h>
@@ -183,6 +184,20 @@ struct LdapStore::Connection {
       const timeval tv = seconds(settings.timeout_seconds);
       ldap_set_option(fresh.get(), LDAP_OPT_NETWORK_TIMEOUT, &tv);
       ldap_set_option(fresh.get(), LDAP_OPT_TIMEOUT, &tv);
+    }
+    // Nothing, the password least, goes out before these checks and StartTLS.
+    auto policy = prepare_ldap_security(fresh.get(), settings);
+    if (!policy) {
+      return tl::unexpected(policy.error());
+    }
+    if (policy->start_tls) {
+      int connection_rc = LDAP_SUCCESS;
+      if (auto tls = start_ldap_tls(fresh.get(), settings, connection_rc); !tls) {
+        if (connection_rc != LDAP_SUCCESS) {
+          return tl::unexpected(unreachable(connection_rc, fresh.get()));
+        }
+        return tl::unexpected(tls.error());
+      }
     }
     berval cred{static_cast<ber_len_t>(settings.password.size()),
                 const_cast<char*>(settings.password.data())};

@@ -17,6 +17,11 @@ struct LdapSettings {
   std::string bind_dn;   // zimbra_ldap_userdn
   std::string password;  // zimbra_ldap_password
   int timeout_seconds = 10;  // network and operation timeout
+  // TLS and password rules (lib/provisioning/ldap_security.hpp).
+  bool starttls_supported = false;     // ldap_starttls_supported: StartTLS on loopback too
+  bool starttls_required = true;       // ldap_starttls_required: StartTLS towards other hosts
+  std::string ca_file;                 // ldap_ca_file; "" = the system store
+  bool allow_untrusted_certs = false;  // ssl_allow_untrusted_certs: no certificate checks
 };
 
 class LdapStore final : public Directory {

@@ -4,6 +4,8 @@
 #include "lib/provisioning/file_store.hpp"
 #include "lib/provisioning/ldap_store.hpp"
 
+#include <filesystem>
+
 namespace zmproxy::provisioning {
 
 Result<std::unique_ptr<Directory>> open_store(const localconfig::LocalConfig& lc,
@@ -16,15 +18,29 @@ Result<std::unique_ptr<Directory>> open_store(const localconfig::LocalConfig& lc
     }
     return std::unique_ptr<Directory>(std::move(*store));
   }
-  LdapSettings settings;
-  settings.url = url;
-  settings.bind_dn = lc.value_or_empty("zimbra_ldap_userdn");
-  settings.password = lc.value_or_empty("zimbra_ldap_password");
+  LdapSettings settings = ldap_settings(lc, url);
   auto store = LdapStore::connect(std::move(settings));
   if (!store) {
     return tl::unexpected(store.error());
   }
   return std::unique_ptr<Directory>(std::move(*store));
+}
+
+LdapSettings ldap_settings(const localconfig::LocalConfig& lc, std::string url) {
+  LdapSettings s;
+  s.url = std::move(url);
+  s.bind_dn = lc.value_or_empty("zimbra_ldap_userdn");
+  s.password = lc.value_or_empty("zimbra_ldap_password");
+  s.starttls_supported = lc.integer("ldap_starttls_supported", 0) != 0;
+  s.starttls_required = core::to_lower(lc.value_or_empty("ldap_starttls_required")) != "false";
+  s.allow_untrusted_certs =
+      core::to_lower(lc.value_or_empty("ssl_allow_untrusted_certs")) == "true";
+  auto ca = lc.expanded("ldap_ca_file");
+  s.ca_file = std::string(core::trim(ca ? *ca : lc.value_or_empty("ldap_ca_file")));
+  if (!s.ca_file.empty() && std::filesystem::path(s.ca_file).is_relative()) {
+    s.ca_file = (lc.file().parent_path() / s.ca_file).string();
+  }
+  return s;
 }
 
 std::vector<std::string> safeguarded_attrs(const localconfig::LocalConfig& lc) {

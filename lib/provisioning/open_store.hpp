@@ -9,11 +9,18 @@
 #include "lib/core/result.hpp"
 #include "lib/localconfig/localconfig.hpp"
 #include "lib/provisioning/directory.hpp"
+#include "lib/provisioning/ldap_store.hpp"
 
 namespace zmproxy::provisioning {
 
 Result<std::unique_ptr<Directory>> open_store(const localconfig::LocalConfig& lc,
                                               const core::HomePaths& home);
+
+// LdapSettings for `url` from localconfig: zimbra_ldap_userdn,
+// zimbra_ldap_password, ldap_starttls_supported, ldap_starttls_required,
+// ldap_ca_file (relative to the home's conf/ when not absolute),
+// ssl_allow_untrusted_certs.
+LdapSettings ldap_settings(const localconfig::LocalConfig& lc, std::string url);
 
 // The zmprov_safeguarded_attrs list.
 std::vector<std::string> safeguarded_attrs(const localconfig::LocalConfig& lc);

@@ -252,11 +252,14 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
     read_mail(r, *t, "pop3.", cfg->pop3);
   }
   if (const auto* t = section(r, "upstream")) {
-    r.known(*t, "upstream.", {"ssl", "connect_timeout", "pass_errors", "auth_wait"});
+    r.known(*t, "upstream.", {"ssl", "connect_timeout", "pass_errors", "auth_wait", "ca_file",
+                              "allow_untrusted_certs"});
     r.get(*t, "upstream.", "ssl", cfg->upstream.ssl);
     r.get(*t, "upstream.", "connect_timeout", cfg->upstream.connect_timeout);
     r.get(*t, "upstream.", "pass_errors", cfg->upstream.pass_errors);
     r.get(*t, "upstream.", "auth_wait", cfg->upstream.auth_wait);
+    r.get(*t, "upstream.", "ca_file", cfg->upstream.ca_file);
+    r.get(*t, "upstream.", "allow_untrusted_certs", cfg->upstream.allow_untrusted_certs);
   }
   if (const auto* t = section(r, "http")) {
     r.known(*t, "http.", {"enabled", "mode", "port", "ssl_port", "strict_server_name", "server_names",

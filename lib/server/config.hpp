@@ -71,6 +71,9 @@ struct UpstreamSection {
   milliseconds connect_timeout{120'000};
   bool pass_errors = true;
   milliseconds auth_wait{10'000};       // zimbraReverseProxyAuthWaitInterval
+  // Upstream certificate verification (lib/tls/upstream_verify.hpp).
+  std::string ca_file;                  // zmproxy_upstream_ca_file; "" = the system store
+  bool allow_untrusted_certs = false;   // ssl_allow_untrusted_certs: no verification (labs)
 };
 
 struct HttpSection {

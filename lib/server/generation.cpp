@@ -10,6 +10,7 @@
 #include "lib/log/logger.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/route/route_resolver.hpp"
+#include "lib/tls/upstream_verify.hpp"
 
 #include <algorithm>
 #include <sys/socket.h>
@@ -133,7 +134,18 @@ Result<std::shared_ptr<proxy::mail::Shared>> build_generation(
   const ProxyConfig& c = *config;
   auto next = std::make_shared<proxy::mail::Shared>();
   next->config = config;
-  next->client_tls = previous ? previous->client_tls : tls::make_client_context();
+  // Built anew each generation: a reload reads a renewed CA bundle.
+  if (auto client_tls = tls::make_upstream_context(c)) {
+    next->client_tls = *client_tls;
+    if (c.upstream.ssl && c.upstream.allow_untrusted_certs) {
+      ZMPROXY_LOG(
+          warn, "proxy",
+          "upstream.allow_untrusted_certs is on (ssl_allow_untrusted_certs): mailbox server "
+          "certificates are not verified, so passwords go to whoever answers at a route's address");
+    }
+  } else if (c.upstream.ssl) {
+    return tl::unexpected(client_tls.error());
+  }
   auto server_tls = tls::make_server_context(c);
   if (server_tls) {
     next->server_tls = *server_tls;
@@ -172,6 +184,11 @@ Result<std::shared_ptr<proxy::mail::Shared>> build_generation(
 }
 
 Result<void> check_tls(const ProxyConfig& c) {
+  if (c.upstream.ssl) {
+    if (auto client = tls::make_upstream_context(c); !client) {
+      return tl::unexpected(client.error());
+    }
+  }
   if (!wants_tls(c)) {
     return {};
   }

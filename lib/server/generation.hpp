@@ -46,6 +46,7 @@ Result<std::shared_ptr<proxy::mail::Shared>> build_generation(
 
 // Checks a configuration can pass before a running proxy sees it:
 // the TLS certificate loads and matches its key (when a listener needs TLS);
+// the upstream CA bundle loads (when upstream.ssl);
 // no listener port is held by another program. `held`: ports the running
 // zmproxyd holds itself (run/zmproxyd.addr), re-used on reload.
 Result<void> check_tls(const ProxyConfig& config);

@@ -135,14 +135,4 @@ Result<std::shared_ptr<Context>> make_server_context(const server::ProxyConfig& 
   return std::shared_ptr<Context>(all, &all->main);
 }
 
-std::shared_ptr<Context> make_client_context() {
-  auto ctx = std::make_shared<Context>(Context::tls_client);
-  SSL_CTX* native = ctx->native_handle();
-  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION);
-  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
-  ctx->set_verify_mode(boost::asio::ssl::verify_none);
-  return ctx;
-}
-
 }  // namespace zmproxy::tls

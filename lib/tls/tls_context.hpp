@@ -17,8 +17,7 @@ using Context = boost::asio::ssl::context;
 // Errors name the file or setting to fix ("tls.certificate: cannot read ...",
 // "certificate and key do not match").
 Result<std::shared_ptr<Context>> make_server_context(const server::ProxyConfig& cfg);
-// Upstream connections: TLS 1.2+, no certificate verification (mailbox
-// servers usually have self-signed certificates, as with Zimbra).
-std::shared_ptr<Context> make_client_context();
+// The client side (mailbox servers): make_upstream_context in
+// lib/tls/upstream_verify.hpp.
 
 }  // namespace zmproxy::tls

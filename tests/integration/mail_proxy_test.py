@@ -5,10 +5,12 @@ import imaplib
 import os
 import poplib
 import re
+import shutil
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -53,14 +55,21 @@ class MailProxyBase(HomeTestCase):
     def setUpClass(cls):
         from dovecot import Dovecot
         from memcached import Memcached
+        # With TLS upstream the mailbox certificates come from a test CA
+        # (subjectAltName IP:127.0.0.x) that the proxy is told to trust.
+        cls.upstream_ca = None
+        if cls.upstream_ssl:
+            from test_ca import TestCa
+            cls.ca_dir = tempfile.mkdtemp(prefix="zmproxy-ca-")
+            cls.upstream_ca = TestCa(cls.ca_dir)
         cls.dovecots = {}
         cls.dovecots["a"] = Dovecot("a", {"user1@example.com": PASSWORDS["user1@example.com"],
                                           "mover@example.com": PASSWORDS["mover@example.com"]},
-                                    address="127.0.0.2", ssl=cls.upstream_ssl)
+                                    address="127.0.0.2", ssl=cls.upstream_ssl, tls_ca=cls.upstream_ca)
         cls.dovecots["b"] = Dovecot("b", {"user2@example.com": PASSWORDS["user2@example.com"]},
-                                    address="127.0.0.3", ssl=cls.upstream_ssl)
+                                    address="127.0.0.3", ssl=cls.upstream_ssl, tls_ca=cls.upstream_ca)
         cls.dovecots["c"] = Dovecot("c", {"mover@example.com": PASSWORDS["mover@example.com"]},
-                                    address="127.0.0.4", ssl=cls.upstream_ssl)
+                                    address="127.0.0.4", ssl=cls.upstream_ssl, tls_ca=cls.upstream_ca)
         for d in cls.dovecots.values():
             d.start()
         cls.dovecots["a"].deliver("user1@example.com", "one", "first")
@@ -76,6 +85,8 @@ class MailProxyBase(HomeTestCase):
         cls.mc.stop()
         for d in cls.dovecots.values():
             d.stop()
+        if cls.upstream_ca is not None:
+            shutil.rmtree(cls.ca_dir, ignore_errors=True)
 
     def setUp(self):
         super().setUp()
@@ -135,6 +146,7 @@ starttls = "{self.starttls}"
 
 [upstream]
 ssl = {"true" if self.upstream_ssl else "false"}
+ca_file = "{self.upstream_ca.path if self.upstream_ca else ""}"
 auth_wait = "0s"
 connect_timeout = "5s"
 {self.extra_conf}

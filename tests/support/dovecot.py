@@ -8,7 +8,10 @@
 start() runs `/usr/sbin/dovecot -F -c <temp dir>/dovecot.conf` in the
 foreground as a child (so its PID is ours) with IMAP and POP3 listeners on
 ephemeral ports of `address` (any 127.0.0.0/8 address works on Linux without
-setup), plus IMAPS and POP3S with a self-signed certificate when ssl=True.
+setup), plus IMAPS and POP3S when ssl=True: with a self-signed certificate,
+or, given tls_ca (a test_ca.TestCa), one that CA issues with the names
+tls_names (default [address]) as subjectAltName, so a verifying proxy that
+trusts tls_ca.path accepts it.
 Everything lives in one temp dir: the config, base_dir (run/), state_dir
 (state/), the passwd-file (users), the maildirs (home/<user>/Maildir), the
 log (dovecot.log) and the master's stderr (dovecot.stderr). Nothing touches
@@ -144,7 +147,8 @@ class Dovecot:
     # processes read and wrote, plain-text connections only): rawlog().
     keep_rawlog = False
 
-    def __init__(self, name, users, address="127.0.0.1", ssl=False, auth_failure_delay=0):
+    def __init__(self, name, users, address="127.0.0.1", ssl=False, auth_failure_delay=0,
+                 tls_ca=None, tls_names=None):
         if not os.access(DOVECOT, os.X_OK):
             raise unittest.SkipTest(f"{DOVECOT} is not installed "
                                     "(apt-get install dovecot-imapd dovecot-pop3d)")
@@ -174,7 +178,9 @@ class Dovecot:
         self.directory = None
         self.conf_path = None
         self.log_path = None
-        self.cert_path = None   # the self-signed certificate (PEM) when ssl=True
+        self.cert_path = None   # the certificate (PEM) when ssl=True
+        self.tls_ca = tls_ca    # the TestCa that issues it; None: self-signed
+        self.tls_names = list(tls_names) if tls_names is not None else [address]
         self._proc = None
         self._stderr = None
         self._uid = self._gid = None
@@ -373,7 +379,12 @@ class Dovecot:
             os.chmod(users_file, 0o640)
         except KeyError:
             os.chmod(users_file, 0o644)
-        if self.ssl:
+        if self.ssl and self.tls_ca is not None:
+            self.cert_path, key = self.tls_ca.issue(f"{self.name}-cert", self.tls_names,
+                                                    directory=os.path.join(self.directory, "tls"))
+            shutil.copyfile(key, os.path.join(self.directory, "key.pem"))
+            os.chmod(os.path.join(self.directory, "key.pem"), 0o600)
+        elif self.ssl:
             self.cert_path = os.path.join(self.directory, "cert.pem")
             key = os.path.join(self.directory, "key.pem")
             out = subprocess.run(

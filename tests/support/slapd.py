@@ -17,6 +17,11 @@ The base entries cn=zimbra, cn=admins, cn=servers and cn=config,cn=zimbra
 The database has the syncprov overlay, so RFC 4533 clients (ChangeFeed's
 refreshAndPersist) can follow it; restart() keeps the data and the port.
 
+With tls_cert and tls_key (PEM files, e.g. from test_ca.TestCa.issue) the
+server offers StartTLS with that certificate; require_tls=True makes it
+refuse every operation, the bind included, on a connection without TLS
+(slapd's "security tls=1").
+
 Raises unittest.SkipTest when slapd is not installed.
 """
 import ctypes
@@ -87,7 +92,8 @@ class Slapd:
     STOP_DEADLINE = 10.0   # seconds to wait after SIGTERM before SIGKILL
 
     def __init__(self, bind_dn="uid=zimbra,cn=admins,cn=zimbra", password="zimbra",
-                 schema_dir=None, entries=BASE_ENTRIES, maxsize=64 * 1024 * 1024):
+                 schema_dir=None, entries=BASE_ENTRIES, maxsize=64 * 1024 * 1024,
+                 tls_cert=None, tls_key=None, require_tls=False):
         if not os.access(SLAPD, os.X_OK):
             raise unittest.SkipTest(f"{SLAPD} is not installed (apt-get install slapd ldap-utils)")
         for tool in ("ldapsearch", "ldapwhoami"):
@@ -98,6 +104,8 @@ class Slapd:
         self._schema_dir = schema_dir or os.environ.get("ZMPROXY_LDAP_SCHEMA_DIR") or None
         self._entries = entries
         self._maxsize = maxsize
+        self._tls = (tls_cert, tls_key) if tls_cert else None
+        self._require_tls = require_tls
         self._dir = None
         self._proc = None
         self._log = None
@@ -210,6 +218,9 @@ class Slapd:
             "moduleload syncprov",
             f'pidfile "{os.path.join(self._dir, "slapd.pid")}"',
             f'argsfile "{os.path.join(self._dir, "slapd.args")}"',
+            *([f'TLSCertificateFile "{self._tls[0]}"', f'TLSCertificateKeyFile "{self._tls[1]}"']
+              if self._tls else []),
+            *(["security tls=1"] if self._require_tls else []),
             "",
             "database mdb",
             f"maxsize {self._maxsize}",
@@ -272,7 +283,8 @@ class Slapd:
         out = subprocess.run(["ldapwhoami", "-x", "-H", self.url, "-D", self.bind_dn,
                               "-w", self.password, "-o", "nettimeout=2"],
                              capture_output=True, text=True, timeout=10, env=_tool_env())
-        return out.returncode == 0
+        # 13 = confidentialityRequired: a require_tls server refusing the bind in clear.
+        return out.returncode == 0 or (self._require_tls and out.returncode == 13)
 
     def _read_log(self):
         try:

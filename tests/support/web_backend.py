@@ -2,7 +2,9 @@
 """A mailbox web server stand-in for tests and the demo: it names itself and
 echoes what it received.
 
-  python3 web_backend.py NAME ADDRESS PORT       (PORT 0: any; prints "PORT <n>")
+  python3 web_backend.py NAME ADDRESS PORT [CERT KEY]
+                          (PORT 0: any; prints "PORT <n>"; with CERT and KEY,
+                          PEM files, it speaks HTTPS)
 
   GET  /download?bytes=N      N bytes of data (Content-Length), streamed
   HEAD anything               200 with Content-Length: 5000 and no body
@@ -152,6 +154,13 @@ def main():
     server = ThreadingHTTPServer((address, port), Handler)
     server.daemon_threads = True
     server.name = name
+    if len(sys.argv) >= 6:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        # A client that refuses the certificate fails the handshake in accept
+        # (an OSError the server skips); the others are served as usual.
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()
 

@@ -74,17 +74,20 @@ class Daemon:
 
 
 class WebBackend:
-    """tests/support/web_backend.py in its own process, on `address`."""
+    """tests/support/web_backend.py in its own process, on `address`; HTTPS
+    with tls=(certificate, key) PEM paths."""
 
-    def __init__(self, name, address="127.0.0.1"):
+    def __init__(self, name, address="127.0.0.1", tls=None):
         self.name = name
         self.address = address
+        self.tls = tls
         self.proc = None
         self.port = None
 
     def start(self, timeout=10.0):
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web_backend.py")
-        self.proc = subprocess.Popen([sys.executable, script, self.name, self.address, "0"],
+        self.proc = subprocess.Popen([sys.executable, script, self.name, self.address, "0",
+                                      *(self.tls or ())],
                                      stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("PORT "):

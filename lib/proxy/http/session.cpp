@@ -19,6 +19,7 @@
 #include "lib/proxy/mail/deadline.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/route/route_resolver_asio.hpp"
+#include "lib/tls/upstream_verify.hpp"
 
 namespace zmproxy::proxy::http {
 
@@ -696,10 +697,19 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
         conn = std::make_unique<UpstreamConn>();
         if (c.cfg.upstream.ssl) {
           auto s = std::make_unique<Tls>(std::move(*socket), *c.shared->client_tls);
-          SSL_set_tlsext_host_name(s->native_handle(), t.host.c_str());
+          if (!tls::expect_upstream(s->native_handle(), t.host,
+                                    !c.cfg.upstream.allow_untrusted_certs)) {
+            break;
+          }
           Timed deadline(*s, h.connect_timeout);
           auto [hec] = co_await s->async_handshake(asio::ssl::stream_base::client, net::use_nothrow);
           if (hec || deadline.expired()) {
+            if (const std::string why = tls::certificate_failure(s->native_handle());
+                !why.empty()) {
+              ZMPROXY_LOG(warn, "http", "{}",
+                          tls::untrusted_upstream_message(t.host + ":" + std::to_string(t.port),
+                                                          why, c.cfg.upstream.ca_file));
+            }
             break;
           }
           conn->stream = std::move(s);

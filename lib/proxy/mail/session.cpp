@@ -8,6 +8,7 @@
 #include "lib/log/logger.hpp"
 #include "lib/proxy/mail/upstream_text.hpp"
 #include "lib/route/route_resolver_asio.hpp"
+#include "lib/tls/upstream_verify.hpp"
 
 namespace zmproxy::proxy::mail {
 
@@ -135,10 +136,20 @@ awaitable<std::variant<MailboxConnection, route::RouteError>> connect_mailbox(
       co_return MailboxConnection{route, std::make_unique<tcp::socket>(std::move(*socket))};
     }
     if (socket) {
-      auto tls = std::make_unique<TlsStream>(std::move(*socket), *shared->client_tls);
-      SSL_set_tlsext_host_name(tls->native_handle(), route.host.c_str());
-      if (co_await handshake(*tls, asio::ssl::stream_base::client, cfg.upstream.connect_timeout)) {
-        co_return MailboxConnection{route, std::move(tls)};
+      auto stream = std::make_unique<TlsStream>(std::move(*socket), *shared->client_tls);
+      if (tls::expect_upstream(stream->native_handle(), route.host,
+                               !cfg.upstream.allow_untrusted_certs) &&
+          co_await handshake(*stream, asio::ssl::stream_base::client,
+                             cfg.upstream.connect_timeout)) {
+        co_return MailboxConnection{route, std::move(stream)};
+      }
+      if (const std::string why = tls::certificate_failure(stream->native_handle()); !why.empty()) {
+        // Not a moved mailbox: asking again would find the same server. The
+        // login stops here, before any credential is sent; the session logs
+        // this text (one line) and answers UNAVAILABLE.
+        co_return route::RouteError{
+            Errc::unavailable,
+            tls::untrusted_upstream_message(info.upstream, why, cfg.upstream.ca_file), 0};
       }
     }
     // The mailbox may have moved: forget the route and ask once more.

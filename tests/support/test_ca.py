@@ -1,0 +1,96 @@
+"""A throw-away certificate authority for tests: `TestCa`.
+
+    from test_ca import TestCa
+    ca = TestCa(directory)                     # ca.pem (the bundle to trust), ca.key
+    cert, key = ca.issue("mbox1", ["127.0.0.2"])  # IP:127.0.0.2 in subjectAltName
+    cert, key = ca.issue("byname", ["localhost"])  # DNS:localhost
+
+Each certificate is issued with /usr/bin/openssl (P-256 keys, 2 days, the
+leaf with basicConstraints CA:false, serverAuth and the names given as
+subjectAltName: IP: for address literals, DNS: otherwise). Nothing is
+written outside `directory`; the caller removes it.
+"""
+import ipaddress
+import os
+import secrets
+import subprocess
+import unittest
+
+OPENSSL = "/usr/bin/openssl"
+
+_CA_CONFIG = """\
+[req]
+distinguished_name = dn
+x509_extensions = v3_ca
+prompt = no
+[dn]
+CN = {cn}
+[v3_ca]
+basicConstraints = critical,CA:true
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+"""
+
+_LEAF_EXTENSIONS = """\
+[leaf]
+basicConstraints = CA:false
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = {san}
+"""
+
+
+def _run(args):
+    out = subprocess.run([OPENSSL, *args], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError(f"openssl {args[0]} failed: {out.stderr.strip()}")
+
+
+def subject_alt_names(names):
+    """"IP:127.0.0.2,DNS:localhost" for ["127.0.0.2", "localhost"]."""
+    parts = []
+    for name in names:
+        try:
+            ipaddress.ip_address(name)
+            parts.append(f"IP:{name}")
+        except ValueError:
+            parts.append(f"DNS:{name}")
+    return ",".join(parts)
+
+
+class TestCa:
+    """A CA certificate and key in `directory`, and the leaves it issues there."""
+
+    def __init__(self, directory, cn="zmproxy test CA"):
+        if not os.access(OPENSSL, os.X_OK):
+            raise unittest.SkipTest(f"{OPENSSL} is not installed")
+        self.directory = directory
+        os.makedirs(directory, exist_ok=True)
+        self.path = os.path.join(directory, "ca.pem")
+        self.key_path = os.path.join(directory, "ca.key")
+        config = os.path.join(directory, "ca.cnf")
+        with open(config, "w", encoding="utf-8") as f:
+            f.write(_CA_CONFIG.format(cn=cn))
+        _run(["req", "-x509", "-config", config, "-newkey", "ec", "-pkeyopt",
+              "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-keyout", self.key_path,
+              "-out", self.path])
+        os.chmod(self.key_path, 0o600)
+
+    def issue(self, cn, names, directory=None):
+        """A certificate for `names` (subjectAltName) signed by this CA; returns
+        (certificate path, key path), written in `directory` (default the CA's)."""
+        out_dir = directory or self.directory
+        os.makedirs(out_dir, exist_ok=True)
+        base = os.path.join(out_dir, cn)
+        key, csr, cert, ext = base + ".key", base + ".csr", base + ".pem", base + ".ext"
+        _run(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+              "-subj", f"/CN={cn}", "-keyout", key, "-out", csr])
+        with open(ext, "w", encoding="utf-8") as f:
+            f.write(_LEAF_EXTENSIONS.format(san=subject_alt_names(names)))
+        _run(["x509", "-req", "-in", csr, "-CA", self.path, "-CAkey", self.key_path, "-set_serial",
+              str(secrets.randbits(63)), "-days", "2", "-extfile", ext, "-extensions", "leaf",
+              "-out", cert])
+        os.chmod(key, 0o600)
+        return cert, key

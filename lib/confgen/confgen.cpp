@@ -129,6 +129,7 @@ std::string explain(const Rendered& r, std::string message) {
       {"http.admin_enabled", "zimbraReverseProxyAdminEnabled"},
       {"route.handlers", "zimbraReverseProxyLookupTarget"},
       {"route.memcached", "zimbraServiceEnabled memcached"},
+      {"route.mailbox_servers", "the server entries' mail and web ports"},
       {"tls.domain_certificates", "the domains' zimbraSSLCertificate"}};
   for (auto& [key, variable] : keys) {
     if (const auto d = k_derived.find(variable); d != k_derived.end()) {

@@ -74,6 +74,8 @@ constexpr KeyInfo k_keys[] = {
      "Address the proxy's listeners bind to (rendered into conf/zmproxy.conf)"},
     {"zmproxy_drain_timeout", KeyType::integer, "10",
      "Seconds zmproxyctl stop waits for open sessions to finish"},
+    {"zmproxy_route_cache_size", KeyType::integer, "100000",
+     "Routes zmproxyd keeps in its in-process cache (least recently used evicted first); 0 = off"},
 };
 
 }  // namespace

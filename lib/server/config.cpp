@@ -229,7 +229,8 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
   }
   if (const auto* t = section(r, "route")) {
     r.known(*t, "route.", {"handlers", "memcached", "caching", "cache_ttl", "lookup_timeout",
-                           "handler_retry", "memcached_timeout", "secret"});
+                           "handler_retry", "memcached_timeout", "secret", "mailbox_servers",
+                           "local_cache_size"});
     r.get(*t, "route.", "handlers", cfg->route.handlers);
     r.get(*t, "route.", "memcached", cfg->route.memcached);
     r.get(*t, "route.", "caching", cfg->route.caching);
@@ -238,6 +239,8 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
     r.get(*t, "route.", "handler_retry", cfg->route.handler_retry);
     r.get(*t, "route.", "memcached_timeout", cfg->route.memcached_timeout);
     r.get(*t, "route.", "secret", cfg->route.secret);
+    r.get(*t, "route.", "mailbox_servers", cfg->route.mailbox_servers);
+    r.get(*t, "route.", "local_cache_size", cfg->route.local_cache_size);
   }
   if (const auto* t = section(r, "mail")) {
     r.known(*t, "mail.", {"enabled"});
@@ -352,6 +355,11 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
   if (cfg->server.worker_connections < 1 || cfg->server.worker_connections > 40960) {
     return fail(Errc::invalid_argument,
                 f + "server.worker_connections must be 1..40960 (zimbraReverseProxyWorkerConnections)");
+  }
+  // The in-process route cache (issue 13 item 7): bounded, 0 = off.
+  if (cfg->route.local_cache_size < 0 || cfg->route.local_cache_size > 10'000'000) {
+    return fail(Errc::invalid_argument,
+                f + "route.local_cache_size must be 0..10000000 (zmproxy_route_cache_size; 0 = off)");
   }
   std::set<int> ports;
   const std::pair<const char*, int> listeners[] = {

@@ -1,5 +1,7 @@
 #include "lib/confgen/confgen.hpp"
 
+#include "lib/confgen/secret_variables.hpp"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -110,6 +112,8 @@ Result<Rendered> generate(const core::HomePaths& home, std::string_view server) 
     return tl::unexpected(rendered.error());
   }
   r.text = std::move(*rendered);
+  auto masked = render(*text, masked_variables(collected->vars), r.template_file.string());
+  r.masked_text = masked ? std::move(*masked) : std::string();
   r.collected = std::move(*collected);
   r.key_sources = key_sources(*text);
   return r;

@@ -1,5 +1,7 @@
 #include "lib/confgen/variables.hpp"
 
+#include "lib/confgen/domain_names.hpp"
+
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/schema/registry.hpp"
@@ -276,6 +278,12 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov,
     const std::string crt = d.first("zimbraSSLCertificate");
     const std::string key = d.first("zimbraSSLPrivateKey");
     if (!crt.empty() && !key.empty()) {
+      // Issue 13 item 8: the name becomes a file name; never "../" or '/'.
+      const Values* vhost_values = d.values("zimbraVirtualHostname");
+      if (auto ok = check_domain_certificate_names(domain, vhost_values ? *vhost_values : Values{});
+          !ok) {
+        return tl::unexpected(ok.error());
+      }
       out.files.push_back({"conf/domaincerts/" + domain + ".crt", crt, false,
                            "domain " + domain + " zimbraSSLCertificate"});
       out.files.push_back({"conf/domaincerts/" + domain + ".key", key, true,

@@ -8,6 +8,7 @@
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
+#include "lib/route/known_servers.hpp"
 
 namespace zmproxy::server {
 
@@ -356,10 +357,9 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
     return fail(Errc::invalid_argument,
                 f + "server.worker_connections must be 1..40960 (zimbraReverseProxyWorkerConnections)");
   }
-  // The in-process route cache (issue 13 item 7): bounded, 0 = off.
-  if (cfg->route.local_cache_size < 0 || cfg->route.local_cache_size > 10'000'000) {
-    return fail(Errc::invalid_argument,
-                f + "route.local_cache_size must be 0..10000000 (zmproxy_route_cache_size; 0 = off)");
+  // Issue 13 item 4: the memcached route allow-list is host:port entries.
+  if (auto known = route::KnownServers::build(cfg->route.mailbox_servers, nullptr); !known) {
+    return fail(Errc::invalid_argument, f + known.error().message);
   }
   std::set<int> ports;
   const std::pair<const char*, int> listeners[] = {

@@ -16,11 +16,15 @@ import os
 import poplib
 import re
 import socket
+import subprocess
 import threading
 import time
 import unittest
 
+from lookup_test import PORTS, provision
 from mail_proxy_test import PASSWORDS, MailProxyBase
+from zmproxy_procs import Daemon
+from zmproxy_testing import BIN_DIR, HomeTestCase, tool
 
 SECRET = "route-secret-for-tests"
 
@@ -173,6 +177,7 @@ class PoisonedRouteTest(MailProxyBase):
         key = "route:proto=imap;user=user1@example.com"
         self.assertTrue(self.mc.set(key, seal(key, f"127.0.0.9:{self.thief.port}"), ttl=3600))
         m = self.imap()
+        self.addCleanup(m.shutdown)
         with self.assertRaises(imaplib.IMAP4.error):
             m.login("user1@example.com", PASSWORDS["user1@example.com"])
         self.assertEqual(self.thief.connections, 1)
@@ -204,6 +209,81 @@ class NoServerListTest(MailProxyBase):
         self.assertEqual(thief.connections, 0)
         with open(os.path.join(self.home, "log", "zmproxyd.log")) as f:
             self.assertIn("route.mailbox_servers is empty and route.secret is unset", f.read())
+
+
+class ResolverBoundsTest(HomeTestCase):
+    """The in-process cache and the memcached fills stay bounded whatever the
+    clients send (item 7), through the real RouteResolver (resolver_probe)
+    against zmlookupd and memcached."""
+
+    def setUp(self):
+        super().setUp()
+        from memcached import Memcached
+        provision(self)
+        self.mc = Memcached()
+        self.mc.start()
+        self.addCleanup(self.mc.stop)
+        self.lookupd = Daemon(BIN_DIR, "zmlookupd", self.home, ["--listen", "127.0.0.1:0"]).start()
+        self.addCleanup(self.lookupd.stop)
+
+    def probe(self, *options):
+        args = [tool("resolver_probe"), "--handler", self.lookupd.address, "--memcached", self.mc.server]
+        for host, ports in PORTS.items():
+            for port in ports.values():
+                args += ["--mailbox-server", f"{host}:{port}"]
+        p = subprocess.Popen(args + list(options), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+        self.addCleanup(p.stdout.close)
+        self.addCleanup(p.wait, 30)
+        self.addCleanup(p.stdin.close)
+
+        def ask(line):
+            p.stdin.write(line + "\n")
+            p.stdin.flush()
+            return json.loads(p.stdout.readline())
+        return ask
+
+    def test_case_variants_share_one_entry_and_the_bound_holds(self):
+        ask = self.probe("--local-ttl", "60", "--local-capacity", "2")
+        for login in ("user1@example.com", "USER1@Example.COM", "User1@EXAMPLE.com"):
+            self.assertTrue(ask(f"resolve imap {login}")["ok"])
+        self.assertEqual(ask("stats")["local_entries"], 1)
+        for login in ("user2@example.com", "bob@other.test", "first@example.com"):
+            ask(f"resolve imap {login}")
+        self.assertEqual(ask("stats")["local_entries"], 2)
+
+    def test_fills_beyond_the_queue_bound_are_dropped(self):
+        ask = self.probe("--local-ttl", "0", "--max-pending-fills", "0")
+        self.assertTrue(ask("resolve imap user1@example.com")["ok"])
+        self.assertEqual(ask("stats")["fills_dropped"], 1)
+        self.assertIsNone(self.mc.get("route:proto=imap;user=user1@example.com"))
+        # The control: with room in the queue the same lookup is written.
+        ask = self.probe("--local-ttl", "0")
+        ask("resolve imap user1@example.com")
+        self.assertEqual(ask("stats")["fills_dropped"], 0)
+        self.assertEqual(self.mc.get("route:proto=imap;user=user1@example.com"), b"127.0.0.2:7143")
+
+
+class SettingsTest(HomeTestCase):
+    """A bad route.mailbox_servers or local_cache_size is refused at load,
+    with one line naming the key."""
+
+    def check(self, route_lines):
+        path = os.path.join(self.home, "bad.conf")
+        with open(path, "w") as f:
+            f.write("[route]\n" + route_lines + "\n")
+        return self.run_tool("zmproxyd", "--home", self.home, "-c", path, "--check")
+
+    def test_refused_with_one_line(self):
+        for lines, expected in (('mailbox_servers = ["mbox1.example.com"]',
+                                 "route.mailbox_servers: 'mbox1.example.com' is not host:port"),
+                                ('mailbox_servers = ["::1:7143"]', "'::1:7143' is not host:port"),
+                                ("local_cache_size = 1000001", "route.local_cache_size: expected a whole number")):
+            with self.subTest(lines=lines):
+                r = self.check(lines)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+                self.assertIn(expected, r.stderr)
 
 
 if __name__ == "__main__":

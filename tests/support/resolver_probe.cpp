@@ -5,7 +5,8 @@
 //   stats
 // Options: --handler host:port (repeatable), --memcached host:port
 // (repeatable), --local-ttl seconds, --retry-ms n, --timeout-ms n,
-// --mailbox-server host:port (repeatable), --secret s, --local-capacity n.
+// --mailbox-server host:port (repeatable), --secret s, --local-capacity n,
+// --max-pending-fills n.
 
 #include <iostream>
 #include <sstream>
@@ -88,6 +89,8 @@ int main(int argc, char** argv) {
       settings.mailbox_servers.push_back(val);
     } else if (opt == "--secret") {
       settings.secret = val;
+    } else if (opt == "--max-pending-fills") {
+      settings.max_pending_fills = static_cast<std::size_t>(std::stoul(val));
     } else if (opt == "--local-capacity") {
       settings.local_capacity = static_cast<std::size_t>(std::stoul(val));
     } else if (opt == "--local-ttl") {

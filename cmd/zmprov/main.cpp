@@ -2,6 +2,7 @@
 // only; the commands are zmproxy::provisioning::ProvShell. Exit codes are
 // Zimbra's: 0 ok, 1 usage, 2 service error.
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "lib/core/home.hpp"
+#include "lib/core/password_prompt.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/core/version.hpp"
 #include "lib/localconfig/localconfig.hpp"
@@ -38,7 +40,8 @@ constexpr const char* k_usage =
     "      --home DIR   runtime home (default: $ZMPROXY_HOME, else /opt/zmproxy)\n"
     "      --version    print the version\n\n"
     "Without a command, commands are read from standard input (with a prov> prompt\n"
-    "on a terminal). See zmprov(1).\n";
+    "on a terminal). A password given as - (ca, sp) is read from the terminal without\n"
+    "echo, or as one line of standard input, so that ps does not show it. See zmprov(1).\n";
 
 // Candidates for `zmprov __complete words...` (the last word is partial).
 std::vector<std::string> complete(const std::vector<std::string>& words) {
@@ -76,6 +79,10 @@ std::vector<std::string> complete(const std::vector<std::string>& words) {
     return out;
   }
   const std::size_t pos = words.size() - 1 - (i + 1);  // index of cur among the command's args
+  if ((cmd->name == "createAccount" || cmd->name == "setPassword") && pos == 1) {
+    add_if("-");  // read the password instead of typing it on the command line
+    return out;
+  }
   if (cmd->name == "describe") {
     if (words[words.size() - 2] == "-a") {
       for (const auto& a : schema::all()) {
@@ -123,6 +130,26 @@ zmproxy::Result<std::string> flush_lookup(const std::filesystem::path& socket_pa
                          "zmlookupd could not flush: " + std::string(zmproxy::core::trim(*reply)));
   }
   return reply;
+}
+
+// The password for `zmprov ca|sp <account> -`: from standard input (a
+// terminal: prompted, echo off, typed twice) when it is free, i.e. the
+// command came from the arguments or -f; from the terminal when standard
+// input carries the commands.
+zmproxy::Result<std::string> read_password(const std::string& account, bool stdin_has_commands) {
+  const std::string prompt = "Password for " + account + ": ";
+  if (!stdin_has_commands || ::isatty(STDIN_FILENO) != 0) {
+    return zmproxy::core::read_password(STDIN_FILENO, prompt, ::isatty(STDIN_FILENO) != 0);
+  }
+  const int tty = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (tty < 0) {
+    return zmproxy::fail(zmproxy::Errc::invalid_argument,
+                         "standard input carries the commands and there is no terminal; run "
+                         "'zmprov sp <account> -' on its own with the password on standard input");
+  }
+  auto pw = zmproxy::core::read_password(tty, prompt, true);
+  ::close(tty);
+  return pw;
 }
 
 int usage_error(const std::string& what) {
@@ -210,6 +237,10 @@ int main(int argc, char** argv) {
     log::AuditLog audit(home.log() / "audit.log", "zmprov");
     prov.set_audit(provisioning::audit_sink(audit, "zmprov", std::cerr));
     options.flush_lookup = [&home] { return flush_lookup(home.run() / "zmlookupd.sock"); };
+    const bool stdin_has_commands = command.empty() && file.empty();
+    options.read_password = [stdin_has_commands](const std::string& account) {
+      return read_password(account, stdin_has_commands);
+    };
     provisioning::ProvShell shell(prov, options, std::cout, std::cerr);
     if (!command.empty()) {
       return static_cast<int>(shell.run(command));

@@ -1,5 +1,7 @@
 #include "lib/confgen/confgen.hpp"
 
+#include "lib/confgen/secret_variables.hpp"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -110,6 +112,8 @@ Result<Rendered> generate(const core::HomePaths& home, std::string_view server) 
     return tl::unexpected(rendered.error());
   }
   r.text = std::move(*rendered);
+  auto masked = render(*text, masked_variables(collected->vars), r.template_file.string());
+  r.masked_text = masked ? std::move(*masked) : std::string();
   r.collected = std::move(*collected);
   r.key_sources = key_sources(*text);
   return r;
@@ -129,6 +133,7 @@ std::string explain(const Rendered& r, std::string message) {
       {"http.admin_enabled", "zimbraReverseProxyAdminEnabled"},
       {"route.handlers", "zimbraReverseProxyLookupTarget"},
       {"route.memcached", "zimbraServiceEnabled memcached"},
+      {"route.mailbox_servers", "the server entries' mail and web ports"},
       {"tls.domain_certificates", "the domains' zimbraSSLCertificate"}};
   for (auto& [key, variable] : keys) {
     if (const auto d = k_derived.find(variable); d != k_derived.end()) {

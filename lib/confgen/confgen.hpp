@@ -30,6 +30,9 @@ struct Rendered {
   Collected collected;
   std::filesystem::path template_file;
   std::map<std::string, std::string> key_sources;  // "imap.port" -> "zimbraImapProxyBindPort"
+  // `text` with every secret (route secret, passwords) masked: what tools
+  // print (zmproxyctl genconf --dry-run); `text` is only ever installed.
+  std::string masked_text;
 };
 
 // The shipped templates: $ZMPROXY_TEMPLATE_DIR, else <exe>/../share/zmproxy/templates.

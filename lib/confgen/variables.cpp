@@ -1,5 +1,7 @@
 #include "lib/confgen/variables.hpp"
 
+#include "lib/confgen/domain_names.hpp"
+
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/schema/registry.hpp"
@@ -112,6 +114,39 @@ Variable derived(std::string text, bool truthy) {
   return Variable{std::move(text), truthy, "derived"};
 }
 
+// "host:port" for each server entry (by zimbraServiceHostname and by cn) and
+// each port a lookup may answer with: the port attributes the lookup handler
+// reads (zimbraReverseProxy*PortAttribute name them), the IMAP pool's remote
+// ports and the admin port. Sorted, without duplicates.
+std::vector<std::string> known_mailbox_servers(const Entry& global, const std::vector<Entry>& servers) {
+  std::set<std::string> port_attrs = {"zimbraRemoteImapBindPort", "zimbraRemoteImapSSLBindPort",
+                                      "zimbraAdminPort"};
+  for (const char* indirection :
+       {"zimbraReverseProxyImapPortAttribute", "zimbraReverseProxyImapSSLPortAttribute",
+        "zimbraReverseProxyPop3PortAttribute", "zimbraReverseProxyPop3SSLPortAttribute",
+        "zimbraReverseProxyHttpPortAttribute", "zimbraReverseProxyHttpSSLPortAttribute",
+        "zimbraReverseProxyAdminPortAttribute"}) {
+    if (const std::string name = Effective{global, nullptr}.first(indirection); !name.empty()) {
+      port_attrs.insert(name);
+    }
+  }
+  std::set<std::string> out;
+  for (const Entry& s : servers) {
+    std::set<std::string> hosts = {host_of(s), s.first("cn")};
+    hosts.erase("");
+    for (const std::string& attr : port_attrs) {
+      const std::string port = server_value(global, s, attr);
+      if (port.empty() || port == "0" || port.find_first_not_of("0123456789") != std::string::npos) {
+        continue;
+      }
+      for (const std::string& host : hosts) {
+        out.insert(host_port(host, port));
+      }
+    }
+  }
+  return {out.begin(), out.end()};
+}
+
 }  // namespace
 
 Result<Collected> collect_variables(provisioning::Provisioning& prov,
@@ -209,6 +244,11 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov,
   vars["http.upstreams"] = derived(toml_array(upstreams), !upstreams.empty());
   vars["http.admin_upstreams"] = derived(toml_array(admin_upstreams), !admin_upstreams.empty());
 
+  // Issue 13 item 4: every address and port a route may name, so zmproxyd
+  // can refuse a memcached route to anywhere else (route.mailbox_servers).
+  const std::vector<std::string> mailbox_servers = known_mailbox_servers(g, *servers);
+  vars["route.mailbox_servers"] = derived(toml_array(mailbox_servers), !mailbox_servers.empty());
+
   // Host names the web listeners answer to; public URLs per domain;
   // per-domain certificates.
   std::set<std::string> names;
@@ -238,6 +278,12 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov,
     const std::string crt = d.first("zimbraSSLCertificate");
     const std::string key = d.first("zimbraSSLPrivateKey");
     if (!crt.empty() && !key.empty()) {
+      // Issue 13 item 8: the name becomes a file name; never "../" or '/'.
+      const Values* vhost_values = d.values("zimbraVirtualHostname");
+      if (auto ok = check_domain_certificate_names(domain, vhost_values ? *vhost_values : Values{});
+          !ok) {
+        return tl::unexpected(ok.error());
+      }
       out.files.push_back({"conf/domaincerts/" + domain + ".crt", crt, false,
                            "domain " + domain + " zimbraSSLCertificate"});
       out.files.push_back({"conf/domaincerts/" + domain + ".key", key, true,

@@ -85,6 +85,8 @@ constexpr KeyInfo k_keys[] = {
      "Seconds zmproxyctl stop waits for open sessions to finish"},
     {"zmproxy_login_timeout", KeyType::integer, "120",
      "Seconds an IMAP or POP3 client has, from its connection, to log in"},
+    {"zmproxy_route_cache_size", KeyType::integer, "100000",
+     "Routes zmproxyd keeps in its in-process cache (least recently used evicted first); 0 = off"},
     {"zmproxy_upstream_ca_file", KeyType::string, "",
      "PEM file of the CAs that issue the mailbox servers' certificates (upstream TLS); "
      "empty = the system store"},

@@ -21,7 +21,7 @@ using Args = std::vector<std::string>;
 
 // Names of the commands; the handlers dispatch on the long name.
 const std::vector<ProvCommandInfo> k_commands = {
-    {"createAccount", "ca", "{name@domain} {password} [attr1 value1 [attr2 value2...]]", Kind::account, 2, true},
+    {"createAccount", "ca", "{name@domain} {password|-} [attr1 value1 [attr2 value2...]]", Kind::account, 2, true},
     {"getAccount", "ga", "[-e] {name@domain|id} [attr1 [attr2...]]", Kind::account, 1, false},
     {"modifyAccount", "ma", "{name@domain|id} attr1 value1 [attr2 value2...]", Kind::account, 1, true},
     {"deleteAccount", "da", "{name@domain|id}", std::nullopt, -1, false},
@@ -29,7 +29,7 @@ const std::vector<ProvCommandInfo> k_commands = {
     {"searchAccounts", "sa", "[-v] {ldap-query} [limit {limit}] [domain {domain}]", std::nullopt, -1, false},
     {"addAccountAlias", "aaa", "{name@domain|id} {alias@domain}", std::nullopt, -1, false},
     {"removeAccountAlias", "raa", "{name@domain|id} {alias@domain}", std::nullopt, -1, false},
-    {"setPassword", "sp", "{name@domain|id} {password}", std::nullopt, -1, false},
+    {"setPassword", "sp", "{name@domain|id} {password|-}", std::nullopt, -1, false},
     {"createDomain", "cd", "{domain} [attr1 value1 [attr2 value2...]]", Kind::domain, 1, true},
     {"createAliasDomain", "cad", "{alias-domain-name} {local-domain-name|id} [attr1 value1 [attr2 value2...]]", Kind::domain, 2, true},
     {"getDomain", "gd", "[-e] {domain|id} [attr1 [attr2...]]", Kind::domain, 1, false},
@@ -443,6 +443,9 @@ ProvStatus ProvShell::help(const Args& /*a*/) {
   return ProvStatus::ok;
 }
 
+// The password argument that means "read it" (ca, sp).
+constexpr std::string_view k_read_password = "-";
+
 ProvStatus ProvShell::run(const Args& args) {
   if (args.empty()) {
     return ProvStatus::ok;
@@ -480,12 +483,39 @@ ProvStatus ProvShell::run(const Args& args) {
     return ProvStatus::ok;
   };
 
+  // "-" for the password: read it (terminal without echo, or standard input).
+  auto password_of = [&](const std::string& account, const std::string& given) -> Result<std::string> {
+    if (given != k_read_password) {
+      return given;
+    }
+    if (!m_options.read_password) {
+      return fail(Errc::invalid_argument, "service.INVALID_REQUEST",
+                  "'-' reads the password from the terminal or standard input, but neither is "
+                  "available here; give the password as an argument");
+    }
+    auto pw = m_options.read_password(account);
+    if (pw && pw->empty()) {
+      return fail(Errc::invalid_argument, "account.INVALID_PASSWORD",
+                  "the password read is empty (for an account without a password give '')");
+    }
+    if (!pw) {
+      return fail(Errc::invalid_argument, "account.INVALID_PASSWORD",
+                  "cannot read the password for " + account + ": " + pw.error().message);
+    }
+    return pw;
+  };
+
   if (n == "createAccount") {
     if (a.size() < 2 || a.size() % 2 != 0) {
       return usage(*cmd);
     }
     auto changes = changes_from(2);
-    return changes ? print_id(m_prov.create_account(a[0], a[1], *changes)) : usage(*cmd);
+    if (!changes) {
+      return usage(*cmd);
+    }
+    auto password = password_of(a[0], a[1]);
+    return password ? print_id(m_prov.create_account(a[0], *password, *changes))
+                    : failed(password.error());
   }
   if (n == "createDomain" || n == "createServer") {
     if (a.empty() || a.size() % 2 != 1) {
@@ -533,7 +563,8 @@ ProvStatus ProvShell::run(const Args& args) {
     if (a.size() != 2) {
       return usage(*cmd);
     }
-    return done(m_prov.set_password(a[0], a[1]));
+    auto password = password_of(a[0], a[1]);
+    return password ? done(m_prov.set_password(a[0], *password)) : failed(password.error());
   }
   if (n == "getConfig") return get_config(*cmd, a, false);
   if (n == "getAllConfig") return get_config(*cmd, a, true);

@@ -22,6 +22,10 @@ struct ProvOptions {
   // flushCache reverseproxylookup: asks the local zmlookupd to rebuild its
   // index and clear its caches; returns its answer.
   std::function<Result<std::string>()> flush_lookup;
+  // A password given as "-" (createAccount, setPassword) is read through
+  // this instead of the command line, where `ps` shows it; the argument is
+  // the account. Unset: "-" is refused.
+  std::function<Result<std::string>(const std::string& account)> read_password;
 };
 
 enum class ProvStatus { ok = 0, usage = 1, failed = 2 };

@@ -15,8 +15,11 @@
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/route/cache_key.hpp"
+#include "lib/route/known_servers.hpp"
+#include "lib/route/local_route_cache.hpp"
 #include "lib/route/lookup_protocol.hpp"
 #include "lib/route/route_resolver_asio.hpp"
+#include "lib/route/route_seal.hpp"
 
 namespace zmproxy::route {
 
@@ -104,11 +107,6 @@ class HandlerConnections : public asio::execution_context::service {
   std::map<std::pair<std::uint64_t, std::size_t>, std::vector<tcp::socket>> m_idle;
 };
 
-struct LocalEntry {
-  Route route;
-  Clock::time_point expires;
-};
-
 }  // namespace
 
 namespace {
@@ -121,11 +119,13 @@ struct RouteResolver::Impl {
   std::vector<HandlerAddress> handlers;
   std::unique_ptr<std::atomic<std::int64_t>[]> failed_until;  // steady ms, per handler
   std::unique_ptr<MemcachedCache> cache;
+  KnownServers known;
+  std::unique_ptr<LocalRouteCache> local;
   asio::thread_pool blocking;
   std::atomic<std::size_t> next{0};
-  mutable std::mutex local_mutex;
-  std::unordered_map<std::string, LocalEntry> local;
   std::atomic<std::uint64_t> local_hits{0};
+  std::atomic<std::uint64_t> memcached_rejected{0};
+  std::atomic<std::uint64_t> fills_dropped{0};
   std::atomic<std::uint64_t> memcached_hits{0};
   std::atomic<std::uint64_t> handler_lookups{0};
   std::atomic<std::uint64_t> handler_failures{0};
@@ -137,45 +137,6 @@ struct RouteResolver::Impl {
   static std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
         .count();
-  }
-
-  std::string local_key(const RouteQuery& q) const {
-    return q.protocol + '\n' + (q.by_id ? "id:" : "") + core::to_lower(q.user) + '\n' +
-           (q.admin ? "admin" : "") + '\n' + q.proxy_ip + '\n' + q.proxy_host;
-  }
-
-  std::optional<Route> local_get(const std::string& key) {
-    if (settings.local_ttl.count() == 0) {
-      return std::nullopt;
-    }
-    std::lock_guard lock(local_mutex);
-    const auto it = local.find(key);
-    if (it == local.end()) {
-      return std::nullopt;
-    }
-    if (it->second.expires <= Clock::now()) {
-      local.erase(it);
-      return std::nullopt;
-    }
-    return it->second.route;
-  }
-
-  void local_put(const std::string& key, const Route& r) {
-    if (settings.local_ttl.count() == 0) {
-      return;
-    }
-    std::lock_guard lock(local_mutex);
-    if (local.size() >= settings.local_capacity) {
-      // Full: drop expired entries; if none, start over (cheap and bounded).
-      const auto now = Clock::now();
-      for (auto it = local.begin(); it != local.end();) {
-        it = it->second.expires <= now ? local.erase(it) : std::next(it);
-      }
-      if (local.size() >= settings.local_capacity) {
-        local.clear();
-      }
-    }
-    local[key] = LocalEntry{r, Clock::now() + settings.local_ttl};
   }
 
   void note_memcached_trouble() {
@@ -204,23 +165,57 @@ struct RouteResolver::Impl {
         name = *alias;
       }
     }
-    auto value = cache->get(cache_route_key(q, name));
+    const std::string key = cache_route_key(q, name);
+    auto value = cache->get(key);
     if (value) {
       Route r;
-      if (parse_route_value(*value, r.host, r.port)) {
-        r.user = q.by_id ? std::string() : name;
-        r.source = Route::Source::memcached;
-        p.route = std::move(r);
+      const OpenedRouteValue opened = open_route_value(key, *value, settings.secret);
+      if (parse_route_value(opened.value, r.host, r.port)) {
+        if (opened.sealed ? opened.verified : known.contains(r.host, r.port)) {
+          r.user = q.by_id ? std::string() : name;
+          r.source = Route::Source::memcached;
+          p.route = std::move(r);
+        } else {
+          reject(key, opened.sealed ? "its HMAC does not verify with the route secret"
+                                    : "it names no known mailbox server (route.mailbox_servers)");
+        }
+      } else {
+        reject(key, "it is not host:port");
       }
     }
     note_memcached_trouble();
     co_return p;
   }
 
+  // A route memcached should not have: a miss (the handler is asked), one
+  // warning naming the key (never the value, which anyone may have written),
+  // and the entry deleted so the handler's answer can take its place.
+  void reject(const std::string& key, const char* why) {
+    ++memcached_rejected;
+    ZMPROXY_LOG(warn, "route", "memcached route {} ignored: {}; asking the lookup handler", key, why);
+    cache->remove(key);
+  }
+
+  // The value to store for a route: plain when it names a known server
+  // (Zimbra's format), sealed when it does not and a secret is set, nothing
+  // (nullopt) otherwise, since no proxy would believe it.
+  std::optional<std::string> stored_value(const std::string& key, const Route& r) const {
+    std::string value = format_route_value(r.host, r.port);
+    if (known.contains(r.host, r.port)) {
+      return value;
+    }
+    if (settings.secret.empty()) {
+      return std::nullopt;
+    }
+    return seal_route_value(key, value, settings.secret);
+  }
+
   awaitable<void> fill_memcached(RouteQuery q, Route r) {
     const std::string login = core::to_lower(q.user);
-    const std::string value = format_route_value(r.host, r.port);
-    cache->add(cache_route_key(q, core::to_lower(r.user)), value, settings.cache_ttl);
+    const std::string key = cache_route_key(q, core::to_lower(r.user));
+    if (const auto value = stored_value(key, r)) {
+      cache->add(key, *value, settings.cache_ttl);
+    }
     if (!q.by_id && !r.user.empty() && core::to_lower(r.user) != login) {
       cache->add(alias_key(login, q.proxy_ip), core::to_lower(r.user), settings.cache_ttl);
     }
@@ -237,7 +232,19 @@ struct RouteResolver::Impl {
   // not wait for them. Tests (and shutdown) wait here for them to land.
   std::mutex fills_mutex;
   std::condition_variable fills_done;
-  int pending_fills = 0;
+  std::size_t pending_fills = 0;
+
+  // Reserve a place for one background fill; false (and counted) when
+  // max_pending_fills are already waiting.
+  bool reserve_fill() {
+    std::lock_guard lock(fills_mutex);
+    if (pending_fills >= settings.max_pending_fills) {
+      ++fills_dropped;
+      return false;
+    }
+    ++pending_fills;
+    return true;
+  }
 
   awaitable<void> invalidate_async(std::string user, std::string proxy_ip) {
     invalidate_now(user, proxy_ip);
@@ -246,17 +253,7 @@ struct RouteResolver::Impl {
 
   void invalidate_now(const std::string& user, const std::string& proxy_ip) {
     const std::string login = core::to_lower(user);
-    {
-      std::lock_guard lock(local_mutex);
-      for (auto it = local.begin(); it != local.end();) {
-        const auto& k = it->first;
-        const auto a = k.find('\n');
-        const auto b = k.find('\n', a + 1);
-        const std::string who = k.substr(a + 1, b - a - 1);
-        const bool match = who == login || core::to_lower(it->second.route.user) == login;
-        it = match ? local.erase(it) : std::next(it);
-      }
-    }
+    local->invalidate(login);
     if (!cache) {
       return;
     }
@@ -416,6 +413,23 @@ Result<std::shared_ptr<RouteResolver>> RouteResolver::create(ResolverSettings se
     }
     impl->cache = std::move(*cache);
   }
+  auto known = KnownServers::build(settings.mailbox_servers);
+  if (!known) {
+    return tl::unexpected(known.error());
+  }
+  impl->known = std::move(*known);
+  if (impl->cache && impl->known.empty()) {
+    if (settings.secret.empty()) {
+      ZMPROXY_LOG(warn, "route",
+                  "route.mailbox_servers is empty and route.secret is unset: routes are neither "
+                  "read from nor written to memcached (zmproxyctl genconf fills mailbox_servers)");
+    } else {
+      ZMPROXY_LOG(info, "route",
+                  "route.mailbox_servers is empty: only routes sealed with route.secret are read "
+                  "from memcached");
+    }
+  }
+  impl->local = std::make_unique<LocalRouteCache>(settings.local_capacity, settings.local_ttl);
   impl->settings = std::move(settings);
   return std::shared_ptr<RouteResolver>(new RouteResolver(std::move(impl)));
 }
@@ -436,6 +450,10 @@ ResolverStats RouteResolver::stats() const {
   s.handler_lookups = m_impl->handler_lookups;
   s.handler_failures = m_impl->handler_failures;
   s.memcached_errors = m_impl->cache ? m_impl->cache->stats().errors : 0;
+  s.memcached_rejected = m_impl->memcached_rejected;
+  s.fills_dropped = m_impl->fills_dropped;
+  s.local_evictions = m_impl->local->evictions();
+  s.local_entries = m_impl->local->size();
   return s;
 }
 
@@ -469,8 +487,8 @@ bool parse_route_value(std::string_view value, std::string& host, int& port) {
 awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQuery q) {
   RouteResolver::Impl& s = resolver->impl();
   q.protocol = core::to_lower(q.protocol);
-  const std::string lkey = s.local_key(q);
-  if (auto hit = s.local_get(lkey)) {
+  const std::string lkey = local_route_key(q);
+  if (auto hit = s.local->get(lkey)) {
     ++s.local_hits;
     hit->source = Route::Source::local;
     co_return *hit;
@@ -479,7 +497,7 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
     auto probe = co_await asio::co_spawn(s.blocking, s.probe_memcached(q), asio::use_awaitable);
     if (probe.route) {
       ++s.memcached_hits;
-      s.local_put(lkey, *probe.route);
+      s.local->put(lkey, q.user, *probe.route);
       co_return *probe.route;
     }
   }
@@ -497,12 +515,8 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
   route.port = r.port;
   route.user = r.user.empty() ? q.user : r.user;
   route.source = Route::Source::handler;
-  s.local_put(lkey, route);
-  if (s.cache) {
-    {
-      std::lock_guard lock(s.fills_mutex);
-      ++s.pending_fills;
-    }
+  s.local->put(lkey, q.user, route);
+  if (s.cache && s.reserve_fill()) {
     asio::co_spawn(s.blocking, s.fill_memcached(q, route), asio::detached);
   }
   co_return route;

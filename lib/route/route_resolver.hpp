@@ -33,9 +33,15 @@ struct ResolverSettings {
   bool caching = true;                               // zimbraReverseProxyZmlookupCachingEnabled
   std::chrono::seconds cache_ttl{3600};              // zimbraReverseProxyCacheEntryTTL
   std::chrono::seconds local_ttl{60};                // in-process cache; 0 = off
-  std::size_t local_capacity = 100000;
+  std::size_t local_capacity = 100000;               // [route] local_cache_size (LRU bound)
   MemcachedSettings memcached;
   std::size_t blocking_threads = 2;                  // for memcached calls
+  // Routes read from memcached are believed only when they name one of these
+  // ("host:port", [route] mailbox_servers) or carry the secret's HMAC.
+  std::vector<std::string> mailbox_servers;
+  // memcached writes waiting for the blocking pool; more are dropped (a fill
+  // is only an optimisation: the next login asks again).
+  std::size_t max_pending_fills = 1024;
 };
 
 struct RouteQuery {
@@ -71,6 +77,10 @@ struct ResolverStats {
   std::uint64_t handler_lookups = 0;
   std::uint64_t handler_failures = 0;
   std::uint64_t memcached_errors = 0;
+  std::uint64_t memcached_rejected = 0;  // routes that named no known server / bad HMAC
+  std::uint64_t fills_dropped = 0;       // memcached writes dropped, the queue being full
+  std::uint64_t local_evictions = 0;     // in-process entries evicted by the LRU bound
+  std::size_t local_entries = 0;
 };
 
 class RouteResolver {

@@ -8,6 +8,7 @@
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
+#include "lib/route/known_servers.hpp"
 
 namespace zmproxy::server {
 
@@ -231,7 +232,8 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
   }
   if (const auto* t = section(r, "route")) {
     r.known(*t, "route.", {"handlers", "memcached", "caching", "cache_ttl", "lookup_timeout",
-                           "handler_retry", "memcached_timeout", "secret"});
+                           "handler_retry", "memcached_timeout", "secret", "mailbox_servers",
+                           "local_cache_size"});
     r.get(*t, "route.", "handlers", cfg->route.handlers);
     r.get(*t, "route.", "memcached", cfg->route.memcached);
     r.get(*t, "route.", "caching", cfg->route.caching);
@@ -240,6 +242,8 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
     r.get(*t, "route.", "handler_retry", cfg->route.handler_retry);
     r.get(*t, "route.", "memcached_timeout", cfg->route.memcached_timeout);
     r.get(*t, "route.", "secret", cfg->route.secret);
+    r.get(*t, "route.", "mailbox_servers", cfg->route.mailbox_servers);
+    r.get(*t, "route.", "local_cache_size", cfg->route.local_cache_size);
   }
   if (const auto* t = section(r, "mail")) {
     r.known(*t, "mail.", {"enabled"});
@@ -359,6 +363,10 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
   if (cfg->server.worker_connections < 1 || cfg->server.worker_connections > 40960) {
     return fail(Errc::invalid_argument,
                 f + "server.worker_connections must be 1..40960 (zimbraReverseProxyWorkerConnections)");
+  }
+  // Issue 13 item 4: the memcached route allow-list is host:port entries.
+  if (auto known = route::KnownServers::build(cfg->route.mailbox_servers, nullptr); !known) {
+    return fail(Errc::invalid_argument, f + known.error().message);
   }
   std::set<int> ports;
   const std::pair<const char*, int> listeners[] = {

@@ -47,6 +47,11 @@ struct RouteSection {
   milliseconds handler_retry{60'000};
   milliseconds memcached_timeout{500};
   std::string secret;
+  // Issue 13 items 4 and 7: the servers a memcached route may name
+  // ("host:port", confgen: every server entry's mail and web ports), and the
+  // in-process route cache's LRU bound (entries; 0 = off).
+  std::vector<std::string> mailbox_servers;
+  int local_cache_size = 100'000;
 
   bool operator==(const RouteSection&) const = default;
 };

@@ -32,6 +32,8 @@ route::ResolverSettings resolver_settings(const ProxyConfig& c) {
   }
   r.memcached.servers = c.route.memcached;
   r.memcached.timeout = c.route.memcached_timeout;
+  r.mailbox_servers = c.route.mailbox_servers;
+  r.local_capacity = static_cast<std::size_t>(c.route.local_cache_size);
   return r;
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "lib/confgen/confgen.hpp"
+#include "lib/confgen/secret_variables.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/json.hpp"
 #include "lib/core/pid_file.hpp"
@@ -315,24 +316,19 @@ int proxy_genconf(const ControlOptions& o, std::ostream& out, std::ostream& err)
     err << "zmproxyctl: note: " << note << "\n";
   }
   if (o.print_variables) {
-    for (const auto& [name, v] : rendered->collected.vars) {
-      const std::string_view attr = std::string_view(name).starts_with("global.")
-                                        ? std::string_view(name).substr(7)
-                                        : std::string_view(name);
-      const schema::Attribute* a = schema::find(attr);
-      const bool secret = (a != nullptr && a->secret) || localconfig::is_secret_key(name);
-      out << name << " = " << (secret && !v.text.empty() && v.text != "\"\"" ? "*" : v.text)
-          << "  # " << v.source << "\n";
+    for (const auto& [name, v] : confgen::masked_variables(rendered->collected.vars)) {
+      out << name << " = " << v.text << "  # " << v.source << "\n";
     }
     return 0;
   }
   if (o.dry_run) {
     if (auto ok = confgen::validate(*rendered, o.home); !ok) {
       err << "zmproxyctl: " << ok.error().message << "\n";
-      out << rendered->text;
+      out << rendered->masked_text;
       return 1;
     }
-    out << rendered->text;
+    // Secrets masked: a dry run's output goes to terminals, logs and tickets.
+    out << rendered->masked_text;
     return 0;
   }
   auto installed = confgen::install(*rendered, o.home, false);

@@ -250,6 +250,10 @@ class ResolverTest(HomeTestCase):
             args += ["--handler", h.address]
         if memcached:
             args += ["--memcached", self.mc.server]
+            # The mailbox servers a memcached route may name (confgen's route.mailbox_servers).
+            for host, ports in PORTS.items():
+                for port in ports.values():
+                    args += ["--mailbox-server", f"{host}:{port}"]
         args += ["--retry-ms", "60000"]
         p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.addCleanup(p.stdout.close)

@@ -4,7 +4,9 @@
 //   invalidate <user> [proxy_ip]
 //   stats
 // Options: --handler host:port (repeatable), --memcached host:port
-// (repeatable), --local-ttl seconds, --retry-ms n, --timeout-ms n.
+// (repeatable), --local-ttl seconds, --retry-ms n, --timeout-ms n,
+// --mailbox-server host:port (repeatable), --secret s, --local-capacity n,
+// --max-pending-fills n.
 
 #include <iostream>
 #include <sstream>
@@ -58,7 +60,10 @@ asio::awaitable<void> run(std::shared_ptr<route::RouteResolver> resolver) {
       std::cout << "{\"local_hits\":" << s.local_hits << ",\"memcached_hits\":" << s.memcached_hits
                 << ",\"handler_lookups\":" << s.handler_lookups
                 << ",\"handler_failures\":" << s.handler_failures
-                << ",\"memcached_errors\":" << s.memcached_errors << "}" << std::endl;
+                << ",\"memcached_errors\":" << s.memcached_errors
+                << ",\"memcached_rejected\":" << s.memcached_rejected
+                << ",\"fills_dropped\":" << s.fills_dropped
+                << ",\"local_entries\":" << s.local_entries << "}" << std::endl;
     } else if (!cmd.empty()) {
       std::cout << "{\"error\":\"unknown command\"}" << std::endl;
     }
@@ -80,6 +85,14 @@ int main(int argc, char** argv) {
       settings.handlers.push_back(val);
     } else if (opt == "--memcached") {
       settings.memcached.servers.push_back(val);
+    } else if (opt == "--mailbox-server") {
+      settings.mailbox_servers.push_back(val);
+    } else if (opt == "--secret") {
+      settings.secret = val;
+    } else if (opt == "--max-pending-fills") {
+      settings.max_pending_fills = static_cast<std::size_t>(std::stoul(val));
+    } else if (opt == "--local-capacity") {
+      settings.local_capacity = static_cast<std::size_t>(std::stoul(val));
     } else if (opt == "--local-ttl") {
       settings.local_ttl = std::chrono::seconds(std::stoi(val));
     } else if (opt == "--retry-ms") {

@@ -74,6 +74,14 @@ constexpr KeyInfo k_keys[] = {
      "Address the proxy's listeners bind to (rendered into conf/zmproxy.conf)"},
     {"zmproxy_drain_timeout", KeyType::integer, "10",
      "Seconds zmproxyctl stop waits for open sessions to finish"},
+    {"zmproxy_http_body_min_rate", KeyType::integer, "500",
+     "Bytes a second a web request body must average after zmproxy_http_body_timeout (0 = no minimum)"},
+    {"zmproxy_http_body_timeout", KeyType::integer, "60",
+     "Seconds a web request body may take before zmproxy_http_body_min_rate applies"},
+    {"zmproxy_http_tunnel_idle_timeout", KeyType::integer, "3600",
+     "Seconds a WebSocket tunnel may be idle both ways before the proxy closes it"},
+    {"zmproxy_trusted_proxies", KeyType::string, "",
+     "Balancers (addresses or CIDRs, comma or space separated) whose X-Forwarded-For the web proxy keeps"},
 };
 
 }  // namespace

@@ -1,0 +1,53 @@
+#pragma once
+// Kept-alive connections to the mailbox web servers, per worker thread
+// (nginx's upstream `keepalive`). A connection is given back only after a
+// whole exchange (request sent, response read to its end, no upgrade) with
+// nothing left unread; it is taken only if it is still open and silent: a
+// non-blocking peek at the socket finds neither the server's close (EOF, a
+// reset, a TLS close_notify) nor bytes nobody asked for. A server that
+// closes idle keep-alive connections between requests (or restarts) thus
+// costs a fresh connection, never a request lost on a dead one.
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include "lib/net/asio.hpp"
+#include "lib/proxy/mail/tls_stream.hpp"
+
+namespace zmproxy::proxy::http {
+
+// A kept-alive connection to a mailbox web server.
+struct UpstreamConn {
+  std::variant<std::unique_ptr<net::tcp::socket>, std::unique_ptr<mail::TlsStream>> stream;
+  boost::beast::flat_buffer buffer;  // bytes read past the last response
+};
+
+// Still open, with nothing unread (in `buffer`, in the TLS engine or on the
+// socket)? Never blocks.
+bool idle_connection_usable(UpstreamConn& c);
+
+class UpstreamPool {
+ public:
+  // Idle connections kept per mailbox web server and worker: as many as the
+  // busiest moment needed, up to this.
+  static constexpr std::size_t k_idle_per_upstream = 128;
+
+  // A usable idle connection to `key`, or null; the dead ones met on the
+  // way are closed.
+  std::unique_ptr<UpstreamConn> take(const std::string& key);
+  // Keeps `c` for the next request to `key` (if it is usable and there is room).
+  void give(const std::string& key, std::unique_ptr<UpstreamConn> c);
+
+  static UpstreamPool& of_this_thread();
+
+ private:
+  std::map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> m_idle;
+};
+
+}  // namespace zmproxy::proxy::http

@@ -23,7 +23,9 @@ import select
 import socket
 import time
 
+from mail_proxy_test import make_cert
 from web_proxy_test import WebProxyBase
+from zmproxy_testing import HomeTestCase
 from websocket_client import HandshakeFailed, echo_once, open_websocket, recv_frame, send_text
 
 TRUSTED = "127.0.0.5"    # in http.trusted_proxies: a balancer in front of the proxy
@@ -253,3 +255,26 @@ class SlowAndOddClientsTest(HttpBoundaryBase):
             self.assertNotIn("Upgrade", headers)
             self.assertNotIn("HTTP2-Settings", headers)
             self.assertEqual(headers.get("Connection"), "keep-alive")
+
+
+class TrustedProxiesSettingTest(HomeTestCase):
+    """zmproxy_trusted_proxies reaches zmproxy.conf, and a wrong entry is refused, not half-trusted."""
+
+    def test_localconfig_renders_into_http_trusted_proxies(self):
+        r = self.run_tool("zmlocalconfig", "-e", "zmproxy_trusted_proxies=10.1.0.0/16, 127.0.0.5 ::1",
+                          "zmproxy_http_body_min_rate=2000", "zmproxy_http_tunnel_idle_timeout=120")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        make_cert(os.path.join(self.home, "conf"))
+        r = self.run_tool("zmproxyctl", "genconf", "--dry-run")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('trusted_proxies = "10.1.0.0/16, 127.0.0.5 ::1"\n', r.stdout)
+        self.assertIn("body_min_rate = 2000\n", r.stdout)
+        self.assertIn('tunnel_idle_timeout = "120s"\n', r.stdout)
+
+    def test_a_wrong_entry_is_refused_with_one_line_naming_it(self):
+        r = self.run_tool("zmlocalconfig", "-e", "zmproxy_trusted_proxies=10.0.0.0/8, proxy.example.com")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.run_tool("zmproxyctl", "genconf")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("http.trusted_proxies: 'proxy.example.com' is not an address or CIDR", r.stderr)
+        self.assertIn("zmproxy_trusted_proxies", r.stderr)

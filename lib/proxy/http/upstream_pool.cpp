@@ -17,7 +17,7 @@ net::tcp::socket& lowest_of(UpstreamConn& c) {
 
 }  // namespace
 
-bool idle_connection_usable(UpstreamConn& c) {
+bool nothing_read_ahead(UpstreamConn& c) {
   if (c.buffer.size() != 0) {
     return false;
   }
@@ -26,10 +26,14 @@ bool idle_connection_usable(UpstreamConn& c) {
       return false;
     }
   }
-  net::tcp::socket& s = lowest_of(c);
-  if (!s.is_open()) {
+  return lowest_of(c).is_open();
+}
+
+bool idle_connection_usable(UpstreamConn& c) {
+  if (!nothing_read_ahead(c)) {
     return false;
   }
+  net::tcp::socket& s = lowest_of(c);
   char byte = 0;
   const ssize_t n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   // 0: the server closed; > 0: bytes nobody asked for (an error page, a TLS
@@ -55,7 +59,10 @@ std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& key) {
 }
 
 void UpstreamPool::give(const std::string& key, std::unique_ptr<UpstreamConn> c) {
-  if (!idle_connection_usable(*c)) {
+  // Bytes already read past the response are refused here; the socket
+  // itself is looked at when the connection is taken (one system call a
+  // request, not two).
+  if (!nothing_read_ahead(*c)) {
     return;
   }
   auto& v = m_idle[key];

@@ -28,8 +28,12 @@ struct UpstreamConn {
   boost::beast::flat_buffer buffer;  // bytes read past the last response
 };
 
-// Still open, with nothing unread (in `buffer`, in the TLS engine or on the
-// socket)? Never blocks.
+// Open, with nothing read past the last response (in `buffer` or in the TLS
+// engine)? No system call.
+bool nothing_read_ahead(UpstreamConn& c);
+
+// That, and the socket has neither the server's close nor unread bytes
+// waiting (a non-blocking MSG_PEEK). Never blocks.
 bool idle_connection_usable(UpstreamConn& c);
 
 class UpstreamPool {

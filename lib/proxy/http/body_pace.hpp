@@ -17,7 +17,8 @@ struct BodyPace {
 
   // How long the next read may wait, `received` body bytes in, at `now`
   // (zero or less: the body is already too slow).
-  std::chrono::milliseconds allowance(std::uint64_t received, std::chrono::steady_clock::time_point now) const {
+  std::chrono::milliseconds allowance(std::uint64_t received,
+                                      std::chrono::steady_clock::time_point now) const {
     if (min_rate <= 0) {
       return std::chrono::milliseconds::max();
     }

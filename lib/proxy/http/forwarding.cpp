@@ -1,17 +1,16 @@
 #include "lib/proxy/http/forwarding.hpp"
 
-#include <arpa/inet.h>
+#include "lib/core/strings.hpp"
 
+#include <arpa/inet.h>
 #include <array>
 #include <charconv>
-
-#include "lib/core/strings.hpp"
 
 namespace zmproxy::proxy::http {
 
 bool is_forwarding_field(std::string_view name) {
-  for (std::string_view f : {"X-Forwarded-For", "X-Real-IP", "Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto",
-                             "X-Forwarded-Port", "X-Forwarded-Server"}) {
+  for (std::string_view f : {"X-Forwarded-For", "X-Real-IP", "Forwarded", "X-Forwarded-Host",
+                             "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Server"}) {
     if (core::iequals(name, f)) {
       return true;
     }
@@ -76,7 +75,8 @@ bool is_address_or_cidr(std::string_view entry) {
   const std::string_view b = entry.substr(slash + 1);
   int bits = -1;
   const auto [p, ec] = std::from_chars(b.data(), b.data() + b.size(), bits);
-  return !b.empty() && ec == std::errc() && p == b.data() + b.size() && bits >= 0 && bits <= max_bits;
+  return !b.empty() && ec == std::errc() && p == b.data() + b.size() && bits >= 0 &&
+         bits <= max_bits;
 }
 
 }  // namespace zmproxy::proxy::http

@@ -1,8 +1,7 @@
 #include "lib/proxy/http/upstream_pool.hpp"
 
-#include <sys/socket.h>
-
 #include <cerrno>
+#include <sys/socket.h>
 
 namespace zmproxy::proxy::http {
 

@@ -7,7 +7,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-auto parse(std::string_view text) { return parse_config(text, "zmproxy.conf", "/opt/zmproxy"); }
+auto parse(std::string_view text) {
+  return parse_config(text, "zmproxy.conf", "/opt/zmproxy");
+}
 
 }  // namespace
 
@@ -22,8 +24,9 @@ TEST_CASE("web security limits: defaults", "[config][http]") {
 }
 
 TEST_CASE("trusted proxies from the localconfig string or an array", "[config][http]") {
-  auto cfg = parse("[http]\ntrusted_proxies = \"10.0.0.0/8, 192.0.2.1 ::1\"\nbody_timeout = \"5s\"\n"
-                   "body_min_rate = 0\ntunnel_idle_timeout = \"90s\"\n");
+  auto cfg = parse(
+      "[http]\ntrusted_proxies = \"10.0.0.0/8, 192.0.2.1 ::1\"\nbody_timeout = \"5s\"\n"
+      "body_min_rate = 0\ntunnel_idle_timeout = \"90s\"\n");
   REQUIRE(cfg);
   CHECK((*cfg)->http.trusted_proxies == std::vector<std::string>{"10.0.0.0/8", "192.0.2.1", "::1"});
   CHECK((*cfg)->http.body_timeout == 5s);
@@ -38,8 +41,9 @@ TEST_CASE("trusted proxies from the localconfig string or an array", "[config][h
 TEST_CASE("bad web security limits are refused with one line naming the key", "[config][http]") {
   auto cfg = parse("[http]\ntrusted_proxies = \"10.0.0.0/8, proxy.example.com\"\n");
   REQUIRE_FALSE(cfg);
-  CHECK_THAT(cfg.error().message, Catch::Contains("http.trusted_proxies") &&
-                                      Catch::Contains("'proxy.example.com' is not an address or CIDR"));
+  CHECK_THAT(cfg.error().message,
+             Catch::Contains("http.trusted_proxies") &&
+                 Catch::Contains("'proxy.example.com' is not an address or CIDR"));
   cfg = parse("[http]\nbody_min_rate = -1\n");
   REQUIRE_FALSE(cfg);
   CHECK_THAT(cfg.error().message, Catch::Contains("http.body_min_rate"));

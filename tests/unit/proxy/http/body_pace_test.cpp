@@ -18,5 +18,6 @@ TEST_CASE("a body's allowance grows with what it sent", "[http][body_pace]") {
 
 TEST_CASE("no minimum rate: no limit", "[http][body_pace]") {
   const BodyPace pace{std::chrono::steady_clock::time_point(0s), 1s, 0};
-  CHECK(pace.allowance(0, std::chrono::steady_clock::time_point(1000h)) == std::chrono::milliseconds::max());
+  CHECK(pace.allowance(0, std::chrono::steady_clock::time_point(1000h)) ==
+        std::chrono::milliseconds::max());
 }

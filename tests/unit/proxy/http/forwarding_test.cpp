@@ -5,8 +5,9 @@
 using namespace zmproxy::proxy::http;
 
 TEST_CASE("an untrusted client's forwarding fields are all dropped", "[http][forwarding]") {
-  for (const char* name : {"X-Forwarded-For", "x-forwarded-for", "X-Real-IP", "Forwarded", "X-Forwarded-Host",
-                           "X-FORWARDED-PROTO", "X-Forwarded-Port", "X-Forwarded-Server"}) {
+  for (const char* name :
+       {"X-Forwarded-For", "x-forwarded-for", "X-Real-IP", "Forwarded", "X-Forwarded-Host",
+        "X-FORWARDED-PROTO", "X-Forwarded-Port", "X-Forwarded-Server"}) {
     CHECK(drop_client_field(name, false));
   }
   CHECK_FALSE(drop_client_field("X-Forwarded", false));
@@ -14,7 +15,8 @@ TEST_CASE("an untrusted client's forwarding fields are all dropped", "[http][for
   CHECK_FALSE(drop_client_field("Host", false));
 }
 
-TEST_CASE("a trusted peer keeps all but X-Forwarded-For, which is rewritten whole", "[http][forwarding]") {
+TEST_CASE("a trusted peer keeps all but X-Forwarded-For, which is rewritten whole",
+          "[http][forwarding]") {
   CHECK(drop_client_field("X-Forwarded-For", true));
   CHECK_FALSE(drop_client_field("X-Real-IP", true));
   CHECK_FALSE(drop_client_field("Forwarded", true));
@@ -38,7 +40,8 @@ TEST_CASE("our forwarding fields", "[http][forwarding]") {
   in.client_has_proto = true;
   out.clear();
   append_forwarding_fields(out, in);
-  CHECK(out == "X-Forwarded-For: 192.0.2.1, 198.51.100.7\r\nX-Forwarded-Host: mail.example.com\r\n");
+  CHECK(out ==
+        "X-Forwarded-For: 192.0.2.1, 198.51.100.7\r\nX-Forwarded-Host: mail.example.com\r\n");
 
   in.client_xff = {};
   in.client_has_host = true;
@@ -48,14 +51,15 @@ TEST_CASE("our forwarding fields", "[http][forwarding]") {
 }
 
 TEST_CASE("the trusted-proxies list", "[http][forwarding]") {
-  CHECK(split_address_list("") .empty());
+  CHECK(split_address_list("").empty());
   CHECK(split_address_list(" 10.0.0.0/8, 192.0.2.1 ::1,,2001:db8::/32 ") ==
         std::vector<std::string>{"10.0.0.0/8", "192.0.2.1", "::1", "2001:db8::/32"});
-  for (const char* ok : {"10.0.0.0/8", "192.0.2.1", "::1", "2001:db8::/32", "0.0.0.0/0", "::/0", "1.2.3.4/32"}) {
+  for (const char* ok :
+       {"10.0.0.0/8", "192.0.2.1", "::1", "2001:db8::/32", "0.0.0.0/0", "::/0", "1.2.3.4/32"}) {
     CHECK(is_address_or_cidr(ok));
   }
-  for (const char* bad : {"", "10.0.0.0/33", "::1/129", "10.0.0.0/", "10.0.0/8", "example.com", "10.0.0.0/8x",
-                          "10.0.0.0/-1"}) {
+  for (const char* bad : {"", "10.0.0.0/33", "::1/129", "10.0.0.0/", "10.0.0/8", "example.com",
+                          "10.0.0.0/8x", "10.0.0.0/-1"}) {
     CHECK_FALSE(is_address_or_cidr(bad));
   }
 }

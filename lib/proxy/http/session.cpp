@@ -761,7 +761,8 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
   for (const Target& t : targets) {
     const std::string pool_key = (c.cfg.upstream.ssl ? "s:" : "p:") + t.host + ":" + std::to_string(t.port);
     for (int attempt = 0; attempt < 2; ++attempt) {
-      std::unique_ptr<UpstreamConn> conn = attempt == 0 ? UpstreamPool::of_this_thread().take(pool_key) : nullptr;
+      std::unique_ptr<UpstreamConn> conn =
+          attempt == 0 ? UpstreamPool::of_this_thread().take(pool_key, mail::coarse_now()) : nullptr;
       const bool reused = conn != nullptr;
       if (!conn) {
         auto socket = co_await mail::connect_upstream(t.host, t.port, h.connect_timeout);
@@ -794,7 +795,7 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
       }
       if (result) {
         if (reusable) {
-          UpstreamPool::of_this_thread().give(pool_key, std::move(conn));
+          UpstreamPool::of_this_thread().give(pool_key, std::move(conn), mail::coarse_now());
         }
         c.info.outcome = "ok";
         co_return *result;

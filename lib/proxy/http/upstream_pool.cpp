@@ -40,12 +40,28 @@ bool idle_connection_usable(UpstreamConn& c) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& key) {
+namespace {
+
+// The oldest idle connections are at the front: those past k_idle_max go.
+void close_expired(std::vector<std::unique_ptr<UpstreamConn>>& v, std::chrono::steady_clock::time_point now) {
+  std::size_t n = 0;
+  while (n < v.size() && now - v[n]->idle_since > UpstreamPool::k_idle_max) {
+    ++n;
+  }
+  if (n > 0) {
+    v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& key, std::chrono::steady_clock::time_point now) {
   const auto it = m_idle.find(key);
   if (it == m_idle.end()) {
     return nullptr;
   }
   auto& v = it->second;
+  close_expired(v, now);
   while (!v.empty()) {
     auto c = std::move(v.back());
     v.pop_back();
@@ -57,7 +73,8 @@ std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& key) {
   return nullptr;
 }
 
-void UpstreamPool::give(const std::string& key, std::unique_ptr<UpstreamConn> c) {
+void UpstreamPool::give(const std::string& key, std::unique_ptr<UpstreamConn> c,
+                        std::chrono::steady_clock::time_point now) {
   // Bytes already read past the response are refused here; the socket
   // itself is looked at when the connection is taken (one system call a
   // request, not two).
@@ -65,9 +82,16 @@ void UpstreamPool::give(const std::string& key, std::unique_ptr<UpstreamConn> c)
     return;
   }
   auto& v = m_idle[key];
+  close_expired(v, now);
   if (v.size() < k_idle_per_upstream) {
+    c->idle_since = now;
     v.push_back(std::move(c));
   }
+}
+
+std::size_t UpstreamPool::idle_count(const std::string& key) const {
+  const auto it = m_idle.find(key);
+  return it == m_idle.end() ? 0 : it->second.size();
 }
 
 UpstreamPool& UpstreamPool::of_this_thread() {

@@ -9,6 +9,7 @@
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/route/known_servers.hpp"
+#include "lib/proxy/http/forwarding.hpp"
 
 namespace zmproxy::server {
 
@@ -270,7 +271,8 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
                           "upstreams", "connect_timeout", "read_timeout", "send_timeout", "poll_timeout",
                           "client_timeout", "upload_max", "response_headers", "max_header_size",
                           "admin_enabled", "admin_port", "admin_upstreams", "public_hostname",
-                          "public_protocol", "public_port", "domain_public_services"});
+                          "public_protocol", "public_port", "domain_public_services",
+                          "trusted_proxies", "body_timeout", "body_min_rate", "tunnel_idle_timeout"});
     HttpSection& h = cfg->http;
     r.get(*t, "http.", "enabled", h.enabled);
     r.get(*t, "http.", "mode", h.mode);
@@ -326,6 +328,29 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
         }
       }
     }
+    if (const toml::node* n = t->get("trusted_proxies")) {
+      // The localconfig string as rendered ("a, b c"), or an array.
+      if (auto listed = n->value<std::string>()) {
+        h.trusted_proxies = proxy::http::split_address_list(*listed);
+      } else {
+        r.get(*t, "http.", "trusted_proxies", h.trusted_proxies);
+      }
+      for (const std::string& entry : h.trusted_proxies) {
+        if (!proxy::http::is_address_or_cidr(entry)) {
+          r.fail_at(*n, "http.trusted_proxies",
+                    "'" + entry + "' is not an address or CIDR (zmlocalconfig -e zmproxy_trusted_proxies=...)");
+        }
+      }
+    }
+    r.get(*t, "http.", "body_timeout", h.body_timeout);
+    if (const toml::node* n = t->get("body_min_rate")) {
+      if (auto v = n->value<std::int64_t>(); v && *v >= 0) {
+        h.body_min_rate = *v;
+      } else {
+        r.fail_at(*n, "http.body_min_rate", "expected bytes per second (0 = no minimum rate)");
+      }
+    }
+    r.get(*t, "http.", "tunnel_idle_timeout", h.tunnel_idle_timeout);
     for (const std::string& line : h.response_headers) {
       const auto colon = line.find(':');
       if (colon == std::string::npos || colon == 0 || line.find_first_of("\r\n") != std::string::npos) {
@@ -352,7 +377,9 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
                                {"pop3.authenticated_idle_timeout", cfg->pop3.authenticated_idle_timeout},
                                {"imap.login_timeout", cfg->imap.login_timeout},
                                {"pop3.login_timeout", cfg->pop3.login_timeout},
-                               {"http.client_timeout", cfg->http.client_timeout}}) {
+                               {"http.client_timeout", cfg->http.client_timeout},
+                               {"http.body_timeout", cfg->http.body_timeout},
+                               {"http.tunnel_idle_timeout", cfg->http.tunnel_idle_timeout}}) {
     if (d.count() <= 0) {
       return fail(Errc::invalid_argument, f + key + " must be longer than 0");
     }

@@ -108,6 +108,16 @@ struct HttpSection {
   bool admin_enabled = false;             // zimbraReverseProxyAdminEnabled
   int admin_port = 9071;                  // zimbraAdminProxyPort
   std::vector<std::string> admin_upstreams;  // mailbox admin consoles (zimbraAdminPort) for requests without a token
+  // Client identity and slow clients (issue 13; man/zmproxy.conf.5).
+  // Peers (addresses or CIDRs) whose X-Forwarded-For/X-Real-IP/Forwarded/
+  // X-Forwarded-Host are kept (zmproxy_trusted_proxies); from anyone else
+  // they are replaced by ours.
+  std::vector<std::string> trusted_proxies;
+  // A request body must average body_min_rate bytes a second once
+  // body_timeout has passed (0 = no minimum rate); else 408 and close.
+  milliseconds body_timeout{60'000};            // zmproxy_http_body_timeout
+  std::int64_t body_min_rate = 500;             // zmproxy_http_body_min_rate
+  milliseconds tunnel_idle_timeout{3'600'000};  // zmproxy_http_tunnel_idle_timeout: both ways idle
 };
 
 struct ProxyConfig {

@@ -16,12 +16,21 @@ echoes what it received.
   GET  /until-close           "the end is the close" with no length, then closes
   GET  /stream?gate=PATH      chunked: "first", then (once PATH exists, 30 s at most) "second"
   any  with Upgrade: test     101, then echoes bytes (a tunnel)
+  GET  with Upgrade: websocket  101 with Sec-WebSocket-Accept (RFC 6455), then echoes each
+                              masked frame's payload in an unmasked frame, until a close frame
+  GET  /smuggle               "ok", then at once a second answer nobody asked for ("SMUGGLED")
+  GET  /_drop-kept            closes every other open connection (a mailbox closing its idle
+                              keep-alive connections, or restarting); JSON {"dropped": n}
   GET  anything else          200, JSON: name, method, path, headers
 """
+import base64
+import hashlib
 import json
 import os
 import socket
+import struct
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -32,6 +41,69 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    # Every open connection, so /_drop-kept can close the others.
+    def setup(self):
+        super().setup()
+        with self.server.lock:
+            self.server.open_conns.add(self.connection)
+
+    def finish(self):
+        with self.server.lock:
+            self.server.open_conns.discard(self.connection)
+        super().finish()
+
+    def drop_kept(self):
+        with self.server.lock:
+            others = [c for c in self.server.open_conns if c is not self.connection]
+        for c in others:
+            try:
+                c.shutdown(socket.SHUT_RDWR)  # the FIN leaves now; the handler thread closes it
+            except OSError:
+                pass
+        self.close_connection = True
+        self.send_json({"dropped": len(others)}, extra=[("Connection", "close")])
+
+    def recv_exact(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.rfile.read(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def websocket_echo(self):
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        accept = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        while True:
+            head = self.recv_exact(2)
+            if head is None:
+                return
+            opcode, size = head[0] & 0x0F, head[1] & 0x7F
+            if size == 126:
+                size = struct.unpack("!H", self.recv_exact(2))[0]
+            elif size == 127:
+                size = struct.unpack("!Q", self.recv_exact(8))[0]
+            mask = self.recv_exact(4) if head[1] & 0x80 else b"\0\0\0\0"
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self.recv_exact(size) or b""))
+            frame = bytes([0x80 | opcode])
+            if len(payload) < 126:
+                frame += bytes([len(payload)])
+            else:
+                frame += bytes([126]) + struct.pack("!H", len(payload))
+            self.wfile.write(frame + payload)
+            self.wfile.flush()
+            if opcode == 8:
+                return
 
     def send_json(self, data, status=200, extra=()):
         body = (json.dumps(data) + "\n").encode()
@@ -70,6 +142,17 @@ class Handler(BaseHTTPRequestHandler):
         return n
 
     def do_GET(self):
+        if self.path == "/_drop-kept":
+            self.drop_kept()
+            return
+        if "/smuggle" in self.path:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                             b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nSMUGGLED")
+            self.wfile.flush()
+            return
+        if "websocket" in self.headers.get("Upgrade", "").lower():
+            self.websocket_echo()
+            return
         if self.headers.get("Upgrade", "").lower() == "test":
             self.send_response(101)
             self.send_header("Connection", "Upgrade")
@@ -154,6 +237,8 @@ def main():
     server = ThreadingHTTPServer((address, port), Handler)
     server.daemon_threads = True
     server.name = name
+    server.lock = threading.Lock()
+    server.open_conns = set()
     if len(sys.argv) >= 6:
         import ssl
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

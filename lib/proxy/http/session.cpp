@@ -12,12 +12,18 @@
 
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
+#include "lib/proxy/http/body_pace.hpp"
+#include "lib/proxy/http/forwarding.hpp"
+#include "lib/proxy/http/log_redact.hpp"
 #include "lib/proxy/http/mail_mode.hpp"
 #include "lib/proxy/http/public_url.hpp"
+#include "lib/proxy/http/request_target.hpp"
 #include "lib/proxy/http/route_extract.hpp"
 #include "lib/proxy/http/server_names.hpp"
+#include "lib/proxy/http/upstream_pool.hpp"
 #include "lib/proxy/mail/deadline.hpp"
 #include "lib/proxy/mail/session.hpp"
+#include "lib/route/lookup_handler.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 #include "lib/tls/upstream_verify.hpp"
 
@@ -37,42 +43,6 @@ using Tls = mail::TlsStream;  // OpenSSL on the socket: no per-connection engine
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t k_chunk = 64 * 1024;
-
-// Idle kept-alive connections kept per mailbox web server and worker: as
-// many as the busiest moment needed, up to this (nginx's `keepalive`).
-constexpr std::size_t k_idle_per_upstream = 128;
-
-// A kept-alive connection to a mailbox web server, per worker thread.
-struct UpstreamConn {
-  std::variant<std::unique_ptr<Plain>, std::unique_ptr<Tls>> stream;
-  beast::flat_buffer buffer;
-};
-
-class Pool {
- public:
-  std::unique_ptr<UpstreamConn> take(const std::string& key) {
-    auto& v = m_idle[key];
-    if (v.empty()) {
-      return nullptr;
-    }
-    auto c = std::move(v.back());
-    v.pop_back();
-    return c;
-  }
-  void give(const std::string& key, std::unique_ptr<UpstreamConn> c) {
-    auto& v = m_idle[key];
-    if (v.size() < k_idle_per_upstream) {
-      v.push_back(std::move(c));
-    }
-  }
-  static Pool& of_this_thread() {
-    thread_local Pool pool;
-    return pool;
-  }
-
- private:
-  std::map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> m_idle;
-};
 
 tcp::socket& lowest(Plain& s) { return s; }
 // lowest(Tls&) is mail::lowest, found by argument-dependent lookup.
@@ -164,8 +134,9 @@ struct Ctx {
   // forwarding fields added to the request.
   std::string head;
   std::string forwarded;
-  bool forwarded_ready = false;
+  std::string client_xff;  // a trusted peer's X-Forwarded-For chain
   Arena arena;  // the current request's and response's header fields
+  bool peer_trusted = false;  // the peer is in http.trusted_proxies
 };
 
 template <class Stream>
@@ -215,14 +186,13 @@ void serialize_header(std::string& out, const bhttp::response_header<Fields>& h)
   out.append("\r\n");
 }
 
-// The fields, then `extra` (whole lines), then the blank line. Fields named
-// like the forwarding ones we add are the client's and are left out.
-template <class Header>
-void serialize_fields(std::string& out, const Header& h, std::string_view extra) {
+// The fields but those `drop` names, then `extra` (whole lines), then the
+// blank line.
+template <class Header, class Drop>
+void serialize_fields(std::string& out, const Header& h, std::string_view extra, Drop drop) {
   for (const auto& f : h) {
     const auto name = f.name_string();
-    if (!extra.empty() && (core::iequals(name, "X-Forwarded-For") || core::iequals(name, "X-Forwarded-Proto") ||
-                           core::iequals(name, "X-Real-IP"))) {
+    if (drop(std::string_view(name.data(), name.size()))) {
       continue;
     }
     out.append(name.data(), name.size());
@@ -234,16 +204,22 @@ void serialize_fields(std::string& out, const Header& h, std::string_view extra)
   out.append("\r\n");
 }
 
+struct RelayResult {
+  beast::error_code ec;
+  bool reading = false;  // the error came from the side read
+};
+
 // Send `head` (may be empty), then the message body as the parser yields
 // it: unchanged, or re-framed in chunks when `chunked` (the parser took the
 // incoming framing off; trailers are not passed on). The head leaves with
-// the first piece of the body, in one write.
+// the first piece of the body, in one write. With a `pace`, a body slower
+// than it is cut (timeout, reading).
 template <class In, class Out, bool isRequest, class Allocator>
-awaitable<beast::error_code> relay_raw(In& in, beast::flat_buffer& inbuf,
-                                       bhttp::parser<isRequest, bhttp::buffer_body, Allocator>& p, Out& out,
-                                       std::string_view head, bool chunked, std::chrono::milliseconds read_timeout,
-                                       std::chrono::milliseconds write_timeout, std::uint64_t& read_bytes,
-                                       std::uint64_t& written_bytes) {
+awaitable<RelayResult> relay_raw(In& in, beast::flat_buffer& inbuf,
+                                 bhttp::parser<isRequest, bhttp::buffer_body, Allocator>& p, Out& out,
+                                 std::string_view head, bool chunked, std::chrono::milliseconds read_timeout,
+                                 std::chrono::milliseconds write_timeout, std::uint64_t& read_bytes,
+                                 std::uint64_t& written_bytes, const BodyPace* pace = nullptr) {
   // A known short body gets a buffer of its size (a 1 KiB answer does not
   // allocate and free 64 KiB); others are copied 64 KiB at a time.
   const auto remaining = p.is_done() ? boost::optional<std::uint64_t>(0) : p.content_length_remaining();
@@ -257,21 +233,31 @@ awaitable<beast::error_code> relay_raw(In& in, beast::flat_buffer& inbuf,
   char frame[24];  // "<hex size>\r\n"
   static constexpr std::string_view k_crlf = "\r\n";
   static constexpr std::string_view k_last = "0\r\n\r\n";
+  std::uint64_t body_in = 0;
   while (true) {
     std::size_t n = 0;
     if (!p.is_done()) {
       p.get().body().data = buf.get();
       p.get().body().size = chunk;
+      auto timeout = read_timeout;
+      if (pace != nullptr) {
+        const auto allowed = pace->allowance(body_in, mail::coarse_now());
+        if (allowed.count() <= 0) {
+          co_return RelayResult{beast::error::timeout, true};
+        }
+        timeout = std::min(timeout, allowed);
+      }
       // What has arrived goes on at once (async_read would wait for a full
       // buffer: a streamed answer would stall in the proxy).
-      Timed deadline(in, read_timeout);
+      Timed deadline(in, timeout);
       auto [read_ec, rn] = co_await bhttp::async_read_some(in, inbuf, p, net::use_nothrow);
       auto ec = deadline.result(read_ec);
       if (ec && ec != bhttp::error::need_buffer) {
-        co_return ec;
+        co_return RelayResult{ec, true};
       }
       n = chunk - p.get().body().size;
       read_bytes += n;
+      body_in += n;
     }
     std::size_t frame_size = 0;
     if (chunked && n > 0) {
@@ -288,18 +274,21 @@ awaitable<beast::error_code> relay_raw(In& in, beast::flat_buffer& inbuf,
       auto [write_ec, wn] = co_await asio::async_write(out, pieces, net::use_nothrow);
       written_bytes += wn;
       if (auto wec = deadline.result(write_ec)) {
-        co_return wec;
+        co_return RelayResult{wec, false};
       }
     }
     if (last) {
-      co_return beast::error_code{};
+      co_return RelayResult{};
     }
   }
 }
 
+constexpr auto k_keep_all = [](std::string_view) { return false; };
+
+// HTTP2-Settings goes with `Upgrade: h2c`, which is never passed on.
 bool is_hop_by_hop(std::string_view name) {
   for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                             "proxy-authorization", "te", "trailer", "upgrade"}) {
+                             "proxy-authorization", "te", "trailer", "upgrade", "http2-settings"}) {
     if (core::iequals(name, h)) {
       return true;
     }
@@ -307,19 +296,39 @@ bool is_hop_by_hop(std::string_view name) {
   return false;
 }
 
+// One direction of an upgraded tunnel; `last` is when either direction
+// last carried a byte.
 template <class A, class B>
-awaitable<void> pipe(A& from, B& to, std::uint64_t& counted) {
+awaitable<void> pipe(A& from, B& to, std::uint64_t& counted, Clock::time_point& last,
+                     std::chrono::milliseconds write_timeout) {
   std::unique_ptr<char[]> buf(new char[16 * 1024]);  // uninitialised: it is written before it is read
   while (true) {
     auto [ec, n] = co_await from.async_read_some(asio::buffer(buf.get(), 16 * 1024), net::use_nothrow);
     if (ec || n == 0) {
       co_return;
     }
+    last = mail::coarse_now();
+    Timed deadline(to, write_timeout);
     auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.get(), n), net::use_nothrow);
-    if (wec) {
+    if (wec || deadline.expired()) {
       co_return;
     }
     counted += n;
+  }
+}
+
+// Ends once neither direction of a tunnel has carried a byte for `idle`.
+awaitable<void> idle_watch(const Clock::time_point& last, std::chrono::milliseconds idle) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (true) {
+    timer.expires_at(last + idle);
+    auto [ec] = co_await timer.async_wait(net::use_nothrow);
+    if (ec == asio::error::operation_aborted) {
+      co_return;  // the tunnel ended first (its other branches won)
+    }
+    if (mail::coarse_now() >= last + idle) {
+      co_return;
+    }
   }
 }
 
@@ -357,50 +366,31 @@ std::string public_base(const Ctx& c, const std::string& host_header, const Targ
   return public_base_url(in);
 }
 
-// Connect (or reuse) and run one request/response exchange. Returns false
-// when the client connection must close.
+// What serve_request decides about a request once, before any attempt: an
+// attempt on a second connection must not re-derive it from a header whose
+// hop-by-hop fields are already gone.
+struct Prepared {
+  bool upgrade = false;          // a WebSocket upgrade (the only one passed on)
+  bool expect_continue = false;  // the client waits for "100 Continue"
+  std::chrono::milliseconds read_timeout{0};
+};
+
+// Run one request/response exchange on `up` (fresh or reused). nullopt:
+// nothing of the answer reached the client and the request may be tried on
+// another connection; else whether the client connection stays open.
 template <class Client, class Up>
 awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buffer& cbuf,
-                                        RequestParser& rp, Up& up,
+                                        RequestParser& rp, const Prepared& prep, Up& up,
                                         beast::flat_buffer& ubuf, const Target& t, bool& upstream_reusable,
                                         bool& response_started) {
   auto& req = rp.get();
-  const bool upgrade = bhttp::token_list{req[bhttp::field::connection]}.exists("upgrade") &&
-                       !req[bhttp::field::upgrade].empty();
-  const auto target = req.target();
-  const std::string_view path(target.data(), std::min(target.size(), target.find('?')));
-  const auto read_timeout = is_long_poll(path) ? c.cfg.http.poll_timeout : c.cfg.http.read_timeout;
-  // The forwarding fields, made once per request (a retry on another
-  // connection sends the same).
-  if (!c.forwarded_ready) {
-    const auto xff = req["X-Forwarded-For"];
-    std::string& f = c.forwarded;
-    f.assign("X-Forwarded-For: ");
-    if (!xff.empty()) {
-      f.append(xff.data(), xff.size()).append(", ");
-    }
-    f.append(c.info.client_ip).append("\r\nX-Forwarded-Proto: ").append(c.tls ? "https" : "http");
-    f.append("\r\nX-Real-IP: ").append(c.info.client_ip);
-    if (upgrade) {
-      const auto u = req[bhttp::field::upgrade];
-      f.append("\r\nConnection: Upgrade\r\nUpgrade: ").append(u.data(), u.size());
-    } else {
-      f.append("\r\nConnection: keep-alive");
-    }
-    f.append("\r\n");
-    c.forwarded_ready = true;
-  }
-  for (auto it = req.begin(); it != req.end();) {
-    it = is_hop_by_hop(it->name_string()) ? req.erase(it) : std::next(it);
-  }
-  // Expect: 100-continue is answered here: the body is streamed anyway.
-  const bool expect_continue = core::iequals(req[bhttp::field::expect], "100-continue");
-  req.erase(bhttp::field::expect);
+  const auto read_timeout = prep.read_timeout;
   // The request header, written by hand; the body follows as it came (a
-  // chunked one re-framed).
+  // chunked one re-framed). Forwarding fields are ours (forwarding.hpp).
   std::string& head = c.head;
   serialize_header(head, req.base());
-  serialize_fields(head, req.base(), c.forwarded);
+  serialize_fields(head, req.base(), c.forwarded,
+                   [trusted = c.peer_trusted](std::string_view name) { return drop_client_field(name, trusted); });
   beast::error_code hec;
   {
     Timed deadline(up, c.cfg.http.send_timeout);
@@ -410,7 +400,7 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   if (hec) {
     co_return std::nullopt;  // stale pooled connection or dead server: retry elsewhere
   }
-  if (expect_continue && !rp.is_done()) {
+  if (prep.expect_continue && !rp.is_done()) {
     static constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
     Timed deadline(client, c.cfg.http.send_timeout);
     auto [cec, cn] = co_await asio::async_write(client, asio::buffer(k_continue.data(), k_continue.size()),
@@ -423,10 +413,17 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   bool body_sent = false;
   if (!rp.is_done()) {
     std::uint64_t sent_up = 0;
-    auto ec = co_await relay_raw(client, cbuf, rp, up, std::string_view(), req.chunked(),
-                                 c.cfg.http.client_timeout, c.cfg.http.send_timeout, c.info.bytes_in, sent_up);
-    if (ec) {
-      upstream_reusable = false;
+    const BodyPace pace{Clock::now(), c.cfg.http.body_timeout, c.cfg.http.body_min_rate};
+    const auto relayed = co_await relay_raw(client, cbuf, rp, up, std::string_view(), req.chunked(),
+                                            c.cfg.http.client_timeout, c.cfg.http.send_timeout, c.info.bytes_in,
+                                            sent_up, &pace);
+    if (relayed.ec) {
+      upstream_reusable = false;  // half a request went up: this connection is done
+      if (relayed.reading && relayed.ec == beast::error::timeout) {
+        response_started = true;
+        co_await send_simple(c, client, req.version(), bhttp::status::request_timeout,
+                             "The request body came too slowly.", false, {});
+      }
       co_return false;
     }
     // Only a real body makes the request unrepeatable.
@@ -470,7 +467,14 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   auto& res = resp.get();
   c.status = static_cast<int>(res.result_int());
   const bool upstream_keep_alive = res.keep_alive();
-  const bool switching = upgrade && res.result() == bhttp::status::switching_protocols;
+  const bool switching = res.result() == bhttp::status::switching_protocols;
+  if (switching && !prep.upgrade) {
+    // A switch nobody asked for: the bytes after it are not HTTP.
+    upstream_reusable = false;
+    co_await send_simple(c, client, req.version(), bhttp::status::bad_gateway,
+                         "The mailbox server switched protocols unasked.", false, {});
+    co_return false;
+  }
   // Location: an internal mailbox URL becomes the public one.
   if (auto loc = res.find(bhttp::field::location); loc != res.end()) {
     const std::string internal = std::string("http") + (c.cfg.upstream.ssl ? "s" : "") + "://" + t.host + ":" +
@@ -479,7 +483,7 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
             rewrite_location(loc->value(), internal, public_base(c, std::string(req[bhttp::field::host]), t)));
   }
   for (auto it = res.begin(); it != res.end();) {
-    it = (is_hop_by_hop(it->name_string()) && !switching) ? res.erase(it) : std::next(it);
+    it = is_hop_by_hop(it->name_string()) ? res.erase(it) : std::next(it);
   }
   for (const std::string& line : c.cfg.http.response_headers) {
     const auto colon = line.find(':');
@@ -487,8 +491,10 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
             std::string(core::trim(std::string_view(line).substr(colon + 1))));
   }
   if (switching) {
+    // RFC 6455 §4.1: the client fails a 101 without these two.
+    upstream_reusable = false;
     serialize_header(head, res.base());
-    serialize_fields(head, res.base(), {});
+    serialize_fields(head, res.base(), "Connection: Upgrade\r\nUpgrade: websocket\r\n", k_keep_all);
     beast::error_code wec;
     {
       Timed deadline(client, c.cfg.http.send_timeout);
@@ -498,20 +504,25 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
     if (wec) {
       co_return false;
     }
-    // Bytes already read on either side go first, then a tunnel.
+    // Bytes already read on either side go first, then a tunnel that ends
+    // when either side closes or both have been idle for tunnel_idle_timeout.
     if (ubuf.size() > 0) {
+      Timed deadline(client, c.cfg.http.send_timeout);
       co_await asio::async_write(client, ubuf.data(), net::use_nothrow);
       ubuf.consume(ubuf.size());
     }
     if (cbuf.size() > 0) {
+      Timed deadline(up, c.cfg.http.send_timeout);
       co_await asio::async_write(up, cbuf.data(), net::use_nothrow);
       cbuf.consume(cbuf.size());
     }
     using namespace asio::experimental::awaitable_operators;
     std::uint64_t down = 0;
-    co_await (pipe(client, up, c.info.bytes_in) || pipe(up, client, down));
+    Clock::time_point last = mail::coarse_now();
+    const auto wt = c.cfg.http.send_timeout;
+    co_await (pipe(client, up, c.info.bytes_in, last, wt) || pipe(up, client, down, last, wt) ||
+              idle_watch(last, c.cfg.http.tunnel_idle_timeout));
     c.info.bytes_out += down;
-    upstream_reusable = false;
     co_return false;
   }
   bool client_keep_alive = req.keep_alive();
@@ -529,18 +540,21 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   }
   res.keep_alive(client_keep_alive);
   serialize_header(head, res.base());
-  serialize_fields(head, res.base(), {});
+  serialize_fields(head, res.base(), {}, k_keep_all);
   // An answer to HEAD, a 204 or a 304 has no body, not even an empty chunked
   // one, whatever its header says.
   const bool has_body = req.method() != bhttp::verb::head && code != 204 && code != 304;
   std::uint64_t read_up = 0;
-  auto ec = co_await relay_raw(up, ubuf, resp, client, std::string_view(head), res.chunked() && has_body,
-                               read_timeout, c.cfg.http.send_timeout, read_up, c.info.bytes_out);
-  if (ec) {
+  const auto relayed = co_await relay_raw(up, ubuf, resp, client, std::string_view(head), res.chunked() && has_body,
+                                          read_timeout, c.cfg.http.send_timeout, read_up, c.info.bytes_out);
+  if (relayed.ec) {
     upstream_reusable = false;
     co_return false;
   }
-  upstream_reusable = upstream_keep_alive;
+  // An upstream that was asked to upgrade and declined may still act on the
+  // request's Connection: Upgrade later: not kept (nor is anything with
+  // bytes left over; the pool checks that).
+  upstream_reusable = upstream_keep_alive && !prep.upgrade;
   co_return client_keep_alive;
 }
 
@@ -585,8 +599,26 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
   const auto agent = req[bhttp::field::user_agent];
   c.user_agent.assign(agent.data(), agent.size());
   const unsigned version = req.version();
-  // Views into the parsed request, which outlives them; exchange() only
-  // edits hop-by-hop and forwarding fields, never these.
+  // Absolute-form ("GET http://host/ HTTP/1.1"): its authority replaces the
+  // Host header (RFC 9112 §3.2.2), so the strict-server-name check below
+  // judges it, and the mailbox gets origin-form. Other forms are refused.
+  {
+    const RequestTarget form = classify_target(std::string_view(req.target().data(), req.target().size()),
+                                               req.method() == bhttp::verb::options);
+    if (form.form == RequestTarget::Form::invalid) {
+      co_return co_await send_simple(c, client, version, bhttp::status::bad_request,
+                                     "The request target is malformed.", false, {});
+    }
+    if (form.form == RequestTarget::Form::absolute) {
+      const std::string authority(form.authority);
+      std::string origin = form.origin.empty() || form.origin.front() == '?' ? "/" : "";
+      origin.append(form.origin);
+      req.set(bhttp::field::host, authority);
+      req.target(origin);
+    }
+  }
+  // Views into the parsed request, which outlives them; the hop-by-hop
+  // fields are taken out below, never these.
   const std::string_view target(req.target().data(), req.target().size());
   const auto host_field = req[bhttp::field::host];
   const std::string_view host(host_field.data(), host_field.size());
@@ -684,10 +716,54 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
     co_return co_await send_simple(c, client, version, bhttp::status::bad_gateway,
                                    "No mailbox server is configured for this request.", false, {});
   }
+  // Decided once for every attempt (an attempt must not re-derive them from
+  // the header whose hop-by-hop fields are gone): the upgrade (WebSocket
+  // only: h2c and the like are dropped with the hop-by-hop fields and the
+  // request served as plain HTTP), Expect, the forwarding fields.
+  Prepared prep;
+  prep.upgrade = req.method() == bhttp::verb::get &&
+                 bhttp::token_list{req[bhttp::field::connection]}.exists("upgrade") &&
+                 bhttp::token_list{req[bhttp::field::upgrade]}.exists("websocket");
+  prep.expect_continue = core::iequals(req[bhttp::field::expect], "100-continue");
+  {
+    const std::string_view path(target.data(), std::min(target.size(), target.find('?')));
+    prep.read_timeout = is_long_poll(path) ? h.poll_timeout : h.read_timeout;
+  }
+  {
+    ForwardingInput fwd;
+    fwd.peer_ip = c.info.client_ip;
+    fwd.scheme = c.tls ? "https" : "http";
+    fwd.host = host;
+    fwd.trusted_peer = c.peer_trusted;
+    c.client_xff.clear();
+    if (c.peer_trusted) {
+      for (const auto& f : req) {
+        const auto name = f.name_string();
+        if (core::iequals(name, "X-Forwarded-For")) {
+          c.client_xff.append(c.client_xff.empty() ? "" : ", ").append(f.value().data(), f.value().size());
+        } else if (core::iequals(name, "X-Real-IP")) {
+          fwd.client_has_real_ip = true;
+        } else if (core::iequals(name, "X-Forwarded-Proto")) {
+          fwd.client_has_proto = true;
+        } else if (core::iequals(name, "X-Forwarded-Host")) {
+          fwd.client_has_host = true;
+        }
+      }
+    }
+    fwd.client_xff = c.client_xff;
+    c.forwarded.clear();
+    append_forwarding_fields(c.forwarded, fwd);
+    c.forwarded.append(prep.upgrade ? "Connection: Upgrade\r\nUpgrade: websocket\r\n" : "Connection: keep-alive\r\n");
+  }
+  for (auto it = req.begin(); it != req.end();) {
+    it = is_hop_by_hop(it->name_string()) ? req.erase(it) : std::next(it);
+  }
+  req.erase(bhttp::field::expect);  // answered here: the body is streamed anyway
   for (const Target& t : targets) {
     const std::string pool_key = (c.cfg.upstream.ssl ? "s:" : "p:") + t.host + ":" + std::to_string(t.port);
     for (int attempt = 0; attempt < 2; ++attempt) {
-      std::unique_ptr<UpstreamConn> conn = attempt == 0 ? Pool::of_this_thread().take(pool_key) : nullptr;
+      std::unique_ptr<UpstreamConn> conn =
+          attempt == 0 ? UpstreamPool::of_this_thread().take(pool_key, mail::coarse_now()) : nullptr;
       const bool reused = conn != nullptr;
       if (!conn) {
         auto socket = co_await mail::connect_upstream(t.host, t.port, h.connect_timeout);
@@ -722,14 +798,14 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
       bool started = false;
       std::optional<bool> result;
       if (auto* p = std::get_if<std::unique_ptr<Plain>>(&conn->stream)) {
-        result = co_await exchange(c, client, cbuf, rp, **p, conn->buffer, t, reusable, started);
+        result = co_await exchange(c, client, cbuf, rp, prep, **p, conn->buffer, t, reusable, started);
       } else {
-        result = co_await exchange(c, client, cbuf, rp, *std::get<std::unique_ptr<Tls>>(conn->stream),
+        result = co_await exchange(c, client, cbuf, rp, prep, *std::get<std::unique_ptr<Tls>>(conn->stream),
                                    conn->buffer, t, reusable, started);
       }
       if (result) {
         if (reusable) {
-          Pool::of_this_thread().give(pool_key, std::move(conn));
+          UpstreamPool::of_this_thread().give(pool_key, std::move(conn), mail::coarse_now());
         }
         c.info.outcome = "ok";
         co_return *result;
@@ -751,7 +827,12 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
 }
 
 // Combined log format plus the upstream and the duration.
-void log_request(const Ctx& c, std::uint64_t bytes, Clock::time_point started) {
+// Query credentials (zauthtoken, zjwt, preauth, auth) in the request line and
+// the Referer are redacted first (log_redact.hpp); cookies and Authorization
+// are never logged.
+void log_request(Ctx& c, std::uint64_t bytes, Clock::time_point started) {
+  redact_credentials(c.request_line);
+  redact_credentials(c.referer);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   fmt::memory_buffer line;
   auto field = [&line](std::string_view v) {
@@ -785,7 +866,6 @@ awaitable<void> serve(Ctx& c, Client& client) {
   while (true) {
     c.request_line.clear();
     c.status = 0;
-    c.forwarded_ready = false;
     c.arena.reset();  // the last request's parsers are gone
     c.info.upstream.clear();
     const auto started = Clock::now();
@@ -810,7 +890,9 @@ awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared, tcp::soc
   // Held for the session's life: the connection counters go down at its end.
   const ConnectionSlot held = std::move(slot);
   Ctx c{shared, *shared->config, mail::describe_peer(socket, admin ? "admin" : tls ? "https" : "http"), tls,
-        admin, 0, {}, {}, {}, 0, {}, {}, false, {}};
+        admin, 0, {}, {}, {}, 0, {}, {}, {}, {}};
+  c.peer_trusted = !c.cfg.http.trusted_proxies.empty() &&
+                   route::ip_allowed(c.info.client_ip, c.cfg.http.trusted_proxies);
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   try {

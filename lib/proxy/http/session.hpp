@@ -3,9 +3,11 @@
 // security checks (CR/LF escapes, header size, smuggling), strict server
 // names, the mail mode's redirects, the route (user in the URL, auth token,
 // JWT, else IP hash), then the request streamed to the mailbox web server
-// over a pooled keep-alive connection and the response streamed back, with
-// X-Forwarded-For/-Proto, Location rewriting and the configured response
-// headers. WebSocket upgrades become a byte tunnel. Never throws.
+// over a pooled keep-alive connection (upstream_pool.hpp) and the response
+// streamed back, with the proxy's forwarding fields (forwarding.hpp),
+// Location rewriting and the configured response headers. WebSocket
+// upgrades (the only ones passed on) become a byte tunnel with an idle
+// timeout; a body slower than http.body_min_rate gets 408. Never throws.
 
 #include <memory>
 

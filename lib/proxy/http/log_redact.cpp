@@ -1,0 +1,81 @@
+#include "lib/proxy/http/log_redact.hpp"
+
+#include <array>
+
+namespace zmproxy::proxy::http {
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+}  // namespace
+
+bool is_credential_parameter(std::string_view name) {
+  // Decoded and lower-cased into a small buffer: the longest name is 10
+  // characters, so anything longer (after decoding) is not one of them.
+  std::array<char, 16> decoded{};
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c == '%' && i + 2 < name.size()) {
+      const int hi = hex_value(name[i + 1]);
+      const int lo = hex_value(name[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        c = static_cast<char>(hi * 16 + lo);
+        i += 2;
+      }
+    } else if (c == '+') {
+      c = ' ';
+    }
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+    if (n == decoded.size()) {
+      return false;
+    }
+    decoded[n++] = c;
+  }
+  const std::string_view d(decoded.data(), n);
+  return d == "zauthtoken" || d == "zjwt" || d == "preauth" || d == "auth";
+}
+
+void redact_credentials(std::string& url) {
+  std::size_t at = url.find('?');
+  if (at == std::string::npos) {
+    return;
+  }
+  const auto end_of_query = [&url](std::size_t from) {
+    const std::size_t e = url.find_first_of("# ", from);
+    return e == std::string::npos ? url.size() : e;
+  };
+  std::size_t end = end_of_query(at);
+  std::size_t pos = at + 1;
+  while (pos < end) {
+    std::size_t next = url.find_first_of("&;", pos);
+    if (next == std::string::npos || next > end) {
+      next = end;
+    }
+    const std::size_t eq = url.find('=', pos);
+    if (eq != std::string::npos && eq < next &&
+        is_credential_parameter(std::string_view(url).substr(pos, eq - pos)) &&
+        std::string_view(url).substr(eq + 1, next - eq - 1) != k_redacted) {
+      url.replace(eq + 1, next - eq - 1, k_redacted);
+      next = eq + 1 + k_redacted.size();
+      end = end_of_query(next);
+    }
+    pos = next + 1;
+  }
+}
+
+}  // namespace zmproxy::proxy::http

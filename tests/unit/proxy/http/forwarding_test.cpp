@@ -1,0 +1,65 @@
+#include "lib/proxy/http/forwarding.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace zmproxy::proxy::http;
+
+TEST_CASE("an untrusted client's forwarding fields are all dropped", "[http][forwarding]") {
+  for (const char* name :
+       {"X-Forwarded-For", "x-forwarded-for", "X-Real-IP", "Forwarded", "X-Forwarded-Host",
+        "X-FORWARDED-PROTO", "X-Forwarded-Port", "X-Forwarded-Server"}) {
+    CHECK(drop_client_field(name, false));
+  }
+  CHECK_FALSE(drop_client_field("X-Forwarded", false));
+  CHECK_FALSE(drop_client_field("Cookie", false));
+  CHECK_FALSE(drop_client_field("Host", false));
+}
+
+TEST_CASE("a trusted peer keeps all but X-Forwarded-For, which is rewritten whole",
+          "[http][forwarding]") {
+  CHECK(drop_client_field("X-Forwarded-For", true));
+  CHECK_FALSE(drop_client_field("X-Real-IP", true));
+  CHECK_FALSE(drop_client_field("Forwarded", true));
+  CHECK_FALSE(drop_client_field("X-Forwarded-Host", true));
+}
+
+TEST_CASE("our forwarding fields", "[http][forwarding]") {
+  ForwardingInput in;
+  in.peer_ip = "198.51.100.7";
+  in.scheme = "https";
+  in.host = "mail.example.com";
+  in.client_xff = "192.0.2.1";  // ignored: not trusted
+  std::string out;
+  append_forwarding_fields(out, in);
+  CHECK(out ==
+        "X-Forwarded-For: 198.51.100.7\r\nX-Real-IP: 198.51.100.7\r\nX-Forwarded-Proto: https\r\n"
+        "X-Forwarded-Host: mail.example.com\r\n");
+
+  in.trusted_peer = true;
+  in.client_has_real_ip = true;
+  in.client_has_proto = true;
+  out.clear();
+  append_forwarding_fields(out, in);
+  CHECK(out ==
+        "X-Forwarded-For: 192.0.2.1, 198.51.100.7\r\nX-Forwarded-Host: mail.example.com\r\n");
+
+  in.client_xff = {};
+  in.client_has_host = true;
+  out.clear();
+  append_forwarding_fields(out, in);
+  CHECK(out == "X-Forwarded-For: 198.51.100.7\r\n");
+}
+
+TEST_CASE("the trusted-proxies list", "[http][forwarding]") {
+  CHECK(split_address_list("").empty());
+  CHECK(split_address_list(" 10.0.0.0/8, 192.0.2.1 ::1,,2001:db8::/32 ") ==
+        std::vector<std::string>{"10.0.0.0/8", "192.0.2.1", "::1", "2001:db8::/32"});
+  for (const char* ok :
+       {"10.0.0.0/8", "192.0.2.1", "::1", "2001:db8::/32", "0.0.0.0/0", "::/0", "1.2.3.4/32"}) {
+    CHECK(is_address_or_cidr(ok));
+  }
+  for (const char* bad : {"", "10.0.0.0/33", "::1/129", "10.0.0.0/", "10.0.0/8", "example.com",
+                          "10.0.0.0/8x", "10.0.0.0/-1"}) {
+    CHECK_FALSE(is_address_or_cidr(bad));
+  }
+}

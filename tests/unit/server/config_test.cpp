@@ -1,0 +1,53 @@
+#include "lib/server/config.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace zmproxy::server;
+using namespace std::chrono_literals;
+
+namespace {
+
+auto parse(std::string_view text) {
+  return parse_config(text, "zmproxy.conf", "/opt/zmproxy");
+}
+
+}  // namespace
+
+TEST_CASE("web security limits: defaults", "[config][http]") {
+  auto cfg = parse("");
+  REQUIRE(cfg);
+  const HttpSection& h = (*cfg)->http;
+  CHECK(h.trusted_proxies.empty());
+  CHECK(h.body_timeout == 60s);
+  CHECK(h.body_min_rate == 500);
+  CHECK(h.tunnel_idle_timeout == 3600s);
+}
+
+TEST_CASE("trusted proxies from the localconfig string or an array", "[config][http]") {
+  auto cfg = parse(
+      "[http]\ntrusted_proxies = \"10.0.0.0/8, 192.0.2.1 ::1\"\nbody_timeout = \"5s\"\n"
+      "body_min_rate = 0\ntunnel_idle_timeout = \"90s\"\n");
+  REQUIRE(cfg);
+  CHECK((*cfg)->http.trusted_proxies == std::vector<std::string>{"10.0.0.0/8", "192.0.2.1", "::1"});
+  CHECK((*cfg)->http.body_timeout == 5s);
+  CHECK((*cfg)->http.body_min_rate == 0);
+  CHECK((*cfg)->http.tunnel_idle_timeout == 90s);
+  cfg = parse("[http]\ntrusted_proxies = [\"2001:db8::/32\"]\n");
+  REQUIRE(cfg);
+  CHECK((*cfg)->http.trusted_proxies == std::vector<std::string>{"2001:db8::/32"});
+  CHECK(parse("[http]\ntrusted_proxies = \"\"\n"));
+}
+
+TEST_CASE("bad web security limits are refused with one line naming the key", "[config][http]") {
+  auto cfg = parse("[http]\ntrusted_proxies = \"10.0.0.0/8, proxy.example.com\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message,
+             Catch::Contains("http.trusted_proxies") &&
+                 Catch::Contains("'proxy.example.com' is not an address or CIDR"));
+  cfg = parse("[http]\nbody_min_rate = -1\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("http.body_min_rate"));
+  cfg = parse("[http]\ntunnel_idle_timeout = \"0s\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("http.tunnel_idle_timeout"));
+}

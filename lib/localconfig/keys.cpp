@@ -50,6 +50,9 @@ constexpr KeyInfo k_keys[] = {
      "1: talk TLS between proxy and mailbox servers"},
     {"zimbra_server_hostname", KeyType::string, "localhost",
      "Name of this server as provisioned (zimbraServiceHostname)"},
+    {"zimbra_user", KeyType::string, "zmproxy",
+     "Unprivileged user the daemons run as once started by root (after binding ports and "
+     "reading keys)"},
     {"zimbra_waitset_max_request_timeout", KeyType::integer, "1200",
      "Seconds a WaitSetRequest may wait; the proxy's read timeout for it is this plus 20"},
     {"zimbra_zmprov_default_to_ldap", KeyType::boolean, "false",
@@ -66,6 +69,8 @@ constexpr KeyInfo k_keys[] = {
      "Addresses or CIDRs allowed to ask zmlookupd for routes, comma separated; empty = anyone"},
     {"zmlookupd_bind_address", KeyType::string, "127.0.0.1",
      "Address zmlookupd listens on (its port is zimbraExtensionBindPort); 0.0.0.0 for other hosts"},
+    {"zmlookupd_max_connections", KeyType::integer, "1000",
+     "Connections zmlookupd serves at once; more wait in the kernel's accept queue"},
     {"zmlookupd_secret", KeyType::string, "",
      "Shared secret callers must send in X-Zmproxy-Lookup-Secret; empty = not required"},
     {"zmprov_safeguarded_attrs", KeyType::string, "zimbraServiceEnabled,zimbraServiceInstalled",
@@ -74,6 +79,8 @@ constexpr KeyInfo k_keys[] = {
      "Address the proxy's listeners bind to (rendered into conf/zmproxy.conf)"},
     {"zmproxy_drain_timeout", KeyType::integer, "10",
      "Seconds zmproxyctl stop waits for open sessions to finish"},
+    {"zmproxy_max_connections_per_ip", KeyType::integer, "100",
+     "Open connections the proxy accepts from one client address (mail and web); 0 = no cap"},
 };
 
 }  // namespace

@@ -8,7 +8,9 @@
 namespace zmproxy::core {
 
 // Give the file open as `fd` to the owner (and group) of `file`'s directory
-// when this process is root and that owner is not.
+// when this process is root and that owner is not. A root-owned directory
+// just below one of the user's (conf/confgen/ under conf/, created by root
+// a moment ago) goes to the user too, with the file.
 void match_directory_owner(int fd, const std::filesystem::path& file) noexcept;
 
 }  // namespace zmproxy::core

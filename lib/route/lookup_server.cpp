@@ -212,7 +212,7 @@ struct LookupServer::Impl {
       // Not a caller we know: refused before reading a byte of the request.
       ++refused;
       static constexpr std::string_view k_forbidden =
-          "HTTP/1.0 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+          "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
       [[maybe_unused]] const auto sent = ::send(socket.native_handle(), k_forbidden.data(),
                                                 k_forbidden.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       socket.shutdown(tcp::socket::shutdown_send, pec);

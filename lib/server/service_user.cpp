@@ -102,6 +102,20 @@ Result<void> hand_home_to(const core::HomePaths& home, const ServiceUser& user) 
                   os_error("cannot let " + user.name + " search " + home.home.string()));
     }
   }
+  // And every directory above it: a home inside a private directory
+  // (0700) cannot be reached, whatever the home's own mode.
+  for (auto up = std::filesystem::absolute(home.home).parent_path(); ; up = up.parent_path()) {
+    if (::stat(up.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0 && st.st_uid != user.uid &&
+        !(st.st_gid == user.gid && (st.st_mode & S_IXGRP) != 0)) {
+      return fail(Errc::permission_denied,
+                  "user " + user.name + " cannot reach the home through " + up.string() +
+                      " (no search permission); chmod o+x " + up.string() +
+                      ", or choose a home it can reach");
+    }
+    if (up == up.parent_path()) {
+      break;
+    }
+  }
   std::size_t visited = 0;
   for (const auto& dir : {home.run(), home.log()}) {
     std::error_code ec;
@@ -115,9 +129,7 @@ Result<void> hand_home_to(const core::HomePaths& home, const ServiceUser& user) 
       continue;  // no data/ with LDAP, say
     }
     if (!S_ISDIR(st.st_mode)) {
-      return fail(Errc::invalid_argument,
-                  dir.string() + " is not a directory (a symlink?); make it a directory owned "
-                                 "by root");
+      continue;  // a symlink (a store shared between homes): never followed
     }
     ZMPROXY_TRY(give_tree(dir, user, visited));
   }

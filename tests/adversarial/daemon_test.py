@@ -239,11 +239,11 @@ class LookupBoundaryTest(HomeTestCase):
         # Connect and send nothing: the answer comes anyway, at once.
         with socket.create_connection(("127.0.0.1", lookupd.port), timeout=5,
                                       source_address=("127.0.0.1", 0)) as s:
-            self.assertTrue(s.makefile("rb").readline().startswith(b"HTTP/1.0 403"))
+            self.assertTrue(s.makefile("rb").readline().startswith(b"HTTP/1.1 403"))
         with socket.create_connection(("127.0.0.1", lookupd.port), timeout=5,
                                       source_address=("127.0.0.9", 0)) as s:
             s.sendall(b"GET /service/extension/nginx-lookup HTTP/1.0\r\n\r\n")
-            self.assertFalse(s.makefile("rb").readline().startswith(b"HTTP/1.0 403"))
+            self.assertFalse(s.makefile("rb").readline().startswith(b"HTTP/1.1 403"))
 
     def test_control_socket_is_private_and_bounded(self):
         lookupd = Daemon(BIN_DIR, "zmlookupd", self.home, ["--listen", "127.0.0.1:0"]).start()

@@ -25,9 +25,9 @@ FdLimit raise_fd_limit(std::uint64_t needed, const std::string& who, const std::
   constexpr std::uint64_t k_reserve = 64;
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < needed + k_reserve) {
     out.warning = fmt::format(
-        "{}: the open-file limit is {} but {} may need {} descriptors; raise it (LimitNOFILE= "
-        "in the service unit, or ulimit -n) or lower {}",
-        who, rl.rlim_cur, setting, needed + k_reserve, setting);
+        "{}: the open-file limit is {} but {} descriptors may be needed ({}); raise the limit "
+        "(LimitNOFILE= in the service unit, ulimit -Hn) or lower the setting",
+        who, rl.rlim_cur, needed + k_reserve, setting);
   }
   return out;
 }

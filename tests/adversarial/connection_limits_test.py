@@ -7,12 +7,17 @@ behind the proxy."""
 import adversarial_testing  # noqa: F401  (fixtures on the path)
 
 import imaplib
+import os
 import resource
 import selectors
+import signal
 import socket
+import subprocess
 import time
 
+from config_pipeline_test import wait_until
 from mail_proxy_test import PASSWORDS, MailProxyBase
+from zmproxy_testing import HomeTestCase, tool
 
 FLOOD = 1500
 CAP = 100  # the default of server.max_connections_per_ip
@@ -93,6 +98,78 @@ class PerAddressCapTest(MailProxyBase):
         while not one_more_greeted():
             self.assertLess(time.monotonic(), deadline, "the cap was never given back")
             time.sleep(0.05)  # polling a condition with a deadline
+
+
+class OutOfDescriptorsTest(HomeTestCase):
+    """A proxy out of file descriptors must pause its accepts, not spin on a
+    listening socket that stays readable, and serve again once descriptors
+    are free."""
+
+    FD_LIMIT = 96
+
+    def test_accept_pauses_on_emfile_and_recovers(self):
+        conf = os.path.join(self.home, "conf")
+        os.makedirs(conf)
+        with open(os.path.join(conf, "zmproxy.conf"), "w") as f:
+            f.write('[server]\nbind_address = "127.0.0.1"\nworkers = 1\nworker_connections = 1000\n'
+                    'log_file = "log/zmproxyd.log"\nmax_connections_per_ip = 0\n'
+                    '[route]\nhandlers = []\n'
+                    '[imap]\nport = 0\nssl_enabled = false\nstarttls = "off"\n'
+                    '[pop3]\nenabled = false\nssl_enabled = false\nstarttls = "off"\n')
+        limit = self.FD_LIMIT
+
+        def low_fd_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+        proxy = subprocess.Popen([tool("zmproxyd"), "--home", self.home], preexec_fn=low_fd_limit,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(proxy.wait, 10)
+        self.addCleanup(proxy.send_signal, signal.SIGINT)
+        addr = os.path.join(self.home, "run", "zmproxyd.addr")
+        log = os.path.join(self.home, "log", "zmproxyd.log")
+        wait_until(lambda: "imap " in _text(addr), "zmproxyd listens")
+        port = int(_text(addr).split("imap ", 1)[1].split()[0].rsplit(":", 1)[1])
+        # More connections than descriptors: the kernel queues them, the
+        # proxy runs out while accepting.
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks])
+        for _ in range(2 * limit):
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        wait_until(lambda: "pausing accepts" in _text(log), "the proxy notices it is out of descriptors")
+        # Not a busy loop: over two seconds the process uses a fraction of a CPU.
+        before = _cpu_seconds(proxy.pid)
+        time.sleep(2.0)  # a measurement window, not a synchronisation
+        used = _cpu_seconds(proxy.pid) - before
+        self.assertLess(used, 0.5, f"{used:.2f} s of CPU in 2 s while out of descriptors")
+        self.assertEqual(_text(log).count("pausing accepts"), 1, "logged once per episode")
+        # Descriptors back: it accepts and greets again.
+        for s in socks:
+            s.close()
+        socks.clear()
+
+        def greeted():
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                    s.settimeout(5)
+                    return s.makefile("rb").readline().startswith(b"* OK")
+            except OSError:
+                return False
+        wait_until(greeted, "a greeting once descriptors are free", timeout=DEADLINE)
+        self.assertIn("accepting imap connections again", _text(log))
+
+
+def _text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def _cpu_seconds(pid):
+    """utime + stime of `pid` in seconds (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _imap_from(source, port):

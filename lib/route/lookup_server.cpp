@@ -355,6 +355,25 @@ struct LookupServer::Impl {
   }
 };
 
+Result<void> check_listen_policy(const std::string& listen, bool has_secret) {
+  auto endpoint = parse_listen(listen);
+  if (!endpoint) {
+    return tl::unexpected(endpoint.error());
+  }
+  auto address = endpoint->address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  if (!has_secret && !address.is_loopback()) {
+    return fail(Errc::permission_denied,
+                "refusing to listen on " + listen +
+                    " without a caller secret: anyone who reaches it could read every route; set "
+                    "one (zmlocalconfig -e zmlookupd_secret=$(openssl rand -hex 32); the proxies "
+                    "send it as route.secret) or listen on 127.0.0.1");
+  }
+  return {};
+}
+
 LookupServer::LookupServer(LookupServerOptions options, IndexLoader loader)
     : m_impl(std::make_unique<Impl>()) {
   m_impl->options = std::move(options);
@@ -390,12 +409,8 @@ int LookupServer::run() {
     s.index.store(RouteIndex::from_entries({}));
     ZMPROXY_LOG(warn, "zmlookupd", "starting with an empty index; lookups fail until the store is readable");
   }
-  if (s.options.secret.empty() && !endpoint->address().is_loopback()) {
-    ZMPROXY_LOG(error, "zmlookupd",
-                "refusing to listen on {} without a caller secret: anyone who reaches it could "
-                "read every route; set one (zmlocalconfig -e zmlookupd_secret=$(openssl rand -hex "
-                "32), the proxies send it as route.secret) or listen on 127.0.0.1",
-                s.options.listen);
+  if (auto allowed = check_listen_policy(s.options.listen, !s.options.secret.empty()); !allowed) {
+    ZMPROXY_LOG(error, "zmlookupd", "{}", allowed.error().message);
     return 1;
   }
   if (s.options.max_connections < 1) {

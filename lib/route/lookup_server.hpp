@@ -36,6 +36,10 @@ struct LookupServerOptions {
 
 using IndexLoader = std::function<Result<std::shared_ptr<const RouteIndex>>()>;
 
+// Whether zmlookupd may listen on `listen` ("address:port"): beyond loopback
+// only with a caller secret. The error is the one line zmlookupd logs.
+Result<void> check_listen_policy(const std::string& listen, bool has_secret);
+
 class LookupServer {
  public:
   LookupServer(LookupServerOptions options, IndexLoader loader);

@@ -226,12 +226,6 @@ class LookupBoundaryTest(HomeTestCase):
         self.assertIn("zmlookupd_secret", r.stderr)
         self.assertIn("without a caller secret", r.stderr)
 
-    def test_listens_beyond_loopback_with_a_secret(self):
-        self.run_tool("zmlocalconfig", "-e", "zmlookupd_secret=s3cr3t-for-the-test")
-        lookupd = Daemon(BIN_DIR, "zmlookupd", self.home, ["--listen", "0.0.0.0:0"]).start()
-        self.addCleanup(lookupd.stop)
-        self.assertEqual(lookupd.host, "0.0.0.0")
-
     def test_a_caller_outside_the_acl_is_refused_before_its_request_is_read(self):
         self.run_tool("zmlocalconfig", "-e", "zmlookupd_allowed_peers=127.0.0.9/32")
         lookupd = Daemon(BIN_DIR, "zmlookupd", self.home, ["--listen", "127.0.0.1:0"]).start()

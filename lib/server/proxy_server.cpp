@@ -13,7 +13,6 @@
 #include "lib/route/route_resolver.hpp"
 #include "lib/server/control_socket.hpp"
 #include "lib/server/generation.hpp"
-#include "lib/server/fd_limit.hpp"
 #include "lib/server/service_user.hpp"
 #include "lib/net/accept_backoff.hpp"
 #include "lib/proxy/peer_connections.hpp"

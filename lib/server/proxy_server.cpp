@@ -425,6 +425,7 @@ struct ProxyServer::Impl {
     std::string out = "{\"running\":true";
     out += fmt::format(",\"pid\":{},\"uptime_seconds\":{},\"started\":{}", ::getpid(),
                        std::time(nullptr) - started, core::json_quote(core::utc_iso8601(started)));
+    out += ",\"user\":" + core::json_quote(run_as ? run_as->name : std::to_string(::geteuid()));
     out += ",\"config_file\":" + core::json_quote(file.string());
     out += ",\"config_version\":" + core::json_quote(shared ? shared->config->version : "");
     out += fmt::format(",\"generation\":{},\"reloads\":{}", generation, reloads);

@@ -124,6 +124,8 @@ class ProxyDropsRootTest(HomeTestCase):
         self.assertIn(0, caps.values(), caps)
         # Not dumpable: /proc/<pid>/ files belong to root, not to the user.
         self.assertEqual(os.stat(f"/proc/{self.pid}/mem").st_uid, 0)
+        status = self.check("zmproxyctl", "status", "--json").stdout
+        self.assertIn(f'"user":"{SERVICE_USER}"', status)
         # The zmlookupd the test started as root dropped too.
         self.assertEqual(ps_user(self.lookupd.proc.pid), SERVICE_USER)
 

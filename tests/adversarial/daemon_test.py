@@ -151,7 +151,11 @@ class ProxyDropsRootTest(HomeTestCase):
         wait_until(lambda: os.path.exists(access) and os.path.getsize(access) > 0,
                    "a line in the access log")
         os.rename(access, access + ".1")
+        error_log = os.path.join(log_dir, "zmproxyd.log")
+        reopened = text_of(error_log).count("log files reopened")
         os.kill(self.pid, signal.SIGUSR1)
+        wait_until(lambda: text_of(error_log).count("log files reopened") > reopened,
+                   "zmproxyd reopens its logs")
         greeting(self.address, 143)
         wait_until(lambda: os.path.exists(access) and os.path.getsize(access) > 0,
                    "a fresh access.log after SIGUSR1")
@@ -240,6 +244,28 @@ class LookupBoundaryTest(HomeTestCase):
                                       source_address=("127.0.0.9", 0)) as s:
             s.sendall(b"GET /service/extension/nginx-lookup HTTP/1.0\r\n\r\n")
             self.assertFalse(s.makefile("rb").readline().startswith(b"HTTP/1.1 403"))
+
+    def test_connections_over_the_cap_wait_until_one_ends(self):
+        self.run_tool("zmlocalconfig", "-e", "zmlookupd_max_connections=2")
+        lookupd = Daemon(BIN_DIR, "zmlookupd", self.home, ["--listen", "127.0.0.1:0"]).start()
+        self.addCleanup(lookupd.stop)
+        request = (b"GET /service/extension/nginx-lookup HTTP/1.1\r\nHost: x\r\n"
+                   b"Auth-Method: plain\r\nAuth-User: nobody@example.com\r\nAuth-Pass: x\r\n"
+                   b"Auth-Protocol: imap\r\nAuth-Login-Attempt: 1\r\nClient-IP: 127.0.0.1\r\n\r\n")
+        held = [socket.create_connection(("127.0.0.1", lookupd.port), timeout=5) for _ in range(2)]
+        for s in held:  # both served: each gets an answer and stays open (keep-alive)
+            s.sendall(request)
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 200"))
+        third = socket.create_connection(("127.0.0.1", lookupd.port), timeout=5)
+        self.addCleanup(third.close)
+        third.sendall(request)
+        third.settimeout(1.5)
+        with self.assertRaises(socket.timeout, msg="a third connection was served over the cap"):
+            third.recv(4096)
+        held[0].close()
+        third.settimeout(10)
+        self.assertTrue(third.recv(4096).startswith(b"HTTP/1.1 200"))
+        held[1].close()
 
     def test_control_socket_is_private_and_bounded(self):
         lookupd = Daemon(BIN_DIR, "zmlookupd", self.home, ["--listen", "127.0.0.1:0"]).start()

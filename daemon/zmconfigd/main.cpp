@@ -9,7 +9,9 @@
 #include "lib/core/home.hpp"
 #include "lib/core/pid_file.hpp"
 #include "lib/core/version.hpp"
+#include "lib/localconfig/localconfig.hpp"
 #include "lib/log/logger.hpp"
+#include "lib/server/service_user.hpp"
 
 #include "cmd/common/cli.hpp"
 
@@ -41,6 +43,19 @@ int main(int argc, char** argv) {
           return 1;
         }
         const core::HomePaths home{core::resolve_home(home_opt)};
+        // zmconfigd binds no port and reads no key outside the home: started
+        // as root, it becomes zimbra_user before anything else (it writes
+        // conf/ and asks zmproxyd, running as the same user, to reload).
+        std::string user = server::k_default_service_user;
+        if (auto lc = localconfig::LocalConfig::load(home.localconfig(), home.home)) {
+          if (const std::string v = lc->value_or_empty("zimbra_user"); !v.empty()) {
+            user = v;
+          }
+        }
+        if (auto dropped = server::drop_root(user, home, false, "zmconfigd"); !dropped) {
+          std::cerr << dropped.error().message << "\n";
+          return 1;
+        }
         std::error_code ec;
         std::filesystem::create_directories(home.run(), ec);
         auto pid_file = core::PidFile::acquire(home.run() / "zmconfigd.pid");

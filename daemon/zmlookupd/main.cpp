@@ -1,6 +1,7 @@
 // zmlookupd: the Route Lookup Handler (Zimbra's nginx-lookup protocol) over
 // zmproxy's store. Arguments only; the behaviour is route::LookupServer.
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 
@@ -17,6 +18,8 @@
 #include "lib/provisioning/provisioning.hpp"
 #include "lib/route/lookup_server.hpp"
 #include "lib/route/route_index.hpp"
+#include "lib/server/fd_limit.hpp"
+#include "lib/server/service_user.hpp"
 
 int main(int argc, char** argv) {
   using namespace zmproxy;
@@ -57,6 +60,25 @@ int main(int argc, char** argv) {
             options.allowed_peers.emplace_back(core::trim(p));
           }
         }
+        try {
+          options.max_connections = std::stoi(lc->value_or_empty("zmlookupd_max_connections"));
+        } catch (const std::exception&) {
+          std::cerr << "zmlookupd: zmlookupd_max_connections must be a number; fix it with "
+                       "zmlocalconfig -e zmlookupd_max_connections=1000\n";
+          return 1;
+        }
+        const auto fds = server::raise_fd_limit(static_cast<std::uint64_t>(std::max(options.max_connections, 1)),
+                                                "zmlookupd", "zmlookupd_max_connections");
+        if (!fds.warning.empty()) {
+          ZMPROXY_LOG(warn, "zmlookupd", "{}", fds.warning);
+        }
+        // Started as root: the port is bound first (it may be below 1024),
+        // then zmlookupd runs as zimbra_user for good; it needs no port later.
+        options.after_listen = [&]() -> Result<void> {
+          auto user = lc->value_or_empty("zimbra_user");
+          return server::drop_root(user.empty() ? std::string(server::k_default_service_user) : user,
+                                   home, false, "zmlookupd");
+        };
         options.control_socket = home.run() / "zmlookupd.sock";
         options.address_file = home.run() / "zmlookupd.addr";
         provisioning::Directory& dir = **store;

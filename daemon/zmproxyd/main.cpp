@@ -17,6 +17,7 @@
 #include "lib/core/version.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/server/config.hpp"
+#include "lib/server/fd_limit.hpp"
 #include "lib/server/generation.hpp"
 #include "lib/server/proxy_server.hpp"
 
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -57,6 +59,23 @@ int main(int argc, char** argv) {
       return 0;
     }
     const auto& c = **config;
+    // Started as root: the service user gets run/, log/, conf/ now; the
+    // drop itself comes once the listeners are bound (ProxyServer::run).
+    auto user = server::service_user_to_become(c.server.user);
+    if (!user) {
+      std::cerr << "zmproxyd: " << user.error().message << " (server.user in " << file.string()
+                << ")\n";
+      return 1;
+    }
+    if (*user) {
+      if (auto handed = server::hand_home_to(home, **user); !handed) {
+        std::cerr << "zmproxyd: " << handed.error().message << "\n";
+        return 1;
+      }
+    }
+    const auto fds = server::raise_fd_limit(
+        static_cast<std::uint64_t>(c.server.workers) * static_cast<std::uint64_t>(c.server.worker_connections),
+        "zmproxyd", "server.workers x server.worker_connections");
     log::set_level(log::parse_level(c.server.log_level, log::Level::info));
     if (!c.server.log_file.empty() && !log::set_file(c.path(c.server.log_file))) {
       std::cerr << "zmproxyd: cannot open log file " << c.path(c.server.log_file).string() << "\n";
@@ -71,7 +90,13 @@ int main(int argc, char** argv) {
       std::cerr << "zmproxyd: " << pid_file.error().message << "\n";
       return 1;
     }
+    if (!fds.warning.empty()) {
+      ZMPROXY_LOG(warn, "proxy", "{}", fds.warning);
+    }
     server::ProxyServer server(file, home.home);
+    if (*user) {
+      server.run_as(**user);
+    }
     return server.run(*config);
   });
 }

@@ -1,5 +1,7 @@
 #include "lib/core/atomic_file.hpp"
 
+#include "lib/core/file_owner.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -64,6 +66,7 @@ Result<void> write_file_atomic(const std::filesystem::path& path,
   if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) {
     return cleanup_fail("cannot set the mode of", errno);
   }
+  match_directory_owner(fd.get(), path);
   std::size_t done = 0;
   while (done < content.size()) {
     const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);

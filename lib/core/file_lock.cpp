@@ -1,5 +1,7 @@
 #include "lib/core/file_lock.hpp"
 
+#include "lib/core/file_owner.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,7 +15,8 @@ namespace zmproxy::core {
 Result<FileLock> FileLock::acquire(const std::filesystem::path& lock_file) {
   std::error_code ec;
   std::filesystem::create_directories(lock_file.parent_path(), ec);
-  const int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  const int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+  match_directory_owner(fd, lock_file);
   if (fd < 0) {
     return fail(Errc::io_error,
                 "cannot open lock file " + lock_file.string() + ": " + std::strerror(errno));

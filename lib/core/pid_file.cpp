@@ -1,5 +1,7 @@
 #include "lib/core/pid_file.hpp"
 
+#include "lib/core/file_owner.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -28,10 +30,17 @@ std::optional<long> read_pid(int fd) {
 Result<PidFile> PidFile::acquire(const std::filesystem::path& path) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // Never through a symlink: whoever could plant one in run/ would have
+  // root truncate and write the file it points to.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) {
+    if (errno == ELOOP) {
+      return fail(Errc::invalid_argument, "pid file " + path.string() +
+                                              " is a symbolic link; remove it and start again");
+    }
     return fail(Errc::io_error, "cannot open " + path.string() + ": " + std::strerror(errno));
   }
+  match_directory_owner(fd, path);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const auto other = read_pid(fd);
     ::close(fd);
@@ -70,7 +79,7 @@ PidFile::~PidFile() {
 }
 
 std::optional<long> running_pid(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     return std::nullopt;
   }

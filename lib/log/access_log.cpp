@@ -1,5 +1,7 @@
 #include "lib/log/access_log.hpp"
 
+#include "lib/core/file_owner.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -27,13 +29,14 @@ std::string field(std::string_view v) {
 }  // namespace
 
 AccessLog::AccessLog(std::filesystem::path file, std::chrono::milliseconds flush_after)
-    : m_flush_after(flush_after) {
+    : m_file(file), m_flush_after(flush_after) {
   if (file.empty()) {
     return;
   }
   std::error_code ec;
   std::filesystem::create_directories(file.parent_path(), ec);
-  m_fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  m_fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+  core::match_directory_owner(m_fd, file);
   if (m_fd >= 0) {
     m_pending.reserve(k_batch);
     m_thread = std::thread([this] { flusher(); });
@@ -105,6 +108,26 @@ void AccessLog::flush() {
   }
   std::unique_lock lock(m_mutex);
   write_out(lock);
+}
+
+bool AccessLog::reopen() {
+  if (m_fd < 0) {
+    return m_file.empty();
+  }
+  std::unique_lock lock(m_mutex);
+  write_out(lock);
+  // Held while swapping: no batch is being written to the old descriptor.
+  std::lock_guard writing(m_write_mutex);
+  std::error_code ec;
+  std::filesystem::create_directories(m_file.parent_path(), ec);
+  const int fd = ::open(m_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+  if (fd < 0) {
+    return false;
+  }
+  core::match_directory_owner(fd, m_file);
+  ::dup3(fd, m_fd, O_CLOEXEC);  // the number stays: nothing else needs to learn it
+  ::close(fd);
+  return true;
 }
 
 void AccessLog::flusher() {

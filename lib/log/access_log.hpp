@@ -49,12 +49,16 @@ class AccessLog {
   void write_line(std::string_view line);
   // Writes what is gathered now.
   void flush();
+  // Writes what is gathered, then opens the file again under its name
+  // (logrotate renamed it; SIGUSR1). False, the old file kept, on failure.
+  bool reopen();
 
  private:
   void append(std::string_view text, std::string_view more = {});
   void write_out(std::unique_lock<std::mutex>& lock);
   void flusher();
 
+  std::filesystem::path m_file;
   int m_fd = -1;
   std::mutex m_mutex;        // m_pending, m_stop
   std::mutex m_write_mutex;  // m_writing; taken after m_mutex

@@ -52,7 +52,7 @@ bool AuditLog::record(std::string_view op, std::string_view entry,
                       const std::vector<AuditChange>& changes) {
   std::error_code ec;
   std::filesystem::create_directories(m_file.parent_path(), ec);
-  const int fd = ::open(m_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  const int fd = ::open(m_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd < 0) {
     return false;
   }

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "lib/core/file_owner.hpp"
 #include "lib/core/strings.hpp"
 
 namespace zmproxy::log {
@@ -14,6 +15,7 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(Level::info)};
 std::atomic<int> g_fd{STDERR_FILENO};
 std::mutex g_file_mutex;
+std::filesystem::path g_file;  // under g_file_mutex
 
 constexpr std::string_view level_name(Level l) {
   switch (l) {
@@ -44,21 +46,49 @@ Level parse_level(std::string_view name, Level fallback) noexcept {
 void set_level(Level level) noexcept { g_level = static_cast<int>(level); }
 bool enabled(Level level) noexcept { return static_cast<int>(level) >= g_level.load(); }
 
-bool set_file(const std::filesystem::path& file) {
-  std::lock_guard lock(g_file_mutex);
+namespace {
+bool open_locked(const std::filesystem::path& file) {
   int fd = STDERR_FILENO;
   if (!file.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(file.parent_path(), ec);
-    fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (fd < 0) {
       return false;
     }
+    core::match_directory_owner(fd, file);
   }
   const int old = g_fd.exchange(fd);
   if (old != STDERR_FILENO) {
     ::close(old);
   }
+  g_file = file;
+  return true;
+}
+}  // namespace
+
+bool set_file(const std::filesystem::path& file) {
+  std::lock_guard lock(g_file_mutex);
+  return open_locked(file);
+}
+
+bool reopen_file() {
+  std::lock_guard lock(g_file_mutex);
+  const int current = g_fd.load();
+  if (g_file.empty() || current == STDERR_FILENO) {
+    return true;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(g_file.parent_path(), ec);
+  const int fd = ::open(g_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+  if (fd < 0) {
+    return false;
+  }
+  core::match_directory_owner(fd, g_file);
+  // Same number, new file: a thread writing right now writes to one or the
+  // other, never to a closed descriptor.
+  ::dup3(fd, current, O_CLOEXEC);
+  ::close(fd);
   return true;
 }
 

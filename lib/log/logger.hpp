@@ -19,6 +19,9 @@ void set_level(Level level) noexcept;
 bool enabled(Level level) noexcept;
 // Write to `file` (appending) instead of stderr; "" = stderr.
 bool set_file(const std::filesystem::path& file);
+// Open the log file again under its name (after logrotate renamed it, on
+// SIGUSR1); false, and the old file kept, when it cannot be opened.
+bool reopen_file();
 void write(Level level, std::string_view component, std::string_view message);
 
 template <typename... Args>

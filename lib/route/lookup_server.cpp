@@ -14,7 +14,9 @@
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
+#include "lib/net/accept_backoff.hpp"
 #include "lib/net/asio.hpp"
+#include "lib/net/control_line.hpp"
 #include "lib/route/lookup_handler.hpp"
 
 namespace zmproxy::route {
@@ -102,6 +104,8 @@ struct LookupServer::Impl {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> reloads{0};
   std::atomic<std::uint64_t> reload_failures{0};
+  int active = 0;  // io thread only
+  std::unique_ptr<asio::steady_timer> slot_freed;  // wakes the accept loop at the cap
 
   bool peer_allowed(const tcp::endpoint& peer) const {
     if (options.allowed_peers.empty()) {
@@ -186,12 +190,48 @@ struct LookupServer::Impl {
     co_return a.response;
   }
 
+  // A served connection's place under max_connections.
+  struct Slot {
+    Impl* impl;
+    explicit Slot(Impl* i) : impl(i) { ++impl->active; }
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() {
+      --impl->active;
+      if (impl->slot_freed) {
+        impl->slot_freed->cancel();
+      }
+    }
+  };
+
   awaitable<void> session(tcp::socket socket) {
+    Slot slot(this);
+    boost::system::error_code pec;
+    const auto peer = socket.remote_endpoint(pec);
+    if (pec || !peer_allowed(peer)) {
+      // Not a caller we know: refused before reading a byte of the request.
+      ++refused;
+      static constexpr std::string_view k_forbidden =
+          "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      [[maybe_unused]] const auto sent = ::send(socket.native_handle(), k_forbidden.data(),
+                                                k_forbidden.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      socket.shutdown(tcp::socket::shutdown_send, pec);
+      // What the caller sent already is discarded unread (at most 16 KiB
+      // within 1 s), so that closing does not reset the connection before
+      // the 403 arrives.
+      beast::tcp_stream drain(std::move(socket));
+      drain.expires_after(std::chrono::seconds(1));
+      std::array<char, 4096> sink;
+      for (int i = 0; i < 4; ++i) {
+        auto [rec, rn] = co_await drain.async_read_some(asio::buffer(sink), net::use_nothrow);
+        if (rec) {
+          break;
+        }
+      }
+      co_return;
+    }
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
-    boost::system::error_code pec;
-    const auto peer = stream.socket().remote_endpoint(pec);
-    const bool allowed = !pec && peer_allowed(peer);
     stream.socket().set_option(tcp::no_delay(true), pec);
     while (true) {
       http::request_parser<http::empty_body> parser;
@@ -209,11 +249,7 @@ struct LookupServer::Impl {
       const std::string_view path = target.substr(0, target.find('?'));
       ++requests;
       std::string body_headers;
-      if (!allowed) {
-        ++refused;
-        res.result(http::status::forbidden);
-        res.keep_alive(false);
-      } else if (!options.secret.empty() &&
+      if (!options.secret.empty() &&
                  !same_secret(req[beast::string_view(k_secret_header.data(), k_secret_header.size())],
                               options.secret)) {
         ++refused;
@@ -250,26 +286,54 @@ struct LookupServer::Impl {
   }
 
   awaitable<void> accept_loop(tcp::acceptor acceptor) {
+    net::AcceptBackoff backoff;
+    slot_freed = std::make_unique<asio::steady_timer>(io);
     while (true) {
+      // At the cap, leave new callers in the kernel's queue until one ends.
+      while (active >= options.max_connections) {
+        slot_freed->expires_after(std::chrono::seconds(1));
+        co_await slot_freed->async_wait(net::use_nothrow);
+      }
       auto [ec, socket] = co_await acceptor.async_accept(net::use_nothrow);
       if (ec) {
         if (ec == asio::error::operation_aborted) {
           co_return;
         }
+        const auto pause = backoff.after_failure(ec.value());
+        if (backoff.first_failure()) {
+          ZMPROXY_LOG(warn, "zmlookupd", "cannot accept connections: {}; pausing accepts",
+                      ec.message());
+        }
+        asio::steady_timer t(io);
+        t.expires_after(pause);
+        co_await t.async_wait(net::use_nothrow);
         continue;
+      }
+      if (backoff.after_success()) {
+        ZMPROXY_LOG(info, "zmlookupd", "accepting connections again");
       }
       asio::co_spawn(io, session(std::move(socket)), asio::detached);
     }
   }
 
+  // One command at a time, like zmproxyd's control socket (net/control_line):
+  // a line of at most 4 KiB within 5 s, from root or this daemon's user.
+  awaitable<void> control_loop(asio::local::stream_protocol::acceptor acceptor) {
+    while (true) {
+      auto socket = co_await net::accept_controller(acceptor);
+      if (!socket) {
+        co_return;
+      }
+      co_await control_session(std::move(*socket));
+    }
+  }
+
   awaitable<void> control_session(asio::local::stream_protocol::socket socket) {
-    asio::streambuf buf;
-    auto [ec, n] = co_await asio::async_read_until(socket, buf, '\n', net::use_nothrow);
-    if (ec) {
+    auto line = co_await net::read_control_line(socket);
+    if (!line) {
       co_return;
     }
-    std::string line(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n));
-    const std::string cmd = core::to_lower(core::trim(line));
+    const std::string cmd = core::to_lower(core::trim(*line));
     std::string reply;
     if (cmd == "flush") {
       dns.clear();
@@ -289,17 +353,26 @@ struct LookupServer::Impl {
     }
     co_await asio::async_write(socket, asio::buffer(reply), net::use_nothrow);
   }
-
-  awaitable<void> control_loop(asio::local::stream_protocol::acceptor acceptor) {
-    while (true) {
-      auto [ec, socket] = co_await acceptor.async_accept(net::use_nothrow);
-      if (ec) {
-        co_return;
-      }
-      asio::co_spawn(io, control_session(std::move(socket)), asio::detached);
-    }
-  }
 };
+
+Result<void> check_listen_policy(const std::string& listen, bool has_secret) {
+  auto endpoint = parse_listen(listen);
+  if (!endpoint) {
+    return tl::unexpected(endpoint.error());
+  }
+  auto address = endpoint->address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  if (!has_secret && !address.is_loopback()) {
+    return fail(Errc::permission_denied,
+                "refusing to listen on " + listen +
+                    " without a caller secret: anyone who reaches it could read every route; set "
+                    "one (zmlocalconfig -e zmlookupd_secret=$(openssl rand -hex 32); the proxies "
+                    "send it as route.secret) or listen on 127.0.0.1");
+  }
+  return {};
+}
 
 LookupServer::LookupServer(LookupServerOptions options, IndexLoader loader)
     : m_impl(std::make_unique<Impl>()) {
@@ -336,6 +409,14 @@ int LookupServer::run() {
     s.index.store(RouteIndex::from_entries({}));
     ZMPROXY_LOG(warn, "zmlookupd", "starting with an empty index; lookups fail until the store is readable");
   }
+  if (auto allowed = check_listen_policy(s.options.listen, !s.options.secret.empty()); !allowed) {
+    ZMPROXY_LOG(error, "zmlookupd", "{}", allowed.error().message);
+    return 1;
+  }
+  if (s.options.max_connections < 1) {
+    ZMPROXY_LOG(error, "zmlookupd", "zmlookupd_max_connections must be at least 1");
+    return 1;
+  }
   tcp::acceptor acceptor(s.io);
   boost::system::error_code ec;
   acceptor.open(endpoint->protocol(), ec);
@@ -355,36 +436,43 @@ int LookupServer::run() {
   const std::string where = (bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
                                                      : bound.address().to_string()) +
                             ":" + std::to_string(bound.port());
+  if (s.options.after_listen) {
+    if (auto ok = s.options.after_listen(); !ok) {
+      ZMPROXY_LOG(error, "zmlookupd", "{}", ok.error().message);
+      return 1;
+    }
+  }
   asio::co_spawn(s.io, s.accept_loop(std::move(acceptor)), asio::detached);
 
   if (!s.options.control_socket.empty()) {
-    std::error_code fec;
-    std::filesystem::create_directories(s.options.control_socket.parent_path(), fec);
-    std::filesystem::remove(s.options.control_socket, fec);
-    asio::local::stream_protocol::acceptor control(s.io);
-    boost::system::error_code cec;
-    control.open(asio::local::stream_protocol(), cec);
-    if (!cec) {
-      control.bind(asio::local::stream_protocol::endpoint(s.options.control_socket.string()), cec);
-    }
-    if (!cec) {
-      control.listen(16, cec);
-    }
-    if (cec) {
-      ZMPROXY_LOG(warn, "zmlookupd", "no control socket at {}: {}", s.options.control_socket.string(),
-                  cec.message());
+    auto control = net::open_control_acceptor(s.io, s.options.control_socket);
+    if (!control) {
+      ZMPROXY_LOG(warn, "zmlookupd", "no control socket: {}", control.error().message);
     } else {
-      asio::co_spawn(s.io, s.control_loop(std::move(control)), asio::detached);
+      asio::co_spawn(s.io, s.control_loop(std::move(*control)), asio::detached);
     }
   }
 
-  asio::signal_set signals(s.io, SIGINT, SIGTERM);
-  signals.async_wait([&s](const boost::system::error_code& sec, int) {
-    if (!sec) {
-      ZMPROXY_LOG(info, "zmlookupd", "stopping");
-      s.io.stop();
-    }
-  });
+  asio::signal_set signals(s.io, SIGINT, SIGTERM, SIGUSR1);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& sec, int sig) {
+        if (sec) {
+          return;
+        }
+        if (sig == SIGUSR1) {
+          // logrotate renamed the log: write to a fresh file of the same name.
+          if (log::reopen_file()) {
+            ZMPROXY_LOG(info, "zmlookupd", "SIGUSR1: log file reopened");
+          } else {
+            ZMPROXY_LOG(error, "zmlookupd", "SIGUSR1: cannot reopen the log file; still writing the old one");
+          }
+          signals.async_wait(on_signal);
+          return;
+        }
+        ZMPROXY_LOG(info, "zmlookupd", "stopping");
+        s.io.stop();
+      };
+  signals.async_wait(on_signal);
   if (!s.options.address_file.empty()) {
     std::error_code fec;
     std::filesystem::create_directories(s.options.address_file.parent_path(), fec);

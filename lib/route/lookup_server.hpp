@@ -4,6 +4,9 @@
 // host names asynchronously (with a small cache), optionally authenticates
 // callers (allowed peer addresses and/or a shared-secret header), and listens
 // on a control socket for FLUSH (rebuild the index, clear caches) and STATS.
+// Without a secret it listens on loopback addresses only. Callers outside
+// allowed_peers get 403 before a byte of their request is read; at most
+// max_connections are served at once; SIGUSR1 reopens the log file.
 // One I/O thread; the index is rebuilt on a separate thread and swapped in
 // atomically, so a lookup never waits for the store.
 
@@ -25,9 +28,17 @@ struct LookupServerOptions {
   std::string secret;                      // required X-Zmproxy-Lookup-Secret; empty = none
   std::filesystem::path control_socket;    // unix socket for FLUSH/STATS; empty = none
   std::filesystem::path address_file;      // written with "address:port" once listening
+  int max_connections = 1000;              // served at once; more wait in the accept queue
+  // Called once the port is bound, before anything else is opened (the
+  // daemon drops root here); an error stops the server.
+  std::function<Result<void>()> after_listen;
 };
 
 using IndexLoader = std::function<Result<std::shared_ptr<const RouteIndex>>()>;
+
+// Whether zmlookupd may listen on `listen` ("address:port"): beyond loopback
+// only with a caller secret. The error is the one line zmlookupd logs.
+Result<void> check_listen_policy(const std::string& listen, bool has_secret);
 
 class LookupServer {
  public:

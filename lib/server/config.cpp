@@ -207,7 +207,8 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
   r.known(root, "", {"server", "tls", "route", "mail", "imap", "pop3", "upstream", "http"});
   if (const auto* t = section(r, "server")) {
     r.known(*t, "server.", {"name", "bind_address", "workers", "worker_connections", "log_file",
-                            "log_level", "access_log", "drain_timeout"});
+                            "log_level", "access_log", "drain_timeout",
+                            "user", "max_connections_per_ip"});
     r.get(*t, "server.", "name", cfg->server.name);
     r.get(*t, "server.", "bind_address", cfg->server.bind_address);
     r.get(*t, "server.", "workers", cfg->server.workers);
@@ -216,6 +217,8 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
     r.get(*t, "server.", "log_level", cfg->server.log_level);
     r.get(*t, "server.", "access_log", cfg->server.access_log);
     r.get(*t, "server.", "drain_timeout", cfg->server.drain_timeout);
+    r.get(*t, "server.", "user", cfg->server.user);
+    r.get(*t, "server.", "max_connections_per_ip", cfg->server.max_connections_per_ip);
   }
   if (const auto* t = section(r, "tls")) {
     r.known(*t, "tls.", {"certificate", "key", "protocols", "ciphers", "domain_certificates"});
@@ -394,6 +397,11 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
   // Issue 13 item 4: the memcached route allow-list is host:port entries.
   if (auto known = route::KnownServers::build(cfg->route.mailbox_servers, nullptr); !known) {
     return fail(Errc::invalid_argument, f + known.error().message);
+  }
+  if (cfg->server.max_connections_per_ip < 0 || cfg->server.max_connections_per_ip > 1'000'000) {
+    return fail(Errc::invalid_argument,
+                f + "server.max_connections_per_ip must be 0 (no cap) to 1000000 "
+                    "(localconfig zmproxy_max_connections_per_ip)");
   }
   std::set<int> ports;
   const std::pair<const char*, int> listeners[] = {

@@ -27,6 +27,8 @@ struct ServerSection {
   std::string log_level = "info";
   std::string access_log = "log/access.log";  // relative to the home
   milliseconds drain_timeout{10'000};  // how long a stop waits for open sessions
+  std::string user = "zmproxy";        // run as this user when started as root (zimbra_user)
+  int max_connections_per_ip = 100;    // open connections from one address; 0 = no cap
 };
 
 struct TlsSection {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "lib/net/asio.hpp"
+#include "lib/net/control_line.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -17,7 +18,7 @@
 namespace zmproxy::server {
 
 namespace asio = net::asio;
-using local = asio::local::stream_protocol;
+using net::local;
 
 struct ControlSocket::Impl {
   std::filesystem::path path;
@@ -27,35 +28,21 @@ struct ControlSocket::Impl {
   Impl(asio::io_context& io, std::filesystem::path p, Handler h)
       : path(std::move(p)), handler(std::move(h)), acceptor(io) {}
 
+  // One connection at a time: a command line of at most 4 KiB within 5 s
+  // (net/control_line), from root or this daemon's user, else nothing runs.
   static asio::awaitable<void> serve(Impl* self) {
     while (true) {
-      auto [ec, socket] = co_await self->acceptor.async_accept(net::use_nothrow);
-      if (ec) {
-        if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) {
-          co_return;
-        }
+      auto socket = co_await net::accept_controller(self->acceptor);
+      if (!socket) {
+        co_return;
+      }
+      auto command = co_await net::read_control_line(*socket);
+      if (!command) {
         continue;
       }
-      // One short command line; a client that sends none within 5 s, or
-      // closes before its newline, gets nothing run.
-      using namespace asio::experimental::awaitable_operators;
-      std::string line;
-      asio::steady_timer deadline(socket.get_executor());
-      deadline.expires_after(std::chrono::seconds(5));
-      auto result = co_await (asio::async_read_until(socket, asio::dynamic_buffer(line, 4096), '\n',
-                                                     net::use_nothrow) ||
-                              deadline.async_wait(net::use_nothrow));
-      if (result.index() != 0 || std::get<0>(std::get<0>(result))) {
-        continue;
-      }
-      std::string_view command(line);
-      command = command.substr(0, command.find('\n'));
-      if (!command.empty() && command.back() == '\r') {
-        command.remove_suffix(1);
-      }
-      std::string reply = self->handler(command);
+      std::string reply = self->handler(*command);
       reply += '\n';
-      co_await asio::async_write(socket, asio::buffer(reply), net::use_nothrow);
+      co_await asio::async_write(*socket, asio::buffer(reply), net::use_nothrow);
     }
   }
 };
@@ -72,29 +59,12 @@ ControlSocket::~ControlSocket() {
 Result<std::unique_ptr<ControlSocket>> ControlSocket::open(asio::io_context& io,
                                                            const std::filesystem::path& path,
                                                            Handler handler) {
-  if (path.string().size() >= sizeof(sockaddr_un{}.sun_path)) {
-    return fail(Errc::invalid_argument,
-                "control socket path " + path.string() +
-                    " is too long for a Unix socket; use a shorter home directory");
+  auto acceptor = net::open_control_acceptor(io, path);
+  if (!acceptor) {
+    return tl::unexpected(acceptor.error());
   }
-  std::error_code fec;
-  std::filesystem::create_directories(path.parent_path(), fec);
-  std::filesystem::remove(path, fec);
   auto impl = std::make_unique<Impl>(io, path, std::move(handler));
-  boost::system::error_code ec;
-  const mode_t old_mask = ::umask(077);
-  impl->acceptor.open(local(), ec);
-  if (!ec) {
-    impl->acceptor.bind(local::endpoint(path.string()), ec);
-  }
-  ::umask(old_mask);
-  if (!ec) {
-    impl->acceptor.listen(16, ec);
-  }
-  if (ec) {
-    return fail(Errc::io_error,
-                "cannot open control socket " + path.string() + ": " + ec.message());
-  }
+  impl->acceptor = std::move(*acceptor);
   Impl* raw = impl.get();
   asio::co_spawn(io, Impl::serve(raw), asio::detached);
   return std::unique_ptr<ControlSocket>(new ControlSocket(std::move(impl)));

@@ -149,7 +149,7 @@ int proxy_start(const ControlOptions& o, std::ostream& out, std::ostream& err) {
   if (child == 0) {
     ::setsid();
     const int in = ::open("/dev/null", O_RDONLY);
-    const int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
+    const int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0640);
     if (in >= 0)
       ::dup2(in, 0);
     if (log >= 0) {

@@ -13,6 +13,9 @@
 #include "lib/route/route_resolver.hpp"
 #include "lib/server/control_socket.hpp"
 #include "lib/server/generation.hpp"
+#include "lib/server/service_user.hpp"
+#include "lib/net/accept_backoff.hpp"
+#include "lib/proxy/peer_connections.hpp"
 
 #include <boost/asio/signal_set.hpp>
 
@@ -38,6 +41,30 @@ struct Worker {
   asio::io_context io{1};
   std::thread thread;
 };
+
+proxy::PeerConnections::Key peer_key(const tcp::endpoint& peer) {
+  const auto a = peer.address();
+  const auto v6 = a.is_v6() ? a.to_v6() : asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4());
+  return v6.to_bytes();
+}
+
+// What a client over the per-address cap is told before the close: the
+// protocol's own "try later" where it speaks first in clear; TLS listeners
+// close without a handshake. One non-blocking send, never a wait.
+std::string_view over_cap_reply(Protocol protocol) {
+  switch (protocol) {
+    case Protocol::imap:
+      return "* BYE [UNAVAILABLE] too many connections from your address\r\n";
+    case Protocol::pop3:
+      return "-ERR [SYS/TEMP] too many connections from your address\r\n";
+    case Protocol::http:
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+             "Content-Length: 40\r\nRetry-After: 10\r\nConnection: close\r\n\r\n"
+             "too many connections from your address\r\n";
+    default:
+      return {};
+  }
+}
 
 // One listening port: an acceptor per worker (SO_REUSEPORT).
 struct Listener {
@@ -69,23 +96,36 @@ struct ProxyServer::Impl {
   std::string last_reload_message;
   std::time_t last_reload_at = 0;
   asio::io_context control;
+  proxy::PeerConnections peers;         // open connections per client address
+  std::optional<ServiceUser> run_as;    // become this user after the first bind
+  std::atomic<std::uint64_t> refused_per_ip{0};
   bool stopping = false;
   std::chrono::milliseconds grace{0};
 
   awaitable<void> accept_loop(Worker& w,
                               std::shared_ptr<tcp::acceptor> acceptor,
                               Protocol protocol) {
+    net::AcceptBackoff backoff;
     while (true) {
       auto [ec, socket] = co_await acceptor->async_accept(net::use_nothrow);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) {
           co_return;
         }
-        // Out of descriptors and the like: back off a little, keep serving.
+        // Out of descriptors and the like: pause (growing up to 1 s) rather
+        // than spin on a listening socket that stays readable.
+        const auto pause = backoff.after_failure(ec.value());
+        if (backoff.first_failure()) {
+          ZMPROXY_LOG(warn, "proxy", "cannot accept {} connections: {}; pausing accepts",
+                      protocol_name(protocol), ec.message());
+        }
         asio::steady_timer t(w.io);
-        t.expires_after(std::chrono::milliseconds(50));
+        t.expires_after(pause);
         co_await t.async_wait(net::use_nothrow);
         continue;
+      }
+      if (backoff.after_success()) {
+        ZMPROXY_LOG(info, "proxy", "accepting {} connections again", protocol_name(protocol));
       }
       std::shared_ptr<const Shared> shared = current.load(std::memory_order_acquire);
       const int limit = shared->config->server.worker_connections;
@@ -94,12 +134,39 @@ struct ProxyServer::Impl {
                     limit);
         continue;  // the socket closes here
       }
+      const int per_ip = shared->config->server.max_connections_per_ip;
+      proxy::PeerConnections::Key key{};
+      if (per_ip > 0) {
+        boost::system::error_code pec;
+        const auto peer = socket.remote_endpoint(pec);
+        if (pec) {
+          continue;  // gone already
+        }
+        key = peer_key(peer);
+        if (!peers.try_add(key, per_ip)) {
+          if (refused_per_ip++ % 1000 == 0) {
+            ZMPROXY_LOG(warn, "proxy",
+                        "{} holds {} connections (server.max_connections_per_ip); refusing more "
+                        "({} refused so far)",
+                        peer.address().to_string(), per_ip, refused_per_ip.load());
+          }
+          const std::string_view reply = over_cap_reply(protocol);
+          if (!reply.empty()) {
+            [[maybe_unused]] const auto sent = ::send(socket.native_handle(), reply.data(),
+                                                      reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+          }
+          continue;  // the socket closes here
+        }
+      }
       w.connections++;
       ProtocolCounts& pc = counts[static_cast<std::size_t>(protocol)];
       pc.active++;
       pc.accepted++;
       // The slot goes with the session, and with its relay after login.
       proxy::ConnectionSlot slot(&w.connections, &pc.active);
+      if (per_ip > 0) {
+        slot.hold_peer(&peers, key);
+      }
       auto done = [](std::exception_ptr e) {
         if (e) {
           try {
@@ -358,6 +425,7 @@ struct ProxyServer::Impl {
     std::string out = "{\"running\":true";
     out += fmt::format(",\"pid\":{},\"uptime_seconds\":{},\"started\":{}", ::getpid(),
                        std::time(nullptr) - started, core::json_quote(core::utc_iso8601(started)));
+    out += ",\"user\":" + core::json_quote(run_as ? run_as->name : std::to_string(::geteuid()));
     out += ",\"config_file\":" + core::json_quote(file.string());
     out += ",\"config_version\":" + core::json_quote(shared ? shared->config->version : "");
     out += fmt::format(",\"generation\":{},\"reloads\":{}", generation, reloads);
@@ -406,6 +474,21 @@ struct ProxyServer::Impl {
         ::malloc_trim(0);
       }
     }
+  }
+
+  // SIGUSR1 (logrotate): the error log and the access log are opened again
+  // under their names; what was written goes on in the renamed files.
+  void reopen_logs() {
+    const bool error_log = log::reopen_file();
+    auto shared = current.load();
+    const bool access_log = !shared || !shared->access_log || shared->access_log->reopen();
+    if (!error_log || !access_log) {
+      ZMPROXY_LOG(error, "proxy", "SIGUSR1: cannot reopen the {} log; still writing the old file "
+                  "(does user {} own log/?)", error_log ? "access" : "error",
+                  run_as ? run_as->name : std::string("of this process"));
+      return;
+    }
+    ZMPROXY_LOG(info, "proxy", "SIGUSR1: log files reopened");
   }
 
   std::int64_t active_sessions() const {
@@ -486,6 +569,10 @@ ProxyServer::ProxyServer(std::filesystem::path file, std::filesystem::path home)
 
 ProxyServer::~ProxyServer() = default;
 
+void ProxyServer::run_as(ServiceUser user) {
+  m_impl->run_as = std::move(user);
+}
+
 int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
   Impl& s = *m_impl;
   for (int i = 0; i < initial->server.workers; ++i) {
@@ -502,10 +589,24 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
     s.last_reload_message = "started: " + *r;
     s.last_reload_at = std::time(nullptr);
   }
+  // Bound and keys read: root is no longer needed. CAP_NET_BIND_SERVICE
+  // stays with this (control) thread, where reloads bind new ports.
+  if (s.run_as) {
+    if (auto ok = become(*s.run_as, true); !ok) {
+      ZMPROXY_LOG(error, "proxy", "cannot run as {}: {}; not serving as root", s.run_as->name,
+                  ok.error().message);
+      return 1;
+    }
+    ZMPROXY_LOG(info, "proxy", "running as user {} (uid {}), keeping only CAP_NET_BIND_SERVICE",
+                s.run_as->name, s.run_as->uid);
+  } else {
+    forbid_new_privileges();
+  }
   report_degraded(*initial);
   for (auto& w : s.workers) {
     Worker* wp = w.get();
     w->thread = std::thread([wp] {
+      drop_thread_capabilities();  // workers never bind
       auto guard = asio::make_work_guard(wp->io);
       wp->io.run();
     });
@@ -527,6 +628,7 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
   }
   // The workers were started with these blocked; only this thread takes them.
   asio::signal_set signals(s.control, SIGHUP, SIGTERM, SIGINT);
+  signals.add(SIGUSR1);
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
                                                                       int sig) {
     if (ec) {
@@ -536,6 +638,8 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
       if (!s.stopping) {
         s.reload("SIGHUP");
       }
+    } else if (sig == SIGUSR1) {
+      s.reopen_logs();
     } else {
       const auto drain = sig == SIGTERM ? s.current.load()->config->server.drain_timeout
                                         : std::chrono::milliseconds(0);
@@ -550,6 +654,7 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
   s.control.run();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);

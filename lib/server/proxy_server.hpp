@@ -22,6 +22,7 @@
 
 #include "lib/core/result.hpp"
 #include "lib/server/config.hpp"
+#include "lib/server/service_user.hpp"
 
 #include <filesystem>
 #include <memory>
@@ -36,8 +37,12 @@ class ProxyServer {
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;
 
+  // Started as root: become `user` once the first listeners are bound and
+  // the keys read (service_user.hpp); must be called before run().
+  void run_as(ServiceUser user);
+
   // Open everything, serve until SIGTERM/SIGINT or STOP, drain, return the
-  // exit code.
+  // exit code. SIGUSR1 reopens the log files.
   int run(std::shared_ptr<const ProxyConfig> initial);
 
   struct Impl;

@@ -339,6 +339,12 @@ class PipelineTests(PipelineBase):
         # refuses it, and status shows its last reload error.
         conf = os.path.join(self.home, "conf")
         os.replace(os.path.join(d, "b.key"), os.path.join(conf, "zmproxy.key"))
+        # As an admin must: a key replaced under a running zmproxyd is read
+        # by its service user (zmproxyd(8), "Privileges").
+        from service_user import ensure_service_user
+        pw = ensure_service_user()
+        if pw is not None:
+            os.chown(os.path.join(conf, "zmproxy.key"), pw.pw_uid, pw.pw_gid)
         r = self.run_tool("zmproxyctl", "reload", "--no-genconf")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("does not match", r.stderr)

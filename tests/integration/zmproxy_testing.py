@@ -2,8 +2,13 @@
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "support"))
+from service_user import ensure_service_user  # noqa: E402
 
 BIN_DIR = os.environ.get("ZMPROXY_BIN_DIR", "")
 SOURCE_DIR = os.environ.get("ZMPROXY_SOURCE_DIR", "")
@@ -20,6 +25,8 @@ class HomeTestCase(unittest.TestCase):
     """A test with a fresh runtime home in a temp dir, removed afterwards."""
 
     def setUp(self):
+        # Started as root, the daemons become the service user: it must exist.
+        ensure_service_user()
         self.home = tempfile.mkdtemp(prefix="zmproxy-it-")
         self.addCleanup(shutil.rmtree, self.home, True)
 

@@ -9,4 +9,5 @@ set(ZMPROXY_PARSER_TESTS
   unit/proxy/pop3_command_parser_test.cpp
   unit/proxy/pop3_response_parser_test.cpp
   unit/proxy/http_routing_test.cpp
+  unit/proxy/peer_connections_test.cpp
 )

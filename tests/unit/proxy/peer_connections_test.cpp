@@ -1,0 +1,46 @@
+#include "lib/proxy/connection_slot.hpp"
+#include "lib/proxy/peer_connections.hpp"
+
+#include <catch2/catch.hpp>
+
+using zmproxy::proxy::ConnectionSlot;
+using zmproxy::proxy::PeerConnections;
+
+namespace {
+PeerConnections::Key v4(unsigned char a, unsigned char b, unsigned char c, unsigned char d) {
+  return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d};
+}
+}  // namespace
+
+TEST_CASE("each address holds at most the cap; others are not affected", "[proxy][limits]") {
+  PeerConnections peers;
+  const auto flood = v4(127, 0, 0, 1);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(peers.try_add(flood, 3));
+  }
+  CHECK_FALSE(peers.try_add(flood, 3));
+  CHECK(peers.try_add(v4(127, 0, 0, 5), 3));
+  CHECK(peers.count(flood) == 3);
+  peers.remove(flood);
+  CHECK(peers.try_add(flood, 3));
+  CHECK_FALSE(peers.try_add(v4(10, 0, 0, 1), 0));
+  CHECK(peers.count(v4(10, 0, 0, 1)) == 0);  // a refused address leaves no entry
+}
+
+TEST_CASE("a connection slot gives its address's place back once, when its last owner ends",
+          "[proxy][limits]") {
+  PeerConnections peers;
+  std::atomic<std::int64_t> worker{1};
+  std::atomic<std::int64_t> protocol{1};
+  const auto peer = v4(192, 0, 2, 1);
+  REQUIRE(peers.try_add(peer, 1));
+  {
+    ConnectionSlot slot(&worker, &protocol);
+    slot.hold_peer(&peers, peer);
+    ConnectionSlot moved(std::move(slot));
+    CHECK(peers.count(peer) == 1);
+  }
+  CHECK(peers.count(peer) == 0);
+  CHECK(worker == 0);
+  CHECK(protocol == 0);
+}

@@ -50,7 +50,42 @@ bool is_credential_parameter(std::string_view name) {
   return d == "zauthtoken" || d == "zjwt" || d == "preauth" || d == "auth";
 }
 
+namespace {
+
+// "scheme://user:password@host...": the user information of an absolute URL
+// (a Referer, or the absolute-form target of a request line, which is
+// refused but still logged) becomes "***".
+void redact_userinfo(std::string& url) {
+  const std::size_t space = url.find(' ');
+  const std::size_t start = space == std::string::npos ? 0 : space + 1;  // after the method
+  const std::size_t scheme_end = url.find("://", start);
+  if (scheme_end == std::string::npos || scheme_end == start) {
+    return;
+  }
+  for (std::size_t i = start; i < scheme_end; ++i) {
+    const char c = url[i];
+    const bool scheme_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                             c == '+' || c == '-' || c == '.';
+    if (!scheme_char) {
+      return;
+    }
+  }
+  const std::size_t authority = scheme_end + 3;
+  std::size_t authority_end = url.find_first_of("/?# ", authority);
+  if (authority_end == std::string::npos) {
+    authority_end = url.size();
+  }
+  const std::size_t at = std::string_view(url).substr(authority, authority_end - authority).rfind('@');
+  if (at == std::string_view::npos || std::string_view(url).substr(authority, at) == k_redacted) {
+    return;
+  }
+  url.replace(authority, at, k_redacted);
+}
+
+}  // namespace
+
 void redact_credentials(std::string& url) {
+  redact_userinfo(url);
   std::size_t at = url.find('?');
   if (at == std::string::npos) {
     return;

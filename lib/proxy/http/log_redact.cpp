@@ -64,8 +64,8 @@ void redact_userinfo(std::string& url) {
   }
   for (std::size_t i = start; i < scheme_end; ++i) {
     const char c = url[i];
-    const bool scheme_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                             c == '+' || c == '-' || c == '.';
+    const bool scheme_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                             (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
     if (!scheme_char) {
       return;
     }
@@ -75,7 +75,8 @@ void redact_userinfo(std::string& url) {
   if (authority_end == std::string::npos) {
     authority_end = url.size();
   }
-  const std::size_t at = std::string_view(url).substr(authority, authority_end - authority).rfind('@');
+  const std::size_t at =
+      std::string_view(url).substr(authority, authority_end - authority).rfind('@');
   if (at == std::string_view::npos || std::string_view(url).substr(authority, at) == k_redacted) {
     return;
   }

@@ -33,8 +33,9 @@ TEST_CASE("the user information of an absolute URL is redacted", "[http][log_red
   CHECK(redacted("https://alice:s3cret@mail.example.com") == "https://***@mail.example.com");
   CHECK(redacted("GET HTTP://a@b@h:80?q=1 HTTP/1.1") == "GET HTTP://***@h:80?q=1 HTTP/1.1");
   CHECK(redacted("https://***@mail.example.com/") == "https://***@mail.example.com/");
-  for (const char* same : {"GET /x?u=http://a@b HTTP/1.1", "GET /a://b@c HTTP/1.1", "https://mail.example.com/a@b",
-                           "GET http://h/p@q HTTP/1.1", "://a@b", "GET :// HTTP/1.1"}) {
+  for (const char* same :
+       {"GET /x?u=http://a@b HTTP/1.1", "GET /a://b@c HTTP/1.1", "https://mail.example.com/a@b",
+        "GET http://h/p@q HTTP/1.1", "://a@b", "GET :// HTTP/1.1"}) {
     CHECK(redacted(same) == same);
   }
 }

@@ -307,6 +307,31 @@ class MailLoginAttackTest(MailProxyBase):
 
     # -- STARTTLS forgets what was said in clear ---------------------------
 
+    def test_imap_id_sent_before_starttls_is_forgotten(self):
+        from mail_proxy_test import client_tls
+        s, f = self.raw(self.ports["imap"])
+        f.readline()
+        s.sendall(b'a ID ("name" "said-in-clear" "version" "9")\r\n')
+        self.assertIn(b"a OK", f.readline() + f.readline())
+        s.sendall(b"b STARTTLS\r\n")
+        self.assertTrue(f.readline().startswith(b"b OK"))
+        t = client_tls().wrap_socket(s, server_hostname="proxy.example.com")
+        tf = t.makefile("rb")
+        t.sendall(b"c LOGIN " + USER1.encode() + b" " + PW1.encode() + b"\r\n")
+        line = tf.readline()
+        while line.startswith(b"* "):
+            line = tf.readline()
+        self.assertTrue(line.startswith(b"c OK"), line)
+        port = t.getsockname()[1]
+        t.sendall(b"d LOGOUT\r\n")
+        t.close()
+        # This session's ID at the mailbox, found by the client's port.
+        lines = self.wait_for_rawlog(self.dovecots["a"], b'"X-ORIGINATING-PORT" "%d"' % port)
+        ours = [line for line in lines if b'"X-ORIGINATING-PORT" "%d"' % port in line]
+        self.assertIn(b'"name" "zmproxy"', ours[-1])
+        self.assertFalse([line for line in lines if b"said-in-clear" in line],
+                         "an ID value from before STARTTLS reached the mailbox")
+
     def test_pop3_user_sent_before_stls_is_forgotten(self):
         import ssl
         from mail_proxy_test import client_tls

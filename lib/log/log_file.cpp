@@ -1,8 +1,8 @@
 #include "lib/log/log_file.hpp"
 
-#include "lib/core/file_owner.hpp"
-
 #include <fcntl.h>
+
+#include "lib/core/file_owner.hpp"
 
 namespace zmproxy::log {
 

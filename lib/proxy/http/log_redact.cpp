@@ -1,25 +1,10 @@
 #include "lib/proxy/http/log_redact.hpp"
 
+#include "lib/core/strings.hpp"
+
 #include <array>
 
 namespace zmproxy::proxy::http {
-
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-}  // namespace
 
 bool is_credential_parameter(std::string_view name) {
   // Decoded and lower-cased into a small buffer: the longest name is 10
@@ -29,8 +14,8 @@ bool is_credential_parameter(std::string_view name) {
   for (std::size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
     if (c == '%' && i + 2 < name.size()) {
-      const int hi = hex_value(name[i + 1]);
-      const int lo = hex_value(name[i + 2]);
+      const int hi = core::hex_digit_value(name[i + 1]);
+      const int lo = core::hex_digit_value(name[i + 2]);
       if (hi >= 0 && lo >= 0) {
         c = static_cast<char>(hi * 16 + lo);
         i += 2;

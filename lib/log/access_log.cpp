@@ -1,6 +1,6 @@
 #include "lib/log/access_log.hpp"
 
-#include "lib/core/file_owner.hpp"
+#include "lib/log/log_file.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -33,10 +33,7 @@ AccessLog::AccessLog(std::filesystem::path file, std::chrono::milliseconds flush
   if (file.empty()) {
     return;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(file.parent_path(), ec);
-  m_fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-  core::match_directory_owner(m_fd, file);
+  m_fd = open_log_file(file);
   if (m_fd >= 0) {
     m_pending.reserve(k_batch);
     m_thread = std::thread([this] { flusher(); });
@@ -118,13 +115,10 @@ bool AccessLog::reopen() {
   write_out(lock);
   // Held while swapping: no batch is being written to the old descriptor.
   std::lock_guard writing(m_write_mutex);
-  std::error_code ec;
-  std::filesystem::create_directories(m_file.parent_path(), ec);
-  const int fd = ::open(m_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+  const int fd = open_log_file(m_file);
   if (fd < 0) {
     return false;
   }
-  core::match_directory_owner(fd, m_file);
   ::dup3(fd, m_fd, O_CLOEXEC);  // the number stays: nothing else needs to learn it
   ::close(fd);
   return true;

@@ -6,8 +6,8 @@
 #include <ctime>
 #include <mutex>
 
-#include "lib/core/file_owner.hpp"
 #include "lib/core/strings.hpp"
+#include "lib/log/log_file.hpp"
 
 namespace zmproxy::log {
 
@@ -50,13 +50,10 @@ namespace {
 bool open_locked(const std::filesystem::path& file) {
   int fd = STDERR_FILENO;
   if (!file.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(file.parent_path(), ec);
-    fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    fd = open_log_file(file);
     if (fd < 0) {
       return false;
     }
-    core::match_directory_owner(fd, file);
   }
   const int old = g_fd.exchange(fd);
   if (old != STDERR_FILENO) {
@@ -78,13 +75,10 @@ bool reopen_file() {
   if (g_file.empty() || current == STDERR_FILENO) {
     return true;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(g_file.parent_path(), ec);
-  const int fd = ::open(g_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+  const int fd = open_log_file(g_file);
   if (fd < 0) {
     return false;
   }
-  core::match_directory_owner(fd, g_file);
   // Same number, new file: a thread writing right now writes to one or the
   // other, never to a closed descriptor.
   ::dup3(fd, current, O_CLOEXEC);

@@ -9,6 +9,7 @@
 
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
+#include "lib/net/address_block.hpp"
 #include "lib/provisioning/filter.hpp"
 #include "lib/schema/value.hpp"
 
@@ -141,47 +142,13 @@ std::size_t account_id_hash(std::string_view id, std::size_t n) {
 }
 
 bool ip_allowed(std::string_view ip, const std::vector<std::string>& allowed) {
-  auto parse = [](std::string_view text, std::array<unsigned char, 16>& out, int& family) {
-    const std::string s(text);
-    if (::inet_pton(AF_INET, s.c_str(), out.data()) == 1) {
-      family = AF_INET;
-      return true;
-    }
-    if (::inet_pton(AF_INET6, s.c_str(), out.data()) == 1) {
-      family = AF_INET6;
-      return true;
-    }
-    return false;
-  };
-  std::array<unsigned char, 16> addr{};
-  int family = 0;
-  if (!parse(core::trim(ip), addr, family)) {
+  const auto address = net::parse_address_block(core::trim(ip));
+  if (!address) {
     return false;
   }
   for (const std::string& entry : allowed) {
-    std::string_view e = core::trim(entry);
-    const auto slash = e.find('/');
-    std::array<unsigned char, 16> net{};
-    int net_family = 0;
-    if (!parse(e.substr(0, slash), net, net_family) || net_family != family) {
-      continue;
-    }
-    const int max_bits = family == AF_INET ? 32 : 128;
-    int bits = max_bits;
-    if (slash != std::string_view::npos) {
-      const auto b = e.substr(slash + 1);
-      auto [p, ec] = std::from_chars(b.data(), b.data() + b.size(), bits);
-      if (ec != std::errc() || bits < 0 || bits > max_bits) {
-        continue;
-      }
-    }
-    bool match = true;
-    for (int i = 0; i < bits && match; ++i) {
-      const int byte = i / 8;
-      const int mask = 0x80 >> (i % 8);
-      match = (addr[static_cast<std::size_t>(byte)] & mask) == (net[static_cast<std::size_t>(byte)] & mask);
-    }
-    if (match) {
+    const auto block = net::parse_address_block(core::trim(entry));
+    if (block && net::block_contains(*block, *address)) {
       return true;
     }
   }

@@ -10,19 +10,6 @@ namespace {
 
 constexpr char k_hex[] = "0123456789ABCDEF";
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 const std::string* header(const Headers& h, std::string_view name) {
   for (const auto& [k, v] : h) {
     if (core::iequals(k, name)) {
@@ -88,8 +75,8 @@ Result<std::string> percent_decode(std::string_view s) {
       out += s[i];
       continue;
     }
-    const int hi = i + 1 < s.size() ? hex_value(s[i + 1]) : -1;
-    const int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
+    const int hi = i + 1 < s.size() ? core::hex_digit_value(s[i + 1]) : -1;
+    const int lo = i + 2 < s.size() ? core::hex_digit_value(s[i + 2]) : -1;
     if (hi < 0 || lo < 0) {
       return fail(Errc::invalid_argument, "malformed percent escape at offset " + std::to_string(i));
     }

@@ -17,6 +17,7 @@ import subprocess
 import time
 import unittest
 
+import config_pipeline_test
 from config_pipeline_test import make_cert, wait_until
 from zmproxy_procs import Daemon
 from zmproxy_testing import BIN_DIR, HomeTestCase, tool
@@ -160,6 +161,26 @@ class ProxyDropsRootTest(HomeTestCase):
         wait_until(lambda: os.path.exists(access) and os.path.getsize(access) > 0,
                    "a fresh access.log after SIGUSR1")
         self.assertEqual(os.stat(access).st_uid, uid)
+
+
+# The pipeline's fixture (Dovecot, store, zmproxyd under zmproxyctl) without
+# its tests: config_pipeline_test deletes the name of its base class.
+PipelineBase = config_pipeline_test.PipelineTests.__bases__[0]
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: the drop from root is what is tested")
+class ConfigdDropsRootTest(PipelineBase):
+    """zmconfigd, started as root, renders and answers as the service user,
+    with no capability and no way to gain one."""
+
+    def test_zmconfigd_runs_as_the_service_user(self):
+        proc = self.start_zmconfigd()
+        self.assertEqual(ps_user(proc.pid), SERVICE_USER)
+        status = proc_status(proc.pid)
+        self.assertNotIn("0", status["Uid"].split(), status["Uid"])
+        self.assertEqual(status["NoNewPrivs"], "1")
+        self.assertEqual(int(status["CapEff"], 16), 0)
+        self.assertEqual(int(status["CapPrm"], 16), 0)
 
 
 class PidFileTest(HomeTestCase):

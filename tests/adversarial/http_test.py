@@ -114,11 +114,22 @@ class ClientIdentityTest(HttpBoundaryBase):
         for path, headers in requests:
             headers = dict(headers, **{"User-Agent": "redaction-probe"})
             self.get(path, headers=headers)
-        log = self.access_log("redaction-probe", len(requests))
+        # A password in an absolute-form target (refused with 400, logged all
+        # the same) and in a Referer's user information.
+        secrets.append("S3CRETuserinfo")
+        r, body = raw_exchange(self.ports["http"],
+                               b"GET http://alice:S3CRETuserinfo@mail.example.com/ HTTP/1.1\r\n"
+                               b"Host: mail.example.com\r\nUser-Agent: redaction-probe\r\n\r\n")
+        self.assertEqual(r.status, 400, body)
+        secrets.append("S3CRETreferer")
+        self.get(f"{USER_PATH}/inbox", headers={"User-Agent": "redaction-probe",
+                                                "Referer": "https://bob:S3CRETreferer@mail.example.com/"})
+        log = self.access_log("redaction-probe", len(requests) + 2)
         for secret in secrets:
             self.assertNotIn(secret, log)
         self.assertIn("zauthtoken=***&fmt=json", log)
         self.assertIn("?zauthtoken=***&x=1", log)  # the Referer
+        self.assertIn("http://***@mail.example.com/", log)
 
 
 class ReusedUpstreamTest(HttpBoundaryBase):

@@ -8,11 +8,15 @@ Holes kept closed here (issue 13):
   - a CR LF inside an ID value (a literal) started a command of the client's at
     the mailbox, sent from the proxy's trusted address;
   - one byte every few seconds held a pre-login connection for ever;
-  - a USER sent in clear before STLS named the account of a PASS sent after.
+  - a USER sent in clear before STLS named the account of a PASS sent after;
+  - POP3 sent XOIP, USER and PASS in one write and counted replies, so one
+    reply too many from the mailbox became the PASS verdict.
 """
 import os
 import re
 import select
+import socket
+import threading
 import time
 import unittest
 
@@ -32,6 +36,60 @@ def rawlog_lines(d):
         if line:
             out.append(line.split(b" ", 1)[1] if b" " in line else line)
     return out
+
+
+# -- POP3: no reply is taken for another's --------------------------------
+
+class ChattyPop3Mailbox(threading.Thread):
+    """A POP3 mailbox that answers the client's address (XOIP/XCLIENT) with
+    one +OK too many, in the same write, and refuses every PASS. A proxy that
+    counts replies takes USER's +OK for the PASS verdict."""
+
+    def __init__(self, address):
+        super().__init__(daemon=True)
+        self.listener = socket.create_server((address, 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.after_pass = []  # what a client said after a refused PASS
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        try:
+            self.converse(conn)
+        except OSError:
+            pass  # the proxy hung up: nothing more to answer
+
+    def converse(self, conn):
+        with conn:
+            conn.settimeout(30)
+            f = conn.makefile("rb")
+            conn.sendall(b"+OK fake mailbox ready\r\n")
+            refused = False
+            for line in f:
+                word = line.split(b" ", 1)[0].strip().upper()
+                if refused:
+                    self.after_pass.append(line)
+                if word in (b"XOIP", b"XCLIENT"):
+                    conn.sendall(b"+OK\r\n+OK\r\n")
+                elif word == b"PASS":
+                    refused = True
+                    conn.sendall(b"-ERR [AUTH] wrong password\r\n")
+                elif word == b"QUIT":
+                    conn.sendall(b"+OK bye\r\n")
+                    return
+                else:
+                    conn.sendall(b"+OK\r\n")
+
+    def close(self):
+        self.listener.close()
 
 
 class MailLoginAttackTest(MailProxyBase):
@@ -169,6 +227,32 @@ class MailLoginAttackTest(MailProxyBase):
         self.assertTrue(f.readline().startswith(b"-ERR"))
         s.close()
 
+    def test_pop3_extra_reply_from_the_mailbox_is_never_the_pass_verdict(self):
+        fake = ChattyPop3Mailbox("127.0.0.6")
+        fake.start()
+        self.addCleanup(fake.close)
+        r = self.run_tool("zmprov", input=(f"cs 127.0.0.6 zimbraPop3BindPort {fake.port}\n"
+                                           "ca chatty@example.com x zimbraMailHost 127.0.0.6\n"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # zmlookupd follows the store by itself: try until the login reaches
+        # the fake mailbox.
+        deadline = time.monotonic() + 20
+        reply = b""
+        while fake.connections == 0 and time.monotonic() < deadline:
+            s, f = self.raw(self.ports["pop3"])
+            f.readline()
+            s.sendall(b"USER chatty@example.com\r\n")
+            f.readline()
+            s.sendall(b"PASS wrongpassword\r\n")
+            reply = f.readline()
+            s.sendall(b"STAT\r\n")
+            s.close()
+            if fake.connections == 0:
+                time.sleep(0.1)  # polling a condition with a deadline
+        self.assertGreater(fake.connections, 0, "the login never reached the fake mailbox")
+        self.assertTrue(reply.startswith(b"-ERR"), reply)
+        self.assertEqual(fake.after_pass, [], "the client was relayed to the mailbox")
+
     # -- bounds before login ----------------------------------------------
 
     def trickle_until_closed(self, port, greeting):
@@ -222,6 +306,31 @@ class MailLoginAttackTest(MailProxyBase):
         s.close()
 
     # -- STARTTLS forgets what was said in clear ---------------------------
+
+    def test_imap_id_sent_before_starttls_is_forgotten(self):
+        from mail_proxy_test import client_tls
+        s, f = self.raw(self.ports["imap"])
+        f.readline()
+        s.sendall(b'a ID ("name" "said-in-clear" "version" "9")\r\n')
+        self.assertIn(b"a OK", f.readline() + f.readline())
+        s.sendall(b"b STARTTLS\r\n")
+        self.assertTrue(f.readline().startswith(b"b OK"))
+        t = client_tls().wrap_socket(s, server_hostname="proxy.example.com")
+        tf = t.makefile("rb")
+        t.sendall(b"c LOGIN " + USER1.encode() + b" " + PW1.encode() + b"\r\n")
+        line = tf.readline()
+        while line.startswith(b"* "):
+            line = tf.readline()
+        self.assertTrue(line.startswith(b"c OK"), line)
+        port = t.getsockname()[1]
+        t.sendall(b"d LOGOUT\r\n")
+        t.close()
+        # This session's ID at the mailbox, found by the client's port.
+        lines = self.wait_for_rawlog(self.dovecots["a"], b'"X-ORIGINATING-PORT" "%d"' % port)
+        ours = [line for line in lines if b'"X-ORIGINATING-PORT" "%d"' % port in line]
+        self.assertIn(b'"name" "zmproxy"', ours[-1])
+        self.assertFalse([line for line in lines if b"said-in-clear" in line],
+                         "an ID value from before STARTTLS reached the mailbox")
 
     def test_pop3_user_sent_before_stls_is_forgotten(self):
         import ssl

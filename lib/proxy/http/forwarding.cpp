@@ -1,10 +1,7 @@
 #include "lib/proxy/http/forwarding.hpp"
 
 #include "lib/core/strings.hpp"
-
-#include <arpa/inet.h>
-#include <array>
-#include <charconv>
+#include "lib/net/address_block.hpp"
 
 namespace zmproxy::proxy::http {
 
@@ -58,25 +55,7 @@ std::vector<std::string> split_address_list(std::string_view text) {
 }
 
 bool is_address_or_cidr(std::string_view entry) {
-  const std::size_t slash = entry.find('/');
-  const std::string addr(entry.substr(0, slash));
-  std::array<unsigned char, 16> buf{};
-  int max_bits = 0;
-  if (::inet_pton(AF_INET, addr.c_str(), buf.data()) == 1) {
-    max_bits = 32;
-  } else if (::inet_pton(AF_INET6, addr.c_str(), buf.data()) == 1) {
-    max_bits = 128;
-  } else {
-    return false;
-  }
-  if (slash == std::string_view::npos) {
-    return true;
-  }
-  const std::string_view b = entry.substr(slash + 1);
-  int bits = -1;
-  const auto [p, ec] = std::from_chars(b.data(), b.data() + b.size(), bits);
-  return !b.empty() && ec == std::errc() && p == b.data() + b.size() && bits >= 0 &&
-         bits <= max_bits;
+  return net::parse_address_block(entry).has_value();
 }
 
 }  // namespace zmproxy::proxy::http

@@ -3,7 +3,9 @@
 // carry a login (`zauthtoken`, `zjwt`, `preauth`, `auth`; names compared
 // case-insensitively and after percent-decoding, as the mailbox's servlets
 // read them) are replaced by "***" in a request line or a Referer before the
-// line is written. Cookies and Authorization are never logged at all. Pure;
+// line is written, and so is the user information of an absolute URL
+// ("http://user:password@host/" becomes "http://***@host/"). Cookies and
+// Authorization are never logged at all. Pure;
 // in place; no allocation unless a value is replaced.
 
 #include <string>

@@ -1,6 +1,7 @@
 #include "lib/proxy/http/route_extract.hpp"
 
 #include "lib/core/base64.hpp"
+#include "lib/core/strings.hpp"
 
 #include <arpa/inet.h>
 
@@ -41,22 +42,9 @@ bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 bool all_hex(std::string_view s) noexcept {
   for (const char c : s) {
-    if (hex_value(c) < 0) {
+    if (core::hex_digit_value(c) < 0) {
       return false;
     }
   }
@@ -345,7 +333,7 @@ class JsonScan {
     }
     out = 0;
     for (int k = 0; k < 4; ++k) {
-      const int v = hex_value(m_s[m_i++]);
+      const int v = core::hex_digit_value(m_s[m_i++]);
       if (v < 0) {
         return false;
       }
@@ -569,8 +557,8 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_as_sp
       if (text.size() - i < 3) {
         return std::nullopt;
       }
-      const int high = hex_value(text[i + 1]);
-      const int low = hex_value(text[i + 2]);
+      const int high = core::hex_digit_value(text[i + 1]);
+      const int low = core::hex_digit_value(text[i + 2]);
       if (high < 0 || low < 0) {
         return std::nullopt;
       }
@@ -698,7 +686,7 @@ std::string parse_zm_auth_token_id(std::string_view token) {
   std::string data;
   data.reserve(hex.size() / 2);
   for (std::size_t i = 0; i < hex.size(); i += 2) {
-    data.push_back(static_cast<char>((hex_value(hex[i]) << 4) | hex_value(hex[i + 1])));
+    data.push_back(static_cast<char>((core::hex_digit_value(hex[i]) << 4) | core::hex_digit_value(hex[i + 1])));
   }
 
   // name=len:value;name=len:value;... (the last ';' is optional)

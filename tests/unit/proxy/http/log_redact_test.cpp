@@ -27,6 +27,19 @@ TEST_CASE("credential parameters are redacted in request lines and URLs", "[http
   CHECK(redacted("/x?zauthtoken=") == "/x?zauthtoken=***");
 }
 
+TEST_CASE("the user information of an absolute URL is redacted", "[http][log_redact]") {
+  CHECK(redacted("GET http://alice:s3cret@mail.example.com/x?zauthtoken=t HTTP/1.1") ==
+        "GET http://***@mail.example.com/x?zauthtoken=*** HTTP/1.1");
+  CHECK(redacted("https://alice:s3cret@mail.example.com") == "https://***@mail.example.com");
+  CHECK(redacted("GET HTTP://a@b@h:80?q=1 HTTP/1.1") == "GET HTTP://***@h:80?q=1 HTTP/1.1");
+  CHECK(redacted("https://***@mail.example.com/") == "https://***@mail.example.com/");
+  for (const char* same :
+       {"GET /x?u=http://a@b HTTP/1.1", "GET /a://b@c HTTP/1.1", "https://mail.example.com/a@b",
+        "GET http://h/p@q HTTP/1.1", "://a@b", "GET :// HTTP/1.1"}) {
+    CHECK(redacted(same) == same);
+  }
+}
+
 TEST_CASE("other parameters and paths are left alone", "[http][log_redact]") {
   for (const char* same :
        {"/home/u/inbox", "/x?author=me&authx=1&zauthtokens=2", "/x?fmt=json", "/zauthtoken=1/x",

@@ -19,6 +19,17 @@ class PeerConnections {
   // An address as 16 bytes (IPv4 as IPv4-mapped IPv6: one address, one key).
   using Key = std::array<std::uint8_t, 16>;
 
+  // What a client is counted under: an IPv4 address (IPv4-mapped) as it is,
+  // an IPv6 address by its /64, the block one subscriber is given (counting
+  // each of its 2^64 addresses would bound nothing).
+  static Key client_key(Key address) noexcept {
+    static constexpr std::uint8_t k_v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(address.data(), k_v4_mapped, sizeof k_v4_mapped) != 0) {
+      std::memset(address.data() + 8, 0, 8);
+    }
+    return address;
+  }
+
   // Count one more connection from `peer` unless it holds `limit` already.
   bool try_add(const Key& peer, int limit) {
     Shard& s = shard(peer);

@@ -45,7 +45,7 @@ struct Worker {
 proxy::PeerConnections::Key peer_key(const tcp::endpoint& peer) {
   const auto a = peer.address();
   const auto v6 = a.is_v6() ? a.to_v6() : asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4());
-  return v6.to_bytes();
+  return proxy::PeerConnections::client_key(v6.to_bytes());
 }
 
 // What a client over the per-address cap is told before the close: the

@@ -57,6 +57,7 @@ struct State {
   std::string client_version{};
   ConnectionSlot slot{};
   bool handed_off = false;  // the relay owns the connections and the bookkeeping
+  bool logging_in = false;  // the client's login is under way: the budget no longer applies
 
   std::chrono::milliseconds idle() const { return cfg.imap.idle_timeout; }
   // How long a read before login may wait (see LoginBudget).
@@ -121,7 +122,8 @@ bool cleartext_refused(const State& s) {
 
 template <class Stream>
 awaitable<bool> send(State& s, Stream& client, std::string_view text) {
-  co_return co_await write_all(client, text, s.idle(), s.info.bytes_out);
+  // Before login a client that does not read is bounded by the login budget too.
+  co_return co_await write_all(client, text, s.logging_in ? s.idle() : s.wait(), s.info.bytes_out);
 }
 
 // ---- upstream ----
@@ -330,6 +332,7 @@ awaitable<void> login_upstream(State& s, Client& client, Upstream& up, Login log
 
 template <class Client>
 awaitable<void> do_login(State& s, Client& client, Login login) {
+  s.logging_in = true;
   split_suffix(login);
   // Nothing that could end a line at the mailbox or in the lookup's headers.
   if (!safe_login_name(login.user) || login.user.size() > k_max_sasl_login ||

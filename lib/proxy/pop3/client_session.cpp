@@ -45,6 +45,7 @@ struct State {
   std::string user{};  // from USER
   ConnectionSlot slot{};
   bool handed_off = false;  // the relay owns the connections and the bookkeeping
+  bool logging_in = false;  // the client's login is under way: the budget no longer applies
 
   std::chrono::milliseconds idle() const { return cfg.pop3.idle_timeout; }
   // How long a read before login may wait (see LoginBudget).
@@ -62,7 +63,8 @@ bool cleartext_refused(const State& s) {
 
 template <class Stream>
 awaitable<bool> send(State& s, Stream& client, std::string_view text) {
-  co_return co_await write_all(client, text, s.idle(), s.info.bytes_out);
+  // Before login a client that does not read is bounded by the login budget too.
+  co_return co_await write_all(client, text, s.logging_in ? s.idle() : s.wait(), s.info.bytes_out);
 }
 
 std::string capa(const State& s) {
@@ -217,6 +219,7 @@ awaitable<void> login_upstream(State& s, Client& client, Upstream& up, Login log
 
 template <class Client>
 awaitable<void> do_login(State& s, Client& client, Login login) {
+  s.logging_in = true;
   for (std::string_view sfx : {"/tb", "/wm", "/ni"}) {
     if (login.user.size() > sfx.size() &&
         core::iequals(std::string_view(login.user).substr(login.user.size() - sfx.size()), sfx)) {

@@ -44,3 +44,21 @@ TEST_CASE("a connection slot gives its address's place back once, when its last 
   CHECK(worker == 0);
   CHECK(protocol == 0);
 }
+
+TEST_CASE("an IPv6 client is counted by its /64, an IPv4 one by its address", "[proxy][limits]") {
+  using Key = zmproxy::proxy::PeerConnections::Key;
+  const Key a = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0xaa, 0xbb, 0, 0, 0, 0, 0, 1};
+  const Key b = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 2};
+  const Key other = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 2, 0xaa, 0xbb, 0, 0, 0, 0, 0, 1};
+  using P = zmproxy::proxy::PeerConnections;
+  CHECK(P::client_key(a) == P::client_key(b));
+  CHECK(P::client_key(a) != P::client_key(other));
+  const Key v4a = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1};
+  const Key v4b = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 2};
+  CHECK(P::client_key(v4a) == v4a);
+  CHECK(P::client_key(v4a) != P::client_key(v4b));
+  P peers;
+  REQUIRE(peers.try_add(P::client_key(a), 1));
+  CHECK_FALSE(peers.try_add(P::client_key(b), 1));
+  CHECK(peers.try_add(P::client_key(other), 1));
+}

@@ -21,6 +21,7 @@
 
 #include <array>
 #include <csignal>
+#include <future>
 #include <ctime>
 #include <mutex>
 #include <thread>
@@ -245,14 +246,28 @@ struct ProxyServer::Impl {
     return l;
   }
 
-  static void close_listener(Listener& l) {
+  // Close a listener's acceptors, each on its own worker. With `wait`, return
+  // once every worker has closed its acceptor (at most 2 s), so that the next
+  // reload can bind the port again: a close still queued kept the port, and
+  // sockets made before the drop to the service user are root's, which
+  // SO_REUSEPORT will not share with the user's.
+  static void close_listener(Listener& l, bool wait = false) {
+    std::vector<std::future<void>> closed;
     for (auto& a : l.acceptors) {
-      asio::post(a->get_executor(), [a] {
+      auto done = std::make_shared<std::promise<void>>();
+      closed.push_back(done->get_future());
+      asio::post(a->get_executor(), [a, done] {
         boost::system::error_code ignored;
         a->close(ignored);
+        done->set_value();
       });
     }
     l.acceptors.clear();
+    for (auto& f : closed) {
+      if (wait && f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+        ZMPROXY_LOG(warn, "proxy", "a worker did not close its listener within 2 s");
+      }
+    }
   }
 
   void start_listener(Listener& l) {
@@ -340,7 +355,7 @@ struct ProxyServer::Impl {
         ZMPROXY_LOG(info, "proxy", "closing the {} listener on {}:{}",
                     protocol_name(listeners[i].spec.protocol), listeners[i].spec.address,
                     listeners[i].bound_port);
-        close_listener(listeners[i]);
+        close_listener(listeners[i], true);
       }
     }
     for (Listener& l : opened) {

@@ -10,6 +10,7 @@ zmproxyd on loopback; the CA is a throw-away one (tests/support/test_ca.py).
 import adversarial_testing  # noqa: F401  (puts tests/integration and tests/support on the path)
 
 import os
+import signal
 import re
 import shutil
 import socket
@@ -296,6 +297,9 @@ class WebUpstreamCertificateTest(HomeTestCase):
         cls.ca_dir = tempfile.mkdtemp(prefix="zmproxy-ca-")
         cls.ca = TestCa(cls.ca_dir)
         rogue = TestCa(os.path.join(cls.ca_dir, "rogue"), cn="someone else's CA")
+        # A reload reads the CA bundle as the service user.
+        os.chmod(cls.ca_dir, 0o755)
+        os.chmod(cls.ca.path, 0o644)
         cls.backends = {
             "trusted": WebBackend("trusted", "127.0.0.3", tls=cls.ca.issue("web-trusted", ["127.0.0.3"])),
             "rogue": WebBackend("rogue", "127.0.0.2", tls=rogue.issue("web-rogue", ["127.0.0.2"])),
@@ -377,6 +381,25 @@ upstreams = ["{self.backends[backend].server}"]
         status, body = self.get()
         self.assertEqual(status, 200, body)
         self.assertIn(b'"trusted"', body)
+
+    def test_a_kept_connection_does_not_outlive_the_opt_out(self):
+        # Served with the opt-out, a connection to the rogue server is kept;
+        # a reload that turns verification on must not reuse it.
+        self.start_proxy("rogue", allow_untrusted=True)
+        self.assertEqual(self.get()[0], 200)
+        path = os.path.join(self.home, "conf", "zmproxy.conf")
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("allow_untrusted_certs = true", "allow_untrusted_certs = false"))
+        proxy = [p for p in self._cleanups if getattr(p[0], "__self__", None) is not None
+                 and getattr(p[0].__self__, "name", "") == "zmproxyd"][0][0].__self__
+        proxy.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "reload (" not in self.proxy_log() and time.monotonic() < deadline:
+            time.sleep(0.02)  # poll interval
+        self.assertIn("generation 2", self.proxy_log())
+        self.assertEqual(self.get()[0], 502, "a connection verified under the old settings was reused")
 
     def test_opt_out_reaches_the_rogue_one(self):
         self.start_proxy("rogue", allow_untrusted=True)

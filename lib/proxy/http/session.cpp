@@ -760,7 +760,13 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
   }
   req.erase(bhttp::field::expect);  // answered here: the body is streamed anyway
   for (const Target& t : targets) {
-    const std::string pool_key = (c.cfg.upstream.ssl ? "s:" : "p:") + t.host + ":" + std::to_string(t.port);
+    // A TLS connection is kept for the client context (SSL_CTX) that verified
+    // it: a reload (a new CA bundle, verification turned on) starts a new
+    // pool. A kept connection holds its SSL_CTX, so no new one can take its
+    // address while the old pool lives.
+    const std::string pool_key =
+        (c.cfg.upstream.ssl ? fmt::format("s{}:", static_cast<const void*>(c.shared->client_tls->native_handle())) : "p:") +
+        t.host + ":" + std::to_string(t.port);
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::unique_ptr<UpstreamConn> conn =
           attempt == 0 ? UpstreamPool::of_this_thread().take(pool_key, mail::coarse_now()) : nullptr;

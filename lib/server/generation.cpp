@@ -223,7 +223,8 @@ Result<void> probe_port(const ListenerSpec& spec) {
   }
   const std::string fix =
       ec == boost::system::errc::permission_denied
-          ? "ports below 1024 need root or CAP_NET_BIND_SERVICE; run as root or change " +
+          ? "ports below 1024 need root or CAP_NET_BIND_SERVICE (a zmproxyd started as root keeps it "
+            "only when it starts with such a port); restart it as root, or change " +
                 spec.attribute
           : "free the port or change " + spec.attribute;
   return fail(Errc::invalid_argument,

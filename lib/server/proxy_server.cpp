@@ -19,6 +19,7 @@
 
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <future>
@@ -605,15 +606,19 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
     s.last_reload_at = std::time(nullptr);
   }
   // Bound and keys read: root is no longer needed. CAP_NET_BIND_SERVICE
-  // stays with this (control) thread, where reloads bind new ports.
+  // stays with this (control) thread, where reloads bind new ports, and only
+  // when a port below 1024 is in use: a proxy on high ports keeps nothing.
   if (s.run_as) {
-    if (auto ok = become(*s.run_as, true); !ok) {
+    const bool privileged_port = std::any_of(s.listeners.begin(), s.listeners.end(), [](const Listener& l) {
+      return l.bound_port > 0 && l.bound_port < 1024;
+    });
+    if (auto ok = become(*s.run_as, privileged_port); !ok) {
       ZMPROXY_LOG(error, "proxy", "cannot run as {}: {}; not serving as root", s.run_as->name,
                   ok.error().message);
       return 1;
     }
-    ZMPROXY_LOG(info, "proxy", "running as user {} (uid {}), keeping only CAP_NET_BIND_SERVICE",
-                s.run_as->name, s.run_as->uid);
+    ZMPROXY_LOG(info, "proxy", "running as user {} (uid {}), {}", s.run_as->name, s.run_as->uid,
+                privileged_port ? "keeping only CAP_NET_BIND_SERVICE" : "with no capability");
   } else {
     forbid_new_privileges();
   }

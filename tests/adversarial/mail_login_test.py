@@ -146,6 +146,19 @@ class MailLoginAttackTest(MailProxyBase):
             time.sleep(0.05)  # the access log is flushed by its own thread
         return ""
 
+    # -- the process -------------------------------------------------------
+
+    def test_on_high_ports_the_proxy_keeps_no_capability(self):
+        if os.geteuid() != 0:
+            self.skipTest("the drop happens only when started as root")
+        pid = self.proxy.proc.pid
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+            self.assertNotEqual(status["Uid"].split()[0], "0")
+            self.assertEqual(int(status["CapEff"], 16), 0, f"thread {tid} kept a capability")
+            self.assertEqual(int(status["CapPrm"], 16), 0, f"thread {tid} may regain a capability")
+
     # -- the tag collision ------------------------------------------------
 
     def test_login_tagged_like_the_proxy_id_ends_with_no_and_no_relay(self):

@@ -105,6 +105,8 @@ struct LookupServer::Impl {
   std::atomic<std::uint64_t> reloads{0};
   std::atomic<std::uint64_t> reload_failures{0};
   int active = 0;  // io thread only
+  int draining = 0;  // refused callers whose 403 is being delivered; io thread only
+  static constexpr int k_max_draining = 64;
   std::unique_ptr<asio::steady_timer> slot_freed;  // wakes the accept loop at the cap
 
   bool peer_allowed(const tcp::endpoint& peer) const {
@@ -205,12 +207,21 @@ struct LookupServer::Impl {
   };
 
   awaitable<void> session(tcp::socket socket) {
-    Slot slot(this);
     boost::system::error_code pec;
     const auto peer = socket.remote_endpoint(pec);
     if (pec || !peer_allowed(peer)) {
-      // Not a caller we know: refused before reading a byte of the request.
+      // Not a caller we know: refused before reading a byte of the request,
+      // and without a place under max_connections (refused callers cannot
+      // crowd out allowed ones); past k_max_draining at once, closed at once.
       ++refused;
+      if (draining >= k_max_draining) {
+        co_return;
+      }
+      ++draining;
+      struct Drained {
+        int& n;
+        ~Drained() { --n; }
+      } drained{draining};
       static constexpr std::string_view k_forbidden =
           "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
       [[maybe_unused]] const auto sent = ::send(socket.native_handle(), k_forbidden.data(),
@@ -230,6 +241,7 @@ struct LookupServer::Impl {
       }
       co_return;
     }
+    Slot slot(this);
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     stream.socket().set_option(tcp::no_delay(true), pec);

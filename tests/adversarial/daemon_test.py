@@ -288,6 +288,26 @@ class LookupBoundaryTest(HomeTestCase):
         self.assertTrue(third.recv(4096).startswith(b"HTTP/1.1 200"))
         held[1].close()
 
+    def test_refused_callers_do_not_take_the_allowed_ones_places(self):
+        # One place; twenty callers outside the ACL connect first and send
+        # nothing (each refusal waits up to 1 s for its 403 to be delivered).
+        # Had they taken places, one at a time, the allowed caller would wait
+        # about 20 s; it is answered at once.
+        self.run_tool("zmlocalconfig", "-e", "zmlookupd_max_connections=1")
+        self.run_tool("zmlocalconfig", "-e", "zmlookupd_allowed_peers=127.0.0.9/32")
+        lookupd = Daemon(BIN_DIR, "zmlookupd", self.home, ["--listen", "127.0.0.1:0"]).start()
+        self.addCleanup(lookupd.stop)
+        refused = [socket.create_connection(("127.0.0.1", lookupd.port), timeout=5,
+                                            source_address=("127.0.0.1", 0)) for _ in range(20)]
+        for s in refused:
+            self.addCleanup(s.close)
+        with socket.create_connection(("127.0.0.1", lookupd.port), timeout=5,
+                                      source_address=("127.0.0.9", 0)) as s:
+            s.sendall(b"GET /service/extension/nginx-lookup HTTP/1.0\r\n\r\n")
+            line = s.makefile("rb").readline()  # times out (5 s) if it waited its turn
+            self.assertTrue(line.startswith(b"HTTP/1."), line)
+            self.assertFalse(line.startswith(b"HTTP/1.1 403"), line)
+
     def test_control_socket_is_private_and_bounded(self):
         lookupd = Daemon(BIN_DIR, "zmlookupd", self.home, ["--listen", "127.0.0.1:0"]).start()
         self.addCleanup(lookupd.stop)

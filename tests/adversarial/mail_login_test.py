@@ -238,11 +238,16 @@ class MailLoginAttackTest(MailProxyBase):
         lines = self.wait_for_rawlog(self.dovecots["a"], b"LOGIN")
         self.assertFalse([line for line in lines if line.startswith(b"q2 ") or b"q2 NOOP" in line], lines)
 
-    def test_pop3_pass_with_nul_is_refused(self):
+    def pop3_after_user(self):
+        """A raw POP3 connection to the proxy that has sent USER user1."""
         s, f = self.raw(self.ports["pop3"])
         f.readline()
         s.sendall(b"USER " + USER1.encode() + b"\r\n")
         self.assertTrue(f.readline().startswith(b"+OK"))
+        return s, f
+
+    def test_pop3_pass_with_nul_is_refused(self):
+        s, f = self.pop3_after_user()
         s.sendall(b"PASS pw\x00XOIP 6.6.6.6\r\n")
         self.assertTrue(f.readline().startswith(b"-ERR"))
         s.close()
@@ -353,12 +358,8 @@ class MailLoginAttackTest(MailProxyBase):
                          "an ID value from before STARTTLS reached the mailbox")
 
     def test_pop3_user_sent_before_stls_is_forgotten(self):
-        import ssl
         from mail_proxy_test import client_tls
-        s, f = self.raw(self.ports["pop3"])
-        f.readline()
-        s.sendall(b"USER " + USER1.encode() + b"\r\n")
-        self.assertTrue(f.readline().startswith(b"+OK"))
+        s, f = self.pop3_after_user()
         s.sendall(b"STLS\r\n")
         self.assertTrue(f.readline().startswith(b"+OK"))
         t = client_tls().wrap_socket(s, server_hostname="proxy.example.com")
@@ -368,7 +369,6 @@ class MailLoginAttackTest(MailProxyBase):
         self.assertTrue(reply.startswith(b"-ERR"), reply)
         self.assertIn(b"USER first", reply)
         t.close()
-        del ssl
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import unittest
 from zmproxy_testing import BIN_DIR, HomeTestCase, tool
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
+from test_ca import self_signed_certificate  # noqa: E402
 from zmproxy_procs import Daemon  # noqa: E402
 
 PASSWORD = "Pw1-secret-alpha"
@@ -53,9 +54,7 @@ def free_ports(count):
 
 
 def make_cert(cert, key, cn="proxy.example.com"):
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-days", "2", "-subj", f"/CN={cn}", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
+    self_signed_certificate(cert, key, cn)
 
 
 def capabilities(port):

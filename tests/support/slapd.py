@@ -24,15 +24,14 @@ refuse every operation, the bind included, on a connection without TLS
 
 Raises unittest.SkipTest when slapd is not installed.
 """
-import ctypes
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-import time
 import unittest
+
+from process import ManagedProcess, free_port
 
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
@@ -70,22 +69,7 @@ def _tool_env():
     return env
 
 
-def _die_with_parent():
-    """In the child before exec: SIGTERM it when the test process dies, so a
-    killed test run leaves no slapd behind (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Slapd:
+class Slapd(ManagedProcess):
     """One private slapd process and its data, in a temp dir removed by stop()."""
 
     START_DEADLINE = 15.0  # seconds to wait for the server to answer
@@ -107,8 +91,6 @@ class Slapd:
         self._tls = (tls_cert, tls_key) if tls_cert else None
         self._require_tls = require_tls
         self._dir = None
-        self._proc = None
-        self._log = None
         self.port = None
 
     # -- properties -------------------------------------------------------
@@ -135,12 +117,9 @@ class Slapd:
             except BaseException:
                 self._remove_dir()
                 raise
-        attempts = 5 if self.port is None else 1  # restart() keeps its port
-        for attempt in range(attempts):
-            if self.port is None or attempt > 0:
-                self.port = _free_port()
-            if self._launch():
-                return self
+        # restart() keeps its port.
+        if self.start_on_free_ports(self.port is not None, self._pick_port, self._launch):
+            return self
         log = self._read_log()
         self._remove_dir()
         raise RuntimeError(f"slapd did not start on {self.url}:\n{log}")
@@ -148,32 +127,13 @@ class Slapd:
     def stop(self, keep_data=False):
         """Stop the server (SIGTERM, then SIGKILL after a deadline) and remove its
         temp dir unless keep_data."""
-        if self._proc is not None:
-            proc, self._proc = self._proc, None
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=self.STOP_DEADLINE)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=self.STOP_DEADLINE)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self.terminate()
         if not keep_data:
             self._remove_dir()
 
     def restart(self):
         """Stop and start again on the same port with the same data."""
-        self.stop(keep_data=True)
-        return self.start()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        return super().restart()
 
     # -- helpers ----------------------------------------------------------
 
@@ -255,24 +215,18 @@ class Slapd:
     def _launch(self):
         """Start slapd on self.port and wait until it answers; False when it exited
         (the port was taken in the meantime), raises on a timeout."""
-        if self._log is None:
-            self._log = open(os.path.join(self._dir, "slapd.log"), "ab")
         # -d 0: stay in the foreground (so the PID is ours), log nothing on stderr.
-        self._proc = subprocess.Popen(
-            [SLAPD, "-f", self._conf, "-h", f"ldap://127.0.0.1:{self.port}/", "-d", "0"],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + self.START_DEADLINE
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._proc = None
-                return False
-            if self._answers():
-                return True
-            time.sleep(0.05)  # poll interval, not a synchronisation
-        self.stop(keep_data=True)
-        raise RuntimeError(f"slapd did not answer on {self.url} within "
-                           f"{self.START_DEADLINE:.0f} s:\n{self._read_log()}")
+        self.spawn([SLAPD, "-f", self._conf, "-h", f"ldap://127.0.0.1:{self.port}/", "-d", "0"],
+                   os.path.join(self._dir, "slapd.log"))
+        try:
+            return self.wait_ready(self._answers)
+        except TimeoutError:
+            self.stop(keep_data=True)
+            raise RuntimeError(f"slapd did not answer on {self.url} within "
+                               f"{self.START_DEADLINE:.0f} s:\n{self._read_log()}") from None
+
+    def _pick_port(self):
+        self.port = free_port("127.0.0.1")
 
     def _answers(self):
         try:

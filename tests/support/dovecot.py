@@ -55,12 +55,12 @@ from email.utils import formatdate, make_msgid
 
 from process import (ManagedProcess, descendants, free_ports, poll_until, start_time,
                      startup_diagnostics)
+from service_user import ensure_system_user
 from test_ca import self_signed_certificate
 
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
 OPENSSL = "/usr/bin/openssl"
-USERADD = "/usr/sbin/useradd"
 MAIL_USER = "zmproxy-mail"
 INTERNAL_USER = "dovecot"   # Debian's dovecot-core creates both
 LOGIN_USER = "dovenull"
@@ -72,20 +72,7 @@ _descendants = descendants  # the name bench/compare imports
 def _mail_user():
     """(uid, gid) of the system user that owns the test mailboxes; creates it
     when missing (idempotent, and safe when several tests race to create it)."""
-    for attempt in range(10):
-        try:
-            pw = pwd.getpwnam(MAIL_USER)
-            return pw.pw_uid, pw.pw_gid
-        except KeyError:
-            pass
-        if not os.access(USERADD, os.X_OK):
-            raise unittest.SkipTest(f"user {MAIL_USER} is missing and {USERADD} is not available")
-        # Exit 9 = the user exists (another test made it meanwhile); 10 = the
-        # passwd/group files were locked by a concurrent useradd: try again.
-        subprocess.run([USERADD, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        MAIL_USER], capture_output=True, text=True, timeout=60)
-        time.sleep(0.05 * attempt)  # back-off between attempts, not a synchronisation
-    pw = pwd.getpwnam(MAIL_USER)  # raises KeyError with the name if still missing
+    pw = ensure_system_user(MAIL_USER)
     return pw.pw_uid, pw.pw_gid
 
 
@@ -249,15 +236,11 @@ class Dovecot(ManagedProcess):
         matches; returns the match, raises AssertionError with the log tail on
         timeout. Dovecot's log process writes asynchronously."""
         rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            m = rx.search(self.log(), start)
-            if m:
-                return m
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"{pattern!r} not in dovecot {self.name} log within "
-                                     f"{timeout} s:\n{self.log()[-3000:]}")
-            time.sleep(0.02)  # poll interval
+        try:
+            return poll_until(lambda: rx.search(self.log(), start), timeout, 0.02)
+        except TimeoutError:
+            raise AssertionError(f"{pattern!r} not in dovecot {self.name} log within "
+                                 f"{timeout} s:\n{self.log()[-3000:]}") from None
 
     def doveadm(self, *args, check=True):
         """Run `doveadm -c <conf> ARGS...`; returns the CompletedProcess."""

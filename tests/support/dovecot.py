@@ -48,13 +48,12 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 from email.utils import formatdate, make_msgid
 
-from process import (ManagedProcess, descendants, free_ports, poll_until, start_time,
-                     startup_diagnostics)
+from process import (ManagedProcess, descendants, free_ports, poll_until, read_text,
+                     start_time, startup_diagnostics)
 from service_user import ensure_system_user
 from test_ca import self_signed_certificate
 
@@ -114,7 +113,6 @@ class Dovecot(ManagedProcess):
         self.ssl = bool(ssl)
         self.auth_failure_delay = auth_failure_delay
         self.imap_port = self.pop3_port = self.imaps_port = self.pop3s_port = None
-        self.directory = None
         self.conf_path = None
         self.log_path = None
         self.cert_path = None   # the certificate (PEM) when ssl=True
@@ -140,13 +138,7 @@ class Dovecot(ManagedProcess):
         if self._proc is not None:
             return self
         self._uid, self._gid = _mail_user()
-        if self.directory is None:
-            self.directory = tempfile.mkdtemp(prefix=f"zmproxy-dovecot-{self.name}-")
-            try:
-                self._prepare()
-            except BaseException:
-                self._remove_dir()
-                raise
+        self.make_directory(f"zmproxy-dovecot-{self.name}-", self._prepare)
         # restart() keeps its ports.
         if self.start_on_free_ports(self.imap_port is not None, self._pick_ports,
                                     self._configure_and_launch):
@@ -174,7 +166,7 @@ class Dovecot(ManagedProcess):
             except ProcessLookupError:
                 pass
         if not keep_data:
-            self._remove_dir()
+            self.remove_directory()
 
     def restart(self):
         """Stop and start again on the same ports with the same mailboxes."""
@@ -225,11 +217,7 @@ class Dovecot(ManagedProcess):
 
     def log(self):
         """The whole Dovecot log (errors and info) as text."""
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except (OSError, TypeError):
-            return ""
+        return read_text(self.log_path)
 
     def wait_for_log(self, pattern, timeout=5.0, start=0):
         """Poll the log (from character offset start) until the regex pattern
@@ -423,8 +411,5 @@ service stats {{
     def _stderr_path(self):
         return os.path.join(self.directory, "dovecot.stderr")
 
-    def _remove_dir(self):
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = None
-            self.imap_port = self.pop3_port = self.imaps_port = self.pop3s_port = None
+    def forget_ports(self):
+        self.imap_port = self.pop3_port = self.imaps_port = self.pop3s_port = None

@@ -17,12 +17,10 @@ The client methods speak memcached's text protocol over a fresh socket each
 """
 import os
 import pwd
-import shutil
 import socket
-import tempfile
 import unittest
 
-from process import ManagedProcess, free_port
+from process import ManagedProcess, free_port, read_text
 
 MEMCACHED = "/usr/bin/memcached"
 
@@ -58,7 +56,6 @@ class Memcached(ManagedProcess):
         self.address = address
         self.memory_mb = memory_mb
         self.port = None
-        self.directory = None
 
     # -- properties -------------------------------------------------------
 
@@ -73,30 +70,22 @@ class Memcached(ManagedProcess):
         """Start the server (on the port it had before, after a stop())."""
         if self._proc is not None:
             return self
-        if self.directory is None:
-            self.directory = tempfile.mkdtemp(prefix="zmproxy-memcached-")
+        self.make_directory("zmproxy-memcached-")
         if self.start_on_free_ports(self.port is not None, self._pick_port, self._launch):
             return self
         log = self.log()
-        self._remove_dir()
+        self.remove_directory()
         raise RuntimeError(f"memcached did not start on {self.server}:\n{log}")
 
     def stop(self, keep_data=False):
         """Stop the server by its PID (SIGTERM, SIGKILL after a deadline). The
         port is kept for a later start(); the temp dir (its log) is removed
         unless keep_data."""
-        self.terminate()
-        if not keep_data:
-            self._remove_dir()
+        super().stop(keep_data)
 
     def log(self):
         """memcached's stderr (empty unless it complained)."""
-        try:
-            with open(os.path.join(self.directory, "memcached.log"), encoding="utf-8",
-                      errors="replace") as f:
-                return f.read()
-        except (OSError, TypeError):
-            return ""
+        return read_text(self.directory and os.path.join(self.directory, "memcached.log"))
 
     # -- text protocol client ---------------------------------------------
 
@@ -194,8 +183,3 @@ class Memcached(ManagedProcess):
             return self._request(b"version\r\n").startswith(b"VERSION ")
         except (OSError, MemcachedError):
             return False
-
-    def _remove_dir(self):
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = None

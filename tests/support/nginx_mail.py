@@ -37,12 +37,10 @@ Raises unittest.SkipTest when nginx or the mail module is not installed.
 import os
 import pwd
 import re
-import shutil
 import socket
-import tempfile
 import unittest
 
-from process import ManagedProcess, free_ports, startup_diagnostics
+from process import ManagedProcess, free_ports, read_text, startup_diagnostics
 
 NGINX = "/usr/sbin/nginx"
 MAIL_MODULE = "/usr/lib/nginx/modules/ngx_mail_module.so"
@@ -93,7 +91,6 @@ class NginxMail(ManagedProcess):
         self.imaps_certificate = tuple(imaps_certificate) if imaps_certificate else None
         self.imap_port = self.pop3_port = self.imaps_port = None
         self.imap_capabilities = None  # the list written to imap_capabilities, if any
-        self.directory = None
         self.conf_path = None
         self.error_log_path = None
 
@@ -107,15 +104,7 @@ class NginxMail(ManagedProcess):
     def start(self):
         if self._proc is not None:
             return self
-        if self.directory is None:
-            self.directory = tempfile.mkdtemp(prefix="zmproxy-nginx-")
-            self.conf_path = os.path.join(self.directory, "nginx.conf")
-            self.error_log_path = os.path.join(self.directory, "error.log")
-            try:
-                self.imap_capabilities = self._capabilities()
-            except BaseException:
-                self._remove_dir()
-                raise
+        self.make_directory("zmproxy-nginx-", self._prepare)
         if self.start_on_free_ports(self.imap_port is not None, self._pick_ports,
                                     self._configure_and_launch):
             return self
@@ -127,19 +116,18 @@ class NginxMail(ManagedProcess):
         """Stop nginx by its master's PID (SIGTERM = fast shutdown; the master
         waits for its worker), SIGKILL after a deadline; remove the temp dir
         unless keep_data."""
-        self.terminate()
-        if not keep_data:
-            self._remove_dir()
+        super().stop(keep_data)
 
     def error_log(self):
         """nginx's error log (info level: connections, auth_http, proxy events)."""
-        try:
-            with open(self.error_log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except (OSError, TypeError):
-            return ""
+        return read_text(self.error_log_path)
 
     # -- internals --------------------------------------------------------
+
+    def _prepare(self):
+        self.conf_path = os.path.join(self.directory, "nginx.conf")
+        self.error_log_path = os.path.join(self.directory, "error.log")
+        self.imap_capabilities = self._capabilities()
 
     def _pick_ports(self):
         ports = free_ports(self.address, 3 if self.imaps_certificate else 2)
@@ -236,8 +224,5 @@ mail {{
     def _stderr_path(self):
         return os.path.join(self.directory, "nginx.stderr")
 
-    def _remove_dir(self):
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = None
-            self.imap_port = self.pop3_port = self.imaps_port = None
+    def forget_ports(self):
+        self.imap_port = self.pop3_port = self.imaps_port = None

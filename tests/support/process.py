@@ -15,24 +15,29 @@
   (never a sleep as synchronisation).
 - greets(address, port, greeting, tls): whether a server's first words on a
   new connection (TLS unverified when tls) start with greeting.
+- read_text(path): a log file's text, "" when it is not there.
 - read_addr_file(path) / read_named_addresses(path): the run/<daemon>.addr
   files zmproxy's daemons write once they listen.
 - descendants(pid) / start_time(pid): a process tree from /proc, and the
   start time that tells a live process from a recycled PID.
-- ManagedProcess: a base for fixtures that own one child process: spawn it
-  with its output in a log file, wait for readiness under START_DEADLINE,
-  stop it by PID under STOP_DEADLINE, restart, use as a context manager;
-  spawn_until_greeted() for a mail server that must greet on every port.
+- ManagedProcess: a base for fixtures that own one child process and a temp
+  dir: spawn it with its output in a log file, wait for readiness under
+  START_DEADLINE, stop it by PID under STOP_DEADLINE (removing the temp dir
+  unless keep_data), restart keeping data and ports, use as a context
+  manager; spawn_until_greeted() for a mail server that must greet on every
+  port.
 
 Self-signed and CA-issued certificates: test_ca.py.
 """
 import ctypes
 import ipaddress
 import os
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 
 
@@ -118,16 +123,20 @@ def greets(address, port, greeting, tls=False, timeout=2.0):
         return False
 
 
+def read_text(path):
+    """The text of the file at path (undecodable bytes replaced); "" when it
+    is missing or path is None."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except (OSError, TypeError):
+        return ""
+
+
 def startup_diagnostics(output_path, server_log="", offsets=(0, 0)):
     """What a server said since offsets (into output_path, its stdout and
     stderr, and into server_log, its log's text): the last 4000 characters."""
-    text = server_log[offsets[1]:]
-    try:
-        with open(output_path, encoding="utf-8", errors="replace") as f:
-            text = f.read()[offsets[0]:] + text
-    except (OSError, TypeError):
-        pass
-    return text[-4000:]
+    return (read_text(output_path)[offsets[0]:] + server_log[offsets[1]:])[-4000:]
 
 
 def read_addr_file(path):
@@ -185,10 +194,10 @@ def start_time(pid):
 
 
 class ManagedProcess:
-    """A fixture that owns one child process. A subclass provides start() and
-    stop(keep_data=False) (usually around spawn(), wait_ready() and
-    terminate()); this base gives pid, running, restart() and the context
-    manager."""
+    """A fixture that owns one child process and a temp dir. A subclass
+    provides start() (usually make_directory(), start_on_free_ports() and
+    spawn() with wait_ready() or spawn_until_greeted()); this base gives pid,
+    running, stop(), restart() and the context manager."""
 
     START_DEADLINE = 10.0  # seconds to wait for the child to be ready
     STOP_DEADLINE = 10.0   # seconds to wait after SIGTERM before SIGKILL
@@ -196,6 +205,7 @@ class ManagedProcess:
 
     _proc = None
     _output = None
+    directory = None  # the temp dir while the fixture has one
 
     @property
     def pid(self):
@@ -205,6 +215,32 @@ class ManagedProcess:
     @property
     def running(self):
         return self._proc is not None and self._proc.poll() is None
+
+    def make_directory(self, prefix, prepare=None):
+        """Create the temp dir unless there is one (restart() keeps it) and run
+        prepare() once it exists; the dir is removed again when prepare fails.
+        True when it was created now."""
+        if self.directory is not None:
+            return False
+        self.directory = tempfile.mkdtemp(prefix=prefix)
+        if prepare is not None:
+            try:
+                prepare()
+            except BaseException:
+                self.remove_directory()
+                raise
+        return True
+
+    def remove_directory(self):
+        """Remove the temp dir and forget_ports()."""
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+            self.forget_ports()
+
+    def forget_ports(self):
+        """Called when the temp dir goes; a fixture whose ports go with it
+        clears them here (the next start() picks new ones)."""
 
     def spawn(self, argv, output_path, **popen_args):
         """Start argv as the child, stdin from /dev/null, stdout and stderr
@@ -279,6 +315,13 @@ class ManagedProcess:
             self._output.close()
             self._output = None
         return proc
+
+    def stop(self, keep_data=False):
+        """Stop the child by its PID (SIGTERM, SIGKILL after STOP_DEADLINE) and
+        remove the temp dir unless keep_data."""
+        self.terminate()
+        if not keep_data:
+            self.remove_directory()
 
     def restart(self):
         """Stop and start again, keeping the data and the ports."""

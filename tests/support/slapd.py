@@ -28,10 +28,9 @@ import os
 import shutil
 import socket
 import subprocess
-import tempfile
 import unittest
 
-from process import ManagedProcess, free_port
+from process import ManagedProcess, free_port, read_text
 
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
@@ -90,7 +89,6 @@ class Slapd(ManagedProcess):
         self._maxsize = maxsize
         self._tls = (tls_cert, tls_key) if tls_cert else None
         self._require_tls = require_tls
-        self._dir = None
         self.port = None
 
     # -- properties -------------------------------------------------------
@@ -99,37 +97,25 @@ class Slapd(ManagedProcess):
     def url(self):
         return f"ldap://127.0.0.1:{self.port}"
 
-    @property
-    def directory(self):
-        """The temp dir holding slapd.conf, the database and slapd.log."""
-        return self._dir
-
     # -- life cycle -------------------------------------------------------
 
     def start(self):
         """Write the config, load the base entries and start the server."""
         if self._proc is not None:
             return self
-        if self._dir is None:
-            self._dir = tempfile.mkdtemp(prefix="zmproxy-slapd-")
-            try:
-                self._configure()
-            except BaseException:
-                self._remove_dir()
-                raise
+        # self.directory: the temp dir holding slapd.conf, the database and slapd.log.
+        self.make_directory("zmproxy-slapd-", self._configure)
         # restart() keeps its port.
         if self.start_on_free_ports(self.port is not None, self._pick_port, self._launch):
             return self
         log = self._read_log()
-        self._remove_dir()
+        self.remove_directory()
         raise RuntimeError(f"slapd did not start on {self.url}:\n{log}")
 
     def stop(self, keep_data=False):
         """Stop the server (SIGTERM, then SIGKILL after a deadline) and remove its
         temp dir unless keep_data."""
-        self.terminate()
-        if not keep_data:
-            self._remove_dir()
+        super().stop(keep_data)
 
     def restart(self):
         """Stop and start again on the same port with the same data."""
@@ -158,26 +144,26 @@ class Slapd(ManagedProcess):
                                    "zmproxy_ldap_schema or unset ZMPROXY_LDAP_SCHEMA_DIR")
             return path
         # Not under CTest: generate it from the source tree.
-        out = os.path.join(self._dir, "schema")
+        out = os.path.join(self.directory, "schema")
         subprocess.run(["python3", os.path.join(SOURCE_DIR, "lib/schema/gen_ldap_schema.py"),
                         os.path.join(SOURCE_DIR, "lib/schema/attributes.toml"), out],
                        check=True, timeout=60)
         return os.path.join(out, "zmproxy.schema")
 
     def _configure(self):
-        db = os.path.join(self._dir, "db")
+        db = os.path.join(self.directory, "db")
         os.mkdir(db, 0o700)
         includes = [os.path.join(SYSTEM_SCHEMA_DIR, f"{s}.schema")
                     for s in ("core", "cosine", "inetorgperson")]
         includes.append(self._schema_file())
-        self._conf = os.path.join(self._dir, "slapd.conf")
+        self._conf = os.path.join(self.directory, "slapd.conf")
         lines = [f'include "{p}"' for p in includes]
         lines += [
             f'modulepath "{MODULE_DIR}"',
             "moduleload back_mdb",
             "moduleload syncprov",
-            f'pidfile "{os.path.join(self._dir, "slapd.pid")}"',
-            f'argsfile "{os.path.join(self._dir, "slapd.args")}"',
+            f'pidfile "{os.path.join(self.directory, "slapd.pid")}"',
+            f'argsfile "{os.path.join(self.directory, "slapd.args")}"',
             *([f'TLSCertificateFile "{self._tls[0]}"', f'TLSCertificateKeyFile "{self._tls[1]}"']
               if self._tls else []),
             *(["security tls=1"] if self._require_tls else []),
@@ -203,7 +189,7 @@ class Slapd(ManagedProcess):
         with open(self._conf, "w", encoding="utf-8") as f:
             f.write("\n".join(lines))
         if self._entries:
-            ldif = os.path.join(self._dir, "base.ldif")
+            ldif = os.path.join(self.directory, "base.ldif")
             with open(ldif, "w", encoding="utf-8") as f:
                 f.write(self._entries)
             out = subprocess.run([SLAPADD, "-f", self._conf, "-l", ldif], capture_output=True,
@@ -217,7 +203,7 @@ class Slapd(ManagedProcess):
         (the port was taken in the meantime), raises on a timeout."""
         # -d 0: stay in the foreground (so the PID is ours), log nothing on stderr.
         self.spawn([SLAPD, "-f", self._conf, "-h", f"ldap://127.0.0.1:{self.port}/", "-d", "0"],
-                   os.path.join(self._dir, "slapd.log"))
+                   os.path.join(self.directory, "slapd.log"))
         try:
             return self.wait_ready(self._answers)
         except TimeoutError:
@@ -241,15 +227,7 @@ class Slapd(ManagedProcess):
         return out.returncode == 0 or (self._require_tls and out.returncode == 13)
 
     def _read_log(self):
-        try:
-            with open(os.path.join(self._dir, "slapd.log"), encoding="utf-8",
-                      errors="replace") as f:
-                return f.read()[-4000:]
-        except (OSError, TypeError):
-            return ""
+        return read_text(self.directory and os.path.join(self.directory, "slapd.log"))[-4000:]
 
-    def _remove_dir(self):
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-            self.port = None
+    def forget_ports(self):
+        self.port = None

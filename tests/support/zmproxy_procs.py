@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from process import poll_until, read_addr_file, read_named_addresses, stop_process
+from process import poll_until, read_addr_file, read_named_addresses, read_text, stop_process
 
 
 class Daemon:
@@ -46,11 +46,7 @@ class Daemon:
         return read_named_addresses(os.path.join(self.home, "run", f"{self.name}.addr"))
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_text(self.log_path)
 
     def stop(self, timeout=10.0):
         if self.proc is None:

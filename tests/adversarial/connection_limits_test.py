@@ -17,6 +17,7 @@ import time
 
 from config_pipeline_test import wait_until
 from mail_proxy_test import PASSWORDS, MailProxyBase
+from process import read_named_addresses
 from zmproxy_testing import HomeTestCase, tool
 
 FLOOD = 1500
@@ -127,7 +128,7 @@ class OutOfDescriptorsTest(HomeTestCase):
         addr = os.path.join(self.home, "run", "zmproxyd.addr")
         log = os.path.join(self.home, "log", "zmproxyd.log")
         wait_until(lambda: "imap " in _text(addr), "zmproxyd listens")
-        port = int(_text(addr).split("imap ", 1)[1].split()[0].rsplit(":", 1)[1])
+        port = read_named_addresses(addr)["imap"]
         # More connections than descriptors: the kernel queues them, the
         # proxy runs out while accepting.
         socks = []

@@ -116,11 +116,7 @@ allow_untrusted_certs = {"true" if allow_untrusted else "false"}
             f.write(conf)
         self.proxy = Daemon(BIN_DIR, "zmproxyd", self.home).start()
         self.addCleanup(self.proxy.stop)
-        self.ports = {}
-        with open(os.path.join(self.home, "run", "zmproxyd.addr")) as f:
-            for line in f:
-                name, addr = line.split()
-                self.ports[name] = int(addr.rsplit(":", 1)[1])
+        self.ports = self.proxy.listener_ports()
 
     def proxy_log(self):
         try:
@@ -343,8 +339,7 @@ upstreams = ["{self.backends[backend].server}"]
 """)
         proxy = Daemon(BIN_DIR, "zmproxyd", self.home).start()
         self.addCleanup(proxy.stop)
-        with open(os.path.join(self.home, "run", "zmproxyd.addr")) as f:
-            self.port = int(dict(line.split() for line in f)["http"].rsplit(":", 1)[1])
+        self.port = proxy.listener_ports()["http"]
 
     def get(self):
         import http.client

@@ -19,6 +19,8 @@ import unittest
 from zmproxy_testing import BIN_DIR, HomeTestCase, tool
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
+from process import poll_until, stop_process  # noqa: E402
+from test_ca import self_signed_certificate  # noqa: E402
 from zmproxy_procs import Daemon  # noqa: E402
 
 PASSWORD = "Pw1-secret-alpha"
@@ -53,9 +55,7 @@ def free_ports(count):
 
 
 def make_cert(cert, key, cn="proxy.example.com"):
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-days", "2", "-subj", f"/CN={cn}", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
+    self_signed_certificate(cert, key, cn)
 
 
 def capabilities(port):
@@ -69,13 +69,14 @@ def capabilities(port):
 
 
 def wait_until(predicate, what, timeout=DEADLINE):
+    """Poll predicate() until it is true; the seconds it took. AssertionError
+    naming `what` after timeout seconds."""
     start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        value = predicate()
-        if value:
-            return time.monotonic() - start
-        time.sleep(0.02)  # polling a condition with a deadline
-    raise AssertionError(f"not within {timeout}s: {what}")
+    try:
+        poll_until(predicate, timeout, 0.02)
+    except TimeoutError:
+        raise AssertionError(f"not within {timeout}s: {what}") from None
+    return time.monotonic() - start
 
 
 class PipelineBase(HomeTestCase):
@@ -143,10 +144,7 @@ class PipelineBase(HomeTestCase):
         proc = subprocess.Popen([tool("zmconfigd"), "--home", self.home, "--log-level", "debug"],
                                 stdout=log, stderr=log, env=dict(os.environ, ZMPROXY_HOME=self.home))
 
-        def stop():
-            proc.terminate()
-            proc.wait(timeout=10)
-        self.addCleanup(stop)
+        self.addCleanup(stop_process, proc, 10)
         sock = os.path.join(self.home, "run", "zmconfigd.sock")
 
         def rendered_once():

@@ -6,16 +6,20 @@ import imaplib
 import os
 import poplib
 import re
+import signal
 import socket
 import ssl
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
 import urllib.parse
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "support"))
+SUPPORT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support")
+sys.path.insert(0, SUPPORT)
+import process  # noqa: E402
 from dovecot import Dovecot  # noqa: E402
 from memcached import Memcached  # noqa: E402
 from nginx_mail import NginxMail  # noqa: E402
@@ -393,6 +397,77 @@ class NginxMailTest(unittest.TestCase):
     def test_error_log(self):
         self.assertTrue(self.nginx.error_log_path.startswith(self.nginx.directory))
         self.assertIn("start worker process", self.nginx.error_log())
+
+
+class ProcessBaseTest(unittest.TestCase):
+    """tests/support/process.py, which every fixture above stands on."""
+
+    def _child(self, code):
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (proc.poll() is None and proc.kill(), proc.wait(), proc.stdout.close()))
+        return proc, proc.stdout.readline().strip()
+
+    def test_stop_process_kills_a_child_that_ignores_sigterm(self):
+        proc, line = self._child("import signal, time\n"
+                                 "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                                 "print('ready', flush=True)\ntime.sleep(60)")
+        self.assertEqual(line, "ready")
+        process.stop_process(proc, timeout=0.5)
+        self.assertEqual(proc.returncode, -signal.SIGKILL)
+
+    def test_stop_process_ends_a_child_with_sigterm_first(self):
+        proc, line = self._child("import time\nprint('ready', flush=True)\ntime.sleep(60)")
+        self.assertEqual(line, "ready")
+        process.stop_process(proc, timeout=10)
+        self.assertEqual(proc.returncode, -signal.SIGTERM)
+
+    def test_a_child_dies_with_its_parent(self):
+        # The parent starts a grandchild with die_with_parent, says its PID, exits.
+        proc, line = self._child(
+            f"import subprocess, sys\nsys.path.insert(0, {SUPPORT!r})\nimport process\n"
+            "c = subprocess.Popen(['sleep', '60'], preexec_fn=process.die_with_parent)\n"
+            "print(c.pid, flush=True)")
+        grandchild = int(line)
+        started = process.start_time(grandchild)
+        proc.wait(timeout=10)
+        try:
+            process.poll_until(lambda: process.start_time(grandchild) != started, 10)
+        except TimeoutError:
+            os.kill(grandchild, signal.SIGKILL)
+            self.fail(f"pid {grandchild} outlived its parent")
+
+    def test_poll_until_times_out_and_gives_up(self):
+        with self.assertRaises(TimeoutError):
+            process.poll_until(lambda: False, 0.1, 0.01)
+        self.assertIsNone(process.poll_until(lambda: False, 10, 0.01, give_up=lambda: True))
+        self.assertEqual(process.poll_until(lambda: 7, 0.1), 7)
+
+    def test_free_ports_are_distinct_and_bindable(self):
+        ports = process.free_ports("127.0.0.1", 3)
+        self.assertEqual(len(set(ports)), 3)
+        for port in ports:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port))
+
+    def test_addr_files(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "x.addr")
+            self.assertIsNone(process.read_addr_file(path))
+            with open(path, "w") as f:
+                f.write("[::1]:8080\n")
+            self.assertEqual(process.read_addr_file(path), ("[::1]:8080", "::1", 8080))
+            with open(path, "w") as f:
+                f.write("imap 127.0.0.1:1143\nhttp [::1]:8080\n")
+            self.assertEqual(process.read_named_addresses(path), {"imap": 1143, "http": 8080})
+
+    def test_start_on_free_ports_retries_only_without_ports(self):
+        picks, outcomes = [], [False, True]
+        m = process.ManagedProcess()
+        self.assertTrue(m.start_on_free_ports(False, lambda: picks.append(1), lambda: outcomes.pop(0)))
+        self.assertEqual(len(picks), 2)
+        picks.clear()
+        self.assertFalse(m.start_on_free_ports(True, lambda: picks.append(1), lambda: False))
+        self.assertEqual(picks, [])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ import re
 import shutil
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,6 +17,7 @@ from zmproxy_testing import BIN_DIR, HomeTestCase
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "support"))
+from test_ca import self_signed_certificate  # noqa: E402
 from zmproxy_procs import Daemon  # noqa: E402
 
 PASSWORDS = {
@@ -35,12 +35,10 @@ def client_tls():
 
 
 def make_cert(conf_dir):
+    """A self-signed conf/zmproxy.crt and zmproxy.key for proxy.example.com."""
     os.makedirs(conf_dir, exist_ok=True)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-days", "2", "-subj", "/CN=proxy.example.com",
-                    "-keyout", os.path.join(conf_dir, "zmproxy.key"),
-                    "-out", os.path.join(conf_dir, "zmproxy.crt")],
-                   check=True, capture_output=True)
+    self_signed_certificate(os.path.join(conf_dir, "zmproxy.crt"),
+                            os.path.join(conf_dir, "zmproxy.key"), "proxy.example.com")
 
 
 class MailProxyBase(HomeTestCase):
@@ -114,11 +112,7 @@ class MailProxyBase(HomeTestCase):
         self.write_conf()
         self.proxy = Daemon(BIN_DIR, "zmproxyd", self.home).start()
         self.addCleanup(self.proxy.stop)
-        self.ports = {}
-        with open(os.path.join(self.home, "run", "zmproxyd.addr")) as f:
-            for line in f:
-                name, addr = line.split()
-                self.ports[name] = int(addr.rsplit(":", 1)[1])
+        self.ports = self.proxy.listener_ports()
 
     def write_conf(self):
         conf = f"""

@@ -88,11 +88,7 @@ upload_max = {self.upload_max}
 """)
         self.proxy = Daemon(BIN_DIR, "zmproxyd", self.home).start()
         self.addCleanup(self.proxy.stop)
-        self.ports = {}
-        with open(os.path.join(self.home, "run", "zmproxyd.addr")) as f:
-            for line in f:
-                name, addr = line.split()
-                self.ports[name] = int(addr.rsplit(":", 1)[1])
+        self.ports = self.proxy.listener_ports()
 
     def get(self, path, host="mail.example.com", headers=None, https=False, source=None, method="GET",
             body=None):

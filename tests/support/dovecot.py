@@ -40,7 +40,6 @@ Configuration decisions (see /work/shared/BENCH-NOTES.md):
 Needs root (Dovecot's master drops privileges per service). Raises
 unittest.SkipTest when dovecot is not installed or we are not root.
 """
-import ctypes
 import itertools
 import os
 import pwd
@@ -48,96 +47,35 @@ import grp
 import re
 import shutil
 import signal
-import socket
-import ssl as ssl_module
 import subprocess
-import tempfile
 import time
 import unittest
 from email.utils import formatdate, make_msgid
 
+from process import (ManagedProcess, descendants, free_ports, poll_until, read_text,
+                     start_time, startup_diagnostics)
+from service_user import ensure_system_user
+from test_ca import self_signed_certificate
+
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
 OPENSSL = "/usr/bin/openssl"
-USERADD = "/usr/sbin/useradd"
 MAIL_USER = "zmproxy-mail"
 INTERNAL_USER = "dovecot"   # Debian's dovecot-core creates both
 LOGIN_USER = "dovenull"
 
 
-def _die_with_parent():
-    """In the child before exec: SIGTERM it when the test process dies, so a
-    killed test run leaves no server behind (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _free_ports(address, count):
-    """count distinct ephemeral ports on address (held open together so they
-    differ; they are free again when returned, hence the retry in start())."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            socks.append(s)
-            s.bind((address, 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _descendants(pid):
-    """PIDs of pid's children, grandchildren, ... (from /proc)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                kids = [int(k) for k in f.read().split()]
-        except OSError:
-            continue
-        out += kids
-        todo += kids
-    return out
-
-
-def _start_time(pid):
-    """The process start time from /proc/PID/stat, None when it is gone or a
-    zombie: tells a still-running process from a recycled PID."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    if len(fields) < 20 or fields[0] in ("Z", "X"):
-        return None
-    return fields[19]
+_descendants = descendants  # the name bench/compare imports
 
 
 def _mail_user():
     """(uid, gid) of the system user that owns the test mailboxes; creates it
     when missing (idempotent, and safe when several tests race to create it)."""
-    for attempt in range(10):
-        try:
-            pw = pwd.getpwnam(MAIL_USER)
-            return pw.pw_uid, pw.pw_gid
-        except KeyError:
-            pass
-        if not os.access(USERADD, os.X_OK):
-            raise unittest.SkipTest(f"user {MAIL_USER} is missing and {USERADD} is not available")
-        # Exit 9 = the user exists (another test made it meanwhile); 10 = the
-        # passwd/group files were locked by a concurrent useradd: try again.
-        subprocess.run([USERADD, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        MAIL_USER], capture_output=True, text=True, timeout=60)
-        time.sleep(0.05 * attempt)  # back-off between attempts, not a synchronisation
-    pw = pwd.getpwnam(MAIL_USER)  # raises KeyError with the name if still missing
+    pw = ensure_system_user(MAIL_USER)
     return pw.pw_uid, pw.pw_gid
 
 
-class Dovecot:
+class Dovecot(ManagedProcess):
     """One private Dovecot process and its mailboxes, in a temp dir removed by stop()."""
 
     START_DEADLINE = 20.0  # seconds to wait for the listeners to greet
@@ -175,14 +113,11 @@ class Dovecot:
         self.ssl = bool(ssl)
         self.auth_failure_delay = auth_failure_delay
         self.imap_port = self.pop3_port = self.imaps_port = self.pop3s_port = None
-        self.directory = None
         self.conf_path = None
         self.log_path = None
         self.cert_path = None   # the certificate (PEM) when ssl=True
         self.tls_ca = tls_ca    # the TestCa that issues it; None: self-signed
         self.tls_names = list(tls_names) if tls_names is not None else [address]
-        self._proc = None
-        self._stderr = None
         self._uid = self._gid = None
 
     # -- life cycle -------------------------------------------------------
@@ -190,84 +125,52 @@ class Dovecot:
     @property
     def pid(self):
         """The master process's PID while running, else None."""
-        return self._proc.pid if self._proc is not None else None
+        return super().pid
 
     def pids(self):
         """The master's PID and its service processes' (from /proc), while running."""
         if self._proc is None:
             return []
-        return [self._proc.pid, *_descendants(self._proc.pid)]
+        return [self._proc.pid, *descendants(self._proc.pid)]
 
     def start(self):
         """Write the config and mailboxes, start the server, wait for its greetings."""
         if self._proc is not None:
             return self
         self._uid, self._gid = _mail_user()
-        if self.directory is None:
-            self.directory = tempfile.mkdtemp(prefix=f"zmproxy-dovecot-{self.name}-")
-            try:
-                self._prepare()
-            except BaseException:
-                self._remove_dir()
-                raise
-        attempts = 5 if self.imap_port is None else 1  # restart() keeps its ports
-        for attempt in range(attempts):
-            if self.imap_port is None or attempt > 0:
-                ports = _free_ports(self.address, 4 if self.ssl else 2)
-                self.imap_port, self.pop3_port = ports[0], ports[1]
-                if self.ssl:
-                    self.imaps_port, self.pop3s_port = ports[2], ports[3]
-            self._write_config()
-            if self._launch():
-                return self
-        text = self._diagnostics()
+        self.make_directory(f"zmproxy-dovecot-{self.name}-", self._prepare)
+        # restart() keeps its ports.
+        if self.start_on_free_ports(self.imap_port is not None, self._pick_ports,
+                                    self._configure_and_launch):
+            return self
+        text = startup_diagnostics(self._stderr_path(), self.log())
         self.stop()
         raise RuntimeError(f"dovecot {self.name} did not start on {self.address}:\n{text}")
 
     def stop(self, keep_data=False):
         """Stop the server by its PID (SIGTERM, SIGKILL after a deadline), wait for
         its child processes, and remove the temp dir unless keep_data."""
-        if self._proc is not None:
-            proc, self._proc = self._proc, None
-            kids = [(p, _start_time(p)) for p in _descendants(proc.pid)]
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=self.STOP_DEADLINE)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=self.STOP_DEADLINE)
-            # The services notice the master is gone and exit on their own; wait
-            # for them (bounded), and kill a straggler only if the PID is still it.
-            deadline = time.monotonic() + self.STOP_DEADLINE
-            while time.monotonic() < deadline:
-                kids = [(p, t) for p, t in kids if t is not None and _start_time(p) == t]
-                if not kids:
-                    break
-                time.sleep(0.02)
-            for p, t in kids:
-                if _start_time(p) == t:
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
+        kids = [(p, start_time(p)) for p in descendants(self._proc.pid)] if self._proc else []
+        self.terminate()
+        # The services notice the master is gone and exit on their own; wait
+        # for them (bounded), and kill a straggler only if the PID is still it.
+        def alive():
+            return [(p, t) for p, t in kids if t is not None and start_time(p) == t]
+        try:
+            poll_until(lambda: not alive(), self.STOP_DEADLINE, 0.02)
+        except TimeoutError:
+            pass
+        for p, t in alive():
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if not keep_data:
-            self._remove_dir()
+            self.remove_directory()
 
     def restart(self):
         """Stop and start again on the same ports with the same mailboxes."""
-        self.stop(keep_data=True)
-        return self.start()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        return super().restart()
 
     # -- helpers ----------------------------------------------------------
 
@@ -314,26 +217,18 @@ class Dovecot:
 
     def log(self):
         """The whole Dovecot log (errors and info) as text."""
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except (OSError, TypeError):
-            return ""
+        return read_text(self.log_path)
 
     def wait_for_log(self, pattern, timeout=5.0, start=0):
         """Poll the log (from character offset start) until the regex pattern
         matches; returns the match, raises AssertionError with the log tail on
         timeout. Dovecot's log process writes asynchronously."""
         rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            m = rx.search(self.log(), start)
-            if m:
-                return m
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"{pattern!r} not in dovecot {self.name} log within "
-                                     f"{timeout} s:\n{self.log()[-3000:]}")
-            time.sleep(0.02)  # poll interval
+        try:
+            return poll_until(lambda: rx.search(self.log(), start), timeout, 0.02)
+        except TimeoutError:
+            raise AssertionError(f"{pattern!r} not in dovecot {self.name} log within "
+                                 f"{timeout} s:\n{self.log()[-3000:]}") from None
 
     def doveadm(self, *args, check=True):
         """Run `doveadm -c <conf> ARGS...`; returns the CompletedProcess."""
@@ -386,15 +281,8 @@ class Dovecot:
             os.chmod(os.path.join(self.directory, "key.pem"), 0o600)
         elif self.ssl:
             self.cert_path = os.path.join(self.directory, "cert.pem")
-            key = os.path.join(self.directory, "key.pem")
-            out = subprocess.run(
-                [OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
-                 "-subj", f"/CN={self.name}.zmproxy.test", "-keyout", key,
-                 "-out", self.cert_path], capture_output=True, text=True, timeout=60)
-            if out.returncode != 0:
-                raise RuntimeError(f"openssl req failed: {out.stderr.strip()}")
-            os.chmod(key, 0o600)
+            self_signed_certificate(self.cert_path, os.path.join(self.directory, "key.pem"),
+                                    f"{self.name}.zmproxy.test", days=30)
         if self.keep_rawlog:
             # imap-login -R rawlogs writes under base_dir/login/rawlogs (its chroot).
             rawlogs = os.path.join(self.directory, "run", "login", "rawlogs")
@@ -412,6 +300,16 @@ class Dovecot:
                 with open(os.path.join(root, name), "rb") as f:
                     text += f.read()
         return text
+
+    def _pick_ports(self):
+        ports = free_ports(self.address, 4 if self.ssl else 2)
+        self.imap_port, self.pop3_port = ports[0], ports[1]
+        if self.ssl:
+            self.imaps_port, self.pop3s_port = ports[2], ports[3]
+
+    def _configure_and_launch(self):
+        self._write_config()
+        return self._launch()
 
     def _write_config(self):
         d = self.directory
@@ -506,58 +404,12 @@ service stats {{
     def _launch(self):
         """Start dovecot and wait until every listener greets; False when it
         exited because a port was taken meanwhile, raises on other failures."""
-        if self._stderr is None:
-            self._stderr = open(os.path.join(self.directory, "dovecot.stderr"), "ab")
-        offsets = (len(self.log()),
-                   os.path.getsize(os.path.join(self.directory, "dovecot.stderr")))
-        self._proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf_path],
-                                      stdin=subprocess.DEVNULL, stdout=self._stderr,
-                                      stderr=self._stderr, preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + self.START_DEADLINE
-        pending = self._listeners()
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._proc = None
-                text = self._diagnostics(offsets)
-                if "Address already in use" in text:
-                    return False
-                self.stop()
-                raise RuntimeError(f"dovecot {self.name} exited at start:\n{text}")
-            pending = [l for l in pending if not self._greets(*l)]
-            if not pending:
-                return True
-            time.sleep(0.05)  # poll interval, not a synchronisation
-        text = self._diagnostics(offsets)
-        self.stop()
-        raise RuntimeError(f"dovecot {self.name} did not greet on {self.address} ports "
-                           f"{[p for p, _, _ in pending]} within {self.START_DEADLINE:.0f} s:\n"
-                           f"{text}")
+        return self.spawn_until_greeted([DOVECOT, "-F", "-c", self.conf_path],
+                                        self._stderr_path(), self.log, self.address,
+                                        self._listeners(), f"dovecot {self.name}")
 
-    def _greets(self, port, greeting, tls):
-        try:
-            with socket.create_connection((self.address, port), timeout=2) as s:
-                if tls:
-                    ctx = ssl_module.SSLContext(ssl_module.PROTOCOL_TLS_CLIENT)
-                    ctx.check_hostname = False
-                    ctx.verify_mode = ssl_module.CERT_NONE
-                    with ctx.wrap_socket(s) as t:
-                        return t.recv(512).startswith(greeting)
-                return s.recv(512).startswith(greeting)
-        except (OSError, ssl_module.SSLError):
-            return False
+    def _stderr_path(self):
+        return os.path.join(self.directory, "dovecot.stderr")
 
-    def _diagnostics(self, offsets=(0, 0)):
-        text = self.log()[offsets[0]:]
-        try:
-            with open(os.path.join(self.directory, "dovecot.stderr"), encoding="utf-8",
-                      errors="replace") as f:
-                text = f.read()[offsets[1]:] + text
-        except (OSError, TypeError):
-            pass
-        return text[-4000:]
-
-    def _remove_dir(self):
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = None
-            self.imap_port = self.pop3_port = self.imaps_port = self.pop3s_port = None
+    def forget_ports(self):
+        self.imap_port = self.pop3_port = self.imaps_port = self.pop3s_port = None

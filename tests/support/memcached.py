@@ -15,33 +15,14 @@ same port again (memcached's cache is empty then), which is how a test makes
 The client methods speak memcached's text protocol over a fresh socket each
 (no extra packages). Raises unittest.SkipTest when memcached is not installed.
 """
-import ctypes
 import os
 import pwd
-import shutil
-import signal
 import socket
-import subprocess
-import tempfile
-import time
 import unittest
 
+from process import ManagedProcess, free_port, read_text
+
 MEMCACHED = "/usr/bin/memcached"
-
-
-def _die_with_parent():
-    """In the child before exec: SIGTERM it when the test process dies, so a
-    killed test run leaves no server behind (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _free_port(address):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
 
 
 def _run_as():
@@ -61,11 +42,12 @@ class MemcachedError(RuntimeError):
     pass
 
 
-class Memcached:
+class Memcached(ManagedProcess):
     """One private memcached process; stop() removes its temp dir."""
 
     START_DEADLINE = 10.0  # seconds to wait for it to answer
     STOP_DEADLINE = 10.0   # seconds to wait after SIGTERM before SIGKILL
+    POLL_INTERVAL = 0.02   # seconds between `version` probes
     TIMEOUT = 5.0          # client socket timeout
 
     def __init__(self, address="127.0.0.1", memory_mb=16):
@@ -74,9 +56,6 @@ class Memcached:
         self.address = address
         self.memory_mb = memory_mb
         self.port = None
-        self.directory = None
-        self._proc = None
-        self._log = None
 
     # -- properties -------------------------------------------------------
 
@@ -85,70 +64,28 @@ class Memcached:
         """"address:port", the form libmemcached and zmproxy's config take."""
         return f"{self.address}:{self.port}"
 
-    @property
-    def pid(self):
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self):
-        return self._proc is not None and self._proc.poll() is None
-
     # -- life cycle -------------------------------------------------------
 
     def start(self):
         """Start the server (on the port it had before, after a stop())."""
         if self._proc is not None:
             return self
-        if self.directory is None:
-            self.directory = tempfile.mkdtemp(prefix="zmproxy-memcached-")
-        attempts = 5 if self.port is None else 1
-        for attempt in range(attempts):
-            if self.port is None or attempt > 0:
-                self.port = _free_port(self.address)
-            if self._launch():
-                return self
+        self.make_directory("zmproxy-memcached-")
+        if self.start_on_free_ports(self.port is not None, self._pick_port, self._launch):
+            return self
         log = self.log()
-        self._remove_dir()
+        self.remove_directory()
         raise RuntimeError(f"memcached did not start on {self.server}:\n{log}")
 
     def stop(self, keep_data=False):
         """Stop the server by its PID (SIGTERM, SIGKILL after a deadline). The
         port is kept for a later start(); the temp dir (its log) is removed
         unless keep_data."""
-        if self._proc is not None:
-            proc, self._proc = self._proc, None
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=self.STOP_DEADLINE)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=self.STOP_DEADLINE)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if not keep_data:
-            self._remove_dir()
-
-    def restart(self):
-        self.stop(keep_data=True)
-        return self.start()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        super().stop(keep_data)
 
     def log(self):
         """memcached's stderr (empty unless it complained)."""
-        try:
-            with open(os.path.join(self.directory, "memcached.log"), encoding="utf-8",
-                      errors="replace") as f:
-                return f.read()
-        except (OSError, TypeError):
-            return ""
+        return read_text(self.directory and os.path.join(self.directory, "memcached.log"))
 
     # -- text protocol client ---------------------------------------------
 
@@ -225,30 +162,24 @@ class Memcached:
                 if complete(buf):
                     return buf
 
-    def _launch(self):
-        if self._log is None:
-            self._log = open(os.path.join(self.directory, "memcached.log"), "ab")
-        self._proc = subprocess.Popen(
-            [MEMCACHED, "-l", self.address, "-p", str(self.port), "-U", "0",
-             "-m", str(self.memory_mb), "-t", "1", *_run_as()],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + self.START_DEADLINE
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._proc = None
-                return False
-            try:
-                if self._request(b"version\r\n").startswith(b"VERSION "):
-                    return True
-            except (OSError, MemcachedError):
-                pass
-            time.sleep(0.02)  # poll interval, not a synchronisation
-        self.stop(keep_data=True)
-        raise RuntimeError(f"memcached did not answer on {self.server} within "
-                           f"{self.START_DEADLINE:.0f} s:\n{self.log()}")
+    def _pick_port(self):
+        self.port = free_port(self.address)
 
-    def _remove_dir(self):
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = None
+    def _launch(self):
+        """Start memcached on self.port and wait until it answers `version`;
+        False when it exited (the port was taken meanwhile), raises on a timeout."""
+        self.spawn([MEMCACHED, "-l", self.address, "-p", str(self.port), "-U", "0",
+                    "-m", str(self.memory_mb), "-t", "1", *_run_as()],
+                   os.path.join(self.directory, "memcached.log"))
+        try:
+            return self.wait_ready(self._answers)
+        except TimeoutError:
+            self.stop(keep_data=True)
+            raise RuntimeError(f"memcached did not answer on {self.server} within "
+                               f"{self.START_DEADLINE:.0f} s:\n{self.log()}") from None
+
+    def _answers(self):
+        try:
+            return self._request(b"version\r\n").startswith(b"VERSION ")
+        except (OSError, MemcachedError):
+            return False

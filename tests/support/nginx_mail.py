@@ -34,43 +34,16 @@ login, so advertising it breaks clients such as OfflineIMAP).
 
 Raises unittest.SkipTest when nginx or the mail module is not installed.
 """
-import ctypes
 import os
 import pwd
 import re
-import shutil
-import signal
 import socket
-import ssl
-import subprocess
-import tempfile
-import time
 import unittest
+
+from process import ManagedProcess, free_ports, read_text, startup_diagnostics
 
 NGINX = "/usr/sbin/nginx"
 MAIL_MODULE = "/usr/lib/nginx/modules/ngx_mail_module.so"
-
-
-def _die_with_parent():
-    """In the child before exec: SIGTERM it when the test process dies, so a
-    killed test run leaves no server behind (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _free_ports(address, count):
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            socks.append(s)
-            s.bind((address, 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _backend_capabilities(address, port, timeout=5.0):
@@ -97,7 +70,7 @@ def _backend_capabilities(address, port, timeout=5.0):
     return [c for c in caps if c.upper() not in drop and not c.upper().startswith("AUTH=")]
 
 
-class NginxMail:
+class NginxMail(ManagedProcess):
     """One private nginx mail proxy; stop() removes its temp dir."""
 
     START_DEADLINE = 15.0  # seconds to wait for the greetings
@@ -118,41 +91,24 @@ class NginxMail:
         self.imaps_certificate = tuple(imaps_certificate) if imaps_certificate else None
         self.imap_port = self.pop3_port = self.imaps_port = None
         self.imap_capabilities = None  # the list written to imap_capabilities, if any
-        self.directory = None
         self.conf_path = None
         self.error_log_path = None
-        self._proc = None
-        self._stderr = None
 
     @property
     def pid(self):
         """The master process's PID while running, else None."""
-        return self._proc.pid if self._proc is not None else None
+        return super().pid
 
     # -- life cycle -------------------------------------------------------
 
     def start(self):
         if self._proc is not None:
             return self
-        if self.directory is None:
-            self.directory = tempfile.mkdtemp(prefix="zmproxy-nginx-")
-            self.conf_path = os.path.join(self.directory, "nginx.conf")
-            self.error_log_path = os.path.join(self.directory, "error.log")
-            try:
-                self.imap_capabilities = self._capabilities()
-            except BaseException:
-                self._remove_dir()
-                raise
-        attempts = 5 if self.imap_port is None else 1
-        for attempt in range(attempts):
-            if self.imap_port is None or attempt > 0:
-                ports = _free_ports(self.address, 3 if self.imaps_certificate else 2)
-                self.imap_port, self.pop3_port = ports[:2]
-                self.imaps_port = ports[2] if self.imaps_certificate else None
-            self._write_config()
-            if self._launch():
-                return self
-        text = self._diagnostics()
+        self.make_directory("zmproxy-nginx-", self._prepare)
+        if self.start_on_free_ports(self.imap_port is not None, self._pick_ports,
+                                    self._configure_and_launch):
+            return self
+        text = startup_diagnostics(self._stderr_path(), self.error_log())
         self.stop()
         raise RuntimeError(f"nginx did not start on {self.address}:\n{text}")
 
@@ -160,41 +116,27 @@ class NginxMail:
         """Stop nginx by its master's PID (SIGTERM = fast shutdown; the master
         waits for its worker), SIGKILL after a deadline; remove the temp dir
         unless keep_data."""
-        if self._proc is not None:
-            proc, self._proc = self._proc, None
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=self.STOP_DEADLINE)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=self.STOP_DEADLINE)
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-        if not keep_data:
-            self._remove_dir()
-
-    def restart(self):
-        self.stop(keep_data=True)
-        return self.start()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        super().stop(keep_data)
 
     def error_log(self):
         """nginx's error log (info level: connections, auth_http, proxy events)."""
-        try:
-            with open(self.error_log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except (OSError, TypeError):
-            return ""
+        return read_text(self.error_log_path)
 
     # -- internals --------------------------------------------------------
+
+    def _prepare(self):
+        self.conf_path = os.path.join(self.directory, "nginx.conf")
+        self.error_log_path = os.path.join(self.directory, "error.log")
+        self.imap_capabilities = self._capabilities()
+
+    def _pick_ports(self):
+        ports = free_ports(self.address, 3 if self.imaps_certificate else 2)
+        self.imap_port, self.pop3_port = ports[:2]
+        self.imaps_port = ports[2] if self.imaps_certificate else None
+
+    def _configure_and_launch(self):
+        self._write_config()
+        return self._launch()
 
     def _capabilities(self):
         hint = self.imap_backend_hint
@@ -269,63 +211,18 @@ mail {{
             f.write(conf)
 
     def _launch(self):
-        """Start nginx and wait for both greetings; False when it exited because
+        """Start nginx and wait for every greeting; False when it exited because
         a port was taken meanwhile, raises on other failures."""
-        stderr_path = os.path.join(self.directory, "nginx.stderr")
-        if self._stderr is None:
-            self._stderr = open(stderr_path, "ab")
-        offsets = (len(self.error_log()), os.path.getsize(stderr_path))
-        self._proc = subprocess.Popen(
-            [NGINX, "-p", self.directory + "/", "-e", self.error_log_path, "-c", self.conf_path,
-             "-g", "daemon off;"],
-            stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr,
-            preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + self.START_DEADLINE
-        pending = [(self.imap_port, b"* OK"), (self.pop3_port, b"+OK")]
+        pending = [(self.imap_port, b"* OK", False), (self.pop3_port, b"+OK", False)]
         if self.imaps_port:
             pending.append((self.imaps_port, b"* OK", True))
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._proc = None
-                text = self._diagnostics(offsets)
-                if "Address already in use" in text:
-                    return False
-                self.stop()
-                raise RuntimeError(f"nginx exited at start:\n{text}")
-            pending = [p for p in pending if not self._greets(*p)]
-            if not pending:
-                return True
-            time.sleep(0.05)  # poll interval, not a synchronisation
-        text = self._diagnostics(offsets)
-        self.stop()
-        raise RuntimeError(f"nginx did not greet on {self.address} within "
-                           f"{self.START_DEADLINE:.0f} s:\n{text}")
+        return self.spawn_until_greeted(
+            [NGINX, "-p", self.directory + "/", "-e", self.error_log_path, "-c", self.conf_path,
+             "-g", "daemon off;"],
+            self._stderr_path(), self.error_log, self.address, pending, "nginx")
 
-    def _greets(self, port, greeting, tls=False):
-        try:
-            with socket.create_connection((self.address, port), timeout=2) as s:
-                if not tls:
-                    return s.recv(512).startswith(greeting)
-                ctx = ssl.create_default_context()
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-                with ctx.wrap_socket(s) as t:
-                    return t.recv(512).startswith(greeting)
-        except OSError:  # ssl.SSLError is an OSError
-            return False
+    def _stderr_path(self):
+        return os.path.join(self.directory, "nginx.stderr")
 
-    def _diagnostics(self, offsets=(0, 0)):
-        text = self.error_log()[offsets[0]:]
-        try:
-            with open(os.path.join(self.directory, "nginx.stderr"), encoding="utf-8",
-                      errors="replace") as f:
-                text = f.read()[offsets[1]:] + text
-        except (OSError, TypeError):
-            pass
-        return text[-4000:]
-
-    def _remove_dir(self):
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = None
-            self.imap_port = self.pop3_port = self.imaps_port = None
+    def forget_ports(self):
+        self.imap_port = self.pop3_port = self.imaps_port = None

@@ -24,15 +24,13 @@ refuse every operation, the bind included, on a connection without TLS
 
 Raises unittest.SkipTest when slapd is not installed.
 """
-import ctypes
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import tempfile
-import time
 import unittest
+
+from process import ManagedProcess, free_port, read_text
 
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
@@ -70,22 +68,7 @@ def _tool_env():
     return env
 
 
-def _die_with_parent():
-    """In the child before exec: SIGTERM it when the test process dies, so a
-    killed test run leaves no slapd behind (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Slapd:
+class Slapd(ManagedProcess):
     """One private slapd process and its data, in a temp dir removed by stop()."""
 
     START_DEADLINE = 15.0  # seconds to wait for the server to answer
@@ -106,9 +89,6 @@ class Slapd:
         self._maxsize = maxsize
         self._tls = (tls_cert, tls_key) if tls_cert else None
         self._require_tls = require_tls
-        self._dir = None
-        self._proc = None
-        self._log = None
         self.port = None
 
     # -- properties -------------------------------------------------------
@@ -117,63 +97,29 @@ class Slapd:
     def url(self):
         return f"ldap://127.0.0.1:{self.port}"
 
-    @property
-    def directory(self):
-        """The temp dir holding slapd.conf, the database and slapd.log."""
-        return self._dir
-
     # -- life cycle -------------------------------------------------------
 
     def start(self):
         """Write the config, load the base entries and start the server."""
         if self._proc is not None:
             return self
-        if self._dir is None:
-            self._dir = tempfile.mkdtemp(prefix="zmproxy-slapd-")
-            try:
-                self._configure()
-            except BaseException:
-                self._remove_dir()
-                raise
-        attempts = 5 if self.port is None else 1  # restart() keeps its port
-        for attempt in range(attempts):
-            if self.port is None or attempt > 0:
-                self.port = _free_port()
-            if self._launch():
-                return self
+        # self.directory: the temp dir holding slapd.conf, the database and slapd.log.
+        self.make_directory("zmproxy-slapd-", self._configure)
+        # restart() keeps its port.
+        if self.start_on_free_ports(self.port is not None, self._pick_port, self._launch):
+            return self
         log = self._read_log()
-        self._remove_dir()
+        self.remove_directory()
         raise RuntimeError(f"slapd did not start on {self.url}:\n{log}")
 
     def stop(self, keep_data=False):
         """Stop the server (SIGTERM, then SIGKILL after a deadline) and remove its
         temp dir unless keep_data."""
-        if self._proc is not None:
-            proc, self._proc = self._proc, None
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=self.STOP_DEADLINE)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=self.STOP_DEADLINE)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if not keep_data:
-            self._remove_dir()
+        super().stop(keep_data)
 
     def restart(self):
         """Stop and start again on the same port with the same data."""
-        self.stop(keep_data=True)
-        return self.start()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        return super().restart()
 
     # -- helpers ----------------------------------------------------------
 
@@ -198,26 +144,26 @@ class Slapd:
                                    "zmproxy_ldap_schema or unset ZMPROXY_LDAP_SCHEMA_DIR")
             return path
         # Not under CTest: generate it from the source tree.
-        out = os.path.join(self._dir, "schema")
+        out = os.path.join(self.directory, "schema")
         subprocess.run(["python3", os.path.join(SOURCE_DIR, "lib/schema/gen_ldap_schema.py"),
                         os.path.join(SOURCE_DIR, "lib/schema/attributes.toml"), out],
                        check=True, timeout=60)
         return os.path.join(out, "zmproxy.schema")
 
     def _configure(self):
-        db = os.path.join(self._dir, "db")
+        db = os.path.join(self.directory, "db")
         os.mkdir(db, 0o700)
         includes = [os.path.join(SYSTEM_SCHEMA_DIR, f"{s}.schema")
                     for s in ("core", "cosine", "inetorgperson")]
         includes.append(self._schema_file())
-        self._conf = os.path.join(self._dir, "slapd.conf")
+        self._conf = os.path.join(self.directory, "slapd.conf")
         lines = [f'include "{p}"' for p in includes]
         lines += [
             f'modulepath "{MODULE_DIR}"',
             "moduleload back_mdb",
             "moduleload syncprov",
-            f'pidfile "{os.path.join(self._dir, "slapd.pid")}"',
-            f'argsfile "{os.path.join(self._dir, "slapd.args")}"',
+            f'pidfile "{os.path.join(self.directory, "slapd.pid")}"',
+            f'argsfile "{os.path.join(self.directory, "slapd.args")}"',
             *([f'TLSCertificateFile "{self._tls[0]}"', f'TLSCertificateKeyFile "{self._tls[1]}"']
               if self._tls else []),
             *(["security tls=1"] if self._require_tls else []),
@@ -243,7 +189,7 @@ class Slapd:
         with open(self._conf, "w", encoding="utf-8") as f:
             f.write("\n".join(lines))
         if self._entries:
-            ldif = os.path.join(self._dir, "base.ldif")
+            ldif = os.path.join(self.directory, "base.ldif")
             with open(ldif, "w", encoding="utf-8") as f:
                 f.write(self._entries)
             out = subprocess.run([SLAPADD, "-f", self._conf, "-l", ldif], capture_output=True,
@@ -255,24 +201,18 @@ class Slapd:
     def _launch(self):
         """Start slapd on self.port and wait until it answers; False when it exited
         (the port was taken in the meantime), raises on a timeout."""
-        if self._log is None:
-            self._log = open(os.path.join(self._dir, "slapd.log"), "ab")
         # -d 0: stay in the foreground (so the PID is ours), log nothing on stderr.
-        self._proc = subprocess.Popen(
-            [SLAPD, "-f", self._conf, "-h", f"ldap://127.0.0.1:{self.port}/", "-d", "0"],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + self.START_DEADLINE
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._proc = None
-                return False
-            if self._answers():
-                return True
-            time.sleep(0.05)  # poll interval, not a synchronisation
-        self.stop(keep_data=True)
-        raise RuntimeError(f"slapd did not answer on {self.url} within "
-                           f"{self.START_DEADLINE:.0f} s:\n{self._read_log()}")
+        self.spawn([SLAPD, "-f", self._conf, "-h", f"ldap://127.0.0.1:{self.port}/", "-d", "0"],
+                   os.path.join(self.directory, "slapd.log"))
+        try:
+            return self.wait_ready(self._answers)
+        except TimeoutError:
+            self.stop(keep_data=True)
+            raise RuntimeError(f"slapd did not answer on {self.url} within "
+                               f"{self.START_DEADLINE:.0f} s:\n{self._read_log()}") from None
+
+    def _pick_port(self):
+        self.port = free_port("127.0.0.1")
 
     def _answers(self):
         try:
@@ -287,15 +227,7 @@ class Slapd:
         return out.returncode == 0 or (self._require_tls and out.returncode == 13)
 
     def _read_log(self):
-        try:
-            with open(os.path.join(self._dir, "slapd.log"), encoding="utf-8",
-                      errors="replace") as f:
-                return f.read()[-4000:]
-        except (OSError, TypeError):
-            return ""
+        return read_text(self.directory and os.path.join(self.directory, "slapd.log"))[-4000:]
 
-    def _remove_dir(self):
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-            self.port = None
+    def forget_ports(self):
+        self.port = None

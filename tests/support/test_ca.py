@@ -5,6 +5,8 @@
     cert, key = ca.issue("mbox1", ["127.0.0.2"])  # IP:127.0.0.2 in subjectAltName
     cert, key = ca.issue("byname", ["localhost"])  # DNS:localhost
 
+self_signed_certificate(cert, key, cn) makes a self-signed one instead.
+
 Each certificate is issued with /usr/bin/openssl (P-256 keys, 2 days, the
 leaf with basicConstraints CA:false, serverAuth and the names given as
 subjectAltName: IP: for address literals, DNS: otherwise). Nothing is
@@ -58,6 +60,18 @@ def subject_alt_names(names):
         except ValueError:
             parts.append(f"DNS:{name}")
     return ",".join(parts)
+
+
+def self_signed_certificate(cert_path, key_path, cn, days=2):
+    """A self-signed certificate for CN=cn (P-256 key, `days` days, no
+    subjectAltName) written to cert_path and key_path (mode 0600); returns
+    (cert_path, key_path)."""
+    if not os.access(OPENSSL, os.X_OK):
+        raise unittest.SkipTest(f"{OPENSSL} is not installed")
+    _run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+          "-days", str(days), "-subj", f"/CN={cn}", "-keyout", key_path, "-out", cert_path])
+    os.chmod(key_path, 0o600)
+    return cert_path, key_path
 
 
 class TestCa:

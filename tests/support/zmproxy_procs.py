@@ -1,10 +1,10 @@
 """Start zmproxy's own daemons for integration tests, on ephemeral loopback
 ports, in a test's home; stop them by PID."""
 import os
-import signal
 import subprocess
 import sys
-import time
+
+from process import poll_until, read_addr_file, read_named_addresses, read_text, stop_process
 
 
 class Daemon:
@@ -26,43 +26,32 @@ class Daemon:
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args, env=self.env, stdout=self._log, stderr=self._log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self._log.close()
-                self.proc = None
-                raise RuntimeError(f"{self.name} exited: {self.log()}")
-            try:
-                with open(addr_file) as f:
-                    text = f.read().strip()
-                if text:
-                    self.address = text
-                    host, port = text.rsplit(":", 1)
-                    self.host, self.port = host.strip("[]"), int(port)
-                    return self
-            except FileNotFoundError:
-                pass
-            time.sleep(0.02)  # polling a condition with a deadline
-        self.stop()
-        raise RuntimeError(f"{self.name} did not start within {timeout}s: {self.log()}")
+        try:
+            found = poll_until(lambda: read_addr_file(addr_file), timeout, 0.02,
+                               give_up=lambda: self.proc.poll() is not None)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"{self.name} did not start within {timeout}s: {self.log()}") \
+                from None
+        if found is None:
+            self._log.close()
+            self.proc = None
+            raise RuntimeError(f"{self.name} exited: {self.log()}")
+        self.address, self.host, self.port = found
+        return self
+
+    def listener_ports(self):
+        """{listener: port} from run/<name>.addr, where zmproxyd writes one
+        "<listener> <host:port>" a line."""
+        return read_named_addresses(os.path.join(self.home, "run", f"{self.name}.addr"))
 
     def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_text(self.log_path)
 
     def stop(self, timeout=10.0):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=timeout)
+        stop_process(self.proc, timeout)
         self.proc = None
         self._log.close()
 
@@ -99,11 +88,6 @@ class WebBackend:
 
     def stop(self):
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, 10)
             self.proc.stdout.close()
             self.proc = None

@@ -60,6 +60,7 @@ std::string quoted(std::string_view text) {
 
 ParsedAddress failed(std::string_view text, std::string_view why, const AddressRules& rules) {
   ParsedAddress r;
+  r.reason = std::string(why);
   r.error = quoted(text) + " is not an address (" + std::string(why) + "); expected " +
             (rules.default_port ? "host, host:port, [IPv6] or [IPv6]:port"
                                 : "host:port or [IPv6]:port") +

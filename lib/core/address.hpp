@@ -33,7 +33,8 @@ struct AddressRules {
 // allowed.
 struct ParsedAddress {
   Address address;
-  std::string error;
+  std::string error;   // the whole line: "'text' is not an address (why); expected ..."
+  std::string reason;  // only why, for callers that name the text their own way
 
   explicit operator bool() const noexcept { return error.empty(); }
   const Address& operator*() const noexcept { return address; }

@@ -61,10 +61,10 @@ std::string quoted(std::string_view text) {
 ParsedAddress failed(std::string_view text, std::string_view why, const AddressRules& rules) {
   ParsedAddress r;
   r.reason = std::string(why);
-  r.error = quoted(text) + " is not an address (" + std::string(why) + "); expected " +
-            (rules.default_port ? "host, host:port, [IPv6] or [IPv6]:port"
-                                : "host:port or [IPv6]:port") +
-            (rules.port_zero ? " with a port of 0 to 65535" : " with a port of 1 to 65535");
+  r.error =
+      quoted(text) + " is not an address (" + std::string(why) + "); expected " +
+      (rules.default_port ? "host, host:port, [IPv6] or [IPv6]:port" : "host:port or [IPv6]:port") +
+      (rules.port_zero ? " with a port of 0 to 65535" : " with a port of 1 to 65535");
   return r;
 }
 
@@ -184,7 +184,8 @@ ParsedAddress parse_address(std::string_view text, const AddressRules& rules) {
   } else if (!v6) {
     for (const char c : host) {
       if (!is_name_char(c)) {
-        return failed(text, "the host has a character not allowed in a host name or IPv4 address", rules);
+        return failed(text, "the host has a character not allowed in a host name or IPv4 address",
+                      rules);
       }
     }
   }
@@ -192,9 +193,10 @@ ParsedAddress parse_address(std::string_view text, const AddressRules& rules) {
   r.address.host = std::string(host);
   if (!has_port) {
     if (!rules.default_port) {
-      return failed(text, v6 && text.front() != '[' ? "no port; write an IPv6 address as [addr]:port"
-                                                    : "no port",
-                    rules);
+      return failed(
+          text,
+          v6 && text.front() != '[' ? "no port; write an IPv6 address as [addr]:port" : "no port",
+          rules);
     }
     r.address.port = *rules.default_port;
     return r;

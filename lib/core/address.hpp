@@ -51,6 +51,8 @@ std::string format_host(std::string_view host);
 
 // "host:port" or "[v6]:port".
 std::string format_address(std::string_view host, unsigned port);
-inline std::string format_address(const Address& a) { return format_address(a.host, a.port); }
+inline std::string format_address(const Address& a) {
+  return format_address(a.host, a.port);
+}
 
 }  // namespace zmproxy::core

@@ -46,8 +46,8 @@ Result<tcp::endpoint> parse_listen(const std::string& text) {
   boost::system::error_code ec;
   const auto addr = asio::ip::make_address(a->host.empty() ? "0.0.0.0" : a->host, ec);
   if (ec) {
-    return fail(Errc::invalid_argument,
-                "invalid listen address '" + text + "'; use an IP address and port, e.g. 127.0.0.1:7072");
+    return fail(Errc::invalid_argument, "invalid listen address '" + text +
+                                            "'; use an IP address and port, e.g. 127.0.0.1:7072");
   }
   return tcp::endpoint(addr, a->port);
 }

@@ -138,8 +138,8 @@ Result<MemcachedServer> parse_memcached_server(std::string_view entry) {
   }
   const core::ParsedAddress a = core::parse_address(entry, {k_default_port});
   if (!a) {
-    return bad_server(entry,
-                      a.reason + "; expected host, host:port, [IPv6] or [IPv6]:port with a port of 1 to 65535");
+    return bad_server(entry, a.reason + "; expected host, host:port, [IPv6] or [IPv6]:port " +
+                                 "with a port of 1 to 65535");
   }
   return MemcachedServer{a->host, a->port};
 }

@@ -485,7 +485,8 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   }
   // Location: an internal mailbox URL becomes the public one.
   if (auto loc = res.find(bhttp::field::location); loc != res.end()) {
-    const std::string internal = std::string("http") + (c.cfg.upstream.ssl ? "s" : "") + "://" + core::format_address(t.host, static_cast<unsigned>(t.port));
+    const std::string internal = std::string("http") + (c.cfg.upstream.ssl ? "s" : "") + "://" +
+                                 core::format_address(t.host, static_cast<unsigned>(t.port));
     res.set(bhttp::field::location,
             rewrite_location(loc->value(), internal, public_base(c, std::string(req[bhttp::field::host]), t)));
   }
@@ -790,8 +791,9 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
             if (const std::string why = tls::certificate_failure(s->native_handle());
                 !why.empty()) {
               ZMPROXY_LOG(warn, "http", "{}",
-                          tls::untrusted_upstream_message(core::format_address(t.host, static_cast<unsigned>(t.port)),
-                                                          why, c.cfg.upstream.ca_file));
+                          tls::untrusted_upstream_message(
+                              core::format_address(t.host, static_cast<unsigned>(t.port)), why,
+                              c.cfg.upstream.ca_file));
             }
             break;
           }

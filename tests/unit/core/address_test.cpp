@@ -29,7 +29,8 @@ TEST_CASE("addresses parse in every accepted form", "[core][address]") {
 
 TEST_CASE("a bare IPv6 address is a host without a port", "[core][address]") {
   CHECK(*parse_address("::1", k_default_80) == Address{"::1", 80});
-  CHECK(*parse_address("2001:db8::8:800:200c:417a", k_default_80) == Address{"2001:db8::8:800:200c:417a", 80});
+  CHECK(*parse_address("2001:db8::8:800:200c:417a", k_default_80) ==
+        Address{"2001:db8::8:800:200c:417a", 80});
   CHECK(*parse_address("1:2:3:4:5:6:7:8", k_default_80) == Address{"1:2:3:4:5:6:7:8", 80});
   // Without a default port it needs its brackets to carry one.
   const auto r = parse_address("::1");
@@ -38,17 +39,38 @@ TEST_CASE("a bare IPv6 address is a host without a port", "[core][address]") {
 }
 
 TEST_CASE("hostile addresses are refused with one line naming the text", "[core][address]") {
-  for (const std::string& bad : {std::string(""), std::string(":"), std::string("[::1"), std::string("host:99999"),
-                                std::string("host:-1"), std::string("a:b:c"), std::string("host :80"),
-                                std::string(" host:80"), std::string("host:80 "), std::string("ho st"),
-                                std::string("host\0x:80", 9), std::string("host:8\0", 7), std::string("host:"),
-                                std::string(":80"), std::string("host:0"), std::string("host:+80"),
-                                std::string("host:0x50"), std::string("host:000080"), std::string("[]:80"),
-                                std::string("[host]:80"), std::string("[::1]80"), std::string("[::1]:"),
-                                std::string("[::1]:80:90"), std::string("1:2:3:4:5:6:7:8:9"), std::string(":::"),
-                                std::string("1::2::3"), std::string("::1:"), std::string("[fe80::1%]:80"),
-                                std::string("[::1.2.3.256]:80"), std::string("12345::1"),
-                                std::string("host:80/path"), std::string("h\xc3\xa9:80")}) {
+  for (const std::string& bad : {std::string(""),
+                                 std::string(":"),
+                                 std::string("[::1"),
+                                 std::string("host:99999"),
+                                 std::string("host:-1"),
+                                 std::string("a:b:c"),
+                                 std::string("host :80"),
+                                 std::string(" host:80"),
+                                 std::string("host:80 "),
+                                 std::string("ho st"),
+                                 std::string("host\0x:80", 9),
+                                 std::string("host:8\0", 7),
+                                 std::string("host:"),
+                                 std::string(":80"),
+                                 std::string("host:0"),
+                                 std::string("host:+80"),
+                                 std::string("host:0x50"),
+                                 std::string("host:000080"),
+                                 std::string("[]:80"),
+                                 std::string("[host]:80"),
+                                 std::string("[::1]80"),
+                                 std::string("[::1]:"),
+                                 std::string("[::1]:80:90"),
+                                 std::string("1:2:3:4:5:6:7:8:9"),
+                                 std::string(":::"),
+                                 std::string("1::2::3"),
+                                 std::string("::1:"),
+                                 std::string("[fe80::1%]:80"),
+                                 std::string("[::1.2.3.256]:80"),
+                                 std::string("12345::1"),
+                                 std::string("host:80/path"),
+                                 std::string("h\xc3\xa9:80")}) {
     INFO(bad);
     const auto r = parse_address(bad, k_default_80);
     CHECK_FALSE(r);
@@ -78,12 +100,13 @@ TEST_CASE("listener rules allow port 0 and an empty host", "[core][address]") {
 }
 
 TEST_CASE("IPv6 literals are recognised", "[core][address]") {
-  for (const char* good : {"::", "::1", "1::", "1:2:3:4:5:6:7:8", "1::8", "::ffff:1.2.3.4", "fe80::1%lo"}) {
+  for (const char* good :
+       {"::", "::1", "1::", "1:2:3:4:5:6:7:8", "1::8", "::ffff:1.2.3.4", "fe80::1%lo"}) {
     INFO(good);
     CHECK(is_ipv6_literal(good));
   }
-  for (const char* bad : {"", ":", "1", "a:b:c", "1:2:3:4:5:6:7:8:9", "1::2::3", "::1:", ":1::", "g::1",
-                          "::1.2.3", "1:2:3:4:5:6:7:1.2.3.4", "fe80::1%"}) {
+  for (const char* bad : {"", ":", "1", "a:b:c", "1:2:3:4:5:6:7:8:9", "1::2::3",
+                          "::1:", ":1::", "g::1", "::1.2.3", "1:2:3:4:5:6:7:1.2.3.4", "fe80::1%"}) {
     INFO(bad);
     CHECK_FALSE(is_ipv6_literal(bad));
   }

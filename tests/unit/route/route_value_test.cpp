@@ -17,8 +17,8 @@ TEST_CASE("route values are IP:port or [v6]:port and read back", "[route][addres
   }
   // An unbracketed IPv6 address is ambiguous ("2001:db8::1:7143" may be an
   // address without a port): refused, so the route is looked up again.
-  for (const char* bad : {"", ":7143", "10.0.0.1", "10.0.0.1:0", "10.0.0.1:65536", "::1:7143", "[::1]",
-                          "[::1]:x", "10.0.0.1:7143\n"}) {
+  for (const char* bad : {"", ":7143", "10.0.0.1", "10.0.0.1:0", "10.0.0.1:65536", "::1:7143",
+                          "[::1]", "[::1]:x", "10.0.0.1:7143\n"}) {
     INFO(bad);
     std::string host;
     int port = 0;

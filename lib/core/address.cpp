@@ -213,6 +213,18 @@ ParsedAddress parse_address(std::string_view text, const AddressRules& rules) {
   return r;
 }
 
+std::string_view host_part(std::string_view s) noexcept {
+  if (!s.empty() && s.front() == '[') {
+    const auto close = s.find(']');
+    return s.substr(1, close == std::string_view::npos ? s.npos : close - 1);
+  }
+  if (const auto colon = s.find(':');
+      colon != std::string_view::npos && s.find(':', colon + 1) == std::string_view::npos) {
+    return s.substr(0, colon);
+  }
+  return s;
+}
+
 std::string format_host(std::string_view host) {
   if (host.find(':') == std::string_view::npos) {
     return std::string(host);

@@ -43,6 +43,12 @@ struct ParsedAddress {
 
 ParsedAddress parse_address(std::string_view text, const AddressRules& rules = {});
 
+// The host of a Host header or similar, leniently: the inside of "[v6]" or
+// "[v6]:port" (to the end when ']' is missing), the part before the colon of
+// "host:port" (one colon only), else the text itself (a bare IPv6 address).
+// Nothing is validated; use parse_address for that.
+std::string_view host_part(std::string_view authority) noexcept;
+
 // Whether `text` is an IPv6 address (no brackets, an optional %zone).
 bool is_ipv6_literal(std::string_view text) noexcept;
 

@@ -123,3 +123,16 @@ TEST_CASE("addresses format back with brackets for IPv6", "[core][address]") {
     CHECK(format_address(*parse_address(text)) == text);
   }
 }
+
+TEST_CASE("the host part of an authority is taken leniently", "[core][address]") {
+  using zmproxy::core::host_part;
+  CHECK(host_part("mail.example.com") == "mail.example.com");
+  CHECK(host_part("mail.example.com:443") == "mail.example.com");
+  CHECK(host_part("10.0.0.1:80") == "10.0.0.1");
+  CHECK(host_part("[2001:db8::1]:443") == "2001:db8::1");
+  CHECK(host_part("[::1]") == "::1");
+  CHECK(host_part("[::1") == "::1");
+  CHECK(host_part("2001:db8::1") == "2001:db8::1");  // a bare v6 address keeps its colons
+  CHECK(host_part("host:") == "host");
+  CHECK(host_part("") == "");
+}

@@ -2,6 +2,7 @@
 
 #include "lib/confgen/domain_names.hpp"
 
+#include "lib/core/address.hpp"
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/schema/registry.hpp"
@@ -107,7 +108,7 @@ std::string host_of(const Entry& server) {
 }
 
 std::string host_port(const std::string& host, const std::string& port) {
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
+  return core::format_host(host) + ":" + port;
 }
 
 Variable derived(std::string text, bool truthy) {

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <map>
 
+#include "lib/core/address.hpp"
 #include "lib/core/strings.hpp"
 
 namespace zmproxy::route {
@@ -15,25 +16,12 @@ namespace zmproxy::route {
 namespace {
 
 bool parse_host_port(std::string_view entry, std::string& host, int& port) {
-  entry = core::trim(entry);
-  const auto colon = entry.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) {
+  const core::ParsedAddress a = core::parse_address(core::trim(entry));
+  if (!a) {
     return false;
   }
-  std::string_view h = entry.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
-    h = h.substr(1, h.size() - 2);
-  } else if (h.find(':') != std::string_view::npos) {
-    return false;  // an IPv6 address needs its brackets
-  }
-  const std::string_view p = entry.substr(colon + 1);
-  int n = 0;
-  const auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), n);
-  if (h.empty() || ec != std::errc() || ptr != p.data() + p.size() || n <= 0 || n > 65535) {
-    return false;
-  }
-  host = std::string(h);
-  port = n;
+  host = a->host;
+  port = a->port;
   return true;
 }
 

@@ -1,18 +1,13 @@
 #include "lib/route/local_route_cache.hpp"
 
+#include "lib/core/address.hpp"
 #include "lib/core/strings.hpp"
 
 namespace zmproxy::route {
 
 std::string normalise_host(std::string_view host) {
   host = core::trim(host);
-  if (!host.empty() && host.front() == '[') {
-    const auto close = host.find(']');
-    host = host.substr(1, close == std::string_view::npos ? host.npos : close - 1);
-  } else if (const auto colon = host.find(':');
-             colon != std::string_view::npos && host.find(':', colon + 1) == std::string_view::npos) {
-    host = host.substr(0, colon);  // name:port or v4:port (a bare v6 address has several colons)
-  }
+  host = core::host_part(host);  // a bare v6 address keeps its colons
   if (!host.empty() && host.back() == '.') {
     host.remove_suffix(1);
   }

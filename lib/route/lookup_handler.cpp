@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "lib/core/address.hpp"
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/net/address_block.hpp"
@@ -73,17 +74,7 @@ struct Context {
   }
 };
 
-std::string strip_port(std::string_view host) {
-  if (!host.empty() && host.front() == '[') {
-    const auto close = host.find(']');
-    return std::string(host.substr(1, close == std::string_view::npos ? host.size() : close - 1));
-  }
-  const auto colon = host.find(':');
-  if (colon != std::string_view::npos && host.find(':', colon + 1) == std::string_view::npos) {
-    return std::string(host.substr(0, colon));
-  }
-  return std::string(host);
-}
+std::string strip_port(std::string_view host) { return std::string(core::host_part(host)); }
 
 // The port attribute named by the indirection for this protocol and type.
 std::string port_attribute(const LookupRequest& req, const RouteIndex& index) {

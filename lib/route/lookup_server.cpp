@@ -11,6 +11,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include "lib/core/address.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
@@ -38,33 +39,17 @@ struct DnsEntry {
 };
 
 Result<tcp::endpoint> parse_listen(const std::string& text) {
-  std::string host = text;
-  std::string port = "7072";
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string::npos) {
-      return fail(Errc::invalid_argument, "invalid listen address '" + text + "'");
-    }
-    host = text.substr(1, close - 1);
-    if (close + 1 < text.size() && text[close + 1] == ':') {
-      port = text.substr(close + 2);
-    }
-  } else if (const auto colon = text.rfind(':'); colon != std::string::npos) {
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
+  const core::ParsedAddress a = core::parse_address(text, {7072, true, true});
+  if (!a) {
+    return fail(Errc::invalid_argument, "invalid listen address: " + a.error);
   }
   boost::system::error_code ec;
-  const auto addr = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
-  int p = -1;
-  try {
-    p = std::stoi(port);
-  } catch (const std::exception&) {
+  const auto addr = asio::ip::make_address(a->host.empty() ? "0.0.0.0" : a->host, ec);
+  if (ec) {
+    return fail(Errc::invalid_argument, "invalid listen address '" + text +
+                                            "'; use an IP address and port, e.g. 127.0.0.1:7072");
   }
-  if (ec || p < 0 || p > 65535) {
-    return fail(Errc::invalid_argument,
-                "invalid listen address '" + text + "'; use address:port, e.g. 127.0.0.1:7072");
-  }
-  return tcp::endpoint(addr, static_cast<unsigned short>(p));
+  return tcp::endpoint(addr, a->port);
 }
 
 // Compare without leaking where the first difference is.

@@ -2,9 +2,12 @@
 
 #include "lib/route/cache_key.hpp"
 
+#include "lib/core/address.hpp"
+
 #include <libmemcached-1.0/memcached.h>
 #include <libmemcachedutil-1.0/pool.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 #include <set>
@@ -40,14 +43,6 @@ std::string printable(std::string_view s) {
 tl::unexpected<Error> bad_server(std::string_view entry, std::string_view why) {
   return fail(Errc::invalid_argument,
               "invalid memcached server \"" + printable(entry) + "\": " + std::string(why));
-}
-
-bool is_host_char(char c, bool bracketed) {
-  const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  if (bracketed) {
-    return alnum || c == ':' || c == '.' || c == '%';  // hex groups, embedded IPv4, zone id
-  }
-  return alnum || c == '.' || c == '-' || c == '_';
 }
 
 // The result codes after which the connection is known to be in step with
@@ -138,58 +133,15 @@ Result<MemcachedServer> parse_memcached_server(std::string_view entry) {
   if (entry.empty()) {
     return bad_server(entry, "empty entry (expected host:port)");
   }
-  std::string_view host;
-  std::string_view rest;  // "" or ":port"
-  bool bracketed = false;
-  if (entry.front() == '[') {
-    const auto close = entry.find(']');
-    if (close == std::string_view::npos) {
-      return bad_server(entry, "missing ']' after the IPv6 address");
-    }
-    host = entry.substr(1, close - 1);
-    rest = entry.substr(close + 1);
-    bracketed = true;
-    if (host.find(':') == std::string_view::npos) {
-      return bad_server(entry, "brackets are only for IPv6 addresses");
-    }
-  } else {
-    const auto colon = entry.find(':');
-    if (colon != std::string_view::npos && entry.find(':', colon + 1) != std::string_view::npos) {
-      return bad_server(entry, "write an IPv6 address in brackets, as [addr]:port");
-    }
-    host = entry.substr(0, colon);
-    rest = colon == std::string_view::npos ? std::string_view{} : entry.substr(colon);
+  if (entry.front() != '[' && std::count(entry.begin(), entry.end(), ':') > 1) {
+    return bad_server(entry, "write an IPv6 address in brackets, as [addr]:port");
   }
-  if (host.empty()) {
-    return bad_server(entry, "no host");
+  const core::ParsedAddress a = core::parse_address(entry, {k_default_port});
+  if (!a) {
+    return bad_server(entry, a.reason + "; expected host, host:port, [IPv6] or [IPv6]:port " +
+                                 "with a port of 1 to 65535");
   }
-  for (char c : host) {
-    if (!is_host_char(c, bracketed)) {
-      return bad_server(entry, "the host has a character not allowed in a host name or address");
-    }
-  }
-  MemcachedServer server{std::string(host), k_default_port};
-  if (!rest.empty()) {
-    if (rest.front() != ':') {
-      return bad_server(entry, "expected ':port' after ']'");
-    }
-    const std::string_view digits = rest.substr(1);
-    if (digits.empty() || digits.size() > 5) {
-      return bad_server(entry, "the port must be a number from 1 to 65535");
-    }
-    unsigned long port = 0;
-    for (char c : digits) {
-      if (c < '0' || c > '9') {
-        return bad_server(entry, "the port must be a number from 1 to 65535");
-      }
-      port = port * 10 + static_cast<unsigned long>(c - '0');
-    }
-    if (port == 0 || port > 65535) {
-      return bad_server(entry, "the port must be a number from 1 to 65535");
-    }
-    server.port = static_cast<std::uint16_t>(port);
-  }
-  return server;
+  return MemcachedServer{a->host, a->port};
 }
 
 // A pooled handle, held for one call. Going out of scope returns it to the

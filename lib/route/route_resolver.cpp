@@ -12,6 +12,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include "lib/core/address.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/route/cache_key.hpp"
@@ -54,21 +55,12 @@ Result<HandlerAddress> parse_handler(std::string text) {
   t = t.substr(0, t.find('/'));
   HandlerAddress a;
   a.host_header = std::string(t);
-  if (!t.empty() && t.front() == '[') {
-    const auto close = t.find(']');
-    if (close == std::string_view::npos) {
-      return fail(Errc::invalid_argument, "lookup handler '" + text + "': unclosed [");
-    }
-    a.host = std::string(t.substr(1, close - 1));
-    a.port = close + 2 <= t.size() ? std::string(t.substr(close + 2)) : "7072";
-  } else {
-    const auto colon = t.rfind(':');
-    a.host = std::string(t.substr(0, colon));
-    a.port = colon == std::string_view::npos ? "7072" : std::string(t.substr(colon + 1));
+  const core::ParsedAddress parsed = core::parse_address(t, {7072});
+  if (!parsed) {
+    return fail(Errc::invalid_argument, "lookup handler: " + parsed.error);
   }
-  if (a.host.empty() || a.port.empty()) {
-    return fail(Errc::invalid_argument, "lookup handler '" + text + "' is not host:port");
-  }
+  a.host = parsed->host;
+  a.port = std::to_string(parsed->port);
   return a;
 }
 
@@ -460,27 +452,16 @@ ResolverStats RouteResolver::stats() const {
 const ResolverSettings& RouteResolver::settings() const { return m_impl->settings; }
 
 std::string format_route_value(const std::string& host, int port) {
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return core::format_address(host, static_cast<unsigned>(port));
 }
 
 bool parse_route_value(std::string_view value, std::string& host, int& port) {
-  const auto colon = value.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) {
+  const core::ParsedAddress a = core::parse_address(value);
+  if (!a) {
     return false;
   }
-  std::string_view h = value.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
-    h = h.substr(1, h.size() - 2);
-  }
-  const std::string_view p = value.substr(colon + 1);
-  int n = 0;
-  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), n);
-  if (ec != std::errc() || ptr != p.data() + p.size() || n <= 0 || n > 65535 || h.empty()) {
-    return false;
-  }
-  host = std::string(h);
-  port = n;
+  host = a->host;
+  port = a->port;
   return true;
 }
 

@@ -5,6 +5,7 @@
 
 #include <toml++/toml.h>
 
+#include "lib/core/address.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
@@ -320,14 +321,8 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
     }
     for (const auto* list : {&h.upstreams, &h.admin_upstreams}) {
       for (const std::string& u : *list) {
-        const auto colon = u.rfind(':');
-        const std::string port = colon == std::string::npos ? std::string() : u.substr(colon + 1);
-        const bool ok = colon != std::string::npos && colon > 0 && !port.empty() && port.size() <= 5 &&
-                        port.find_first_not_of("0123456789") == std::string::npos && std::stoi(port) > 0 &&
-                        std::stoi(port) <= 65535;
-        if (!ok) {
-          r.fail_at(*t, list == &h.upstreams ? "http.upstreams" : "http.admin_upstreams",
-                    "'" + u + "' is not host:port");
+        if (const core::ParsedAddress a = core::parse_address(u); !a) {
+          r.fail_at(*t, list == &h.upstreams ? "http.upstreams" : "http.admin_upstreams", a.error);
         }
       }
     }

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "lib/core/address.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
@@ -44,26 +45,18 @@ bool wants_tls(const ProxyConfig& c) {
          (c.http.enabled && c.http.mode != "http") || c.http.admin_enabled;
 }
 
-// host and port of "host:port", "[v6]:port" or "http://host:port/path".
-std::pair<std::string, std::string> split_host_port(std::string_view s,
-                                                    std::string_view default_port) {
+// host and port of "host:port", "[v6]:port" or "http://host:port/path";
+// nothing when the text is not an address.
+std::optional<core::Address> split_host_port(std::string_view s, std::uint16_t default_port) {
   if (const auto scheme = s.find("://"); scheme != std::string_view::npos) {
     s.remove_prefix(scheme + 3);
     s = s.substr(0, s.find('/'));
   }
-  if (!s.empty() && s.front() == '[') {
-    const auto close = s.find(']');
-    std::string host(s.substr(1, close == std::string_view::npos ? s.npos : close - 1));
-    if (close != std::string_view::npos && close + 1 < s.size() && s[close + 1] == ':') {
-      return {host, std::string(s.substr(close + 2))};
-    }
-    return {host, std::string(default_port)};
+  core::ParsedAddress a = core::parse_address(s, {default_port});
+  if (!a) {
+    return std::nullopt;
   }
-  const auto colon = s.rfind(':');
-  if (colon == std::string_view::npos) {
-    return {std::string(s), std::string(default_port)};
-  }
-  return {std::string(s.substr(0, colon)), std::string(s.substr(colon + 1))};
+  return std::move(a.address);
 }
 
 // A TCP connect within `timeout_ms`, for the start-up report only (control
@@ -278,8 +271,8 @@ void report_degraded(const ProxyConfig& c) {
   } else {
     bool any = false;
     for (const std::string& h : c.route.handlers) {
-      auto [host, port] = split_host_port(h, "7072");
-      any = any || reachable(host, port, 500);
+      const auto a = split_host_port(h, 7072);
+      any = any || (a && reachable(a->host, std::to_string(a->port), 500));
     }
     if (!any) {
       ZMPROXY_LOG(warn, "proxy",
@@ -289,8 +282,8 @@ void report_degraded(const ProxyConfig& c) {
     }
   }
   for (const std::string& m : c.route.memcached) {
-    auto [host, port] = split_host_port(m, "11211");
-    if (!reachable(host, port, 500)) {
+    const auto a = split_host_port(m, 11211);
+    if (!a || !reachable(a->host, std::to_string(a->port), 500)) {
       ZMPROXY_LOG(warn, "proxy",
                   "degraded: memcached {} does not answer; routes are looked up without it until "
                   "it does",

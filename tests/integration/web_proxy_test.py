@@ -80,7 +80,7 @@ port = 0
 ssl_port = 0
 strict_server_name = {"true" if self.strict else "false"}
 server_names = ["proxy.example.com", "mail.example.com"]
-upstreams = ["{self.b1.server}", "{self.b2.server}"]
+upstreams = [{", ".join(f'"{u}"' for u in self.upstreams())}]
 response_headers = ["X-Frame-Options: SAMEORIGIN"]
 max_header_size = 8192
 upload_max = {self.upload_max}
@@ -89,6 +89,10 @@ upload_max = {self.upload_max}
         self.proxy = Daemon(BIN_DIR, "zmproxyd", self.home).start()
         self.addCleanup(self.proxy.stop)
         self.ports = self.proxy.listener_ports()
+
+    def upstreams(self):
+        """http.upstreams: the mailbox web servers chosen by IP hash."""
+        return [self.b1.server, self.b2.server]
 
     def get(self, path, host="mail.example.com", headers=None, https=False, source=None, method="GET",
             body=None):
@@ -400,6 +404,43 @@ class MixedModeTest(WebProxyBase):
         r, _ = self.get("/?zminitmode=http", headers=cookie, https=True)
         self.assertEqual(r.status, 302)
         self.assertTrue(r.getheader("Location").startswith(f"http://mail.example.com:{self.ports['http']}/"))
+
+
+def ipv6_loopback_available():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@unittest.skipUnless(ipv6_loopback_available(), "no IPv6 loopback (::1) on this host")
+class Ipv6UpstreamTest(WebProxyBase):
+    """An upstream written [::1]:port (the brackets once reached the connect
+    as part of the host name, so every request to it failed)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.b6 = WebBackend("mbox6", "::1").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.b6.stop()
+        super().tearDownClass()
+
+    def upstreams(self):
+        return [f"[::1]:{self.b6.port}"]
+
+    def test_an_ipv6_upstream_is_reached(self):
+        # No account in the path: the IP hash over http.upstreams picks [::1].
+        r, data = self.get("/")
+        self.assertEqual(r.status, 200, data)
+        self.assertEqual(json.loads(data)["name"], "mbox6")
+        with open(os.path.join(self.home, "log", "zmproxyd.log")) as f:
+            log = f.read()
+        self.assertNotIn("[[::1]]", log)
 
 
 if __name__ == "__main__":

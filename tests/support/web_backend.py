@@ -234,6 +234,8 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     name, address, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     ThreadingHTTPServer.allow_reuse_address = True
+    if ":" in address:  # an IPv6 address such as ::1
+        ThreadingHTTPServer.address_family = socket.AF_INET6
     server = ThreadingHTTPServer((address, port), Handler)
     server.daemon_threads = True
     server.name = name

@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "lib/core/address.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/proxy/http/body_pace.hpp"
@@ -344,6 +345,13 @@ struct Target {
   std::string domain;  // the user's domain, when the route came from a name
 };
 
+// An http.upstreams / admin_upstreams entry (checked when the configuration
+// was read; port 80 when it names none).
+Target peer_target(const std::string& entry) {
+  const core::ParsedAddress a = core::parse_address(entry, {80});
+  return Target{a->host, a->port, true, {}};
+}
+
 // Zimbra's REST URL rules: the domain's public service, else the global one,
 // else the scheme and Host the client used.
 std::string public_base(const Ctx& c, const std::string& host_header, const Target& t) {
@@ -477,8 +485,8 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
   }
   // Location: an internal mailbox URL becomes the public one.
   if (auto loc = res.find(bhttp::field::location); loc != res.end()) {
-    const std::string internal = std::string("http") + (c.cfg.upstream.ssl ? "s" : "") + "://" + t.host + ":" +
-                                 std::to_string(t.port);
+    const std::string internal = std::string("http") + (c.cfg.upstream.ssl ? "s" : "") + "://" +
+                                 core::format_address(t.host, static_cast<unsigned>(t.port));
     res.set(bhttp::field::location,
             rewrite_location(loc->value(), internal, public_base(c, std::string(req[bhttp::field::host]), t)));
   }
@@ -698,17 +706,11 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
         continue;
       }
       used[pick] = true;
-      const std::string& u = peers[pick];
-      const auto colon = u.rfind(':');
-      Target t{u.substr(0, colon), colon == std::string::npos ? 80 : std::stoi(u.substr(colon + 1)), true, {}};
-      targets.push_back(t);
+      targets.push_back(peer_target(peers[pick]));
     }
     for (std::size_t i = 0; i < used.size(); ++i) {  // any left after 20 rehashes
       if (!used[i]) {
-        const std::string& u = peers[i];
-        const auto colon = u.rfind(':');
-        targets.push_back(Target{u.substr(0, colon), colon == std::string::npos ? 80 : std::stoi(u.substr(colon + 1)),
-                                 true, {}});
+        targets.push_back(peer_target(peers[i]));
       }
     }
   }
@@ -766,7 +768,7 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
     // address while the old pool lives.
     const std::string pool_key =
         (c.cfg.upstream.ssl ? fmt::format("s{}:", static_cast<const void*>(c.shared->client_tls->native_handle())) : "p:") +
-        t.host + ":" + std::to_string(t.port);
+        core::format_address(t.host, static_cast<unsigned>(t.port));
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::unique_ptr<UpstreamConn> conn =
           attempt == 0 ? UpstreamPool::of_this_thread().take(pool_key, mail::coarse_now()) : nullptr;
@@ -789,8 +791,9 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
             if (const std::string why = tls::certificate_failure(s->native_handle());
                 !why.empty()) {
               ZMPROXY_LOG(warn, "http", "{}",
-                          tls::untrusted_upstream_message(t.host + ":" + std::to_string(t.port),
-                                                          why, c.cfg.upstream.ca_file));
+                          tls::untrusted_upstream_message(
+                              core::format_address(t.host, static_cast<unsigned>(t.port)), why,
+                              c.cfg.upstream.ca_file));
             }
             break;
           }
@@ -799,7 +802,7 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
           conn->stream = std::make_unique<Plain>(std::move(*socket));
         }
       }
-      c.info.upstream = t.host + ":" + std::to_string(t.port);
+      c.info.upstream = core::format_address(t.host, static_cast<unsigned>(t.port));
       bool reusable = false;
       bool started = false;
       std::optional<bool> result;

@@ -51,3 +51,24 @@ TEST_CASE("bad web security limits are refused with one line naming the key", "[
   REQUIRE_FALSE(cfg);
   CHECK_THAT(cfg.error().message, Catch::Contains("http.tunnel_idle_timeout"));
 }
+
+TEST_CASE("web upstreams are host:port or [IPv6]:port", "[config][http]") {
+  auto cfg = parse(
+      "[http]\nupstreams = [\"mbox1.example.com:8080\", \"[::1]:8080\", \"10.0.0.1:80\"]\n"
+      "admin_upstreams = [\"[2001:db8::1]:7071\"]\n");
+  REQUIRE(cfg);
+  CHECK((*cfg)->http.upstreams.size() == 3);
+  for (const char* bad : {"mbox1.example.com", "::1:8080", "[::1]", "host:0", "host:65536",
+                          "host:8o", ":80", "[::1:8080"}) {
+    INFO(bad);
+    cfg = parse(std::string("[http]\nupstreams = [\"") + bad + "\"]\n");
+    REQUIRE_FALSE(cfg);
+    CHECK_THAT(cfg.error().message,
+               Catch::Contains("http.upstreams") &&
+                   Catch::Contains(std::string("'") + bad + "' is not an address") &&
+                   Catch::Contains("[IPv6]:port"));
+  }
+  cfg = parse("[http]\nadmin_upstreams = [\"a:b:c\"]\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("http.admin_upstreams"));
+}

@@ -19,6 +19,7 @@ import time
 import unittest
 
 from zmproxy_testing import BIN_DIR, HomeTestCase
+from process import read_text
 from zmproxy_procs import Daemon
 
 # One user per mailbox server; the passwords must never reach a log.
@@ -119,11 +120,7 @@ allow_untrusted_certs = {"true" if allow_untrusted else "false"}
         self.ports = self.proxy.listener_ports()
 
     def proxy_log(self):
-        try:
-            with open(os.path.join(self.home, "log", "zmproxyd.log"), errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_text(os.path.join(self.home, "log", "zmproxyd.log"))
 
     def imap_login(self, key):
         user, password = USERS[key]
@@ -337,9 +334,9 @@ port = 0
 strict_server_name = false
 upstreams = ["{self.backends[backend].server}"]
 """)
-        proxy = Daemon(BIN_DIR, "zmproxyd", self.home).start()
-        self.addCleanup(proxy.stop)
-        self.port = proxy.listener_ports()["http"]
+        self.proxy = Daemon(BIN_DIR, "zmproxyd", self.home).start()
+        self.addCleanup(self.proxy.stop)
+        self.port = self.proxy.listener_ports()["http"]
 
     def get(self):
         import http.client
@@ -352,11 +349,7 @@ upstreams = ["{self.backends[backend].server}"]
             conn.close()
 
     def proxy_log(self):
-        try:
-            with open(os.path.join(self.home, "log", "zmproxyd.log"), errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_text(os.path.join(self.home, "log", "zmproxyd.log"))
 
     def test_rogue_web_upstream_gets_no_request(self):
         self.start_proxy("rogue")
@@ -387,9 +380,7 @@ upstreams = ["{self.backends[backend].server}"]
             text = f.read()
         with open(path, "w") as f:
             f.write(text.replace("allow_untrusted_certs = true", "allow_untrusted_certs = false"))
-        proxy = [p for p in self._cleanups if getattr(p[0], "__self__", None) is not None
-                 and getattr(p[0].__self__, "name", "") == "zmproxyd"][0][0].__self__
-        proxy.proc.send_signal(signal.SIGHUP)
+        self.proxy.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
         while "reload (" not in self.proxy_log() and time.monotonic() < deadline:
             time.sleep(0.02)  # poll interval

@@ -22,7 +22,7 @@
 #include "lib/provisioning/open_store.hpp"
 #include "lib/provisioning/prov_shell.hpp"
 #include "lib/schema/registry.hpp"
-#include "lib/server/control_socket.hpp"
+#include "lib/net/control_socket.hpp"
 
 namespace {
 
@@ -117,7 +117,7 @@ std::vector<std::string> complete(const std::vector<std::string>& words) {
 zmproxy::Result<std::string> flush_lookup(const std::filesystem::path& socket_path) {
   using zmproxy::Errc;
   const std::string p = socket_path.string();
-  auto reply = zmproxy::server::control_request(socket_path, "FLUSH", std::chrono::seconds(30));
+  auto reply = zmproxy::net::control_request(socket_path, "FLUSH", std::chrono::seconds(30));
   if (!reply) {
     if (reply.error().code == Errc::unavailable) {
       return zmproxy::fail(Errc::unavailable, "service.FAILURE",

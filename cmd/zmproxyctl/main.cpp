@@ -1,10 +1,10 @@
 // zmproxyctl: start, stop, restart, reload, status and genconf for zmproxyd.
-// Arguments only; the verbs are server::proxy_* (lib/server/proxy_control).
+// Arguments only; the verbs are ctl::proxy_* (lib/ctl/proxy_control).
 // Exit codes as Zimbra's zmproxyctl: 0 ok, 1 failed or not running, 1 usage.
 
 #include "lib/core/home.hpp"
 #include "lib/core/version.hpp"
-#include "lib/server/proxy_control.hpp"
+#include "lib/ctl/proxy_control.hpp"
 
 #include "cmd/common/cli.hpp"
 
@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("zmproxyctl (zmproxy) ") + k_version);
   std::string home_opt;
   std::string verb;
-  server::ControlOptions o;
+  ctl::ControlOptions o;
   bool no_genconf = false;
   double grace = -1;
   app.add_option("command", verb, "start, stop, restart, reload, status or genconf")->required();
@@ -49,19 +49,19 @@ int main(int argc, char** argv) {
         std::error_code ec;
         o.daemon = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "zmproxyd";
         if (verb == "start")
-          return server::proxy_start(o, std::cout, std::cerr);
+          return ctl::proxy_start(o, std::cout, std::cerr);
         if (verb == "stop")
-          return server::proxy_stop(o, std::cout, std::cerr);
+          return ctl::proxy_stop(o, std::cout, std::cerr);
         if (verb == "restart") {
-          const int rc = server::proxy_stop(o, std::cout, std::cerr);
-          return rc != 0 ? rc : server::proxy_start(o, std::cout, std::cerr);
+          const int rc = ctl::proxy_stop(o, std::cout, std::cerr);
+          return rc != 0 ? rc : ctl::proxy_start(o, std::cout, std::cerr);
         }
         if (verb == "reload")
-          return server::proxy_reload(o, std::cout, std::cerr);
+          return ctl::proxy_reload(o, std::cout, std::cerr);
         if (verb == "status")
-          return server::proxy_status(o, std::cout, std::cerr);
+          return ctl::proxy_status(o, std::cout, std::cerr);
         if (verb == "genconf")
-          return server::proxy_genconf(o, std::cout, std::cerr);
+          return ctl::proxy_genconf(o, std::cout, std::cerr);
         std::cerr << "usage: zmproxyctl start|stop|restart|reload|status|genconf [options]; see "
                      "zmproxyctl(1)\n";
         return 1;

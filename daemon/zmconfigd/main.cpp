@@ -11,7 +11,7 @@
 #include "lib/core/version.hpp"
 #include "lib/localconfig/localconfig.hpp"
 #include "lib/log/logger.hpp"
-#include "lib/server/service_user.hpp"
+#include "lib/process/service_user.hpp"
 
 #include "cmd/common/cli.hpp"
 
@@ -46,13 +46,13 @@ int main(int argc, char** argv) {
         // zmconfigd binds no port and reads no key outside the home: started
         // as root, it becomes zimbra_user before anything else (it writes
         // conf/ and asks zmproxyd, running as the same user, to reload).
-        std::string user = server::k_default_service_user;
+        std::string user = process::k_default_service_user;
         if (auto lc = localconfig::LocalConfig::load(home.localconfig(), home.home)) {
           if (const std::string v = lc->value_or_empty("zimbra_user"); !v.empty()) {
             user = v;
           }
         }
-        if (auto dropped = server::drop_root(user, home, false, "zmconfigd"); !dropped) {
+        if (auto dropped = process::drop_root(user, home, false, "zmconfigd"); !dropped) {
           std::cerr << dropped.error().message << "\n";
           return 1;
         }

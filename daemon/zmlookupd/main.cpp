@@ -18,8 +18,8 @@
 #include "lib/provisioning/provisioning.hpp"
 #include "lib/route/lookup_server.hpp"
 #include "lib/route/route_index.hpp"
-#include "lib/server/fd_limit.hpp"
-#include "lib/server/service_user.hpp"
+#include "lib/process/fd_limit.hpp"
+#include "lib/process/service_user.hpp"
 
 int main(int argc, char** argv) {
   using namespace zmproxy;
@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
                        "zmlocalconfig -e zmlookupd_max_connections=1000\n";
           return 1;
         }
-        const auto fds = server::raise_fd_limit(static_cast<std::uint64_t>(std::max(options.max_connections, 1)),
+        const auto fds = process::raise_fd_limit(static_cast<std::uint64_t>(std::max(options.max_connections, 1)),
                                                 "zmlookupd", "zmlookupd_max_connections");
         if (!fds.warning.empty()) {
           ZMPROXY_LOG(warn, "zmlookupd", "{}", fds.warning);
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
         // then zmlookupd runs as zimbra_user for good; it needs no port later.
         options.after_listen = [&]() -> Result<void> {
           auto user = lc->value_or_empty("zimbra_user");
-          return server::drop_root(user.empty() ? std::string(server::k_default_service_user) : user,
+          return process::drop_root(user.empty() ? std::string(process::k_default_service_user) : user,
                                    home, false, "zmlookupd");
         };
         options.control_socket = home.run() / "zmlookupd.sock";

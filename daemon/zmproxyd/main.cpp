@@ -16,8 +16,8 @@
 #include "lib/core/pid_file.hpp"
 #include "lib/core/version.hpp"
 #include "lib/log/logger.hpp"
-#include "lib/server/config.hpp"
-#include "lib/server/fd_limit.hpp"
+#include "lib/config/proxy_config.hpp"
+#include "lib/process/fd_limit.hpp"
 #include "lib/server/generation.hpp"
 #include "lib/server/proxy_server.hpp"
 
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   return cli::run(app, argc, argv, [&]() -> int {
     const core::HomePaths home{core::resolve_home(home_opt)};
     const std::filesystem::path file = config_opt.empty() ? home.conf() / "zmproxy.conf" : std::filesystem::path(config_opt);
-    auto config = server::load_config(file, home.home);
+    auto config = config::load_config(file, home.home);
     if (!config) {
       std::cerr << "zmproxyd: " << config.error().message << "\n";
       return 1;
@@ -61,19 +61,19 @@ int main(int argc, char** argv) {
     const auto& c = **config;
     // Started as root: the service user gets run/, log/, conf/ now; the
     // drop itself comes once the listeners are bound (ProxyServer::run).
-    auto user = server::service_user_to_become(c.server.user);
+    auto user = process::service_user_to_become(c.server.user);
     if (!user) {
       std::cerr << "zmproxyd: " << user.error().message << " (server.user in " << file.string()
                 << ")\n";
       return 1;
     }
     if (*user) {
-      if (auto handed = server::hand_home_to(home, **user); !handed) {
+      if (auto handed = process::hand_home_to(home, **user); !handed) {
         std::cerr << "zmproxyd: " << handed.error().message << "\n";
         return 1;
       }
     }
-    const auto fds = server::raise_fd_limit(
+    const auto fds = process::raise_fd_limit(
         static_cast<std::uint64_t>(c.server.workers) * static_cast<std::uint64_t>(c.server.worker_connections),
         "zmproxyd", "server.workers x server.worker_connections");
     log::set_level(log::parse_level(c.server.log_level, log::Level::info));

@@ -11,8 +11,8 @@
 #include "lib/core/pid_file.hpp"
 #include "lib/localconfig/localconfig.hpp"
 #include "lib/provisioning/open_store.hpp"
-#include "lib/server/config.hpp"
-#include "lib/server/control_socket.hpp"
+#include "lib/config/proxy_config.hpp"
+#include "lib/net/control_socket.hpp"
 #include "lib/server/generation.hpp"
 
 #include <openssl/pem.h>
@@ -169,11 +169,11 @@ Result<void> validate(const Rendered& r, const core::HomePaths& home) {
       return ok;
     }
   }
-  auto config = server::parse_config(r.text, conf_file(home), home.home);
+  auto config = config::parse_config(r.text, conf_file(home), home.home);
   if (!config) {
     return fail(Errc::invalid_argument, explain(r, config.error().message));
   }
-  const server::ProxyConfig& c = **config;
+  const config::ProxyConfig& c = **config;
   if (c.http.enabled && c.http.mode != "https" && c.http.port == 0) {
     return fail(Errc::invalid_argument,
                 "zimbraReverseProxyMailMode " + c.http.mode +
@@ -190,7 +190,7 @@ Result<void> validate(const Rendered& r, const core::HomePaths& home) {
   }
   // Certificate files an admin installed. Those rendered from attributes were
   // checked in memory above; install() writes them and checks again.
-  server::ProxyConfig installed = c;
+  config::ProxyConfig installed = c;
   bool main_cert_rendered = false;
   for (const OutputFile& f : files) {
     auto on_disk = core::read_file(home.home / f.path);
@@ -263,7 +263,7 @@ Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool f
   const bool files_changed = !written.before.empty();
   // The proxy's own certificate files may be in place only now.
   {
-    auto config = server::parse_config(r.text, conf_file(home), home.home);
+    auto config = config::parse_config(r.text, conf_file(home), home.home);
     if (auto ok = server::check_tls(**config); !ok) {
       written.roll_back();
       return fail(Errc::invalid_argument, explain(r, ok.error().message));
@@ -282,7 +282,7 @@ Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool f
   const auto pid = core::running_pid(home.run() / "zmproxyd.pid");
   std::error_code ec;
   if (pid) {
-    auto reply = server::control_request(home.run() / "zmproxyd.sock", "RELOAD " + next.string(),
+    auto reply = net::control_request(home.run() / "zmproxyd.sock", "RELOAD " + next.string(),
                                          std::chrono::seconds(60));
     if (reply && reply->starts_with("OK")) {
       return Installed{Outcome::reloaded,
@@ -333,7 +333,7 @@ void record_outcome(const core::HomePaths& home,
 
 Result<std::string> reload_proxy(const core::HomePaths& home) {
   auto reply =
-      server::control_request(home.run() / "zmproxyd.sock", "RELOAD", std::chrono::seconds(60));
+      net::control_request(home.run() / "zmproxyd.sock", "RELOAD", std::chrono::seconds(60));
   if (!reply) {
     return reply;
   }

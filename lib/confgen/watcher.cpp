@@ -8,7 +8,7 @@
 #include "lib/net/asio.hpp"
 #include "lib/provisioning/change_feed.hpp"
 #include "lib/provisioning/file_change_feed.hpp"
-#include "lib/server/control_socket.hpp"
+#include "lib/net/control_socket.hpp"
 
 #include <boost/asio/signal_set.hpp>
 
@@ -181,7 +181,7 @@ int ConfigWatcher::run() {
   std::error_code ec;
   std::filesystem::create_directories(s.options.home.run(), ec);
   auto control =
-      server::ControlSocket::open(s.io, s.options.home.run() / "zmconfigd.sock",
+      net::ControlSocket::open(s.io, s.options.home.run() / "zmconfigd.sock",
                                   [&s](std::string_view line) { return s.command(line); });
   if (!control) {
     ZMPROXY_LOG(error, "zmconfigd", "{}", control.error().message);

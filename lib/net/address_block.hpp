@@ -7,7 +7,9 @@
 
 #include <array>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace zmproxy::net {
 
@@ -23,5 +25,12 @@ std::optional<AddressBlock> parse_address_block(std::string_view text);
 
 // Is `address` (a parsed address alone) inside `block`? Families must match.
 bool block_contains(const AddressBlock& block, const AddressBlock& address) noexcept;
+
+// Splits a settings list of addresses and CIDRs (commas and/or white space,
+// as in localconfig zmproxy_trusted_proxies) into its entries.
+std::vector<std::string> split_address_list(std::string_view text);
+
+// Is `entry` an address or CIDR ("192.0.2.0/24", "2001:db8::/32", "::1")?
+bool is_address_or_cidr(std::string_view entry);
 
 }  // namespace zmproxy::net

@@ -9,7 +9,8 @@
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
-#include "lib/proxy/mail/session.hpp"
+#include "lib/net/asio.hpp"
+#include "lib/proxy/generation.hpp"
 #include "lib/route/route_resolver.hpp"
 #include "lib/tls/upstream_verify.hpp"
 
@@ -17,6 +18,9 @@
 #include <sys/socket.h>
 
 namespace zmproxy::server {
+
+using config::ProxyConfig;
+using config::StartTls;
 
 namespace {
 
@@ -123,11 +127,11 @@ std::vector<ListenerSpec> listener_specs(const ProxyConfig& c, bool have_tls) {
   return specs;
 }
 
-Result<std::shared_ptr<proxy::mail::Shared>> build_generation(
+Result<std::shared_ptr<proxy::Generation>> build_generation(
     std::shared_ptr<const ProxyConfig> config,
-    const std::shared_ptr<const proxy::mail::Shared>& previous) {
+    const std::shared_ptr<const proxy::Generation>& previous) {
   const ProxyConfig& c = *config;
-  auto next = std::make_shared<proxy::mail::Shared>();
+  auto next = std::make_shared<proxy::Generation>();
   next->config = config;
   // Built anew each generation: a reload reads a renewed CA bundle.
   if (auto client_tls = tls::make_upstream_context(c)) {
@@ -167,9 +171,9 @@ Result<std::shared_ptr<proxy::mail::Shared>> build_generation(
         c.server.access_log.empty() ? std::filesystem::path() : c.path(c.server.access_log));
   }
   next->imap_counters =
-      previous ? previous->imap_counters : std::make_shared<proxy::mail::Counters>();
+      previous ? previous->imap_counters : std::make_shared<proxy::Counters>();
   next->pop3_counters =
-      previous ? previous->pop3_counters : std::make_shared<proxy::mail::Counters>();
+      previous ? previous->pop3_counters : std::make_shared<proxy::Counters>();
   if (c.http.enabled && c.http.strict_server_name && c.http.server_names.empty()) {
     ZMPROXY_LOG(warn, "proxy",
                 "http.strict_server_name is on but http.server_names is empty: every Host is "

@@ -1,20 +1,20 @@
 #pragma once
 // One configuration generation of zmproxyd: what the listeners should be and
 // the state its sessions share (TLS contexts, route resolver, access log),
-// built from a ProxyConfig and validated before the server commits to it.
+// built from a config::ProxyConfig and validated before the server commits to it.
 // Pieces whose settings did not change (the resolver with its caches and
 // connections, the access log, the counters) are carried over from the
 // previous generation.
 
 #include "lib/core/result.hpp"
-#include "lib/server/config.hpp"
+#include "lib/config/proxy_config.hpp"
 
 #include <memory>
 #include <string>
 #include <vector>
 
-namespace zmproxy::proxy::mail {
-struct Shared;
+namespace zmproxy::proxy {
+struct Generation;
 }
 
 namespace zmproxy::server {
@@ -35,22 +35,22 @@ struct ListenerSpec {
 };
 
 // The listeners `config` asks for; TLS ones only when `have_tls`.
-std::vector<ListenerSpec> listener_specs(const ProxyConfig& config, bool have_tls);
+std::vector<ListenerSpec> listener_specs(const config::ProxyConfig& config, bool have_tls);
 
 // Validate and build the shared state of a generation. Errors name the
 // setting to fix (a certificate that does not match its key, a TLS listener
 // without a certificate, a bad route setting).
-Result<std::shared_ptr<proxy::mail::Shared>> build_generation(
-    std::shared_ptr<const ProxyConfig> config,
-    const std::shared_ptr<const proxy::mail::Shared>& previous);
+Result<std::shared_ptr<proxy::Generation>> build_generation(
+    std::shared_ptr<const config::ProxyConfig> config,
+    const std::shared_ptr<const proxy::Generation>& previous);
 
 // Checks a configuration can pass before a running proxy sees it:
 // the TLS certificate loads and matches its key (when a listener needs TLS);
 // the upstream CA bundle loads (when upstream.ssl);
 // no listener port is held by another program. `held`: ports the running
 // zmproxyd holds itself (run/zmproxyd.addr), re-used on reload.
-Result<void> check_tls(const ProxyConfig& config);
-Result<void> check_ports_free(const ProxyConfig& config, const std::vector<int>& held);
+Result<void> check_tls(const config::ProxyConfig& config);
+Result<void> check_ports_free(const config::ProxyConfig& config, const std::vector<int>& held);
 
 // Whether `spec`'s port can be bound by us alone (not shared with another
 // program through SO_REUSEPORT); errors name the setting and the fix.
@@ -60,10 +60,10 @@ Result<void> probe_port(const ListenerSpec& spec);
 std::vector<int> held_ports(const std::filesystem::path& addr_file);
 
 // Log level and file from the configuration (when they changed).
-void apply_logging(const ProxyConfig& config, const ProxyConfig* previous);
+void apply_logging(const config::ProxyConfig& config, const config::ProxyConfig* previous);
 
 // Log, once, which dependencies do not answer (memcached, lookup handlers):
 // zmproxyd serves degraded rather than refusing to start.
-void report_degraded(const ProxyConfig& config);
+void report_degraded(const config::ProxyConfig& config);
 
 }  // namespace zmproxy::server

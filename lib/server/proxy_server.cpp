@@ -8,12 +8,12 @@
 #include "lib/log/logger.hpp"
 #include "lib/proxy/http/session.hpp"
 #include "lib/proxy/imap/client_session.hpp"
-#include "lib/proxy/mail/session.hpp"
+#include "lib/proxy/generation.hpp"
 #include "lib/proxy/pop3/client_session.hpp"
 #include "lib/route/route_resolver.hpp"
-#include "lib/server/control_socket.hpp"
+#include "lib/net/control_socket.hpp"
 #include "lib/server/generation.hpp"
-#include "lib/server/service_user.hpp"
+#include "lib/process/service_user.hpp"
 #include "lib/net/accept_backoff.hpp"
 #include "lib/proxy/peer_connections.hpp"
 
@@ -29,12 +29,15 @@
 
 namespace zmproxy::server {
 
+using config::ProxyConfig;
+using config::StartTls;
+
 namespace {
 
 namespace asio = net::asio;
 using asio::awaitable;
 using net::tcp;
-using proxy::mail::Shared;
+using proxy::Generation;
 
 struct Worker {
   // Before `io`: sessions and relays destroyed with the io_context still
@@ -87,7 +90,7 @@ struct ProxyServer::Impl {
   std::filesystem::path file;
   std::filesystem::path home;
   std::vector<std::unique_ptr<Worker>> workers;
-  std::atomic<std::shared_ptr<const Shared>> current;
+  std::atomic<std::shared_ptr<const Generation>> current;
   std::array<ProtocolCounts, k_protocol_count> counts;
   std::vector<Listener> listeners;  // control thread only
   std::mutex reload_mutex;
@@ -99,7 +102,7 @@ struct ProxyServer::Impl {
   std::time_t last_reload_at = 0;
   asio::io_context control;
   proxy::PeerConnections peers;         // open connections per client address
-  std::optional<ServiceUser> run_as;    // become this user after the first bind
+  std::optional<process::ServiceUser> run_as;    // become this user after the first bind
   std::atomic<std::uint64_t> refused_per_ip{0};
   bool stopping = false;
   std::chrono::milliseconds grace{0};
@@ -129,7 +132,7 @@ struct ProxyServer::Impl {
       if (backoff.after_success()) {
         ZMPROXY_LOG(info, "proxy", "accepting {} connections again", protocol_name(protocol));
       }
-      std::shared_ptr<const Shared> shared = current.load(std::memory_order_acquire);
+      std::shared_ptr<const Generation> shared = current.load(std::memory_order_acquire);
       const int limit = shared->config->server.worker_connections;
       if (w.connections.load() >= limit) {
         ZMPROXY_LOG(warn, "proxy", "worker connection limit {} reached; refusing a connection",
@@ -291,7 +294,7 @@ struct ProxyServer::Impl {
 
   // Load, validate, bind, then commit; nothing changes unless all succeed.
   Result<std::string> apply(std::shared_ptr<const ProxyConfig> config) {
-    std::shared_ptr<const Shared> previous = current.load();
+    std::shared_ptr<const Generation> previous = current.load();
     if (previous && previous->config->server.workers != config->server.workers) {
       ZMPROXY_LOG(warn, "proxy",
                   "server.workers changed from {} to {}: takes effect at the next restart",
@@ -301,7 +304,7 @@ struct ProxyServer::Impl {
     if (!built) {
       return tl::unexpected(built.error());
     }
-    std::shared_ptr<Shared> next = std::move(*built);
+    std::shared_ptr<Generation> next = std::move(*built);
     // Keep the listeners that did not change; bind the new ones first.
     const std::vector<ListenerSpec> wanted = listener_specs(*config, next->server_tls != nullptr);
     std::vector<Listener> kept;
@@ -372,7 +375,7 @@ struct ProxyServer::Impl {
         next->https_port = l.bound_port;
       }
     }
-    current.store(std::shared_ptr<const Shared>(next), std::memory_order_release);
+    current.store(std::shared_ptr<const Generation>(next), std::memory_order_release);
     for (Listener& l : listeners) {
       if (!l.accepting) {
         start_listener(l);
@@ -390,7 +393,7 @@ struct ProxyServer::Impl {
   // last good one. Empty: read `file` again.
   std::string reload(std::string_view why, const std::filesystem::path& candidate = {}) {
     std::lock_guard lock(reload_mutex);
-    auto config = candidate.empty() ? load_config(file, home) : load_candidate(candidate);
+    auto config = candidate.empty() ? config::load_config(file, home) : load_candidate(candidate);
     Result<std::string> r = config ? apply(*config) : tl::unexpected(config.error());
     if (r && !candidate.empty()) {
       std::error_code fec;
@@ -432,7 +435,7 @@ struct ProxyServer::Impl {
     if (!text) {
       return tl::unexpected(text.error());
     }
-    return parse_config(*text, file, home);
+    return config::parse_config(*text, file, home);
   }
 
   std::string status_json() {
@@ -585,7 +588,7 @@ ProxyServer::ProxyServer(std::filesystem::path file, std::filesystem::path home)
 
 ProxyServer::~ProxyServer() = default;
 
-void ProxyServer::run_as(ServiceUser user) {
+void ProxyServer::run_as(process::ServiceUser user) {
   m_impl->run_as = std::move(user);
 }
 
@@ -612,7 +615,7 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
     const bool privileged_port = std::any_of(s.listeners.begin(), s.listeners.end(), [](const Listener& l) {
       return l.bound_port > 0 && l.bound_port < 1024;
     });
-    if (auto ok = become(*s.run_as, privileged_port); !ok) {
+    if (auto ok = process::become(*s.run_as, privileged_port); !ok) {
       ZMPROXY_LOG(error, "proxy", "cannot run as {}: {}; not serving as root", s.run_as->name,
                   ok.error().message);
       return 1;
@@ -620,13 +623,13 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
     ZMPROXY_LOG(info, "proxy", "running as user {} (uid {}), {}", s.run_as->name, s.run_as->uid,
                 privileged_port ? "keeping only CAP_NET_BIND_SERVICE" : "with no capability");
   } else {
-    forbid_new_privileges();
+    process::forbid_new_privileges();
   }
   report_degraded(*initial);
   for (auto& w : s.workers) {
     Worker* wp = w.get();
     w->thread = std::thread([wp] {
-      drop_thread_capabilities();  // workers never bind
+      process::drop_thread_capabilities();  // workers never bind
       auto guard = asio::make_work_guard(wp->io);
       wp->io.run();
     });
@@ -641,7 +644,7 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
                 names.empty() ? std::string("no listeners") : names);
   }
 
-  auto control = ControlSocket::open(s.control, s.home / "run" / "zmproxyd.sock",
+  auto control = net::ControlSocket::open(s.control, s.home / "run" / "zmproxyd.sock",
                                      [&s](std::string_view line) { return s.command(line); });
   if (!control) {
     ZMPROXY_LOG(warn, "proxy", "{}; reload with SIGHUP instead", control.error().message);

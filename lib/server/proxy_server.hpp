@@ -21,8 +21,8 @@
 // The bound addresses are written to run/zmproxyd.addr ("imap 127.0.0.1:143").
 
 #include "lib/core/result.hpp"
-#include "lib/server/config.hpp"
-#include "lib/server/service_user.hpp"
+#include "lib/config/proxy_config.hpp"
+#include "lib/process/service_user.hpp"
 
 #include <filesystem>
 #include <memory>
@@ -39,11 +39,11 @@ class ProxyServer {
 
   // Started as root: become `user` once the first listeners are bound and
   // the keys read (service_user.hpp); must be called before run().
-  void run_as(ServiceUser user);
+  void run_as(process::ServiceUser user);
 
   // Open everything, serve until SIGTERM/SIGINT or STOP, drain, return the
   // exit code. SIGUSR1 reopens the log files.
-  int run(std::shared_ptr<const ProxyConfig> initial);
+  int run(std::shared_ptr<const config::ProxyConfig> initial);
 
   struct Impl;
 

@@ -33,7 +33,7 @@ int protocol_version(std::string_view name) {
 
 namespace {
 
-Result<void> configure(SSL_CTX* native, const server::ProxyConfig& cfg) {
+Result<void> configure(SSL_CTX* native, const config::ProxyConfig& cfg) {
   int lo = 0;
   int hi = 0;
   for (const std::string& p : cfg.tls.protocols) {
@@ -102,7 +102,7 @@ int select_by_name(SSL* ssl, int*, void* arg) {
 
 }  // namespace
 
-Result<std::shared_ptr<Context>> make_server_context(const server::ProxyConfig& cfg) {
+Result<std::shared_ptr<Context>> make_server_context(const config::ProxyConfig& cfg) {
   auto all = std::make_shared<ServerContexts>();
   SSL_CTX* native = all->main.native_handle();
   if (auto r = configure(native, cfg); !r) {

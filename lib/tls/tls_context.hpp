@@ -8,7 +8,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "lib/core/result.hpp"
-#include "lib/server/config.hpp"
+#include "lib/config/proxy_config.hpp"
 
 namespace zmproxy::tls {
 
@@ -16,7 +16,7 @@ using Context = boost::asio::ssl::context;
 
 // Errors name the file or setting to fix ("tls.certificate: cannot read ...",
 // "certificate and key do not match").
-Result<std::shared_ptr<Context>> make_server_context(const server::ProxyConfig& cfg);
+Result<std::shared_ptr<Context>> make_server_context(const config::ProxyConfig& cfg);
 // The client side (mailbox servers): make_upstream_context in
 // lib/tls/upstream_verify.hpp.
 

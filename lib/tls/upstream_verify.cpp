@@ -9,7 +9,7 @@
 
 namespace zmproxy::tls {
 
-Result<std::shared_ptr<Context>> make_upstream_context(const server::ProxyConfig& cfg) {
+Result<std::shared_ptr<Context>> make_upstream_context(const config::ProxyConfig& cfg) {
   auto ctx = std::make_shared<Context>(Context::tls_client);
   SSL_CTX* native = ctx->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);

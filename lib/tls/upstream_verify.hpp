@@ -8,7 +8,7 @@
 // I/O, except for the pure helpers at the end.
 
 #include "lib/core/result.hpp"
-#include "lib/server/config.hpp"
+#include "lib/config/proxy_config.hpp"
 #include "lib/tls/tls_context.hpp"
 
 #include <openssl/ssl.h>
@@ -22,7 +22,7 @@ namespace zmproxy::tls {
 // TLS 1.2+, no compression; peer verification against the configured CA
 // bundle unless the configuration opts out. Errors name the setting and the
 // file ("upstream.ca_file: cannot load ...").
-Result<std::shared_ptr<Context>> make_upstream_context(const server::ProxyConfig& cfg);
+Result<std::shared_ptr<Context>> make_upstream_context(const config::ProxyConfig& cfg);
 
 // Before the client handshake on `ssl` to `host` (the route's name or
 // address): SNI for a name (never for an address, RFC 6066 section 3), and,

@@ -36,26 +36,4 @@ void append_forwarding_fields(std::string& out, const ForwardingInput& in) {
   }
 }
 
-std::vector<std::string> split_address_list(std::string_view text) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const std::size_t start = text.find_first_not_of(", \t\r\n", i);
-    if (start == std::string_view::npos) {
-      break;
-    }
-    std::size_t end = text.find_first_of(", \t\r\n", start);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    out.emplace_back(text.substr(start, end - start));
-    i = end;
-  }
-  return out;
-}
-
-bool is_address_or_cidr(std::string_view entry) {
-  return net::parse_address_block(entry).has_value();
-}
-
 }  // namespace zmproxy::proxy::http

@@ -41,10 +41,4 @@ struct ForwardingInput {
 // Appends our forwarding fields to `out`, each as "Name: value\r\n".
 void append_forwarding_fields(std::string& out, const ForwardingInput& in);
 
-// Splits the localconfig list (commas and/or white space) into entries.
-std::vector<std::string> split_address_list(std::string_view text);
-
-// Is `entry` an address or CIDR ("192.0.2.0/24", "2001:db8::/32", "::1")?
-bool is_address_or_cidr(std::string_view entry);
-
 }  // namespace zmproxy::proxy::http

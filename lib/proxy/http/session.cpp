@@ -22,8 +22,10 @@
 #include "lib/proxy/http/route_extract.hpp"
 #include "lib/proxy/http/server_names.hpp"
 #include "lib/proxy/http/upstream_pool.hpp"
-#include "lib/proxy/mail/deadline.hpp"
-#include "lib/proxy/mail/session.hpp"
+#include "lib/net/deadline.hpp"
+#include "lib/net/stream_io.hpp"
+#include "lib/proxy/generation.hpp"
+#include "lib/proxy/session_info.hpp"
 #include "lib/route/lookup_handler.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 #include "lib/tls/upstream_verify.hpp"
@@ -40,21 +42,20 @@ using net::tcp;
 // Raw sockets: deadlines come from the worker's DeadlineSweeper, not from a
 // timer per operation (beast::tcp_stream arms one for every read and write).
 using Plain = tcp::socket;
-using Tls = mail::TlsStream;  // OpenSSL on the socket: no per-connection engine buffers
+using Tls = net::TlsStream;  // OpenSSL on the socket: no per-connection engine buffers
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t k_chunk = 64 * 1024;
 
-tcp::socket& lowest(Plain& s) { return s; }
-// lowest(Tls&) is mail::lowest, found by argument-dependent lookup.
+using net::lowest;
 
 // The deadline of one operation on a stream: while it is alive, the socket
 // under the stream is cancelled once `timeout` has passed.
-class Timed : public mail::DeadlineScope {
+class Timed : public net::DeadlineScope {
  public:
   template <class Stream>
   Timed(Stream& s, std::chrono::milliseconds timeout)
-      : mail::DeadlineScope(lowest(s).get_executor(), lowest(s), timeout) {}
+      : net::DeadlineScope(lowest(s).get_executor(), lowest(s), timeout) {}
   // The operation's error, or timeout when the deadline cut it.
   beast::error_code result(beast::error_code ec) const {
     return expired() ? beast::error_code(beast::error::timeout) : ec;
@@ -120,9 +121,9 @@ using RequestParser = bhttp::request_parser<bhttp::buffer_body, FieldsAllocator>
 using ResponseParser = bhttp::response_parser<bhttp::buffer_body, FieldsAllocator>;
 
 struct Ctx {
-  std::shared_ptr<const mail::Shared> shared;
-  const server::ProxyConfig& cfg;
-  mail::SessionInfo info;
+  std::shared_ptr<const proxy::Generation> shared;
+  const config::ProxyConfig& cfg;
+  proxy::SessionInfo info;
   bool tls;
   bool admin;
   std::uint64_t requests = 0;
@@ -242,7 +243,7 @@ awaitable<RelayResult> relay_raw(In& in, beast::flat_buffer& inbuf,
       p.get().body().size = chunk;
       auto timeout = read_timeout;
       if (pace != nullptr) {
-        const auto allowed = pace->allowance(body_in, mail::coarse_now());
+        const auto allowed = pace->allowance(body_in, net::coarse_now());
         if (allowed.count() <= 0) {
           co_return RelayResult{beast::error::timeout, true};
         }
@@ -308,7 +309,7 @@ awaitable<void> pipe(A& from, B& to, std::uint64_t& counted, Clock::time_point& 
     if (ec || n == 0) {
       co_return;
     }
-    last = mail::coarse_now();
+    last = net::coarse_now();
     Timed deadline(to, write_timeout);
     auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.get(), n), net::use_nothrow);
     if (wec || deadline.expired()) {
@@ -327,7 +328,7 @@ awaitable<void> idle_watch(const Clock::time_point& last, std::chrono::milliseco
     if (ec == asio::error::operation_aborted) {
       co_return;  // the tunnel ended first (its other branches won)
     }
-    if (mail::coarse_now() >= last + idle) {
+    if (net::coarse_now() >= last + idle) {
       co_return;
     }
   }
@@ -526,7 +527,7 @@ awaitable<std::optional<bool>> exchange(Ctx& c, Client& client, beast::flat_buff
     }
     using namespace asio::experimental::awaitable_operators;
     std::uint64_t down = 0;
-    Clock::time_point last = mail::coarse_now();
+    Clock::time_point last = net::coarse_now();
     const auto wt = c.cfg.http.send_timeout;
     co_await (pipe(client, up, c.info.bytes_in, last, wt) || pipe(up, client, down, last, wt) ||
               idle_watch(last, c.cfg.http.tunnel_idle_timeout));
@@ -771,10 +772,10 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
         core::format_address(t.host, static_cast<unsigned>(t.port));
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::unique_ptr<UpstreamConn> conn =
-          attempt == 0 ? UpstreamPool::of_this_thread().take(pool_key, mail::coarse_now()) : nullptr;
+          attempt == 0 ? UpstreamPool::of_this_thread().take(pool_key, net::coarse_now()) : nullptr;
       const bool reused = conn != nullptr;
       if (!conn) {
-        auto socket = co_await mail::connect_upstream(t.host, t.port, h.connect_timeout);
+        auto socket = co_await net::connect_upstream(t.host, t.port, h.connect_timeout);
         if (!socket) {
           break;  // this server is down: next target, if any
         }
@@ -814,7 +815,7 @@ awaitable<bool> serve_request(Ctx& c, Client& client, beast::flat_buffer& cbuf) 
       }
       if (result) {
         if (reusable) {
-          UpstreamPool::of_this_thread().give(pool_key, std::move(conn), mail::coarse_now());
+          UpstreamPool::of_this_thread().give(pool_key, std::move(conn), net::coarse_now());
         }
         c.info.outcome = "ok";
         co_return *result;
@@ -894,11 +895,11 @@ awaitable<void> serve(Ctx& c, Client& client) {
 
 }  // namespace
 
-awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared, tcp::socket socket, bool tls,
+awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp::socket socket, bool tls,
                             ConnectionSlot slot, bool admin) {
   // Held for the session's life: the connection counters go down at its end.
   const ConnectionSlot held = std::move(slot);
-  Ctx c{shared, *shared->config, mail::describe_peer(socket, admin ? "admin" : tls ? "https" : "http"), tls,
+  Ctx c{shared, *shared->config, proxy::describe_peer(socket, admin ? "admin" : tls ? "https" : "http"), tls,
         admin, 0, {}, {}, {}, 0, {}, {}, {}, {}};
   c.peer_trusted = !c.cfg.http.trusted_proxies.empty() &&
                    route::ip_allowed(c.info.client_ip, c.cfg.http.trusted_proxies);

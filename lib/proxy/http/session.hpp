@@ -14,8 +14,8 @@
 #include "lib/net/asio.hpp"
 #include "lib/proxy/connection_slot.hpp"
 
-namespace zmproxy::proxy::mail {
-struct Shared;
+namespace zmproxy::proxy {
+struct Generation;
 }
 
 namespace zmproxy::proxy::http {
@@ -23,7 +23,7 @@ namespace zmproxy::proxy::http {
 // `admin`: the admin console listener (zimbraAdminProxyPort): routed by the
 // ZM_ADMIN_AUTH_TOKEN cookie to the mailbox's zimbraAdminPort, else by IP hash
 // over http.admin_upstreams.
-net::asio::awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared,
+net::asio::awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared,
                                        net::tcp::socket socket, bool tls, ConnectionSlot slot,
                                        bool admin = false);
 

@@ -11,7 +11,7 @@ net::tcp::socket& lowest_of(UpstreamConn& c) {
   if (auto* p = std::get_if<std::unique_ptr<net::tcp::socket>>(&c.stream)) {
     return **p;
   }
-  return std::get<std::unique_ptr<mail::TlsStream>>(c.stream)->next_layer();
+  return std::get<std::unique_ptr<net::TlsStream>>(c.stream)->next_layer();
 }
 
 }  // namespace
@@ -20,7 +20,7 @@ bool nothing_read_ahead(UpstreamConn& c) {
   if (c.buffer.size() != 0) {
     return false;
   }
-  if (auto* t = std::get_if<std::unique_ptr<mail::TlsStream>>(&c.stream)) {
+  if (auto* t = std::get_if<std::unique_ptr<net::TlsStream>>(&c.stream)) {
     if (SSL_pending((*t)->native_handle()) > 0) {
       return false;
     }

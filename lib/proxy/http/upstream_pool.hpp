@@ -19,13 +19,13 @@
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "lib/net/asio.hpp"
-#include "lib/proxy/mail/tls_stream.hpp"
+#include "lib/net/tls_stream.hpp"
 
 namespace zmproxy::proxy::http {
 
 // A kept-alive connection to a mailbox web server.
 struct UpstreamConn {
-  std::variant<std::unique_ptr<net::tcp::socket>, std::unique_ptr<mail::TlsStream>> stream;
+  std::variant<std::unique_ptr<net::tcp::socket>, std::unique_ptr<net::TlsStream>> stream;
   boost::beast::flat_buffer buffer;  // bytes read past the last response
   std::chrono::steady_clock::time_point idle_since;  // set by UpstreamPool::give
 };

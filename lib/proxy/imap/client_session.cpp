@@ -17,7 +17,7 @@ namespace zmproxy::proxy::imap {
 namespace {
 
 using namespace mail;
-using server::StartTls;
+using config::StartTls;
 
 constexpr int k_max_bad_commands = 10;
 constexpr std::size_t k_max_id_value = 64;
@@ -44,8 +44,8 @@ struct Login {
 };
 
 struct State {
-  std::shared_ptr<const Shared> shared;
-  const server::ProxyConfig& cfg;
+  std::shared_ptr<const Generation> shared;
+  const config::ProxyConfig& cfg;
   Counters& counters;
   SessionInfo info{};
   LoginBudget budget;
@@ -568,10 +568,10 @@ awaitable<Next> preauth(State& s, Stream& client, bool greet) {
 
 }  // namespace
 
-awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket socket, bool implicit_tls,
+awaitable<void> run_session(std::shared_ptr<const Generation> shared, tcp::socket socket, bool implicit_tls,
                             ConnectionSlot slot) {
   Counters& counters = *shared->imap_counters;
-  const server::ProxyConfig& cfg = *shared->config;
+  const config::ProxyConfig& cfg = *shared->config;
   State s{shared, cfg, counters, describe_peer(socket, implicit_tls ? "imaps" : "imap"),
           LoginBudget(cfg.imap.idle_timeout, cfg.imap.login_timeout, Clock::now())};
   s.slot = std::move(slot);

@@ -29,7 +29,7 @@ namespace zmproxy::proxy::mail {
 // What a session owes when it ends: the protocol's active count and the
 // access-log line; and its place in the connection counters.
 struct SessionEnd {
-  std::shared_ptr<const Shared> shared;
+  std::shared_ptr<const Generation> shared;
   Counters* counters = nullptr;
   SessionInfo info;
   ConnectionSlot slot;
@@ -178,13 +178,13 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
 
   template <class From, class To>
   void move_async(int d, From& from, To& to, std::uint64_t& counter) {
-    auto buf = detail::BufferPool::acquire();
-    const auto in = asio::buffer(buf.get(), detail::BufferPool::k_size);
+    auto buf = net::detail::BufferPool::acquire();
+    const auto in = asio::buffer(buf.get(), net::detail::BufferPool::k_size);
     from.async_read_some(
         in, [self = this->shared_from_this(), d, &to, &counter, buf = std::move(buf)](
                 boost::system::error_code ec, std::size_t n) mutable {
           if (ec || n == 0 || self->m_stopped) {
-            detail::BufferPool::release(std::move(buf));
+            net::detail::BufferPool::release(std::move(buf));
             self->stop();
             return;
           }
@@ -194,7 +194,7 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
           asio::async_write(
               to, out,
               [self, d, buf = std::move(buf)](boost::system::error_code wec, std::size_t) mutable {
-                detail::BufferPool::release(std::move(buf));
+                net::detail::BufferPool::release(std::move(buf));
                 if (wec) {
                   self->stop();
                 } else {

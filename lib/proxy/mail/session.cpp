@@ -12,82 +12,6 @@
 
 namespace zmproxy::proxy::mail {
 
-void SessionInfo::log_to(log::AccessLog& log) const {
-  log::AccessRecord r;
-  r.client = client_ip + ":" + std::to_string(client_port);
-  r.protocol = protocol;
-  r.user = user;
-  r.upstream = upstream;
-  r.bytes_in = bytes_in;
-  r.bytes_out = bytes_out;
-  r.millis = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
-  r.outcome = outcome;
-  log.write(r);
-}
-
-SessionInfo describe_peer(const tcp::socket& socket, std::string protocol) {
-  SessionInfo info;
-  info.protocol = std::move(protocol);
-  boost::system::error_code ec;
-  auto unmap = [](asio::ip::address a) {
-    if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-      return asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()));
-    }
-    return a;
-  };
-  const auto remote = socket.remote_endpoint(ec);
-  if (!ec) {
-    info.client_ip = unmap(remote.address()).to_string();
-    info.client_port = remote.port();
-  }
-  const auto local = socket.local_endpoint(ec);
-  if (!ec) {
-    info.local_ip = unmap(local.address()).to_string();
-    info.local_port = local.port();
-  }
-  return info;
-}
-
-awaitable<std::optional<tcp::socket>> connect_upstream(std::string host, int port,
-                                                       std::chrono::milliseconds timeout) {
-  auto ex = co_await asio::this_coro::executor;
-  tcp::socket socket(ex);
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
-  if (!ec) {
-    // An address (the usual route): no resolver, which would run
-    // getaddrinfo on a thread of its own.
-    const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
-    const DeadlineScope deadline(ex, socket, timeout);
-    auto [cec] = co_await socket.async_connect(endpoint, net::use_nothrow);
-    if (cec) {
-      co_return std::nullopt;
-    }
-  } else {
-    tcp::resolver resolver(ex);
-    auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), net::use_nothrow);
-    if (rec || results.empty()) {
-      co_return std::nullopt;
-    }
-    const DeadlineScope deadline(ex, socket, timeout);
-    auto [cec, ep] = co_await asio::async_connect(socket, results, net::use_nothrow);
-    if (cec) {
-      co_return std::nullopt;
-    }
-  }
-  boost::system::error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
-  co_return std::optional<tcp::socket>(std::move(socket));
-}
-
-awaitable<bool> handshake(TlsStream& s, asio::ssl::stream_base::handshake_type type,
-                          std::chrono::milliseconds timeout) {
-  const DeadlineScope deadline(s.get_executor(), s.next_layer(), timeout);
-  auto [ec] = co_await s.async_handshake(type, net::use_nothrow);
-  co_return !ec;
-}
-
 bool upstream_block_ok(std::string_view block, const char* component) {
   if (clean_command_block(block)) {
     return true;
@@ -111,17 +35,8 @@ std::string new_proxy_tag(std::string_view avoid) {
   }
 }
 
-awaitable<void> pause_for(std::chrono::milliseconds d) {
-  if (d.count() <= 0) {
-    co_return;
-  }
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  timer.expires_after(d);
-  co_await timer.async_wait(net::use_nothrow);
-}
-
 awaitable<std::variant<MailboxConnection, route::RouteError>> connect_mailbox(
-    std::shared_ptr<const Shared> shared, route::RouteQuery query, SessionInfo& info,
+    std::shared_ptr<const Generation> shared, route::RouteQuery query, SessionInfo& info,
     const char* component) {
   const auto& cfg = *shared->config;
   for (int attempt = 0; attempt < 2; ++attempt) {

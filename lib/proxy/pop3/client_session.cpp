@@ -17,7 +17,7 @@ namespace zmproxy::proxy::pop3 {
 namespace {
 
 using namespace mail;
-using server::StartTls;
+using config::StartTls;
 
 constexpr int k_max_bad_commands = 10;
 
@@ -33,8 +33,8 @@ struct Login {
 };
 
 struct State {
-  std::shared_ptr<const Shared> shared;
-  const server::ProxyConfig& cfg;
+  std::shared_ptr<const Generation> shared;
+  const config::ProxyConfig& cfg;
   Counters& counters;
   SessionInfo info{};
   LoginBudget budget;
@@ -444,10 +444,10 @@ awaitable<Next> authorization(State& s, Stream& client, bool greet) {
 
 }  // namespace
 
-awaitable<void> run_session(std::shared_ptr<const Shared> shared, tcp::socket socket, bool implicit_tls,
+awaitable<void> run_session(std::shared_ptr<const Generation> shared, tcp::socket socket, bool implicit_tls,
                             ConnectionSlot slot) {
   Counters& counters = *shared->pop3_counters;
-  const server::ProxyConfig& cfg = *shared->config;
+  const config::ProxyConfig& cfg = *shared->config;
   State s{shared, cfg, counters, describe_peer(socket, implicit_tls ? "pop3s" : "pop3"),
           LoginBudget(cfg.pop3.idle_timeout, cfg.pop3.login_timeout, Clock::now())};
   s.slot = std::move(slot);

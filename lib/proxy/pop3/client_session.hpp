@@ -9,13 +9,13 @@
 #include "lib/net/asio.hpp"
 #include "lib/proxy/connection_slot.hpp"
 
-namespace zmproxy::proxy::mail {
-struct Shared;
+namespace zmproxy::proxy {
+struct Generation;
 }
 
 namespace zmproxy::proxy::pop3 {
 
-net::asio::awaitable<void> run_session(std::shared_ptr<const mail::Shared> shared,
+net::asio::awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared,
                                        net::tcp::socket socket, bool implicit_tls,
                                        ConnectionSlot slot);
 

@@ -38,3 +38,17 @@ TEST_CASE("address blocks: what a block contains", "[net][address_block]") {
   CHECK_FALSE(in("0.0.0.0/0", "::1"));  // families never mix
   CHECK_FALSE(in("::/0", "127.0.0.1"));
 }
+
+TEST_CASE("the trusted-proxies list", "[net][address_block]") {
+  CHECK(split_address_list("").empty());
+  CHECK(split_address_list(" 10.0.0.0/8, 192.0.2.1 ::1,,2001:db8::/32 ") ==
+        std::vector<std::string>{"10.0.0.0/8", "192.0.2.1", "::1", "2001:db8::/32"});
+  for (const char* ok :
+       {"10.0.0.0/8", "192.0.2.1", "::1", "2001:db8::/32", "0.0.0.0/0", "::/0", "1.2.3.4/32"}) {
+    CHECK(is_address_or_cidr(ok));
+  }
+  for (const char* bad : {"", "10.0.0.0/33", "::1/129", "10.0.0.0/", "10.0.0/8", "example.com",
+                          "10.0.0.0/8x", "10.0.0.0/-1"}) {
+    CHECK_FALSE(is_address_or_cidr(bad));
+  }
+}

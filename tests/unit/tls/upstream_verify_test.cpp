@@ -38,7 +38,7 @@ TEST_CASE("an untrusted upstream's line names it, the CA setting and the opt-out
 TEST_CASE("the upstream context loads the configured CA bundle or says which file is wrong",
           "[tls]") {
   test::TempDir dir;
-  server::ProxyConfig cfg = server::default_config();
+  config::ProxyConfig cfg = config::default_config();
   cfg.home = dir.path();
   SECTION("the system store by default, verification on") {
     auto ctx = tls::make_upstream_context(cfg);

@@ -18,7 +18,7 @@ namespace boost::asio {
 class io_context;
 }
 
-namespace zmproxy::server {
+namespace zmproxy::net {
 
 class ControlSocket {
  public:
@@ -45,4 +45,4 @@ Result<std::string> control_request(const std::filesystem::path& path,
                                     std::string_view command,
                                     std::chrono::milliseconds timeout);
 
-}  // namespace zmproxy::server
+}  // namespace zmproxy::net

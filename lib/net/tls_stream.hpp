@@ -36,7 +36,7 @@
 
 #include "lib/net/asio.hpp"
 
-namespace zmproxy::proxy::mail {
+namespace zmproxy::net {
 
 class TlsStream {
  public:
@@ -273,4 +273,4 @@ class TlsStream {
   SSL* m_ssl = nullptr;
 };
 
-}  // namespace zmproxy::proxy::mail
+}  // namespace zmproxy::net

@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-namespace zmproxy::server {
+namespace zmproxy::ctl {
 
 struct ControlOptions {
   core::HomePaths home;
@@ -34,4 +34,4 @@ int proxy_genconf(const ControlOptions& o, std::ostream& out, std::ostream& err)
 // The pid of the zmproxyd of this home when it is alive.
 std::optional<long> running_pid(const core::HomePaths& home);
 
-}  // namespace zmproxy::server
+}  // namespace zmproxy::ctl

@@ -17,7 +17,7 @@
 
 #include <chrono>
 
-namespace zmproxy::proxy::mail {
+namespace zmproxy::net {
 
 // The monotonic clock as of the last timer tick (a few milliseconds old):
 // plenty for deadlines swept every 200 ms, and it does not read the TSC,
@@ -80,4 +80,4 @@ class DeadlineScope {
   Deadline m_deadline;
 };
 
-}  // namespace zmproxy::proxy::mail
+}  // namespace zmproxy::net

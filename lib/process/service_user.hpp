@@ -21,7 +21,7 @@
 #include <optional>
 #include <string>
 
-namespace zmproxy::server {
+namespace zmproxy::process {
 
 struct ServiceUser {
   std::string name;
@@ -58,4 +58,4 @@ Result<void> drop_root(const std::string& user_name,
                        bool keep_bind,
                        std::string_view who);
 
-}  // namespace zmproxy::server
+}  // namespace zmproxy::process

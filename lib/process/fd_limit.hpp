@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-namespace zmproxy::server {
+namespace zmproxy::process {
 
 struct FdLimit {
   std::uint64_t soft = 0;  // after raising
@@ -19,4 +19,4 @@ struct FdLimit {
 // and `setting` what to lower in the warning.
 FdLimit raise_fd_limit(std::uint64_t needed, const std::string& who, const std::string& setting);
 
-}  // namespace zmproxy::server
+}  // namespace zmproxy::process

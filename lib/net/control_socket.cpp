@@ -1,4 +1,4 @@
-#include "lib/server/control_socket.hpp"
+#include "lib/net/control_socket.hpp"
 
 #include <poll.h>
 #include <unistd.h>
@@ -15,10 +15,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-namespace zmproxy::server {
+namespace zmproxy::net {
 
-namespace asio = net::asio;
-using net::local;
 
 struct ControlSocket::Impl {
   std::filesystem::path path;
@@ -129,4 +127,4 @@ Result<std::string> control_request(const std::filesystem::path& path,
   return reply;
 }
 
-}  // namespace zmproxy::server
+}  // namespace zmproxy::net

@@ -1,4 +1,4 @@
-#include "lib/server/service_user.hpp"
+#include "lib/process/service_user.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -13,7 +13,7 @@
 #include <cstring>
 #include <vector>
 
-namespace zmproxy::server {
+namespace zmproxy::process {
 
 namespace {
 
@@ -200,4 +200,4 @@ Result<void> drop_root(const std::string& user_name,
   return {};
 }
 
-}  // namespace zmproxy::server
+}  // namespace zmproxy::process

@@ -1,4 +1,4 @@
-#include "lib/server/service_user.hpp"
+#include "lib/process/service_user.hpp"
 
 #include "tests/support/temp_dir.hpp"
 
@@ -23,7 +23,7 @@ uid_t owner_of(const std::filesystem::path& p) {
 
 TEST_CASE("the service user: none to become unless root; a missing one is one line with the fix",
           "[server][privileges]") {
-  auto user = server::service_user_to_become("zmproxy-no-such-user");
+  auto user = process::service_user_to_become("zmproxy-no-such-user");
   if (::geteuid() != 0) {
     REQUIRE(user);
     CHECK_FALSE(user->has_value());
@@ -33,7 +33,7 @@ TEST_CASE("the service user: none to become unless root; a missing one is one li
   CHECK(user.error().message.find("useradd --system") != std::string::npos);
   CHECK(user.error().message.find("zimbra_user") != std::string::npos);
   CHECK(user.error().message.find('\n') == std::string::npos);
-  auto root = server::service_user_to_become("root");
+  auto root = process::service_user_to_become("root");
   REQUIRE_FALSE(root);
   CHECK(root.error().message.find("is root") != std::string::npos);
 }
@@ -56,8 +56,8 @@ TEST_CASE("the home is handed to the service user without following symlinks",
   std::filesystem::create_symlink(dir.path() / "outside", home.conf() / "link");
   std::filesystem::create_directories(dir.path() / "shared-data");
   std::filesystem::create_directory_symlink(dir.path() / "shared-data", home.data());
-  const server::ServiceUser nobody{"nobody", 65534, 65534};
-  REQUIRE(server::hand_home_to(home, nobody));
+  const process::ServiceUser nobody{"nobody", 65534, 65534};
+  REQUIRE(process::hand_home_to(home, nobody));
   CHECK(owner_of(home.conf()) == 65534);
   CHECK(owner_of(home.conf() / "domaincerts") == 65534);
   CHECK(owner_of(home.conf() / "zmproxy.key") == 65534);
@@ -82,7 +82,7 @@ TEST_CASE("a home the user cannot reach through its parents is refused", "[serve
   std::filesystem::permissions(dir.path(), std::filesystem::perms::owner_all);
   const core::HomePaths home{dir.path() / "home"};
   std::filesystem::create_directories(home.conf());
-  auto r = server::hand_home_to(home, server::ServiceUser{"nobody", 65534, 65534});
+  auto r = process::hand_home_to(home, process::ServiceUser{"nobody", 65534, 65534});
   REQUIRE_FALSE(r);
   CHECK(r.error().message.find("chmod o+x " + dir.path().string()) != std::string::npos);
 }
@@ -97,7 +97,7 @@ TEST_CASE("becoming the user is for good, keeps only the bind capability, no new
   REQUIRE(child >= 0);
   if (child == 0) {
     // Exit codes say what failed; the parent checks 0.
-    if (!server::become(server::ServiceUser{"nobody", 65534, 65534}, true)) _exit(1);
+    if (!process::become(process::ServiceUser{"nobody", 65534, 65534}, true)) _exit(1);
     if (::getuid() != 65534 || ::geteuid() != 65534 || ::getgid() != 65534) _exit(2);
     if (::setuid(0) == 0) _exit(3);
     if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) _exit(4);

@@ -1,8 +1,8 @@
-#include "lib/server/config.hpp"
+#include "lib/config/proxy_config.hpp"
 
 #include <catch2/catch.hpp>
 
-using namespace zmproxy::server;
+using namespace zmproxy::config;
 using namespace std::chrono_literals;
 
 namespace {

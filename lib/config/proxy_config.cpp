@@ -1,4 +1,4 @@
-#include "lib/server/config.hpp"
+#include "lib/config/proxy_config.hpp"
 
 #include <functional>
 #include <set>
@@ -9,10 +9,10 @@
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
+#include "lib/net/address_block.hpp"
 #include "lib/route/known_servers.hpp"
-#include "lib/proxy/http/forwarding.hpp"
 
-namespace zmproxy::server {
+namespace zmproxy::config {
 
 namespace {
 
@@ -329,12 +329,12 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
     if (const toml::node* n = t->get("trusted_proxies")) {
       // The localconfig string as rendered ("a, b c"), or an array.
       if (auto listed = n->value<std::string>()) {
-        h.trusted_proxies = proxy::http::split_address_list(*listed);
+        h.trusted_proxies = net::split_address_list(*listed);
       } else {
         r.get(*t, "http.", "trusted_proxies", h.trusted_proxies);
       }
       for (const std::string& entry : h.trusted_proxies) {
-        if (!proxy::http::is_address_or_cidr(entry)) {
+        if (!net::is_address_or_cidr(entry)) {
           r.fail_at(*n, "http.trusted_proxies",
                     "'" + entry + "' is not an address or CIDR (zmlocalconfig -e zmproxy_trusted_proxies=...)");
         }
@@ -432,4 +432,4 @@ Result<std::shared_ptr<const ProxyConfig>> load_config(const std::filesystem::pa
   return parse_config(*text, file, home);
 }
 
-}  // namespace zmproxy::server
+}  // namespace zmproxy::config

@@ -12,7 +12,7 @@
 
 #include "lib/core/result.hpp"
 
-namespace zmproxy::server {
+namespace zmproxy::config {
 
 using std::chrono::milliseconds;
 
@@ -149,4 +149,4 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
                                                         const std::filesystem::path& file,
                                                         const std::filesystem::path& home);
 
-}  // namespace zmproxy::server
+}  // namespace zmproxy::config

@@ -1,8 +1,8 @@
-#include "lib/proxy/mail/deadline.hpp"
+#include "lib/net/deadline.hpp"
 
 #include <memory>
 
-namespace zmproxy::proxy::mail {
+namespace zmproxy::net {
 
 namespace {
 
@@ -78,4 +78,4 @@ void DeadlineSweeper::sweep() {
   }
 }
 
-}  // namespace zmproxy::proxy::mail
+}  // namespace zmproxy::net

@@ -1,10 +1,10 @@
-#include "lib/server/fd_limit.hpp"
+#include "lib/process/fd_limit.hpp"
 
 #include <sys/resource.h>
 
 #include <fmt/format.h>
 
-namespace zmproxy::server {
+namespace zmproxy::process {
 
 FdLimit raise_fd_limit(std::uint64_t needed, const std::string& who, const std::string& setting) {
   FdLimit out;
@@ -32,4 +32,4 @@ FdLimit raise_fd_limit(std::uint64_t needed, const std::string& who, const std::
   return out;
 }
 
-}  // namespace zmproxy::server
+}  // namespace zmproxy::process

@@ -1,4 +1,4 @@
-#include "lib/server/proxy_control.hpp"
+#include "lib/ctl/proxy_control.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -12,15 +12,15 @@
 #include "lib/core/strings.hpp"
 #include "lib/localconfig/keys.hpp"
 #include "lib/schema/registry.hpp"
-#include "lib/server/config.hpp"
-#include "lib/server/control_socket.hpp"
+#include "lib/config/proxy_config.hpp"
+#include "lib/net/control_socket.hpp"
 #include "lib/server/generation.hpp"
 
 #include <ostream>
 #include <sys/wait.h>
 #include <thread>
 
-namespace zmproxy::server {
+namespace zmproxy::ctl {
 
 namespace {
 
@@ -124,10 +124,10 @@ int proxy_start(const ControlOptions& o, std::ostream& out, std::ostream& err) {
           << "); starting with the existing conf/zmproxy.conf\n";
     }
   }
-  auto config = load_config(o.home.conf() / "zmproxy.conf", o.home.home);
-  Result<void> ok = config ? check_tls(**config) : tl::unexpected(config.error());
+  auto config = config::load_config(o.home.conf() / "zmproxy.conf", o.home.home);
+  Result<void> ok = config ? server::check_tls(**config) : tl::unexpected(config.error());
   if (ok) {
-    ok = check_ports_free(**config, {});
+    ok = server::check_ports_free(**config, {});
   }
   if (!ok) {
     out << "failed.\n";
@@ -170,7 +170,7 @@ int proxy_start(const ControlOptions& o, std::ostream& out, std::ostream& err) {
           << ")\n";
       return 1;
     }
-    auto reply = control_request(socket_path(o.home), "STATUS", 1s);
+    auto reply = net::control_request(socket_path(o.home), "STATUS", 1s);
     if (reply && reply->starts_with("{")) {
       out << "done.\n";
       return 0;
@@ -194,10 +194,10 @@ int proxy_stop(const ControlOptions& o, std::ostream& out, std::ostream& err) {
   if (o.grace) {
     command += " " + std::to_string(*o.grace);
     wait_s = *o.grace;
-  } else if (auto config = load_config(o.home.conf() / "zmproxy.conf", o.home.home)) {
+  } else if (auto config = config::load_config(o.home.conf() / "zmproxy.conf", o.home.home)) {
     wait_s = static_cast<double>((*config)->server.drain_timeout.count()) / 1000.0;
   }
-  auto reply = control_request(socket_path(o.home), command, 5s);
+  auto reply = net::control_request(socket_path(o.home), command, 5s);
   if (!reply || !reply->starts_with("OK")) {
     ::kill(static_cast<pid_t>(*pid), SIGTERM);
   }
@@ -249,7 +249,7 @@ int proxy_status(const ControlOptions& o, std::ostream& out, std::ostream& err) 
     out << (o.json ? "{\"running\":false}\n" : "proxy is not running.\n");
     return 1;
   }
-  auto reply = control_request(socket_path(o.home), "STATUS", 5s);
+  auto reply = net::control_request(socket_path(o.home), "STATUS", 5s);
   if (!reply || !reply->starts_with("{")) {
     // Alive (it holds its pid file) but busy or wedged: say so, never "not
     // running", or a monitor would start a second one.
@@ -340,4 +340,4 @@ int proxy_genconf(const ControlOptions& o, std::ostream& out, std::ostream& err)
   return 0;
 }
 
-}  // namespace zmproxy::server
+}  // namespace zmproxy::ctl

@@ -1,10 +1,10 @@
-#include "lib/server/fd_limit.hpp"
+#include "lib/process/fd_limit.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <sys/resource.h>
 
-using zmproxy::server::raise_fd_limit;
+using zmproxy::process::raise_fd_limit;
 
 TEST_CASE("the soft open-file limit is raised to the hard one", "[server][limits]") {
   rlimit before{};

@@ -1,0 +1,32 @@
+#pragma once
+// What the access log says about one connection (mail or web): who, where
+// to, how many bytes, how long, how it ended.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "lib/log/access_log.hpp"
+#include "lib/net/asio.hpp"
+
+namespace zmproxy::proxy {
+
+struct SessionInfo {
+  std::string protocol;  // imap imaps pop3 pop3s
+  std::string client_ip;
+  unsigned short client_port = 0;
+  std::string local_ip;
+  unsigned short local_port = 0;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::string user;
+  std::string upstream;
+  std::string outcome = "closed";
+
+  void log_to(log::AccessLog& log) const;
+};
+
+SessionInfo describe_peer(const net::tcp::socket& socket, std::string protocol);
+
+}  // namespace zmproxy::proxy

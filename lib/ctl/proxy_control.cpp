@@ -294,6 +294,11 @@ int proxy_status(const ControlOptions& o, std::ostream& out, std::ostream& err) 
     const auto at = j.find("\"" + std::string(p) + "\":{", conns);
     out << " " << p << " " << json_field(j, "active", at) << "/" << json_field(j, "accepted", at);
   }
+  out << "\n  logins (accepted/refused):";
+  for (const char* p : {"imap", "imaps", "pop3", "pop3s"}) {
+    const auto at = j.find("\"" + std::string(p) + "\":{", conns);
+    out << " " << p << " " << json_field(j, "logins", at) << "/" << json_field(j, "login_failures", at);
+  }
   out << "\n";
   if (!watcher.empty()) {
     out << "  last configuration change: " << json_field(watcher, "result") << " by "

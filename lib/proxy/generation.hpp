@@ -4,24 +4,15 @@
 // access log and the counters. Built by server/generation.cpp; immutable once
 // published; a session keeps the one it was accepted with.
 
-#include <atomic>
-#include <cstdint>
 #include <memory>
 
 #include "lib/config/proxy_config.hpp"
 #include "lib/log/access_log.hpp"
+#include "lib/proxy/counters.hpp"
 #include "lib/route/route_resolver.hpp"
 #include "lib/tls/tls_context.hpp"
 
 namespace zmproxy::proxy {
-
-// Live counters, per protocol, shared by every worker.
-struct Counters {
-  std::atomic<std::uint64_t> accepted{0};
-  std::atomic<std::int64_t> active{0};
-  std::atomic<std::uint64_t> logins{0};
-  std::atomic<std::uint64_t> login_failures{0};
-};
 
 // Everything sessions of one configuration generation share. Immutable.
 struct Generation {
@@ -30,8 +21,7 @@ struct Generation {
   std::shared_ptr<tls::Context> client_tls;
   std::shared_ptr<route::RouteResolver> resolver;
   std::shared_ptr<log::AccessLog> access_log;
-  std::shared_ptr<Counters> imap_counters;
-  std::shared_ptr<Counters> pop3_counters;
+  std::shared_ptr<Counters> counters;  // the server's, the same in every generation
   int http_port = 0;   // the web listeners' bound ports (for redirects)
   int https_port = 0;
 };

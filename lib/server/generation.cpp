@@ -96,12 +96,6 @@ bool reachable(const std::string& host, const std::string& port, int timeout_ms)
 
 }  // namespace
 
-const char* protocol_name(Protocol p) noexcept {
-  static constexpr const char* k_names[k_protocol_count] = {"imap", "imaps", "pop3", "pop3s",
-                                                            "http", "https", "admin"};
-  return k_names[static_cast<std::size_t>(p)];
-}
-
 std::vector<ListenerSpec> listener_specs(const ProxyConfig& c, bool have_tls) {
   std::vector<ListenerSpec> specs;
   const std::string& a = c.server.bind_address;
@@ -170,10 +164,6 @@ Result<std::shared_ptr<proxy::Generation>> build_generation(
     next->access_log = std::make_shared<log::AccessLog>(
         c.server.access_log.empty() ? std::filesystem::path() : c.path(c.server.access_log));
   }
-  next->imap_counters =
-      previous ? previous->imap_counters : std::make_shared<proxy::Counters>();
-  next->pop3_counters =
-      previous ? previous->pop3_counters : std::make_shared<proxy::Counters>();
   if (c.http.enabled && c.http.strict_server_name && c.http.server_names.empty()) {
     ZMPROXY_LOG(warn, "proxy",
                 "http.strict_server_name is on but http.server_names is empty: every Host is "

@@ -6,8 +6,9 @@
 // connections, the access log, the counters) are carried over from the
 // previous generation.
 
-#include "lib/core/result.hpp"
 #include "lib/config/proxy_config.hpp"
+#include "lib/core/result.hpp"
+#include "lib/proxy/counters.hpp"
 
 #include <memory>
 #include <string>
@@ -19,9 +20,8 @@ struct Generation;
 
 namespace zmproxy::server {
 
-enum class Protocol { imap, imaps, pop3, pop3s, http, https, admin };
-inline constexpr std::size_t k_protocol_count = 7;
-const char* protocol_name(Protocol p) noexcept;
+using proxy::Protocol;
+using proxy::protocol_name;
 
 struct ListenerSpec {
   Protocol protocol;
@@ -37,7 +37,8 @@ struct ListenerSpec {
 // The listeners `config` asks for; TLS ones only when `have_tls`.
 std::vector<ListenerSpec> listener_specs(const config::ProxyConfig& config, bool have_tls);
 
-// Validate and build the shared state of a generation. Errors name the
+// Validate and build the shared state of a generation (all but its
+// counters, which the server owns and sets). Errors name the
 // setting to fix (a certificate that does not match its key, a TLS listener
 // without a certificate, a bad route setting).
 Result<std::shared_ptr<proxy::Generation>> build_generation(

@@ -79,11 +79,6 @@ struct Listener {
   bool accepting = false;  // the accept loops run
 };
 
-struct ProtocolCounts {
-  std::atomic<std::int64_t> active{0};
-  std::atomic<std::uint64_t> accepted{0};
-};
-
 }  // namespace
 
 struct ProxyServer::Impl {
@@ -91,7 +86,8 @@ struct ProxyServer::Impl {
   std::filesystem::path home;
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<std::shared_ptr<const Generation>> current;
-  std::array<ProtocolCounts, k_protocol_count> counts;
+  // Every generation's sessions count here (proxy/counters.hpp): STATUS reads it.
+  std::shared_ptr<proxy::Counters> counters = std::make_shared<proxy::Counters>();
   std::vector<Listener> listeners;  // control thread only
   std::mutex reload_mutex;
   std::uint64_t generation = 0;
@@ -164,7 +160,7 @@ struct ProxyServer::Impl {
         }
       }
       w.connections++;
-      ProtocolCounts& pc = counts[static_cast<std::size_t>(protocol)];
+      proxy::ProtocolCounters& pc = shared->counters->of(protocol);
       pc.active++;
       pc.accepted++;
       // The slot goes with the session, and with its relay after login.
@@ -304,6 +300,7 @@ struct ProxyServer::Impl {
     if (!built) {
       return tl::unexpected(built.error());
     }
+    (*built)->counters = counters;
     std::shared_ptr<Generation> next = std::move(*built);
     // Keep the listeners that did not change; bind the new ones first.
     const std::vector<ListenerSpec> wanted = listener_specs(*config, next->server_tls != nullptr);
@@ -463,10 +460,15 @@ struct ProxyServer::Impl {
     out += fmt::format("}},\"memory\":{{\"heap_in_use\":{},\"heap_free\":{},\"mmapped\":{}}}",
                        mi.uordblks, mi.fordblks, mi.hblkhd);
     out += ",\"connections\":{";
-    for (std::size_t i = 0; i < k_protocol_count; ++i) {
-      out += fmt::format("{}\"{}\":{{\"active\":{},\"accepted\":{}}}", i ? "," : "",
-                         protocol_name(static_cast<Protocol>(i)), counts[i].active.load(),
-                         counts[i].accepted.load());
+    for (std::size_t i = 0; i < proxy::k_protocol_count; ++i) {
+      const auto protocol = static_cast<Protocol>(i);
+      out += fmt::format("{}\"{}\":{{", i ? "," : "", protocol_name(protocol));
+      const char* sep = "";
+      counters->of(protocol).each([&](const char* name, const char*, std::int64_t value) {
+        out += fmt::format("{}\"{}\":{}", sep, name, value);
+        sep = ",";
+      });
+      out += "}";
     }
     out += "}}";
     return out;
@@ -483,11 +485,7 @@ struct ProxyServer::Impl {
     while (!stopping) {
       t.expires_after(std::chrono::milliseconds(500));
       co_await t.async_wait(net::use_nothrow);
-      std::pair<std::uint64_t, std::int64_t> now{0, 0};
-      for (const auto& c : counts) {
-        now.first += c.accepted.load();
-        now.second += c.active.load();
-      }
+      const std::pair<std::uint64_t, std::int64_t> now{counters->accepted(), counters->active()};
       if (now != seen) {
         seen = now;
         ::malloc_trim(0);
@@ -511,11 +509,7 @@ struct ProxyServer::Impl {
   }
 
   std::int64_t active_sessions() const {
-    std::int64_t n = 0;
-    for (const auto& c : counts) {
-      n += c.active.load();
-    }
-    return n;
+    return counters->active();
   }
 
   void begin_stop(std::chrono::milliseconds drain, std::string_view why) {

@@ -2,6 +2,7 @@
 and Python's imaplib/poplib as unmodified clients."""
 import base64
 import imaplib
+import json
 import os
 import poplib
 import re
@@ -390,6 +391,26 @@ class Pop3Test(MailProxyBase):
         p.user("user2@example.com")
         with self.assertRaises(poplib.error_proto):
             p.pass_("wrong")
+
+    def test_status_counts_logins_per_listener(self):
+        # The declared counters (lib/proxy/counters.hpp) reach zmproxyctl status.
+        p = poplib.POP3("127.0.0.1", self.ports["pop3"], timeout=30)
+        p.user("user2@example.com")
+        p.pass_(PASSWORDS["user2@example.com"])
+        p.quit()
+        p = poplib.POP3("127.0.0.1", self.ports["pop3"], timeout=30)
+        p.user("user2@example.com")
+        with self.assertRaises(poplib.error_proto):
+            p.pass_("wrong")
+        p.close()
+        r = self.run_tool("zmproxyctl", "status", "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        conns = json.loads(r.stdout)["connections"]
+        self.assertEqual((conns["pop3"]["logins"], conns["pop3"]["login_failures"]), (1, 1))
+        self.assertEqual(conns["pop3"]["accepted"], 2)
+        self.assertEqual((conns["imap"]["logins"], conns["pop3s"]["logins"]), (0, 0))
+        text = self.run_tool("zmproxyctl", "status").stdout
+        self.assertIn("logins (accepted/refused): imap 0/0 imaps 0/0 pop3 1/1 pop3s 0/0", text)
 
 
 class UpstreamTlsTest(MailProxyBase):

@@ -26,19 +26,14 @@
 
 namespace zmproxy::proxy::mail {
 
-// What a session owes when it ends: the protocol's active count and the
-// access-log line; and its place in the connection counters.
+// What a session owes when it ends: the access-log line; and its place in
+// the connection counters (the slot).
 struct SessionEnd {
   std::shared_ptr<const Generation> shared;
-  Counters* counters = nullptr;
   SessionInfo info;
   ConnectionSlot slot;
 
   void finish() {
-    if (counters != nullptr) {
-      counters->active--;
-      counters = nullptr;
-    }
     if (shared) {
       info.log_to(*shared->access_log);
       shared.reset();

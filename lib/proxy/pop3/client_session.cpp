@@ -35,7 +35,7 @@ struct Login {
 struct State {
   std::shared_ptr<const Generation> shared;
   const config::ProxyConfig& cfg;
-  Counters& counters;
+  ProtocolCounters& counters;  // the listener's: logins and failures
   SessionInfo info{};
   LoginBudget budget;
   std::string in{};
@@ -53,7 +53,7 @@ struct State {
 
   SessionEnd hand_off_end() {
     handed_off = true;
-    return SessionEnd{shared, &counters, std::move(info), std::move(slot)};
+    return SessionEnd{shared, std::move(info), std::move(slot)};
   }
 };
 
@@ -446,13 +446,12 @@ awaitable<Next> authorization(State& s, Stream& client, bool greet) {
 
 awaitable<void> run_session(std::shared_ptr<const Generation> shared, tcp::socket socket, bool implicit_tls,
                             ConnectionSlot slot) {
-  Counters& counters = *shared->pop3_counters;
+  ProtocolCounters& counters =
+      shared->counters->of(implicit_tls ? Protocol::pop3s : Protocol::pop3);
   const config::ProxyConfig& cfg = *shared->config;
   State s{shared, cfg, counters, describe_peer(socket, implicit_tls ? "pop3s" : "pop3"),
           LoginBudget(cfg.pop3.idle_timeout, cfg.pop3.login_timeout, Clock::now())};
   s.slot = std::move(slot);
-  counters.accepted++;
-  counters.active++;
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   try {
@@ -486,7 +485,6 @@ awaitable<void> run_session(std::shared_ptr<const Generation> shared, tcp::socke
     ZMPROXY_LOG(error, "pop3", "{}: session failed: {}", s.info.client_ip, e.what());
   }
   if (!s.handed_off) {
-    counters.active--;
     s.info.log_to(*shared->access_log);
   }
 }

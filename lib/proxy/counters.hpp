@@ -1,0 +1,57 @@
+#pragma once
+// Every counter zmproxyd keeps, declared once (Envoy's stats shape): a
+// counter only grows, a gauge goes up and down. Kept per listener protocol,
+// shared by every worker (relaxed atomics), carried from one configuration
+// generation to the next. STATUS (zmproxyctl status) walks the list, so a
+// counter added here is reported without another line anywhere.
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace zmproxy::proxy {
+
+enum class Protocol { imap, imaps, pop3, pop3s, http, https, admin };
+inline constexpr std::size_t k_protocol_count = 7;
+const char* protocol_name(Protocol p) noexcept;
+
+// COUNTER(name, help) / GAUGE(name, help)
+#define ZMPROXY_PROTOCOL_COUNTERS(COUNTER, GAUGE)                        \
+  COUNTER(accepted, "connections accepted")                              \
+  GAUGE(active, "connections open now (before and after login)")         \
+  COUNTER(logins, "logins the mailbox accepted (mail)")                  \
+  COUNTER(login_failures, "logins refused (mail)")
+
+struct ProtocolCounters {
+#define ZMPROXY_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};
+#define ZMPROXY_DECLARE_GAUGE(name, help) std::atomic<std::int64_t> name{0};
+  ZMPROXY_PROTOCOL_COUNTERS(ZMPROXY_DECLARE_COUNTER, ZMPROXY_DECLARE_GAUGE)
+#undef ZMPROXY_DECLARE_COUNTER
+#undef ZMPROXY_DECLARE_GAUGE
+
+  // f(name, help, value) for every counter and gauge, in declaration order.
+  template <class F>
+  void each(F&& f) const {
+#define ZMPROXY_VISIT(name, help) f(#name, help, static_cast<std::int64_t>(name.load(std::memory_order_relaxed)));
+    ZMPROXY_PROTOCOL_COUNTERS(ZMPROXY_VISIT, ZMPROXY_VISIT)
+#undef ZMPROXY_VISIT
+  }
+};
+
+class Counters {
+ public:
+  ProtocolCounters& of(Protocol p) noexcept { return m_by_protocol[static_cast<std::size_t>(p)]; }
+  const ProtocolCounters& of(Protocol p) const noexcept {
+    return m_by_protocol[static_cast<std::size_t>(p)];
+  }
+
+  // Sums over every protocol (idle memory trimming, the drain at stop).
+  std::uint64_t accepted() const noexcept;
+  std::int64_t active() const noexcept;
+
+ private:
+  std::array<ProtocolCounters, k_protocol_count> m_by_protocol;
+};
+
+}  // namespace zmproxy::proxy

@@ -16,22 +16,6 @@
 namespace zmproxy::provisioning {
 namespace {
 
-// Publishes the running thread's id (for stop() from on_change) while in scope.
-class ThreadIdGuard {
- public:
-  explicit ThreadIdGuard(std::atomic<std::thread::id>& id) : m_id(id) {
-    m_id = std::this_thread::get_id();
-  }
-  ~ThreadIdGuard() { m_id = std::thread::id(); }
-  ThreadIdGuard(const ThreadIdGuard&) = delete;
-  ThreadIdGuard& operator=(const ThreadIdGuard&) = delete;
-  ThreadIdGuard(ThreadIdGuard&&) = delete;
-  ThreadIdGuard& operator=(ThreadIdGuard&&) = delete;
-
- private:
-  std::atomic<std::thread::id>& m_id;
-};
-
 constexpr std::uint32_t k_file_events = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_CREATE;
 // The directory itself going away: its watch is gone (DELETE_SELF) or
 // follows it elsewhere (MOVE_SELF).

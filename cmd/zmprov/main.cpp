@@ -210,10 +210,9 @@ int main(int argc, char** argv) {
       std::cerr << "ERROR: service.FAILURE (" << lc.error().message << ")\n";
       return 2;
     }
-    // help and describe need no store.
+    // help, describe, exit and flushCache need no store (needs_store in the command table).
     const auto* info = command.empty() ? nullptr : provisioning::find_prov_command(command[0]);
-    const bool offline = info != nullptr && (info->name == "help" || info->name == "describe" ||
-                                             info->name == "exit" || info->name == "flushCache");
+    const bool offline = info != nullptr && !info->needs_store;
     std::unique_ptr<provisioning::Directory> dir;
     if (offline) {
       auto fs = provisioning::FileStore::open(home.data() / "prov.ldif");

@@ -9,14 +9,16 @@
 // once right after the initial refresh. It must be quick (post work
 // elsewhere). stop() joins the thread; the destructor stops.
 
+#include "lib/core/home.hpp"
+#include "lib/core/result.hpp"
+#include "lib/localconfig/localconfig.hpp"
+
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include "lib/core/home.hpp"
-#include "lib/core/result.hpp"
-#include "lib/localconfig/localconfig.hpp"
+#include <thread>
 
 namespace zmproxy::provisioning {
 
@@ -36,6 +38,23 @@ class ChangeFeed {
   virtual Result<void> start(Callback on_change) = 0;
   virtual void stop() = 0;
   virtual std::string describe() const = 0;
+};
+
+// For feeds: publishes the running thread's id (so that stop(), called from
+// on_change, knows not to join itself) while in scope.
+class ThreadIdGuard {
+ public:
+  explicit ThreadIdGuard(std::atomic<std::thread::id>& id) : m_id(id) {
+    m_id = std::this_thread::get_id();
+  }
+  ~ThreadIdGuard() { m_id = std::thread::id(); }
+  ThreadIdGuard(const ThreadIdGuard&) = delete;
+  ThreadIdGuard& operator=(const ThreadIdGuard&) = delete;
+  ThreadIdGuard(ThreadIdGuard&&) = delete;
+  ThreadIdGuard& operator=(ThreadIdGuard&&) = delete;
+
+ private:
+  std::atomic<std::thread::id>& m_id;
 };
 
 // The feed for the store localconfig selects (as open_store does).

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string_view>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -15,22 +16,6 @@
 
 namespace zmproxy::provisioning {
 namespace {
-
-// Publishes the running thread's id (for stop() from on_change) while in scope.
-class ThreadIdGuard {
- public:
-  explicit ThreadIdGuard(std::atomic<std::thread::id>& id) : m_id(id) {
-    m_id = std::this_thread::get_id();
-  }
-  ~ThreadIdGuard() { m_id = std::thread::id(); }
-  ThreadIdGuard(const ThreadIdGuard&) = delete;
-  ThreadIdGuard& operator=(const ThreadIdGuard&) = delete;
-  ThreadIdGuard(ThreadIdGuard&&) = delete;
-  ThreadIdGuard& operator=(ThreadIdGuard&&) = delete;
-
- private:
-  std::atomic<std::thread::id>& m_id;
-};
 
 constexpr std::uint32_t k_file_events = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_CREATE;
 // The directory itself going away: its watch is gone (DELETE_SELF) or
@@ -59,6 +44,63 @@ void close_fd(int& fd) {
     ::close(fd);
     fd = -1;
   }
+}
+
+// What one burst of inotify events said about the watched directory and file.
+struct Burst {
+  std::uint32_t last = 0;  // the file's last event
+  std::size_t count = 0;   // events on the file
+  bool overflow = false;
+  bool dir_gone = false;
+  bool dir_moved = false;
+};
+
+// The events queued on `inotify` (non-blocking) until it is drained, for the
+// watch `watch` of the directory and its file `name`; `buf` is scratch.
+Burst drain(int inotify, int watch, std::string_view name, std::span<char> buf) {
+  Burst b;
+  for (;;) {
+    const ssize_t got = ::read(inotify, buf.data(), buf.size());
+    if (got < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      break;  // EAGAIN: drained
+    }
+    if (got == 0) {
+      break;
+    }
+    std::size_t off = 0;
+    while (off + sizeof(inotify_event) <= static_cast<std::size_t>(got)) {
+      inotify_event ev{};
+      std::memcpy(&ev, buf.data() + off, sizeof ev);
+      const char* ev_name = buf.data() + off + sizeof(inotify_event);
+      off += sizeof(inotify_event) + ev.len;
+      if ((ev.mask & IN_Q_OVERFLOW) != 0) {
+        b.overflow = true;
+        continue;
+      }
+      if (ev.wd != watch) {
+        continue;  // e.g. IN_IGNORED for a watch we removed
+      }
+      if ((ev.mask & (IN_DELETE_SELF | IN_IGNORED)) != 0) {
+        b.dir_gone = true;
+        continue;
+      }
+      if ((ev.mask & IN_MOVE_SELF) != 0) {
+        b.dir_moved = true;
+        continue;
+      }
+      if (ev.len == 0 || (ev.mask & k_file_events) == 0) {
+        continue;
+      }
+      if (std::string_view(ev_name, ::strnlen(ev_name, ev.len)) == name) {
+        b.last = ev.mask;
+        ++b.count;
+      }
+    }
+  }
+  return b;
 }
 
 }  // namespace
@@ -170,54 +212,10 @@ void FileChangeFeed::run(const Callback& on_change) {
       continue;
     }
     // Drain everything queued: one callback for the whole burst.
-    std::uint32_t last = 0;
-    std::size_t count = 0;
-    bool overflow = false;
-    bool dir_gone = false;
-    bool dir_moved = false;
-    for (;;) {
-      const ssize_t got = ::read(m_inotify, buf.data(), buf.size());
-      if (got < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        break;  // EAGAIN: drained
-      }
-      if (got == 0) {
-        break;
-      }
-      std::size_t off = 0;
-      while (off + sizeof(inotify_event) <= static_cast<std::size_t>(got)) {
-        inotify_event ev{};
-        std::memcpy(&ev, buf.data() + off, sizeof ev);
-        const char* name = buf.data() + off + sizeof(inotify_event);
-        off += sizeof(inotify_event) + ev.len;
-        if ((ev.mask & IN_Q_OVERFLOW) != 0) {
-          overflow = true;
-          continue;
-        }
-        if (ev.wd != m_watch) {
-          continue;  // e.g. IN_IGNORED for a watch we removed
-        }
-        if ((ev.mask & (IN_DELETE_SELF | IN_IGNORED)) != 0) {
-          dir_gone = true;
-          continue;
-        }
-        if ((ev.mask & IN_MOVE_SELF) != 0) {
-          dir_moved = true;
-          continue;
-        }
-        if (ev.len == 0 || (ev.mask & k_file_events) == 0) {
-          continue;
-        }
-        if (std::string_view(name, ::strnlen(name, ev.len)) == m_name) {
-          last = ev.mask;
-          ++count;
-        }
-      }
-    }
+    const Burst burst = drain(m_inotify, m_watch, m_name, buf);
     std::string what;
-    if (dir_gone || dir_moved) {
+    if (burst.dir_gone || burst.dir_moved) {
+      const bool dir_moved = burst.dir_moved;
       if (dir_moved) {
         ::inotify_rm_watch(m_inotify, m_watch);  // it follows the old directory
       }
@@ -230,12 +228,12 @@ void FileChangeFeed::run(const Callback& on_change) {
                             ", and cannot create or watch again the directory",
                         m_dir, errno);
       }
-    } else if (overflow) {
+    } else if (burst.overflow) {
       what = "inotify queue overflow: " + m_name + " may have changed";
-    } else if (count > 0) {
-      what = m_name + " " + std::string(verb(last));
-      if (count > 1) {
-        what += " (" + std::to_string(count) + " events)";
+    } else if (burst.count > 0) {
+      what = m_name + " " + std::string(verb(burst.last));
+      if (burst.count > 1) {
+        what += " (" + std::to_string(burst.count) + " events)";
       }
     } else {
       continue;

@@ -1,66 +1,23 @@
 #include "lib/provisioning/ldap_change_feed.hpp"
 
-#include "lib/provisioning/ldap_tls.hpp"
-
 #include <pthread.h>
+
+#include "lib/provisioning/ldap_connection.hpp"
 
 #include <ldap.h>
 
 #include <algorithm>
 #include <csignal>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <utility>
 
 namespace zmproxy::provisioning {
 namespace {
-
-// Publishes the running thread's id (for stop() from on_change) while in scope.
-class ThreadIdGuard {
- public:
-  explicit ThreadIdGuard(std::atomic<std::thread::id>& id) : m_id(id) {
-    m_id = std::this_thread::get_id();
-  }
-  ~ThreadIdGuard() { m_id = std::thread::id(); }
-  ThreadIdGuard(const ThreadIdGuard&) = delete;
-  ThreadIdGuard& operator=(const ThreadIdGuard&) = delete;
-  ThreadIdGuard(ThreadIdGuard&&) = delete;
-  ThreadIdGuard& operator=(ThreadIdGuard&&) = delete;
-
- private:
-  std::atomic<std::thread::id>& m_id;
-};
-
-struct MemFree {
-  void operator()(char* p) const noexcept { ldap_memfree(p); }
-};
-using MemPtr = std::unique_ptr<char, MemFree>;
-
-struct MessageFree {
-  void operator()(LDAPMessage* msg) const noexcept { ldap_msgfree(msg); }
-};
-using MessagePtr = std::unique_ptr<LDAPMessage, MessageFree>;
-
-std::string diagnostic(LDAP* ld) {
-  char* raw = nullptr;
-  if (ld == nullptr || ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &raw) != LDAP_OPT_SUCCESS) {
-    return {};
-  }
-  const MemPtr text(raw);
-  return text != nullptr ? std::string(text.get()) : std::string();
-}
-
-std::string reason(LDAP* ld, int rc) {
-  std::string out = ldap_err2string(rc);
-  const std::string diag = diagnostic(ld);
-  if (!diag.empty() && diag != out) {
-    out += " (" + diag + ")";
-  }
-  return out;
-}
 
 // What the persist phase delivered during one ldap_sync_poll (or, with
 // `persist` false, the refresh phase, whose entries are not reported one by
@@ -97,7 +54,7 @@ int on_search_entry(ldap_sync_t* ls,
     return LDAP_SUCCESS;
   }
   std::string dn = "?";
-  if (const MemPtr raw(ldap_get_dn(ls->ls_ld, msg)); raw != nullptr) {
+  if (const LdapMemPtr raw(ldap_get_dn(ls->ls_ld, msg)); raw != nullptr) {
     dn = raw.get();
   }
   const char* verb = phase == LDAP_SYNC_CAPI_ADD      ? "added"
@@ -174,13 +131,121 @@ void block_sigpipe() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+// A persist connection can die silently (a host gone, a NAT that forgot
+// it): let TCP keepalive find out.
+void set_keepalive(LDAP* ld) {
+  const int idle = 60;
+  const int probes = 3;
+  const int interval = 10;
+  ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_IDLE, &idle);
+  ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_PROBES, &probes);
+  ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_INTERVAL, &interval);
+}
+
+// libldap's sync request for the whole life of the feed's thread: a
+// refreshAndPersist search of `base` with `filter` for DNs only (the owner
+// re-reads what it needs), reporting to `state`, blocking in ldap_sync_poll
+// (stop() wakes it through the socket). It keeps the cookie across
+// connections.
+class SyncRequest {
+ public:
+  SyncRequest(std::string base, std::string filter, SyncState& state)
+      : m_base(std::move(base)), m_filter(std::move(filter)) {
+    ldap_sync_initialize(&m_ls);
+    m_ls.ls_base = m_base.data();
+    m_ls.ls_scope = LDAP_SCOPE_SUBTREE;
+    m_ls.ls_filter = m_filter.data();
+    m_ls.ls_attrs = m_attrs;
+    m_ls.ls_timeout = -1;
+    m_ls.ls_search_entry = on_search_entry;
+    m_ls.ls_search_reference = on_search_reference;
+    m_ls.ls_intermediate = on_intermediate;
+    m_ls.ls_search_result = on_search_result;
+    m_ls.ls_private = &state;
+  }
+  ~SyncRequest() {
+    // ldap_sync_destroy frees what it believes it owns: only the cookie is.
+    m_ls.ls_base = nullptr;
+    m_ls.ls_filter = nullptr;
+    m_ls.ls_attrs = nullptr;
+    m_ls.ls_ld = nullptr;
+    ldap_sync_destroy(&m_ls, 0);
+  }
+  SyncRequest(const SyncRequest&) = delete;
+  SyncRequest& operator=(const SyncRequest&) = delete;
+  SyncRequest(SyncRequest&&) = delete;
+  SyncRequest& operator=(SyncRequest&&) = delete;
+
+  ldap_sync_t& get() { return m_ls; }
+
+ private:
+  std::string m_base;
+  std::string m_filter;
+  char m_no_attrs[4] = "1.1";
+  char* m_attrs[2] = {m_no_attrs, nullptr};
+  ldap_sync_t m_ls{};
+};
+
+// The refresh phase on ls.ls_ld: ldap_sync_init returns at refreshDone (or
+// on an error). LDAP_SUCCESS, or why not.
+int refresh(ldap_sync_t& ls, SyncState& state, const std::function<bool()>& stopping) {
+  state = SyncState{};
+  int rc = ldap_sync_init(&ls, LDAP_SYNC_REFRESH_AND_PERSIST);
+  if (rc > 0 && ls.ls_cookie.bv_val != nullptr && !stopping()) {
+    // The server refused our cookie: e-syncRefreshRequired, or "consumer
+    // state is newer than provider" (unwillingToPerform) after it crashed
+    // before checkpointing its contextCSN, or was restored from a backup.
+    // Drop it and do a full refresh on the same connection.
+    drop_cookie(ls);
+    state = SyncState{};
+    rc = ldap_sync_init(&ls, LDAP_SYNC_REFRESH_AND_PERSIST);
+  }
+  if (rc == LDAP_SUCCESS && state.ended) {
+    rc = LDAP_OTHER;  // a searchResultDone instead of refreshDone: not persisting
+  }
+  return rc;
+}
+
+// The persist phase on ls.ls_ld: one callback per poll that brought changes,
+// until the connection or the search ends (why, for last_error()) or the
+// feed stops (nullopt).
+std::optional<std::string> persist(ldap_sync_t& ls,
+                                   SyncState& state,
+                                   const std::string& url,
+                                   const ChangeFeed::Callback& on_change,
+                                   const std::function<bool()>& stopping) {
+  state.persist = true;
+  for (;;) {
+    state.changes = 0;
+    state.first.clear();
+    const int rc = ldap_sync_poll(&ls);
+    if (stopping()) {
+      return std::nullopt;
+    }
+    if (state.changes > 0) {
+      on_change(state.describe());
+    }
+    if (rc < 0) {
+      return "lost the connection to " + url + ": " + ldap_reason(ls.ls_ld, LDAP_SERVER_DOWN);
+    }
+    if (rc == LDAP_SYNC_REFRESH_REQUIRED) {
+      drop_cookie(ls);
+      return "the LDAP server at " + url + " asked for a full refresh";
+    }
+    if (rc != LDAP_SUCCESS || state.ended) {
+      // The search ended or a message did not parse: re-sync from the cookie.
+      return "syncrepl on " + url + " ended: " + ldap_reason(ls.ls_ld, rc);
+    }
+  }
+}
+
 }  // namespace
 
 // One LDAP handle. While it lives, its socket is registered with the feed so
 // stop() can shut it down; it is unregistered before the handle (and so the
 // fd) is closed.
 struct LdapChangeFeed::Connection {
-  Connection(LdapChangeFeed& f, LDAP* h) : feed(f), ld(h) {}
+  Connection(LdapChangeFeed& f, LdapPtr h) : feed(f), ld(std::move(h)) {}
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   Connection(Connection&&) = delete;
@@ -189,11 +254,87 @@ struct LdapChangeFeed::Connection {
     if (registered) {
       feed.unregister_socket();
     }
-    ldap_unbind_ext(ld, nullptr, nullptr);
+  }  // then `ld` unbinds
+
+  // The socket, once libldap has one, registered for stop(); "stopping" when
+  // stop() came first.
+  Result<void> register_socket() {
+    int fd = -1;
+    if (registered || ldap_get_option(ld.get(), LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS || fd < 0) {
+      return {};
+    }
+    if (!feed.register_socket(fd)) {
+      return fail(Errc::unavailable, "stopping");
+    }
+    registered = true;
+    return {};
+  }
+
+  // Connect (bounded by timeout_seconds, not by stop()) and register the
+  // socket before StartTLS waits on it; the StartTLS reply is bounded by
+  // timeout_seconds too, nothing after it.
+  Result<void> start_tls(const LdapSettings& s) {
+    const int rc = ldap_connect(ld.get());
+    if (rc != LDAP_SUCCESS) {
+      return tl::unexpected(ldap_unreachable(s, ld.get(), rc));
+    }
+    ZMPROXY_TRY(register_socket());
+    if (s.timeout_seconds > 0) {
+      const timeval tv = ldap_timeval(s.timeout_seconds);
+      ldap_set_option(ld.get(), LDAP_OPT_TIMEOUT, &tv);
+    }
+    auto tls = start_ldap_tls(ld.get(), s);
+    const timeval no_limit{-1, 0};  // libldap's "none" (a null pointer is refused)
+    ldap_set_option(ld.get(), LDAP_OPT_TIMEOUT, &no_limit);
+    return tls;
+  }
+
+  // The simple bind, sent without waiting so that the socket can be
+  // registered before the reply is awaited (timeout_seconds at most).
+  Result<void> bind(const LdapSettings& s) {
+    berval cred = ldap_bind_password(s);
+    int msgid = -1;
+    int rc = ldap_sasl_bind(ld.get(), ldap_bind_dn(s), LDAP_SASL_SIMPLE, &cred, nullptr, nullptr,
+                            &msgid);
+    if (rc != LDAP_SUCCESS) {
+      return tl::unexpected(ldap_unreachable(s, ld.get(), rc));
+    }
+    ZMPROXY_TRY(register_socket());
+    timeval tv = ldap_timeval(s.timeout_seconds);
+    LDAPMessage* res_raw = nullptr;
+    rc =
+        ldap_result(ld.get(), msgid, LDAP_MSG_ALL, s.timeout_seconds > 0 ? &tv : nullptr, &res_raw);
+    const LdapMessagePtr res(res_raw);
+    if (rc == 0) {
+      return fail(Errc::unavailable, "the LDAP server at " + s.url +
+                                         " did not answer the bind within " +
+                                         std::to_string(s.timeout_seconds) + " s");
+    }
+    if (rc < 0) {
+      int err = LDAP_SERVER_DOWN;
+      ldap_get_option(ld.get(), LDAP_OPT_RESULT_CODE, &err);
+      return tl::unexpected(ldap_unreachable(s, ld.get(), err));
+    }
+    int err = LDAP_OTHER;
+    char* diag_raw = nullptr;
+    rc = ldap_parse_result(ld.get(), res.get(), &err, nullptr, &diag_raw, nullptr, nullptr, 0);
+    const LdapMemPtr diag(diag_raw);
+    if (rc != LDAP_SUCCESS) {
+      return fail(Errc::unavailable,
+                  "bad bind response from " + s.url + ": " + ldap_err2string(rc));
+    }
+    if (err != LDAP_SUCCESS) {
+      std::string text = ldap_err2string(err);
+      if (diag != nullptr && *diag != '\0' && text != diag.get()) {
+        text += " (" + std::string(diag.get()) + ")";
+      }
+      return tl::unexpected(ldap_bind_refused(s, err, text));
+    }
+    return {};
   }
 
   LdapChangeFeed& feed;
-  LDAP* ld;
+  LdapPtr ld;
   bool registered = false;
 };
 
@@ -290,122 +431,24 @@ void LdapChangeFeed::stop() {
 }
 
 Result<std::unique_ptr<LdapChangeFeed::Connection>> LdapChangeFeed::connect_and_bind() {
-  LDAP* raw = nullptr;
-  int rc = ldap_initialize(&raw, m_settings.url.c_str());
-  if (rc != LDAP_SUCCESS || raw == nullptr) {
-    return fail(Errc::invalid_argument, "ldap_url '" + m_settings.url +
-                                            "' is not a valid LDAP URL: " + ldap_err2string(rc));
-  }
-  auto conn = std::make_unique<Connection>(*this, raw);
-  LDAP* ld = conn->ld;
-  const int version = LDAP_VERSION3;
-  ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
-  ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-  ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON);
-  // Nothing, the password least, goes out before these checks and StartTLS.
-  auto policy = prepare_ldap_security(ld, m_settings);
-  if (!policy) {
-    return tl::unexpected(policy.error());
-  }
-  // Connect without blocking in connect(): the socket exists (and can be shut
-  // down by stop()) as soon as ldap_sasl_bind returns. With StartTLS the
-  // connect is made first (bounded by timeout_seconds, not by stop()), so
-  // that the socket is registered before StartTLS waits on it.
-  if (!policy->start_tls) {
-    ldap_set_option(ld, LDAP_OPT_CONNECT_ASYNC, LDAP_OPT_ON);
-  }
   // timeout_seconds bounds the connect and the bind (0: no bound, as for
-  // LdapStore); stop() interrupts both anyway.
-  const int timeout = m_settings.timeout_seconds;
-  timeval tv{};
-  tv.tv_sec = timeout;
-  timeval* const tvp = timeout > 0 ? &tv : nullptr;
-  if (tvp != nullptr) {
-    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, tvp);
+  // LdapStore); stop() interrupts both anyway. No LDAP_OPT_TIMEOUT:
+  // ldap_sync_poll is to block until the server says something or stop()
+  // shuts the socket down.
+  auto handle = open_ldap_handle(m_settings, LdapTimeouts::connect);
+  if (!handle) {
+    return tl::unexpected(handle.error());
   }
-  if (policy->start_tls) {
-    rc = ldap_connect(ld);
-    if (rc != LDAP_SUCCESS) {
-      return fail(Errc::unavailable,
-                  "cannot reach the LDAP server at " + m_settings.url + ": " + reason(ld, rc));
-    }
-    int tls_fd = -1;
-    if (ldap_get_option(ld, LDAP_OPT_DESC, &tls_fd) == LDAP_OPT_SUCCESS && tls_fd >= 0) {
-      if (!register_socket(tls_fd)) {
-        return fail(Errc::unavailable, "stopping");
-      }
-      conn->registered = true;
-    }
-    if (tvp != nullptr) {
-      ldap_set_option(ld, LDAP_OPT_TIMEOUT, tvp);  // the StartTLS reply; unset again below
-    }
-    int connection_rc = LDAP_SUCCESS;
-    auto tls = start_ldap_tls(ld, m_settings, connection_rc);
-    const timeval no_limit{-1, 0};  // libldap's "none" (a null pointer is refused)
-    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &no_limit);
-    if (!tls) {
-      return tl::unexpected(tls.error());
-    }
+  auto conn = std::make_unique<Connection>(*this, std::move(handle->ld));
+  if (handle->policy.start_tls) {
+    ZMPROXY_TRY(conn->start_tls(m_settings));
+  } else {
+    // Connect without blocking in connect(): the socket exists (and can be
+    // shut down by stop()) as soon as ldap_sasl_bind returns.
+    ldap_set_option(conn->ld.get(), LDAP_OPT_CONNECT_ASYNC, LDAP_OPT_ON);
   }
-  // A persist connection can die silently (a host gone, a NAT that forgot
-  // it): let TCP keepalive find out.
-  const int idle = 60;
-  const int probes = 3;
-  const int interval = 10;
-  ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_IDLE, &idle);
-  ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_PROBES, &probes);
-  ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_INTERVAL, &interval);
-  // No LDAP_OPT_TIMEOUT: ldap_sync_poll is to block until the server says
-  // something or stop() shuts the socket down.
-
-  berval cred{static_cast<ber_len_t>(m_settings.password.size()),
-              const_cast<char*>(m_settings.password.data())};
-  int msgid = -1;
-  rc = ldap_sasl_bind(ld, m_settings.bind_dn.empty() ? nullptr : m_settings.bind_dn.c_str(),
-                      LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, &msgid);
-  if (rc != LDAP_SUCCESS) {
-    return fail(Errc::unavailable,
-                "cannot reach the LDAP server at " + m_settings.url + ": " + reason(ld, rc));
-  }
-  int fd = -1;
-  if (!conn->registered && ldap_get_option(ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS && fd >= 0) {
-    if (!register_socket(fd)) {
-      return fail(Errc::unavailable, "stopping");
-    }
-    conn->registered = true;
-  }
-  LDAPMessage* res_raw = nullptr;
-  rc = ldap_result(ld, msgid, LDAP_MSG_ALL, tvp, &res_raw);
-  const MessagePtr res(res_raw);
-  if (rc <= 0) {
-    int err = LDAP_SERVER_DOWN;
-    ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &err);
-    if (rc == 0) {
-      return fail(Errc::unavailable, "the LDAP server at " + m_settings.url +
-                                         " did not answer the bind within " +
-                                         std::to_string(timeout) + " s");
-    }
-    return fail(Errc::unavailable,
-                "cannot reach the LDAP server at " + m_settings.url + ": " + reason(ld, err));
-  }
-  int err = LDAP_OTHER;
-  char* diag_raw = nullptr;
-  rc = ldap_parse_result(ld, res.get(), &err, nullptr, &diag_raw, nullptr, nullptr, 0);
-  const MemPtr diag(diag_raw);
-  if (rc != LDAP_SUCCESS) {
-    return fail(Errc::unavailable,
-                "bad bind response from " + m_settings.url + ": " + ldap_err2string(rc));
-  }
-  if (err != LDAP_SUCCESS) {
-    std::string text = ldap_err2string(err);
-    if (diag != nullptr && *diag != '\0' && text != diag.get()) {
-      text += " (" + std::string(diag.get()) + ")";
-    }
-    return fail(Errc::permission_denied, "the LDAP server at " + m_settings.url +
-                                             " refused the bind as '" + m_settings.bind_dn +
-                                             "': " + text +
-                                             "; check zimbra_ldap_userdn and zimbra_ldap_password");
-  }
+  set_keepalive(conn->ld.get());
+  ZMPROXY_TRY(conn->bind(m_settings));
   return conn;
 }
 
@@ -414,23 +457,9 @@ void LdapChangeFeed::run(const Callback& on_change) {
   block_sigpipe();
 
   SyncState state;
-  std::string base = m_base;
-  std::string filter = m_filter;
-  char no_attrs[] = "1.1";  // DNs only: the owner re-reads what it needs
-  char* attrs[] = {no_attrs, nullptr};
-
-  ldap_sync_t ls;
-  ldap_sync_initialize(&ls);
-  ls.ls_base = base.data();
-  ls.ls_scope = LDAP_SCOPE_SUBTREE;
-  ls.ls_filter = filter.data();
-  ls.ls_attrs = attrs;
-  ls.ls_timeout = -1;  // block in ldap_sync_poll; stop() wakes it through the socket
-  ls.ls_search_entry = on_search_entry;
-  ls.ls_search_reference = on_search_reference;
-  ls.ls_intermediate = on_intermediate;
-  ls.ls_search_result = on_search_result;
-  ls.ls_private = &state;
+  SyncRequest request(m_base, m_filter, state);
+  ldap_sync_t& ls = request.get();
+  const std::function<bool()> is_stopping = [this] { return stopping(); };
 
   bool refreshed_once = false;
   bool wait_first = false;
@@ -451,29 +480,15 @@ void LdapChangeFeed::run(const Callback& on_change) {
       }
       continue;
     }
-    ls.ls_ld = (*conn)->ld;
+    ls.ls_ld = (*conn)->ld.get();
 
-    // Refresh: ldap_sync_init returns at refreshDone (or on an error).
-    state = SyncState{};
-    int rc = ldap_sync_init(&ls, LDAP_SYNC_REFRESH_AND_PERSIST);
-    if (rc > 0 && ls.ls_cookie.bv_val != nullptr && !stopping()) {
-      // The server refused our cookie: e-syncRefreshRequired, or "consumer
-      // state is newer than provider" (unwillingToPerform) after it crashed
-      // before checkpointing its contextCSN, or was restored from a backup.
-      // Drop it and do a full refresh on the same connection.
-      drop_cookie(ls);
-      state = SyncState{};
-      rc = ldap_sync_init(&ls, LDAP_SYNC_REFRESH_AND_PERSIST);
-    }
-    if (rc == LDAP_SUCCESS && state.ended) {
-      rc = LDAP_OTHER;  // a searchResultDone instead of refreshDone: not persisting
-    }
+    const int rc = refresh(ls, state, is_stopping);
     if (rc != LDAP_SUCCESS) {
       if (!stopping()) {
-        set_error("syncrepl refresh on " + m_settings.url + " failed: " + reason(ls.ls_ld, rc) +
-                  (rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION
-                       ? "; the database needs the syncprov overlay"
-                       : ""));
+        set_error(
+            "syncrepl refresh on " + m_settings.url + " failed: " + ldap_reason(ls.ls_ld, rc) +
+            (rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION ? "; the database needs the syncprov overlay"
+                                                       : ""));
       }
       ls.ls_ld = nullptr;
       continue;
@@ -482,47 +497,15 @@ void LdapChangeFeed::run(const Callback& on_change) {
     on_change(refreshed_once ? "reconnected" : "refresh done");
     refreshed_once = true;
 
-    // Persist: one callback per poll that brought changes.
-    state.persist = true;
     const auto persist_since = std::chrono::steady_clock::now();
-    for (;;) {
-      state.changes = 0;
-      state.first.clear();
-      rc = ldap_sync_poll(&ls);
-      if (stopping()) {
-        break;
-      }
-      if (state.changes > 0) {
-        on_change(state.describe());
-      }
-      if (rc < 0) {
-        set_error("lost the connection to " + m_settings.url + ": " +
-                  reason(ls.ls_ld, LDAP_SERVER_DOWN));
-        break;
-      }
-      if (rc == LDAP_SYNC_REFRESH_REQUIRED) {
-        drop_cookie(ls);
-        set_error("the LDAP server at " + m_settings.url + " asked for a full refresh");
-        break;
-      }
-      if (rc != LDAP_SUCCESS || state.ended) {
-        // The search ended or a message did not parse: re-sync from the cookie.
-        set_error("syncrepl on " + m_settings.url + " ended: " + reason(ls.ls_ld, rc));
-        break;
-      }
+    if (auto why = persist(ls, state, m_settings.url, on_change, is_stopping)) {
+      set_error(std::move(*why));
     }
     if (std::chrono::steady_clock::now() - persist_since >= k_healthy_session) {
       backoff = k_backoff_initial;  // it worked for a while: the next failure starts afresh
     }
     ls.ls_ld = nullptr;  // conn unbinds it
   }
-
-  // ldap_sync_destroy frees what it believes it owns: only the cookie is.
-  ls.ls_base = nullptr;
-  ls.ls_filter = nullptr;
-  ls.ls_attrs = nullptr;
-  ls.ls_ld = nullptr;
-  ldap_sync_destroy(&ls, 0);
 }
 
 }  // namespace zmproxy::provisioning

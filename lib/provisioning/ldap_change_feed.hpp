@@ -73,7 +73,8 @@ class LdapChangeFeed final : public ChangeFeed {
   struct Connection;  // an LDAP handle whose socket stop() can shut down
 
   void run(const Callback& on_change);
-  // ldap_initialize, options, the simple bind; the connection or why not.
+  // The handle (ldap_connection.hpp), StartTLS and the simple bind; the
+  // connection or why not.
   Result<std::unique_ptr<Connection>> connect_and_bind();
   // Waits `d` or until stop(); false when stopping.
   bool wait_backoff(std::chrono::milliseconds d);

@@ -3,7 +3,7 @@
 // pure decisions: StartTLS with certificate checks over ldap:// to another
 // host (or on this one with ldap_starttls_supported = 1), and no shipped
 // default password (zimbra, zmnginx) sent beyond loopback. The libldap side
-// is lib/provisioning/ldap_tls.hpp.
+// is lib/provisioning/ldap_connection.hpp.
 
 #include "lib/provisioning/ldap_store.hpp"
 

@@ -1,18 +1,15 @@
 #include "lib/provisioning/ldap_store.hpp"
 
 #include "lib/provisioning/dn.hpp"
-#include "lib/provisioning/ldap_tls.hpp"
+#include "lib/provisioning/ldap_connection.hpp"
+#include "lib/provisioning/ldap_modify_plan.hpp"
 
-#include <ldap.h>
-#include <sys/time.h>
-
-#include <algorithm>
 #include <climits>
+#include <ldap.h>
+
 #include <deque>
-#include <functional>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,56 +18,14 @@
 namespace zmproxy::provisioning {
 namespace {
 
-struct LdapUnbind {
-  void operator()(LDAP* ld) const noexcept { ldap_unbind_ext_s(ld, nullptr, nullptr); }
-};
-struct MessageFree {
-  void operator()(LDAPMessage* msg) const noexcept { ldap_msgfree(msg); }
-};
 struct BerFree {
   void operator()(BerElement* ber) const noexcept { ber_free(ber, 0); }
 };
 struct ValuesFree {
   void operator()(berval** values) const noexcept { ldap_value_free_len(values); }
 };
-struct MemFree {
-  void operator()(char* p) const noexcept { ldap_memfree(p); }
-};
-using LdapPtr = std::unique_ptr<LDAP, LdapUnbind>;
-using MessagePtr = std::unique_ptr<LDAPMessage, MessageFree>;
 using BerPtr = std::unique_ptr<BerElement, BerFree>;
 using ValuesPtr = std::unique_ptr<berval*, ValuesFree>;
-using MemPtr = std::unique_ptr<char, MemFree>;
-
-bool is_connection_error(int rc) {
-  return rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT;
-}
-
-// The server's diagnostic text for the last operation on `ld`, or "".
-std::string diagnostic(LDAP* ld) {
-  char* raw = nullptr;
-  if (ld == nullptr || ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &raw) != LDAP_OPT_SUCCESS) {
-    return {};
-  }
-  const MemPtr text(raw);
-  return text != nullptr ? std::string(text.get()) : std::string();
-}
-
-// "Reason (diagnostic)": ldap_err2string plus the server's text when it adds something.
-std::string reason(LDAP* ld, int rc) {
-  std::string out = ldap_err2string(rc);
-  const std::string diag = diagnostic(ld);
-  if (!diag.empty() && diag != out) {
-    out += " (" + diag + ")";
-  }
-  return out;
-}
-
-timeval seconds(int s) {
-  timeval tv{};
-  tv.tv_sec = s;
-  return tv;
-}
 
 std::string quoted(std::string_view s) {
   return "'" + std::string(s) + "'";
@@ -113,11 +68,11 @@ class ModList {
 
 Entry to_entry(LDAP* ld, LDAPMessage* msg) {
   Entry entry;
-  if (const MemPtr dn(ldap_get_dn(ld, msg)); dn != nullptr) {
+  if (const LdapMemPtr dn(ldap_get_dn(ld, msg)); dn != nullptr) {
     entry.dn = dn.get();
   }
   BerElement* raw_ber = nullptr;
-  MemPtr attr(ldap_first_attribute(ld, msg, &raw_ber));
+  LdapMemPtr attr(ldap_first_attribute(ld, msg, &raw_ber));
   const BerPtr ber(raw_ber);
   for (; attr != nullptr; attr.reset(ldap_next_attribute(ld, msg, ber.get()))) {
     const ValuesPtr values(ldap_get_values_len(ld, msg, attr.get()));
@@ -144,6 +99,18 @@ int ldap_scope(Scope scope) {
   return LDAP_SCOPE_SUBTREE;
 }
 
+int ldap_op(ModOp op) {
+  switch (op) {
+    case ModOp::add:
+      return LDAP_MOD_ADD;
+    case ModOp::remove:
+      return LDAP_MOD_DELETE;
+    case ModOp::replace:
+      break;
+  }
+  return LDAP_MOD_REPLACE;
+}
+
 }  // namespace
 
 // The handle and the reconnect-and-retry-once policy. `settings` belongs to
@@ -156,70 +123,27 @@ struct LdapStore::Connection {
 
   LDAP* handle() const { return ld.get(); }
 
-  Error unreachable(int rc, LDAP* h) const {
-    const std::string what =
-        rc == LDAP_TIMEOUT ? "the LDAP server at " + settings.url + " did not answer within " +
-                                 std::to_string(settings.timeout_seconds) + " s"
-                           : "cannot reach the LDAP server at " + settings.url;
-    return {Errc::unavailable, what + ": " + reason(h, rc) +
-                                   "; check ldap_url in localconfig and that slapd is running"};
-  }
-
-  // ldap_initialize, options and the simple bind.
+  // The handle (ldap_connection.hpp), StartTLS and the simple bind.
   Result<void> open() {
     ld.reset();
-    LDAP* raw = nullptr;
-    int rc = ldap_initialize(&raw, settings.url.c_str());
-    LdapPtr fresh(raw);
-    if (rc != LDAP_SUCCESS || fresh == nullptr) {
-      return fail(Errc::invalid_argument, "ldap_url " + quoted(settings.url) +
-                                              " is not a valid LDAP URL: " + ldap_err2string(rc) +
-                                              "; set it like ldap://host:389 in localconfig");
+    auto fresh = open_ldap_handle(settings, LdapTimeouts::operations);
+    if (!fresh) {
+      return tl::unexpected(fresh.error());
     }
-    const int version = LDAP_VERSION3;
-    ldap_set_option(fresh.get(), LDAP_OPT_PROTOCOL_VERSION, &version);
-    ldap_set_option(fresh.get(), LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-    ldap_set_option(fresh.get(), LDAP_OPT_RESTART, LDAP_OPT_ON);
-    if (settings.timeout_seconds > 0) {
-      const timeval tv = seconds(settings.timeout_seconds);
-      ldap_set_option(fresh.get(), LDAP_OPT_NETWORK_TIMEOUT, &tv);
-      ldap_set_option(fresh.get(), LDAP_OPT_TIMEOUT, &tv);
+    LDAP* h = fresh->ld.get();
+    if (fresh->policy.start_tls) {
+      ZMPROXY_TRY(start_ldap_tls(h, settings));
     }
-    // Nothing, the password least, goes out before these checks and StartTLS.
-    auto policy = prepare_ldap_security(fresh.get(), settings);
-    if (!policy) {
-      return tl::unexpected(policy.error());
-    }
-    if (policy->start_tls) {
-      int connection_rc = LDAP_SUCCESS;
-      if (auto tls = start_ldap_tls(fresh.get(), settings, connection_rc); !tls) {
-        if (connection_rc != LDAP_SUCCESS) {
-          return tl::unexpected(unreachable(connection_rc, fresh.get()));
-        }
-        return tl::unexpected(tls.error());
-      }
-    }
-    berval cred{static_cast<ber_len_t>(settings.password.size()),
-                const_cast<char*>(settings.password.data())};
-    rc =
-        ldap_sasl_bind_s(fresh.get(), settings.bind_dn.empty() ? nullptr : settings.bind_dn.c_str(),
-                         LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
-    if (is_connection_error(rc)) {
-      return tl::unexpected(unreachable(rc, fresh.get()));
+    berval cred = ldap_bind_password(settings);
+    const int rc = ldap_sasl_bind_s(h, ldap_bind_dn(settings), LDAP_SASL_SIMPLE, &cred, nullptr,
+                                    nullptr, nullptr);
+    if (is_ldap_connection_error(rc)) {
+      return tl::unexpected(ldap_unreachable(settings, h, rc));
     }
     if (rc != LDAP_SUCCESS) {
-      const Errc code = rc == LDAP_INVALID_DN_SYNTAX ? Errc::invalid_argument
-                        : rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_INSUFFICIENT_ACCESS ||
-                                rc == LDAP_INAPPROPRIATE_AUTH || rc == LDAP_UNWILLING_TO_PERFORM ||
-                                rc == LDAP_CONFIDENTIALITY_REQUIRED ||
-                                rc == LDAP_STRONG_AUTH_REQUIRED
-                            ? Errc::permission_denied
-                            : Errc::io_error;
-      return fail(code, "the LDAP server at " + settings.url + " refused the bind as " +
-                            quoted(settings.bind_dn) + ": " + reason(fresh.get(), rc) +
-                            "; check zimbra_ldap_userdn and zimbra_ldap_password in localconfig");
+      return tl::unexpected(ldap_bind_refused(settings, rc, ldap_reason(h, rc)));
     }
-    ld = std::move(fresh);
+    ld = std::move(fresh->ld);
     return {};
   }
 
@@ -240,13 +164,13 @@ struct LdapStore::Connection {
       ZMPROXY_TRY(open());
     }
     int rc = call(op);
-    if (!is_connection_error(rc)) {
+    if (!is_ldap_connection_error(rc)) {
       return rc;
     }
     ZMPROXY_TRY(open());
     rc = call(op);
-    if (is_connection_error(rc)) {
-      Error e = unreachable(rc, ld.get());
+    if (is_ldap_connection_error(rc)) {
+      Error e = ldap_unreachable(settings, ld.get(), rc);
       ld.reset();
       return tl::unexpected(std::move(e));
     }
@@ -255,7 +179,7 @@ struct LdapStore::Connection {
 
   // One line for a failed operation; `action` is e.g. "cannot add uid=a,dc=x".
   Error failure(int rc, const std::string& action) const {
-    const std::string why = reason(ld.get(), rc);
+    const std::string why = ldap_reason(ld.get(), rc);
     switch (rc) {
       case LDAP_NO_SUCH_OBJECT:
         return {Errc::not_found, action + ": no such entry"};
@@ -314,10 +238,10 @@ struct LdapStore::Connection {
                      const std::string& filter,
                      char** attrs,
                      int sizelimit,
-                     MessagePtr& res) {
+                     LdapMessagePtr& res) {
     return run([&](LDAP* h) {
       LDAPMessage* raw = nullptr;
-      timeval tv = seconds(settings.timeout_seconds);
+      timeval tv = ldap_timeval(settings.timeout_seconds);
       const int r =
           ldap_search_ext_s(h, base.c_str(), scope, filter.c_str(), attrs, 0, nullptr, nullptr,
                             settings.timeout_seconds > 0 ? &tv : nullptr, sizelimit, &raw);
@@ -330,7 +254,7 @@ struct LdapStore::Connection {
   Result<std::optional<Entry>> read(const std::string& dn,
                                     char** attrs,
                                     const std::string& action) {
-    MessagePtr res;
+    LdapMessagePtr res;
     const Result<int> done = search(dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, res);
     if (!done) {
       return tl::unexpected(done.error());
@@ -349,129 +273,6 @@ struct LdapStore::Connection {
     return std::optional<Entry>(to_entry(ld.get(), first));
   }
 };
-
-namespace {
-
-// Whether `value` is among an attribute's values (`current`, as read and as
-// changed by earlier modifications of the list, `touched`), as the modify
-// planner asks; `ask_server` allows asking the server's matching rule.
-using IsPresent = std::function<Result<bool>(const std::string& attr,
-                                             const std::string& value,
-                                             const Values* current,
-                                             bool touched,
-                                             bool ask_server)>;
-
-bool contains(const Values* values, const std::string& value) {
-  return values != nullptr && std::find(values->begin(), values->end(), value) != values->end();
-}
-
-Values unique(const Values& values) {
-  Values out;
-  for (const std::string& v : values) {
-    if (!contains(&out, v)) {
-      out.push_back(v);
-    }
-  }
-  return out;
-}
-
-// `m` (already planned: nothing redundant) applied to `attrs`.
-void apply_one(AttrMap& attrs, const Modification& m) {
-  Values& v = attrs[m.attr];
-  switch (m.op) {
-    case ModOp::add:
-      v.insert(v.end(), m.values.begin(), m.values.end());
-      break;
-    case ModOp::remove:
-      if (m.values.empty()) {
-        v.clear();
-      }
-      for (const std::string& x : m.values) {
-        v.erase(std::remove(v.begin(), v.end(), x), v.end());
-      }
-      break;
-    case ModOp::replace:
-      v = m.values;
-      break;
-  }
-  if (v.empty()) {
-    attrs.erase(m.attr);
-  }
-}
-
-// The modifications LDAP must see to give `mods` the ModOp semantics of
-// entry.hpp on an entry whose (relevant) attributes are `attrs`: values
-// already present are dropped from adds, absent ones from removes, and
-// modifications left with nothing to do are dropped. Later modifications of
-// the same attribute see the effect of earlier ones. With `thorough`, adds
-// ask the server too (removes always may).
-Result<std::vector<Modification>> plan(AttrMap attrs,
-                                       const std::vector<Modification>& mods,
-                                       const IsPresent& is_present,
-                                       bool thorough) {
-  std::vector<Modification> out;
-  std::set<std::string, CaseInsensitiveLess> touched;  // attributes changed by earlier mods
-  for (const Modification& m : mods) {
-    const auto it = attrs.find(m.attr);
-    const Values* current = it == attrs.end() || it->second.empty() ? nullptr : &it->second;
-    const bool was_touched = touched.contains(m.attr);
-    Modification keep{m.op, m.attr, {}};
-    switch (m.op) {
-      case ModOp::add:
-        for (const std::string& v : unique(m.values)) {
-          auto present = is_present(m.attr, v, current, was_touched, thorough);
-          if (!present) {
-            return tl::unexpected(present.error());
-          }
-          if (!*present) {
-            keep.values.push_back(v);
-          }
-        }
-        if (keep.values.empty()) {
-          continue;
-        }
-        break;
-      case ModOp::remove:
-        if (current == nullptr) {
-          continue;
-        }
-        for (const std::string& v : unique(m.values)) {
-          auto present = is_present(m.attr, v, current, was_touched, true);
-          if (!present) {
-            return tl::unexpected(present.error());
-          }
-          if (*present) {
-            keep.values.push_back(v);
-          }
-        }
-        if (!m.values.empty() && keep.values.empty()) {
-          continue;
-        }
-        break;
-      case ModOp::replace:
-        keep.values = unique(m.values);
-        break;
-    }
-    apply_one(attrs, keep);
-    touched.insert(m.attr);
-    out.push_back(std::move(keep));
-  }
-  return out;
-}
-
-int ldap_op(ModOp op) {
-  switch (op) {
-    case ModOp::add:
-      return LDAP_MOD_ADD;
-    case ModOp::remove:
-      return LDAP_MOD_DELETE;
-    case ModOp::replace:
-      break;
-  }
-  return LDAP_MOD_REPLACE;
-}
-
-}  // namespace
 
 LdapStore::LdapStore(LdapSettings settings)
     : m_settings(std::move(settings)), m_conn(std::make_unique<Connection>(m_settings)) {}
@@ -501,7 +302,7 @@ Result<std::vector<Entry>> LdapStore::search(std::string_view base,
   const std::string f = filter.empty() ? std::string("(objectClass=*)") : std::string(filter);
   const int sizelimit =
       limit > static_cast<std::size_t>(INT_MAX) ? INT_MAX : static_cast<int>(limit);
-  MessagePtr res;
+  LdapMessagePtr res;
   const Result<int> done = m_conn->search(b, ldap_scope(scope), f, nullptr, sizelimit, res);
   if (!done) {
     return tl::unexpected(done.error());
@@ -584,7 +385,7 @@ Result<void> LdapStore::modify(std::string_view dn, const std::vector<Modificati
   const IsPresent is_present = [&](const std::string& attr, const std::string& value,
                                    const Values* current, bool touched,
                                    bool ask_server) -> Result<bool> {
-    if (contains(current, value)) {
+    if (holds_value(current, value)) {
       return true;
     }
     if (touched || !ask_server) {
@@ -615,7 +416,7 @@ Result<void> LdapStore::modify(std::string_view dn, const std::vector<Modificati
     if (!*current) {
       return fail(Errc::not_found, action + ": no such entry");
     }
-    auto planned = plan((*current)->attrs, mods, is_present, attempt > 0);
+    auto planned = plan_modifications((*current)->attrs, mods, is_present, attempt > 0);
     if (!planned) {
       return tl::unexpected(planned.error());
     }

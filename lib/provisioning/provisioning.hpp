@@ -6,6 +6,13 @@
 // domain -> global, then the registry default). Failures carry Zimbra's
 // service codes (account.NO_SUCH_ACCOUNT, ...). Not thread-safe.
 
+#include "lib/core/result.hpp"
+#include "lib/log/audit_log.hpp"
+#include "lib/provisioning/attr_changes.hpp"
+#include "lib/provisioning/directory.hpp"
+#include "lib/provisioning/zimbra_tree.hpp"
+#include "lib/schema/registry.hpp"
+
 #include <functional>
 #include <ostream>
 #include <span>
@@ -13,30 +20,9 @@
 #include <string_view>
 #include <vector>
 
-#include "lib/core/result.hpp"
-#include "lib/log/audit_log.hpp"
-#include "lib/provisioning/directory.hpp"
-#include "lib/schema/registry.hpp"
-
 namespace zmproxy::provisioning {
 
 using schema::Kind;
-
-inline constexpr std::string_view k_config_dn = "cn=config,cn=zimbra";
-inline constexpr std::string_view k_servers_dn = "cn=servers,cn=zimbra";
-
-// One attribute change as zmprov's arguments say it: `attr value` sets
-// (repeat the name for several values; value '' clears), `+attr value` adds,
-// `-attr value` removes.
-struct AttrChange {
-  enum class Op { set, add, remove };
-  Op op;
-  std::string attr;
-  std::string value;
-};
-
-// Parse name/value pairs; an odd count is Errc::invalid_argument.
-Result<std::vector<AttrChange>> parse_attr_args(std::span<const std::string> args);
 
 // What one write changed on one attribute, for the audit log.
 struct AttrDiff {
@@ -103,9 +89,8 @@ class Provisioning {
   Result<Entry> get_by_id(Kind kind, std::string_view id);
   Result<std::optional<Entry>> find_account(std::string_view address);
   Result<void> ensure_dn_chain(std::string_view dn);
-  Result<std::vector<Modification>> to_modifications(Kind kind, const Entry* current,
-                                                     const std::vector<AttrChange>& changes,
-                                                     bool allow_replace) const;
+  // `mods` written to `entry` (of `kind`) and audited as a modify.
+  Result<void> modify_entry(const Entry& entry, Kind kind, const std::vector<Modification>& mods);
   void audit(std::string_view op, const std::string& name, const AttrMap& before,
              const AttrMap& after) const;
 

@@ -333,7 +333,7 @@ TEST_CASE("FileChangeFeed: a removed directory is created and watched again", "[
   REQUIRE(rec.wait_text("prov.ldif replaced", before));
 }
 
-TEST_CASE("FileChangeFeed: stop() is prompt and idempotent; start twice fails", "[changefeed]") {
+TEST_CASE("FileChangeFeed: stop() is prompt and idempotent, start twice fails", "[changefeed]") {
   const zmproxy::test::TempDir temp;
   Recorder rec;  // declared first: outlives the feed's thread
   FileChangeFeed feed(temp.path() / "prov.ldif");

@@ -26,7 +26,7 @@ TEST_CASE("atomic write replaces a file whole and applies the mode", "[core][fil
   CHECK(entries == 1);
 }
 
-TEST_CASE("reading a missing file is not_found; writing into a missing directory fails",
+TEST_CASE("reading a missing file is not_found, and writing into a missing directory fails",
           "[core][file]") {
   test::TempDir dir;
   auto r = core::read_file(dir.path() / "nope");

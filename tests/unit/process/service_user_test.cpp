@@ -21,7 +21,7 @@ uid_t owner_of(const std::filesystem::path& p) {
 }
 }  // namespace
 
-TEST_CASE("the service user: none to become unless root; a missing one is one line with the fix",
+TEST_CASE("the service user: none to become unless root, and a missing one is one line with the fix",
           "[server][privileges]") {
   auto user = process::service_user_to_become("zmproxy-no-such-user");
   if (::geteuid() != 0) {

@@ -243,7 +243,7 @@ TEST_CASE("a Bearer JWT or zjwt= routes by its sub claim", "[http]") {
   });
 }
 
-TEST_CASE("rules apply in order; the first match wins", "[http]") {
+TEST_CASE("rules apply in order, and the first match wins", "[http]") {
   const std::string cookie = "ZM_AUTH_TOKEN=" + token_for(k_id);
   const std::string bearer = "Bearer " + jwt(R"({"sub":"jwt-id"})");
   check_routes({

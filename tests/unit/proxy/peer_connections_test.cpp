@@ -12,7 +12,7 @@ PeerConnections::Key v4(unsigned char a, unsigned char b, unsigned char c, unsig
 }
 }  // namespace
 
-TEST_CASE("each address holds at most the cap; others are not affected", "[proxy][limits]") {
+TEST_CASE("each address holds at most the cap, and others are not affected", "[proxy][limits]") {
   PeerConnections peers;
   const auto flood = v4(127, 0, 0, 1);
   for (int i = 0; i < 3; ++i) {

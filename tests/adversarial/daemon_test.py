@@ -18,7 +18,8 @@ import time
 import unittest
 
 import config_pipeline_test
-from config_pipeline_test import make_cert, wait_until
+from config_pipeline_test import wait_until
+from test_ca import self_signed_certificate as make_cert
 from zmproxy_procs import Daemon
 from zmproxy_testing import BIN_DIR, HomeTestCase, tool
 

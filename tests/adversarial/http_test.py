@@ -23,7 +23,7 @@ import select
 import socket
 import time
 
-from mail_proxy_test import make_cert
+from test_ca import proxy_certificate as make_cert
 from web_proxy_test import WebProxyBase
 from zmproxy_testing import HomeTestCase
 from websocket_client import HandshakeFailed, echo_once, open_websocket, recv_frame, send_text

@@ -333,7 +333,7 @@ class MailLoginAttackTest(MailProxyBase):
     # -- STARTTLS forgets what was said in clear ---------------------------
 
     def test_imap_id_sent_before_starttls_is_forgotten(self):
-        from mail_proxy_test import client_tls
+        from process import unverified_tls as client_tls
         s, f = self.raw(self.ports["imap"])
         f.readline()
         s.sendall(b'a ID ("name" "said-in-clear" "version" "9")\r\n')
@@ -358,7 +358,7 @@ class MailLoginAttackTest(MailProxyBase):
                          "an ID value from before STARTTLS reached the mailbox")
 
     def test_pop3_user_sent_before_stls_is_forgotten(self):
-        from mail_proxy_test import client_tls
+        from process import unverified_tls as client_tls
         s, f = self.pop3_after_user()
         s.sendall(b"STLS\r\n")
         self.assertTrue(f.readline().startswith(b"+OK"))

@@ -16,7 +16,7 @@ import subprocess
 import time
 import unittest
 
-from mail_proxy_test import make_cert
+from test_ca import proxy_certificate as make_cert
 from zmproxy_testing import HomeTestCase, tool
 
 

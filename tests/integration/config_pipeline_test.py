@@ -7,9 +7,7 @@ latency from `zmprov` to a new connection is printed, and measured in bench/).
 """
 import imaplib
 import os
-import random
 import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -19,43 +17,14 @@ import unittest
 from zmproxy_testing import BIN_DIR, HomeTestCase, tool
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
-from process import poll_until, stop_process  # noqa: E402
-from test_ca import self_signed_certificate  # noqa: E402
+from process import free_ports_below_ephemeral as free_ports  # noqa: E402
+from process import poll_until, stop_process, unverified_tls as client_tls  # noqa: E402
+from test_ca import self_signed_certificate as make_cert  # noqa: E402
 from zmproxy_procs import Daemon  # noqa: E402
 
 PASSWORD = "Pw1-secret-alpha"
 USER = "user1@example.com"
 DEADLINE = 15.0
-
-
-def client_tls():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def free_ports(count):
-    """count distinct free ports below the ephemeral range (32768+), so that
-    the outgoing connections of the test's own clients never take them
-    between the pick and the proxy's bind."""
-    ports = []
-    rng = random.Random()
-    while len(ports) < count:
-        port = rng.randrange(20000, 32000)
-        if port in ports:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        ports.append(port)
-    return ports
-
-
-def make_cert(cert, key, cn="proxy.example.com"):
-    self_signed_certificate(cert, key, cn)
 
 
 def capabilities(port):

@@ -8,7 +8,6 @@ import poplib
 import re
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -23,13 +22,6 @@ import process  # noqa: E402
 from dovecot import Dovecot  # noqa: E402
 from memcached import Memcached  # noqa: E402
 from nginx_mail import NginxMail  # noqa: E402
-
-
-def _unverified_tls():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def _running(pid, started=None):
@@ -182,14 +174,14 @@ class DovecotTest(unittest.TestCase):
         self.d1.wait_for_log(_login_line("pop3", "alice", "192.0.2.7", "127.0.0.2"), start=start)
 
     def test_tls_listeners(self):
-        m = imaplib.IMAP4_SSL(self.d2.address, self.d2.imaps_port, ssl_context=_unverified_tls(),
+        m = imaplib.IMAP4_SSL(self.d2.address, self.d2.imaps_port, ssl_context=process.unverified_tls(),
                               timeout=10)
         try:
             m.login("carol", "carol-pw")
             self.assertEqual(m.select("INBOX")[0], "OK")
         finally:
             m.logout()
-        p = poplib.POP3_SSL(self.d2.address, self.d2.pop3s_port, context=_unverified_tls(),
+        p = poplib.POP3_SSL(self.d2.address, self.d2.pop3s_port, context=process.unverified_tls(),
                             timeout=10)
         try:
             p.user("carol")

@@ -8,7 +8,6 @@ import poplib
 import re
 import shutil
 import socket
-import ssl
 import sys
 import tempfile
 import time
@@ -18,7 +17,8 @@ from zmproxy_testing import BIN_DIR, HomeTestCase
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "support"))
-from test_ca import self_signed_certificate  # noqa: E402
+from process import unverified_tls as client_tls  # noqa: E402
+from test_ca import proxy_certificate as make_cert  # noqa: E402
 from zmproxy_procs import Daemon  # noqa: E402
 
 PASSWORDS = {
@@ -26,20 +26,6 @@ PASSWORDS = {
     "user2@example.com": "Pw2-secret-bravo",
     "mover@example.com": "Pw3-secret-charlie",
 }
-
-
-def client_tls():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def make_cert(conf_dir):
-    """A self-signed conf/zmproxy.crt and zmproxy.key for proxy.example.com."""
-    os.makedirs(conf_dir, exist_ok=True)
-    self_signed_certificate(os.path.join(conf_dir, "zmproxy.crt"),
-                            os.path.join(conf_dir, "zmproxy.key"), "proxy.example.com")
 
 
 class MailProxyBase(HomeTestCase):

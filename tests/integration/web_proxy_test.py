@@ -5,7 +5,6 @@ import http.client
 import json
 import os
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -16,7 +15,8 @@ from zmproxy_testing import BIN_DIR, HomeTestCase
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "support"))
 from zmproxy_procs import Daemon, WebBackend  # noqa: E402
-from mail_proxy_test import make_cert  # noqa: E402
+from process import unverified_tls  # noqa: E402
+from test_ca import proxy_certificate as make_cert  # noqa: E402
 from websocket_client import echo_once  # noqa: E402
 
 
@@ -97,10 +97,8 @@ upload_max = {self.upload_max}
     def get(self, path, host="mail.example.com", headers=None, https=False, source=None, method="GET",
             body=None):
         if https:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            conn = http.client.HTTPSConnection("127.0.0.1", self.ports["https"], context=ctx, timeout=60)
+            conn = http.client.HTTPSConnection("127.0.0.1", self.ports["https"], context=unverified_tls(),
+                                               timeout=60)
         else:
             conn = http.client.HTTPConnection("127.0.0.1", self.ports["http"], timeout=60,
                                               source_address=(source, 0) if source else None)
@@ -325,10 +323,8 @@ class AdminAndLimitsTest(WebProxyBase):
     upload_max = 1000
 
     def admin_get(self, path, headers=None):
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        conn = http.client.HTTPSConnection("127.0.0.1", self.ports["admin"], context=ctx, timeout=60)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.ports["admin"], context=unverified_tls(),
+                                           timeout=60)
         h = {"Host": "mail.example.com"}
         h.update(headers or {})
         conn.request("GET", path, headers=h)

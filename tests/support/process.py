@@ -32,6 +32,7 @@ Self-signed and CA-issued certificates: test_ca.py.
 import ctypes
 import ipaddress
 import os
+import random
 import shutil
 import signal
 import socket
@@ -67,6 +68,35 @@ def free_ports(address="127.0.0.1", count=1):
 def free_port(address="127.0.0.1"):
     """One ephemeral TCP port on address, free when returned."""
     return free_ports(address, 1)[0]
+
+
+def free_ports_below_ephemeral(count, address="127.0.0.1"):
+    """count distinct free ports below the ephemeral range (32768+), for a
+    server started later that cannot retry its bind: the outgoing
+    connections of the test's own clients never take them between the pick
+    and the bind."""
+    ports = []
+    rng = random.Random()
+    while len(ports) < count:
+        port = rng.randrange(20000, 32000)
+        if port in ports:
+            continue
+        with socket.socket(_family(address), socket.SOCK_STREAM) as s:
+            try:
+                s.bind((address, port))
+            except OSError:
+                continue
+        ports.append(port)
+    return ports
+
+
+def unverified_tls():
+    """A client TLS context that checks nothing: for talking to a server under
+    test whose certificate is a throw-away one."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def die_with_parent():
@@ -114,10 +144,7 @@ def greets(address, port, greeting, tls=False, timeout=2.0):
         with socket.create_connection((address, port), timeout=timeout) as s:
             if not tls:
                 return s.recv(512).startswith(greeting)
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            with ctx.wrap_socket(s) as t:
+            with unverified_tls().wrap_socket(s) as t:
                 return t.recv(512).startswith(greeting)
     except OSError:  # ssl.SSLError is an OSError
         return False

@@ -62,7 +62,7 @@ def subject_alt_names(names):
     return ",".join(parts)
 
 
-def self_signed_certificate(cert_path, key_path, cn, days=2):
+def self_signed_certificate(cert_path, key_path, cn="proxy.example.com", days=2):
     """A self-signed certificate for CN=cn (P-256 key, `days` days, no
     subjectAltName) written to cert_path and key_path (mode 0600); returns
     (cert_path, key_path)."""
@@ -72,6 +72,13 @@ def self_signed_certificate(cert_path, key_path, cn, days=2):
           "-days", str(days), "-subj", f"/CN={cn}", "-keyout", key_path, "-out", cert_path])
     os.chmod(key_path, 0o600)
     return cert_path, key_path
+
+
+def proxy_certificate(conf_dir, cn="proxy.example.com"):
+    """The self-signed conf/zmproxy.crt and zmproxy.key a test proxy serves."""
+    os.makedirs(conf_dir, exist_ok=True)
+    return self_signed_certificate(os.path.join(conf_dir, "zmproxy.crt"),
+                                   os.path.join(conf_dir, "zmproxy.key"), cn)
 
 
 class TestCa:

@@ -1,15 +1,15 @@
 #include "lib/route/lookup_handler.hpp"
 
-#include <charconv>
-#include <cstdint>
-#include <optional>
-
 #include "lib/core/address.hpp"
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/net/address_block.hpp"
 #include "lib/provisioning/filter.hpp"
 #include "lib/schema/value.hpp"
+
+#include <charconv>
+#include <cstdint>
+#include <optional>
 
 namespace zmproxy::route {
 
@@ -218,8 +218,10 @@ Found find_by_name(const Context& ctx) {
 
 // Accounts found but not to be routed: a non-admin asking for the admin
 // console, a client address the domain does not allow.
-std::optional<LookupAnswer> refuse_account(const Context& ctx, const Entry& account,
-                                           const std::string& name, const Entry* domain) {
+std::optional<LookupAnswer> refuse_account(const Context& ctx,
+                                           const Entry& account,
+                                           const std::string& name,
+                                           const Entry* domain) {
   const LookupRequest& req = ctx.req;
   if (req.admin && !is_true(&account, "zimbraIsAdminAccount") &&
       !is_true(&account, "zimbraIsDelegatedAdminAccount")) {
@@ -238,7 +240,9 @@ std::optional<LookupAnswer> refuse_account(const Context& ctx, const Entry& acco
 // The account's or its domain's external server (mail protocols), if it
 // uses one: the answer names it and the user, the login as sent when the
 // domain (else the global config) says so.
-bool use_external_route(const Context& ctx, const Entry& account, const Entry* domain,
+bool use_external_route(const Context& ctx,
+                        const Entry& account,
+                        const Entry* domain,
                         LookupResponse& r) {
   const LookupRequest& req = ctx.req;
   if (!is_mail_protocol(req.protocol) ||
@@ -252,7 +256,8 @@ bool use_external_route(const Context& ctx, const Entry& account, const Entry* d
   }
   r.server = host;
   r.port = port;
-  constexpr std::string_view k_include = "zimbraReverseProxyExternalRouteIncludeOriginalAuthusername";
+  constexpr std::string_view k_include =
+      "zimbraReverseProxyExternalRouteIncludeOriginalAuthusername";
   const std::string include = domain != nullptr && domain->has(k_include)
                                   ? domain->first(k_include)
                                   : ctx.index.global_value(k_include);
@@ -265,7 +270,9 @@ bool use_external_route(const Context& ctx, const Entry& account, const Entry* d
 // The mailbox server and port: an IMAP upstream pool's member picked by the
 // account's id, else the mail host at the port the protocol's indirection
 // names (the zx ports for zx).
-LookupAnswer route_to_mailbox(const Context& ctx, const Entry& account, const std::string& name,
+LookupAnswer route_to_mailbox(const Context& ctx,
+                              const Entry& account,
+                              const std::string& name,
                               LookupAnswer answer) {
   const LookupRequest& req = ctx.req;
   const RouteIndex& index = ctx.index;
@@ -307,8 +314,8 @@ std::size_t account_id_hash(std::string_view id, std::size_t n) {
   for (unsigned char c : id) {
     h = static_cast<std::int32_t>(static_cast<std::uint32_t>(h) * 31U + c);
   }
-  const std::uint64_t magnitude =
-      h < 0 ? static_cast<std::uint64_t>(-static_cast<std::int64_t>(h)) : static_cast<std::uint64_t>(h);
+  const std::uint64_t magnitude = h < 0 ? static_cast<std::uint64_t>(-static_cast<std::int64_t>(h))
+                                        : static_cast<std::uint64_t>(h);
   return n == 0 ? 0 : static_cast<std::size_t>(magnitude % n);
 }
 
@@ -326,9 +333,11 @@ bool ip_allowed(std::string_view ip, const std::vector<std::string>& allowed) {
   return false;
 }
 
-LookupAnswer handle_lookup(const LookupRequest& req, const RouteIndex& index,
+LookupAnswer handle_lookup(const LookupRequest& req,
+                           const RouteIndex& index,
                            std::string_view handler_server) {
-  const auto wait_ms = core::parse_duration(index.global_value("zimbraReverseProxyAuthWaitInterval"));
+  const auto wait_ms =
+      core::parse_duration(index.global_value("zimbraReverseProxyAuthWaitInterval"));
   const Context ctx{req, index, wait_ms ? static_cast<int>(wait_ms->count() / 1000) : 10};
   if (auto refused = refuse_request(ctx)) {
     return std::move(*refused);
@@ -340,7 +349,8 @@ LookupAnswer handle_lookup(const LookupRequest& req, const RouteIndex& index,
   const Entry& account = *found.account;
   const std::string name = core::to_lower(account.first("zimbraMailDeliveryAddress"));
   const auto at = name.find('@');
-  const Entry* domain = at == std::string::npos ? nullptr : index.domain_by_name(name.substr(at + 1));
+  const Entry* domain =
+      at == std::string::npos ? nullptr : index.domain_by_name(name.substr(at + 1));
   if (auto refused = refuse_account(ctx, account, name, domain)) {
     return std::move(*refused);
   }
@@ -351,9 +361,10 @@ LookupAnswer handle_lookup(const LookupRequest& req, const RouteIndex& index,
     user = account.first(name_attr);
   }
   LookupAnswer answer = route_to("", 0, std::move(user));
-  const std::string default_domain = core::to_lower(index.global().first("zimbraDefaultDomainName"));
-  answer.response.cache_alias = !default_domain.empty() && at != std::string::npos &&
-                                name.substr(at + 1) == default_domain;
+  const std::string default_domain =
+      core::to_lower(index.global().first("zimbraDefaultDomainName"));
+  answer.response.cache_alias =
+      !default_domain.empty() && at != std::string::npos && name.substr(at + 1) == default_domain;
   if (use_external_route(ctx, account, domain, answer.response)) {
     return answer;
   }

@@ -124,13 +124,7 @@ const Entry& or_none(const Entry* e) {
 
 // An OK answer routing to host:port as `user`.
 LookupAnswer route_to(std::string host, int port, std::string user) {
-  LookupAnswer a;
-  a.response.ok = true;
-  a.response.status = "OK";
-  a.response.server = std::move(host);
-  a.response.port = port;
-  a.response.user = std::move(user);
-  return a;
+  return LookupAnswer{LookupResponse::route(std::move(host), port, std::move(user))};
 }
 
 // Requests refused before any lookup: protocols and methods this handler

@@ -118,13 +118,7 @@ struct FakeHandler {
     auto request = parse_lookup_request(headers);
     REQUIRE(request);
     users.push_back(request->user);
-    LookupResponse r;
-    r.ok = true;
-    r.status = "OK";
-    r.server = "10.0.0.1";
-    r.port = 7143;
-    r.user = request->user;
-    co_return r;
+    co_return LookupResponse::route("10.0.0.1", 7143, request->user);
   }
 };
 

@@ -29,13 +29,7 @@ struct FakeLookup {
       if (user != "user1") {
         co_return LookupResponse::error("user not found:" + user, 3);
       }
-      LookupResponse r;
-      r.ok = true;
-      r.status = "OK";
-      r.server = "10.0.0.1";
-      r.port = 7143;
-      r.user = "user1@example.com";
-      co_return r;
+      co_return LookupResponse::route("10.0.0.1", 7143, "user1@example.com");
     };
   }
 };

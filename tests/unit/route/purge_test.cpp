@@ -2,6 +2,8 @@
 
 #include "lib/route/cache_key.hpp"
 
+#include "tests/unit/route/entries.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -10,17 +12,9 @@
 
 using namespace zmproxy;
 using namespace zmproxy::route;
+using zmproxy::test::make_entry;
 
 namespace {
-
-Entry make(std::string dn,
-           std::initializer_list<std::pair<const char*, std::vector<std::string>>> attrs) {
-  Entry e{std::move(dn), {}};
-  for (const auto& [k, v] : attrs) {
-    e.attrs[k] = v;
-  }
-  return e;
-}
 
 bool has(const std::vector<std::string>& keys, const std::string& key) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
@@ -31,22 +25,22 @@ bool has(const std::vector<std::string>& keys, const std::string& key) {
 TEST_CASE("purge keys: every protocol by name, alias, alias domain, bare name and id",
           "[route][purge]") {
   const auto index = RouteIndex::from_entries({
-      make("cn=config,cn=zimbra",
-           {{"objectClass", {"zimbraGlobalConfig"}}, {"zimbraDefaultDomainName", {"example.com"}}}),
-      make("dc=example,dc=com", {{"objectClass", {"zimbraDomain"}},
-                                 {"zimbraDomainName", {"example.com"}},
-                                 {"zimbraId", {"d1"}},
-                                 {"zimbraVirtualIPAddress", {"10.0.0.9"}},
-                                 {"zimbraVirtualHostname", {"mail.example.com"}}}),
-      make("dc=alias,dc=net", {{"objectClass", {"zimbraDomain"}},
-                               {"zimbraDomainName", {"alias.net"}},
-                               {"zimbraDomainType", {"alias"}},
-                               {"zimbraDomainAliasTargetId", {"D1"}}}),
-      make("uid=user1,ou=people,dc=example,dc=com",
-           {{"objectClass", {"zimbraAccount"}},
-            {"zimbraMailDeliveryAddress", {"User1@example.com"}},
-            {"zimbraMailAlias", {"first@example.com"}},
-            {"zimbraId", {"A1"}}}),
+      make_entry("cn=config,cn=zimbra", {{"objectClass", {"zimbraGlobalConfig"}},
+                                         {"zimbraDefaultDomainName", {"example.com"}}}),
+      make_entry("dc=example,dc=com", {{"objectClass", {"zimbraDomain"}},
+                                       {"zimbraDomainName", {"example.com"}},
+                                       {"zimbraId", {"d1"}},
+                                       {"zimbraVirtualIPAddress", {"10.0.0.9"}},
+                                       {"zimbraVirtualHostname", {"mail.example.com"}}}),
+      make_entry("dc=alias,dc=net", {{"objectClass", {"zimbraDomain"}},
+                                     {"zimbraDomainName", {"alias.net"}},
+                                     {"zimbraDomainType", {"alias"}},
+                                     {"zimbraDomainAliasTargetId", {"D1"}}}),
+      make_entry("uid=user1,ou=people,dc=example,dc=com",
+                 {{"objectClass", {"zimbraAccount"}},
+                  {"zimbraMailDeliveryAddress", {"User1@example.com"}},
+                  {"zimbraMailAlias", {"first@example.com"}},
+                  {"zimbraId", {"A1"}}}),
   });
   const Entry& account = *index->account_by_id("a1");
   const auto keys = purge_keys(account, *index, {"127.0.0.1"});
@@ -72,21 +66,21 @@ TEST_CASE("purge keys: every protocol by name, alias, alias domain, bare name an
 
 TEST_CASE("memcached servers: the client list, else servers running memcached", "[route][purge]") {
   const Entry memcached_a =
-      make("cn=m1,cn=servers,cn=zimbra", {{"objectClass", {"zimbraServer"}},
-                                          {"cn", {"m1"}},
-                                          {"zimbraServiceHostname", {"m1.example.com"}},
-                                          {"zimbraServiceEnabled", {"mailbox", "MEMCACHED"}},
-                                          {"zimbraMemcachedBindPort", {"11212"}}});
+      make_entry("cn=m1,cn=servers,cn=zimbra", {{"objectClass", {"zimbraServer"}},
+                                                {"cn", {"m1"}},
+                                                {"zimbraServiceHostname", {"m1.example.com"}},
+                                                {"zimbraServiceEnabled", {"mailbox", "MEMCACHED"}},
+                                                {"zimbraMemcachedBindPort", {"11212"}}});
   const Entry memcached_v6 =
-      make("cn=m2,cn=servers,cn=zimbra", {{"objectClass", {"zimbraServer"}},
-                                          {"cn", {"m2"}},
-                                          {"zimbraServiceHostname", {"2001:db8::2"}},
-                                          {"zimbraServiceEnabled", {"memcached"}}});
+      make_entry("cn=m2,cn=servers,cn=zimbra", {{"objectClass", {"zimbraServer"}},
+                                                {"cn", {"m2"}},
+                                                {"zimbraServiceHostname", {"2001:db8::2"}},
+                                                {"zimbraServiceEnabled", {"memcached"}}});
   const Entry mailbox =
-      make("cn=mb,cn=servers,cn=zimbra", {{"objectClass", {"zimbraServer"}},
-                                          {"cn", {"mb"}},
-                                          {"zimbraServiceHostname", {"mb.example.com"}},
-                                          {"zimbraServiceEnabled", {"mailbox"}}});
+      make_entry("cn=mb,cn=servers,cn=zimbra", {{"objectClass", {"zimbraServer"}},
+                                                {"cn", {"mb"}},
+                                                {"zimbraServiceHostname", {"mb.example.com"}},
+                                                {"zimbraServiceEnabled", {"mailbox"}}});
   SECTION("found by service, IPv6 addresses in brackets") {
     const auto index = RouteIndex::from_entries({memcached_a, memcached_v6, mailbox});
     CHECK(memcached_servers(*index, "mb") ==

@@ -3,6 +3,7 @@
 #include "lib/provisioning/file_store.hpp"
 
 #include "tests/support/temp_dir.hpp"
+#include "tests/unit/route/entries.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -11,49 +12,42 @@
 
 using namespace zmproxy;
 using namespace zmproxy::route;
+using zmproxy::test::make_entry;
 
 namespace {
 
-Entry make(std::string dn,
-           std::initializer_list<std::pair<const char*, std::vector<std::string>>> attrs) {
-  Entry e{std::move(dn), {}};
-  for (const auto& [k, v] : attrs) {
-    e.attrs[k] = v;
-  }
-  return e;
-}
-
 std::vector<Entry> sample_entries() {
   return {
-      make("cn=config,cn=zimbra", {{"objectClass", {"zimbraGlobalConfig"}},
-                                   {"zimbraImapBindPort", {"17143"}},
-                                   {"zimbraReverseProxyUpstreamImapServers", {"g1", "g2"}}}),
-      make("cn=mbox1,cn=servers,cn=zimbra",
-           {{"objectClass", {"zimbraServer"}},
-            {"cn", {"MBox1"}},
-            {"zimbraServiceHostname", {"mbox1.example.com", "mbox1.alt.example.com"}},
-            {"zimbraImapBindPort", {"27143"}},
-            {"zimbraReverseProxyUpstreamImapServers", {"s1"}}}),
-      make("cn=mbox2,cn=servers,cn=zimbra", {{"objectClass", {"zimbraServer"}},
-                                             {"cn", {"mbox2"}},
-                                             {"zimbraServiceHostname", {"mbox2.example.com"}}}),
-      make("dc=example,dc=com",
-           {{"objectClass", {"dcObject", "zimbraDomain"}},
-            {"zimbraDomainName", {"Example.com"}},
-            {"zimbraId", {"D0000000-0000-4000-8000-000000000001"}},
-            {"zimbraVirtualHostname", {"Mail.Example.com", "webmail.example.com"}},
-            {"zimbraVirtualIPAddress", {"10.0.0.9"}}}),
+      make_entry("cn=config,cn=zimbra", {{"objectClass", {"zimbraGlobalConfig"}},
+                                         {"zimbraImapBindPort", {"17143"}},
+                                         {"zimbraReverseProxyUpstreamImapServers", {"g1", "g2"}}}),
+      make_entry("cn=mbox1,cn=servers,cn=zimbra",
+                 {{"objectClass", {"zimbraServer"}},
+                  {"cn", {"MBox1"}},
+                  {"zimbraServiceHostname", {"mbox1.example.com", "mbox1.alt.example.com"}},
+                  {"zimbraImapBindPort", {"27143"}},
+                  {"zimbraReverseProxyUpstreamImapServers", {"s1"}}}),
+      make_entry("cn=mbox2,cn=servers,cn=zimbra",
+                 {{"objectClass", {"zimbraServer"}},
+                  {"cn", {"mbox2"}},
+                  {"zimbraServiceHostname", {"mbox2.example.com"}}}),
+      make_entry("dc=example,dc=com",
+                 {{"objectClass", {"dcObject", "zimbraDomain"}},
+                  {"zimbraDomainName", {"Example.com"}},
+                  {"zimbraId", {"D0000000-0000-4000-8000-000000000001"}},
+                  {"zimbraVirtualHostname", {"Mail.Example.com", "webmail.example.com"}},
+                  {"zimbraVirtualIPAddress", {"10.0.0.9"}}}),
       // Not a kind the index knows: left out.
-      make("ou=people,dc=example,dc=com",
-           {{"objectClass", {"organizationalUnit"}}, {"ou", {"people"}}}),
-      make("uid=user1,ou=people,dc=example,dc=com",
-           {{"objectClass", {"inetOrgPerson", "zimbraAccount"}},
-            {"zimbraMailDeliveryAddress", {"User1@Example.com"}},
-            {"zimbraMailAlias", {"first@example.com", "one@example.com"}},
-            {"zimbraId", {"A0000000-0000-4000-8000-000000000001"}},
-            {"zimbraMailHost", {"mbox1.example.com"}}}),
+      make_entry("ou=people,dc=example,dc=com",
+                 {{"objectClass", {"organizationalUnit"}}, {"ou", {"people"}}}),
+      make_entry("uid=user1,ou=people,dc=example,dc=com",
+                 {{"objectClass", {"inetOrgPerson", "zimbraAccount"}},
+                  {"zimbraMailDeliveryAddress", {"User1@Example.com"}},
+                  {"zimbraMailAlias", {"first@example.com", "one@example.com"}},
+                  {"zimbraId", {"A0000000-0000-4000-8000-000000000001"}},
+                  {"zimbraMailHost", {"mbox1.example.com"}}}),
       // An account without an address or id is kept, but not indexed under "".
-      make("uid=blank,ou=people,dc=example,dc=com", {{"objectClass", {"zimbraAccount"}}}),
+      make_entry("uid=blank,ou=people,dc=example,dc=com", {{"objectClass", {"zimbraAccount"}}}),
   };
 }
 
@@ -144,10 +138,10 @@ TEST_CASE("build reads the global config, servers, domains and accounts of a sto
   }
   SECTION("a store with entries") {
     std::vector<Entry> entries = {
-        make("cn=zimbra", {{"objectClass", {"organizationalRole"}}, {"cn", {"zimbra"}}}),
-        make("cn=servers,cn=zimbra",
-             {{"objectClass", {"organizationalRole"}}, {"cn", {"servers"}}}),
-        make("dc=com", {{"objectClass", {"dcObject"}}, {"dc", {"com"}}}),
+        make_entry("cn=zimbra", {{"objectClass", {"organizationalRole"}}, {"cn", {"zimbra"}}}),
+        make_entry("cn=servers,cn=zimbra",
+                   {{"objectClass", {"organizationalRole"}}, {"cn", {"servers"}}}),
+        make_entry("dc=com", {{"objectClass", {"dcObject"}}, {"dc", {"com"}}}),
     };
     for (Entry& e : sample_entries()) {
       entries.push_back(std::move(e));

@@ -1,6 +1,6 @@
 #include "lib/route/lookup_client.hpp"
 
-#include "lib/route/lookup_http.hpp"
+#include "tests/unit/route/fake_handler.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -81,72 +81,16 @@ TEST_CASE("a query becomes Zimbra's request", "[route][lookup_client]") {
 
 namespace {
 
-// A handler in this process: serve_lookups on a loopback port, answering
-// every lookup with the user it was asked for at 10.0.0.1:7143.
-struct FakeHandler {
-  asio::io_context& io;
-  net::tcp::acceptor acceptor;
-  LookupHttpCounters counters;
-  std::string secret;
-  std::vector<std::string> users;
-
-  FakeHandler(asio::io_context& context, std::string required_secret)
-      : io(context),
-        acceptor(context, net::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-        secret(std::move(required_secret)) {
-    asio::co_spawn(io, accept_loop(), asio::detached);
-  }
-
-  std::string address() const {
-    return "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
-  }
-
-  asio::awaitable<void> accept_loop() {
-    while (true) {
-      auto [ec, socket] = co_await acceptor.async_accept(net::use_nothrow);
-      if (ec) {
-        co_return;
-      }
-      asio::co_spawn(io,
-                     serve_lookups(std::move(socket), secret, counters,
-                                   [this](Headers headers) { return answer(std::move(headers)); }),
-                     asio::detached);
-    }
-  }
-
-  asio::awaitable<LookupResponse> answer(Headers headers) {
-    auto request = parse_lookup_request(headers);
-    REQUIRE(request);
-    users.push_back(request->user);
-    co_return LookupResponse::route("10.0.0.1", 7143, request->user);
-  }
-};
-
-// A loopback port nobody listens on (bound, then closed).
-std::string dead_address() {
-  asio::io_context io;
-  net::tcp::acceptor a(io, net::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return "127.0.0.1:" + std::to_string(a.local_endpoint().port());
-}
+using test::dead_address;
+using test::FakeHandler;
 
 std::variant<LookupResponse, RouteError> ask(asio::io_context& io,
                                              LookupClient& client,
                                              std::string user) {
-  std::optional<std::variant<LookupResponse, RouteError>> out;
   RouteQuery q;
   q.user = std::move(user);
   q.protocol = "imap";
-  asio::co_spawn(io, client.ask(q), [&](std::exception_ptr e, auto result) {
-    REQUIRE_FALSE(e);
-    out = std::move(result);
-  });
-  io.restart();  // a context that ran out of work stays stopped until restarted
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!out && std::chrono::steady_clock::now() < deadline) {
-    io.run_one_for(std::chrono::milliseconds(100));
-  }
-  REQUIRE(out);
-  return *out;
+  return test::run_to_end(io, client.ask(q));
 }
 
 }  // namespace

@@ -12,5 +12,6 @@ set(ZMPROXY_ROUTE_TESTS
   unit/route/memcached_cache_test.cpp
   unit/route/purge_test.cpp
   unit/route/route_index_test.cpp
+  unit/route/route_resolver_test.cpp
   unit/route/route_seal_test.cpp
 )

@@ -1,13 +1,7 @@
 // zmlookupd: the Route Lookup Handler (Zimbra's nginx-lookup protocol) over
 // zmproxy's store. Arguments only; the behaviour is route::LookupServer.
 
-#include <algorithm>
-#include <csignal>
-#include <iostream>
-
-#include <CLI/CLI.hpp>
-
-#include "cmd/common/cli.hpp"
+#include "lib/core/address.hpp"
 #include "lib/core/home.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/core/version.hpp"
@@ -20,6 +14,40 @@
 #include "lib/route/route_index.hpp"
 #include "lib/process/fd_limit.hpp"
 #include "lib/process/service_user.hpp"
+
+#include "cmd/common/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <iostream>
+
+namespace {
+
+// zmlookupd_bind_address at this server's zimbraExtensionBindPort (server,
+// else global, else 7072).
+std::string default_listen(zmproxy::provisioning::Directory& dir,
+                           const std::string& server_name,
+                           const std::string& address) {
+  using namespace zmproxy;
+  provisioning::Provisioning prov(dir, {});
+  schema::Kind kind = schema::Kind::server;
+  auto entry = prov.get(kind, server_name);
+  if (!entry) {
+    kind = schema::Kind::global;
+    entry = prov.get(kind, "");
+  }
+  std::string port = "7072";
+  if (entry) {
+    if (auto v = prov.effective(*entry, kind, "zimbraExtensionBindPort"); v && !v->empty()) {
+      port = v->front();
+    }
+  }
+  return core::format_host(address) + ":" + port;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace zmproxy;
@@ -83,22 +111,8 @@ int main(int argc, char** argv) {
         options.address_file = home.run() / "zmlookupd.addr";
         provisioning::Directory& dir = **store;
         if (listen.empty()) {
-          // This server's zimbraExtensionBindPort (server, else global, else 7072).
-          provisioning::Provisioning prov(dir, {});
-          std::string port = "7072";
-          if (auto server = prov.get(schema::Kind::server, options.handler_server)) {
-            if (auto v = prov.effective(*server, schema::Kind::server, "zimbraExtensionBindPort");
-                v && !v->empty()) {
-              port = v->front();
-            }
-          } else if (auto g = prov.get(schema::Kind::global, "")) {
-            if (auto v = prov.effective(*g, schema::Kind::global, "zimbraExtensionBindPort");
-                v && !v->empty()) {
-              port = v->front();
-            }
-          }
-          std::string address = lc->value_or_empty("zmlookupd_bind_address");
-          listen = (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" + port;
+          listen = default_listen(dir, options.handler_server,
+                                  lc->value_or_empty("zmlookupd_bind_address"));
         }
         options.listen = listen;
         route::LookupServer server(options, [&dir]() { return route::RouteIndex::build(dir); });

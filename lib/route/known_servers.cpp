@@ -15,16 +15,6 @@ namespace zmproxy::route {
 
 namespace {
 
-bool parse_host_port(std::string_view entry, std::string& host, int& port) {
-  const core::ParsedAddress a = core::parse_address(core::trim(entry));
-  if (!a) {
-    return false;
-  }
-  host = a->host;
-  port = a->port;
-  return true;
-}
-
 bool is_ip_literal(const std::string& host) {
   unsigned char buf[16];
   return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
@@ -75,13 +65,13 @@ Result<KnownServers> KnownServers::build(const std::vector<std::string>& entries
   KnownServers out;
   std::map<std::string, std::vector<std::string>> resolved;  // each name once
   for (const std::string& entry : entries) {
-    std::string host;
-    int port = 0;
-    if (!parse_host_port(entry, host, port)) {
+    const core::ParsedAddress parsed = core::parse_address(core::trim(entry));
+    if (!parsed) {
       return fail(Errc::invalid_argument, "route.mailbox_servers: '" + entry +
                                               "' is not host:port (write [v6]:port for IPv6)");
     }
-    host = canonical_host(host);
+    const std::string host = canonical_host(parsed->host);
+    const int port = parsed->port;
     out.m_known.emplace(host, port);
     if (is_ip_literal(host) || !resolve) {
       continue;

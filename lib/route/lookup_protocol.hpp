@@ -55,6 +55,16 @@ struct LookupResponse {
     r.wait_seconds = wait;
     return r;
   }
+  // An OK routing `user` to server:port.
+  static LookupResponse route(std::string server, int port, std::string user) {
+    LookupResponse r;
+    r.ok = true;
+    r.status = "OK";
+    r.server = std::move(server);
+    r.port = port;
+    r.user = std::move(user);
+    return r;
+  }
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;

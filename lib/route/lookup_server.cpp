@@ -1,16 +1,5 @@
 #include "lib/route/lookup_server.hpp"
 
-#include <atomic>
-#include <future>
-#include <chrono>
-#include <map>
-#include <mutex>
-
-#include <boost/asio/thread_pool.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
-
 #include "lib/core/address.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/strings.hpp"
@@ -18,48 +7,32 @@
 #include "lib/net/accept_backoff.hpp"
 #include "lib/net/asio.hpp"
 #include "lib/net/control_line.hpp"
+#include "lib/route/lookup_access.hpp"
 #include "lib/route/lookup_handler.hpp"
+#include "lib/route/lookup_http.hpp"
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <map>
+#include <optional>
 
 namespace zmproxy::route {
 
 namespace {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
 using net::asio::awaitable;
 using net::tcp;
 namespace asio = net::asio;
 
-constexpr auto k_idle_timeout = std::chrono::seconds(60);
 constexpr auto k_dns_ttl = std::chrono::seconds(60);
 
 struct DnsEntry {
   std::string address;
   std::chrono::steady_clock::time_point expires;
 };
-
-Result<tcp::endpoint> parse_listen(const std::string& text) {
-  const core::ParsedAddress a = core::parse_address(text, {7072, true, true});
-  if (!a) {
-    return fail(Errc::invalid_argument, "invalid listen address: " + a.error);
-  }
-  boost::system::error_code ec;
-  const auto addr = asio::ip::make_address(a->host.empty() ? "0.0.0.0" : a->host, ec);
-  if (ec) {
-    return fail(Errc::invalid_argument, "invalid listen address '" + text +
-                                            "'; use an IP address and port, e.g. 127.0.0.1:7072");
-  }
-  return tcp::endpoint(addr, a->port);
-}
-
-// Compare without leaking where the first difference is.
-bool same_secret(std::string_view given, std::string_view expected) {
-  unsigned char diff = given.size() == expected.size() ? 0 : 1;
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    diff |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
-  }
-  return diff == 0;
-}
 
 std::string pick_address(const tcp::resolver::results_type& results, const std::string& mode) {
   std::string first;
@@ -84,26 +57,13 @@ struct LookupServer::Impl {
   asio::thread_pool builder{1};  // blocking store reads happen here only
   std::atomic<std::shared_ptr<const RouteIndex>> index;
   std::map<std::string, DnsEntry> dns;  // io thread only
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> errors{0};
-  std::atomic<std::uint64_t> refused{0};
+  LookupHttpCounters http;              // requests, errors, refused
   std::atomic<std::uint64_t> reloads{0};
   std::atomic<std::uint64_t> reload_failures{0};
   int active = 0;  // io thread only
   int draining = 0;  // refused callers whose 403 is being delivered; io thread only
   static constexpr int k_max_draining = 64;
   std::unique_ptr<asio::steady_timer> slot_freed;  // wakes the accept loop at the cap
-
-  bool peer_allowed(const tcp::endpoint& peer) const {
-    if (options.allowed_peers.empty()) {
-      return true;
-    }
-    auto addr = peer.address();
-    if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
-      addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
-    }
-    return ip_allowed(addr.to_string(), options.allowed_peers);
-  }
 
   bool load_now(std::string_view why) {
     const auto started = std::chrono::steady_clock::now();
@@ -146,11 +106,7 @@ struct LookupServer::Impl {
     co_return address;
   }
 
-  awaitable<LookupResponse> answer(http::request<http::empty_body> req, tcp::endpoint peer) {
-    Headers headers;
-    for (const auto& f : req) {
-      headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    }
+  awaitable<LookupResponse> answer(Headers headers) {
     auto parsed = parse_lookup_request(headers);
     const auto current = index.load();
     const int wait = 10;
@@ -173,7 +129,6 @@ struct LookupServer::Impl {
       }
       a.response.server = address;
     }
-    (void)peer;
     co_return a.response;
   }
 
@@ -194,11 +149,11 @@ struct LookupServer::Impl {
   awaitable<void> session(tcp::socket socket) {
     boost::system::error_code pec;
     const auto peer = socket.remote_endpoint(pec);
-    if (pec || !peer_allowed(peer)) {
+    if (pec || !peer_allowed(peer.address(), options.allowed_peers)) {
       // Not a caller we know: refused before reading a byte of the request,
       // and without a place under max_connections (refused callers cannot
       // crowd out allowed ones); past k_max_draining at once, closed at once.
-      ++refused;
+      ++http.refused;
       if (draining >= k_max_draining) {
         co_return;
       }
@@ -207,79 +162,12 @@ struct LookupServer::Impl {
         int& n;
         ~Drained() { --n; }
       } drained{draining};
-      static constexpr std::string_view k_forbidden =
-          "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-      [[maybe_unused]] const auto sent = ::send(socket.native_handle(), k_forbidden.data(),
-                                                k_forbidden.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      socket.shutdown(tcp::socket::shutdown_send, pec);
-      // What the caller sent already is discarded unread (at most 16 KiB
-      // within 1 s), so that closing does not reset the connection before
-      // the 403 arrives.
-      beast::tcp_stream drain(std::move(socket));
-      drain.expires_after(std::chrono::seconds(1));
-      std::array<char, 4096> sink;
-      for (int i = 0; i < 4; ++i) {
-        auto [rec, rn] = co_await drain.async_read_some(asio::buffer(sink), net::use_nothrow);
-        if (rec) {
-          break;
-        }
-      }
+      co_await refuse_connection(std::move(socket));
       co_return;
     }
     Slot slot(this);
-    beast::tcp_stream stream(std::move(socket));
-    beast::flat_buffer buffer;
-    stream.socket().set_option(tcp::no_delay(true), pec);
-    while (true) {
-      http::request_parser<http::empty_body> parser;
-      parser.header_limit(16 * 1024);
-      stream.expires_after(k_idle_timeout);
-      auto [ec, n] = co_await http::async_read(stream, buffer, parser, net::use_nothrow);
-      if (ec) {
-        break;  // closed, timed out or malformed: nothing more to say
-      }
-      auto req = parser.release();
-      http::response<http::empty_body> res;
-      res.version(req.version());
-      res.keep_alive(req.keep_alive());
-      const std::string_view target(req.target().data(), req.target().size());
-      const std::string_view path = target.substr(0, target.find('?'));
-      ++requests;
-      std::string body_headers;
-      if (!options.secret.empty() &&
-                 !same_secret(req[beast::string_view(k_secret_header.data(), k_secret_header.size())],
-                              options.secret)) {
-        ++refused;
-        res.result(http::status::forbidden);
-        res.keep_alive(false);
-      } else if (path != k_lookup_path) {
-        res.result(http::status::not_found);
-      } else if (req.method() != http::verb::get) {
-        res.result(http::status::method_not_allowed);
-      } else {
-        LookupResponse r = co_await answer(std::move(req), peer);
-        if (!r.ok) {
-          ++errors;
-        }
-        res.result(http::status::ok);
-        body_headers = format_lookup_response(r);
-      }
-      res.content_length(0);
-      // Serialise the header ourselves: the Auth-* lines are already formatted.
-      std::string out = "HTTP/1." + std::to_string(res.version() % 10) + " " +
-                        std::to_string(res.result_int()) + " " + std::string(res.reason()) + "\r\n";
-      out += body_headers;
-      out += "Content-Length: 0\r\n";
-      out += res.keep_alive() ? (res.version() == 10 ? "Connection: keep-alive\r\n" : "")
-                              : "Connection: close\r\n";
-      out += "\r\n";
-      auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(out), net::use_nothrow);
-      if (wec || !res.keep_alive()) {
-        break;
-      }
-    }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    co_await serve_lookups(std::move(socket), options.secret, http,
+                           [this](Headers headers) { return answer(std::move(headers)); });
   }
 
   awaitable<void> accept_loop(tcp::acceptor acceptor) {
@@ -339,9 +227,9 @@ struct LookupServer::Impl {
       reply = ok ? "OK flushed\n" : "ERROR cannot reload the store; see the log\n";
     } else if (cmd == "stats") {
       const auto current = index.load();
-      reply = "{\"requests\":" + std::to_string(requests.load()) +
-              ",\"errors\":" + std::to_string(errors.load()) +
-              ",\"refused\":" + std::to_string(refused.load()) +
+      reply = "{\"requests\":" + std::to_string(http.requests.load()) +
+              ",\"errors\":" + std::to_string(http.errors.load()) +
+              ",\"refused\":" + std::to_string(http.refused.load()) +
               ",\"reloads\":" + std::to_string(reloads.load()) +
               ",\"reload_failures\":" + std::to_string(reload_failures.load()) +
               ",\"accounts\":" + std::to_string(current ? current->accounts().size() : 0) + "}\n";
@@ -350,26 +238,96 @@ struct LookupServer::Impl {
     }
     co_await asio::async_write(socket, asio::buffer(reply), net::use_nothrow);
   }
-};
 
-Result<void> check_listen_policy(const std::string& listen, bool has_secret) {
-  auto endpoint = parse_listen(listen);
-  if (!endpoint) {
-    return tl::unexpected(endpoint.error());
+  // The store is used by the builder thread only (the change feed may be
+  // loading already): load there and wait. Without it, an empty index.
+  void load_first() {
+    std::promise<bool> first;
+    auto first_loaded = first.get_future();
+    asio::post(builder, [this, &first] { first.set_value(load_now("start")); });
+    if (!first_loaded.get()) {
+      index.store(RouteIndex::from_entries({}));
+      ZMPROXY_LOG(warn, "zmlookupd",
+                  "starting with an empty index; lookups fail until the store is readable");
+    }
   }
-  auto address = endpoint->address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+
+  std::optional<tcp::acceptor> listen_on(const tcp::endpoint& endpoint) {
+    tcp::acceptor acceptor(io);
+    boost::system::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) {
+      acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+      acceptor.bind(endpoint, ec);
+    }
+    if (!ec) {
+      acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      ZMPROXY_LOG(error, "zmlookupd",
+                  "cannot listen on {}: {}; choose another port with --listen or "
+                  "zimbraExtensionBindPort",
+                  options.listen, ec.message());
+      return std::nullopt;
+    }
+    return acceptor;
   }
-  if (!has_secret && !address.is_loopback()) {
-    return fail(Errc::permission_denied,
-                "refusing to listen on " + listen +
-                    " without a caller secret: anyone who reaches it could read every route; set "
-                    "one (zmlocalconfig -e zmlookupd_secret=$(openssl rand -hex 32); the proxies "
-                    "send it as route.secret) or listen on 127.0.0.1");
+
+  void start_control() {
+    if (options.control_socket.empty()) {
+      return;
+    }
+    auto control = net::open_control_acceptor(io, options.control_socket);
+    if (!control) {
+      ZMPROXY_LOG(warn, "zmlookupd", "no control socket: {}", control.error().message);
+    } else {
+      asio::co_spawn(io, control_loop(std::move(*control)), asio::detached);
+    }
   }
-  return {};
-}
+
+  // SIGINT/SIGTERM stop the server; SIGUSR1 reopens the log file (logrotate
+  // renamed it: write to a fresh file of the same name).
+  awaitable<void> signal_loop(asio::signal_set& signals) {
+    while (true) {
+      auto [ec, sig] = co_await signals.async_wait(net::use_nothrow);
+      if (ec) {
+        co_return;
+      }
+      if (sig != SIGUSR1) {
+        ZMPROXY_LOG(info, "zmlookupd", "stopping");
+        io.stop();
+        co_return;
+      }
+      if (log::reopen_file()) {
+        ZMPROXY_LOG(info, "zmlookupd", "SIGUSR1: log file reopened");
+      } else {
+        ZMPROXY_LOG(error, "zmlookupd",
+                    "SIGUSR1: cannot reopen the log file; still writing the old one");
+      }
+    }
+  }
+
+  void write_address_file(const std::string& where) {
+    if (options.address_file.empty()) {
+      return;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(options.address_file.parent_path(), ec);
+    if (auto w = core::write_file_atomic(options.address_file, where + "\n"); !w) {
+      ZMPROXY_LOG(warn, "zmlookupd", "{}", w.error().message);
+    }
+  }
+
+  void remove_files() {
+    std::error_code ec;
+    if (!options.control_socket.empty()) {
+      std::filesystem::remove(options.control_socket, ec);
+    }
+    if (!options.address_file.empty()) {
+      std::filesystem::remove(options.address_file, ec);
+    }
+  }
+};
 
 LookupServer::LookupServer(LookupServerOptions options, IndexLoader loader)
     : m_impl(std::make_unique<Impl>()) {
@@ -397,15 +355,7 @@ int LookupServer::run() {
     ZMPROXY_LOG(error, "zmlookupd", "{}", endpoint.error().message);
     return 1;
   }
-  // The store is used by the builder thread only (the change feed may be
-  // loading already): load there and wait.
-  std::promise<bool> first;
-  auto first_loaded = first.get_future();
-  asio::post(s.builder, [&s, &first] { first.set_value(s.load_now("start")); });
-  if (!first_loaded.get()) {
-    s.index.store(RouteIndex::from_entries({}));
-    ZMPROXY_LOG(warn, "zmlookupd", "starting with an empty index; lookups fail until the store is readable");
-  }
+  s.load_first();
   if (auto allowed = check_listen_policy(s.options.listen, !s.options.secret.empty()); !allowed) {
     ZMPROXY_LOG(error, "zmlookupd", "{}", allowed.error().message);
     return 1;
@@ -414,78 +364,26 @@ int LookupServer::run() {
     ZMPROXY_LOG(error, "zmlookupd", "zmlookupd_max_connections must be at least 1");
     return 1;
   }
-  tcp::acceptor acceptor(s.io);
-  boost::system::error_code ec;
-  acceptor.open(endpoint->protocol(), ec);
-  if (!ec) {
-    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    acceptor.bind(*endpoint, ec);
-  }
-  if (!ec) {
-    acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
-    ZMPROXY_LOG(error, "zmlookupd", "cannot listen on {}: {}; choose another port with --listen or "
-                "zimbraExtensionBindPort", s.options.listen, ec.message());
+  auto acceptor = s.listen_on(*endpoint);
+  if (!acceptor) {
     return 1;
   }
-  const auto bound = acceptor.local_endpoint();
-  const std::string where = (bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
-                                                     : bound.address().to_string()) +
-                            ":" + std::to_string(bound.port());
+  const auto bound = acceptor->local_endpoint();
+  const std::string where = core::format_address(bound.address().to_string(), bound.port());
   if (s.options.after_listen) {
     if (auto ok = s.options.after_listen(); !ok) {
       ZMPROXY_LOG(error, "zmlookupd", "{}", ok.error().message);
       return 1;
     }
   }
-  asio::co_spawn(s.io, s.accept_loop(std::move(acceptor)), asio::detached);
-
-  if (!s.options.control_socket.empty()) {
-    auto control = net::open_control_acceptor(s.io, s.options.control_socket);
-    if (!control) {
-      ZMPROXY_LOG(warn, "zmlookupd", "no control socket: {}", control.error().message);
-    } else {
-      asio::co_spawn(s.io, s.control_loop(std::move(*control)), asio::detached);
-    }
-  }
-
+  asio::co_spawn(s.io, s.accept_loop(std::move(*acceptor)), asio::detached);
+  s.start_control();
   asio::signal_set signals(s.io, SIGINT, SIGTERM, SIGUSR1);
-  std::function<void(const boost::system::error_code&, int)> on_signal =
-      [&](const boost::system::error_code& sec, int sig) {
-        if (sec) {
-          return;
-        }
-        if (sig == SIGUSR1) {
-          // logrotate renamed the log: write to a fresh file of the same name.
-          if (log::reopen_file()) {
-            ZMPROXY_LOG(info, "zmlookupd", "SIGUSR1: log file reopened");
-          } else {
-            ZMPROXY_LOG(error, "zmlookupd", "SIGUSR1: cannot reopen the log file; still writing the old one");
-          }
-          signals.async_wait(on_signal);
-          return;
-        }
-        ZMPROXY_LOG(info, "zmlookupd", "stopping");
-        s.io.stop();
-      };
-  signals.async_wait(on_signal);
-  if (!s.options.address_file.empty()) {
-    std::error_code fec;
-    std::filesystem::create_directories(s.options.address_file.parent_path(), fec);
-    if (auto w = core::write_file_atomic(s.options.address_file, where + "\n"); !w) {
-      ZMPROXY_LOG(warn, "zmlookupd", "{}", w.error().message);
-    }
-  }
+  asio::co_spawn(s.io, s.signal_loop(signals), asio::detached);
+  s.write_address_file(where);
   ZMPROXY_LOG(info, "zmlookupd", "listening on {} for {}", where, k_lookup_path);
   s.io.run();
-  std::error_code fec;
-  if (!s.options.control_socket.empty()) {
-    std::filesystem::remove(s.options.control_socket, fec);
-  }
-  if (!s.options.address_file.empty()) {
-    std::filesystem::remove(s.options.address_file, fec);
-  }
+  s.remove_files();
   return 0;
 }
 

@@ -8,7 +8,8 @@
 // allowed_peers get 403 before a byte of their request is read; at most
 // max_connections are served at once; SIGUSR1 reopens the log file.
 // One I/O thread; the index is rebuilt on a separate thread and swapped in
-// atomically, so a lookup never waits for the store.
+// atomically, so a lookup never waits for the store. The HTTP framing is
+// lookup_http.*, who may ask and where it may listen lookup_access.*.
 
 #include <filesystem>
 #include <functional>
@@ -35,10 +36,6 @@ struct LookupServerOptions {
 };
 
 using IndexLoader = std::function<Result<std::shared_ptr<const RouteIndex>>()>;
-
-// Whether zmlookupd may listen on `listen` ("address:port"): beyond loopback
-// only with a caller secret. The error is the one line zmlookupd logs.
-Result<void> check_listen_policy(const std::string& listen, bool has_secret);
 
 class LookupServer {
  public:

@@ -119,9 +119,9 @@ Result<std::unique_ptr<memcached_st, void (*)(memcached_st*)>> make_handle(
   for (const MemcachedServer& server : servers) {
     const memcached_return_t rc = memcached_server_add(mc.get(), server.host.c_str(), server.port);
     if (memcached_failed(rc)) {
-      return fail(Errc::invalid_argument, "memcached server " + server.host + ":" +
-                                              std::to_string(server.port) + ": " +
-                                              memcached_last_error_message(mc.get()));
+      return fail(Errc::invalid_argument, "memcached server " +
+                                              core::format_address(server.host, server.port) +
+                                              ": " + memcached_last_error_message(mc.get()));
     }
   }
   return mc;

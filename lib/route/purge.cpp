@@ -1,9 +1,10 @@
 #include "lib/route/purge.hpp"
 
-#include <set>
-
+#include "lib/core/address.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/route/cache_key.hpp"
+
+#include <set>
 
 namespace zmproxy::route {
 
@@ -102,7 +103,7 @@ std::vector<std::string> memcached_servers(const RouteIndex& index, const std::s
     }
     for (const auto& svc : *services) {
       if (core::iequals(svc, "memcached")) {
-        out.push_back(s.first("zimbraServiceHostname") + ":" +
+        out.push_back(core::format_host(s.first("zimbraServiceHostname")) + ":" +
                       index.server_value(s, "zimbraMemcachedBindPort"));
         break;
       }

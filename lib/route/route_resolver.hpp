@@ -9,7 +9,8 @@
 // own small thread pool, so a worker never blocks. Handler connections are
 // kept per worker thread. invalidate() may be called from any thread.
 // The header has no Asio: callers include lib/route/route_resolver_asio.hpp
-// for the awaitable entry point.
+// for the awaitable entry point. The handlers are asked by LookupClient
+// (lookup_client.hpp); what memcached may hold is cached_route.hpp.
 
 #include <atomic>
 #include <chrono>
@@ -109,9 +110,5 @@ class RouteResolver {
   explicit RouteResolver(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> m_impl;
 };
-
-// Zimbra's cache value "host:port" / "[v6]:port" and back.
-std::string format_route_value(const std::string& host, int port);
-bool parse_route_value(std::string_view value, std::string& host, int& port);
 
 }  // namespace zmproxy::route

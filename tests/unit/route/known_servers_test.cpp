@@ -1,5 +1,4 @@
 #include "lib/route/known_servers.hpp"
-#include "lib/route/route_seal.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -44,27 +43,4 @@ TEST_CASE("known server entries that are not host:port are refused, naming them"
     CHECK_THAT(known.error().message, Catch::Contains(bad));
   }
   CHECK(KnownServers::build({}, fake_dns)->empty());
-}
-
-TEST_CASE("sealed route values verify only with the secret and for their key", "[route]") {
-  const std::string key = "route:proto=imap;user=john@example.com";
-  const std::string sealed = seal_route_value(key, "mail.partner.example:143", "s3cret");
-  CHECK(sealed.starts_with("mail.partner.example:143;hmac="));
-  CHECK(sealed.size() == std::string("mail.partner.example:143;hmac=").size() + 64);
-
-  auto ok = open_route_value(key, sealed, "s3cret");
-  CHECK(ok.value == "mail.partner.example:143");
-  CHECK(ok.sealed);
-  CHECK(ok.verified);
-  CHECK_FALSE(open_route_value(key, sealed, "other").verified);
-  CHECK_FALSE(open_route_value(key, sealed, "").verified);
-  CHECK_FALSE(open_route_value("route:proto=imap;user=mary@example.com", sealed, "s3cret").verified);
-  std::string forged = sealed;
-  forged.replace(0, 4, "evil");
-  CHECK_FALSE(open_route_value(key, forged, "s3cret").verified);
-  CHECK_FALSE(open_route_value(key, "10.0.0.7:7143;hmac=00", "s3cret").verified);
-
-  auto plain = open_route_value(key, "10.0.0.7:7143", "s3cret");
-  CHECK(plain.value == "10.0.0.7:7143");
-  CHECK_FALSE(plain.sealed);
 }

@@ -1,63 +1,60 @@
 #include "lib/route/lookup_handler.hpp"
 
+#include "tests/unit/route/entries.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace zmproxy;
 using namespace zmproxy::route;
 using provisioning::Entry;
+using zmproxy::test::make_entry;
 
 namespace {
 
-Entry make(std::string dn, std::initializer_list<std::pair<const char*, std::vector<std::string>>> attrs) {
-  Entry e{std::move(dn), {}};
-  for (const auto& [k, v] : attrs) {
-    e.attrs[k] = v;
-  }
-  return e;
-}
-
 std::shared_ptr<const RouteIndex> sample(std::vector<Entry> extra = {}) {
   std::vector<Entry> entries = {
-      make("cn=config,cn=zimbra", {{"objectClass", {"zimbraGlobalConfig"}},
-                                   {"zimbraDefaultDomainName", {"example.com"}},
-                                   {"zimbraMailSSLPort", {"8443"}}}),
-      make("cn=mbox1,cn=servers,cn=zimbra", {{"objectClass", {"zimbraServer"}},
-                                             {"cn", {"mbox1"}},
-                                             {"zimbraServiceHostname", {"mbox1.example.com"}},
-                                             {"zimbraImapBindPort", {"17143"}},
-                                             {"zimbraMailPort", {"8080"}}}),
-      make("cn=mbox2,cn=servers,cn=zimbra", {{"objectClass", {"zimbraServer"}},
-                                             {"cn", {"mbox2"}},
-                                             {"zimbraServiceHostname", {"mbox2.example.com"}}}),
-      make("dc=example,dc=com", {{"objectClass", {"zimbraDomain"}},
-                                 {"zimbraDomainName", {"example.com"}},
-                                 {"zimbraId", {"d0000000-0000-4000-8000-000000000001"}},
-                                 {"zimbraVirtualHostname", {"mail.example.com"}},
-                                 {"zimbraVirtualIPAddress", {"10.0.0.9"}}}),
-      make("dc=other,dc=org", {{"objectClass", {"zimbraDomain"}},
-                               {"zimbraDomainName", {"other.org"}},
-                               {"zimbraVirtualIPAddress", {"10.0.0.8"}},
-                               {"zimbraDomainAllowedIPs", {"192.0.2.0/24"}}}),
-      make("dc=alias,dc=net", {{"objectClass", {"zimbraDomain"}},
-                               {"zimbraDomainName", {"alias.net"}},
-                               {"zimbraDomainType", {"alias"}},
-                               {"zimbraDomainAliasTargetId", {"d0000000-0000-4000-8000-000000000001"}}}),
-      make("uid=user1,ou=people,dc=example,dc=com",
-           {{"objectClass", {"zimbraAccount"}},
-            {"zimbraMailDeliveryAddress", {"user1@example.com"}},
-            {"zimbraMailAlias", {"first@example.com"}},
-            {"zimbraId", {"a0000000-0000-4000-8000-000000000001"}},
-            {"zimbraMailHost", {"mbox1.example.com"}}}),
-      make("uid=user2,ou=people,dc=example,dc=com",
-           {{"objectClass", {"zimbraAccount"}},
-            {"zimbraMailDeliveryAddress", {"user2@example.com"}},
-            {"zimbraId", {"a0000000-0000-4000-8000-000000000002"}},
-            {"zimbraMailHost", {"mbox2.example.com"}}}),
-      make("uid=bob,ou=people,dc=other,dc=org",
-           {{"objectClass", {"zimbraAccount"}},
-            {"zimbraMailDeliveryAddress", {"bob@other.org"}},
-            {"zimbraId", {"a0000000-0000-4000-8000-000000000003"}},
-            {"zimbraMailHost", {"mbox2.example.com"}}}),
+      make_entry("cn=config,cn=zimbra", {{"objectClass", {"zimbraGlobalConfig"}},
+                                         {"zimbraDefaultDomainName", {"example.com"}},
+                                         {"zimbraMailSSLPort", {"8443"}}}),
+      make_entry("cn=mbox1,cn=servers,cn=zimbra", {{"objectClass", {"zimbraServer"}},
+                                                   {"cn", {"mbox1"}},
+                                                   {"zimbraServiceHostname", {"mbox1.example.com"}},
+                                                   {"zimbraImapBindPort", {"17143"}},
+                                                   {"zimbraMailPort", {"8080"}}}),
+      make_entry("cn=mbox2,cn=servers,cn=zimbra",
+                 {{"objectClass", {"zimbraServer"}},
+                  {"cn", {"mbox2"}},
+                  {"zimbraServiceHostname", {"mbox2.example.com"}}}),
+      make_entry("dc=example,dc=com", {{"objectClass", {"zimbraDomain"}},
+                                       {"zimbraDomainName", {"example.com"}},
+                                       {"zimbraId", {"d0000000-0000-4000-8000-000000000001"}},
+                                       {"zimbraVirtualHostname", {"mail.example.com"}},
+                                       {"zimbraVirtualIPAddress", {"10.0.0.9"}}}),
+      make_entry("dc=other,dc=org", {{"objectClass", {"zimbraDomain"}},
+                                     {"zimbraDomainName", {"other.org"}},
+                                     {"zimbraVirtualIPAddress", {"10.0.0.8"}},
+                                     {"zimbraDomainAllowedIPs", {"192.0.2.0/24"}}}),
+      make_entry("dc=alias,dc=net",
+                 {{"objectClass", {"zimbraDomain"}},
+                  {"zimbraDomainName", {"alias.net"}},
+                  {"zimbraDomainType", {"alias"}},
+                  {"zimbraDomainAliasTargetId", {"d0000000-0000-4000-8000-000000000001"}}}),
+      make_entry("uid=user1,ou=people,dc=example,dc=com",
+                 {{"objectClass", {"zimbraAccount"}},
+                  {"zimbraMailDeliveryAddress", {"user1@example.com"}},
+                  {"zimbraMailAlias", {"first@example.com"}},
+                  {"zimbraId", {"a0000000-0000-4000-8000-000000000001"}},
+                  {"zimbraMailHost", {"mbox1.example.com"}}}),
+      make_entry("uid=user2,ou=people,dc=example,dc=com",
+                 {{"objectClass", {"zimbraAccount"}},
+                  {"zimbraMailDeliveryAddress", {"user2@example.com"}},
+                  {"zimbraId", {"a0000000-0000-4000-8000-000000000002"}},
+                  {"zimbraMailHost", {"mbox2.example.com"}}}),
+      make_entry("uid=bob,ou=people,dc=other,dc=org",
+                 {{"objectClass", {"zimbraAccount"}},
+                  {"zimbraMailDeliveryAddress", {"bob@other.org"}},
+                  {"zimbraId", {"a0000000-0000-4000-8000-000000000003"}},
+                  {"zimbraMailHost", {"mbox2.example.com"}}}),
   };
   for (auto& e : extra) {
     entries.push_back(std::move(e));
@@ -118,8 +115,9 @@ TEST_CASE("names: aliases, bare names, virtual IP and host, zimbraId, alias doma
 }
 
 TEST_CASE("unknown users get an error status with the auth wait", "[route][handler]") {
-  auto index = sample({make("cn=config,cn=zimbra", {{"objectClass", {"zimbraGlobalConfig"}},
-                                                    {"zimbraReverseProxyAuthWaitInterval", {"3s"}}})});
+  auto index =
+      sample({make_entry("cn=config,cn=zimbra", {{"objectClass", {"zimbraGlobalConfig"}},
+                                                 {"zimbraReverseProxyAuthWaitInterval", {"3s"}}})});
   auto a = handle_lookup(req("ghost@example.com", "imap"), *index, "");
   CHECK_FALSE(a.response.ok);
   CHECK(a.response.status == "user not found:ghost@example.com");
@@ -145,24 +143,24 @@ TEST_CASE("zimbraDomainAllowedIPs limits clients", "[route][handler]") {
 
 TEST_CASE("external routes and IMAP upstream pools", "[route][handler]") {
   auto index = sample({
-      make("uid=ext,ou=people,dc=example,dc=com",
-           {{"objectClass", {"zimbraAccount"}},
-            {"zimbraMailDeliveryAddress", {"ext@example.com"}},
-            {"zimbraId", {"a0000000-0000-4000-8000-00000000000e"}},
-            {"zimbraMailHost", {"mbox1.example.com"}},
-            {"zimbraReverseProxyUseExternalRoute", {"TRUE"}},
-            {"zimbraExternalImapHostname", {"legacy.example.net"}},
-            {"zimbraExternalImapPort", {"143"}}}),
-      make("cn=pool,cn=servers,cn=zimbra", {{"objectClass", {"zimbraServer"}},
-                                            {"cn", {"pool"}},
-                                            {"zimbraServiceHostname", {"mbox3.example.com"}},
-                                            {"zimbraReverseProxyUpstreamImapServers",
-                                             {"imapd1.example.com", "imapd2.example.com"}}}),
-      make("uid=pooled,ou=people,dc=example,dc=com",
-           {{"objectClass", {"zimbraAccount"}},
-            {"zimbraMailDeliveryAddress", {"pooled@example.com"}},
-            {"zimbraId", {"a0000000-0000-4000-8000-00000000000f"}},
-            {"zimbraMailHost", {"mbox3.example.com"}}}),
+      make_entry("uid=ext,ou=people,dc=example,dc=com",
+                 {{"objectClass", {"zimbraAccount"}},
+                  {"zimbraMailDeliveryAddress", {"ext@example.com"}},
+                  {"zimbraId", {"a0000000-0000-4000-8000-00000000000e"}},
+                  {"zimbraMailHost", {"mbox1.example.com"}},
+                  {"zimbraReverseProxyUseExternalRoute", {"TRUE"}},
+                  {"zimbraExternalImapHostname", {"legacy.example.net"}},
+                  {"zimbraExternalImapPort", {"143"}}}),
+      make_entry("cn=pool,cn=servers,cn=zimbra", {{"objectClass", {"zimbraServer"}},
+                                                  {"cn", {"pool"}},
+                                                  {"zimbraServiceHostname", {"mbox3.example.com"}},
+                                                  {"zimbraReverseProxyUpstreamImapServers",
+                                                   {"imapd1.example.com", "imapd2.example.com"}}}),
+      make_entry("uid=pooled,ou=people,dc=example,dc=com",
+                 {{"objectClass", {"zimbraAccount"}},
+                  {"zimbraMailDeliveryAddress", {"pooled@example.com"}},
+                  {"zimbraId", {"a0000000-0000-4000-8000-00000000000f"}},
+                  {"zimbraMailHost", {"mbox3.example.com"}}}),
   });
   auto ext = handle_lookup(req("ext@example.com", "imap"), *index, "");
   REQUIRE(ext.response.ok);
@@ -193,4 +191,217 @@ TEST_CASE("unsupported protocols and methods", "[route][handler]") {
   auto g = req("user1@example.com", "imap");
   g.method = "gssapi";
   CHECK_FALSE(handle_lookup(g, *index, "").response.ok);
+}
+
+namespace {
+
+// The sample's global config with `extra` attributes added (an index keeps
+// the last global config it is given).
+Entry global_with(std::initializer_list<std::pair<const char*, std::vector<std::string>>> extra) {
+  Entry g = make_entry("cn=config,cn=zimbra", {{"objectClass", {"zimbraGlobalConfig"}},
+                                               {"zimbraDefaultDomainName", {"example.com"}},
+                                               {"zimbraMailSSLPort", {"8443"}}});
+  for (const auto& [k, v] : extra) {
+    g.attrs[k] = v;
+  }
+  return g;
+}
+
+std::string outcome(const LookupAnswer& a) {
+  return a.response.ok ? a.response.server + ":" + std::to_string(a.response.port) + " " + a.response.user
+                       : "error: " + a.response.status;
+}
+
+}  // namespace
+
+TEST_CASE("requests the handler refuses before any lookup", "[route][handler]") {
+  auto index = sample();
+  CHECK(outcome(handle_lookup(req("", "imap"), *index, "")) == "error: missing header field Auth-User");
+  CHECK(outcome(handle_lookup(req("u", "smtp"), *index, "")) == "error: unsupported protocol: smtp");
+  auto cert = req("user1@example.com", "imap");
+  cert.method = "certauth";
+  CHECK(outcome(handle_lookup(cert, *index, "")) ==
+        "error: certauth lookups are not supported by this handler");
+  const auto a = handle_lookup(req("", "imap"), *index, "");
+  CHECK(a.response.wait_seconds == 10);  // zimbraReverseProxyAuthWaitInterval's default
+  CHECK_FALSE(a.resolve_host);
+}
+
+TEST_CASE("zimbraId lookups: found by id whatever its case, else the id as sent", "[route][handler]") {
+  auto index = sample();
+  auto r = req("A0000000-0000-4000-8000-000000000001", "http");
+  r.method = "zimbraid";
+  CHECK(outcome(handle_lookup(r, *index, "")) == "mbox1.example.com:8080 user1@example.com");
+  r.user = "A0000000-0000-4000-8000-0000000000FF";
+  CHECK(outcome(handle_lookup(r, *index, "")) ==
+        "error: account not found:A0000000-0000-4000-8000-0000000000FF");
+  // A name is not an id.
+  r.user = "user1@example.com";
+  CHECK(outcome(handle_lookup(r, *index, "")) == "error: account not found:user1@example.com");
+}
+
+TEST_CASE("a bare name without a default domain stays bare and is not found", "[route][handler]") {
+  auto index =
+      sample({make_entry("cn=config,cn=zimbra", {{"objectClass", {"zimbraGlobalConfig"}}})});
+  CHECK(outcome(handle_lookup(req("User1", "imap"), *index, "")) == "error: user not found:user1");
+  // An unknown proxy address falls back to the default domain (here none).
+  auto vip = req("bob", "pop3");
+  vip.proxy_ip = "10.9.9.9";
+  CHECK(outcome(handle_lookup(vip, *index, "")) == "error: user not found:bob");
+}
+
+TEST_CASE("cache alias only for accounts of the default domain", "[route][handler]") {
+  auto index = sample();
+  CHECK(handle_lookup(req("first@example.com", "imap"), *index, "").response.cache_alias);
+  const auto bob = handle_lookup(req("bob@other.org", "imap"), *index, "");
+  REQUIRE(bob.response.ok);
+  CHECK_FALSE(bob.response.cache_alias);
+}
+
+TEST_CASE("admin lookups need an admin or delegated admin account", "[route][handler]") {
+  auto index = sample({
+      make_entry("uid=admin,ou=people,dc=example,dc=com",
+                 {{"objectClass", {"zimbraAccount"}},
+                  {"zimbraMailDeliveryAddress", {"admin@example.com"}},
+                  {"zimbraId", {"a0000000-0000-4000-8000-0000000000a1"}},
+                  {"zimbraMailHost", {"mbox1.example.com"}},
+                  {"zimbraIsAdminAccount", {"TRUE"}}}),
+      make_entry("uid=deleg,ou=people,dc=example,dc=com",
+                 {{"objectClass", {"zimbraAccount"}},
+                  {"zimbraMailDeliveryAddress", {"deleg@example.com"}},
+                  {"zimbraId", {"a0000000-0000-4000-8000-0000000000a2"}},
+                  {"zimbraMailHost", {"mbox2.example.com"}},
+                  {"zimbraIsDelegatedAdminAccount", {"TRUE"}}}),
+  });
+  for (const char* user : {"admin@example.com", "deleg@example.com"}) {
+    auto r = req(user, "httpssl");
+    r.admin = true;
+    const auto a = handle_lookup(r, *index, "");
+    INFO(user);
+    REQUIRE(a.response.ok);
+    CHECK(a.response.port == 7071);  // zimbraReverseProxyAdminPortAttribute -> zimbraAdminPort
+  }
+  auto plain = req("user1@example.com", "httpssl");
+  plain.admin = true;
+  CHECK(outcome(handle_lookup(plain, *index, "")) == "error: not an admin account: user1@example.com");
+}
+
+TEST_CASE("zx lookups go to the mailbox's zx ports", "[route][handler]") {
+  auto index = sample();
+  auto r = req("user1@example.com", "http");
+  r.zx = true;
+  CHECK(outcome(handle_lookup(r, *index, "")) == "mbox1.example.com:8742 user1@example.com");
+  r.protocol = "httpssl";
+  CHECK(outcome(handle_lookup(r, *index, "")) == "mbox1.example.com:8743 user1@example.com");
+}
+
+TEST_CASE("an account without a mail host, or a server without the port, is an error", "[route][handler]") {
+  auto index = sample({
+      global_with({{"zimbraReverseProxyPop3PortAttribute", {"zimbraNoSuchPortAttribute"}}}),
+      make_entry("uid=homeless,ou=people,dc=example,dc=com",
+                 {{"objectClass", {"zimbraAccount"}},
+                  {"zimbraMailDeliveryAddress", {"homeless@example.com"}},
+                  {"zimbraId", {"a0000000-0000-4000-8000-0000000000b1"}}}),
+  });
+  CHECK(outcome(handle_lookup(req("homeless@example.com", "imap"), *index, "")) ==
+        "error: mailhost not found for user homeless@example.com");
+  CHECK(outcome(handle_lookup(req("user1@example.com", "pop3"), *index, "")) ==
+        "error: no pop3 port configured for server mbox1.example.com");
+}
+
+TEST_CASE("the answer's user: the account name, or the attribute zimbraReverseProxyUserNameAttribute names",
+          "[route][handler]") {
+  auto index = sample({
+      global_with({{"zimbraReverseProxyUserNameAttribute", {"uid"}}}),
+      make_entry("uid=carol,ou=people,dc=example,dc=com",
+                 {{"objectClass", {"zimbraAccount"}},
+                  {"uid", {"carol"}},
+                  {"zimbraMailDeliveryAddress", {"carol@example.com"}},
+                  {"zimbraId", {"a0000000-0000-4000-8000-0000000000c1"}},
+                  {"zimbraMailHost", {"mbox1.example.com"}}}),
+  });
+  CHECK(outcome(handle_lookup(req("Carol@Example.com", "imap"), *index, "")) ==
+        "mbox1.example.com:17143 carol");
+  // Accounts without the attribute keep their name.
+  CHECK(outcome(handle_lookup(req("first@example.com", "imap"), *index, "")) ==
+        "mbox1.example.com:17143 user1@example.com");
+}
+
+TEST_CASE("a domain's external route: for its accounts, and for unknown users if it says so",
+          "[route][handler]") {
+  auto domain = [](bool include_login) {
+    return make_entry("dc=ext,dc=org",
+                      {{"objectClass", {"zimbraDomain"}},
+                       {"zimbraDomainName", {"ext.org"}},
+                       {"zimbraReverseProxyUseExternalRoute", {"TRUE"}},
+                       {"zimbraReverseProxyUseExternalRouteIfAccountNotExist", {"TRUE"}},
+                       {"zimbraReverseProxyExternalRouteIncludeOriginalAuthusername",
+                        {include_login ? "TRUE" : "FALSE"}},
+                       {"zimbraExternalPop3Hostname", {"pop.ext.org"}},
+                       {"zimbraExternalPop3Port", {"1110"}}});
+  };
+  const Entry dave = make_entry("uid=dave,ou=people,dc=ext,dc=org",
+                                {{"objectClass", {"zimbraAccount"}},
+                                 {"zimbraMailDeliveryAddress", {"dave@ext.org"}},
+                                 {"zimbraId", {"a0000000-0000-4000-8000-0000000000d1"}},
+                                 {"zimbraMailHost", {"mbox2.example.com"}}});
+  SECTION("the account name, or the login as sent") {
+    auto plain = sample({domain(false), dave});
+    CHECK(outcome(handle_lookup(req("Dave@Ext.org", "pop3"), *plain, "")) == "pop.ext.org:1110 dave@ext.org");
+    auto include = sample({domain(true), dave});
+    const auto a = handle_lookup(req("Dave@Ext.org", "pop3"), *include, "");
+    CHECK(outcome(a) == "pop.ext.org:1110 Dave@Ext.org");
+    CHECK_FALSE(a.resolve_host);  // an external route is not resolved by the handler
+  }
+  SECTION("a protocol without an external server takes the internal route") {
+    auto index = sample({domain(false), dave});
+    CHECK(outcome(handle_lookup(req("dave@ext.org", "imap"), *index, "")) ==
+          "mbox2.example.com:7143 dave@ext.org");
+    CHECK(outcome(handle_lookup(req("dave@ext.org", "http"), *index, "")) ==
+          "mbox2.example.com:80 dave@ext.org");
+  }
+  SECTION("an unknown user of the domain") {
+    auto index = sample({domain(false)});
+    const auto a = handle_lookup(req("Nobody@Ext.org", "pop3"), *index, "");
+    CHECK(outcome(a) == "pop.ext.org:1110 Nobody@Ext.org");
+    CHECK_FALSE(a.response.cache_alias);
+    CHECK(outcome(handle_lookup(req("nobody@ext.org", "imap"), *index, "")) ==
+          "error: user not found:nobody@ext.org");
+    CHECK(outcome(handle_lookup(req("nobody@ext.org", "http"), *index, "")) ==
+          "error: user not found:nobody@ext.org");
+  }
+}
+
+TEST_CASE("the handler's own server decides host resolution and its IP mode", "[route][handler]") {
+  auto index = sample({make_entry("cn=proxy1,cn=servers,cn=zimbra",
+                                  {{"objectClass", {"zimbraServer"}},
+                                   {"cn", {"proxy1"}},
+                                   {"zimbraReverseProxyDnsLookupInServerEnabled", {"FALSE"}},
+                                   {"zimbraIPMode", {"ipv6"}}})});
+  const auto own = handle_lookup(req("user1@example.com", "imap"), *index, "proxy1");
+  CHECK_FALSE(own.resolve_host);
+  CHECK(own.ip_mode == "ipv6");
+  const auto unknown = handle_lookup(req("user1@example.com", "imap"), *index, "elsewhere");
+  CHECK(unknown.resolve_host);
+  CHECK(unknown.ip_mode == "ipv4");
+}
+
+TEST_CASE("custom lookup queries are searched, with the user escaped", "[route][handler]") {
+  auto index = sample({global_with(
+      {{"zimbraReverseProxyMailHostQuery", {"(zimbraMailDeliveryAddress=${USER})"}},
+       {"zimbraReverseProxyPortQuery", {"(&(cn=${MAILHOST})(objectClass=zimbraServer))"}},
+       {"zimbraReverseProxyDomainNameQuery", {"(zimbraDomainName=${IPADDR})"}}})});
+  // By address only: an alias is not found any more.
+  CHECK(outcome(handle_lookup(req("first@example.com", "imap"), *index, "")) ==
+        "error: user not found:first@example.com");
+  // The server is found by cn, so mbox1.example.com matches none: default ports.
+  CHECK(outcome(handle_lookup(req("user1@example.com", "imap"), *index, "")) ==
+        "mbox1.example.com:7143 user1@example.com");
+  // A '*' in the name is a literal, not a wildcard.
+  CHECK(outcome(handle_lookup(req("*@example.com", "imap"), *index, "")) ==
+        "error: user not found:*@example.com");
+  // The domain query is given the proxy address.
+  auto vip = req("bob", "pop3");
+  vip.proxy_ip = "other.org";
+  CHECK(outcome(handle_lookup(vip, *index, "")) == "mbox2.example.com:7110 bob@other.org");
 }

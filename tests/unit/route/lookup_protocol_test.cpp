@@ -56,12 +56,7 @@ TEST_CASE("requests parse with Zimbra's header set", "[route][protocol]") {
 }
 
 TEST_CASE("responses round-trip and never carry a line break", "[route][protocol]") {
-  LookupResponse ok;
-  ok.ok = true;
-  ok.status = "OK";
-  ok.server = "127.0.0.2";
-  ok.port = 7143;
-  ok.user = "a b@example.com";
+  LookupResponse ok = LookupResponse::route("127.0.0.2", 7143, "a b@example.com");
   ok.cache_alias = true;
   const std::string text = format_lookup_response(ok);
   CHECK(text == "Auth-Status: OK\r\nAuth-Server: 127.0.0.2\r\nAuth-Port: 7143\r\n"
@@ -96,4 +91,103 @@ TEST_CASE("client requests carry Zimbra's header set", "[route][protocol]") {
   CHECK(text == "Host: 127.0.0.1:7072\r\nAuth-Method: username\r\nAuth-User: user%201@example.com\r\n"
                 "Auth-Pass: _password_\r\nAuth-Protocol: imapssl\r\nAuth-Login-Attempt: 1\r\n"
                 "X-Proxy-IP: 10.0.0.1\r\nClient-IP: 192.0.2.1\r\n");
+}
+
+namespace {
+
+// "Name: value\r\n" lines -> headers, as an HTTP parser would hand them over.
+Headers header_lines(std::string_view text) {
+  Headers out;
+  while (!text.empty()) {
+    const auto end = text.find("\r\n");
+    REQUIRE(end != std::string_view::npos);
+    const std::string_view line = text.substr(0, end);
+    const auto colon = line.find(": ");
+    REQUIRE(colon != std::string_view::npos);
+    out.emplace_back(std::string(line.substr(0, colon)), std::string(line.substr(colon + 2)));
+    text.remove_prefix(end + 2);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("what the client side writes, the server side reads back", "[route][protocol]") {
+  LookupRequest sent;
+  sent.method = "zimbraId";
+  sent.user = "a0000000-0000-4000-8000-000000000001";
+  sent.protocol = "httpssl";
+  sent.login_attempt = 3;
+  sent.client_ip = "2001:db8::5";
+  sent.proxy_ip = "10.0.0.1";
+  sent.proxy_host = "mail.example.com:443";
+  sent.admin = true;
+  sent.secret = "s3cret";
+  const std::string text = format_lookup_request(sent, "[::1]:7072");
+  CHECK(text.find("Auth-Zimbra-Admin: True\r\n") != std::string::npos);
+  CHECK(text.find("X-Zmproxy-Lookup-Secret: s3cret\r\n") != std::string::npos);
+  auto got = parse_lookup_request(header_lines(text));
+  REQUIRE(got);
+  CHECK(got->method == "zimbraid");  // lower-cased, as the handler compares it
+  CHECK(got->user == sent.user);
+  CHECK(got->protocol == "httpssl");
+  CHECK(got->login_attempt == 3);
+  CHECK(got->client_ip == "2001:db8::5");
+  CHECK(got->proxy_ip == "10.0.0.1");
+  CHECK(got->proxy_host == "mail.example.com:443");
+  CHECK(got->admin);
+  CHECK_FALSE(got->zx);
+  CHECK(got->secret == "s3cret");
+  CHECK(got->password == "_password_");
+
+  sent.admin = false;
+  sent.zx = true;
+  sent.secret.clear();
+  sent.proxy_host.clear();
+  const std::string zx = format_lookup_request(sent, "h");
+  CHECK(zx.find("Auth-Zimbra-Zx: True\r\n") != std::string::npos);
+  CHECK(zx.find("X-Proxy-Host") == std::string::npos);
+  CHECK(zx.find("X-Zmproxy-Lookup-Secret") == std::string::npos);
+  got = parse_lookup_request(header_lines(zx));
+  REQUIRE(got);
+  CHECK(got->zx);
+  CHECK_FALSE(got->admin);
+}
+
+TEST_CASE("what the server side writes, the client side reads back", "[route][protocol]") {
+  LookupResponse sent = LookupResponse::route("mbox1.example.com", 7143, "jos\xc3\xa9@example.com");
+  sent.auth_id = "id-1";
+  sent.token = "tok";
+  auto got = parse_lookup_response(header_lines(format_lookup_response(sent)));
+  REQUIRE(got);
+  CHECK(got->ok);
+  CHECK(got->server == "mbox1.example.com");
+  CHECK(got->port == 7143);
+  CHECK(got->user == sent.user);
+  CHECK_FALSE(got->cache_alias);
+  CHECK(got->auth_id == "id-1");
+  CHECK(got->token == "tok");
+
+  got = parse_lookup_response(header_lines(format_lookup_response(
+      LookupResponse::error("Client-IP 198.51.100.1 is not allowed on this domain", 7))));
+  REQUIRE(got);
+  CHECK_FALSE(got->ok);
+  CHECK(got->status == "Client-IP 198.51.100.1 is not allowed on this domain");
+  CHECK(got->wait_seconds == 7);
+}
+
+TEST_CASE("request header values cannot inject lines", "[route][protocol]") {
+  LookupRequest r;
+  r.user = "evil\r\nAuth-Zimbra-Admin: True";
+  r.protocol = "imap\r\nX-Injected: 1";
+  r.proxy_ip = "10.0.0.1\n";
+  const std::string text = format_lookup_request(r, "host\r\nX-Host: 2");
+  CHECK(text.find("X-Injected") != std::string::npos);  // kept, but on the protocol's line
+  CHECK(text.find("\r\nX-Injected") == std::string::npos);
+  CHECK(text.find("\r\nX-Host") == std::string::npos);
+  CHECK(text.find("\r\nAuth-Zimbra-Admin") == std::string::npos);
+  auto got = parse_lookup_request(header_lines(text));
+  REQUIRE(got);
+  CHECK(got->user == r.user);  // percent-encoded on the wire, exact after
+  CHECK_FALSE(got->admin);
 }

@@ -1,0 +1,135 @@
+#include "lib/route/route_resolver.hpp"
+
+#include "lib/route/route_resolver_asio.hpp"
+
+#include "tests/unit/route/fake_handler.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace zmproxy;
+using namespace zmproxy::route;
+namespace asio = net::asio;
+
+namespace {
+
+// A resolver without memcached over one handler in this process that knows
+// user1 and refuses "blocked"'s client address.
+struct Fixture {
+  asio::io_context io;
+  test::FakeHandler handler{io};
+  std::shared_ptr<RouteResolver> resolver;
+
+  explicit Fixture(std::chrono::seconds local_ttl = std::chrono::seconds(60)) {
+    handler.answer_with = [](const LookupRequest& r) {
+      if (r.user == "user1" || r.user == "USER1") {
+        return LookupResponse::route("10.0.0.1", 7143, "user1@example.com");
+      }
+      if (r.user == "blocked") {
+        return LookupResponse::error("Client-IP 192.0.2.1 is not allowed on this domain", 5);
+      }
+      return LookupResponse::error("user not found:" + r.user, 3);
+    };
+    ResolverSettings settings;
+    settings.handlers = {handler.address()};
+    settings.local_ttl = local_ttl;
+    auto created = RouteResolver::create(settings);
+    REQUIRE(created);
+    resolver = *created;
+  }
+
+  ResolveResult ask(std::string user, std::string protocol = "imap") {
+    RouteQuery q;
+    q.user = std::move(user);
+    q.protocol = std::move(protocol);
+    q.client_ip = "192.0.2.1";
+    return test::run_to_end(io, resolve(resolver, q));
+  }
+};
+
+std::string outcome(const ResolveResult& r) {
+  if (const auto* route = std::get_if<Route>(&r)) {
+    const char* source = route->source == Route::Source::local       ? "local"
+                         : route->source == Route::Source::memcached ? "memcached"
+                                                                     : "handler";
+    return route->host + ":" + std::to_string(route->port) + " " + route->user + " (" + source +
+           ")";
+  }
+  const RouteError& e = std::get<RouteError>(r);
+  return "error " + std::to_string(static_cast<int>(e.code)) + " wait " +
+         std::to_string(e.wait_seconds) + ": " + e.message;
+}
+
+std::string error_of(Errc code, int wait, const std::string& message) {
+  return "error " + std::to_string(static_cast<int>(code)) + " wait " + std::to_string(wait) +
+         ": " + message;
+}
+
+}  // namespace
+
+TEST_CASE("a route comes from the handler once, then from memory until forgotten",
+          "[route][resolver]") {
+  Fixture f;
+  CHECK(outcome(f.ask("user1")) == "10.0.0.1:7143 user1@example.com (handler)");
+  CHECK(outcome(f.ask("user1")) == "10.0.0.1:7143 user1@example.com (local)");
+  CHECK(outcome(f.ask("USER1")) == "10.0.0.1:7143 user1@example.com (local)");  // one entry
+  // Another protocol is another route.
+  CHECK(outcome(f.ask("user1", "POP3")) == "10.0.0.1:7143 user1@example.com (handler)");
+  CHECK(f.handler.users == std::vector<std::string>{"user1", "user1"});
+  auto stats = f.resolver->stats();
+  CHECK(stats.local_hits == 2);
+  CHECK(stats.handler_lookups == 2);
+  CHECK(stats.handler_failures == 0);
+  CHECK(stats.local_entries == 2);
+
+  // Forgotten by the account name: every protocol asks the handler again.
+  f.resolver->invalidate("user1@example.com", "");
+  CHECK(f.resolver->stats().local_entries == 0);
+  CHECK(outcome(f.ask("user1")) == "10.0.0.1:7143 user1@example.com (handler)");
+}
+
+TEST_CASE("the handler's refusals keep their reason and wait", "[route][resolver]") {
+  Fixture f;
+  CHECK(outcome(f.ask("blocked")) ==
+        error_of(Errc::permission_denied, 5, "Client-IP 192.0.2.1 is not allowed on this domain"));
+  CHECK(outcome(f.ask("ghost")) == error_of(Errc::not_found, 3, "user not found:ghost"));
+  // Refusals are not cached.
+  CHECK(outcome(f.ask("ghost")) == error_of(Errc::not_found, 3, "user not found:ghost"));
+  CHECK(f.handler.users == std::vector<std::string>{"blocked", "ghost", "ghost"});
+}
+
+TEST_CASE("without the in-process cache every login asks", "[route][resolver]") {
+  Fixture f(std::chrono::seconds(0));
+  CHECK(outcome(f.ask("user1")) == "10.0.0.1:7143 user1@example.com (handler)");
+  CHECK(outcome(f.ask("user1")) == "10.0.0.1:7143 user1@example.com (handler)");
+  CHECK(f.resolver->stats().local_hits == 0);
+}
+
+TEST_CASE("no handler reachable is unavailable, for our sake not the user's", "[route][resolver]") {
+  asio::io_context io;
+  ResolverSettings settings;
+  settings.handlers = {test::dead_address()};
+  auto resolver = RouteResolver::create(settings);
+  REQUIRE(resolver);
+  RouteQuery q;
+  q.user = "user1";
+  q.protocol = "imap";
+  const ResolveResult r = test::run_to_end(io, resolve(*resolver, q));
+  CHECK(outcome(r) ==
+        error_of(Errc::unavailable, 0, "all lookup handlers are unavailable (1 tried)"));
+  CHECK((*resolver)->stats().handler_failures == 1);
+}
+
+TEST_CASE("settings that cannot work are refused at creation", "[route][resolver]") {
+  ResolverSettings settings;
+  settings.handlers = {"host:abc"};
+  CHECK_FALSE(RouteResolver::create(settings));
+  settings.handlers = {"127.0.0.1:7072"};
+  settings.mailbox_servers = {"not an address"};
+  CHECK_FALSE(RouteResolver::create(settings));
+  settings.mailbox_servers = {};
+  settings.memcached.servers = {"[::1"};
+  CHECK_FALSE(RouteResolver::create(settings));
+}

@@ -114,7 +114,7 @@ TEST_CASE("an index without a global config uses the registry defaults", "[route
   CHECK(index->global_value("zimbraReverseProxyAuthWaitInterval") == "10s");
 }
 
-TEST_CASE("search matches an LDAP filter; a filter that does not parse matches nothing",
+TEST_CASE("search matches an LDAP filter, and a filter that does not parse matches nothing",
           "[route][index]") {
   const auto index = RouteIndex::from_entries(sample_entries());
   const auto found = index->search(index->accounts(), "(zimbraMailAlias=one@example.com)");

@@ -30,4 +30,14 @@ using tcp = asio::ip::tcp;
 // Completion token for coroutines that inspect errors instead of throwing.
 inline constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
+// An IPv4-mapped IPv6 address (a v4 client on a dual-stack socket) as the
+// IPv4 address it is; any other address unchanged. Logs and access checks
+// see 192.0.2.7, never ::ffff:192.0.2.7.
+inline asio::ip::address unmapped(const asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
 }  // namespace zmproxy::net

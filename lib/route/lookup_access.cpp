@@ -10,13 +10,7 @@ namespace {
 namespace asio = net::asio;
 using net::tcp;
 
-// An IPv4-mapped IPv6 address as the IPv4 address it is.
-asio::ip::address unmapped(asio::ip::address address) {
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-  }
-  return address;
-}
+using net::unmapped;
 
 }  // namespace
 

@@ -117,7 +117,7 @@ std::vector<std::string> complete(const std::vector<std::string>& words) {
 zmproxy::Result<std::string> flush_lookup(const std::filesystem::path& socket_path) {
   using zmproxy::Errc;
   const std::string p = socket_path.string();
-  auto reply = zmproxy::net::control_request(socket_path, "FLUSH", std::chrono::seconds(30));
+  auto reply = zmproxy::net::control_command(socket_path, "FLUSH", std::chrono::seconds(30));
   if (!reply) {
     if (reply.error().code == Errc::unavailable) {
       return zmproxy::fail(Errc::unavailable, "service.FAILURE",
@@ -125,11 +125,11 @@ zmproxy::Result<std::string> flush_lookup(const std::filesystem::path& socket_pa
     }
     return zmproxy::fail(Errc::io_error, "service.FAILURE", "cannot reach zmlookupd at " + p);
   }
-  if (reply->rfind("OK", 0) != 0) {
+  if (!reply->ok) {
     return zmproxy::fail(Errc::io_error, "service.FAILURE",
-                         "zmlookupd could not flush: " + std::string(zmproxy::core::trim(*reply)));
+                         "zmlookupd could not flush: " + std::string(zmproxy::core::trim(reply->text)));
   }
-  return reply;
+  return reply->text;
 }
 
 // The password for `zmprov ca|sp <account> -`: from standard input (a

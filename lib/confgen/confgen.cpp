@@ -282,11 +282,10 @@ Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool f
   const auto pid = core::running_pid(home.run() / "zmproxyd.pid");
   std::error_code ec;
   if (pid) {
-    auto reply = net::control_request(home.run() / "zmproxyd.sock", "RELOAD " + next.string(),
-                                         std::chrono::seconds(60));
-    if (reply && reply->starts_with("OK")) {
-      return Installed{Outcome::reloaded,
-                       reply->size() > 3 ? reply->substr(3) : std::string("reloaded")};
+    auto reply = net::control_command(home.run() / "zmproxyd.sock", "RELOAD " + next.string(),
+                                      std::chrono::seconds(60));
+    if (reply && reply->ok) {
+      return Installed{Outcome::reloaded, reply->text.empty() ? std::string("reloaded") : reply->text};
     }
     if (!reply) {
       // Running but not answering: never pretend the change is live.
@@ -297,14 +296,13 @@ Result<Installed> install(const Rendered& r, const core::HomePaths& home, bool f
                                          reply.error().message +
                                          "; try again, or restart it with zmproxyctl restart");
     }
-    if (!reply->starts_with("ERROR zmproxyd is stopping")) {
+    if (!reply->text.starts_with("zmproxyd is stopping")) {
       written.roll_back();
       std::filesystem::rename(next, home.conf() / "zmproxy.conf.rejected", ec);
-      const std::string why = reply->starts_with("ERROR ") ? reply->substr(6) : *reply;
       return fail(Errc::invalid_argument,
                   "zmproxyd refused the new configuration and keeps serving the previous "
                   "one (see conf/zmproxy.conf.rejected): " +
-                      explain(r, why));
+                      explain(r, reply->text));
     }
   }
   // No proxy running (or it is stopping): the file is put in place for the
@@ -333,14 +331,14 @@ void record_outcome(const core::HomePaths& home,
 
 Result<std::string> reload_proxy(const core::HomePaths& home) {
   auto reply =
-      net::control_request(home.run() / "zmproxyd.sock", "RELOAD", std::chrono::seconds(60));
+      net::control_command(home.run() / "zmproxyd.sock", "RELOAD", std::chrono::seconds(60));
   if (!reply) {
-    return reply;
+    return tl::unexpected(reply.error());
   }
-  if (reply->starts_with("OK")) {
-    return reply->size() > 3 ? reply->substr(3) : std::string();
+  if (!reply->ok) {
+    return fail(Errc::invalid_argument, reply->text);
   }
-  return fail(Errc::invalid_argument, reply->starts_with("ERROR ") ? reply->substr(6) : *reply);
+  return reply->text;
 }
 
 }  // namespace zmproxy::confgen

@@ -148,6 +148,193 @@ std::vector<std::string> known_mailbox_servers(const Entry& global, const std::v
   return {out.begin(), out.end()};
 }
 
+// A domain's own certificate and key (both attributes set) become files
+// under conf/domaincerts/, served for each of its virtual host names.
+Result<void> add_domain_certificate(Collected& out, const Entry& d, const std::string& domain,
+                                    std::vector<std::string>& domain_certs) {
+  const std::string crt = d.first("zimbraSSLCertificate");
+  const std::string key = d.first("zimbraSSLPrivateKey");
+  if (crt.empty() || key.empty()) {
+    return {};
+  }
+  // Issue 13 item 8: the name becomes a file name; never "../" or '/'.
+  const Values* vhost_values = d.values("zimbraVirtualHostname");
+  if (auto ok = check_domain_certificate_names(domain, vhost_values ? *vhost_values : Values{});
+      !ok) {
+    return tl::unexpected(ok.error());
+  }
+  out.files.push_back({"conf/domaincerts/" + domain + ".crt", crt, false,
+                       "domain " + domain + " zimbraSSLCertificate"});
+  out.files.push_back({"conf/domaincerts/" + domain + ".key", key, true,
+                       "domain " + domain + " zimbraSSLPrivateKey"});
+  if (const Values* vhosts = d.values("zimbraVirtualHostname")) {
+    for (const std::string& vhn : *vhosts) {
+      domain_certs.push_back(vhn + " conf/domaincerts/" + domain + ".crt conf/domaincerts/" +
+                             domain + ".key");
+    }
+  }
+  return {};
+}
+
+// Every proxy-relevant attribute by its name (this server's effective
+// value) and every globalConfig attribute as global.<name>.
+void add_attributes(Variables& vars, const Entry& g, const Effective& eff) {
+  for (const Attribute& a : schema::all()) {
+    if (a.allowed_on(Kind::global)) {
+      const Values* own = g.values(a.name);
+      vars["global." + std::string(a.name)] =
+          typed(a, own ? *own : Values(a.defaults.begin(), a.defaults.end()),
+                own ? "globalConfig" : "default");
+    }
+    if (a.change == schema::Change::none ||
+        !(a.allowed_on(Kind::global) || a.allowed_on(Kind::server))) {
+      continue;
+    }
+    auto [values, source] = eff.get(a);
+    vars[std::string(a.name)] = typed(a, values, source);
+  }
+}
+
+void add_localconfig(Variables& vars, const localconfig::LocalConfig& lc) {
+  for (const std::string& key : lc.keys()) {
+    auto v = lc.expanded(key);
+    const std::string value = v ? *v : lc.value_or_empty(key);
+    const std::string lower = core::to_lower(value);
+    vars[key] = Variable{core::toml_escape(value),
+                         !value.empty() && value != "0" && lower != "false" && lower != "no",
+                         "localconfig"};
+  }
+}
+
+// Where logins and requests go: lookup handlers, memcached, the mailbox web
+// and admin servers, and every address a route may name.
+void add_route(Collected& out, const Entry& g, const Effective& eff,
+               const std::vector<Entry>& servers) {
+  // Lookup handlers: servers marked zimbraReverseProxyLookupTarget (limited to
+  // zimbraReverseProxyAvailableLookupTargets when that is set).
+  const Values available = eff.values("zimbraReverseProxyAvailableLookupTargets");
+  std::vector<std::string> handlers;
+  std::vector<std::string> memcached;
+  std::vector<std::string> upstreams;
+  std::vector<std::string> admin_upstreams;
+  const bool ssl_upstream = is_true(eff.first("zimbraReverseProxySSLToUpstreamEnabled"));
+  for (const Entry& s : servers) {
+    const std::string name = s.first("cn");
+    const bool listed =
+        available.empty() || std::find(available.begin(), available.end(), name) != available.end();
+    if (is_true(server_value(g, s, "zimbraReverseProxyLookupTarget")) && listed) {
+      handlers.push_back(host_port(host_of(s), server_value(g, s, "zimbraExtensionBindPort")));
+    }
+    if (has_service(s, "memcached")) {
+      memcached.push_back(host_port(host_of(s), server_value(g, s, "zimbraMemcachedBindPort")));
+    }
+    if (has_service(s, "mailbox")) {
+      const std::string port =
+          server_value(g, s, ssl_upstream ? "zimbraMailSSLPort" : "zimbraMailPort");
+      if (!port.empty() && port != "0") {
+        upstreams.push_back(host_port(host_of(s), port));
+      }
+      const std::string admin = server_value(g, s, "zimbraAdminPort");
+      if (!admin.empty() && admin != "0") {
+        admin_upstreams.push_back(host_port(host_of(s), admin));
+      }
+    }
+  }
+  if (handlers.empty()) {
+    out.notes.push_back(
+        "no server has zimbraReverseProxyLookupTarget TRUE: logins fail until one does "
+        "(zmprov ms <mailbox server> zimbraReverseProxyLookupTarget TRUE)");
+  }
+  Variables& vars = out.vars;
+  vars["route.handlers"] = derived(toml_array(handlers), !handlers.empty());
+  vars["route.memcached"] = derived(toml_array(memcached), !memcached.empty());
+  vars["http.upstreams"] = derived(toml_array(upstreams), !upstreams.empty());
+  vars["http.admin_upstreams"] = derived(toml_array(admin_upstreams), !admin_upstreams.empty());
+
+  // Issue 13 item 4: every address and port a route may name, so zmproxyd
+  // can refuse a memcached route to anywhere else (route.mailbox_servers).
+  const std::vector<std::string> mailbox_servers = known_mailbox_servers(g, servers);
+  vars["route.mailbox_servers"] = derived(toml_array(mailbox_servers), !mailbox_servers.empty());
+}
+
+// Host names the web listeners answer to; public URLs per domain;
+// per-domain certificates (written as files).
+Result<void> add_domains(Collected& out, const localconfig::LocalConfig& lc, const Entry* self,
+                         const std::vector<Entry>& domains) {
+  std::set<std::string> names;
+  names.insert(lc.value_or_empty("zimbra_server_hostname"));
+  if (self != nullptr && !self->first("zimbraServiceHostname").empty()) {
+    names.insert(self->first("zimbraServiceHostname"));
+  }
+  std::vector<std::string> public_services;
+  std::vector<std::string> domain_certs;
+  for (const Entry& d : domains) {
+    const std::string domain = d.first("zimbraDomainName");
+    for (const char* attr : {"zimbraVirtualHostname", "zimbraVirtualIPAddress"}) {
+      if (const Values* v = d.values(attr)) {
+        names.insert(v->begin(), v->end());
+      }
+    }
+    if (const std::string host = d.first("zimbraPublicServiceHostname"); !host.empty()) {
+      std::string line = domain + " " + host;
+      if (const std::string proto = d.first("zimbraPublicServiceProtocol"); !proto.empty()) {
+        line += " " + proto;
+        if (const std::string port = d.first("zimbraPublicServicePort"); !port.empty()) {
+          line += " " + port;
+        }
+      }
+      public_services.push_back(line);
+    }
+    ZMPROXY_TRY(add_domain_certificate(out, d, domain, domain_certs));
+  }
+  names.erase("");
+  out.vars["http.server_names"] = derived(toml_array({names.begin(), names.end()}), !names.empty());
+  out.vars["http.domain_public_services"] =
+      derived(toml_array(public_services), !public_services.empty());
+  out.vars["tls.domain_certificates"] = derived(toml_array(domain_certs), !domain_certs.empty());
+  return {};
+}
+
+// The proxy's own certificate: from the attributes when set, else the
+// files an admin put in conf/.
+void add_certificate(Collected& out, const Effective& eff) {
+  const std::string crt = eff.first("zimbraSSLCertificate");
+  const std::string key = eff.first("zimbraSSLPrivateKey");
+  Variables& vars = out.vars;
+  if (!crt.empty() && !key.empty()) {
+    out.files.push_back({"conf/confgen/zmproxy.crt", crt, false, "zimbraSSLCertificate"});
+    out.files.push_back({"conf/confgen/zmproxy.key", key, true, "zimbraSSLPrivateKey"});
+    vars["ssl.crt"] = derived(toml_string("conf/confgen/zmproxy.crt"), true);
+    vars["ssl.key"] = derived(toml_string("conf/confgen/zmproxy.key"), true);
+  } else {
+    vars["ssl.crt"] = derived(toml_string("conf/zmproxy.crt"), true);
+    vars["ssl.key"] = derived(toml_string("conf/zmproxy.key"), true);
+  }
+}
+
+// Switches that depend on several attributes.
+void add_switches(Variables& vars, const Effective& eff, const localconfig::LocalConfig& lc) {
+  const std::string http_port = eff.first("zimbraMailProxyPort");
+  const std::string https_port = eff.first("zimbraMailSSLProxyPort");
+  const bool has_http = !http_port.empty() && http_port != "0";
+  const bool has_https = !https_port.empty() && https_port != "0";
+  const bool http_on =
+      is_true(eff.first("zimbraReverseProxyHttpEnabled")) && (has_http || has_https);
+  vars["http.enabled"] = derived(http_on ? "true" : "false", http_on);
+  std::string mode = eff.first("zimbraReverseProxyMailMode");
+  if (mode.empty()) {
+    mode = has_http && has_https ? "both" : has_https ? "https" : "http";
+  }
+  vars["http.mode"] = derived(toml_string(mode), true);
+  const std::string admin_port = eff.first("zimbraAdminProxyPort");
+  const bool admin_on = is_true(eff.first("zimbraReverseProxyAdminEnabled")) &&
+                        !admin_port.empty() && admin_port != "0";
+  vars["http.admin_enabled"] = derived(admin_on ? "true" : "false", admin_on);
+  const long long auth_idle = lc.integer("imap_authenticated_max_idle_time", 1800) + 300;
+  vars["imap.authenticated_idle_timeout"] =
+      derived(toml_string(std::to_string(auth_idle) + "s"), true);
+}
+
 }  // namespace
 
 Result<Collected> collect_variables(provisioning::Provisioning& prov,
@@ -180,163 +367,12 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov,
                         std::string(server_name) + "`, or set zimbra_server_hostname)");
   }
   const Effective eff{g, self};
-  Variables& vars = out.vars;
-
-  for (const Attribute& a : schema::all()) {
-    if (a.allowed_on(Kind::global)) {
-      const Values* own = g.values(a.name);
-      vars["global." + std::string(a.name)] =
-          typed(a, own ? *own : Values(a.defaults.begin(), a.defaults.end()),
-                own ? "globalConfig" : "default");
-    }
-    if (a.change == schema::Change::none ||
-        !(a.allowed_on(Kind::global) || a.allowed_on(Kind::server))) {
-      continue;
-    }
-    auto [values, source] = eff.get(a);
-    vars[std::string(a.name)] = typed(a, values, source);
-  }
-  for (const std::string& key : lc.keys()) {
-    auto v = lc.expanded(key);
-    const std::string value = v ? *v : lc.value_or_empty(key);
-    const std::string lower = core::to_lower(value);
-    vars[key] = Variable{core::toml_escape(value),
-                         !value.empty() && value != "0" && lower != "false" && lower != "no",
-                         "localconfig"};
-  }
-
-  // Lookup handlers: servers marked zimbraReverseProxyLookupTarget (limited to
-  // zimbraReverseProxyAvailableLookupTargets when that is set).
-  const Values available = eff.values("zimbraReverseProxyAvailableLookupTargets");
-  std::vector<std::string> handlers;
-  std::vector<std::string> memcached;
-  std::vector<std::string> upstreams;
-  std::vector<std::string> admin_upstreams;
-  const bool ssl_upstream = is_true(eff.first("zimbraReverseProxySSLToUpstreamEnabled"));
-  for (const Entry& s : *servers) {
-    const std::string name = s.first("cn");
-    const bool listed =
-        available.empty() || std::find(available.begin(), available.end(), name) != available.end();
-    if (is_true(server_value(g, s, "zimbraReverseProxyLookupTarget")) && listed) {
-      handlers.push_back(host_port(host_of(s), server_value(g, s, "zimbraExtensionBindPort")));
-    }
-    if (has_service(s, "memcached")) {
-      memcached.push_back(host_port(host_of(s), server_value(g, s, "zimbraMemcachedBindPort")));
-    }
-    if (has_service(s, "mailbox")) {
-      const std::string port =
-          server_value(g, s, ssl_upstream ? "zimbraMailSSLPort" : "zimbraMailPort");
-      if (!port.empty() && port != "0") {
-        upstreams.push_back(host_port(host_of(s), port));
-      }
-      const std::string admin = server_value(g, s, "zimbraAdminPort");
-      if (!admin.empty() && admin != "0") {
-        admin_upstreams.push_back(host_port(host_of(s), admin));
-      }
-    }
-  }
-  if (handlers.empty()) {
-    out.notes.push_back(
-        "no server has zimbraReverseProxyLookupTarget TRUE: logins fail until one does "
-        "(zmprov ms <mailbox server> zimbraReverseProxyLookupTarget TRUE)");
-  }
-  vars["route.handlers"] = derived(toml_array(handlers), !handlers.empty());
-  vars["route.memcached"] = derived(toml_array(memcached), !memcached.empty());
-  vars["http.upstreams"] = derived(toml_array(upstreams), !upstreams.empty());
-  vars["http.admin_upstreams"] = derived(toml_array(admin_upstreams), !admin_upstreams.empty());
-
-  // Issue 13 item 4: every address and port a route may name, so zmproxyd
-  // can refuse a memcached route to anywhere else (route.mailbox_servers).
-  const std::vector<std::string> mailbox_servers = known_mailbox_servers(g, *servers);
-  vars["route.mailbox_servers"] = derived(toml_array(mailbox_servers), !mailbox_servers.empty());
-
-  // Host names the web listeners answer to; public URLs per domain;
-  // per-domain certificates.
-  std::set<std::string> names;
-  names.insert(lc.value_or_empty("zimbra_server_hostname"));
-  if (self != nullptr && !self->first("zimbraServiceHostname").empty()) {
-    names.insert(self->first("zimbraServiceHostname"));
-  }
-  std::vector<std::string> public_services;
-  std::vector<std::string> domain_certs;
-  for (const Entry& d : *domains) {
-    const std::string domain = d.first("zimbraDomainName");
-    for (const char* attr : {"zimbraVirtualHostname", "zimbraVirtualIPAddress"}) {
-      if (const Values* v = d.values(attr)) {
-        names.insert(v->begin(), v->end());
-      }
-    }
-    if (const std::string host = d.first("zimbraPublicServiceHostname"); !host.empty()) {
-      std::string line = domain + " " + host;
-      if (const std::string proto = d.first("zimbraPublicServiceProtocol"); !proto.empty()) {
-        line += " " + proto;
-        if (const std::string port = d.first("zimbraPublicServicePort"); !port.empty()) {
-          line += " " + port;
-        }
-      }
-      public_services.push_back(line);
-    }
-    const std::string crt = d.first("zimbraSSLCertificate");
-    const std::string key = d.first("zimbraSSLPrivateKey");
-    if (!crt.empty() && !key.empty()) {
-      // Issue 13 item 8: the name becomes a file name; never "../" or '/'.
-      const Values* vhost_values = d.values("zimbraVirtualHostname");
-      if (auto ok = check_domain_certificate_names(domain, vhost_values ? *vhost_values : Values{});
-          !ok) {
-        return tl::unexpected(ok.error());
-      }
-      out.files.push_back({"conf/domaincerts/" + domain + ".crt", crt, false,
-                           "domain " + domain + " zimbraSSLCertificate"});
-      out.files.push_back({"conf/domaincerts/" + domain + ".key", key, true,
-                           "domain " + domain + " zimbraSSLPrivateKey"});
-      if (const Values* vhosts = d.values("zimbraVirtualHostname")) {
-        for (const std::string& vhn : *vhosts) {
-          domain_certs.push_back(vhn + " conf/domaincerts/" + domain + ".crt conf/domaincerts/" +
-                                 domain + ".key");
-        }
-      }
-    }
-  }
-  names.erase("");
-  vars["http.server_names"] = derived(toml_array({names.begin(), names.end()}), !names.empty());
-  vars["http.domain_public_services"] =
-      derived(toml_array(public_services), !public_services.empty());
-  vars["tls.domain_certificates"] = derived(toml_array(domain_certs), !domain_certs.empty());
-
-  // The proxy's own certificate: from the attributes when set, else the
-  // files an admin put in conf/.
-  const std::string crt = eff.first("zimbraSSLCertificate");
-  const std::string key = eff.first("zimbraSSLPrivateKey");
-  if (!crt.empty() && !key.empty()) {
-    out.files.push_back({"conf/confgen/zmproxy.crt", crt, false, "zimbraSSLCertificate"});
-    out.files.push_back({"conf/confgen/zmproxy.key", key, true, "zimbraSSLPrivateKey"});
-    vars["ssl.crt"] = derived(toml_string("conf/confgen/zmproxy.crt"), true);
-    vars["ssl.key"] = derived(toml_string("conf/confgen/zmproxy.key"), true);
-  } else {
-    vars["ssl.crt"] = derived(toml_string("conf/zmproxy.crt"), true);
-    vars["ssl.key"] = derived(toml_string("conf/zmproxy.key"), true);
-  }
-
-  // Switches that depend on several attributes.
-  const std::string http_port = eff.first("zimbraMailProxyPort");
-  const std::string https_port = eff.first("zimbraMailSSLProxyPort");
-  const bool has_http = !http_port.empty() && http_port != "0";
-  const bool has_https = !https_port.empty() && https_port != "0";
-  const bool http_on =
-      is_true(eff.first("zimbraReverseProxyHttpEnabled")) && (has_http || has_https);
-  vars["http.enabled"] = derived(http_on ? "true" : "false", http_on);
-  std::string mode = eff.first("zimbraReverseProxyMailMode");
-  if (mode.empty()) {
-    mode = has_http && has_https ? "both" : has_https ? "https" : "http";
-  }
-  vars["http.mode"] = derived(toml_string(mode), true);
-  const std::string admin_port = eff.first("zimbraAdminProxyPort");
-  const bool admin_on = is_true(eff.first("zimbraReverseProxyAdminEnabled")) &&
-                        !admin_port.empty() && admin_port != "0";
-  vars["http.admin_enabled"] = derived(admin_on ? "true" : "false", admin_on);
-  const long long auth_idle = lc.integer("imap_authenticated_max_idle_time", 1800) + 300;
-  vars["imap.authenticated_idle_timeout"] =
-      derived(toml_string(std::to_string(auth_idle) + "s"), true);
+  add_attributes(out.vars, g, eff);
+  add_localconfig(out.vars, lc);
+  add_route(out, g, eff, *servers);
+  ZMPROXY_TRY(add_domains(out, lc, self, *domains));
+  add_certificate(out, eff);
+  add_switches(out.vars, eff, lc);
   return out;
 }
 

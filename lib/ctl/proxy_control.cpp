@@ -1,4 +1,5 @@
 #include "lib/ctl/proxy_control.hpp"
+#include "lib/ctl/status_text.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -76,29 +77,6 @@ std::string regenerate(const ControlOptions& o,
   return "";
 }
 
-// A tiny reader for the one JSON object STATUS returns: the value of "key"
-// (a number or a string, unquoted), searched from `from`.
-std::string json_field(std::string_view json, std::string_view key, std::size_t from = 0) {
-  const std::string needle = "\"" + std::string(key) + "\":";
-  const auto at = json.find(needle, from);
-  if (at == std::string_view::npos) {
-    return "";
-  }
-  std::size_t i = at + needle.size();
-  if (i < json.size() && json[i] == '"') {
-    std::string out;
-    for (++i; i < json.size() && json[i] != '"'; ++i) {
-      if (json[i] == '\\' && i + 1 < json.size()) {
-        ++i;
-      }
-      out += json[i];
-    }
-    return out;
-  }
-  const auto end = json.find_first_of(",}", i);
-  return std::string(json.substr(i, end - i));
-}
-
 }  // namespace
 
 std::optional<long> running_pid(const core::HomePaths& home) {
@@ -170,8 +148,8 @@ int proxy_start(const ControlOptions& o, std::ostream& out, std::ostream& err) {
           << ")\n";
       return 1;
     }
-    auto reply = net::control_request(socket_path(o.home), "STATUS", 1s);
-    if (reply && reply->starts_with("{")) {
+    auto reply = net::control_command(socket_path(o.home), "STATUS", 1s);
+    if (reply && reply->json) {
       out << "done.\n";
       return 0;
     }
@@ -197,8 +175,8 @@ int proxy_stop(const ControlOptions& o, std::ostream& out, std::ostream& err) {
   } else if (auto config = config::load_config(o.home.conf() / "zmproxy.conf", o.home.home)) {
     wait_s = static_cast<double>((*config)->server.drain_timeout.count()) / 1000.0;
   }
-  auto reply = net::control_request(socket_path(o.home), command, 5s);
-  if (!reply || !reply->starts_with("OK")) {
+  auto reply = net::control_command(socket_path(o.home), command, 5s);
+  if (!reply || !reply->ok) {
     ::kill(static_cast<pid_t>(*pid), SIGTERM);
   }
   const auto deadline = std::chrono::steady_clock::now() +
@@ -249,11 +227,11 @@ int proxy_status(const ControlOptions& o, std::ostream& out, std::ostream& err) 
     out << (o.json ? "{\"running\":false}\n" : "proxy is not running.\n");
     return 1;
   }
-  auto reply = net::control_request(socket_path(o.home), "STATUS", 5s);
-  if (!reply || !reply->starts_with("{")) {
+  auto reply = net::control_command(socket_path(o.home), "STATUS", 5s);
+  if (!reply || !reply->json) {
     // Alive (it holds its pid file) but busy or wedged: say so, never "not
     // running", or a monitor would start a second one.
-    const std::string why = reply ? *reply : reply.error().message;
+    const std::string why = reply ? reply->text : reply.error().message;
     if (o.json) {
       out << "{\"running\":true,\"pid\":" << *pid << ",\"answering\":false,\"error\":" << core::json_quote(why)
           << "}\n";
@@ -264,7 +242,7 @@ int proxy_status(const ControlOptions& o, std::ostream& out, std::ostream& err) 
     }
     return 0;
   }
-  std::string j = *reply;
+  std::string j = reply->text;
   // zmconfigd's last decision: a change it refused never reached zmproxyd.
   std::string watcher;
   if (auto state = core::read_file(o.home.run() / "confgen.state")) {
@@ -278,36 +256,7 @@ int proxy_status(const ControlOptions& o, std::ostream& out, std::ostream& err) 
     out << j << "\n";
     return 0;
   }
-  out << "proxy is running.\n";
-  out << "  pid " << json_field(j, "pid") << ", up " << json_field(j, "uptime_seconds")
-      << " s since " << json_field(j, "started") << "\n";
-  out << "  configuration " << json_field(j, "config_file") << " version "
-      << json_field(j, "config_version") << ", generation " << json_field(j, "generation") << "\n";
-  const auto lr = j.find("\"last_reload\":");
-  out << "  last reload: " << json_field(j, "result", lr) << " at " << json_field(j, "at", lr);
-  if (const std::string m = json_field(j, "message", lr); !m.empty()) {
-    out << ": " << m;
-  }
-  out << "\n  connections (active/accepted):";
-  const auto conns = j.find("\"connections\":");
-  for (const char* p : {"imap", "imaps", "pop3", "pop3s", "http", "https", "admin"}) {
-    const auto at = j.find("\"" + std::string(p) + "\":{", conns);
-    out << " " << p << " " << json_field(j, "active", at) << "/" << json_field(j, "accepted", at);
-  }
-  out << "\n  logins (accepted/refused):";
-  for (const char* p : {"imap", "imaps", "pop3", "pop3s"}) {
-    const auto at = j.find("\"" + std::string(p) + "\":{", conns);
-    out << " " << p << " " << json_field(j, "logins", at) << "/" << json_field(j, "login_failures", at);
-  }
-  out << "\n";
-  if (!watcher.empty()) {
-    out << "  last configuration change: " << json_field(watcher, "result") << " by "
-        << json_field(watcher, "by") << " at " << json_field(watcher, "at");
-    if (const std::string m = json_field(watcher, "message"); !m.empty()) {
-      out << ": " << m;
-    }
-    out << "\n";
-  }
+  out << status_text(j, watcher);
   return 0;
 }
 

@@ -127,4 +127,28 @@ Result<std::string> control_request(const std::filesystem::path& path,
   return reply;
 }
 
+ControlReply parse_control_reply(std::string_view line) {
+  ControlReply r;
+  if (line == "OK" || line.starts_with("OK ")) {
+    r.ok = true;
+    r.text = line.size() > 3 ? line.substr(3) : std::string_view();
+  } else if (line.starts_with("ERROR ")) {
+    r.text = line.substr(6);
+  } else {
+    r.json = line.starts_with('{');
+    r.text = line;
+  }
+  return r;
+}
+
+Result<ControlReply> control_command(const std::filesystem::path& path,
+                                     std::string_view command,
+                                     std::chrono::milliseconds timeout) {
+  auto line = control_request(path, command, timeout);
+  if (!line) {
+    return tl::unexpected(line.error());
+  }
+  return parse_control_reply(*line);
+}
+
 }  // namespace zmproxy::net

@@ -3,7 +3,10 @@
 // command line a connection and answers with the handler's reply. Served on
 // the io_context given (the daemon's control thread, never a worker), so the
 // handler may block briefly. control_request() is the client side, blocking,
-// for the command-line tools.
+// for the command-line tools; control_command() also parses the reply.
+//
+// Replies are one line: "OK <text>", "ERROR <text>", or a JSON object (the
+// STATUS commands).
 
 #include "lib/core/result.hpp"
 
@@ -44,5 +47,20 @@ class ControlSocket {
 Result<std::string> control_request(const std::filesystem::path& path,
                                     std::string_view command,
                                     std::chrono::milliseconds timeout);
+
+// A reply line, parsed once.
+struct ControlReply {
+  bool ok = false;    // "OK" or "OK <text>"
+  bool json = false;  // a JSON object (STATUS), whole in `text`
+  std::string text;   // after "OK " or "ERROR "; any other line as sent
+};
+
+ControlReply parse_control_reply(std::string_view line);
+
+// control_request() and parse_control_reply(): errors are the transport's
+// (Errc::unavailable when nothing listens); a refusal is a reply, !ok.
+Result<ControlReply> control_command(const std::filesystem::path& path,
+                                     std::string_view command,
+                                     std::chrono::milliseconds timeout);
 
 }  // namespace zmproxy::net

@@ -1,0 +1,61 @@
+#include "lib/ctl/status_text.hpp"
+
+namespace zmproxy::ctl {
+
+std::string json_field(std::string_view json, std::string_view key, std::size_t from) {
+  const std::string needle = "\"" + std::string(key) + "\":";
+  const auto at = json.find(needle, from);
+  if (at == std::string_view::npos) {
+    return "";
+  }
+  std::size_t i = at + needle.size();
+  if (i < json.size() && json[i] == '"') {
+    std::string out;
+    for (++i; i < json.size() && json[i] != '"'; ++i) {
+      if (json[i] == '\\' && i + 1 < json.size()) {
+        ++i;
+      }
+      out += json[i];
+    }
+    return out;
+  }
+  const auto end = json.find_first_of(",}", i);
+  return std::string(json.substr(i, end - i));
+}
+
+std::string status_text(std::string_view j, std::string_view watcher) {
+  std::string out = "proxy is running.\n";
+  out += "  pid " + json_field(j, "pid") + ", up " + json_field(j, "uptime_seconds") + " s since " +
+         json_field(j, "started") + "\n";
+  out += "  configuration " + json_field(j, "config_file") + " version " +
+         json_field(j, "config_version") + ", generation " + json_field(j, "generation") + "\n";
+  const auto lr = j.find("\"last_reload\":");
+  out += "  last reload: " + json_field(j, "result", lr) + " at " + json_field(j, "at", lr);
+  if (const std::string m = json_field(j, "message", lr); !m.empty()) {
+    out += ": " + m;
+  }
+  out += "\n  connections (active/accepted):";
+  const auto conns = j.find("\"connections\":");
+  for (const char* p : {"imap", "imaps", "pop3", "pop3s", "http", "https", "admin"}) {
+    const auto at = j.find("\"" + std::string(p) + "\":{", conns);
+    out += std::string(" ") + p + " " + json_field(j, "active", at) + "/" + json_field(j, "accepted", at);
+  }
+  out += "\n  logins (accepted/refused):";
+  for (const char* p : {"imap", "imaps", "pop3", "pop3s"}) {
+    const auto at = j.find("\"" + std::string(p) + "\":{", conns);
+    out += std::string(" ") + p + " " + json_field(j, "logins", at) + "/" +
+           json_field(j, "login_failures", at);
+  }
+  out += "\n";
+  if (!watcher.empty()) {
+    out += "  last configuration change: " + json_field(watcher, "result") + " by " +
+           json_field(watcher, "by") + " at " + json_field(watcher, "at");
+    if (const std::string m = json_field(watcher, "message"); !m.empty()) {
+      out += ": " + m;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace zmproxy::ctl

@@ -1,0 +1,246 @@
+// zmproxyd's listeners: an acceptor per worker and port, the accept loop,
+// the per-worker and per-address caps, and the session each connection gets.
+
+#include "lib/server/server_impl.hpp"
+
+#include <unistd.h>
+
+#include "lib/core/assert.hpp"
+#include "lib/core/atomic_file.hpp"
+#include "lib/log/logger.hpp"
+#include "lib/net/accept_backoff.hpp"
+#include "lib/proxy/http/session.hpp"
+#include "lib/proxy/imap/client_session.hpp"
+#include "lib/proxy/pop3/client_session.hpp"
+
+#include <future>
+#include <sys/socket.h>
+
+namespace zmproxy::server {
+
+namespace {
+
+proxy::PeerConnections::Key peer_key(const tcp::endpoint& peer) {
+  const auto a = peer.address();
+  const auto v6 = a.is_v6() ? a.to_v6() : asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4());
+  return proxy::PeerConnections::client_key(v6.to_bytes());
+}
+
+// What a client over the per-address cap is told before the close: the
+// protocol's own "try later" where it speaks first in clear; TLS listeners
+// close without a handshake. One non-blocking send, never a wait.
+std::string_view over_cap_reply(Protocol protocol) {
+  switch (protocol) {
+    case Protocol::imap:
+      return "* BYE [UNAVAILABLE] too many connections from your address\r\n";
+    case Protocol::pop3:
+      return "-ERR [SYS/TEMP] too many connections from your address\r\n";
+    case Protocol::http:
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+             "Content-Length: 40\r\nRetry-After: 10\r\nConnection: close\r\n\r\n"
+             "too many connections from your address\r\n";
+    default:
+      return {};
+  }
+}
+
+void session_done(std::exception_ptr e) {
+  if (e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      ZMPROXY_LOG(error, "proxy", "session ended with an error: {}", ex.what());
+    } catch (...) {
+      ZMPROXY_LOG(error, "proxy", "session ended with an unknown error");
+    }
+  }
+}
+
+void spawn_session(Worker& w, std::shared_ptr<const Generation> shared, tcp::socket socket,
+                   Protocol protocol, proxy::ConnectionSlot slot) {
+  switch (protocol) {
+    case Protocol::imap:
+    case Protocol::imaps:
+      asio::co_spawn(w.io,
+                     proxy::imap::run_session(shared, std::move(socket),
+                                              protocol == Protocol::imaps, std::move(slot)),
+                     session_done);
+      break;
+    case Protocol::pop3:
+    case Protocol::pop3s:
+      asio::co_spawn(w.io,
+                     proxy::pop3::run_session(shared, std::move(socket),
+                                              protocol == Protocol::pop3s, std::move(slot)),
+                     session_done);
+      break;
+    case Protocol::http:
+    case Protocol::https:
+      asio::co_spawn(w.io,
+                     proxy::http::run_session(shared, std::move(socket),
+                                              protocol == Protocol::https, std::move(slot)),
+                     session_done);
+      break;
+    case Protocol::admin:
+      asio::co_spawn(
+          w.io, proxy::http::run_session(shared, std::move(socket), true, std::move(slot), true),
+          session_done);
+      break;
+  }
+}
+
+}  // namespace
+
+awaitable<void> ProxyServer::Impl::accept_loop(Worker& w,
+                                               std::shared_ptr<tcp::acceptor> acceptor,
+                                               Protocol protocol) {
+  net::AcceptBackoff backoff;
+  while (true) {
+    auto [ec, socket] = co_await acceptor->async_accept(net::use_nothrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) {
+        co_return;
+      }
+      // Out of descriptors and the like: pause (growing up to 1 s) rather
+      // than spin on a listening socket that stays readable.
+      const auto pause = backoff.after_failure(ec.value());
+      if (backoff.first_failure()) {
+        ZMPROXY_LOG(warn, "proxy", "cannot accept {} connections: {}; pausing accepts",
+                    protocol_name(protocol), ec.message());
+      }
+      asio::steady_timer t(w.io);
+      t.expires_after(pause);
+      co_await t.async_wait(net::use_nothrow);
+      continue;
+    }
+    if (backoff.after_success()) {
+      ZMPROXY_LOG(info, "proxy", "accepting {} connections again", protocol_name(protocol));
+    }
+    take(w, std::move(socket), protocol);
+  }
+}
+
+// One accepted connection: refused (the socket closes) over the worker's or
+// the client address's cap, else a session on this worker.
+void ProxyServer::Impl::take(Worker& w, tcp::socket socket, Protocol protocol) {
+  std::shared_ptr<const Generation> shared = published();
+  const int limit = shared->config->server.worker_connections;
+  if (w.connections.load() >= limit) {
+    ZMPROXY_LOG(warn, "proxy", "worker connection limit {} reached; refusing a connection", limit);
+    return;
+  }
+  const int per_ip = shared->config->server.max_connections_per_ip;
+  proxy::PeerConnections::Key key{};
+  if (per_ip > 0) {
+    boost::system::error_code pec;
+    const auto peer = socket.remote_endpoint(pec);
+    if (pec) {
+      return;  // gone already
+    }
+    key = peer_key(peer);
+    if (!peers.try_add(key, per_ip)) {
+      if (refused_per_ip++ % 1000 == 0) {
+        ZMPROXY_LOG(warn, "proxy",
+                    "{} holds {} connections (server.max_connections_per_ip); refusing more "
+                    "({} refused so far)",
+                    peer.address().to_string(), per_ip, refused_per_ip.load());
+      }
+      const std::string_view reply = over_cap_reply(protocol);
+      if (!reply.empty()) {
+        [[maybe_unused]] const auto sent = ::send(socket.native_handle(), reply.data(),
+                                                  reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      }
+      return;
+    }
+  }
+  w.connections++;
+  proxy::ProtocolCounters& pc = shared->counters->of(protocol);
+  pc.active++;
+  pc.accepted++;
+  // The slot goes with the session, and with its relay after login.
+  proxy::ConnectionSlot slot(&w.connections, &pc.active);
+  if (per_ip > 0) {
+    slot.hold_peer(&peers, key);
+  }
+  spawn_session(w, std::move(shared), std::move(socket), protocol, std::move(slot));
+}
+
+Result<Listener> ProxyServer::Impl::open_listener(const ListenerSpec& spec,
+                                                  const std::string& config_file) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(spec.address, ec);
+  if (ec) {
+    return fail(Errc::invalid_argument,
+                "server.bind_address '" + spec.address + "' is not an IP address");
+  }
+  Listener l{spec, spec.port, {}, false};
+  for (auto& w : workers) {
+    auto acceptor = std::make_shared<tcp::acceptor>(w->io);
+    tcp::endpoint ep(address, static_cast<unsigned short>(l.bound_port));
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) {
+      acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+      const int one = 1;
+      ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+      acceptor->bind(ep, ec);
+    }
+    if (!ec) {
+      acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      return fail(Errc::io_error,
+                  fmt::format("cannot listen for {} on {}:{}: {}; free the port or change {} in {}",
+                              protocol_name(spec.protocol), spec.address, spec.port, ec.message(),
+                              spec.attribute, config_file));
+    }
+    // Port 0: the first worker's port is everyone's.
+    l.bound_port = acceptor->local_endpoint().port();
+    l.acceptors.push_back(std::move(acceptor));
+  }
+  return l;
+}
+
+// Close a listener's acceptors, each on its own worker. With `wait`, return
+// once every worker has closed its acceptor (at most 2 s), so that the next
+// reload can bind the port again: a close still queued kept the port, and
+// sockets made before the drop to the service user are root's, which
+// SO_REUSEPORT will not share with the user's.
+void ProxyServer::Impl::close_listener(Listener& l, bool wait) {
+  std::vector<std::future<void>> closed;
+  for (auto& a : l.acceptors) {
+    auto done = std::make_shared<std::promise<void>>();
+    closed.push_back(done->get_future());
+    asio::post(a->get_executor(), [a, done] {
+      boost::system::error_code ignored;
+      a->close(ignored);
+      done->set_value();
+    });
+  }
+  l.acceptors.clear();
+  for (auto& f : closed) {
+    if (wait && f.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+      ZMPROXY_LOG(warn, "proxy", "a worker did not close its listener within 2 s");
+    }
+  }
+}
+
+void ProxyServer::Impl::start_listener(Listener& l) {
+  ZMPROXY_ASSERT(l.acceptors.size() == workers.size(),
+                 "a listener has one acceptor per worker (open_listener)");
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    asio::co_spawn(workers[i]->io, accept_loop(*workers[i], l.acceptors[i], l.spec.protocol),
+                   asio::detached);
+  }
+}
+
+void ProxyServer::Impl::write_addresses() {
+  std::string addresses;
+  for (const Listener& l : listeners) {
+    addresses +=
+        fmt::format("{} {}:{}\n", protocol_name(l.spec.protocol), l.spec.address, l.bound_port);
+  }
+  std::error_code fec;
+  std::filesystem::create_directories(home / "run", fec);
+  (void)core::write_file_atomic(home / "run" / "zmproxyd.addr", addresses);
+}
+
+}  // namespace zmproxy::server

@@ -1,0 +1,103 @@
+#pragma once
+// ProxyServer's state, shared by the files that make the server: listeners
+// and the accept loop (listeners.cpp), reload (reload.cpp), the control
+// thread: run, control socket, signals, drain (proxy_server.cpp). Private to
+// lib/server; brings Asio.
+
+#include "lib/server/proxy_server.hpp"
+
+#include "lib/net/asio.hpp"
+#include "lib/proxy/counters.hpp"
+#include "lib/proxy/generation.hpp"
+#include "lib/proxy/peer_connections.hpp"
+#include "lib/server/generation.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace zmproxy::server {
+
+namespace asio = net::asio;
+using asio::awaitable;
+using net::tcp;
+using proxy::Generation;
+
+struct Worker {
+  // Before `io`: sessions and relays destroyed with the io_context still
+  // give their ConnectionSlot back to it.
+  std::atomic<std::int64_t> connections{0};
+  asio::io_context io{1};
+  std::thread thread;
+};
+
+// One listening port: an acceptor per worker (SO_REUSEPORT).
+struct Listener {
+  ListenerSpec spec;
+  int bound_port = 0;
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
+  bool accepting = false;  // the accept loops run
+};
+
+struct ProxyServer::Impl {
+  std::filesystem::path file;
+  std::filesystem::path home;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::atomic<std::shared_ptr<const Generation>> current;
+  // Every generation's sessions count here (proxy/counters.hpp): STATUS reads it.
+  std::shared_ptr<proxy::Counters> counters = std::make_shared<proxy::Counters>();
+  std::vector<Listener> listeners;  // control thread only
+  std::mutex reload_mutex;
+  std::uint64_t generation = 0;
+  std::uint64_t reloads = 0;
+  std::time_t started = std::time(nullptr);
+  std::string last_reload_result = "none";
+  std::string last_reload_message;
+  std::time_t last_reload_at = 0;
+  asio::io_context control;
+  proxy::PeerConnections peers;         // open connections per client address
+  std::optional<process::ServiceUser> run_as;    // become this user after the first bind
+  std::atomic<std::uint64_t> refused_per_ip{0};
+  bool stopping = false;
+  std::chrono::milliseconds grace{0};
+
+  // The generation sessions start with now; one is published before any
+  // listener accepts.
+  std::shared_ptr<const Generation> published() const;
+
+  // listeners.cpp
+  awaitable<void> accept_loop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, Protocol protocol);
+  void take(Worker& w, tcp::socket socket, Protocol protocol);
+  Result<Listener> open_listener(const ListenerSpec& spec, const std::string& config_file);
+  static void close_listener(Listener& l, bool wait = false);
+  void start_listener(Listener& l);
+  void write_addresses();
+
+  // reload.cpp
+  Result<std::string> apply(std::shared_ptr<const config::ProxyConfig> config);
+  Result<std::vector<Listener>> open_wanted(const std::vector<ListenerSpec>& wanted,
+                                            std::vector<bool>& kept, const std::string& config_file);
+  void commit(std::shared_ptr<Generation> next, std::vector<Listener> opened,
+              const std::vector<bool>& kept);
+  std::string reload(std::string_view why, const std::filesystem::path& candidate = {});
+  Result<std::shared_ptr<const config::ProxyConfig>> load_candidate(
+      const std::filesystem::path& candidate);
+
+  // proxy_server.cpp
+  std::string status();
+  std::string command(std::string_view line);
+  awaitable<void> trim_memory();
+  void reopen_logs();
+  std::int64_t active_sessions() const { return counters->active(); }
+  void begin_stop(std::chrono::milliseconds drain, std::string_view why);
+  awaitable<void> drain_then_stop();
+};
+
+}  // namespace zmproxy::server

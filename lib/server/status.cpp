@@ -1,0 +1,56 @@
+#include "lib/server/status.hpp"
+
+#include "lib/core/json.hpp"
+
+#include <fmt/format.h>
+
+namespace zmproxy::server {
+
+namespace {
+
+static_assert(proxy::k_protocol_count == static_cast<std::size_t>(proxy::Protocol::admin) + 1,
+              "STATUS walks every Protocol: k_protocol_count must cover them (counters.hpp)");
+
+// "connections":{"imap":{"accepted":1,...},...}: every counter, every protocol.
+void append_counters(std::string& out, const proxy::Counters& counters) {
+  out += ",\"connections\":{";
+  for (std::size_t i = 0; i < proxy::k_protocol_count; ++i) {
+    const auto protocol = static_cast<proxy::Protocol>(i);
+    out += fmt::format("{}\"{}\":{{", i ? "," : "", proxy::protocol_name(protocol));
+    const char* sep = "";
+    counters.of(protocol).each([&](const char* name, const char*, std::int64_t value) {
+      out += fmt::format("{}\"{}\":{}", sep, name, value);
+      sep = ",";
+    });
+    out += "}";
+  }
+  out += "}";
+}
+
+}  // namespace
+
+std::string status_json(const StatusFacts& f, const proxy::Counters& counters) {
+  std::string out = "{\"running\":true";
+  out += fmt::format(",\"pid\":{},\"uptime_seconds\":{},\"started\":{}", f.pid, f.now - f.started,
+                     core::json_quote(core::utc_iso8601(f.started)));
+  out += ",\"user\":" + core::json_quote(f.user);
+  out += ",\"config_file\":" + core::json_quote(f.config_file);
+  out += ",\"config_version\":" + core::json_quote(f.config_version);
+  out += fmt::format(",\"generation\":{},\"reloads\":{}", f.generation, f.reloads);
+  out += ",\"last_reload\":{\"result\":" + core::json_quote(f.last_reload_result) +
+         ",\"message\":" + core::json_quote(f.last_reload_message) + ",\"at\":" +
+         core::json_quote(f.last_reload_at ? core::utc_iso8601(f.last_reload_at) : "") + "}";
+  out += ",\"listeners\":{";
+  bool first = true;
+  for (const auto& [protocol, address] : f.listeners) {
+    out += fmt::format("{}\"{}\":{}", first ? "" : ",", protocol, core::json_quote(address));
+    first = false;
+  }
+  out += fmt::format("}},\"memory\":{{\"heap_in_use\":{},\"heap_free\":{},\"mmapped\":{}}}",
+                     f.heap_in_use, f.heap_free, f.mmapped);
+  append_counters(out, counters);
+  out += "}";
+  return out;
+}
+
+}  // namespace zmproxy::server

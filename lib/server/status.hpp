@@ -1,0 +1,37 @@
+#pragma once
+// zmproxyd's STATUS reply (zmproxyctl status): one JSON object of what the
+// server knows of itself and every declared counter (proxy/counters.hpp),
+// per listener protocol. Pure; the server gathers the facts.
+
+#include "lib/proxy/counters.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace zmproxy::server {
+
+struct StatusFacts {
+  long pid = 0;
+  std::time_t now = 0;
+  std::time_t started = 0;
+  std::string user;  // the service user, or the effective uid
+  std::string config_file;
+  std::string config_version;
+  std::uint64_t generation = 0;
+  std::uint64_t reloads = 0;
+  std::string last_reload_result = "none";  // "ok", "error" or "none"
+  std::string last_reload_message;
+  std::time_t last_reload_at = 0;  // 0: never
+  std::vector<std::pair<std::string, std::string>> listeners;  // protocol, "address:port"
+  std::size_t heap_in_use = 0;
+  std::size_t heap_free = 0;
+  std::size_t mmapped = 0;
+};
+
+std::string status_json(const StatusFacts& facts, const proxy::Counters& counters);
+
+}  // namespace zmproxy::server

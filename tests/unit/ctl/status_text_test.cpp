@@ -1,0 +1,46 @@
+#include "lib/ctl/status_text.hpp"
+#include "lib/server/status.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace zmproxy;
+
+TEST_CASE("json_field reads the flat JSON the daemons write", "[ctl][status]") {
+  const std::string j = "{\"pid\":42,\"name\":\"a \\\"b\\\"\",\"inner\":{\"pid\":7}}";
+  CHECK(ctl::json_field(j, "pid") == "42");
+  CHECK(ctl::json_field(j, "name") == "a \"b\"");
+  CHECK(ctl::json_field(j, "pid", j.find("\"inner\"")) == "7");
+  CHECK(ctl::json_field(j, "absent").empty());
+  CHECK(ctl::json_field(j, "pid", std::string::npos).empty());
+}
+
+TEST_CASE("zmproxyctl status prints what zmproxyd's STATUS says", "[ctl][status]") {
+  proxy::Counters counters;
+  counters.of(proxy::Protocol::pop3).accepted = 4;
+  counters.of(proxy::Protocol::pop3).active = 1;
+  counters.of(proxy::Protocol::pop3).logins = 2;
+  counters.of(proxy::Protocol::pop3).login_failures = 1;
+  server::StatusFacts f;
+  f.pid = 42;
+  f.started = 1'700'000'000;
+  f.now = f.started + 5;
+  f.config_file = "/h/conf/zmproxy.conf";
+  f.config_version = "v1";
+  f.generation = 1;
+  f.last_reload_result = "ok";
+  f.last_reload_message = "started: generation 1 version v1";
+  f.last_reload_at = f.started;
+  const std::string watcher =
+      "{\"at\":\"2023-11-14T22:13:21Z\",\"by\":\"zmconfigd (change)\",\"result\":\"refused\","
+      "\"message\":\"http.mode: expected http\"}";
+  CHECK(ctl::status_text(server::status_json(f, counters), watcher) ==
+        "proxy is running.\n"
+        "  pid 42, up 5 s since 2023-11-14T22:13:20Z\n"
+        "  configuration /h/conf/zmproxy.conf version v1, generation 1\n"
+        "  last reload: ok at 2023-11-14T22:13:20Z: started: generation 1 version v1\n"
+        "  connections (active/accepted): imap 0/0 imaps 0/0 pop3 1/4 pop3s 0/0 http 0/0 "
+        "https 0/0 admin 0/0\n"
+        "  logins (accepted/refused): imap 0/0 imaps 0/0 pop3 2/1 pop3s 0/0\n"
+        "  last configuration change: refused by zmconfigd (change) at 2023-11-14T22:13:21Z: "
+        "http.mode: expected http\n");
+}

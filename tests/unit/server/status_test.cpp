@@ -1,0 +1,56 @@
+#include "lib/server/status.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace zmproxy;
+using namespace zmproxy::server;
+
+TEST_CASE("STATUS: the facts and every declared counter of every protocol", "[server][status]") {
+  proxy::Counters counters;
+  counters.of(proxy::Protocol::imap).accepted = 5;
+  counters.of(proxy::Protocol::imap).active = 2;
+  counters.of(proxy::Protocol::imap).logins = 3;
+  counters.of(proxy::Protocol::imap).login_failures = 1;
+  counters.of(proxy::Protocol::admin).accepted = 7;
+  StatusFacts f;
+  f.pid = 42;
+  f.started = 1'700'000'000;
+  f.now = f.started + 90;
+  f.user = "zmproxy";
+  f.config_file = "/opt/zmproxy/conf/zmproxy.conf";
+  f.config_version = "123";
+  f.generation = 2;
+  f.reloads = 1;
+  f.last_reload_result = "error";
+  f.last_reload_message = "bad \"key\"";
+  f.last_reload_at = f.started + 60;
+  f.listeners = {{"imap", "127.0.0.1:1143"}, {"http", "[::1]:8080"}};
+  f.heap_in_use = 10;
+  f.heap_free = 20;
+  f.mmapped = 30;
+  const std::string j = status_json(f, counters);
+  CHECK(j ==
+        "{\"running\":true,\"pid\":42,\"uptime_seconds\":90,\"started\":\"2023-11-14T22:13:20Z\","
+        "\"user\":\"zmproxy\",\"config_file\":\"/opt/zmproxy/conf/zmproxy.conf\","
+        "\"config_version\":\"123\",\"generation\":2,\"reloads\":1,"
+        "\"last_reload\":{\"result\":\"error\",\"message\":\"bad \\\"key\\\"\","
+        "\"at\":\"2023-11-14T22:14:20Z\"},"
+        "\"listeners\":{\"imap\":\"127.0.0.1:1143\",\"http\":\"[::1]:8080\"},"
+        "\"memory\":{\"heap_in_use\":10,\"heap_free\":20,\"mmapped\":30},"
+        "\"connections\":{"
+        "\"imap\":{\"accepted\":5,\"active\":2,\"logins\":3,\"login_failures\":1},"
+        "\"imaps\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0},"
+        "\"pop3\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0},"
+        "\"pop3s\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0},"
+        "\"http\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0},"
+        "\"https\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0},"
+        "\"admin\":{\"accepted\":7,\"active\":0,\"logins\":0,\"login_failures\":0}}}");
+}
+
+TEST_CASE("STATUS before any reload: an empty time, no listeners", "[server][status]") {
+  proxy::Counters counters;
+  StatusFacts f;
+  const std::string j = status_json(f, counters);
+  CHECK_THAT(j, Catch::Contains("\"last_reload\":{\"result\":\"none\",\"message\":\"\",\"at\":\"\"}"));
+  CHECK_THAT(j, Catch::Contains("\"listeners\":{},"));
+}

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lib/core/assert.hpp"
+
 namespace zmproxy::proxy {
 
 enum class Protocol { imap, imaps, pop3, pop3s, http, https, admin };
@@ -41,8 +43,12 @@ struct ProtocolCounters {
 
 class Counters {
  public:
-  ProtocolCounters& of(Protocol p) noexcept { return m_by_protocol[static_cast<std::size_t>(p)]; }
+  ProtocolCounters& of(Protocol p) noexcept {
+    ZMPROXY_ASSERT(static_cast<std::size_t>(p) < k_protocol_count, "a protocol without counters");
+    return m_by_protocol[static_cast<std::size_t>(p)];
+  }
   const ProtocolCounters& of(Protocol p) const noexcept {
+    ZMPROXY_ASSERT(static_cast<std::size_t>(p) < k_protocol_count, "a protocol without counters");
     return m_by_protocol[static_cast<std::size_t>(p)];
   }
 

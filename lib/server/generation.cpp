@@ -215,8 +215,9 @@ Result<void> probe_port(const ListenerSpec& spec) {
                 spec.attribute
           : "free the port or change " + spec.attribute;
   return fail(Errc::invalid_argument,
-              fmt::format("cannot listen for {} on {}:{}: {}; {}", protocol_name(spec.protocol),
-                          spec.address, spec.port, ec.message(), fix));
+              fmt::format("cannot listen for {} on {}: {}; {}", protocol_name(spec.protocol),
+                          core::format_address(spec.address, static_cast<unsigned>(spec.port)),
+                          ec.message(), fix));
 }
 
 Result<void> check_ports_free(const ProxyConfig& c, const std::vector<int>& held) {
@@ -238,9 +239,15 @@ std::vector<int> held_ports(const std::filesystem::path& addr_file) {
     return ports;
   }
   for (const std::string& line : core::split(*text, '\n')) {
-    const auto colon = line.rfind(':');
-    if (colon != std::string::npos) {
-      ports.push_back(std::atoi(line.c_str() + colon + 1));
+    // "<listener> <host:port>", as write_addresses formats it.
+    const auto space = line.find(' ');
+    if (space == std::string::npos) {
+      continue;
+    }
+    const core::ParsedAddress a =
+        core::parse_address(std::string_view(line).substr(space + 1), {std::nullopt, true, false});
+    if (a) {
+      ports.push_back(a->port);
     }
   }
   return ports;

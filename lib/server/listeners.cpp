@@ -1,10 +1,9 @@
 // zmproxyd's listeners: an acceptor per worker and port, the accept loop,
 // the per-worker and per-address caps, and the session each connection gets.
 
-#include "lib/server/server_impl.hpp"
-
 #include <unistd.h>
 
+#include "lib/core/address.hpp"
 #include "lib/core/assert.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/log/logger.hpp"
@@ -12,6 +11,7 @@
 #include "lib/proxy/http/session.hpp"
 #include "lib/proxy/imap/client_session.hpp"
 #include "lib/proxy/pop3/client_session.hpp"
+#include "lib/server/server_impl.hpp"
 
 #include <future>
 #include <sys/socket.h>
@@ -188,9 +188,10 @@ Result<Listener> ProxyServer::Impl::open_listener(const ListenerSpec& spec,
     }
     if (ec) {
       return fail(Errc::io_error,
-                  fmt::format("cannot listen for {} on {}:{}: {}; free the port or change {} in {}",
-                              protocol_name(spec.protocol), spec.address, spec.port, ec.message(),
-                              spec.attribute, config_file));
+                  fmt::format("cannot listen for {} on {}: {}; free the port or change {} in {}",
+                              protocol_name(spec.protocol),
+                              core::format_address(spec.address, static_cast<unsigned>(spec.port)),
+                              ec.message(), spec.attribute, config_file));
     }
     // Port 0: the first worker's port is everyone's.
     l.bound_port = acceptor->local_endpoint().port();
@@ -236,7 +237,8 @@ void ProxyServer::Impl::write_addresses() {
   std::string addresses;
   for (const Listener& l : listeners) {
     addresses +=
-        fmt::format("{} {}:{}\n", protocol_name(l.spec.protocol), l.spec.address, l.bound_port);
+        fmt::format("{} {}\n", protocol_name(l.spec.protocol),
+                    core::format_address(l.spec.address, static_cast<unsigned>(l.bound_port)));
   }
   std::error_code fec;
   std::filesystem::create_directories(home / "run", fec);

@@ -2,14 +2,14 @@
 // the control socket and its commands, signals, STATUS, the drain at stop.
 // Listeners are listeners.cpp, reload is reload.cpp.
 
-#include "lib/server/server_impl.hpp"
-
 #include <malloc.h>
 #include <unistd.h>
 
+#include "lib/core/address.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/net/control_socket.hpp"
 #include "lib/process/service_user.hpp"
+#include "lib/server/server_impl.hpp"
 #include "lib/server/status.hpp"
 
 #include <algorithm>
@@ -35,8 +35,9 @@ std::string ProxyServer::Impl::status() {
   f.last_reload_message = last_reload_message;
   f.last_reload_at = last_reload_at;
   for (const Listener& l : listeners) {
-    f.listeners.emplace_back(protocol_name(l.spec.protocol),
-                             l.spec.address + ":" + std::to_string(l.bound_port));
+    f.listeners.emplace_back(
+        protocol_name(l.spec.protocol),
+        core::format_address(l.spec.address, static_cast<unsigned>(l.bound_port)));
   }
   const struct mallinfo2 mi = ::mallinfo2();
   f.heap_in_use = mi.uordblks;
@@ -175,8 +176,8 @@ void start_workers(ProxyServer::Impl& s) {
   }
   std::string names;
   for (const Listener& l : s.listeners) {
-    names += fmt::format("{}{} {}:{}", names.empty() ? "" : ", ", protocol_name(l.spec.protocol),
-                         l.spec.address, l.bound_port);
+    names += fmt::format("{}{} {}", names.empty() ? "" : ", ", protocol_name(l.spec.protocol),
+                         core::format_address(l.spec.address, static_cast<unsigned>(l.bound_port)));
   }
   ZMPROXY_LOG(info, "proxy", "serving with {} workers: {}", s.workers.size(),
               names.empty() ? std::string("no listeners") : names);

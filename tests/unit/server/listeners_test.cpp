@@ -50,7 +50,8 @@ TEST_CASE("held_ports reads run/zmproxyd.addr", "[server][listeners]") {
   test::TempDir dir;
   const auto file = dir.path() / "zmproxyd.addr";
   CHECK(held_ports(file).empty());  // no file: nothing held
-  std::ofstream(file) << "imap 127.0.0.1:1143\npop3 ::1:1110\nhttps [::1]:8443\n\nnonsense\n";
+  std::ofstream(file)
+      << "imap 127.0.0.1:1143\npop3 [::1]:1110\nhttps [::1]:8443\n\nnonsense\nhttp ::1\n";
   CHECK(held_ports(file) == std::vector<int>{1143, 1110, 8443});
 }
 

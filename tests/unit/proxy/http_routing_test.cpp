@@ -334,19 +334,6 @@ TEST_CASE("ZM_AUTH_TOKEN decoding", "[http]") {
   CHECK(parse_zm_auth_token_id(zm_token("id=256:" + std::string(256, 'a') + ";")) == std::string(256, 'a'));
 }
 
-TEST_CASE("base64url decoding", "[http]") {
-  CHECK(base64url_decode("") == ""s);
-  CHECK(base64url_decode("Zg") == "f"s);
-  CHECK(base64url_decode("Zg==") == "f"s);
-  CHECK(base64url_decode("Zm8") == "fo"s);
-  CHECK(base64url_decode("Zm9v") == "foo"s);
-  CHECK(base64url_decode("-_8") == "\xfb\xff"s);
-  CHECK_FALSE(base64url_decode("+/8").has_value());
-  CHECK_FALSE(base64url_decode("Z").has_value());
-  CHECK_FALSE(base64url_decode("Zm 9v").has_value());
-  CHECK_FALSE(base64url_decode("Zg=x").has_value());
-}
-
 TEST_CASE("JWT subject extraction", "[http]") {
   CHECK(jwt_subject(jwt(R"({"sub":"abc"})")) == "abc"s);
   CHECK(jwt_subject(jwt(R"( { "iss" : "zimbra", "sub" : "abc" , "exp": 1.5e3 } )")) == "abc"s);
@@ -416,13 +403,6 @@ TEST_CASE("request-target, query and cookie helpers", "[http]") {
   CHECK(split_target("http://h?q").path.empty());
   CHECK(split_target("http://h?q").query == "q");
   CHECK(split_target("*").path == "*");
-
-  CHECK(percent_decode("a%20b%2fc", false) == "a b/c"s);
-  CHECK(percent_decode("a+b", false) == "a+b"s);
-  CHECK(percent_decode("a+b", true) == "a b"s);
-  CHECK_FALSE(percent_decode("%", false).has_value());
-  CHECK_FALSE(percent_decode("%4", false).has_value());
-  CHECK_FALSE(percent_decode("%g0", false).has_value());
 
   CHECK(query_arg("a=1&User=x%40y&b", "User") == "x@y"s);
   CHECK(query_arg("a=1&b", "b") == ""s);

@@ -2,13 +2,11 @@
 
 #include <charconv>
 
+#include "lib/core/strings.hpp"
+
 namespace zmproxy::core {
 
 namespace {
-
-bool is_hex(char c) noexcept {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
 
 bool is_name_char(char c) noexcept {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
@@ -100,7 +98,7 @@ bool is_ipv6_literal(std::string_view s) noexcept {
   }
   while (i < s.size()) {
     std::size_t n = 0;
-    while (i + n < s.size() && is_hex(s[i + n])) {
+    while (i + n < s.size() && hex_digit_value(s[i + n]) >= 0) {
       ++n;
     }
     if (i + n < s.size() && s[i + n] == '.') {  // an IPv4 tail: the last 32 bits

@@ -3,6 +3,8 @@
 // Cookie, Authorization and client address, and every helper must return
 // values within its contract (no control bytes in route keys or Location
 // headers, peers in range, determinism).
+#include "lib/proxy/http/json_scan.hpp"
+#include "lib/proxy/http/jwt.hpp"
 #include "lib/proxy/http/mail_mode.hpp"
 #include "lib/proxy/http/public_url.hpp"
 #include "lib/proxy/http/route_extract.hpp"
@@ -82,6 +84,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (const std::optional<std::string> sub = jwt_subject(field)) {
       check_key(RouteKey{RouteKey::Kind::user, *sub, false}, input);
+    }
+    const std::optional<std::string> member = json_top_level_string(field, "sub");
+    if (member != json_top_level_string(field, "sub")) {
+      fuzz_failure("json_top_level_string is not deterministic for \"" + escape(input) + "\"");
+    }
+    if (const std::optional<std::string> payload = jwt_payload(field); payload && payload->size() > field.size()) {
+      fuzz_failure("a JWT payload longer than its token for \"" + escape(input) + "\"");
     }
   }
   for (std::size_t peers = 0; peers < 4; ++peers) {

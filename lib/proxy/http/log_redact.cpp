@@ -23,13 +23,10 @@ bool is_credential_parameter(std::string_view name) {
     } else if (c == '+') {
       c = ' ';
     }
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
     if (n == decoded.size()) {
       return false;
     }
-    decoded[n++] = c;
+    decoded[n++] = core::ascii_lower(c);
   }
   const std::string_view d(decoded.data(), n);
   return d == "zauthtoken" || d == "zjwt" || d == "preauth" || d == "auth";

@@ -1,5 +1,6 @@
 #include "lib/proxy/http/mail_mode.hpp"
 
+#include "lib/core/strings.hpp"
 #include "lib/proxy/http/route_extract.hpp"
 #include "lib/proxy/http/server_names.hpp"
 
@@ -18,29 +19,9 @@ constexpr std::array<std::pair<std::string_view, MailMode>, 5> k_modes{{
     {"mixed", MailMode::mixed},
 }};
 
-char lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool arg_is(std::string_view query, std::string_view name, std::string_view value) {
   const std::optional<std::string> arg = query_arg(query, name);
   return arg && *arg == value;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
 // The origin-form target for a Location: path and query (no fragment), never
@@ -49,7 +30,7 @@ std::string location_target(std::string_view target) {
   std::string_view origin;
   if (target.starts_with('/')) {
     origin = target;
-  } else if (istarts_with(target, "http://") || istarts_with(target, "https://")) {
+  } else if (core::istarts_with(target, "http://") || core::istarts_with(target, "https://")) {
     const std::string_view rest = target.substr(target.find("://") + 3);
     const std::size_t end = rest.find_first_of("/?#");
     origin = end == std::string_view::npos ? std::string_view() : rest.substr(end);
@@ -83,11 +64,7 @@ ModeDecision redirect_to(std::string_view scheme, std::string_view host_header, 
   }
   d.redirect = true;
   d.location.append(scheme).append("://");
-  if (host->ipv6) {
-    d.location.append("[").append(host->host).append("]");
-  } else {
-    d.location.append(host->host);
-  }
+  d.location.append(core::format_host(host->address.host));
   if (port > 0 && port <= 65535 && port != default_port) {
     d.location.append(":").append(std::to_string(port));
   }
@@ -109,7 +86,7 @@ ModeDecision redirect_to(std::string_view scheme, std::string_view host_header, 
 
 std::optional<MailMode> parse_mail_mode(std::string_view text) {
   for (const auto& [name, mode] : k_modes) {
-    if (iequals(text, name)) {
+    if (core::iequals(text, name)) {
       return mode;
     }
   }

@@ -40,10 +40,12 @@ std::string public_base_url(const PublicUrlInput& in);
 // If `location` is an absolute http(s) URL on the origin `internal_base`
 // ("http://mbox1.example.com:8080"; scheme and host case-insensitive, an
 // explicit default port equals none) and the origin is followed by '/', '?',
-// '#' or the end, that origin is replaced by `public_base`. Anything else
-// (relative URLs, other hosts or ports, user info, an unparsable base, an
-// empty public_base) is returned unchanged. Trailing slashes of both bases
-// are ignored.
+// '#' or the end, that origin is replaced by `public_base`. Hosts and ports
+// are read by core::parse_address (IPv6 only in brackets; "host:" has no
+// port). Anything else (relative URLs, other hosts or ports, user info, a
+// host that is no DNS name or IP address, an unparsable base, an empty
+// public_base) is returned unchanged. Trailing slashes of both bases are
+// ignored.
 std::string rewrite_location(std::string_view location, std::string_view internal_base,
                              std::string_view public_base);
 

@@ -1,26 +1,8 @@
 #include "lib/proxy/http/request_target.hpp"
 
+#include "lib/core/strings.hpp"
+
 namespace zmproxy::proxy::http {
-
-namespace {
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-    if (c != prefix[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 RequestTarget classify_target(std::string_view target, bool options) {
   RequestTarget r;
@@ -33,9 +15,9 @@ RequestTarget classify_target(std::string_view target, bool options) {
     return r;
   }
   std::size_t skip = 0;
-  if (starts_with_nocase(target, "http://")) {
+  if (core::istarts_with(target, "http://")) {
     skip = 7;
-  } else if (starts_with_nocase(target, "https://")) {
+  } else if (core::istarts_with(target, "https://")) {
     skip = 8;
   } else {
     return r;

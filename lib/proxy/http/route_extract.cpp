@@ -2,6 +2,8 @@
 
 #include "lib/core/base64.hpp"
 #include "lib/core/strings.hpp"
+#include "lib/proxy/http/json_scan.hpp"
+#include "lib/proxy/http/jwt.hpp"
 
 #include <arpa/inet.h>
 
@@ -19,29 +21,6 @@ constexpr std::string_view k_auth_token_cookie = "ZM_AUTH_TOKEN";
 constexpr std::string_view k_admin_auth_token_cookie = "ZM_ADMIN_AUTH_TOKEN";
 // nginx gives up IP hashing (and uses round robin) after 20 tries.
 constexpr std::size_t k_max_ip_hash_attempts = 20;
-// Nesting allowed inside a JWT payload before it counts as odd.
-constexpr int k_max_json_depth = 16;
-
-char lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
 bool all_hex(std::string_view s) noexcept {
   for (const char c : s) {
     if (core::hex_digit_value(c) < 0) {
@@ -58,16 +37,6 @@ bool all_digits(std::string_view s) noexcept {
     }
   }
   return true;
-}
-
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
 }
 
 bool is_control(char c) noexcept {
@@ -129,7 +98,7 @@ std::optional<std::string> rest_user(std::string_view path) {
     if (segment.empty()) {
       return std::nullopt;
     }
-    return usable_name(percent_decode(segment, false));
+    return usable_name(core::percent_decode(segment, false));
   }
   return std::nullopt;
 }
@@ -160,12 +129,12 @@ std::optional<std::string> translate_domain_user(std::string_view name) {
 // header uses another scheme. The scheme is case-insensitive (RFC 7235).
 std::optional<std::string_view> auth_credentials(std::string_view authorization,
                                                  std::string_view scheme) {
-  const std::string_view a = trim_ows(authorization);
-  if (a.size() <= scheme.size() || !istarts_with(a, scheme) ||
+  const std::string_view a = core::trim_ows(authorization);
+  if (a.size() <= scheme.size() || !core::istarts_with(a, scheme) ||
       (a[scheme.size()] != ' ' && a[scheme.size()] != '\t')) {
     return std::nullopt;
   }
-  return trim_ows(a.substr(scheme.size()));
+  return core::trim_ows(a.substr(scheme.size()));
 }
 
 std::optional<std::string> basic_user(std::string_view authorization) {
@@ -203,7 +172,7 @@ std::optional<std::string> dav_user(std::string_view path) {
     if (segment.empty()) {
       return std::nullopt;
     }
-    return usable_name(percent_decode(segment, false));
+    return usable_name(core::percent_decode(segment, false));
   }
   return std::nullopt;
 }
@@ -247,277 +216,6 @@ std::optional<std::string> jwt_id(const RequestView& r, std::string_view query) 
   return std::nullopt;
 }
 
-// A minimal JSON reader for a JWT payload: enough to find one top-level
-// string member; anything that is not strict JSON (RFC 8259) is refused.
-class JsonScan {
- public:
-  explicit JsonScan(std::string_view text) : m_s(text) {}
-
-  // The string value of the top-level member `key`; nullopt when the text is
-  // not one JSON object, or the member is missing, repeated or not a string.
-  std::optional<std::string> top_level_string(std::string_view key) {
-    skip_ws();
-    if (!eat('{')) {
-      return std::nullopt;
-    }
-    std::optional<std::string> found;
-    bool seen = false;
-    skip_ws();
-    if (!eat('}')) {
-      for (;;) {
-        skip_ws();
-        std::string name;
-        if (!string(&name)) {
-          return std::nullopt;
-        }
-        skip_ws();
-        if (!eat(':')) {
-          return std::nullopt;
-        }
-        skip_ws();
-        if (name == key) {
-          if (seen) {
-            return std::nullopt;  // a repeated claim is odd
-          }
-          seen = true;
-          if (peek() == '"') {
-            std::string value;
-            if (!string(&value)) {
-              return std::nullopt;
-            }
-            found = std::move(value);
-          } else if (!value(1)) {
-            return std::nullopt;
-          }
-        } else if (!value(1)) {
-          return std::nullopt;
-        }
-        skip_ws();
-        if (eat(',')) {
-          continue;
-        }
-        if (eat('}')) {
-          break;
-        }
-        return std::nullopt;
-      }
-    }
-    skip_ws();
-    if (m_i != m_s.size()) {
-      return std::nullopt;
-    }
-    return found;
-  }
-
- private:
-  char peek() const noexcept { return m_i < m_s.size() ? m_s[m_i] : '\0'; }
-
-  bool eat(char c) noexcept {
-    if (m_i < m_s.size() && m_s[m_i] == c) {
-      ++m_i;
-      return true;
-    }
-    return false;
-  }
-
-  void skip_ws() noexcept {
-    while (m_i < m_s.size() &&
-           (m_s[m_i] == ' ' || m_s[m_i] == '\t' || m_s[m_i] == '\n' || m_s[m_i] == '\r')) {
-      ++m_i;
-    }
-  }
-
-  bool hex4(std::uint32_t& out) noexcept {
-    if (m_s.size() - m_i < 4) {
-      return false;
-    }
-    out = 0;
-    for (int k = 0; k < 4; ++k) {
-      const int v = core::hex_digit_value(m_s[m_i++]);
-      if (v < 0) {
-        return false;
-      }
-      out = (out << 4) | static_cast<std::uint32_t>(v);
-    }
-    return true;
-  }
-
-  static void append_utf8(std::string* out, std::uint32_t cp) {
-    if (out == nullptr) {
-      return;
-    }
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xc0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xe0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else {
-      out->push_back(static_cast<char>(0xf0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    }
-  }
-
-  // A string; its unescaped bytes go to *out unless out is null.
-  bool string(std::string* out) {
-    if (!eat('"')) {
-      return false;
-    }
-    while (m_i < m_s.size()) {
-      const char c = m_s[m_i++];
-      if (c == '"') {
-        return true;
-      }
-      if (static_cast<unsigned char>(c) < 0x20) {
-        return false;
-      }
-      if (c != '\\') {
-        if (out != nullptr) {
-          out->push_back(c);
-        }
-        continue;
-      }
-      if (m_i >= m_s.size()) {
-        return false;
-      }
-      const char e = m_s[m_i++];
-      if (e == 'u') {
-        std::uint32_t cp = 0;
-        if (!hex4(cp) || (cp >= 0xdc00 && cp <= 0xdfff)) {
-          return false;  // bad hex, or a lone low surrogate
-        }
-        if (cp >= 0xd800 && cp <= 0xdbff) {
-          std::uint32_t low = 0;
-          if (!eat('\\') || !eat('u') || !hex4(low) || low < 0xdc00 || low > 0xdfff) {
-            return false;
-          }
-          cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
-        }
-        append_utf8(out, cp);
-        continue;
-      }
-      constexpr std::string_view k_escaped = "\"\\/bfnrt";
-      constexpr std::string_view k_plain = "\"\\/\b\f\n\r\t";
-      const std::size_t which = k_escaped.find(e);
-      if (which == std::string_view::npos) {
-        return false;
-      }
-      if (out != nullptr) {
-        out->push_back(k_plain[which]);
-      }
-    }
-    return false;  // unterminated
-  }
-
-  bool digits() noexcept {
-    const std::size_t start = m_i;
-    while (m_i < m_s.size() && m_s[m_i] >= '0' && m_s[m_i] <= '9') {
-      ++m_i;
-    }
-    return m_i != start;
-  }
-
-  bool number() noexcept {
-    eat('-');
-    if (!eat('0') && !digits()) {
-      return false;
-    }
-    if (eat('.') && !digits()) {
-      return false;
-    }
-    if (eat('e') || eat('E')) {
-      if (!eat('+')) {
-        eat('-');
-      }
-      if (!digits()) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  bool literal(std::string_view word) noexcept {
-    if (m_s.substr(m_i, word.size()) != word) {
-      return false;
-    }
-    m_i += word.size();
-    return true;
-  }
-
-  bool value(int depth) {
-    if (depth > k_max_json_depth) {
-      return false;
-    }
-    skip_ws();
-    switch (peek()) {
-      case '"':
-        return string(nullptr);
-      case '{':
-        ++m_i;
-        skip_ws();
-        if (eat('}')) {
-          return true;
-        }
-        for (;;) {
-          skip_ws();
-          if (!string(nullptr)) {
-            return false;
-          }
-          skip_ws();
-          if (!eat(':') || !value(depth + 1)) {
-            return false;
-          }
-          skip_ws();
-          if (!eat(',')) {
-            return eat('}');
-          }
-        }
-      case '[':
-        ++m_i;
-        skip_ws();
-        if (eat(']')) {
-          return true;
-        }
-        for (;;) {
-          if (!value(depth + 1)) {
-            return false;
-          }
-          skip_ws();
-          if (!eat(',')) {
-            return eat(']');
-          }
-        }
-      case 't':
-        return literal("true");
-      case 'f':
-        return literal("false");
-      case 'n':
-        return literal("null");
-      default:
-        return number();
-    }
-  }
-
-  std::string_view m_s;
-  std::size_t m_i = 0;
-};
-
-bool is_base64url_segment(std::string_view s) noexcept {
-  for (const char c : s) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '=';
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
-}
-
 RouteKey user_key(std::string user) {
   return RouteKey{RouteKey::Kind::user, std::move(user), false};
 }
@@ -533,7 +231,7 @@ RouteKey id_key(std::string id, bool admin) {
 TargetParts split_target(std::string_view target) noexcept {
   std::string_view rest = target;
   if (!target.starts_with('/')) {
-    if (!istarts_with(target, "http://") && !istarts_with(target, "https://")) {
+    if (!core::istarts_with(target, "http://") && !core::istarts_with(target, "https://")) {
       return TargetParts{target, {}};
     }
     rest = target.substr(target.find("://") + 3);
@@ -548,31 +246,6 @@ TargetParts split_target(std::string_view target) noexcept {
   return TargetParts{rest.substr(0, q), rest.substr(q + 1)};
 }
 
-std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '%') {
-      if (text.size() - i < 3) {
-        return std::nullopt;
-      }
-      const int high = core::hex_digit_value(text[i + 1]);
-      const int low = core::hex_digit_value(text[i + 2]);
-      if (high < 0 || low < 0) {
-        return std::nullopt;
-      }
-      out.push_back(static_cast<char>((high << 4) | low));
-      i += 2;
-    } else if (plus_as_space && c == '+') {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::optional<std::string> query_arg(std::string_view query, std::string_view name, bool ignore_case) {
   std::size_t i = 0;
   while (i <= query.size()) {
@@ -580,9 +253,9 @@ std::optional<std::string> query_arg(std::string_view query, std::string_view na
     const std::string_view piece =
         query.substr(i, amp == std::string_view::npos ? std::string_view::npos : amp - i);
     const std::size_t eq = piece.find('=');
-    const std::optional<std::string> key = percent_decode(piece.substr(0, eq), true);
-    if (key && (ignore_case ? iequals(*key, name) : *key == name)) {
-      return percent_decode(eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1),
+    const std::optional<std::string> key = core::percent_decode(piece.substr(0, eq), true);
+    if (key && (ignore_case ? core::iequals(*key, name) : *key == name)) {
+      return core::percent_decode(eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1),
                             true);
     }
     if (amp == std::string_view::npos) {
@@ -598,11 +271,11 @@ std::vector<std::string_view> cookie_values(std::string_view cookie_header, std:
   std::size_t i = 0;
   while (i < cookie_header.size()) {
     const std::size_t semi = cookie_header.find(';', i);
-    const std::string_view piece = trim_ows(cookie_header.substr(
+    const std::string_view piece = core::trim_ows(cookie_header.substr(
         i, semi == std::string_view::npos ? std::string_view::npos : semi - i));
     const std::size_t eq = piece.find('=');
-    if (eq != std::string_view::npos && trim_ows(piece.substr(0, eq)) == name) {
-      std::string_view value = trim_ows(piece.substr(eq + 1));
+    if (eq != std::string_view::npos && core::trim_ows(piece.substr(0, eq)) == name) {
+      std::string_view value = core::trim_ows(piece.substr(eq + 1));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
         value = value.substr(1, value.size() - 2);
       }
@@ -623,43 +296,6 @@ bool has_auth_token_cookie(std::string_view cookie_header) {
     }
   }
   return false;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') {
-    text.remove_suffix(1);
-  }
-  if (text.size() % 4 == 1) {
-    return std::nullopt;
-  }
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : text) {
-    int v = -1;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '-') {
-      v = 62;
-    } else if (c == '_') {
-      v = 63;
-    }
-    if (v < 0) {
-      return std::nullopt;
-    }
-    acc = ((acc << 6) | static_cast<std::uint32_t>(v)) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
 }
 
 // ---- Token formats ---------------------------------------------------------------
@@ -739,30 +375,15 @@ std::string parse_zm_auth_token_id(std::string_view token) {
 }
 
 std::optional<std::string> jwt_subject(std::string_view jwt) {
-  jwt = trim_ows(jwt);
+  jwt = core::trim_ows(jwt);
   if (jwt.empty() || jwt.size() > k_max_route_token) {
     return std::nullopt;
   }
-  const std::size_t first = jwt.find('.');
-  if (first == std::string_view::npos) {
-    return std::nullopt;
-  }
-  const std::size_t second = jwt.find('.', first + 1);
-  if (second == std::string_view::npos || jwt.find('.', second + 1) != std::string_view::npos) {
-    return std::nullopt;  // not JWS compact (JWE has five segments)
-  }
-  const std::string_view header = jwt.substr(0, first);
-  const std::string_view payload = jwt.substr(first + 1, second - first - 1);
-  const std::string_view signature = jwt.substr(second + 1);
-  if (header.empty() || payload.empty() || !is_base64url_segment(header) ||
-      !is_base64url_segment(signature)) {
-    return std::nullopt;
-  }
-  const std::optional<std::string> json = base64url_decode(payload);
+  const std::optional<std::string> json = jwt_payload(jwt);
   if (!json) {
     return std::nullopt;
   }
-  std::optional<std::string> sub = JsonScan(*json).top_level_string("sub");
+  std::optional<std::string> sub = json_top_level_string(*json, "sub");
   if (!sub || !is_usable_name(*sub)) {
     return std::nullopt;
   }
@@ -776,7 +397,7 @@ RouteKey extract_route(const RequestView& r) {
   if (std::optional<std::string> user = rest_user(parts.path)) {
     return user_key(std::move(*user));
   }
-  if (istarts_with(parts.path, k_activesync_prefix) || istarts_with(parts.path, k_ews_prefix)) {
+  if (core::istarts_with(parts.path, k_activesync_prefix) || core::istarts_with(parts.path, k_ews_prefix)) {
     if (std::optional<std::string> user = exchange_user(r, parts.query)) {
       return user_key(std::move(*user));
     }
@@ -831,8 +452,8 @@ std::size_t ip_hash(std::string_view client_ip, std::size_t peers, std::size_t a
 
 bool is_long_poll(std::string_view path) {
   path = path.substr(0, path.find('?'));
-  return istarts_with(path, k_activesync_prefix) || path.starts_with("/service/soap/NoOpRequest") ||
-         path.starts_with("/service/soap/WaitSetRequest") || istarts_with(path, k_ews_prefix);
+  return core::istarts_with(path, k_activesync_prefix) || path.starts_with("/service/soap/NoOpRequest") ||
+         path.starts_with("/service/soap/WaitSetRequest") || core::istarts_with(path, k_ews_prefix);
 }
 
 bool has_raw_crlf_escape(std::string_view target) {
@@ -842,7 +463,7 @@ bool has_raw_crlf_escape(std::string_view target) {
       return true;
     }
     if (c == '%' && target.size() - i >= 3 && target[i + 1] == '0') {
-      const char x = lower(target[i + 2]);
+      const char x = core::ascii_lower(target[i + 2]);
       if (x == 'a' || x == 'd') {
         return true;
       }

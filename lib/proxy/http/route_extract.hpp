@@ -1,8 +1,10 @@
 #pragma once
 // Which mailbox an HTTP request belongs to, read from the request line and a
 // few headers (REFERENCE-zimbra §7.3, Zimbra's zmauth upstream module). Pure:
-// standard library plus core/base64, no I/O, no logging, no allocation beyond
-// the returned strings, so it can be fuzzed (tests/fuzz/http_route_fuzz.cpp).
+// standard library plus core/base64, core/strings, jwt.hpp and json_scan.hpp,
+// no I/O, no logging, no allocation beyond the returned strings, so it can be
+// fuzzed (tests/fuzz/http_route_fuzz.cpp). Query arguments are
+// percent-decoded with core::percent_decode.
 //
 // extract_route() tries these rules in order; the first that yields a key wins:
 //  1. REST      /home/<user>/, /home/~<user>/, /service/home/<user>/,
@@ -91,10 +93,12 @@ bool has_raw_crlf_escape(std::string_view target);
 std::string parse_zm_auth_token_id(std::string_view token);
 
 // The top-level "sub" claim of a JWS compact token "header.payload.signature"
-// (payload base64url, padding optional). Nothing is verified. nullopt when the
-// token is not three segments, the payload is not a JSON object, "sub" is
-// missing, repeated, not a string, empty, over k_max_route_name bytes or has
-// a control byte after unescaping.
+// (payload base64url, padding optional; jwt_payload in jwt.hpp, then
+// json_top_level_string in json_scan.hpp). Nothing is verified. Surrounding
+// spaces and tabs are ignored. nullopt when the token is empty or over
+// k_max_route_token bytes, is not three segments, the payload is not a JSON
+// object, "sub" is missing, repeated, not a string, empty, over
+// k_max_route_name bytes or has a control byte after unescaping.
 std::optional<std::string> jwt_subject(std::string_view jwt);
 
 // ---- Helpers, exposed for the other HTTP units and for tests ---------------
@@ -107,10 +111,6 @@ struct TargetParts {
   std::string_view query;
 };
 TargetParts split_target(std::string_view target) noexcept;
-
-// %XX decoding (either hex case); with plus_as_space, '+' is a space (query
-// strings, as Java servlets read them). nullopt on a malformed escape.
-std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space);
 
 // The decoded value of the first query argument named `name` (the name is
 // compared after decoding, case-sensitively unless ignore_case). nullopt when
@@ -125,8 +125,5 @@ std::vector<std::string_view> cookie_values(std::string_view cookie_header, std:
 // True when the Cookie header carries a non-empty ZM_AUTH_TOKEN (what the
 // mail modes and the login-upstream choice of §7.2 look at).
 bool has_auth_token_cookie(std::string_view cookie_header);
-
-// base64url (RFC 4648 §5), padding optional; no whitespace. nullopt when invalid.
-std::optional<std::string> base64url_decode(std::string_view text);
 
 }  // namespace zmproxy::proxy::http

@@ -13,20 +13,23 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/core/address.hpp"
+
 namespace zmproxy::proxy::http {
 
-// A Host header split into host and port. `host` has no brackets; `ipv6` says
-// it was a bracketed IPv6 literal; `port` is 1..5 digits (<= 65535) or empty.
+// A Host header split into host and port (core::parse_address). The host has
+// no brackets; `ipv6` says it was a bracketed IPv6 literal; the port is 0
+// when the header names none (`has_port`).
 struct HostHeader {
-  std::string_view host;
-  std::string_view port;
+  core::Address address;
+  bool has_port = false;
   bool ipv6 = false;
 };
 
 // nullopt for a Host header that is empty or malformed: a reg-name may only
 // hold letters, digits, '-', '.', '_'; an IPv6 literal must be bracketed and
-// valid; a port must be decimal and <= 65535 ("host:" counts as no port).
-// Optional whitespace around the value is ignored.
+// valid (no zone); a port must be decimal and <= 65535 (0 included; "host:"
+// counts as no port). Optional whitespace around the value is ignored.
 std::optional<HostHeader> split_host_header(std::string_view host_header);
 
 // strict off: always true. strict on: the host of the Host header (port

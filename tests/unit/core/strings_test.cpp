@@ -28,3 +28,27 @@ TEST_CASE("shell quoting survives embedded quotes", "[core][strings]") {
   CHECK(shell_quote("plain") == "'plain'");
   CHECK(shell_quote("it's") == "'it'\\''s'");
 }
+
+TEST_CASE("HTTP optional whitespace is spaces and tabs only", "[core][strings]") {
+  CHECK(trim_ows(" \ta b\t ") == "a b");
+  CHECK(trim_ows("\r\na\r\n") == "\r\na\r\n");
+  CHECK(trim_ows(" \t ").empty());
+  CHECK(trim_ows("").empty());
+}
+
+TEST_CASE("percent decoding", "[core][strings]") {
+  using namespace std::string_literals;
+  CHECK(percent_decode("a%20b%2fc", false) == "a b/c"s);
+  CHECK(percent_decode("%C3%a9", false) == "\xC3\xA9"s);
+  CHECK(percent_decode("%00", false) == "\0"s);  // decoded bytes are the caller's to judge
+  CHECK(percent_decode("100%25", false) == "100%"s);
+  CHECK(percent_decode("a+b", false) == "a+b"s);
+  CHECK(percent_decode("a+b", true) == "a b"s);
+  CHECK(percent_decode("%2B", true) == "+"s);
+  CHECK(percent_decode("", true) == ""s);
+  CHECK_FALSE(percent_decode("%", false).has_value());
+  CHECK_FALSE(percent_decode("%4", false).has_value());
+  CHECK_FALSE(percent_decode("a%4", false).has_value());
+  CHECK_FALSE(percent_decode("%g0", false).has_value());
+  CHECK_FALSE(percent_decode("%0g", false).has_value());
+}

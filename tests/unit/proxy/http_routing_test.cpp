@@ -334,19 +334,6 @@ TEST_CASE("ZM_AUTH_TOKEN decoding", "[http]") {
   CHECK(parse_zm_auth_token_id(zm_token("id=256:" + std::string(256, 'a') + ";")) == std::string(256, 'a'));
 }
 
-TEST_CASE("base64url decoding", "[http]") {
-  CHECK(base64url_decode("") == ""s);
-  CHECK(base64url_decode("Zg") == "f"s);
-  CHECK(base64url_decode("Zg==") == "f"s);
-  CHECK(base64url_decode("Zm8") == "fo"s);
-  CHECK(base64url_decode("Zm9v") == "foo"s);
-  CHECK(base64url_decode("-_8") == "\xfb\xff"s);
-  CHECK_FALSE(base64url_decode("+/8").has_value());
-  CHECK_FALSE(base64url_decode("Z").has_value());
-  CHECK_FALSE(base64url_decode("Zm 9v").has_value());
-  CHECK_FALSE(base64url_decode("Zg=x").has_value());
-}
-
 TEST_CASE("JWT subject extraction", "[http]") {
   CHECK(jwt_subject(jwt(R"({"sub":"abc"})")) == "abc"s);
   CHECK(jwt_subject(jwt(R"( { "iss" : "zimbra", "sub" : "abc" , "exp": 1.5e3 } )")) == "abc"s);
@@ -416,13 +403,6 @@ TEST_CASE("request-target, query and cookie helpers", "[http]") {
   CHECK(split_target("http://h?q").path.empty());
   CHECK(split_target("http://h?q").query == "q");
   CHECK(split_target("*").path == "*");
-
-  CHECK(percent_decode("a%20b%2fc", false) == "a b/c"s);
-  CHECK(percent_decode("a+b", false) == "a+b"s);
-  CHECK(percent_decode("a+b", true) == "a b"s);
-  CHECK_FALSE(percent_decode("%", false).has_value());
-  CHECK_FALSE(percent_decode("%4", false).has_value());
-  CHECK_FALSE(percent_decode("%g0", false).has_value());
 
   CHECK(query_arg("a=1&User=x%40y&b", "User") == "x@y"s);
   CHECK(query_arg("a=1&b", "b") == ""s);
@@ -685,6 +665,13 @@ TEST_CASE("public base URL: each branch", "[http]") {
     CHECK(public_base_url(in) == "https://mbox1.example.com");
     in.server_hostname = "2001:db8::5";
     CHECK(public_base_url(in) == "https://[2001:db8::5]");
+    in.server_hostname = "[2001:db8::5]";  // already bracketed: kept as it is
+    CHECK(public_base_url(in) == "https://[2001:db8::5]");
+    in.server_https_port = 8443;
+    CHECK(public_base_url(in) == "https://[2001:db8::5]:8443");
+    in.server_hostname = "2001:db8::5";
+    CHECK(public_base_url(in) == "https://[2001:db8::5]:8443");
+    in.server_https_port = 0;
     in.server_hostname = "";
     CHECK(public_base_url(in).empty());
   }
@@ -760,6 +747,15 @@ TEST_CASE("Location rewriting", "[http]") {
   CHECK(rewrite_location("http://mbox1:80/a", "http://mbox1", "https://pub/") == "https://pub/a");
   CHECK(rewrite_location("http://mbox1/a", "http://mbox1:80/", "https://pub") == "https://pub/a");
   CHECK(rewrite_location("https://[::1]:8443/a", "https://[::1]:8443", "https://pub") == "https://pub/a");
+  // Bracketed IPv6, with and without a port (an empty port is none); a bare one is no origin.
+  CHECK(rewrite_location("http://[::1]/a", "http://[::1]:80", "https://pub") == "https://pub/a");
+  CHECK(rewrite_location("http://[::1]:/a", "http://[::1]", "https://pub") == "https://pub/a");
+  CHECK(rewrite_location("HTTP://[2001:DB8::1]:8443/x", "http://[2001:db8::1]:8443", "https://pub") ==
+        "https://pub/x");
+  CHECK(rewrite_location("http://[::1]:8080/a", "http://[::1]", "https://pub") == "http://[::1]:8080/a");
+  CHECK(rewrite_location("http://::1/a", "http://[::1]", "https://pub") == "http://::1/a");
+  CHECK(rewrite_location("http://[::1/a", "http://[::1]", "https://pub") == "http://[::1/a");
+  CHECK(rewrite_location("http://mbox1:/a", "http://mbox1", "https://pub") == "https://pub/a");
   // An unusable base changes nothing.
   CHECK(rewrite_location("http://mbox1/a", "http://mbox1/path", "https://pub") == "http://mbox1/a");
   CHECK(rewrite_location("http://mbox1/a", "", "https://pub") == "http://mbox1/a");
@@ -792,14 +788,32 @@ TEST_CASE("strict server names", "[http]") {
   }
   CHECK_FALSE(host_allowed("proxy.example.com", {}, true));
 
+  CHECK(host_allowed("[2001:db8::1]:", names, true));  // an empty port after brackets too
+  CHECK_FALSE(host_allowed("[fe80::1%eth0]", {"fe80::1"}, true));  // no zone in a Host
+}
+
+TEST_CASE("Host header split into host and port", "[http]") {
   const std::optional<HostHeader> h = split_host_header("[::1]:8443");
   REQUIRE(h);
-  CHECK(h->host == "::1");
-  CHECK(h->port == "8443");
+  CHECK(h->address == zmproxy::core::Address{"::1", 8443});
+  CHECK(h->has_port);
   CHECK(h->ipv6);
-  CHECK(split_host_header("a.b")->port.empty());
-  CHECK_FALSE(split_host_header("[::1]x").has_value());
-  CHECK_FALSE(split_host_header("a:b:c").has_value());
+  const std::optional<HostHeader> bare = split_host_header("[2001:DB8::1]");  // bracketed, no port
+  REQUIRE(bare);
+  CHECK(bare->address.host == "2001:DB8::1");
+  CHECK_FALSE(bare->has_port);
+  CHECK(bare->ipv6);
+  CHECK_FALSE(split_host_header("a.b")->has_port);
+  CHECK(split_host_header("a.b:80")->address == zmproxy::core::Address{"a.b", 80});
+  CHECK(split_host_header("a.b:0")->has_port);  // port 0 is a port
+  CHECK_FALSE(split_host_header("a.b:")->has_port);
+  CHECK_FALSE(split_host_header("[::1]:")->has_port);
+  CHECK_FALSE(split_host_header("192.0.2.1")->ipv6);
+  for (const char* bad : {"", ":", ":80", "[::1]x", "a:b:c", "::1", "2001:db8::1:80", "[::1", "[]", "[a.b]",
+                          "[::1]:65536", "a.b::", "a b", "[fe80::1%eth0]:80"}) {
+    INFO(bad);
+    CHECK_FALSE(split_host_header(bad).has_value());
+  }
 }
 
 // ---- Garbage in, no crash --------------------------------------------------------------------

@@ -1,0 +1,41 @@
+#pragma once
+// What one web client connection carries from request to request: its
+// configuration generation, its access-log record, the request being served
+// (for its log line) and the buffers kept for their capacity. Internal to the
+// web session (session.cpp and the template headers it includes).
+//
+// Thread affinity: the connection's worker.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "lib/config/proxy_config.hpp"
+#include "lib/proxy/generation.hpp"
+#include "lib/proxy/http/header_arena.hpp"
+#include "lib/proxy/session_info.hpp"
+
+namespace zmproxy::proxy::http {
+
+struct ClientConnection {
+  std::shared_ptr<const proxy::Generation> shared;
+  const config::ProxyConfig& cfg;
+  proxy::SessionInfo info;
+  bool tls;
+  bool admin;
+  std::uint64_t requests = 0;
+  // The request being served, for its access log line.
+  std::string request_line;
+  std::string referer;
+  std::string user_agent;
+  int status = 0;
+  // Per request, kept for their capacity: the outgoing header and the
+  // forwarding fields added to the request.
+  std::string head;
+  std::string forwarded;
+  std::string client_xff;  // a trusted peer's X-Forwarded-For chain
+  HeaderArena arena;  // the current request's and response's header fields
+  bool peer_trusted = false;  // the peer is in http.trusted_proxies
+};
+
+}  // namespace zmproxy::proxy::http

@@ -1,0 +1,242 @@
+#pragma once
+// How the web session reads and writes HTTP/1.1 messages: the deadline of one
+// operation, the proxy's own answers (error pages, redirects), message
+// headers serialised by hand, hop-by-hop fields, and a message body relayed
+// as the parser yields it (re-framed in chunks when needed, paced when
+// asked). Templates over the client and upstream stream types; included by
+// session.cpp only, so Beast is compiled in one translation unit.
+//
+// Thread affinity: the connection's worker.
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "lib/core/strings.hpp"
+#include "lib/net/asio.hpp"
+#include "lib/net/deadline.hpp"
+#include "lib/net/stream_io.hpp"
+#include "lib/proxy/http/body_pace.hpp"
+#include "lib/proxy/http/client_connection.hpp"
+#include "lib/proxy/http/header_arena.hpp"
+
+namespace zmproxy::proxy::http {
+
+namespace asio = net::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+
+// Raw sockets: deadlines come from the worker's DeadlineSweeper, not from a
+// timer per operation (beast::tcp_stream arms one for every read and write).
+using PlainStream = net::tcp::socket;
+using TlsStream = net::TlsStream;  // OpenSSL on the socket: no per-connection engine buffers
+
+using FieldsAllocator = HeaderArenaAllocator<char>;
+using RequestParser = bhttp::request_parser<bhttp::buffer_body, FieldsAllocator>;
+using ResponseParser = bhttp::response_parser<bhttp::buffer_body, FieldsAllocator>;
+
+// The deadline of one operation on a stream: while it is alive, the socket
+// under the stream is cancelled once `timeout` has passed.
+class Timed : public net::DeadlineScope {
+ public:
+  template <class Stream>
+  Timed(Stream& s, std::chrono::milliseconds timeout)
+      : net::DeadlineScope(net::lowest(s).get_executor(), net::lowest(s), timeout) {}
+  // The operation's error, or timeout when the deadline cut it.
+  beast::error_code result(beast::error_code ec) const {
+    return expired() ? beast::error_code(beast::error::timeout) : ec;
+  }
+};
+
+inline std::string page(int status, std::string_view title, std::string_view text) {
+  return "<!DOCTYPE html><html><head><title>" + std::to_string(status) + " " + std::string(title) +
+         "</title></head><body><h1>" + std::string(title) + "</h1><p>" + std::string(text) +
+         "</p></body></html>\n";
+}
+
+// http.response_headers ("Name: value" lines, checked when read) set on a
+// response.
+template <class Fields>
+void set_configured_fields(bhttp::response_header<Fields>& res, const config::HttpSection& h) {
+  for (const std::string& line : h.response_headers) {
+    const auto colon = line.find(':');
+    res.set(std::string(core::trim(std::string_view(line).substr(0, colon))),
+            std::string(core::trim(std::string_view(line).substr(colon + 1))));
+  }
+}
+
+// The proxy's own answer: a small HTML page with `text`, the configured
+// response fields and `extra`. Whether the connection stays open.
+template <class Stream>
+asio::awaitable<bool> send_simple(ClientConnection& c, Stream& client, unsigned version, bhttp::status status,
+                                       std::string text, bool keep_alive,
+                                       std::vector<std::pair<std::string, std::string>> extra) {
+  bhttp::response<bhttp::string_body> res{status, version};
+  res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+  for (const auto& [k, v] : extra) {
+    res.set(k, v);
+  }
+  set_configured_fields(res.base(), c.cfg.http);
+  res.body() = page(static_cast<int>(status), std::string(bhttp::obsolete_reason(status)), text);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  c.status = static_cast<int>(status);
+  Timed deadline(client, c.cfg.http.send_timeout);
+  auto [ec, n] = co_await bhttp::async_write(client, res, net::use_nothrow);
+  c.info.bytes_out += n;
+  co_return !ec && !deadline.expired() && keep_alive;
+}
+
+// A message header as it goes out: the start line, then the fields in
+// their order. Written by hand rather than by Beast's serializer, whose
+// buffer-sequence machinery cost more than the rest of a small request.
+template <class Fields>
+void serialize_header(std::string& out, const bhttp::request_header<Fields>& h) {
+  out.clear();
+  out.append(h.method_string().data(), h.method_string().size());
+  out.push_back(' ');
+  out.append(h.target().data(), h.target().size());
+  out.append(h.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+}
+
+template <class Fields>
+void serialize_header(std::string& out, const bhttp::response_header<Fields>& h) {
+  out.clear();
+  out.append(h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out.append(std::to_string(h.result_int()));
+  out.push_back(' ');
+  const auto reason = h.reason().empty() ? bhttp::obsolete_reason(h.result()) : h.reason();
+  out.append(reason.data(), reason.size());
+  out.append("\r\n");
+}
+
+// The fields but those `drop` names, then `extra` (whole lines), then the
+// blank line.
+template <class Header, class Drop>
+void serialize_fields(std::string& out, const Header& h, std::string_view extra, Drop drop) {
+  for (const auto& f : h) {
+    const auto name = f.name_string();
+    if (drop(std::string_view(name.data(), name.size()))) {
+      continue;
+    }
+    out.append(name.data(), name.size());
+    out.append(": ");
+    out.append(f.value().data(), f.value().size());
+    out.append("\r\n");
+  }
+  out.append(extra);
+  out.append("\r\n");
+}
+
+inline constexpr auto k_keep_all = [](std::string_view) { return false; };
+
+// HTTP2-Settings goes with `Upgrade: h2c`, which is never passed on.
+inline bool is_hop_by_hop(std::string_view name) {
+  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+                             "proxy-authorization", "te", "trailer", "upgrade", "http2-settings"}) {
+    if (core::iequals(name, h)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+template <class Fields>
+void erase_hop_by_hop(Fields& fields) {
+  for (auto it = fields.begin(); it != fields.end();) {
+    it = is_hop_by_hop(it->name_string()) ? fields.erase(it) : std::next(it);
+  }
+}
+
+struct RelayResult {
+  beast::error_code ec;
+  bool reading = false;  // the error came from the side read
+};
+
+// Send `head` (may be empty), then the message body as the parser yields
+// it: unchanged, or re-framed in chunks when `chunked` (the parser took the
+// incoming framing off; trailers are not passed on). The head leaves with
+// the first piece of the body, in one write. With a `pace`, a body slower
+// than it is cut (timeout, reading).
+template <class In, class Out, bool isRequest, class Allocator>
+asio::awaitable<RelayResult> relay_body(In& in, beast::flat_buffer& inbuf,
+                                             bhttp::parser<isRequest, bhttp::buffer_body, Allocator>& p, Out& out,
+                                             std::string_view head, bool chunked,
+                                             std::chrono::milliseconds read_timeout,
+                                             std::chrono::milliseconds write_timeout, std::uint64_t& read_bytes,
+                                             std::uint64_t& written_bytes, const BodyPace* pace = nullptr) {
+  constexpr std::size_t k_chunk = 64 * 1024;
+  // A known short body gets a buffer of its size (a 1 KiB answer does not
+  // allocate and free 64 KiB); others are copied 64 KiB at a time.
+  const auto remaining = p.is_done() ? boost::optional<std::uint64_t>(0) : p.content_length_remaining();
+  const std::size_t chunk = remaining && *remaining < k_chunk ? std::max<std::size_t>(*remaining, 1) : k_chunk;
+  std::unique_ptr<char[]> buf(new char[chunk]);  // uninitialised: written before it is read
+  // Beast reads into `inbuf` only as much as its free capacity: left at the
+  // few hundred bytes a header needed, a body would come in 512-byte reads.
+  if (inbuf.capacity() < chunk) {
+    inbuf.reserve(chunk);
+  }
+  char frame[24];  // "<hex size>\r\n"
+  static constexpr std::string_view k_crlf = "\r\n";
+  static constexpr std::string_view k_last = "0\r\n\r\n";
+  std::uint64_t body_in = 0;
+  while (true) {
+    std::size_t n = 0;
+    if (!p.is_done()) {
+      p.get().body().data = buf.get();
+      p.get().body().size = chunk;
+      auto timeout = read_timeout;
+      if (pace != nullptr) {
+        const auto allowed = pace->allowance(body_in, net::coarse_now());
+        if (allowed.count() <= 0) {
+          co_return RelayResult{beast::error::timeout, true};
+        }
+        timeout = std::min(timeout, allowed);
+      }
+      // What has arrived goes on at once (async_read would wait for a full
+      // buffer: a streamed answer would stall in the proxy).
+      Timed deadline(in, timeout);
+      auto [read_ec, rn] = co_await bhttp::async_read_some(in, inbuf, p, net::use_nothrow);
+      auto ec = deadline.result(read_ec);
+      if (ec && ec != bhttp::error::need_buffer) {
+        co_return RelayResult{ec, true};
+      }
+      n = chunk - p.get().body().size;
+      read_bytes += n;
+      body_in += n;
+    }
+    std::size_t frame_size = 0;
+    if (chunked && n > 0) {
+      frame_size = static_cast<std::size_t>(std::snprintf(frame, sizeof frame, "%zx\r\n", n));
+    }
+    const bool last = p.is_done();
+    const std::array<asio::const_buffer, 5> pieces{
+        asio::buffer(head.data(), head.size()), asio::buffer(frame, frame_size), asio::buffer(buf.get(), n),
+        asio::buffer(k_crlf.data(), frame_size > 0 ? k_crlf.size() : 0),
+        asio::buffer(k_last.data(), chunked && last ? k_last.size() : 0)};
+    head = {};
+    if (asio::buffer_size(pieces) > 0) {
+      Timed deadline(out, write_timeout);
+      auto [write_ec, wn] = co_await asio::async_write(out, pieces, net::use_nothrow);
+      written_bytes += wn;
+      if (auto wec = deadline.result(write_ec)) {
+        co_return RelayResult{wec, false};
+      }
+    }
+    if (last) {
+      co_return RelayResult{};
+    }
+  }
+}
+
+}  // namespace zmproxy::proxy::http

@@ -172,7 +172,10 @@ awaitable<Next> login(S& s, Stream& client, const Command& cmd) {
   if (!user || !pass) {
     co_return co_await reply(s, client, cmd.tag + " BAD LOGIN takes a user name and a password\r\n");
   }
-  co_await do_login(s, client, Login{cmd.tag, false, SaslMechanism::plain, *user, {}, {}, *pass});
+  // Named, then moved: GCC 12 corrupts a class prvalue passed by value to a
+  // coroutine inside co_await.
+  Login l{cmd.tag, false, SaslMechanism::plain, *user, {}, {}, *pass};
+  co_await do_login(s, client, std::move(l));
   co_return Next::done;
 }
 

@@ -52,13 +52,12 @@ void append_astring(std::vector<std::string>& parts, std::string_view v, bool li
 
 // The proxy's ID: the client's address, and what the client said of itself.
 std::string id_command(const MailboxLoginRequest& r, const std::string& id_tag) {
-  const SessionInfo& info = r.info;
   const std::string& name = r.client_name;
   const std::string& version = r.client_version;
   std::string via = name.empty() ? "" : name + (version.empty() ? "" : "/" + version) + ",";
-  via += info.local_ip + "(zmproxy/" + std::string(k_version) + ")";
-  return id_tag + " ID (\"X-ORIGINATING-IP\" " + imap_quoted(info.client_ip) + " \"X-ORIGINATING-PORT\" " +
-         imap_quoted(std::to_string(info.client_port)) + " \"name\" " +
+  via += r.local_ip + "(zmproxy/" + std::string(k_version) + ")";
+  return id_tag + " ID (\"X-ORIGINATING-IP\" " + imap_quoted(r.client_ip) + " \"X-ORIGINATING-PORT\" " +
+         imap_quoted(std::to_string(r.client_port)) + " \"name\" " +
          imap_quoted(name.empty() ? "zmproxy" : name) + " \"version\" " +
          imap_quoted(version.empty() ? k_version : version) + " \"X-VIA\" " + imap_quoted(via) + ")\r\n";
 }

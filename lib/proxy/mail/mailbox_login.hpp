@@ -34,8 +34,10 @@ void strip_suffix(Login& login);
 // Everything the login at the mailbox needs.
 struct MailboxLoginRequest {
   Login login;
-  route::Route route;       // the mailbox, and the account name to use there
-  const SessionInfo& info;  // the client's and the proxy's addresses
+  route::Route route;  // the mailbox, and the account name to use there
+  std::string client_ip;
+  unsigned short client_port = 0;
+  std::string local_ip;        // the proxy's address the client reached
   std::string client_name;     // IMAP: what the client's ID said (printable)
   std::string client_version;
   bool send_client_address = true;  // IMAP ID / POP3 XOIP or XCLIENT

@@ -197,7 +197,7 @@ awaitable<Next> dialogue(State<P>& s, Stream& client, bool greet) {
 // unread, and what it said in clear is forgotten (RFC 2595 section 4): the
 // dialogue starts again under TLS, within the same login budget.
 template <class P, class Stream>
-awaitable<Next> start_tls(State<P>& s, Stream& client, const std::string& tag) {
+awaitable<Next> start_tls(State<P>& s, Stream& client, std::string_view tag) {
   if (!starttls_offered(s)) {
     co_return co_await reply(s, client, P::tagged(tag, P::k_tls_refused));
   }
@@ -212,18 +212,41 @@ awaitable<Next> start_tls(State<P>& s, Stream& client, const std::string& tag) {
 
 // ---- the login ----
 
-template <class P, class Stream>
-awaitable<void> mailbox_unavailable(State<P>& s, Stream& client, const Login& login, const std::string& where,
-                                    std::string_view why) {
-  ZMPROXY_LOG(warn, P::k_name, "{} -> {}: {}", s.info.client_ip, where, why);
-  s.info.outcome = "unavailable";
-  co_await send(s, client, P::tagged(login.tag, P::k_mailbox_not_responding));
-}
-
-// The mailbox accepted: its reply to the client, the client's pipelined
-// commands to the mailbox, and both connections to the relay.
+// The login at the mailbox (P's upstream_login.cpp), and what follows its
+// verdict: unavailable, refused (wait, forget the route, tell the client), or
+// accepted (the mailbox's reply to the client, the client's pipelined
+// commands to the mailbox, both connections to the relay).
 template <class P, class Client, class Upstream>
-awaitable<void> login_accepted(State<P>& s, Client& client, Upstream& up, const MailboxVerdict& verdict) {
+awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login, route::Route route) {
+  const std::string where = route.host + ":" + std::to_string(route.port);
+  MailboxLoginRequest request;
+  request.login = login;
+  request.route = std::move(route);
+  request.client_ip = s.info.client_ip;
+  request.client_port = s.info.client_port;
+  request.local_ip = s.info.local_ip;
+  request.send_client_address = s.settings.send_client_address;
+  request.timeout = s.cfg.upstream.connect_timeout;
+  s.dialogue.describe(request);
+  MailboxVerdict verdict = co_await P::login_at_mailbox(up, request);
+  if (verdict.kind == MailboxVerdict::Kind::unavailable) {
+    ZMPROXY_LOG(warn, P::k_name, "{} -> {}: {}", s.info.client_ip, where, verdict.why);
+    s.info.outcome = "unavailable";
+    co_await send(s, client, P::tagged(login.tag, P::k_mailbox_not_responding));
+    co_return;
+  }
+  if (verdict.kind == MailboxVerdict::Kind::refused) {
+    s.counters.login_failures++;
+    s.info.outcome = "auth-failed";
+    co_await pause_for(s.cfg.upstream.auth_wait);
+    co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
+    std::string text = P::mailbox_refused(login);
+    if (s.cfg.upstream.pass_errors) {
+      text = P::tagged(login.tag, std::string(P::k_no) + verdict.reply);
+    }
+    co_await send(s, client, text);
+    co_return;
+  }
   s.counters.logins++;
   s.info.user = verdict.user;
   if (!co_await send(s, client, verdict.reply)) {
@@ -237,40 +260,6 @@ awaitable<void> login_accepted(State<P>& s, Client& client, Upstream& up, const 
   }
   s.info.outcome = "ok";
   hand_off(std::move(client), std::move(up), s.hand_off_end(), s.settings.authenticated_idle_timeout);
-}
-
-// The mailbox refused (NO, BAD, -ERR): wait, forget the route, tell the client.
-template <class P, class Stream>
-awaitable<void> login_refused(State<P>& s, Stream& client, const Login& login, const MailboxVerdict& verdict) {
-  s.counters.login_failures++;
-  s.info.outcome = "auth-failed";
-  co_await pause_for(s.cfg.upstream.auth_wait);
-  co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
-  std::string text = P::mailbox_refused(login);
-  if (s.cfg.upstream.pass_errors) {
-    text = P::tagged(login.tag, std::string(P::k_no) + verdict.reply);
-  }
-  co_await send(s, client, text);
-}
-
-template <class P, class Client, class Upstream>
-awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login, route::Route route) {
-  const std::string where = route.host + ":" + std::to_string(route.port);
-  MailboxLoginRequest request{std::move(login), std::move(route), s.info, {}, {},
-                              s.settings.send_client_address, s.cfg.upstream.connect_timeout};
-  s.dialogue.describe(request);
-  const MailboxVerdict verdict = co_await P::login_at_mailbox(up, request);
-  switch (verdict.kind) {
-    case MailboxVerdict::Kind::accepted:
-      co_await login_accepted(s, client, up, verdict);
-      break;
-    case MailboxVerdict::Kind::refused:
-      co_await login_refused(s, client, request.login, verdict);
-      break;
-    case MailboxVerdict::Kind::unavailable:
-      co_await mailbox_unavailable(s, client, request.login, where, verdict.why);
-      break;
-  }
 }
 
 // The lookup found no mailbox: unavailable (ours), or refused (the user's).
@@ -331,7 +320,7 @@ awaitable<void> do_login(State<P>& s, Stream& client, Login login) {
 // A login with a SASL mechanism (IMAP AUTHENTICATE, POP3 AUTH): the
 // mechanism checked, the exchange with the client, then do_login.
 template <class P, class Stream>
-awaitable<Next> authenticate(State<P>& s, Stream& client, const std::string& tag, SaslMechanism mech,
+awaitable<Next> authenticate(State<P>& s, Stream& client, std::string_view tag, SaslMechanism mech,
                              std::optional<std::string> initial_response) {
   const bool supported = mech == SaslMechanism::plain || mech == SaslMechanism::login ||
                          mech == SaslMechanism::xoauth2 || mech == SaslMechanism::oauthbearer;
@@ -352,7 +341,8 @@ awaitable<Next> authenticate(State<P>& s, Stream& client, const std::string& tag
                                  : P::tagged(tag, std::string(P::k_sasl_invalid) + cred.error);
     co_return co_await reply(s, client, text);
   }
-  Login login{tag, true, mech, std::move(cred.user), {}, std::move(cred.authzid), std::move(cred.password)};
+  Login login{std::string(tag), true, mech, std::move(cred.user), {}, std::move(cred.authzid),
+              std::move(cred.password)};
   co_await do_login(s, client, std::move(login));
   co_return Next::done;
 }

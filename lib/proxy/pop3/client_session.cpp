@@ -121,7 +121,8 @@ awaitable<Next> pass(S& s, Stream& client, const Command& cmd) {
   if (cleartext_refused(s)) {
     co_return co_await reply(s, client, Pop3::tagged({}, Pop3::k_cleartext_login));
   }
-  co_await do_login(s, client, Login{{}, false, SaslMechanism::plain, s.dialogue.user, {}, {}, cmd.rest});
+  Login l{{}, false, SaslMechanism::plain, s.dialogue.user, {}, {}, cmd.rest};  // named: see imap's login
+  co_await do_login(s, client, std::move(l));
   co_return Next::done;
 }
 

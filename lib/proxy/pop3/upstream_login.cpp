@@ -29,11 +29,11 @@ awaitable<std::optional<Response>> command_reply(Reader<Stream>& io, std::string
 }
 
 // The client's address: XCLIENT when the greeting offers it, else XOIP.
-std::string address_command(const Response& greeting, const SessionInfo& info) {
+std::string address_command(const Response& greeting, const MailboxLoginRequest& r) {
   if (greeting_offers(greeting.raw, "XCLIENT")) {
-    return "XCLIENT ADDR=" + info.client_ip + " PORT=" + std::to_string(info.client_port) + "\r\n";
+    return "XCLIENT ADDR=" + r.client_ip + " PORT=" + std::to_string(r.client_port) + "\r\n";
   }
-  return "XOIP " + info.client_ip + "\r\n";
+  return "XOIP " + r.client_ip + "\r\n";
 }
 
 template <class Stream>
@@ -75,7 +75,7 @@ awaitable<MailboxVerdict> login_at(Stream& mailbox, const MailboxLoginRequest& r
   }
   // Its answer, +OK or -ERR, only has to be there before the login goes.
   if (r.send_client_address) {
-    const std::string command = address_command(*greeting, r.info);
+    const std::string command = address_command(*greeting, r);
     if (!co_await command_reply(io, command)) {
       co_return MailboxVerdict::unavailable("no answer to the client's address");
     }

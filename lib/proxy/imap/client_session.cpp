@@ -165,15 +165,17 @@ std::string id(S& s, const Command& cmd) {
 template <class Stream>
 awaitable<Next> login(S& s, Stream& client, const Command& cmd) {
   if (cleartext_refused(s)) {
-    co_return co_await reply(s, client, Imap::tagged(cmd.tag, Imap::k_cleartext_login));
+    const std::string text = Imap::tagged(cmd.tag, Imap::k_cleartext_login);
+    co_return co_await reply(s, client, text);
   }
   const auto user = cmd.args.size() == 2 ? arg_string(cmd.args[0]) : std::nullopt;
   const auto pass = cmd.args.size() == 2 ? arg_string(cmd.args[1]) : std::nullopt;
   if (!user || !pass) {
-    co_return co_await reply(s, client, cmd.tag + " BAD LOGIN takes a user name and a password\r\n");
+    const std::string text = cmd.tag + " BAD LOGIN takes a user name and a password\r\n";
+    co_return co_await reply(s, client, text);
   }
-  // Named, then moved: GCC 12 corrupts a class prvalue passed by value to a
-  // coroutine inside co_await.
+  // Named, then moved: GCC 12 miscompiles a braced temporary passed by value
+  // to a coroutine inside co_await.
   Login l{cmd.tag, false, SaslMechanism::plain, *user, {}, {}, *pass};
   co_await do_login(s, client, std::move(l));
   co_return Next::done;
@@ -195,18 +197,22 @@ awaitable<Next> Imap::dispatch(S& s, Stream& client, Command cmd) {
   const std::string& tag = cmd.tag;
   const std::string& name = cmd.name;
   if (name == "CAPABILITY") {
-    co_return co_await reply(s, client, "* CAPABILITY " + capabilities(s) + "\r\n" + tag + " OK CAPABILITY completed\r\n");
+    const std::string text = "* CAPABILITY " + capabilities(s) + "\r\n" + tag + " OK CAPABILITY completed\r\n";
+    co_return co_await reply(s, client, text);
   }
   if (name == "NOOP") {
-    co_return co_await reply(s, client, tag + " OK NOOP completed\r\n");
+    const std::string text = tag + " OK NOOP completed\r\n";
+    co_return co_await reply(s, client, text);
   }
   if (name == "LOGOUT") {
     s.info.outcome = "logout";
-    co_await send(s, client, "* BYE zmproxy logging out\r\n" + tag + " OK LOGOUT completed\r\n");
+    const std::string text = "* BYE zmproxy logging out\r\n" + tag + " OK LOGOUT completed\r\n";
+    co_await send(s, client, text);
     co_return Next::done;
   }
   if (name == "ID") {
-    co_return co_await reply(s, client, id(s, cmd));
+    const std::string text = id(s, cmd);
+    co_return co_await reply(s, client, text);
   }
   if (name == "STARTTLS") {
     co_return co_await start_tls(s, client, tag);
@@ -217,7 +223,8 @@ awaitable<Next> Imap::dispatch(S& s, Stream& client, Command cmd) {
   if (name == "AUTHENTICATE") {
     co_return co_await authenticate(s, client, cmd);
   }
-  co_return co_await refuse_command(s, client, tag + " BAD [CLIENTBUG] " + name + " is not valid before login\r\n");
+  const std::string text = tag + " BAD [CLIENTBUG] " + name + " is not valid before login\r\n";
+  co_return co_await refuse_command(s, client, text);
 }
 
 }  // namespace

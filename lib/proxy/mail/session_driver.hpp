@@ -156,7 +156,8 @@ awaitable<std::optional<decltype(std::declval<typename P::Parser&>().take())>> n
         co_await send(s, client, P::k_bye_too_many_errors);
         co_return std::nullopt;
       }
-      if (!co_await send(s, client, P::invalid_reply(s, step.reason))) {
+      const std::string text = P::invalid_reply(s, step.reason);
+      if (!co_await send(s, client, text)) {
         co_return std::nullopt;
       }
     } else if constexpr (requires { Status::need_continuation; }) {
@@ -172,7 +173,8 @@ awaitable<std::optional<decltype(std::declval<typename P::Parser&>().take())>> n
 template <class P, class Stream>
 awaitable<Next> dialogue(State<P>& s, Stream& client, bool greet) {
   if (greet) {
-    if (!co_await send(s, client, P::greeting(s))) {
+    const std::string text = P::greeting(s);
+    if (!co_await send(s, client, text)) {
       co_return Next::done;
     }
   }
@@ -199,12 +201,14 @@ awaitable<Next> dialogue(State<P>& s, Stream& client, bool greet) {
 template <class P, class Stream>
 awaitable<Next> start_tls(State<P>& s, Stream& client, std::string_view tag) {
   if (!starttls_offered(s)) {
-    co_return co_await reply(s, client, P::tagged(tag, P::k_tls_refused));
+    const std::string text = P::tagged(tag, P::k_tls_refused);
+    co_return co_await reply(s, client, text);
   }
   s.in.clear();
   s.parser.reset();
   s.dialogue.forget();
-  if (!co_await send(s, client, P::tagged(tag, P::k_tls_go))) {
+  const std::string text = P::tagged(tag, P::k_tls_go);
+  if (!co_await send(s, client, text)) {
     co_return Next::done;
   }
   co_return Next::upgrade;
@@ -232,7 +236,8 @@ awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login,
   if (verdict.kind == MailboxVerdict::Kind::unavailable) {
     ZMPROXY_LOG(warn, P::k_name, "{} -> {}: {}", s.info.client_ip, where, verdict.why);
     s.info.outcome = "unavailable";
-    co_await send(s, client, P::tagged(login.tag, P::k_mailbox_not_responding));
+    const std::string text = P::tagged(login.tag, P::k_mailbox_not_responding);
+    co_await send(s, client, text);
     co_return;
   }
   if (verdict.kind == MailboxVerdict::Kind::refused) {
@@ -290,11 +295,13 @@ awaitable<void> do_login(State<P>& s, Stream& client, Login login) {
   // Nothing that could end a line at the mailbox or in the lookup's headers.
   if (!safe_login_name(login.user) || login.user.size() > k_max_sasl_login ||
       (!login.authzid.empty() && !safe_login_name(login.authzid))) {
-    co_await send(s, client, P::tagged(login.tag, P::k_invalid_login_name));
+    const std::string text = P::tagged(login.tag, P::k_invalid_login_name);
+    co_await send(s, client, text);
     co_return;
   }
   if (!safe_secret(login.password)) {
-    co_await send(s, client, P::tagged(login.tag, P::k_bad_password));
+    const std::string text = P::tagged(login.tag, P::k_bad_password);
+    co_await send(s, client, text);
     co_return;
   }
   s.info.user = login.user;
@@ -325,10 +332,12 @@ awaitable<Next> authenticate(State<P>& s, Stream& client, std::string_view tag, 
   const bool supported = mech == SaslMechanism::plain || mech == SaslMechanism::login ||
                          mech == SaslMechanism::xoauth2 || mech == SaslMechanism::oauthbearer;
   if (!supported || (mech == SaslMechanism::plain && !s.settings.sasl_plain)) {
-    co_return co_await reply(s, client, P::tagged(tag, P::k_no_mechanism));
+    const std::string text = P::tagged(tag, P::k_no_mechanism);
+    co_return co_await reply(s, client, text);
   }
   if (cleartext_refused(s)) {
-    co_return co_await reply(s, client, P::tagged(tag, P::k_cleartext_auth));
+    const std::string text = P::tagged(tag, P::k_cleartext_auth);
+    co_return co_await reply(s, client, text);
   }
   auto cred = co_await read_sasl_credentials(client, s.in, s.info, s.budget, mech, std::move(initial_response));
   using Outcome = SaslCredentials::Outcome;

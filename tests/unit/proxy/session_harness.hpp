@@ -30,6 +30,23 @@ inline void rethrow(std::exception_ptr e) {
   }
 }
 
+// Runs `f` on a thread of its own, rethrowing what it throws. Each run's
+// io_context gets its own thread: net::DeadlineSweeper is per thread and
+// keeps the first io_context it sees (the daemon has one per worker).
+template <class F>
+void on_own_thread(F f) {
+  std::exception_ptr error;
+  std::thread t([&] {
+    try {
+      f();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  t.join();
+  rethrow(error);
+}
+
 // A generation from `toml` (config::parse_config) whose routes come from the
 // lookup handler at 127.0.0.1:`lookup_port` (no cache, no memcached).
 inline std::shared_ptr<const proxy::Generation> make_generation(const std::string& toml, unsigned short lookup_port) {
@@ -59,43 +76,45 @@ inline std::shared_ptr<const proxy::Generation> make_generation(const std::strin
 template <class Session>
 std::string drive_session(Session session, std::shared_ptr<const proxy::Generation> gen, const std::string& input,
                           const std::string& until, FakeUpstream& mailbox) {
-  asio::io_context io;
-  net::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
   std::string seen;
-  bool client_done = false;
-  auto server = [&]() -> asio::awaitable<void> {
-    net::tcp::socket socket = co_await acceptor.async_accept(asio::use_awaitable);
-    // Built outside co_await: GCC 12 miscompiles temporaries passed by value there.
-    proxy::ConnectionSlot slot;
-    auto run = session(gen, std::move(socket), false, std::move(slot));
-    co_await std::move(run);
-  };
-  auto client = [&]() -> asio::awaitable<void> {
-    net::tcp::socket c(io);
-    const net::tcp::endpoint at = acceptor.local_endpoint();
-    co_await c.async_connect(at, asio::use_awaitable);
-    co_await asio::async_write(c, asio::buffer(input), asio::use_awaitable);
-    char buf[4096];
-    while (seen.find(until) == std::string::npos) {
-      auto [ec, n] = co_await c.async_read_some(asio::buffer(buf), net::use_nothrow);
-      if (ec) {
-        break;
+  asio::io_context io;  // outlives the thread and its DeadlineSweeper
+  on_own_thread([&] {
+    net::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    bool client_done = false;
+    auto server = [&]() -> asio::awaitable<void> {
+      net::tcp::socket socket = co_await acceptor.async_accept(asio::use_awaitable);
+      // Built outside co_await: GCC 12 miscompiles temporaries passed by value there.
+      proxy::ConnectionSlot slot;
+      auto run = session(gen, std::move(socket), false, std::move(slot));
+      co_await std::move(run);
+    };
+    auto client = [&]() -> asio::awaitable<void> {
+      net::tcp::socket c(io);
+      const net::tcp::endpoint at = acceptor.local_endpoint();
+      co_await c.async_connect(at, asio::use_awaitable);
+      co_await asio::async_write(c, asio::buffer(input), asio::use_awaitable);
+      char buf[4096];
+      while (seen.find(until) == std::string::npos) {
+        auto [ec, n] = co_await c.async_read_some(asio::buffer(buf), net::use_nothrow);
+        if (ec) {
+          break;
+        }
+        seen.append(buf, n);
       }
-      seen.append(buf, n);
+      c.close();
+      client_done = true;
+    };
+    asio::co_spawn(io, server(), rethrow);
+    asio::co_spawn(io, client(), rethrow);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!(client_done && mailbox.done()) && std::chrono::steady_clock::now() < deadline) {
+      if (io.stopped()) {  // out of work: only the mailbox's thread is left to finish
+        io.restart();
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      io.run_for(std::chrono::milliseconds(20));
     }
-    c.close();
-    client_done = true;
-  };
-  asio::co_spawn(io, server(), rethrow);
-  asio::co_spawn(io, client(), rethrow);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!(client_done && mailbox.done()) && std::chrono::steady_clock::now() < deadline) {
-    if (io.stopped()) {  // out of work: only the mailbox's thread is left to finish
-      io.restart();
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    io.run_for(std::chrono::milliseconds(20));
-  }
+  });
   return seen;
 }
 
@@ -120,17 +139,19 @@ inline proxy::mail::MailboxLoginRequest login_request(const FakeUpstream& fake, 
 // connection, closed afterwards.
 template <class Login>
 proxy::mail::MailboxVerdict verdict_of(Login login, FakeUpstream& fake, proxy::mail::MailboxLoginRequest request) {
-  asio::io_context io;
   proxy::mail::MailboxVerdict verdict;
-  auto body = [&]() -> asio::awaitable<void> {
-    net::tcp::socket s(io);
-    const net::tcp::endpoint at(asio::ip::make_address("127.0.0.1"), fake.port());
-    co_await s.async_connect(at, asio::use_awaitable);
-    auto run = login(s, request);
-    verdict = co_await std::move(run);
-  };
-  asio::co_spawn(io, body(), rethrow);
-  io.run_for(std::chrono::seconds(10));
+  asio::io_context io;  // outlives the thread and its DeadlineSweeper
+  on_own_thread([&] {
+    auto body = [&]() -> asio::awaitable<void> {
+      net::tcp::socket s(io);
+      const net::tcp::endpoint at(asio::ip::make_address("127.0.0.1"), fake.port());
+      co_await s.async_connect(at, asio::use_awaitable);
+      auto run = login(s, request);
+      verdict = co_await std::move(run);
+    };
+    asio::co_spawn(io, body(), rethrow);
+    io.run_for(std::chrono::seconds(10));
+  });
   return verdict;
 }
 

@@ -32,42 +32,12 @@ struct ImapDialogue {
 
 // IMAP's entries in the driver's table (session_driver.hpp).
 struct Imap {
-  static constexpr const char* k_name = "imap";
-  static constexpr const char* k_tls_name = "imaps";
-  static constexpr Protocol k_plain = Protocol::imap;
-  static constexpr Protocol k_implicit = Protocol::imaps;
+  static constexpr MailProtocol k_protocol{"imap", "imaps", Protocol::imap, Protocol::imaps,
+                                           &config::ProxyConfig::imap, &ReplyText::imap};
+  static constexpr std::string_view k_literal_go_ahead = "+ Ready for literal data\r\n";
   using Parser = CommandParser;
   using Dialogue = ImapDialogue;
   using S = mail::State<Imap>;
-
-  static constexpr std::string_view k_bye_login_timeout = "* BYE login took too long; closing the connection\r\n";
-  static constexpr std::string_view k_bye_idle = "* BYE idle too long; closing the connection\r\n";
-  static constexpr std::string_view k_bye_too_long = "* BYE [TOOBIG] command line too long\r\n";
-  static constexpr std::string_view k_bye_too_many_errors = "* BYE too many invalid commands\r\n";
-  static constexpr std::string_view k_bye_too_many_commands = "* BYE too many commands before login\r\n";
-  static constexpr std::string_view k_literal_go_ahead = "+ Ready for literal data\r\n";
-  // After the client's tag:
-  static constexpr std::string_view k_no_mechanism = "NO [CANNOT] mechanism not supported";
-  static constexpr std::string_view k_cleartext_auth =
-      "NO [PRIVACYREQUIRED] Cleartext authentication is disabled; use STARTTLS or IMAPS";
-  static constexpr std::string_view k_cleartext_login =
-      "NO [PRIVACYREQUIRED] Cleartext logins are disabled; use STARTTLS or IMAPS";
-  static constexpr std::string_view k_sasl_cancelled = "BAD AUTHENTICATE aborted";
-  static constexpr std::string_view k_sasl_invalid = "BAD [CLIENTBUG] ";
-  static constexpr std::string_view k_tls_refused = "BAD STARTTLS is not available here";
-  static constexpr std::string_view k_tls_go = "OK Begin TLS negotiation now";
-  static constexpr std::string_view k_invalid_login_name = "NO [AUTHENTICATIONFAILED] invalid login name";
-  static constexpr std::string_view k_bad_password =
-      "NO [AUTHENTICATIONFAILED] a password may not hold CR, LF or NUL";
-  static constexpr std::string_view k_mailbox_unreachable =
-      "NO [UNAVAILABLE] The mailbox server is not reachable; try again later";
-  static constexpr std::string_view k_lookup_unavailable =
-      "NO [UNAVAILABLE] Login service is unavailable; try again later";
-  static constexpr std::string_view k_mailbox_not_responding =
-      "NO [UNAVAILABLE] The mailbox server is not responding; try again later";
-  static constexpr std::string_view k_no = "NO ";
-
-  static const config::MailSection& settings(const config::ProxyConfig& c) { return c.imap; }
 
   // Before login, a literal is at most 8 KiB (a password, an ID value) and a
   // whole command at most 16 KiB.
@@ -84,19 +54,15 @@ struct Imap {
     out.append(tag).append(" ").append(text).append("\r\n");
     return out;
   }
-  static std::string route_refused(const Login& l) {
-    return tagged(l.tag, std::string("NO [AUTHENTICATIONFAILED] ") + (l.sasl ? "AUTHENTICATE" : "LOGIN") + " failed");
-  }
-  static std::string mailbox_refused(const Login& l) { return route_refused(l); }
 
-  static std::string greeting(const S& s);
-  static std::string invalid_reply(S& s, std::string_view reason);
-  template <class Stream>
-  static awaitable<Next> dispatch(S& s, Stream& client, Command cmd);
   template <class Stream>
   static awaitable<MailboxVerdict> login_at_mailbox(Stream& mailbox, const MailboxLoginRequest& r) {
     return imap::login_at_mailbox(mailbox, r);
   }
+  static std::string greeting(const S& s);
+  static std::string invalid_reply(S& s, std::string_view reason);
+  template <class Stream>
+  static awaitable<Next> dispatch(S& s, Stream& client, Command cmd);
 };
 
 using S = Imap::S;
@@ -165,7 +131,7 @@ std::string id(S& s, const Command& cmd) {
 template <class Stream>
 awaitable<Next> login(S& s, Stream& client, const Command& cmd) {
   if (cleartext_refused(s)) {
-    const std::string text = Imap::tagged(cmd.tag, Imap::k_cleartext_login);
+    const std::string text = Imap::tagged(cmd.tag, say<Imap>(k_cleartext_login));
     co_return co_await reply(s, client, text);
   }
   const auto user = cmd.args.size() == 2 ? arg_string(cmd.args[0]) : std::nullopt;
@@ -217,11 +183,10 @@ awaitable<Next> Imap::dispatch(S& s, Stream& client, Command cmd) {
   if (name == "STARTTLS") {
     co_return co_await start_tls(s, client, tag);
   }
-  if (name == "LOGIN") {
-    co_return co_await login(s, client, cmd);
-  }
-  if (name == "AUTHENTICATE") {
-    co_return co_await authenticate(s, client, cmd);
+  if (name == "LOGIN" || name == "AUTHENTICATE") {
+    // The awaitable is named: GCC 12 mishandles a ?: temporary inside co_await.
+    auto run = name == "LOGIN" ? login(s, client, cmd) : authenticate(s, client, cmd);
+    co_return co_await std::move(run);
   }
   const std::string text = tag + " BAD [CLIENTBUG] " + name + " is not valid before login\r\n";
   co_return co_await refuse_command(s, client, text);
@@ -229,9 +194,8 @@ awaitable<Next> Imap::dispatch(S& s, Stream& client, Command cmd) {
 
 }  // namespace
 
-awaitable<void> run_session(std::shared_ptr<const Generation> shared, tcp::socket socket, bool implicit_tls,
-                            ConnectionSlot slot) {
-  return mail::run_session<Imap>(std::move(shared), std::move(socket), implicit_tls, std::move(slot));
+awaitable<void> run_session(std::shared_ptr<const Generation> g, tcp::socket socket, bool tls, ConnectionSlot slot) {
+  return mail::run_session<Imap>(std::move(g), std::move(socket), tls, std::move(slot));
 }
 
 }  // namespace zmproxy::proxy::imap

@@ -69,8 +69,7 @@ void CommandParser::start_command() noexcept {
 }
 
 Command CommandParser::take() {
-  Command out = std::move(m_result);
-  m_result = Command{};
+  Command out = mail::take_result(m_result);
   if (m_state == State::ready) {
     m_state = State::tag_start;
     start_command();

@@ -10,20 +10,14 @@
 // the client's pipelined bytes) and the access-log line.
 //
 // A protocol P (imap/client_session.cpp, pop3/client_session.cpp) gives:
-//   k_name, k_tls_name        "imap"/"imaps" (log component, access log, route protocol)
-//   k_plain, k_implicit       its Protocol values (counters)
-//   settings(cfg)             its config::MailSection
+//   k_protocol                its names, counters, settings and texts (MailProtocol)
 //   Parser, parser_limits()   its command parser
 //   Dialogue                  its own pre-login state: forget() (at STARTTLS),
 //                             describe(MailboxLoginRequest&) (what the login repeats)
 //   greeting(s), invalid_reply(s, reason), dispatch(s, client, command)
 //   login_at_mailbox(mailbox, request)   its upstream_login.cpp
 //   tagged(tag, text)         a reply line (IMAP: "tag text"; POP3: text)
-//   the canned texts: k_bye_* (untagged, then close), k_no_mechanism,
-//   k_cleartext_auth, k_sasl_cancelled, k_sasl_invalid, k_tls_refused,
-//   k_tls_go, k_invalid_login_name, k_bad_password, k_mailbox_unreachable,
-//   k_lookup_unavailable, k_mailbox_not_responding, k_no; route_refused(login)
-//   and mailbox_refused(login).
+//   k_literal_go_ahead        (IMAP) the "+" for a synchronising literal
 // Instantiated only in the two client_session.cpp files (Asio heavy).
 
 #include <memory>
@@ -37,6 +31,7 @@
 #include "lib/proxy/mail/login_budget.hpp"
 #include "lib/proxy/mail/mailbox_login.hpp"
 #include "lib/proxy/mail/relay.hpp"
+#include "lib/proxy/mail/reply_texts.hpp"
 #include "lib/proxy/mail/sasl_exchange.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/proxy/mail/upstream_text.hpp"
@@ -48,6 +43,12 @@ namespace zmproxy::proxy::mail {
 enum class Next { more, done, upgrade };
 
 inline constexpr int k_max_bad_commands = 10;
+
+// P's text for a situation (reply_texts.hpp).
+template <class P>
+constexpr std::string_view say(const ReplyText& r) {
+  return r.*(P::k_protocol.texts);
+}
 
 template <class P>
 struct State {
@@ -105,7 +106,7 @@ template <class P, class Stream>
 awaitable<Next> refuse_command(State<P>& s, Stream& client, std::string_view text) {
   if (++s.bad > k_max_bad_commands) {
     s.info.outcome = "too-many-errors";
-    co_await send(s, client, P::k_bye_too_many_errors);
+    co_await send(s, client, say<P>(k_bye_too_many_errors));
     co_return Next::done;
   }
   co_return co_await reply(s, client, text);
@@ -120,10 +121,10 @@ awaitable<bool> read_more(State<P>& s, Stream& client) {
   }
   if (timed_out && s.budget.expired(Clock::now())) {
     s.info.outcome = "login-timeout";
-    co_await send(s, client, P::k_bye_login_timeout);
+    co_await send(s, client, say<P>(k_bye_login_timeout));
   } else if (timed_out) {
     s.info.outcome = "timeout";
-    co_await send(s, client, P::k_bye_idle);
+    co_await send(s, client, say<P>(k_bye_idle));
   } else {
     s.info.outcome = "closed";
   }
@@ -148,12 +149,12 @@ awaitable<std::optional<decltype(std::declval<typename P::Parser&>().take())>> n
       }
     } else if (step.status == Status::too_long) {
       s.info.outcome = "too-long";
-      co_await send(s, client, P::k_bye_too_long);
+      co_await send(s, client, say<P>(k_bye_too_long));
       co_return std::nullopt;
     } else if (step.status == Status::invalid) {
       if (++s.bad > k_max_bad_commands || !s.budget.take_command()) {
         s.info.outcome = "too-many-errors";
-        co_await send(s, client, P::k_bye_too_many_errors);
+        co_await send(s, client, say<P>(k_bye_too_many_errors));
         co_return std::nullopt;
       }
       const std::string text = P::invalid_reply(s, step.reason);
@@ -185,7 +186,7 @@ awaitable<Next> dialogue(State<P>& s, Stream& client, bool greet) {
     }
     if (!s.budget.take_command()) {
       s.info.outcome = "too-many-commands";
-      co_await send(s, client, P::k_bye_too_many_commands);
+      co_await send(s, client, say<P>(k_bye_too_many_commands));
       co_return Next::done;
     }
     const Next next = co_await P::dispatch(s, client, std::move(*command));
@@ -201,13 +202,13 @@ awaitable<Next> dialogue(State<P>& s, Stream& client, bool greet) {
 template <class P, class Stream>
 awaitable<Next> start_tls(State<P>& s, Stream& client, std::string_view tag) {
   if (!starttls_offered(s)) {
-    const std::string text = P::tagged(tag, P::k_tls_refused);
+    const std::string text = P::tagged(tag, say<P>(k_tls_refused));
     co_return co_await reply(s, client, text);
   }
   s.in.clear();
   s.parser.reset();
   s.dialogue.forget();
-  const std::string text = P::tagged(tag, P::k_tls_go);
+  const std::string text = P::tagged(tag, say<P>(k_tls_go));
   if (!co_await send(s, client, text)) {
     co_return Next::done;
   }
@@ -234,9 +235,9 @@ awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login,
   s.dialogue.describe(request);
   MailboxVerdict verdict = co_await P::login_at_mailbox(up, request);
   if (verdict.kind == MailboxVerdict::Kind::unavailable) {
-    ZMPROXY_LOG(warn, P::k_name, "{} -> {}: {}", s.info.client_ip, where, verdict.why);
+    ZMPROXY_LOG(warn, P::k_protocol.name, "{} -> {}: {}", s.info.client_ip, where, verdict.why);
     s.info.outcome = "unavailable";
-    const std::string text = P::tagged(login.tag, P::k_mailbox_not_responding);
+    const std::string text = P::tagged(login.tag, say<P>(k_mailbox_not_responding));
     co_await send(s, client, text);
     co_return;
   }
@@ -245,9 +246,9 @@ awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login,
     s.info.outcome = "auth-failed";
     co_await pause_for(s.cfg.upstream.auth_wait);
     co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
-    std::string text = P::mailbox_refused(login);
+    std::string text = P::tagged(login.tag, say<P>(login.sasl ? k_mailbox_refused_sasl : k_mailbox_refused_login));
     if (s.cfg.upstream.pass_errors) {
-      text = P::tagged(login.tag, std::string(P::k_no) + verdict.reply);
+      text = P::tagged(login.tag, std::string(say<P>(k_mailbox_said)) + verdict.reply);
     }
     co_await send(s, client, text);
     co_return;
@@ -272,17 +273,17 @@ template <class P, class Stream>
 awaitable<void> route_failed(State<P>& s, Stream& client, const Login& login, const route::RouteError& err) {
   s.info.outcome = err.code == Errc::unavailable ? "unavailable" : "auth-failed";
   if (err.code == Errc::unavailable) {
-    ZMPROXY_LOG(warn, P::k_name, "{}: no mailbox for {}: {}", s.info.client_ip, login.user, err.message);
+    ZMPROXY_LOG(warn, P::k_protocol.name, "{}: no mailbox for {}: {}", s.info.client_ip, login.user, err.message);
     const std::string text = err.message.rfind("the mailbox server", 0) == 0
-                                 ? P::tagged(login.tag, P::k_mailbox_unreachable)
-                                 : P::tagged(login.tag, P::k_lookup_unavailable);
+                                 ? P::tagged(login.tag, say<P>(k_mailbox_unreachable))
+                                 : P::tagged(login.tag, say<P>(k_lookup_unavailable));
     co_await send(s, client, text);
     co_return;
   }
-  ZMPROXY_LOG(info, P::k_name, "{}: login as {} refused: {}", s.info.client_ip, login.user, err.message);
+  ZMPROXY_LOG(info, P::k_protocol.name, "{}: login as {} refused: {}", s.info.client_ip, login.user, err.message);
   s.counters.login_failures++;
   co_await pause_for(s.cfg.upstream.auth_wait);
-  const std::string text = P::route_refused(login);
+  const std::string text = P::tagged(login.tag, say<P>(login.sasl ? k_route_refused_sasl : k_route_refused_login));
   co_await send(s, client, text);
 }
 
@@ -295,22 +296,22 @@ awaitable<void> do_login(State<P>& s, Stream& client, Login login) {
   // Nothing that could end a line at the mailbox or in the lookup's headers.
   if (!safe_login_name(login.user) || login.user.size() > k_max_sasl_login ||
       (!login.authzid.empty() && !safe_login_name(login.authzid))) {
-    const std::string text = P::tagged(login.tag, P::k_invalid_login_name);
+    const std::string text = P::tagged(login.tag, say<P>(k_invalid_login_name));
     co_await send(s, client, text);
     co_return;
   }
   if (!safe_secret(login.password)) {
-    const std::string text = P::tagged(login.tag, P::k_bad_password);
+    const std::string text = P::tagged(login.tag, say<P>(k_bad_password));
     co_await send(s, client, text);
     co_return;
   }
   s.info.user = login.user;
   route::RouteQuery q;
   q.user = login.user;
-  q.protocol = std::string(P::k_name) + (s.cfg.upstream.ssl ? "ssl" : "");
+  q.protocol = std::string(P::k_protocol.name) + (s.cfg.upstream.ssl ? "ssl" : "");
   q.client_ip = s.info.client_ip;
   q.proxy_ip = s.info.local_ip;
-  auto connected = co_await connect_mailbox(s.shared, q, s.info, P::k_name);
+  auto connected = co_await connect_mailbox(s.shared, q, s.info, P::k_protocol.name);
   if (auto* err = std::get_if<route::RouteError>(&connected)) {
     co_await route_failed(s, client, login, *err);
     co_return;
@@ -332,11 +333,11 @@ awaitable<Next> authenticate(State<P>& s, Stream& client, std::string_view tag, 
   const bool supported = mech == SaslMechanism::plain || mech == SaslMechanism::login ||
                          mech == SaslMechanism::xoauth2 || mech == SaslMechanism::oauthbearer;
   if (!supported || (mech == SaslMechanism::plain && !s.settings.sasl_plain)) {
-    const std::string text = P::tagged(tag, P::k_no_mechanism);
+    const std::string text = P::tagged(tag, say<P>(k_no_mechanism));
     co_return co_await reply(s, client, text);
   }
   if (cleartext_refused(s)) {
-    const std::string text = P::tagged(tag, P::k_cleartext_auth);
+    const std::string text = P::tagged(tag, say<P>(k_cleartext_auth));
     co_return co_await reply(s, client, text);
   }
   auto cred = co_await read_sasl_credentials(client, s.in, s.info, s.budget, mech, std::move(initial_response));
@@ -346,8 +347,8 @@ awaitable<Next> authenticate(State<P>& s, Stream& client, std::string_view tag, 
   }
   if (cred.outcome != Outcome::ok) {
     const std::string text = cred.outcome == Outcome::cancelled
-                                 ? P::tagged(tag, P::k_sasl_cancelled)
-                                 : P::tagged(tag, std::string(P::k_sasl_invalid) + cred.error);
+                                 ? P::tagged(tag, say<P>(k_sasl_cancelled))
+                                 : P::tagged(tag, std::string(say<P>(k_sasl_invalid)) + cred.error);
     co_return co_await reply(s, client, text);
   }
   Login login{std::string(tag), true, mech, std::move(cred.user), {}, std::move(cred.authzid),
@@ -391,10 +392,11 @@ awaitable<void> run_connection(State<P>& s, tcp::socket& socket, bool implicit_t
 template <class P>
 awaitable<void> run_session(std::shared_ptr<const Generation> shared, tcp::socket socket, bool implicit_tls,
                             ConnectionSlot slot) {
-  ProtocolCounters& counters = shared->counters->of(implicit_tls ? P::k_implicit : P::k_plain);
+  constexpr const MailProtocol& protocol = P::k_protocol;
+  ProtocolCounters& counters = shared->counters->of(implicit_tls ? protocol.implicit_tls : protocol.plain);
   const config::ProxyConfig& cfg = *shared->config;
-  const config::MailSection& settings = P::settings(cfg);
-  State<P> s{shared, cfg, settings, counters, describe_peer(socket, implicit_tls ? P::k_tls_name : P::k_name),
+  const config::MailSection& settings = cfg.*(protocol.settings);
+  State<P> s{shared, cfg, settings, counters, describe_peer(socket, implicit_tls ? protocol.tls_name : protocol.name),
              LoginBudget(settings.idle_timeout, settings.login_timeout, Clock::now())};
   s.slot = std::move(slot);
   boost::system::error_code ignored;
@@ -403,7 +405,7 @@ awaitable<void> run_session(std::shared_ptr<const Generation> shared, tcp::socke
     co_await run_connection(s, socket, implicit_tls);
   } catch (const std::exception& e) {
     s.info.outcome = "error";
-    ZMPROXY_LOG(error, P::k_name, "{}: session failed: {}", s.info.client_ip, e.what());
+    ZMPROXY_LOG(error, P::k_protocol.name, "{}: session failed: {}", s.info.client_ip, e.what());
   }
   if (!s.handed_off) {
     s.info.log_to(*shared->access_log);

@@ -29,50 +29,20 @@ struct Pop3Dialogue {
 // POP3's entries in the driver's table (session_driver.hpp). POP3 has no
 // tags: every reply is one "-ERR" or "+OK" line.
 struct Pop3 {
-  static constexpr const char* k_name = "pop3";
-  static constexpr const char* k_tls_name = "pop3s";
-  static constexpr Protocol k_plain = Protocol::pop3;
-  static constexpr Protocol k_implicit = Protocol::pop3s;
+  static constexpr MailProtocol k_protocol{"pop3", "pop3s", Protocol::pop3, Protocol::pop3s,
+                                           &config::ProxyConfig::pop3, &ReplyText::pop3};
   using Parser = CommandParser;
   using Dialogue = Pop3Dialogue;
   using S = mail::State<Pop3>;
 
-  static constexpr std::string_view k_bye_login_timeout = "-ERR login took too long; closing the connection\r\n";
-  static constexpr std::string_view k_bye_idle = "-ERR idle too long; closing the connection\r\n";
-  static constexpr std::string_view k_bye_too_long = "-ERR line too long\r\n";
-  static constexpr std::string_view k_bye_too_many_errors = "-ERR too many invalid commands\r\n";
-  static constexpr std::string_view k_bye_too_many_commands = "-ERR too many commands before login\r\n";
-  static constexpr std::string_view k_no = "-ERR ";
-  static constexpr std::string_view k_no_mechanism = "-ERR mechanism not supported";
-  static constexpr std::string_view k_cleartext_auth =
-      "-ERR [AUTH] Cleartext authentication is disabled; use STLS or POP3S";
-  static constexpr std::string_view k_cleartext_login = "-ERR [AUTH] Cleartext logins are disabled; use STLS or POP3S";
-  static constexpr std::string_view k_sasl_cancelled = "-ERR authentication aborted";
-  static constexpr std::string_view k_sasl_invalid = k_no;
-  static constexpr std::string_view k_tls_refused = "-ERR STLS is not available here";
-  static constexpr std::string_view k_tls_go = "+OK Begin TLS negotiation";
-  static constexpr std::string_view k_invalid_login_name = "-ERR [AUTH] invalid login name";
-  static constexpr std::string_view k_bad_password = "-ERR [AUTH] a password may not hold CR, LF or NUL";
-  static constexpr std::string_view k_mailbox_unreachable =
-      "-ERR [SYS/TEMP] The mailbox server is not reachable; try again later";
-  static constexpr std::string_view k_lookup_unavailable = "-ERR [SYS/TEMP] Login service is unavailable; try again later";
-  static constexpr std::string_view k_mailbox_not_responding =
-      "-ERR [SYS/TEMP] The mailbox server is not responding; try again later";
-
-  static const config::MailSection& settings(const config::ProxyConfig& c) { return c.pop3; }
   static CommandParser::Limits parser_limits() { return {}; }
-
   static std::string tagged(std::string_view, std::string_view text) { return std::string(text) + "\r\n"; }
-  static std::string route_refused(const Login& l) {
-    return l.sasl ? "-ERR [AUTH] authentication failed\r\n" : "-ERR [AUTH] LOGIN failed\r\n";
-  }
-  static std::string mailbox_refused(const Login&) { return "-ERR [AUTH] Authentication failed\r\n"; }
-
   static std::string greeting(const S& s) {
     return s.settings.expose_version ? "+OK zmproxy " + std::string(k_version) + " POP3 ready\r\n"
                                      : std::string("+OK POP3 ready\r\n");
   }
   static std::string invalid_reply(S&, std::string_view reason) { return "-ERR " + std::string(reason) + "\r\n"; }
+
   template <class Stream>
   static awaitable<Next> dispatch(S& s, Stream& client, Command cmd);
   template <class Stream>
@@ -108,7 +78,7 @@ std::string capa(const S& s) {
 template <class Stream>
 awaitable<Next> user(S& s, Stream& client, const Command& cmd) {
   if (cleartext_refused(s)) {
-    const std::string text = Pop3::tagged(k_no_tag, Pop3::k_cleartext_login);
+    const std::string text = Pop3::tagged(k_no_tag, say<Pop3>(k_cleartext_login));
     co_return co_await reply(s, client, text);
   }
   if (cmd.rest.empty()) {
@@ -124,7 +94,7 @@ awaitable<Next> pass(S& s, Stream& client, const Command& cmd) {
     co_return co_await reply(s, client, "-ERR send USER first\r\n");
   }
   if (cleartext_refused(s)) {
-    const std::string text = Pop3::tagged(k_no_tag, Pop3::k_cleartext_login);
+    const std::string text = Pop3::tagged(k_no_tag, say<Pop3>(k_cleartext_login));
     co_return co_await reply(s, client, text);
   }
   Login l{{}, false, SaslMechanism::plain, s.dialogue.user, {}, {}, cmd.rest};  // named: see k_no_tag
@@ -178,9 +148,8 @@ awaitable<Next> Pop3::dispatch(S& s, Stream& client, Command cmd) {
 
 }  // namespace
 
-awaitable<void> run_session(std::shared_ptr<const Generation> shared, tcp::socket socket, bool implicit_tls,
-                            ConnectionSlot slot) {
-  return mail::run_session<Pop3>(std::move(shared), std::move(socket), implicit_tls, std::move(slot));
+awaitable<void> run_session(std::shared_ptr<const Generation> g, tcp::socket socket, bool tls, ConnectionSlot slot) {
+  return mail::run_session<Pop3>(std::move(g), std::move(socket), tls, std::move(slot));
 }
 
 }  // namespace zmproxy::proxy::pop3

@@ -19,6 +19,13 @@
 //   tagged(tag, text)         a reply line (IMAP: "tag text"; POP3: text)
 //   k_literal_go_ahead        (IMAP) the "+" for a synchronising literal
 // Instantiated only in the two client_session.cpp files (Asio heavy).
+//
+// GCC 12 (Debian 12's) miscompiles some temporaries in co_await: a reply
+// built inside `co_await send(...)` in a branch without locals got a frame
+// too small (zmproxyd crashed on STARTTLS), a braced class temporary passed
+// by value to a coroutine was corrupted (it crashed after every login). So
+// here and in the protocols a reply is built into a named string first, and
+// a Login, an empty tag or an awaitable from ?: is named before co_await.
 
 #include <memory>
 #include <optional>

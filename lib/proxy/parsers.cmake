@@ -6,6 +6,7 @@ set(ZMPROXY_PARSER_SOURCES
   proxy/mail/sasl.cpp
   proxy/mail/upstream_text.cpp
   proxy/imap/command_parser.cpp
+  proxy/imap/command_format.cpp
   proxy/imap/response_parser.cpp
   proxy/pop3/command_parser.cpp
   proxy/pop3/response_parser.cpp

@@ -8,15 +8,10 @@
 
 #include "lib/net/asio.hpp"
 #include "lib/proxy/connection_slot.hpp"
-
-namespace zmproxy::proxy {
-struct Generation;
-}
+#include "lib/proxy/generation.hpp"
 
 namespace zmproxy::proxy::imap {
 
-net::asio::awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared,
-                                       net::tcp::socket socket, bool implicit_tls,
-                                       ConnectionSlot slot);
+net::asio::awaitable<void> run_session(std::shared_ptr<const Generation> g, net::tcp::socket s, bool tls, ConnectionSlot slot);
 
 }  // namespace zmproxy::proxy::imap

@@ -1,4 +1,5 @@
 #include "lib/proxy/imap/command_parser.hpp"
+#include "lib/proxy/imap/imap_chars.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -7,16 +8,6 @@ namespace zmproxy::proxy::imap {
 
 namespace {
 
-// RFC 3501 ATOM-CHAR plus resp-specials and list-wildcards (astring and
-// list-mailbox chars): 0x21-0x7E except ( ) { " \ .
-bool is_atom_char(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  if (u < 0x21 || u > 0x7e) {
-    return false;
-  }
-  return c != '(' && c != ')' && c != '{' && c != '"' && c != '\\';
-}
-
 // RFC 3501 tag: 1*<any ASTRING-CHAR except "+">, so no "%" or "*" either.
 bool is_tag_char(char c) noexcept {
   return is_atom_char(c) && c != '%' && c != '*' && c != '+';
@@ -24,15 +15,6 @@ bool is_tag_char(char c) noexcept {
 
 bool is_digit(char c) noexcept {
   return c >= '0' && c <= '9';
-}
-
-char ascii_upper(char c) noexcept {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool is_nil(std::string_view s) noexcept {
-  return s.size() == 3 && ascii_upper(s[0]) == 'N' && ascii_upper(s[1]) == 'I' &&
-         ascii_upper(s[2]) == 'L';
 }
 
 std::string_view unexpected(char c) noexcept {
@@ -69,8 +51,7 @@ void CommandParser::start_command() noexcept {
 }
 
 Command CommandParser::take() {
-  Command out = std::move(m_result);
-  m_result = Command{};
+  Command out = mail::take_result(m_result);
   if (m_state == State::ready) {
     m_state = State::tag_start;
     start_command();
@@ -493,132 +474,6 @@ CommandParser::Step CommandParser::consume_byte(char c, std::size_t consumed) {
       break;
   }
   return more;
-}
-
-std::string quote_imap(std::string_view value, bool literal_plus) {
-  constexpr std::size_t k_max_quoted = 1024;
-  bool quotable = value.size() <= k_max_quoted;
-  for (std::size_t i = 0; quotable && i < value.size(); ++i) {
-    const auto u = static_cast<unsigned char>(value[i]);
-    quotable = u != 0 && u < 0x80 && u != '\r' && u != '\n';
-  }
-  std::string out;
-  if (quotable) {
-    out.reserve(value.size() + 2);
-    out.push_back('"');
-    for (const char c : value) {
-      if (c == '"' || c == '\\') {
-        out.push_back('\\');
-      }
-      out.push_back(c);
-    }
-    out.push_back('"');
-    return out;
-  }
-  out.push_back('{');
-  out.append(std::to_string(value.size()));
-  out.append(literal_plus ? "+}\r\n" : "}\r\n");
-  out.append(value);
-  return out;
-}
-
-namespace {
-
-void format_arg(const Arg& arg, bool literal_plus, std::string& out) {
-  switch (arg.kind) {
-    case Arg::Kind::atom:
-    case Arg::Kind::nil:
-      if (!arg.value.empty() && std::all_of(arg.value.begin(), arg.value.end(), is_atom_char) &&
-          (arg.kind == Arg::Kind::nil) == is_nil(arg.value)) {
-        out.append(arg.value);
-        return;
-      }
-      out.append(quote_imap(arg.value, literal_plus));
-      return;
-    case Arg::Kind::string:
-      out.append(quote_imap(arg.value, literal_plus));
-      return;
-    case Arg::Kind::list:
-      out.push_back('(');
-      for (std::size_t i = 0; i < arg.children.size(); ++i) {
-        if (i != 0) {
-          out.push_back(' ');
-        }
-        format_arg(arg.children[i], literal_plus, out);
-      }
-      out.push_back(')');
-      return;
-  }
-}
-
-}  // namespace
-
-std::string format_command(const Command& command, bool literal_plus) {
-  std::string out = command.tag;
-  out.push_back(' ');
-  out.append(command.name);
-  for (const Arg& arg : command.args) {
-    out.push_back(' ');
-    format_arg(arg, literal_plus, out);
-  }
-  out.append("\r\n");
-  return out;
-}
-
-std::optional<std::string_view> astring_value(const Arg& arg) {
-  if (arg.kind == Arg::Kind::list) {
-    return std::nullopt;
-  }
-  return std::string_view(arg.value);
-}
-
-std::optional<std::vector<IdField>> id_fields(const Arg& arg) {
-  constexpr std::size_t k_max_pairs = 30;
-  constexpr std::size_t k_max_name = 30;
-  constexpr std::size_t k_max_value = 1024;
-  std::vector<IdField> fields;
-  if (arg.kind == Arg::Kind::nil) {
-    return fields;
-  }
-  if (arg.kind != Arg::Kind::list || arg.children.size() % 2 != 0 ||
-      arg.children.size() > 2 * k_max_pairs) {
-    return std::nullopt;
-  }
-  for (std::size_t i = 0; i < arg.children.size(); i += 2) {
-    const Arg& name = arg.children[i];
-    const Arg& value = arg.children[i + 1];
-    if ((name.kind != Arg::Kind::string && name.kind != Arg::Kind::atom) || name.value.empty() ||
-        name.value.size() > k_max_name) {
-      return std::nullopt;
-    }
-    IdField field;
-    field.name = name.value;
-    if (value.kind == Arg::Kind::list || value.value.size() > k_max_value) {
-      return std::nullopt;
-    }
-    if (value.kind != Arg::Kind::nil) {
-      field.value = value.value;
-    }
-    fields.push_back(std::move(field));
-  }
-  return fields;
-}
-
-std::string format_id_fields(const std::vector<IdField>& fields) {
-  if (fields.empty()) {
-    return "NIL";
-  }
-  std::string out = "(";
-  for (const IdField& field : fields) {
-    if (out.size() > 1) {
-      out.push_back(' ');
-    }
-    out.append(quote_imap(field.name));
-    out.push_back(' ');
-    out.append(field.value ? quote_imap(*field.value) : std::string("NIL"));
-  }
-  out.push_back(')');
-  return out;
 }
 
 }  // namespace zmproxy::proxy::imap

@@ -58,6 +58,8 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/proxy/mail/parse_step.hpp"
+
 namespace zmproxy::proxy::imap {
 
 struct Arg {
@@ -82,6 +84,9 @@ struct Command {
 
 class CommandParser {
  public:
+  enum class Status { need_more, command_ready, need_continuation, invalid, too_long };
+  using Step = mail::ParseStep<Status>;
+
   struct Limits {
     std::size_t max_line = 8192;
     std::size_t max_tag = 32;
@@ -92,22 +97,15 @@ class CommandParser {
     std::size_t max_command = 131072;
   };
 
-  enum class Status { need_more, command_ready, need_continuation, invalid, too_long };
-  struct Step {
-    Status status = Status::need_more;
-    std::size_t consumed = 0;
-    std::string_view reason;  // static text; set for invalid and too_long
-  };
-
   CommandParser() noexcept : CommandParser(Limits{}) {}
   explicit CommandParser(const Limits& limits) noexcept;
 
   Step feed(std::string_view data);
+  // Drop everything and start on a new command (e.g. after STARTTLS).
+  void reset() noexcept;
   // The command after command_ready (or the partial one after invalid or
   // too_long); the parser starts on the next command.
   Command take();
-  // Drop everything and start on a new command (e.g. after STARTTLS).
-  void reset() noexcept;
 
   const Limits& limits() const noexcept { return m_limits; }
   // True between commands: nothing of a next command has been read.

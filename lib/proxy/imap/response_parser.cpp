@@ -70,17 +70,15 @@ void ResponseParser::reset() noexcept {
   m_line_start = 0;
   m_literal_left = 0;
   m_nul = false;
-  m_result = Response{};
   m_fail_reason = {};
+  m_result = Response{};
 }
 
 Response ResponseParser::take() {
-  Response out = std::move(m_result);
-  m_result = Response{};
   if (m_state == State::ready) {
     m_state = State::line;
   }
-  return out;
+  return mail::take_result(m_result);
 }
 
 ResponseParser::Step ResponseParser::fail(std::string_view reason, std::size_t consumed) {
@@ -216,15 +214,6 @@ ResponseParser::Step ResponseParser::classify(std::size_t consumed) {
   return done({});
 }
 
-std::optional<std::string> response_code(std::string_view text) {
-  if (text.empty() || text[0] != '[') {
-    return std::nullopt;
-  }
-  const std::size_t close = text.find(']');
-  if (close == std::string_view::npos || close == 1) {
-    return std::nullopt;
-  }
-  return std::string(text.substr(1, close - 1));
-}
+std::optional<std::string> response_code(std::string_view text) { return mail::bracketed_code(text); }
 
 }  // namespace zmproxy::proxy::imap

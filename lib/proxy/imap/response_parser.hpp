@@ -37,6 +37,8 @@
 #include <string>
 #include <string_view>
 
+#include "lib/proxy/mail/parse_step.hpp"
+
 namespace zmproxy::proxy::imap {
 
 struct Response {
@@ -58,11 +60,7 @@ class ResponseParser {
     std::size_t max_response = 65536;  // 64 KiB
   };
   enum class Status { need_more, response_ready, invalid, too_long };
-  struct Step {
-    Status status = Status::need_more;
-    std::size_t consumed = 0;
-    std::string_view reason;  // static text; set for invalid and too_long
-  };
+  using Step = mail::ParseStep<Status>;
 
   ResponseParser() noexcept : ResponseParser(Limits{}) {}
   explicit ResponseParser(const Limits& limits) noexcept : m_limits(limits) {}

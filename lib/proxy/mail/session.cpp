@@ -6,6 +6,7 @@
 
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
+#include "lib/proxy/mail/mailbox_login.hpp"
 #include "lib/proxy/mail/upstream_text.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 #include "lib/tls/upstream_verify.hpp"
@@ -31,6 +32,17 @@ std::string new_proxy_tag(std::string_view avoid) {
     std::string tag = proxy_tag(random);
     if (!core::iequals(tag, avoid)) {
       return tag;
+    }
+  }
+}
+
+void strip_suffix(Login& login) {
+  std::string& user = login.user;
+  for (std::string_view sfx : {"/tb", "/wm", "/ni"}) {
+    if (user.size() > sfx.size() && core::iequals(std::string_view(user).substr(user.size() - sfx.size()), sfx)) {
+      login.suffix = user.substr(user.size() - sfx.size());
+      user.resize(user.size() - sfx.size());
+      return;
     }
   }
 }

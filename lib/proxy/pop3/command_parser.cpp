@@ -43,12 +43,10 @@ void CommandParser::reset() noexcept {
 }
 
 Command CommandParser::take() {
-  Command out = std::move(m_result);
-  m_result = Command{};
   if (m_state == State::ready) {
     m_state = State::reading;
   }
-  return out;
+  return mail::take_result(m_result);
 }
 
 std::size_t CommandParser::line_limit() const noexcept {
@@ -56,11 +54,13 @@ std::size_t CommandParser::line_limit() const noexcept {
 }
 
 CommandParser::Step CommandParser::feed(std::string_view data) {
-  if (m_state == State::ready) {
-    return {Status::command_ready, 0, {}};
-  }
-  if (m_state == State::failed) {
-    return {Status::too_long, 0, m_fail_reason};
+  switch (m_state) {
+    case State::ready:  // a command waits for take()
+      return {Status::command_ready, 0, {}};
+    case State::failed:  // final until reset()
+      return {Status::too_long, 0, m_fail_reason};
+    case State::reading:
+      break;
   }
   std::size_t pos = 0;
   while (pos < data.size()) {

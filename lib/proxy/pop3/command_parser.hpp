@@ -40,6 +40,8 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/proxy/mail/parse_step.hpp"
+
 namespace zmproxy::proxy::pop3 {
 
 struct Command {
@@ -57,11 +59,7 @@ class CommandParser {
     std::size_t max_auth_line = 8192;
   };
   enum class Status { need_more, command_ready, invalid, too_long };
-  struct Step {
-    Status status = Status::need_more;
-    std::size_t consumed = 0;
-    std::string_view reason;  // static text; set for invalid and too_long
-  };
+  using Step = mail::ParseStep<Status>;
 
   CommandParser() noexcept : CommandParser(Limits{}) {}
   explicit CommandParser(const Limits& limits) noexcept;

@@ -45,12 +45,10 @@ void ResponseParser::reset() noexcept {
 }
 
 Response ResponseParser::take() {
-  Response out = std::move(m_result);
-  m_result = Response{};
   if (m_state == State::ready) {
     m_state = State::reading;
   }
-  return out;
+  return mail::take_result(m_result);
 }
 
 ResponseParser::Step ResponseParser::feed(std::string_view data) {
@@ -112,16 +110,7 @@ ResponseParser::Step ResponseParser::finish_line(std::size_t consumed) {
   return {Status::response_ready, consumed, {}};
 }
 
-std::optional<std::string> response_code(std::string_view text) {
-  if (text.empty() || text[0] != '[') {
-    return std::nullopt;
-  }
-  const std::size_t close = text.find(']');
-  if (close == std::string_view::npos || close == 1) {
-    return std::nullopt;
-  }
-  return std::string(text.substr(1, close - 1));
-}
+std::optional<std::string> response_code(std::string_view text) { return mail::bracketed_code(text); }
 
 bool greeting_offers(std::string_view greeting, std::string_view capability) {
   if (capability.empty()) {

@@ -23,6 +23,8 @@
 #include <string>
 #include <string_view>
 
+#include "lib/proxy/mail/parse_step.hpp"
+
 namespace zmproxy::proxy::pop3 {
 
 struct Response {
@@ -40,11 +42,7 @@ class ResponseParser {
     std::size_t max_line = 8192;
   };
   enum class Status { need_more, response_ready, invalid, too_long };
-  struct Step {
-    Status status = Status::need_more;
-    std::size_t consumed = 0;
-    std::string_view reason;  // static text; set for invalid and too_long
-  };
+  using Step = mail::ParseStep<Status>;
 
   ResponseParser() noexcept : ResponseParser(Limits{}) {}
   explicit ResponseParser(const Limits& limits) noexcept;

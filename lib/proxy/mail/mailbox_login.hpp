@@ -1,0 +1,95 @@
+#pragma once
+// The seam between a session's dialogue with its client and its login at the
+// mailbox (nginx's split of mail_*_handler.c and mail_proxy_module.c): what
+// the client asked to log in as, what the mailbox answered, and reading the
+// mailbox's replies one whole response at a time. imap/upstream_login.cpp and
+// pop3/upstream_login.cpp speak to the mailbox; session_driver.hpp acts on
+// the verdict (the client's reply, the counters, the hand-off to the relay).
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "lib/proxy/mail/sasl.hpp"
+#include "lib/proxy/mail/session.hpp"
+
+namespace zmproxy::proxy::mail {
+
+// A client's login, checked (no control characters in the name, no CR, LF
+// or NUL in the password) before it reaches a mailbox.
+struct Login {
+  std::string tag;  // IMAP: the client's tag; POP3: empty
+  bool sasl = false;  // IMAP AUTHENTICATE / POP3 AUTH; else IMAP LOGIN / POP3 USER+PASS
+  SaslMechanism mechanism = SaslMechanism::plain;
+  std::string user;      // routing name, suffix stripped
+  std::string suffix;    // Zimbra's /tb /wm /ni
+  std::string authzid;
+  std::string password;  // PLAIN/LOGIN password, or the OAuth initial response
+};
+
+// Strip Zimbra's client-type suffix (/tb /wm /ni) from login.user into login.suffix.
+void strip_suffix(Login& login);
+
+// Everything the login at the mailbox needs.
+struct MailboxLoginRequest {
+  Login login;
+  route::Route route;  // the mailbox, and the account name to use there
+  std::string client_ip;
+  unsigned short client_port = 0;
+  std::string local_ip;        // the proxy's address the client reached
+  std::string client_name;     // IMAP: what the client's ID said (printable)
+  std::string client_version;
+  bool send_client_address = true;  // IMAP ID / POP3 XOIP or XCLIENT
+  std::chrono::milliseconds timeout{};
+};
+
+// What the mailbox said of the login.
+struct MailboxVerdict {
+  enum class Kind { accepted, refused, unavailable };
+  Kind kind = Kind::unavailable;
+  std::string reply;  // accepted: the mailbox's reply, for the client; refused: its text
+  std::string why;    // unavailable: what went wrong, for the log
+  std::string user;   // the account logged in to (route user + suffix)
+
+  static MailboxVerdict unavailable(std::string why) {
+    return MailboxVerdict{Kind::unavailable, {}, std::move(why), {}};
+  }
+};
+
+// A mailbox connection's reader: bytes read and not yet parsed, and a
+// response parser (imap:: or pop3::ResponseParser).
+template <class Stream, class Parser>
+struct MailboxReader {
+  Stream& stream;
+  std::chrono::milliseconds timeout;
+  std::string buf{};
+  Parser parser{};
+  std::uint64_t in = 0;
+  std::uint64_t out = 0;
+
+  using Response = decltype(std::declval<Parser&>().take());
+
+  // The next whole response, or nullopt (closed, timed out, too long, invalid).
+  awaitable<std::optional<Response>> next_response() {
+    while (true) {
+      auto step = parser.feed(buf);
+      buf.erase(0, step.consumed);
+      if (step.status == Parser::Status::response_ready) {
+        co_return parser.take();
+      }
+      if (step.status != Parser::Status::need_more) {
+        co_return std::nullopt;
+      }
+      bool timed_out = false;
+      if (!co_await read_some(stream, buf, timeout, timed_out, in)) {
+        co_return std::nullopt;
+      }
+    }
+  }
+
+  // Write a block of the proxy's own commands (write_upstream's checks).
+  awaitable<bool> write(std::string_view block) { return write_upstream(stream, block, timeout, out); }
+};
+
+}  // namespace zmproxy::proxy::mail

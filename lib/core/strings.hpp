@@ -15,6 +15,10 @@ constexpr char ascii_lower(char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+constexpr char ascii_upper(char c) noexcept {
+  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
+
 // The value of a hexadecimal digit (either case), or -1.
 constexpr int hex_digit_value(char c) noexcept {
   if (c >= '0' && c <= '9') {

@@ -68,22 +68,11 @@ std::string percent_encode(std::string_view s) {
 }
 
 Result<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    const int hi = i + 1 < s.size() ? core::hex_digit_value(s[i + 1]) : -1;
-    const int lo = i + 2 < s.size() ? core::hex_digit_value(s[i + 2]) : -1;
-    if (hi < 0 || lo < 0) {
-      return fail(Errc::invalid_argument, "malformed percent escape at offset " + std::to_string(i));
-    }
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
+  auto decoded = core::percent_decode(s, false);
+  if (!decoded) {
+    return fail(Errc::invalid_argument, "malformed percent escape (a '%' without two hex digits)");
   }
-  return out;
+  return std::move(*decoded);
 }
 
 Result<LookupRequest> parse_lookup_request(const Headers& h) {

@@ -281,13 +281,13 @@ CommandParser::Step CommandParser::consume_byte(char c, std::size_t consumed) {
       if (!is_atom_char(c)) {
         return invalid("invalid command name", c, consumed);
       }
-      m_command.name.push_back(ascii_upper(c));
+      m_command.name.push_back(core::ascii_upper(c));
       m_state = State::name;
       return more;
     case State::name:
       // Command name chars; SP or the line end.
       if (is_atom_char(c)) {
-        m_command.name.push_back(ascii_upper(c));
+        m_command.name.push_back(core::ascii_upper(c));
         return more;
       }
       if (c == ' ') {

@@ -4,6 +4,8 @@
 
 #include <string_view>
 
+#include "lib/core/strings.hpp"
+
 namespace zmproxy::proxy::imap {
 
 // RFC 3501 ATOM-CHAR plus resp-specials and list-wildcards (astring and
@@ -16,13 +18,9 @@ inline bool is_atom_char(char c) noexcept {
   return c != '(' && c != ')' && c != '{' && c != '"' && c != '\\';
 }
 
-inline char ascii_upper(char c) noexcept {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
 inline bool is_nil(std::string_view s) noexcept {
-  return s.size() == 3 && ascii_upper(s[0]) == 'N' && ascii_upper(s[1]) == 'I' &&
-         ascii_upper(s[2]) == 'L';
+  return s.size() == 3 && core::ascii_upper(s[0]) == 'N' && core::ascii_upper(s[1]) == 'I' &&
+         core::ascii_upper(s[2]) == 'L';
 }
 
 }  // namespace zmproxy::proxy::imap

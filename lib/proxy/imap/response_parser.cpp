@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "lib/core/strings.hpp"
+
 namespace zmproxy::proxy::imap {
 
 namespace {
@@ -14,10 +16,6 @@ bool is_tag_char(char c) noexcept {
     return false;
   }
   return std::string_view("(){%*\"\\+").find(c) == std::string_view::npos;
-}
-
-char ascii_upper(char c) noexcept {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
 }
 
 std::string_view strip_line_end(std::string_view line) noexcept {
@@ -206,7 +204,7 @@ ResponseParser::Step ResponseParser::classify(std::size_t consumed) {
   }
   r.status.reserve(word.size());
   for (const char c : word) {
-    r.status.push_back(ascii_upper(c));
+    r.status.push_back(core::ascii_upper(c));
   }
   if (word_end != std::string_view::npos) {
     r.text.assign(after.substr(word_end + 1));

@@ -1,6 +1,7 @@
 #include "lib/proxy/mail/sasl.hpp"
 
 #include "lib/core/base64.hpp"
+#include "lib/core/strings.hpp"
 
 #include <array>
 #include <utility>
@@ -9,21 +10,7 @@ namespace zmproxy::proxy::mail {
 
 namespace {
 
-char ascii_upper(char c) noexcept {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_upper(a[i]) != ascii_upper(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
+using core::iequals;
 
 bool has_crlf(std::string_view s) noexcept {
   return s.find_first_of("\r\n") != std::string_view::npos;

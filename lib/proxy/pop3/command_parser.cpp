@@ -3,13 +3,11 @@
 #include <algorithm>
 #include <utility>
 
+#include "lib/core/strings.hpp"
+
 namespace zmproxy::proxy::pop3 {
 
 namespace {
-
-char ascii_upper(char c) noexcept {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
 
 bool is_keyword_char(char c) noexcept {
   const auto u = static_cast<unsigned char>(c);
@@ -21,7 +19,7 @@ bool auth_candidate(std::string_view line) noexcept {
   constexpr std::string_view k_auth = "AUTH ";
   const std::size_t n = std::min(line.size(), k_auth.size());
   for (std::size_t i = 0; i < n; ++i) {
-    if (ascii_upper(line[i]) != k_auth[i]) {
+    if (core::ascii_upper(line[i]) != k_auth[i]) {
       return false;
     }
   }
@@ -114,7 +112,7 @@ CommandParser::Step CommandParser::finish_line(std::size_t consumed) {
   Command command;
   command.name.reserve(keyword.size());
   for (const char c : keyword) {
-    command.name.push_back(ascii_upper(c));
+    command.name.push_back(core::ascii_upper(c));
   }
   if (sp != std::string::npos) {
     command.rest = line.substr(sp + 1);

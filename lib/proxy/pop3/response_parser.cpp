@@ -3,19 +3,13 @@
 #include <algorithm>
 #include <utility>
 
+#include "lib/core/strings.hpp"
+
 namespace zmproxy::proxy::pop3 {
 
 namespace {
 
-char ascii_upper(char c) noexcept {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return ascii_upper(x) == ascii_upper(y);
-         });
-}
+using core::iequals;
 
 // `line` starts with `indicator` followed by the end or SP: the text after it.
 std::optional<std::string_view> after_indicator(std::string_view line, std::string_view indicator) {

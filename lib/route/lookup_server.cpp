@@ -166,8 +166,10 @@ struct LookupServer::Impl {
       co_return;
     }
     Slot slot(this);
-    co_await serve_lookups(std::move(socket), options.secret, http,
-                           [this](Headers headers) { return answer(std::move(headers)); });
+    // Named before co_await: GCC 12 destroys a lambda temporary converted
+    // to a coroutine's by-value parameter twice (session_driver.hpp).
+    LookupCall call = [this](Headers headers) { return answer(std::move(headers)); };
+    co_await serve_lookups(std::move(socket), options.secret, http, std::move(call));
   }
 
   awaitable<void> accept_loop(tcp::acceptor acceptor) {

@@ -196,7 +196,7 @@ asio::awaitable<std::optional<bool>> exchange(ClientConnection& c, Client& clien
       // The client's body is gone: the request cannot be tried elsewhere.
       a.response_started = true;
       co_await send_simple(c, client, req.version(), bhttp::status::bad_gateway,
-                           std::string("The mailbox server closed the connection."), false, {});
+                           "The mailbox server closed the connection.", false, {});
       co_return false;
     }
     if (rec == beast::error::timeout) {

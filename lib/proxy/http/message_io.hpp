@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -77,10 +78,14 @@ void set_configured_fields(bhttp::response_header<Fields>& res, const config::Ht
 
 // The proxy's own answer: a small HTML page with `text`, the configured
 // response fields and `extra`. Whether the connection stays open.
+// The parameters are views, so a call inside `co_await` builds no temporary
+// with a destructor: GCC 12 destroys some of those twice (session_driver.hpp;
+// tests/unit/net/coroutine_temporaries_test.cpp). The caller's text and
+// fields outlive the call: it is awaited where it is made.
 template <class Stream>
 asio::awaitable<bool> send_simple(ClientConnection& c, Stream& client, unsigned version, bhttp::status status,
-                                       std::string text, bool keep_alive,
-                                       std::vector<std::pair<std::string, std::string>> extra) {
+                                       std::string_view text, bool keep_alive,
+                                       std::span<const std::pair<std::string, std::string>> extra) {
   bhttp::response<bhttp::string_body> res{status, version};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
   for (const auto& [k, v] : extra) {

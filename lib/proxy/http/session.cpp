@@ -49,7 +49,7 @@ awaitable<bool> read_request(ClientConnection& c, Client& client, beast::flat_bu
   if (ec) {
     if (ec == bhttp::error::body_limit) {
       co_await send_simple(c, client, 11, bhttp::status::payload_too_large,
-                           std::string("The upload is larger than zimbraFileUploadMaxSize allows."), false, {});
+                           "The upload is larger than zimbraFileUploadMaxSize allows.", false, {});
     } else if (ec == bhttp::error::header_limit) {
       co_await send_simple(c, client, 11, bhttp::status::request_header_fields_too_large,
                            "The request header is too large.", false, {});
@@ -111,7 +111,7 @@ awaitable<std::optional<bool>> screen_request(ClientConnection& c, Client& clien
   if (h.upload_max > 0 && req.has_content_length() &&
       std::stoull(std::string(req[bhttp::field::content_length])) > static_cast<std::uint64_t>(h.upload_max)) {
     co_return co_await send_simple(c, client, version, bhttp::status::payload_too_large,
-                                   std::string("The upload is larger than zimbraFileUploadMaxSize allows."), false, {});
+                                   "The upload is larger than zimbraFileUploadMaxSize allows.", false, {});
   }
   if (has_raw_crlf_escape(target)) {
     co_return co_await send_simple(c, client, version, bhttp::status::forbidden,
@@ -130,13 +130,13 @@ awaitable<std::optional<bool>> screen_request(ClientConnection& c, Client& clien
                                c.shared->http_port != 0 ? c.shared->http_port : h.port);
   if (decision.bad_host) {
     co_return co_await send_simple(c, client, version, bhttp::status::bad_request,
-                                   std::string("The Host header is missing or malformed."), false, {});
+                                   "The Host header is missing or malformed.", false, {});
   }
   if (decision.redirect) {
     std::vector<std::pair<std::string, std::string>> location;
     location.emplace_back("Location", decision.location);
-    co_return co_await send_simple(c, client, version, bhttp::status::found, std::string("Moved."),
-                                   rp.is_done() && req.keep_alive(), std::move(location));
+    co_return co_await send_simple(c, client, version, bhttp::status::found, "Moved.",
+                                   rp.is_done() && req.keep_alive(), location);
   }
   co_return std::nullopt;
 }
@@ -149,9 +149,10 @@ awaitable<std::optional<std::vector<Target>>> choose_targets(ClientConnection& c
                                                               std::string_view host) {
   std::vector<Target> targets;
   if (key.kind != RouteKey::Kind::ip_hash) {
-    auto r = co_await route::resolve(
-        c.shared->resolver,
-        route_query(key, c.cfg.upstream.ssl, c.admin, c.info.client_ip, c.info.local_ip, host));
+    // Named before co_await (GCC 12 and class temporaries: session_driver.hpp).
+    route::RouteQuery query =
+        route_query(key, c.cfg.upstream.ssl, c.admin, c.info.client_ip, c.info.local_ip, host);
+    auto r = co_await route::resolve(c.shared->resolver, std::move(query));
     if (auto* found = std::get_if<route::Route>(&r)) {
       targets.push_back(routed_target(*found, key));
     } else if (std::get<route::RouteError>(r).code == Errc::permission_denied) {

@@ -26,6 +26,11 @@
 // by value to a coroutine was corrupted (it crashed after every login). So
 // here and in the protocols a reply is built into a named string first, and
 // a Login, an empty tag or an awaitable from ?: is named before co_await.
+// The same holds for a capturing lambda turned into a coroutine's
+// std::function parameter. The aggregate case is GCC PR 100611
+// (https://gcc.gnu.org/bugzilla/show_bug.cgi?id=100611: one destructor too
+// many, a double free); tests/unit/net/coroutine_temporaries_test.cpp pins
+// each form.
 
 #include <memory>
 #include <optional>

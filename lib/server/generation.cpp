@@ -244,10 +244,14 @@ std::vector<int> held_ports(const std::filesystem::path& addr_file) {
     if (space == std::string::npos) {
       continue;
     }
-    const core::ParsedAddress a =
-        core::parse_address(std::string_view(line).substr(space + 1), {std::nullopt, true, false});
+    const std::string_view address = std::string_view(line).substr(space + 1);
+    const core::ParsedAddress a = core::parse_address(address, {std::nullopt, true, false});
     if (a) {
       ports.push_back(a->port);
+    } else if (const auto colon = address.rfind(':'); colon != std::string_view::npos) {
+      // Written by a zmproxyd from before [v6]:port (during an upgrade):
+      // "imap ::1:143". Its port is still held.
+      ports.push_back(std::atoi(std::string(address.substr(colon + 1)).c_str()));
     }
   }
   return ports;

@@ -50,9 +50,10 @@ TEST_CASE("held_ports reads run/zmproxyd.addr", "[server][listeners]") {
   test::TempDir dir;
   const auto file = dir.path() / "zmproxyd.addr";
   CHECK(held_ports(file).empty());  // no file: nothing held
-  std::ofstream(file)
-      << "imap 127.0.0.1:1143\npop3 [::1]:1110\nhttps [::1]:8443\n\nnonsense\nhttp ::1\n";
-  CHECK(held_ports(file) == std::vector<int>{1143, 1110, 8443});
+  std::ofstream(file) << "imap 127.0.0.1:1143\npop3 [::1]:1110\nhttps [::1]:8443\n\nnonsense\n"
+                         // as a zmproxyd from before [v6]:port wrote them
+                         "imaps ::1:1993\npop3s :::1995\n";
+  CHECK(held_ports(file) == std::vector<int>{1143, 1110, 8443, 1993, 1995});
 }
 
 TEST_CASE("plan_listeners keeps the unchanged, opens the new, refuses a port changing hands",

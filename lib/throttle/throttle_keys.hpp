@@ -11,9 +11,9 @@
 // (0x7f), which no account name holds. Zimbra writes the IP of its keys raw;
 // an address in text has no byte either escaping touches, so the keys agree.
 //
-// The address text must be the client's address as Zimbra's nginx prints it:
-// dotted quad for IPv4, the compressed lower-case form for IPv6 ("2001:db8::7",
-// no brackets, no zone).
+// The address text must be the client's address as Zimbra's nginx prints it
+// (nginx_address_text, address_text.hpp: "192.0.2.7", "2001:db8::7"), or the
+// keys of a mixed fleet part for IPv6 clients.
 //
 // Thread affinity: none (pure functions).
 

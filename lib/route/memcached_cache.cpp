@@ -380,6 +380,122 @@ std::size_t MemcachedCache::remove_everywhere(std::string_view key) {
   return confirmed;
 }
 
+namespace {
+
+// A counter's text as memcached keeps it: decimal digits, maybe followed by
+// the spaces an in-place incr pads a shorter number with.
+std::optional<std::uint64_t> parse_counter(std::string_view text) {
+  while (!text.empty() && text.back() == ' ') {
+    text.remove_suffix(1);
+  }
+  if (text.empty() || text.size() > 20) {
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') {
+      return std::nullopt;
+    }
+    const auto digit = static_cast<std::uint64_t>(ch - '0');
+    if (value > (UINT64_MAX - digit) / 10) {
+      return std::nullopt;
+    }
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> MemcachedCache::incr(std::string_view key,
+                                                  std::chrono::seconds window) {
+  if (m_servers.empty() || !check_key("incr", key)) {
+    return std::nullopt;
+  }
+  if (window < std::chrono::seconds(1) || window > k_max_relative_ttl) {
+    note_error("memcached incr " + std::string(key) + ": window of " +
+               std::to_string(window.count()) + " s (must be from 1 s to 30 days)");
+    return std::nullopt;
+  }
+  Lease lease(*this);
+  if (!lease) {
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  memcached_return_t rc = memcached_increment(lease.get(), key.data(), key.size(), 1, &value);
+  lease.result(rc);
+  if (rc == MEMCACHED_NOTFOUND) {
+    const char one = '1';
+    rc = memcached_add(lease.get(), key.data(), key.size(), &one, 1,
+                       static_cast<std::time_t>(window.count()), 0);
+    lease.result(rc);
+    if (rc == MEMCACHED_SUCCESS) {
+      return 1;
+    }
+    if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS) {
+      // Another client added it between our incr and add: count on theirs.
+      rc = memcached_increment(lease.get(), key.data(), key.size(), 1, &value);
+      lease.result(rc);
+    }
+  }
+  if (rc == MEMCACHED_SUCCESS) {
+    return value;
+  }
+  // NOT_FOUND here: the raced key expired or was deleted at once; a miss of
+  // one count is not worth a loop.
+  note_error("incr", key, lease.get(), rc);
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> MemcachedCache::counter(std::string_view key) {
+  if (m_servers.empty() || !check_key("get", key)) {
+    return std::nullopt;
+  }
+  Lease lease(*this);
+  if (!lease) {
+    return std::nullopt;
+  }
+  std::size_t length = 0;
+  std::uint32_t flags = 0;
+  memcached_return_t rc = MEMCACHED_SUCCESS;
+  std::unique_ptr<char, decltype(&std::free)> value(
+      memcached_get(lease.get(), key.data(), key.size(), &length, &flags, &rc), &std::free);
+  lease.result(rc);
+  if (rc == MEMCACHED_NOTFOUND) {
+    return 0;
+  }
+  if (rc != MEMCACHED_SUCCESS) {
+    note_error("get", key, lease.get(), rc);
+    return std::nullopt;
+  }
+  const std::optional<std::uint64_t> count =
+      parse_counter(value ? std::string_view(value.get(), length) : std::string_view());
+  if (!count) {
+    note_error("memcached get " + std::string(key) + ": the value is not a counter");
+  }
+  return count;
+}
+
+std::optional<bool> MemcachedCache::erase(std::string_view key) {
+  if (m_servers.empty() || !check_key("delete", key)) {
+    return std::nullopt;
+  }
+  Lease lease(*this);
+  if (!lease) {
+    return std::nullopt;
+  }
+  const memcached_return_t rc = memcached_delete(lease.get(), key.data(), key.size(), 0);
+  lease.result(rc);
+  if (rc == MEMCACHED_SUCCESS) {
+    return true;
+  }
+  if (rc == MEMCACHED_NOTFOUND) {
+    return false;
+  }
+  note_error("delete", key, lease.get(), rc);
+  return std::nullopt;
+}
+
 MemcachedStats MemcachedCache::stats() const noexcept {
   return MemcachedStats{m_hits.load(std::memory_order_relaxed),
                         m_misses.load(std::memory_order_relaxed),

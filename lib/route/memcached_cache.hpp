@@ -91,6 +91,23 @@ class MemcachedCache {
   // how many servers confirmed (deleted, or did not have it). For purge tools.
   std::size_t remove_everywhere(std::string_view key);
 
+  // Counters (login throttling, lib/throttle/memcached_counter_store.hpp).
+  // Unlike the calls above these tell "absent" from "failed": nullopt means
+  // the server could not be asked (or answered nonsense), and the cause is in
+  // last_error(). With no servers configured every one answers nullopt.
+  // They leave hits/misses alone; failures count in errors.
+  //
+  // memcached `incr` by one; the new count. A key that does not exist is
+  // `add`ed as "1" with `window` as its TTL (1 s to 30 days), so the window
+  // runs from the first hit and later hits never extend it, as Zimbra does.
+  // If another client adds it first (NOT_STORED), incr once more.
+  std::optional<std::uint64_t> incr(std::string_view key, std::chrono::seconds window);
+  // The counter under `key`: 0 if absent. A value that is not a decimal
+  // count is an error (nullopt).
+  std::optional<std::uint64_t> counter(std::string_view key);
+  // memcached `delete`: true deleted, false it was not there.
+  std::optional<bool> erase(std::string_view key);
+
   const std::vector<MemcachedServer>& servers() const noexcept { return m_servers; }
   MemcachedStats stats() const noexcept;
   // The most recent error as one line ("" if none yet).

@@ -11,10 +11,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace zmproxy;
 using namespace zmproxy::throttle;
@@ -100,6 +102,39 @@ TEST_CASE("get of a missing key is 0, and remove lifts a counter", "[throttle][m
   CHECK(store.remove(key));
   CHECK(store.get(key) == 0u);
   CHECK_FALSE(raw_get(server.port(), key));
+  CHECK(cache->last_error().empty());
+}
+
+TEST_CASE("concurrent first hits on one key all count (the add race)", "[throttle][memcached]") {
+  MemcachedProcess server;
+  auto cache = make_cache(server);
+  MemcachedCounterStore store(*cache);
+  constexpr int k_threads = 4;
+  constexpr int k_keys = 200;
+  // Every thread hits every key once, in the same order, so first hits on a
+  // fresh key often meet: the losers of the add must incr, not fail.
+  std::vector<std::vector<std::uint64_t>> seen(k_threads, std::vector<std::uint64_t>(k_keys));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < k_threads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < k_keys; ++k) {
+        const auto n = store.incr(ip_counter_key(MailProtocol::imap,
+                                                 "127.0.1." + std::to_string(k)), 60s);
+        seen[static_cast<std::size_t>(t)][static_cast<std::size_t>(k)] = n.value_or(0);
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  for (int k = 0; k < k_keys; ++k) {
+    std::vector<std::uint64_t> counts;
+    for (int t = 0; t < k_threads; ++t) {
+      counts.push_back(seen[static_cast<std::size_t>(t)][static_cast<std::size_t>(k)]);
+    }
+    std::sort(counts.begin(), counts.end());
+    CHECK(counts == std::vector<std::uint64_t>{1, 2, 3, 4});
+  }
   CHECK(cache->last_error().empty());
 }
 

@@ -263,17 +263,11 @@ MemcachedCache::MemcachedCache(MemcachedSettings settings, std::vector<Memcached
 
 MemcachedCache::~MemcachedCache() = default;
 
-std::optional<std::string> MemcachedCache::get(std::string_view key) {
-  if (m_servers.empty()) {
-    ++m_misses;
-    return std::nullopt;
-  }
-  if (!check_key("get", key)) {
-    return std::nullopt;
-  }
+MemcachedCache::Fetched MemcachedCache::fetch(std::string_view key) {
+  Fetched out;
   Lease lease(*this);
   if (!lease) {
-    return std::nullopt;
+    return out;
   }
   std::size_t length = 0;
   std::uint32_t flags = 0;
@@ -282,14 +276,34 @@ std::optional<std::string> MemcachedCache::get(std::string_view key) {
       memcached_get(lease.get(), key.data(), key.size(), &length, &flags, &rc), &std::free);
   lease.result(rc);
   if (rc == MEMCACHED_SUCCESS) {
-    ++m_hits;
-    return value ? std::string(value.get(), length) : std::string();
+    out.outcome = Fetched::Outcome::found;
+    if (value) {
+      out.value.assign(value.get(), length);
+    }
+  } else if (rc == MEMCACHED_NOTFOUND) {
+    out.outcome = Fetched::Outcome::absent;
+  } else {
+    note_error("get", key, lease.get(), rc);
   }
-  if (rc == MEMCACHED_NOTFOUND) {
+  return out;
+}
+
+std::optional<std::string> MemcachedCache::get(std::string_view key) {
+  if (m_servers.empty()) {
     ++m_misses;
     return std::nullopt;
   }
-  note_error("get", key, lease.get(), rc);
+  if (!check_key("get", key)) {
+    return std::nullopt;
+  }
+  Fetched f = fetch(key);
+  if (f.outcome == Fetched::Outcome::found) {
+    ++m_hits;
+    return std::move(f.value);
+  }
+  if (f.outcome == Fetched::Outcome::absent) {
+    ++m_misses;
+  }
   return std::nullopt;
 }
 
@@ -451,25 +465,14 @@ std::optional<std::uint64_t> MemcachedCache::counter(std::string_view key) {
   if (m_servers.empty() || !check_key("get", key)) {
     return std::nullopt;
   }
-  Lease lease(*this);
-  if (!lease) {
-    return std::nullopt;
-  }
-  std::size_t length = 0;
-  std::uint32_t flags = 0;
-  memcached_return_t rc = MEMCACHED_SUCCESS;
-  std::unique_ptr<char, decltype(&std::free)> value(
-      memcached_get(lease.get(), key.data(), key.size(), &length, &flags, &rc), &std::free);
-  lease.result(rc);
-  if (rc == MEMCACHED_NOTFOUND) {
+  const Fetched f = fetch(key);
+  if (f.outcome == Fetched::Outcome::absent) {
     return 0;
   }
-  if (rc != MEMCACHED_SUCCESS) {
-    note_error("get", key, lease.get(), rc);
+  if (f.outcome == Fetched::Outcome::failed) {
     return std::nullopt;
   }
-  const std::optional<std::uint64_t> count =
-      parse_counter(value ? std::string_view(value.get(), length) : std::string_view());
+  const std::optional<std::uint64_t> count = parse_counter(f.value);
   if (!count) {
     note_error("memcached get " + std::string(key) + ": the value is not a counter");
   }

@@ -116,6 +116,12 @@ class MemcachedCache {
  private:
   class Lease;
   enum class StoreMode { add, set };
+  // One memcached get, for get() and counter(): the value, an absent key,
+  // or a failure (already noted in last_error).
+  struct Fetched {
+    enum class Outcome { found, absent, failed } outcome = Outcome::failed;
+    std::string value;
+  };
 
   MemcachedCache(MemcachedSettings settings, std::vector<MemcachedServer> servers);
   bool store(StoreMode mode,
@@ -123,6 +129,7 @@ class MemcachedCache {
              std::string_view value,
              std::chrono::seconds ttl);
   bool check_key(std::string_view op, std::string_view key);
+  Fetched fetch(std::string_view key);
   void note_error(std::string message);
   void note_error(std::string_view op, std::string_view key, memcached_st* mc, int rc);
   bool acquire_slot();

@@ -277,6 +277,10 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
   }
   report_degraded(*initial);
   start_workers(s);
+  // run/zmproxyd.addr says "ready": written once the listeners serve and the
+  // process runs as the service user, so whoever waits for it (zmproxyctl,
+  // the tests) never sees a root process.
+  s.write_addresses();
   serve_control(s);
   stop_workers(s);
   std::error_code fec;

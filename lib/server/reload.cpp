@@ -41,7 +41,9 @@ Result<std::string> ProxyServer::Impl::apply(std::shared_ptr<const ProxyConfig> 
   }
   commit(next, std::move(*opened), kept);
   apply_logging(*config, previous ? previous->config.get() : nullptr);
-  write_addresses();
+  if (generation > 0) {
+    write_addresses();  // at start, run() writes it once the process is ready (after the drop)
+  }
   ++generation;
   return fmt::format("generation {} version {}", generation, config->version);
 }

@@ -140,6 +140,36 @@ void read_trusted_proxies(Reader& r, const toml::table&, const toml::node& n,
   }
 }
 
+// Throttle windows: whole seconds, at least one (memcached TTLs).
+template <auto Member>
+void read_window(Reader& r, const toml::table&, const toml::node& n, const std::string& path,
+                 ThrottleSection& t) {
+  milliseconds& out = t.*Member;
+  if (r.read(n, path, out) && (out.count() < 1000 || out.count() % 1000 != 0 || out.count() > 2'592'000'000)) {
+    r.fail_at(n, path, "expected whole seconds from 1s to 30 days");
+  }
+}
+
+void read_whitelist(Reader& r, const toml::table&, const toml::node& n, const std::string& path,
+                    ThrottleSection& t) {
+  std::vector<std::string> values;
+  if (!r.read(n, path, values)) {
+    return;
+  }
+  t.whitelist.clear();
+  for (const std::string& value : values) {
+    for (std::string& entry : net::split_address_list(value)) {
+      if (!net::is_address_or_cidr(entry)) {
+        r.fail_at(n, path,
+                  "'" + entry + "' is not an address or CIDR (zmprov mcf -zimbraReverseProxyIPThrottleWhitelist " +
+                      entry + ")");
+        return;
+      }
+      t.whitelist.push_back(std::move(entry));
+    }
+  }
+}
+
 // The tables, in the order of man/zmproxy.conf.5.
 
 const Key<ServerSection> k_server_keys[] = {
@@ -234,6 +264,26 @@ const Key<HttpSection> k_http_keys[] = {
     {"tunnel_idle_timeout", field<&HttpSection::tunnel_idle_timeout>},
 };
 
+const Key<ThrottleSection> k_throttle_keys[] = {
+    {"ip_limit", field<&ThrottleSection::ip_limit>},
+    {"ip_window", read_window<&ThrottleSection::ip_window>},
+    {"imap_ip_limit", field<&ThrottleSection::imap_ip_limit>},
+    {"imap_ip_window", read_window<&ThrottleSection::imap_ip_window>},
+    {"pop3_ip_limit", field<&ThrottleSection::pop3_ip_limit>},
+    {"pop3_ip_window", read_window<&ThrottleSection::pop3_ip_window>},
+    {"user_limit", field<&ThrottleSection::user_limit>},
+    {"user_window", read_window<&ThrottleSection::user_window>},
+    {"ip_message", field<&ThrottleSection::ip_message>},
+    {"user_message", field<&ThrottleSection::user_message>},
+    {"whitelist", read_whitelist},
+    {"failed_logins", field<&ThrottleSection::failed_logins>},
+    {"failed_window", read_window<&ThrottleSection::failed_window>},
+    {"failed_free", field<&ThrottleSection::failed_free>},
+    {"failed_delay", field<&ThrottleSection::failed_delay>},
+    {"failed_max_delay", field<&ThrottleSection::failed_max_delay>},
+    {"failed_lock", field<&ThrottleSection::failed_lock>},
+};
+
 // Every key of `t` must be in `keys` (all are checked before any is read);
 // then each key present is read, in table order.
 template <class S, std::size_t N>
@@ -286,6 +336,7 @@ const Section k_sections[] = {
     ZMPROXY_SECTION("pop3", k_mail_protocol_keys, c.pop3),
     ZMPROXY_SECTION("upstream", k_upstream_keys, c.upstream),
     ZMPROXY_SECTION("http", k_http_keys, c.http),
+    ZMPROXY_SECTION("throttle", k_throttle_keys, c.throttle),
 };
 
 #undef ZMPROXY_SECTION

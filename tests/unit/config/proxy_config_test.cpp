@@ -72,3 +72,51 @@ TEST_CASE("web upstreams are host:port or [IPv6]:port", "[config][http]") {
   REQUIRE_FALSE(cfg);
   CHECK_THAT(cfg.error().message, Catch::Contains("http.admin_upstreams"));
 }
+
+TEST_CASE("throttle: Zimbra's limits off, failed logins counted, by default", "[config][throttle]") {
+  auto cfg = parse("");
+  REQUIRE(cfg);
+  const ThrottleSection& t = (*cfg)->throttle;
+  CHECK(t.ip_limit == 0);
+  CHECK(t.user_limit == 0);
+  CHECK(t.ip_window == 3600s);
+  CHECK(t.ip_message == "Login rejected from this IP");
+  CHECK(t.user_message == "Login rejected for this user");
+  CHECK(t.failed_logins);
+  CHECK(t.failed_window == 900s);
+  CHECK(t.failed_lock == 0);
+}
+
+TEST_CASE("throttle: a rendered section reads, whitelist values split", "[config][throttle]") {
+  auto cfg = parse(
+      "[throttle]\nip_limit = 5\nip_window = 60\nimap_ip_limit = 7\nimap_ip_window = 120\n"
+      "user_limit = 3\nuser_window = 30\nwhitelist = [\"10.0.0.0/8, 192.0.2.7\", \"2001:db8::/32\"]\n"
+      "failed_delay = \"250ms\"\nfailed_max_delay = \"2000ms\"\nfailed_lock = 10\n");
+  REQUIRE(cfg);
+  const ThrottleSection& t = (*cfg)->throttle;
+  CHECK(t.ip_limit == 5);
+  CHECK(t.ip_window == 60s);
+  CHECK(t.imap_ip_limit == 7);
+  CHECK(t.imap_ip_window == 120s);
+  CHECK(t.user_limit == 3);
+  CHECK(t.user_window == 30s);
+  CHECK(t.whitelist == std::vector<std::string>{"10.0.0.0/8", "192.0.2.7", "2001:db8::/32"});
+  CHECK(t.failed_delay == 250ms);
+  CHECK(t.failed_max_delay == 2s);
+  CHECK(t.failed_lock == 10);
+}
+
+TEST_CASE("throttle: bad values are one line naming the key", "[config][throttle]") {
+  auto cfg = parse("[throttle]\nwhitelist = [\"10.0.0.0/33\"]\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("throttle.whitelist") && Catch::Contains("'10.0.0.0/33'"));
+  cfg = parse("[throttle]\nip_window = 0\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("throttle.ip_window") && Catch::Contains("whole seconds"));
+  cfg = parse("[throttle]\nuser_window = \"1500ms\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("throttle.user_window"));
+  cfg = parse("[throttle]\nfailed_delay = \"5s\"\nfailed_max_delay = \"1s\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("throttle.failed_max_delay"));
+}

@@ -1,6 +1,6 @@
 #pragma once
 // The access log: one line per finished session (or web request):
-//   time client protocol user upstream in=<bytes> out=<bytes> ms=<duration> outcome
+//   time client protocol user upstream in=<bytes> out=<bytes> ms=<duration> outcome [detail]
 // Fields never contain a password; missing ones are "-". Thread-safe.
 //
 // Lines are gathered in memory and appended with one write(2) when 32 KiB
@@ -29,7 +29,8 @@ struct AccessRecord {
   std::uint64_t bytes_in = 0;   // client -> proxy
   std::uint64_t bytes_out = 0;  // proxy -> client
   std::uint64_t millis = 0;
-  std::string outcome;    // ok, auth-failed, unavailable, timeout, closed, ...
+  std::string outcome;    // ok, auth-failed, unavailable, timeout, closed, throttled:<reason>, ...
+  std::string detail;     // more on the outcome ("tarpit=2000ms"), or nothing
 };
 
 // The current time as the combined log format writes it: 29/Nov/2026:01:02:03 +0000

@@ -23,7 +23,8 @@ const char* protocol_name(Protocol p) noexcept;
   COUNTER(accepted, "connections accepted")                              \
   GAUGE(active, "connections open now (before and after login)")         \
   COUNTER(logins, "logins the mailbox accepted (mail)")                  \
-  COUNTER(login_failures, "logins refused (mail)")
+  COUNTER(login_failures, "logins refused (mail)")                       \
+  COUNTER(throttled, "connections and logins refused by login throttling")
 
 struct ProtocolCounters {
 #define ZMPROXY_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};

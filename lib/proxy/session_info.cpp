@@ -13,6 +13,7 @@ void SessionInfo::log_to(log::AccessLog& log) const {
   r.millis = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
   r.outcome = outcome;
+  r.detail = detail;
   log.write(r);
 }
 

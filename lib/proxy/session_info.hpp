@@ -23,6 +23,7 @@ struct SessionInfo {
   std::string user;
   std::string upstream;
   std::string outcome = "closed";
+  std::string detail;  // more on the outcome (the tarpit's wait), or nothing
 
   void log_to(log::AccessLog& log) const;
 };

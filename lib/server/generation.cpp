@@ -158,6 +158,15 @@ Result<std::shared_ptr<proxy::Generation>> build_generation(
     }
     next->resolver = *resolver;
   }
+  if (previous && proxy::ThrottleGate::same_settings(*previous->config, c)) {
+    next->throttle = previous->throttle;
+  } else {
+    auto gate = proxy::ThrottleGate::create(c);
+    if (!gate) {
+      return tl::unexpected(gate.error());
+    }
+    next->throttle = *gate;
+  }
   if (previous && previous->config->server.access_log == c.server.access_log) {
     next->access_log = previous->access_log;
   } else {

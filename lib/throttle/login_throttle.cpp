@@ -18,6 +18,20 @@ Decision refused(Reason reason, std::uint64_t count, std::uint64_t limit, std::c
 
 }  // namespace
 
+const char* reason_name(Reason reason) noexcept {
+  switch (reason) {
+    case Reason::ip_limit:
+      return "ip-limit";
+    case Reason::user_limit:
+      return "user-limit";
+    case Reason::failed_logins:
+      return "failed-logins";
+    case Reason::none:
+      break;
+  }
+  return "";
+}
+
 IpLimit ip_limit_for(const ThrottleSettings& settings, MailProtocol protocol) noexcept {
   const IpLimit& own = protocol == MailProtocol::pop3 ? settings.pop3 : settings.imap;
   return own.limit > 0 ? own : settings.ip;

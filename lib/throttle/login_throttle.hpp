@@ -83,6 +83,10 @@ class LoginThrottle {
   std::atomic<bool> m_store_down{false};
 };
 
+// "ip-limit", "user-limit", "failed-logins" ("" for none): the access log's
+// "throttled:<reason>".
+const char* reason_name(Reason reason) noexcept;
+
 // The limit and window on_connection applies to `protocol`.
 IpLimit ip_limit_for(const ThrottleSettings& settings, MailProtocol protocol) noexcept;
 

@@ -9,6 +9,7 @@
 
 #include "lib/config/proxy_config.hpp"
 #include "lib/proxy/counters.hpp"
+#include "lib/throttle/throttle_keys.hpp"
 
 namespace zmproxy::proxy::mail {
 
@@ -87,7 +88,23 @@ inline constexpr ReplyText k_mailbox_refused_sasl{
 inline constexpr ReplyText k_mailbox_said{
     "NO ",
     "-ERR "};
+// Login throttling (lib/proxy/throttle_gate.hpp): the prefixes of the
+// configured messages. Over the per-address limit, instead of the greeting
+// (a whole line with the message); a login over the user limit or a pair
+// past throttle.failed_lock: IMAP "* BYE <text>" then "<tag> NO [LIMIT]
+// <text>", POP3 "-ERR [LOGIN-DELAY] <text>" (RFC 2449), then close.
+inline constexpr ReplyText k_bye_throttled_address{
+    "* BYE [UNAVAILABLE] ",
+    "-ERR [SYS/TEMP] "};
+inline constexpr ReplyText k_bye_throttled_login{
+    "* BYE ",
+    ""};
+inline constexpr ReplyText k_throttled_login{
+    "NO [LIMIT] ",
+    "-ERR [LOGIN-DELAY] "};
 // clang-format on
+
+inline constexpr std::string_view k_failed_logins_text = "Too many failed logins; try again later";
 
 // A protocol's names, counters, settings and column of the table above.
 struct MailProtocol {
@@ -97,6 +114,7 @@ struct MailProtocol {
   Protocol implicit_tls;
   config::MailSection config::ProxyConfig::*settings;
   std::string_view ReplyText::*texts;
+  throttle::MailProtocol counted_as;  // the letter of its throttle:proto= key
 };
 
 }  // namespace zmproxy::proxy::mail

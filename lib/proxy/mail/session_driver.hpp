@@ -47,6 +47,7 @@
 #include "lib/proxy/mail/sasl_exchange.hpp"
 #include "lib/proxy/mail/session.hpp"
 #include "lib/proxy/mail/upstream_text.hpp"
+#include "lib/proxy/throttle_gate.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 
 namespace zmproxy::proxy::mail {
@@ -182,9 +183,86 @@ awaitable<std::optional<decltype(std::declval<typename P::Parser&>().take())>> n
   }
 }
 
+// ---- login throttling (throttle_gate.hpp) ----
+
+// The per-address connection limit, before the greeting (after the TLS
+// handshake of IMAPS/POP3S, as Zimbra). False: refused, the client told.
+template <class P, class Stream>
+awaitable<bool> address_allowed(State<P>& s, Stream& client) {
+  ThrottleGate* gate = s.shared->throttle.get();
+  if (gate == nullptr) {
+    co_return true;
+  }
+  std::string ip = s.info.client_ip;
+  awaitable<throttle::Decision> check = gate->on_connection(P::k_protocol.counted_as, std::move(ip));
+  const throttle::Decision d = co_await std::move(check);
+  if (d.allowed()) {
+    co_return true;
+  }
+  s.counters.throttled++;
+  s.info.outcome = "throttled:ip-limit";
+  const std::string text = std::string(say<P>(k_bye_throttled_address)) + gate->settings().ip_message + "\r\n";
+  co_await send(s, client, text);
+  co_return false;
+}
+
+// A login refused by throttling (the user limit, or the pair's failures past
+// the lock): the client told, the session ends.
+template <class P, class Stream>
+awaitable<void> refuse_login(State<P>& s, Stream& client, const Login& login, const throttle::Decision& d) {
+  s.counters.throttled++;
+  s.info.outcome = std::string("throttled:") + throttle::reason_name(d.reason);
+  const std::string_view why = d.reason == throttle::Reason::user_limit
+                                   ? std::string_view(s.shared->throttle->settings().user_message)
+                                   : k_failed_logins_text;
+  std::string text;
+  if (const std::string_view bye = say<P>(k_bye_throttled_login); !bye.empty()) {
+    text.append(bye).append(why).append("\r\n");
+  }
+  text += P::tagged(login.tag, std::string(say<P>(k_throttled_login)).append(why));
+  co_await send(s, client, text);
+}
+
+// Before the lookup: the user limit and the pair's failures. False: refused
+// (the client told); else the pair's wait (the tarpit) is over.
+template <class P, class Stream>
+awaitable<bool> login_allowed(State<P>& s, Stream& client, const Login& login, throttle::Decision& before) {
+  ThrottleGate* gate = s.shared->throttle.get();
+  if (gate == nullptr) {
+    co_return true;
+  }
+  std::string user = login.user;
+  std::string ip = s.info.client_ip;
+  awaitable<throttle::Decision> check = gate->before_login(LoginKind::mail, std::move(user), std::move(ip));
+  before = co_await std::move(check);
+  if (!before.allowed()) {
+    co_await refuse_login(s, client, login, before);
+    co_return false;
+  }
+  if (before.delay.count() > 0) {
+    s.info.detail = "tarpit=" + std::to_string(before.delay.count()) + "ms";
+    co_await pause_for(before.delay);
+  }
+  co_return true;
+}
+
+// A refused login counts against the pair (user, client address).
+template <class P>
+awaitable<void> count_failure(State<P>& s, const Login& login) {
+  if (ThrottleGate* gate = s.shared->throttle.get()) {
+    std::string user = login.user;
+    std::string ip = s.info.client_ip;
+    awaitable<throttle::Decision> count = gate->after_login_failure(std::move(user), std::move(ip));
+    co_await std::move(count);
+  }
+}
+
 // The pre-login dialogue on one stream. Returns upgrade after STARTTLS/STLS.
 template <class P, class Stream>
 awaitable<Next> dialogue(State<P>& s, Stream& client, bool greet) {
+  if (greet && !co_await address_allowed(s, client)) {
+    co_return Next::done;
+  }
   if (greet) {
     const std::string text = P::greeting(s);
     if (!co_await send(s, client, text)) {
@@ -234,7 +312,8 @@ awaitable<Next> start_tls(State<P>& s, Stream& client, std::string_view tag) {
 // accepted (the mailbox's reply to the client, the client's pipelined
 // commands to the mailbox, both connections to the relay).
 template <class P, class Client, class Upstream>
-awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login, route::Route route) {
+awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login, route::Route route,
+                         throttle::Decision before) {
   const std::string where = route.host + ":" + std::to_string(route.port);
   MailboxLoginRequest request;
   request.login = login;
@@ -256,6 +335,7 @@ awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login,
   if (verdict.kind == MailboxVerdict::Kind::refused) {
     s.counters.login_failures++;
     s.info.outcome = "auth-failed";
+    co_await count_failure(s, login);
     co_await pause_for(s.cfg.upstream.auth_wait);
     co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
     std::string text = P::tagged(login.tag, say<P>(login.sasl ? k_mailbox_refused_sasl : k_mailbox_refused_login));
@@ -264,6 +344,18 @@ awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login,
     }
     co_await send(s, client, text);
     co_return;
+  }
+  if (ThrottleGate* gate = s.shared->throttle.get()) {
+    std::string user = login.user;
+    std::string ip = s.info.client_ip;
+    awaitable<throttle::Decision> count =
+        gate->after_login_success(LoginKind::mail, std::move(user), std::move(ip), before);
+    const throttle::Decision after = co_await std::move(count);
+    if (!after.allowed()) {
+      // Over the user limit: the mailbox connection is dropped unused.
+      co_await refuse_login(s, client, login, after);
+      co_return;
+    }
   }
   s.counters.logins++;
   s.info.user = verdict.user;
@@ -294,6 +386,7 @@ awaitable<void> route_failed(State<P>& s, Stream& client, const Login& login, co
   }
   ZMPROXY_LOG(info, P::k_protocol.name, "{}: login as {} refused: {}", s.info.client_ip, login.user, err.message);
   s.counters.login_failures++;
+  co_await count_failure(s, login);
   co_await pause_for(s.cfg.upstream.auth_wait);
   const std::string text = P::tagged(login.tag, say<P>(login.sasl ? k_route_refused_sasl : k_route_refused_login));
   co_await send(s, client, text);
@@ -318,6 +411,10 @@ awaitable<void> do_login(State<P>& s, Stream& client, Login login) {
     co_return;
   }
   s.info.user = login.user;
+  throttle::Decision before;
+  if (!co_await login_allowed(s, client, login, before)) {
+    co_return;
+  }
   route::RouteQuery q;
   q.user = login.user;
   q.protocol = std::string(P::k_protocol.name) + (s.cfg.upstream.ssl ? "ssl" : "");
@@ -330,10 +427,10 @@ awaitable<void> do_login(State<P>& s, Stream& client, Login login) {
   }
   auto& mailbox = std::get<MailboxConnection>(connected);
   if (auto* plain = std::get_if<std::unique_ptr<tcp::socket>>(&mailbox.stream)) {
-    co_await login_at(s, client, **plain, std::move(login), mailbox.route);
+    co_await login_at(s, client, **plain, std::move(login), mailbox.route, before);
   } else {
     co_await login_at(s, client, *std::get<std::unique_ptr<TlsStream>>(mailbox.stream), std::move(login),
-                      mailbox.route);
+                      mailbox.route, before);
   }
 }
 

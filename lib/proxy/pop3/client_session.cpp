@@ -30,7 +30,8 @@ struct Pop3Dialogue {
 // tags: every reply is one "-ERR" or "+OK" line.
 struct Pop3 {
   static constexpr MailProtocol k_protocol{"pop3", "pop3s", Protocol::pop3, Protocol::pop3s,
-                                           &config::ProxyConfig::pop3, &ReplyText::pop3};
+                                           &config::ProxyConfig::pop3, &ReplyText::pop3,
+                                           throttle::MailProtocol::pop3};
   using Parser = CommandParser;
   using Dialogue = Pop3Dialogue;
   using S = mail::State<Pop3>;

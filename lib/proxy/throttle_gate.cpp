@@ -146,6 +146,9 @@ Result<std::shared_ptr<ThrottleGate>> ThrottleGate::create(const config::ProxyCo
   route::MemcachedSettings m;
   m.servers = config.route.memcached;
   m.timeout = config.route.memcached_timeout;
+  // A restarted memcached is tried again within seconds: throttling is off
+  // while it is skipped (the route cache can wait its minute).
+  m.retry_after = std::chrono::seconds(5);
   auto cache = route::MemcachedCache::create(m);
   if (!cache) {
     return fail(Errc::invalid_argument, "route.memcached: " + cache.error().message);

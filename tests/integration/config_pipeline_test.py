@@ -6,6 +6,7 @@ Waits poll a condition against a deadline; no test asserts a timing (the
 latency from `zmprov` to a new connection is printed, and measured in bench/).
 """
 import imaplib
+import itertools
 import os
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from zmproxy_procs import Daemon  # noqa: E402
 PASSWORD = "Pw1-secret-alpha"
 USER = "user1@example.com"
 DEADLINE = 15.0
+_TAGS = itertools.count(1)
 
 
 def capabilities(port):
@@ -66,7 +68,8 @@ class PipelineBase(HomeTestCase):
         super().setUp()
         if self.dovecot.pid is None:
             self.dovecot.start()
-        self.tag = f"t{os.getpid()}x{id(self) % 100000}"
+        # Unique per test: id(self) can repeat once a finished test is freed.
+        self.tag = f"t{os.getpid()}x{next(_TAGS)}"
         # Its own server entry per test: the LDAP variant shares one directory.
         self.proxy_name = f"proxy-{self.tag}.example.com"
         lc = [f"zimbra_server_hostname={self.proxy_name}", "zmproxy_bind_address=127.0.0.1",
@@ -415,6 +418,35 @@ class PipelineTests(PipelineBase):
         r = self.run_tool("zmproxyctl", "genconf", "-n")
         self.assertEqual(r.returncode, 1)
         self.assertRegex(r.stderr, r"zmproxy.conf.template:\d+: unknown variable \$\{zimbraNoSuchThing\}")
+
+
+class ThrottlePipelineTests(PipelineBase):
+    """Throttling attributes reach a running proxy like every other one."""
+
+    def greeting_from(self, source):
+        try:
+            with socket.create_connection(("127.0.0.1", self.imap), timeout=10,
+                                          source_address=(source, 0)) as s, s.makefile("rb") as f:
+                return f.readline().decode()
+        except OSError:
+            return ""
+
+    def test_limit_and_whitelist_change_live(self):
+        from memcached import Memcached
+        mc = Memcached().start()
+        self.addCleanup(mc.stop)
+        self.check_tool("zmprov", "cs", f"mc-{self.tag}.example.com", "zimbraServiceHostname", "127.0.0.1",
+                        "zimbraServiceEnabled", "memcached", "zimbraMemcachedBindPort", str(mc.port))
+        self.start_zmconfigd()
+        self.check_tool("zmprov", "mcf", "zimbraReverseProxyIPLoginLimit", "2",
+                        "zimbraReverseProxyIPLoginLimitTime", "60",
+                        "zimbraReverseProxyIpThrottleMsg", "Live limit")
+        # Each probe counts once the limit is live: the third then is refused.
+        wait_until(lambda: self.greeting_from("127.0.0.11") == "* BYE [UNAVAILABLE] Live limit\r\n",
+                   "the limit applied")
+        self.assertEqual(mc.get("throttle:proto=i,ip=127.0.0.11"), b"3")
+        self.check_tool("zmprov", "mcf", "zimbraReverseProxyIPThrottleWhitelist", "127.0.0.8/29")
+        wait_until(lambda: self.greeting_from("127.0.0.11").startswith("* OK"), "the whitelist applied")
 
 
 class LdapPipelineTests(PipelineTests):

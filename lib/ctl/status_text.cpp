@@ -46,6 +46,11 @@ std::string status_text(std::string_view j, std::string_view watcher) {
     out += std::string(" ") + p + " " + json_field(j, "logins", at) + "/" +
            json_field(j, "login_failures", at);
   }
+  out += "\n  throttled:";
+  for (const char* p : {"imap", "imaps", "pop3", "pop3s", "http", "https"}) {
+    const auto at = j.find("\"" + std::string(p) + "\":{", conns);
+    out += std::string(" ") + p + " " + json_field(j, "throttled", at);
+  }
   out += "\n";
   if (!watcher.empty()) {
     out += "  last configuration change: " + json_field(watcher, "result") + " by " +

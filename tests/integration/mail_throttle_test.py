@@ -120,6 +120,7 @@ class IpLimitTest(ThrottleBase):
         self.assertTrue(self.greeting(self.ports["pop3"], "127.0.0.7").startswith("+OK"))
         self.wait_access(lambda t: re.search(r"127\.0\.0\.7:\d+ imap .* throttled:ip-limit", t),
                          "the access log says why")
+        self.assertIn("throttled: imap 1 imaps 0 pop3 0", self.run_tool("zmproxyctl", "status").stdout)
 
     def test_a_whitelisted_block_is_never_counted(self):
         for _ in range(8):

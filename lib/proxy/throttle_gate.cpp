@@ -187,7 +187,7 @@ awaitable<Decision> ThrottleGate::on_connection(MailProtocol protocol, std::stri
 awaitable<Decision> ThrottleGate::before_login(LoginKind kind, std::string user, std::string client_ip) {
   const throttle::ThrottleSettings& s = settings();
   const bool user_limit = kind == LoginKind::mail && s.user_limit > 0;
-  if (!user_limit && !s.count_failed_logins) {
+  if (!user_limit && !(s.count_failed_logins && s.failed_lock_after > 0)) {
     co_return Decision{};
   }
   co_return co_await m_impl->offload(Impl::Call::before, kind, MailProtocol::imap, std::move(user),

@@ -7,8 +7,10 @@
 // servers stay the same (lib/server/generation.cpp).
 //
 // What costs nothing: a check with nothing to decide (its limit off, a
-// whitelisted address, failed logins not counted, a clean login) answers on
-// the caller's thread without a hop to the pool. With no memcached servers
+// whitelisted address, a login without a user limit or failed-login lock, a
+// success after no failure read) answers on the caller's thread without a
+// hop to the pool. By default (failed logins counted, no lock, Zimbra's
+// limits off) only a failed login goes to memcached. With no memcached servers
 // configured there is no gate at all (Generation::throttle is null).
 //
 // Fail open: memcached unreachable, or more than k_max_pending calls
@@ -59,11 +61,13 @@ class ThrottleGate {
   net::asio::awaitable<throttle::Decision> on_connection(throttle::MailProtocol protocol,
                                                          std::string client_ip);
   // Before the login goes to the route lookup and the mailbox: the user
-  // limit (read only; mail logins only, as Zimbra's) and the pair's
-  // failures (the tarpit's delay, or a refusal past throttle.failed_lock).
+  // limit (read only; mail logins only, as Zimbra's) and, with
+  // throttle.failed_lock, the pair's failures (a refusal from the lock on).
   net::asio::awaitable<throttle::Decision> before_login(LoginKind kind, std::string user, std::string client_ip);
   net::asio::awaitable<throttle::Decision> after_login_success(LoginKind kind, std::string user,
                                                                std::string client_ip, throttle::Decision before);
+  // The failure counted; its delay is the tarpit's wait before the client
+  // is told.
   net::asio::awaitable<throttle::Decision> after_login_failure(std::string user, std::string client_ip);
 
   // Checks let through because the pool was full (STATUS).

@@ -77,17 +77,16 @@ Decision LoginThrottle::before_login(std::string_view qualified_user, std::strin
       return d;
     }
   }
-  if (answered && m_settings.count_failed_logins) {
+  const bool lock = m_settings.count_failed_logins && m_settings.failed_lock_after > 0;
+  if (answered && lock) {
     const std::optional<std::uint64_t> failures = m_store.get(failed_login_key(qualified_user, address));
     answered = failures.has_value();
-    if (failures && m_settings.failed_lock_after > 0 && *failures >= m_settings.failed_lock_after) {
+    if (failures && *failures >= m_settings.failed_lock_after) {
       d = refused(Reason::failed_logins, *failures, m_settings.failed_lock_after, m_settings.failed_window);
-    } else if (failures) {
-      d.delay = tarpit_delay(*failures, m_settings.tarpit);
     }
     d.failed_logins = failures.value_or(0);
   }
-  if (m_settings.user_limit > 0 || m_settings.count_failed_logins) {
+  if (m_settings.user_limit > 0 || lock) {
     d.notice = note_store(answered);
   }
   return d;
@@ -129,6 +128,7 @@ Decision LoginThrottle::after_login_failure(std::string_view qualified_user, std
   d.count = failures.value_or(0);
   d.failed_logins = d.count;
   d.limit = m_settings.failed_lock_after;
+  d.delay = tarpit_delay(d.count, m_settings.tarpit);
   d.notice = note_store(failures.has_value());
   return d;
 }

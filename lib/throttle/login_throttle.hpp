@@ -14,9 +14,13 @@
 //  - after_login_success: the user counter goes up by one (successful logins
 //    only; a wrong password never counts); refused past the limit, and the
 //    caller closes the mailbox connection it just opened.
-// Ours, on top: before_login also reads the (user, address) failure counter
-// and answers the tarpit wait (or a refusal past failed_lock_after);
-// after_login_failure counts the failure; a success clears the pair.
+// Ours, on top: after_login_failure counts the (user, address) pair's
+// failure and answers the tarpit wait before the failure is told; with
+// failed_lock_after set, before_login also reads the pair's count and
+// refuses from that many on, and a success clears the pair it read. Without
+// a lock nothing is read for the pair before a login: a clean login costs
+// no round trip (the wait follows each failure, which stops a guesser as
+// well as a wait before each attempt would).
 //
 // Fail open: when the store is down every check allows. A Decision's notice
 // says when the store went away (or came back) as seen by this object, once
@@ -48,9 +52,9 @@ struct Decision {
   Reason reason = Reason::none;
   std::uint64_t count = 0;                  // the counter the verdict was made on
   std::uint64_t limit = 0;                  // and its limit (0: none applied)
-  std::chrono::milliseconds delay{0};       // allow after this wait (the tarpit)
+  std::chrono::milliseconds delay{0};       // after_login_failure: wait this long before telling (the tarpit)
   std::chrono::seconds retry_after{0};      // refuse: the counter's window, an upper bound
-  std::uint64_t failed_logins = 0;          // before_login: the pair's failures so far
+  std::uint64_t failed_logins = 0;          // the pair's failures (before_login: read with a lock only)
   StoreNotice notice = StoreNotice::none;   // log once: throttling off / on again
 
   bool allowed() const noexcept { return verdict == Verdict::allow; }

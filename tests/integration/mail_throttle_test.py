@@ -191,20 +191,30 @@ class FailedLoginTest(ThrottleBase):
             self.assertTrue(self.login_reply("127.0.0.7", USER1, "wrong")[-1].startswith("a1 NO"))
         self.assertEqual(self.counter(key), 10)
         self.wait_access(lambda t: len(self.tarpits("127.0.0.7")) == 10, "ten logins logged")
-        # Free, free, free, then doubling from 100 ms up to the bound.
-        self.assertEqual(self.tarpits("127.0.0.7"), [0, 0, 0, 100, 200, 400, 400, 400, 400, 400])
+        # Two free, then the refusal waits 100 ms, doubling up to the bound.
+        self.assertEqual(self.tarpits("127.0.0.7"), [0, 0, 100, 200, 400, 400, 400, 400, 400, 400])
         # The user from another address, and another user, wait for nothing.
-        self.assertTrue(self.login_reply("127.0.0.8", USER1, PASSWORDS[USER1])[-1].startswith("a1 OK"))
-        self.assertTrue(self.login_reply("127.0.0.7", USER2, PASSWORDS[USER2])[-1].startswith("a1 OK"))
+        self.assertTrue(self.login_reply("127.0.0.8", USER1, "wrong")[-1].startswith("a1 NO"))
+        self.assertTrue(self.login_reply("127.0.0.7", USER2, "wrong")[-1].startswith("a1 NO"))
         self.wait_access(lambda t: len(self.tarpits("127.0.0.8")) == 1, "the other address logged")
         self.assertEqual(self.tarpits("127.0.0.8"), [0])
-        # The owner gets in (after the wait) and the pair is forgiven.
+        # The right password gets in at once, from the pair too: a clean
+        # login reads nothing of the pair (no lock is set).
+        self.assertTrue(self.login_reply("127.0.0.8", USER1, PASSWORDS[USER1])[-1].startswith("a1 OK"))
         self.assertTrue(self.login_reply("127.0.0.7", USER1, PASSWORDS[USER1])[-1].startswith("a1 OK"))
-        self.assertIsNone(self.counter(key))
+        self.assertEqual(self.counter(key), 10)
 
 
 class FailedLoginLockTest(ThrottleBase):
     throttle = 'failed_free = 10\nfailed_lock = 3\nfailed_window = 60\n'
+
+    def test_a_success_below_the_lock_forgives_the_pair(self):
+        key = "zmproxy:authfail:user=user1@example.com,ip=127.0.0.7"
+        for _ in range(2):
+            self.assertTrue(self.login_reply("127.0.0.7", USER1, "wrong")[-1].startswith("a1 NO [AUTH"))
+        self.assertEqual(self.counter(key), 2)
+        self.assertTrue(self.login_reply("127.0.0.7", USER1, PASSWORDS[USER1])[-1].startswith("a1 OK"))
+        self.assertIsNone(self.counter(key))
 
     def test_past_the_lock_the_pair_is_refused_without_asking_the_mailbox(self):
         for _ in range(3):

@@ -38,13 +38,13 @@ TEST_CASE("STATUS: the facts and every declared counter of every protocol", "[se
         "\"listeners\":{\"imap\":\"127.0.0.1:1143\",\"http\":\"[::1]:8080\"},"
         "\"memory\":{\"heap_in_use\":10,\"heap_free\":20,\"mmapped\":30},"
         "\"connections\":{"
-        "\"imap\":{\"accepted\":5,\"active\":2,\"logins\":3,\"login_failures\":1},"
-        "\"imaps\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0},"
-        "\"pop3\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0},"
-        "\"pop3s\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0},"
-        "\"http\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0},"
-        "\"https\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0},"
-        "\"admin\":{\"accepted\":7,\"active\":0,\"logins\":0,\"login_failures\":0}}}");
+        "\"imap\":{\"accepted\":5,\"active\":2,\"logins\":3,\"login_failures\":1,\"throttled\":0},"
+        "\"imaps\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
+        "\"pop3\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
+        "\"pop3s\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
+        "\"http\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
+        "\"https\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
+        "\"admin\":{\"accepted\":7,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0}}}");
 }
 
 TEST_CASE("STATUS before any reload: an empty time, no listeners", "[server][status]") {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 using namespace zmproxy::throttle;
 using std::chrono::milliseconds;
@@ -242,39 +243,41 @@ TEST_CASE("failed logins per (user, address): the wait grows, is bounded, and is
   LoginThrottle throttle(std::move(s), store);
   const std::string john = "john@example.com";
 
-  milliseconds last{0};
-  bool grew = false;
+  std::vector<milliseconds> waits;
   for (int i = 0; i < 10; ++i) {
-    const Decision before = throttle.before_login(john, "127.0.0.7");
-    CHECK(before.allowed());
-    CHECK(before.delay >= last);
-    CHECK(before.delay <= milliseconds{8000});
-    grew = grew || before.delay > last;
-    last = before.delay;
+    CHECK(throttle.before_login(john, "127.0.0.7").allowed());
     const Decision failed = throttle.after_login_failure(john, "127.0.0.7");
     CHECK(failed.failed_logins == static_cast<std::uint64_t>(i + 1));
+    waits.push_back(failed.delay);
   }
-  CHECK(grew);
-  const Decision tenth = throttle.before_login(john, "127.0.0.7");
-  CHECK(tenth.delay == milliseconds{8000});
-  CHECK(tenth.failed_logins == 10);
+  // Two free, then doubling from 1 s up to the 8 s bound.
+  CHECK(waits == std::vector<milliseconds>{milliseconds{0}, milliseconds{0}, milliseconds{1000}, milliseconds{2000},
+                                           milliseconds{4000}, milliseconds{8000}, milliseconds{8000},
+                                           milliseconds{8000}, milliseconds{8000}, milliseconds{8000}});
   CHECK(store.has("zmproxy:authfail:user=john@example.com,ip=127.0.0.7"));
 
-  // The same user from another address, and another user from this one: at once.
-  CHECK(throttle.before_login(john, "127.0.0.8").delay == milliseconds{0});
-  CHECK(throttle.before_login("jane@example.com", "127.0.0.7").delay == milliseconds{0});
+  // The same user from another address, and another user from this one: free.
+  CHECK(throttle.after_login_failure(john, "127.0.0.8").delay == milliseconds{0});
+  CHECK(throttle.after_login_failure("jane@example.com", "127.0.0.7").delay == milliseconds{0});
   // Zimbra's keys are untouched by our counter.
   CHECK_FALSE(store.has("throttle:user=john@example.com"));
 
   SECTION("clearing the pair's key lifts the wait") {
     CHECK(throttle.clear(failed_login_key(john, "127.0.0.7")));
-    CHECK(throttle.before_login(john, "127.0.0.7").delay == milliseconds{0});
+    CHECK(throttle.after_login_failure(john, "127.0.0.7").delay == milliseconds{0});
   }
-  SECTION("a success of the pair clears its failures") {
-    CHECK(throttle.after_login_success(john, "127.0.0.7", tenth).allowed());
-    CHECK_FALSE(store.has("zmproxy:authfail:user=john@example.com,ip=127.0.0.7"));
-    CHECK(throttle.before_login(john, "127.0.0.7").delay == milliseconds{0});
-  }
+}
+
+TEST_CASE("without a lock a clean login reads nothing of the pair", "[throttle][login]") {
+  ThrottleSettings s;
+  s.count_failed_logins = true;
+  FakeStore store;
+  store.down = true;  // any call would be noticed as an outage
+  LoginThrottle throttle(std::move(s), store);
+  const Decision before = throttle.before_login("john@example.com", "127.0.0.7");
+  CHECK(before.allowed());
+  CHECK(before.notice == StoreNotice::none);
+  CHECK(throttle.after_login_success("john@example.com", "127.0.0.7", before).notice == StoreNotice::none);
 }
 
 TEST_CASE("failed logins with a lock: refused from failed_lock_after on", "[throttle][login]") {
@@ -293,6 +296,15 @@ TEST_CASE("failed logins with a lock: refused from failed_lock_after on", "[thro
   CHECK(locked.reason == Reason::failed_logins);
   CHECK(locked.retry_after == seconds{300});
   CHECK(throttle.before_login("john@example.com", "127.0.0.8").allowed());
+
+  SECTION("a success of the pair below the lock clears its failures") {
+    CHECK(throttle.clear(failed_login_key("john@example.com", "127.0.0.7")));
+    throttle.after_login_failure("john@example.com", "127.0.0.7");
+    const Decision before = throttle.before_login("john@example.com", "127.0.0.7");
+    CHECK(before.failed_logins == 1);
+    CHECK(throttle.after_login_success("john@example.com", "127.0.0.7", before).allowed());
+    CHECK_FALSE(store.has("zmproxy:authfail:user=john@example.com,ip=127.0.0.7"));
+  }
 }
 
 TEST_CASE("failed-login counting off: no zmproxy: key is ever written", "[throttle][login]") {

@@ -82,7 +82,8 @@ Decision LoginThrottle::before_login(std::string_view qualified_user, std::strin
     const std::optional<std::uint64_t> failures = m_store.get(failed_login_key(qualified_user, address));
     answered = failures.has_value();
     if (failures && *failures >= m_settings.failed_lock_after) {
-      d = refused(Reason::failed_logins, *failures, m_settings.failed_lock_after, m_settings.failed_window);
+      d = refused(Reason::failed_logins, *failures, m_settings.failed_lock_after,
+                  m_settings.failed_window);
     }
     d.failed_logins = failures.value_or(0);
   }

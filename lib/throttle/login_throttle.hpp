@@ -52,9 +52,10 @@ struct Decision {
   Reason reason = Reason::none;
   std::uint64_t count = 0;                  // the counter the verdict was made on
   std::uint64_t limit = 0;                  // and its limit (0: none applied)
-  std::chrono::milliseconds delay{0};       // after_login_failure: wait this long before telling (the tarpit)
+  std::chrono::milliseconds delay{
+      0};  // after_login_failure: wait this long before telling (the tarpit)
   std::chrono::seconds retry_after{0};      // refuse: the counter's window, an upper bound
-  std::uint64_t failed_logins = 0;          // the pair's failures (before_login: read with a lock only)
+  std::uint64_t failed_logins = 0;  // the pair's failures (before_login: read with a lock only)
   StoreNotice notice = StoreNotice::none;   // log once: throttling off / on again
 
   bool allowed() const noexcept { return verdict == Verdict::allow; }

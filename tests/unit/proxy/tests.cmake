@@ -11,6 +11,7 @@ set(ZMPROXY_PARSER_TESTS
   unit/proxy/pop3_response_parser_test.cpp
   unit/proxy/http_routing_test.cpp
   unit/proxy/peer_connections_test.cpp
+  unit/proxy/throttle_gate_test.cpp
   unit/proxy/imap/client_session_test.cpp
   unit/proxy/imap/upstream_login_test.cpp
   unit/proxy/pop3/client_session_test.cpp

@@ -251,9 +251,10 @@ TEST_CASE("failed logins per (user, address): the wait grows, is bounded, and is
     waits.push_back(failed.delay);
   }
   // Two free, then doubling from 1 s up to the 8 s bound.
-  CHECK(waits == std::vector<milliseconds>{milliseconds{0}, milliseconds{0}, milliseconds{1000}, milliseconds{2000},
-                                           milliseconds{4000}, milliseconds{8000}, milliseconds{8000},
-                                           milliseconds{8000}, milliseconds{8000}, milliseconds{8000}});
+  CHECK(waits == std::vector<milliseconds>{
+                     milliseconds{0}, milliseconds{0}, milliseconds{1000}, milliseconds{2000},
+                     milliseconds{4000}, milliseconds{8000}, milliseconds{8000}, milliseconds{8000},
+                     milliseconds{8000}, milliseconds{8000}});
   CHECK(store.has("zmproxy:authfail:user=john@example.com,ip=127.0.0.7"));
 
   // The same user from another address, and another user from this one: free.
@@ -277,7 +278,8 @@ TEST_CASE("without a lock a clean login reads nothing of the pair", "[throttle][
   const Decision before = throttle.before_login("john@example.com", "127.0.0.7");
   CHECK(before.allowed());
   CHECK(before.notice == StoreNotice::none);
-  CHECK(throttle.after_login_success("john@example.com", "127.0.0.7", before).notice == StoreNotice::none);
+  CHECK(throttle.after_login_success("john@example.com", "127.0.0.7", before).notice ==
+        StoreNotice::none);
 }
 
 TEST_CASE("failed logins with a lock: refused from failed_lock_after on", "[throttle][login]") {

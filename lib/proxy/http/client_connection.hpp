@@ -1,8 +1,9 @@
 #pragma once
 // What one web client connection carries from request to request: its
 // configuration generation, its access-log record, the request being served
-// (for its log line) and the buffers kept for their capacity. Internal to the
-// web session (session.cpp and the template headers it includes).
+// (for its log line; info.detail: what login throttling did to it), the
+// listener's counters and the buffers kept for their capacity. Internal to
+// the web session (session.cpp and the template headers it includes).
 //
 // Thread affinity: the connection's worker.
 
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "lib/config/proxy_config.hpp"
+#include "lib/proxy/counters.hpp"
 #include "lib/proxy/generation.hpp"
 #include "lib/proxy/http/header_arena.hpp"
 #include "lib/proxy/session_info.hpp"
@@ -36,6 +38,7 @@ struct ClientConnection {
   std::string client_xff;  // a trusted peer's X-Forwarded-For chain
   HeaderArena arena;  // the current request's and response's header fields
   bool peer_trusted = false;  // the peer is in http.trusted_proxies
+  proxy::ProtocolCounters& counters;  // the listener's (requests refused by login throttling)
 };
 
 }  // namespace zmproxy::proxy::http

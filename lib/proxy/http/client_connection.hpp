@@ -16,8 +16,17 @@
 #include "lib/proxy/generation.hpp"
 #include "lib/proxy/http/header_arena.hpp"
 #include "lib/proxy/session_info.hpp"
+#include "lib/throttle/login_throttle.hpp"
 
 namespace zmproxy::proxy::http {
+
+// The login the current request makes (login_user.hpp), while login
+// throttling watches it (login_throttling.hpp).
+struct WebLogin {
+  std::string user;
+  throttle::Decision before;  // what the throttle said before it was forwarded
+  bool pending = false;       // its outcome is still to be counted
+};
 
 struct ClientConnection {
   std::shared_ptr<const proxy::Generation> shared;
@@ -39,6 +48,7 @@ struct ClientConnection {
   HeaderArena arena;  // the current request's and response's header fields
   bool peer_trusted = false;  // the peer is in http.trusted_proxies
   proxy::ProtocolCounters& counters;  // the listener's (requests refused by login throttling)
+  WebLogin login;  // the current request's, if it logs in (kept for its capacity)
 };
 
 }  // namespace zmproxy::proxy::http

@@ -12,6 +12,7 @@
 #include "lib/proxy/http/client_connection.hpp"
 #include "lib/proxy/http/exchange.hpp"
 #include "lib/proxy/http/forwarding.hpp"
+#include "lib/proxy/http/login_throttling.hpp"
 #include "lib/proxy/http/login_user.hpp"
 #include "lib/proxy/http/log_redact.hpp"
 #include "lib/proxy/http/mail_mode.hpp"
@@ -294,56 +295,6 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
                                  "The mailbox server is not reachable; try again later.", false, {});
 }
 
-// ---- the failed-login throttle (throttle_gate.hpp; LoginKind::web) ----
-// A request that logs in (login_user.hpp) is checked before it is
-// forwarded and counted by the mailbox's answer. GCC 12: every awaitable is
-// named before co_await (mail/session_driver.hpp).
-
-// Before a login is forwarded: the pair (user, client address) past
-// throttle.failed_lock is refused here (429 with Retry-After, the mailbox
-// not asked; whether the connection stays open), else the tarpit's wait is
-// waited (nullopt: forward it).
-template <class Client>
-awaitable<std::optional<bool>> check_login(ClientConnection& c, Client& client, RequestParser& rp,
-                                           ThrottleGate& gate, const std::string& user, throttle::Decision& before) {
-  std::string name = user;
-  std::string ip = c.info.client_ip;
-  awaitable<throttle::Decision> check = gate.before_login(LoginKind::web, std::move(name), std::move(ip));
-  before = co_await std::move(check);
-  if (!before.allowed()) {
-    c.counters.throttled++;
-    c.info.outcome = std::string("throttled:") + throttle::reason_name(before.reason);
-    c.info.detail = c.info.outcome;
-    std::vector<std::pair<std::string, std::string>> retry;
-    retry.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(before.retry_after.count(), 1)));
-    const auto& req = rp.get();
-    co_return co_await send_simple(c, client, req.version(), bhttp::status::too_many_requests,
-                                   "Too many failed logins for this account from this address; try again later.",
-                                   rp.is_done() && req.keep_alive(), retry);
-  }
-  if (before.delay.count() > 0) {
-    c.info.detail = "tarpit=" + std::to_string(before.delay.count()) + "ms";
-    co_await net::pause_for(before.delay);
-  }
-  co_return std::nullopt;
-}
-
-// After the exchange, by the mailbox's status: 401 counts against the pair,
-// 2xx/3xx clears its failures (when it had some); anything else neither.
-awaitable<void> count_login(ClientConnection& c, ThrottleGate& gate, const std::string& user,
-                            const throttle::Decision& before) {
-  std::string name = user;
-  std::string ip = c.info.client_ip;
-  if (c.status == 401) {
-    awaitable<throttle::Decision> count = gate.after_login_failure(std::move(name), std::move(ip));
-    co_await std::move(count);
-  } else if (c.status >= 200 && c.status < 400) {
-    awaitable<throttle::Decision> count =
-        gate.after_login_success(LoginKind::web, std::move(name), std::move(ip), before);
-    co_await std::move(count);
-  }
-}
-
 // One request: read, screened, routed, forwarded. Whether the client
 // connection stays open.
 template <class Client>
@@ -371,12 +322,13 @@ awaitable<bool> serve_request(ClientConnection& c, Client& client, beast::flat_b
   const RequestView view{std::string_view(req.method_string().data(), req.method_string().size()), target, host,
                          std::string_view(cookie.data(), cookie.size()),
                          std::string_view(authorization.data(), authorization.size()), c.user_agent};
-  ThrottleGate* gate = c.shared->throttle.get();
-  const std::optional<std::string> login = gate != nullptr ? login_user(view) : std::nullopt;
-  throttle::Decision before;
-  if (login) {
-    if (const std::optional<bool> answered = co_await check_login(c, client, rp, *gate, *login, before)) {
-      co_return *answered;
+  if (ThrottleGate* gate = c.shared->throttle.get()) {
+    if (std::optional<std::string> user = login_user(view)) {
+      c.login.user = std::move(*user);
+      c.login.pending = true;
+      if (const std::optional<bool> answered = co_await check_login(c, client, rp, *gate)) {
+        co_return *answered;
+      }
     }
   }
   const RouteKey key = c.admin ? extract_admin_route(view) : extract_route(view);
@@ -390,11 +342,7 @@ awaitable<bool> serve_request(ClientConnection& c, Client& client, beast::flat_b
                                    "No mailbox server is configured for this request.", false, {});
   }
   const Prepared prep = prepare(c, req, target, host);
-  const bool more = co_await forward(c, client, cbuf, rp, prep, *targets, key);
-  if (login) {
-    co_await count_login(c, *gate, *login, before);
-  }
-  co_return more;
+  co_return co_await forward(c, client, cbuf, rp, prep, *targets, key);
 }
 
 // Combined log format plus the upstream and the duration, and what login
@@ -445,6 +393,7 @@ awaitable<void> serve(ClientConnection& c, Client& client) {
     c.arena.reset();  // the last request's parsers are gone
     c.info.upstream.clear();
     c.info.detail.clear();
+    c.login.pending = false;
     const auto started = Clock::now();
     const std::uint64_t out_before = c.info.bytes_out;
     const bool more = co_await serve_request(c, client, cbuf);
@@ -469,7 +418,7 @@ awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp
   const proxy::Protocol protocol =
       admin ? proxy::Protocol::admin : tls ? proxy::Protocol::https : proxy::Protocol::http;
   ClientConnection c{shared, *shared->config, proxy::describe_peer(socket, proxy::protocol_name(protocol)),
-                     tls, admin, 0, {}, {}, {}, 0, {}, {}, {}, {}, false, shared->counters->of(protocol)};
+                     tls, admin, 0, {}, {}, {}, 0, {}, {}, {}, {}, false, shared->counters->of(protocol), {}};
   c.peer_trusted = !c.cfg.http.trusted_proxies.empty() &&
                    route::ip_allowed(c.info.client_ip, c.cfg.http.trusted_proxies);
   boost::system::error_code ignored;

@@ -11,6 +11,7 @@ set(ZMPROXY_PARSER_SOURCES
   proxy/pop3/command_parser.cpp
   proxy/pop3/response_parser.cpp
   proxy/http/route_extract.cpp
+  proxy/http/login_user.cpp
   proxy/http/json_scan.cpp
   proxy/http/jwt.cpp
   proxy/http/mail_mode.cpp

@@ -1,10 +1,11 @@
 // libFuzzer target: HTTP routing helpers (lib/proxy/http). Not incremental,
 // so instead of chunking: the input is split at LF into request-target, Host,
 // Cookie, Authorization and client address, and every helper must return
-// values within its contract (no control bytes in route keys or Location
-// headers, peers in range, determinism).
+// values within its contract (no control bytes in route keys, login users
+// or Location headers, peers in range, determinism).
 #include "lib/proxy/http/json_scan.hpp"
 #include "lib/proxy/http/jwt.hpp"
+#include "lib/proxy/http/login_user.hpp"
 #include "lib/proxy/http/mail_mode.hpp"
 #include "lib/proxy/http/public_url.hpp"
 #include "lib/proxy/http/route_extract.hpp"
@@ -71,6 +72,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_key(key, input);
   if (!(extract_route(r) == key)) {
     fuzz_failure("extract_route is not deterministic for \"" + escape(input) + "\"");
+  }
+  // A login's user has a route key's contract too.
+  if (const std::optional<std::string> user = login_user(r)) {
+    check_key(RouteKey{RouteKey::Kind::user, *user, false}, input);
   }
   const RouteKey admin = extract_admin_route(r);
   check_key(admin, input);

@@ -2,9 +2,10 @@
 """A mailbox web server stand-in for tests and the demo: it names itself and
 echoes what it received.
 
-  python3 web_backend.py NAME ADDRESS PORT [CERT KEY]
+  python3 web_backend.py [--password PW] NAME ADDRESS PORT [CERT KEY]
                           (PORT 0: any; prints "PORT <n>"; with CERT and KEY,
-                          PEM files, it speaks HTTPS)
+                          PEM files, it speaks HTTPS; with --password, ActiveSync
+                          checks logins, see below)
 
   GET  /download?bytes=N      N bytes of data (Content-Length), streamed
   HEAD anything               200 with Content-Length: 5000 and no body
@@ -21,6 +22,11 @@ echoes what it received.
   GET  /smuggle               "ok", then at once a second answer nobody asked for ("SMUGGLED")
   GET  /_drop-kept            closes every other open connection (a mailbox closing its idle
                               keep-alive connections, or restarting); JSON {"dropped": n}
+  GET  /_seen                 the requests served so far (not /_ ones): JSON {"count": n,
+                              "requests": [{"method", "path", "user"}, ...]} (the last 1000;
+                              "user": the Basic user or null; never a password)
+  any  /Microsoft-Server-ActiveSync...  with --password PW: 401 (WWW-Authenticate: Basic) unless
+                              "Authorization: Basic" holds any user and PW; else as below
   GET  anything else          200, JSON: name, method, path, headers
 """
 import base64
@@ -141,9 +147,53 @@ class Handler(BaseHTTPRequestHandler):
             n += len(chunk)
         return n
 
+    def basic_credentials(self):
+        """(user, password) of an "Authorization: Basic" header, or None."""
+        scheme, _, value = self.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return user, password
+
+    def note_request(self):
+        """Remember this request for /_seen (not the /_ ones)."""
+        if self.path.startswith("/_"):
+            return
+        credentials = self.basic_credentials()
+        with self.server.lock:
+            self.server.seen_count += 1
+            self.server.seen.append({"method": self.command, "path": self.path,
+                                     "user": credentials[0] if credentials else None})
+            del self.server.seen[:-1000]
+
+    def login_refused(self):
+        """With --password: an ActiveSync request without the password gets
+        401 here (its body read first). True when it was answered."""
+        if self.server.password is None or \
+                not self.path.lower().startswith("/microsoft-server-activesync"):
+            return False
+        credentials = self.basic_credentials()
+        if credentials is not None and credentials[1] == self.server.password:
+            return False
+        if self.command in ("POST", "PUT"):
+            self.read_body()
+        self.send_json({"name": self.server.name, "error": "wrong password"}, 401,
+                       [("WWW-Authenticate", 'Basic realm="backend"')])
+        return True
+
     def do_GET(self):
         if self.path == "/_drop-kept":
             self.drop_kept()
+            return
+        if self.path == "/_seen":
+            with self.server.lock:
+                self.send_json({"count": self.server.seen_count, "requests": list(self.server.seen)})
+            return
+        self.note_request()
+        if self.login_refused():
             return
         if "/smuggle" in self.path:
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -225,6 +275,9 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_POST(self):
+        self.note_request()
+        if self.login_refused():
+            return
         n = self.read_body()
         self.send_json({"name": self.server.name, "received": n})
 
@@ -232,7 +285,11 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    name, address, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    args = sys.argv[1:]
+    password = None
+    if args[:1] == ["--password"]:
+        password, args = args[1], args[2:]
+    name, address, port = args[0], args[1], int(args[2])
     ThreadingHTTPServer.allow_reuse_address = True
     if ":" in address:  # an IPv6 address such as ::1
         ThreadingHTTPServer.address_family = socket.AF_INET6
@@ -241,10 +298,13 @@ def main():
     server.name = name
     server.lock = threading.Lock()
     server.open_conns = set()
-    if len(sys.argv) >= 6:
+    server.password = password
+    server.seen = []
+    server.seen_count = 0
+    if len(args) >= 5:
         import ssl
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        ctx.load_cert_chain(args[3], args[4])
         # A client that refuses the certificate fails the handshake in accept
         # (an OSError the server skips); the others are served as usual.
         server.socket = ctx.wrap_socket(server.socket, server_side=True)

@@ -1,10 +1,13 @@
 """Start zmproxy's own daemons for integration tests, on ephemeral loopback
 ports, in a test's home; stop them by PID."""
+import http.client
+import json
 import os
 import subprocess
 import sys
 
-from process import poll_until, read_addr_file, read_named_addresses, read_text, stop_process
+from process import (poll_until, read_addr_file, read_named_addresses, read_text, stop_process,
+                     unverified_tls)
 
 
 class Daemon:
@@ -64,18 +67,21 @@ class Daemon:
 
 class WebBackend:
     """tests/support/web_backend.py in its own process, on `address`; HTTPS
-    with tls=(certificate, key) PEM paths."""
+    with tls=(certificate, key) PEM paths; ActiveSync logins checked against
+    `password` when given."""
 
-    def __init__(self, name, address="127.0.0.1", tls=None):
+    def __init__(self, name, address="127.0.0.1", tls=None, password=None):
         self.name = name
         self.address = address
         self.tls = tls
+        self.password = password
         self.proc = None
         self.port = None
 
     def start(self, timeout=10.0):
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web_backend.py")
-        self.proc = subprocess.Popen([sys.executable, script, self.name, self.address, "0",
+        options = ["--password", self.password] if self.password is not None else []
+        self.proc = subprocess.Popen([sys.executable, script, *options, self.name, self.address, "0",
                                       *(self.tls or ())],
                                      stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
@@ -85,6 +91,19 @@ class WebBackend:
         self.port = int(line.split()[1])
         self.server = f"{self.address}:{self.port}"
         return self
+
+    def seen(self):
+        """What the backend says it served (GET /_seen, asked directly)."""
+        if self.tls:
+            conn = http.client.HTTPSConnection(self.address, self.port, timeout=30,
+                                               context=unverified_tls())
+        else:
+            conn = http.client.HTTPConnection(self.address, self.port, timeout=30)
+        try:
+            conn.request("GET", "/_seen")
+            return json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
 
     def stop(self):
         if self.proc is not None:

@@ -1,8 +1,9 @@
 #pragma once
 // What one web client connection carries from request to request: its
 // configuration generation, its access-log record, the request being served
-// (for its log line) and the buffers kept for their capacity. Internal to the
-// web session (session.cpp and the template headers it includes).
+// (for its log line; info.detail: what login throttling did to it), the
+// listener's counters and the buffers kept for their capacity. Internal to
+// the web session (session.cpp and the template headers it includes).
 //
 // Thread affinity: the connection's worker.
 
@@ -11,11 +12,21 @@
 #include <string>
 
 #include "lib/config/proxy_config.hpp"
+#include "lib/proxy/counters.hpp"
 #include "lib/proxy/generation.hpp"
 #include "lib/proxy/http/header_arena.hpp"
 #include "lib/proxy/session_info.hpp"
+#include "lib/throttle/login_throttle.hpp"
 
 namespace zmproxy::proxy::http {
+
+// The login the current request makes (login_user.hpp), while login
+// throttling watches it (login_throttling.hpp).
+struct WebLogin {
+  std::string user;
+  throttle::Decision before;  // what the throttle said before it was forwarded
+  bool pending = false;       // its outcome is still to be counted
+};
 
 struct ClientConnection {
   std::shared_ptr<const proxy::Generation> shared;
@@ -36,6 +47,8 @@ struct ClientConnection {
   std::string client_xff;  // a trusted peer's X-Forwarded-For chain
   HeaderArena arena;  // the current request's and response's header fields
   bool peer_trusted = false;  // the peer is in http.trusted_proxies
+  proxy::ProtocolCounters& counters;  // the listener's (requests refused by login throttling)
+  WebLogin login;  // the current request's, if it logs in (kept for its capacity)
 };
 
 }  // namespace zmproxy::proxy::http

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "lib/proxy/http/forwarding.hpp"
+#include "lib/proxy/http/login_throttling.hpp"
 #include "lib/proxy/http/message_io.hpp"
 #include "lib/proxy/http/public_url.hpp"
 #include "lib/proxy/http/target.hpp"
@@ -210,6 +211,7 @@ asio::awaitable<std::optional<bool>> exchange(ClientConnection& c, Client& clien
   a.response_started = true;
   auto& res = resp->get();
   c.status = static_cast<int>(res.result_int());
+  co_await count_login(c);  // before the client sees the verdict (login_throttling.hpp)
   const bool upstream_keep_alive = res.keep_alive();
   const bool switching = res.result() == bhttp::status::switching_protocols;
   if (switching && !prep.upgrade) {

@@ -44,7 +44,8 @@ bool is_control(char c) noexcept {
   return u < 0x20 || u == 0x7f;
 }
 
-// A user name a rule may return: 1..k_max_route_name bytes, no control byte.
+}  // namespace
+
 bool is_usable_name(std::string_view s) noexcept {
   if (s.empty() || s.size() > k_max_route_name) {
     return false;
@@ -56,6 +57,8 @@ bool is_usable_name(std::string_view s) noexcept {
   }
   return true;
 }
+
+namespace {
 
 // A zimbraId a rule may return: 1..k_max_route_name bytes of 0x21..0x7e.
 bool is_usable_id(std::string_view s) noexcept {
@@ -137,6 +140,8 @@ std::optional<std::string_view> auth_credentials(std::string_view authorization,
   return core::trim_ows(a.substr(scheme.size()));
 }
 
+}  // namespace
+
 std::optional<std::string> basic_user(std::string_view authorization) {
   const std::optional<std::string_view> credentials = auth_credentials(authorization, "Basic");
   if (!credentials || credentials->size() > k_max_route_token) {
@@ -149,6 +154,8 @@ std::optional<std::string> basic_user(std::string_view authorization) {
   const std::string_view user = std::string_view(*decoded).substr(0, decoded->find(':'));
   return usable_name(translate_domain_user(user));
 }
+
+namespace {
 
 std::optional<std::string> exchange_user(const RequestView& r, std::string_view query) {
   if (std::optional<std::string> user = basic_user(r.authorization)) {

@@ -122,6 +122,18 @@ std::optional<std::string> query_arg(std::string_view query, std::string_view na
 // Cookie header, in order, with surrounding double quotes removed.
 std::vector<std::string_view> cookie_values(std::string_view cookie_header, std::string_view name);
 
+// The user of an "Authorization: Basic" header (the scheme in any case):
+// the credentials base64-decoded, the part before the first ':', DOMAIN\user
+// as user@DOMAIN (split at the first backslash, as Zimbra does; \user is
+// user). nullopt for another scheme, credentials over k_max_route_token
+// bytes or not base64, or a name is_usable_name refuses. ActiveSync and EWS
+// routing use it, and the web login throttle (login_user.hpp).
+std::optional<std::string> basic_user(std::string_view authorization);
+
+// A user name a rule may return: 1..k_max_route_name bytes, no control
+// byte (< 0x20, 0x7f).
+bool is_usable_name(std::string_view s) noexcept;
+
 // True when the Cookie header carries a non-empty ZM_AUTH_TOKEN (what the
 // mail modes and the login-upstream choice of §7.2 look at).
 bool has_auth_token_cookie(std::string_view cookie_header);

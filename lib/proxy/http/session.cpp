@@ -12,6 +12,8 @@
 #include "lib/proxy/http/client_connection.hpp"
 #include "lib/proxy/http/exchange.hpp"
 #include "lib/proxy/http/forwarding.hpp"
+#include "lib/proxy/http/login_throttling.hpp"
+#include "lib/proxy/http/login_user.hpp"
 #include "lib/proxy/http/log_redact.hpp"
 #include "lib/proxy/http/mail_mode.hpp"
 #include "lib/proxy/http/message_io.hpp"
@@ -21,6 +23,7 @@
 #include "lib/proxy/http/target.hpp"
 #include "lib/proxy/http/upstream_pool.hpp"
 #include "lib/proxy/session_info.hpp"
+#include "lib/proxy/throttle_gate.hpp"
 #include "lib/route/lookup_handler.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 #include "lib/tls/upstream_verify.hpp"
@@ -319,6 +322,15 @@ awaitable<bool> serve_request(ClientConnection& c, Client& client, beast::flat_b
   const RequestView view{std::string_view(req.method_string().data(), req.method_string().size()), target, host,
                          std::string_view(cookie.data(), cookie.size()),
                          std::string_view(authorization.data(), authorization.size()), c.user_agent};
+  if (ThrottleGate* gate = c.shared->throttle.get()) {
+    if (std::optional<std::string> user = login_user(view)) {
+      c.login.user = std::move(*user);
+      c.login.pending = true;
+      if (const std::optional<bool> answered = co_await check_login(c, client, rp, *gate)) {
+        co_return *answered;
+      }
+    }
+  }
   const RouteKey key = c.admin ? extract_admin_route(view) : extract_route(view);
   const std::optional<std::vector<Target>> targets = co_await choose_targets(c, key, host);
   if (!targets) {
@@ -333,7 +345,8 @@ awaitable<bool> serve_request(ClientConnection& c, Client& client, beast::flat_b
   co_return co_await forward(c, client, cbuf, rp, prep, *targets, key);
 }
 
-// Combined log format plus the upstream and the duration.
+// Combined log format plus the upstream and the duration, and what login
+// throttling did (throttled:<reason>, tarpit=<ms>ms) when it did anything.
 // Query credentials (zauthtoken, zjwt, preauth, auth) in the request line and
 // the Referer are redacted first (log_redact.hpp); cookies and Authorization
 // are never logged.
@@ -364,6 +377,10 @@ void log_request(ClientConnection& c, std::uint64_t bytes, Clock::time_point sta
   text("\" ");
   field(c.info.upstream);
   fmt::format_to(std::back_inserter(line), " {}ms", ms);
+  if (!c.info.detail.empty()) {
+    text(" ");
+    field(c.info.detail);
+  }
   c.shared->access_log->write_line(std::string_view(line.data(), line.size()));
 }
 
@@ -375,6 +392,8 @@ awaitable<void> serve(ClientConnection& c, Client& client) {
     c.status = 0;
     c.arena.reset();  // the last request's parsers are gone
     c.info.upstream.clear();
+    c.info.detail.clear();
+    c.login.pending = false;
     const auto started = Clock::now();
     const std::uint64_t out_before = c.info.bytes_out;
     const bool more = co_await serve_request(c, client, cbuf);
@@ -396,8 +415,10 @@ awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp
                             ConnectionSlot slot, bool admin) {
   // Held for the session's life: the connection counters go down at its end.
   const ConnectionSlot held = std::move(slot);
-  ClientConnection c{shared, *shared->config, proxy::describe_peer(socket, admin ? "admin" : tls ? "https" : "http"),
-                     tls, admin, 0, {}, {}, {}, 0, {}, {}, {}, {}};
+  const proxy::Protocol protocol =
+      admin ? proxy::Protocol::admin : tls ? proxy::Protocol::https : proxy::Protocol::http;
+  ClientConnection c{shared, *shared->config, proxy::describe_peer(socket, proxy::protocol_name(protocol)),
+                     tls, admin, 0, {}, {}, {}, 0, {}, {}, {}, {}, false, shared->counters->of(protocol), {}};
   c.peer_trusted = !c.cfg.http.trusted_proxies.empty() &&
                    route::ip_allowed(c.info.client_ip, c.cfg.http.trusted_proxies);
   boost::system::error_code ignored;

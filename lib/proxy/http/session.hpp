@@ -1,8 +1,9 @@
 #pragma once
 // One HTTP or HTTPS client connection of the web proxy: per request, the
 // security checks (CR/LF escapes, header size, smuggling), strict server
-// names, the mail mode's redirects, the route (user in the URL, auth token,
-// JWT, else IP hash), then the request streamed to the mailbox web server
+// names, the mail mode's redirects, the failed-login throttle for requests
+// with credentials (login_throttling.hpp), the route (user in the URL, auth
+// token, JWT, else IP hash), then the request streamed to the mailbox web server
 // over a pooled keep-alive connection (upstream_pool.hpp) and the response
 // streamed back, with the proxy's forwarding fields (forwarding.hpp),
 // Location rewriting and the configured response headers. WebSocket

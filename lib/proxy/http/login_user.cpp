@@ -1,0 +1,35 @@
+#include "lib/proxy/http/login_user.hpp"
+
+#include <string_view>
+
+namespace zmproxy::proxy::http {
+
+namespace {
+
+constexpr std::string_view k_preauth_path = "/service/preauth";
+
+bool is_preauth(std::string_view path) noexcept {
+  return path.starts_with(k_preauth_path) &&
+         (path.size() == k_preauth_path.size() || path[k_preauth_path.size()] == '/');
+}
+
+}  // namespace
+
+std::optional<std::string> login_user(const RequestView& r) {
+  if (!r.authorization.empty()) {
+    if (std::optional<std::string> user = basic_user(r.authorization)) {
+      return user;
+    }
+  }
+  const TargetParts parts = split_target(r.target);
+  if (!is_preauth(parts.path)) {
+    return std::nullopt;
+  }
+  std::optional<std::string> account = query_arg(parts.query, "account");
+  if (!account || !is_usable_name(*account)) {
+    return std::nullopt;
+  }
+  return account;
+}
+
+}  // namespace zmproxy::proxy::http

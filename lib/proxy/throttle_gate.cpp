@@ -85,6 +85,7 @@ struct ThrottleGate::Impl {
   asio::thread_pool pool{k_threads};
   std::atomic<std::uint64_t> pending{0};
   std::atomic<std::uint64_t> dropped{0};
+  std::atomic<bool> store_off{false};  // as last logged
 
   ~Impl() { pool.join(); }
 
@@ -108,10 +109,11 @@ struct ThrottleGate::Impl {
         d = t.after_login_failure(user, address);
         break;
     }
-    if (d.notice == throttle::StoreNotice::throttling_off) {
+    // Two deciders (mail, web) see the store: one line per change between them.
+    if (d.notice == throttle::StoreNotice::throttling_off && !store_off.exchange(true)) {
       ZMPROXY_LOG(warn, "throttle", "memcached: {}; login throttling is off, every login is let through until it answers",
                   cache->last_error());
-    } else if (d.notice == throttle::StoreNotice::throttling_on) {
+    } else if (d.notice == throttle::StoreNotice::throttling_on && store_off.exchange(false)) {
       ZMPROXY_LOG(info, "throttle", "memcached answers again; login throttling is on");
     }
     co_return d;

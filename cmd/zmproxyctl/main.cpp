@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   bool no_genconf = false;
   double grace = -1;
   std::vector<std::string> args;
-  app.add_option("command", verb, "start, stop, restart, reload, status, genconf or throttle")->required();
+  app.add_option("command", verb, "start, stop, restart, reload, status, genconf or throttle")
+      ->required();
   app.add_option("args", args, "throttle: list, show ADDRESS-OR-USER or clear ADDRESS-OR-USER");
   app.add_option("--home", home_opt, "Runtime home (default: $ZMPROXY_HOME, else /opt/zmproxy)");
   app.add_flag("--no-genconf", no_genconf, "start/reload: do not render the configuration first");
@@ -54,7 +55,8 @@ int main(int argc, char** argv) {
       }
     }
     if (typed.empty()) {
-      return std::vector<std::string>{"start", "stop", "restart", "reload", "status", "genconf", "throttle"};
+      return std::vector<std::string>{"start",  "stop",    "restart", "reload",
+                                      "status", "genconf", "throttle"};
     }
     if (typed.size() == 1 && typed[0] == "throttle") {
       return std::vector<std::string>{"list", "show", "clear"};
@@ -66,7 +68,8 @@ int main(int argc, char** argv) {
       [&]() -> int {
         o.home = core::HomePaths{core::resolve_home(home_opt)};
         if (verb == "throttle") {
-          return ctl::proxy_throttle(ctl::ThrottleOptions{o.home, args, o.json}, std::cout, std::cerr);
+          return ctl::proxy_throttle(ctl::ThrottleOptions{o.home, args, o.json}, std::cout,
+                                     std::cerr);
         }
         if (!args.empty()) {
           std::cerr << "zmproxyctl: unexpected argument '" << args.front() << "' after " << verb
@@ -93,8 +96,9 @@ int main(int argc, char** argv) {
           return ctl::proxy_status(o, std::cout, std::cerr);
         if (verb == "genconf")
           return ctl::proxy_genconf(o, std::cout, std::cerr);
-        std::cerr << "usage: zmproxyctl start|stop|restart|reload|status|genconf|throttle [options]; see "
-                     "zmproxyctl(1)\n";
+        std::cerr
+            << "usage: zmproxyctl start|stop|restart|reload|status|genconf|throttle [options]; see "
+               "zmproxyctl(1)\n";
         return 1;
       },
       dynamic);

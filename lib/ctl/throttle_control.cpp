@@ -58,11 +58,15 @@ struct ServerScan {
 // plus `direct` (asked for by name, so found also where the server cannot
 // list its keys). Errors go to `err`; false when the server could not be
 // asked completely.
-bool scan_server(route::MemcachedScan& scan, const std::function<std::optional<throttle::ParsedKey>(std::string_view)>& wanted,
+bool scan_server(route::MemcachedScan& scan,
+                 const std::function<std::optional<throttle::ParsedKey>(std::string_view)>& wanted,
                  const std::vector<std::pair<std::string, throttle::ParsedKey>>& direct,
-                 const throttle::ThrottleSettings& settings, std::vector<ThrottleRow>& rows, std::ostream& err) {
+                 const throttle::ThrottleSettings& settings,
+                 std::vector<ThrottleRow>& rows,
+                 std::ostream& err) {
   bool complete = true;
-  std::map<std::string, std::pair<throttle::ParsedKey, std::optional<std::int64_t>>> found;  // key -> parsed, expiry
+  std::map<std::string, std::pair<throttle::ParsedKey, std::optional<std::int64_t>>>
+      found;  // key -> parsed, expiry
   std::optional<std::int64_t> now;
   auto dumped = scan.dump_keys([&](std::string_view key) { return wanted(key).has_value(); });
   if (dumped) {
@@ -149,7 +153,8 @@ int proxy_throttle(const ThrottleOptions& o, std::ostream& out, std::ostream& er
   const config::RouteSection& route = (*config)->route;
   if (route.memcached.empty()) {
     err << "zmproxyctl: throttling needs memcached: [route] memcached in " << file.string()
-        << " is empty; enable memcached on a server (zmprov ms SERVER +zimbraServiceEnabled memcached) "
+        << " is empty; enable memcached on a server (zmprov ms SERVER +zimbraServiceEnabled "
+           "memcached) "
            "and run zmproxyctl genconf\n";
     return k_failed;
   }
@@ -199,7 +204,9 @@ int proxy_throttle(const ThrottleOptions& o, std::ostream& out, std::ostream& er
     if (o.json) {
       out << rows_json(rows);
     } else if (rows.empty()) {
-      out << (target ? "no throttle counters for " + printable(a[1]) : std::string("no throttle counters")) << "\n";
+      out << (target ? "no throttle counters for " + printable(a[1])
+                     : std::string("no throttle counters"))
+          << "\n";
     } else {
       out << rows_text(rows);
     }

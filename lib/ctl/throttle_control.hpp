@@ -29,7 +29,8 @@ struct ThrottleOptions {
 };
 
 inline constexpr const char* k_throttle_usage =
-    "usage: zmproxyctl throttle list [--json] | show ADDRESS-OR-USER [--json] | clear ADDRESS-OR-USER";
+    "usage: zmproxyctl throttle list [--json] | show ADDRESS-OR-USER [--json] | clear "
+    "ADDRESS-OR-USER";
 
 int proxy_throttle(const ThrottleOptions& o, std::ostream& out, std::ostream& err);
 

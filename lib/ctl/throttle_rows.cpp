@@ -1,7 +1,5 @@
 #include "lib/ctl/throttle_rows.hpp"
 
-#include <sys/socket.h>
-
 #include "lib/core/json.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/throttle/address_text.hpp"
@@ -10,6 +8,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <sys/socket.h>
 #include <tuple>
 
 namespace zmproxy::ctl {
@@ -143,7 +142,8 @@ std::optional<std::uint64_t> parse_count(std::string_view value) {
   while (!value.empty() && value.back() == ' ') {
     value.remove_suffix(1);
   }
-  if (value.empty() || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (value.empty() ||
+      !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return std::nullopt;
   }
   std::uint64_t n = 0;
@@ -268,7 +268,8 @@ std::string rows_text(const std::vector<ThrottleRow>& rows) {
   std::vector<std::vector<std::string>> cells;
   cells.push_back({"KIND", "WHO", "COUNT", "LIMIT", "EXPIRES", "STATE", "SERVER"});
   for (const ThrottleRow& row : rows) {
-    cells.push_back({kind_name(row.parsed), who(row.parsed), row.count ? std::to_string(*row.count) : "?",
+    cells.push_back({kind_name(row.parsed), who(row.parsed),
+                     row.count ? std::to_string(*row.count) : "?",
                      row.limit > 0 ? std::to_string(row.limit) : "-", expires_text(row.expires_in),
                      state_text(row), row.server});
   }
@@ -314,7 +315,8 @@ std::string rows_json(const std::vector<ThrottleRow>& rows) {
     out += ",\"user\":" + string_or_null(row.parsed.user);
     out += ",\"count\":" + optional_json(row.count);
     out += ",\"limit\":" + (row.limit > 0 ? std::to_string(row.limit) : std::string("null"));
-    out += ",\"expires_in\":" + (row.expires_in ? std::to_string(*row.expires_in) : std::string("null"));
+    out += ",\"expires_in\":" +
+           (row.expires_in ? std::to_string(*row.expires_in) : std::string("null"));
     out += ",\"state\":" + core::json_quote(state_name(row.state));
     out += ",\"delay_ms\":" + std::to_string(row.delay.count());
     out += ",\"server\":" + core::json_quote(printable(row.server));
@@ -354,9 +356,11 @@ bool matches(const ThrottleTarget& target, const ParsedKey& key) {
       return false;
     }
     const std::optional<net::AddressBlock> address = key_address(key.address);
-    return address && address->family == target.block->family && net::block_contains(*target.block, *address);
+    return address && address->family == target.block->family &&
+           net::block_contains(*target.block, *address);
   }
-  return (key.kind == KeyKind::user || key.kind == KeyKind::failed_logins) && core::iequals(key.user, target.user);
+  return (key.kind == KeyKind::user || key.kind == KeyKind::failed_logins) &&
+         core::iequals(key.user, target.user);
 }
 
 std::vector<std::pair<std::string, ParsedKey>> direct_keys(const ThrottleTarget& target) {

@@ -35,13 +35,13 @@ enum class RowState { none, blocked, locked, tarpit, whitelisted };
 
 struct ThrottleRow {
   throttle::ParsedKey parsed;
-  std::string server;                       // "host:port" of the memcached that holds it
-  std::string key;                          // the memcached key
-  std::optional<std::uint64_t> count;       // nullopt: the value is not a decimal count
-  std::optional<std::int64_t> expires_in;   // seconds; -1: never; nullopt: unknown
-  std::uint64_t limit = 0;                  // 0: no limit applies
+  std::string server;                      // "host:port" of the memcached that holds it
+  std::string key;                         // the memcached key
+  std::optional<std::uint64_t> count;      // nullopt: the value is not a decimal count
+  std::optional<std::int64_t> expires_in;  // seconds; -1: never; nullopt: unknown
+  std::uint64_t limit = 0;                 // 0: no limit applies
   RowState state = RowState::none;
-  std::chrono::milliseconds delay{0};       // RowState::tarpit: the next login's wait
+  std::chrono::milliseconds delay{0};  // RowState::tarpit: the next login's wait
 };
 
 // A memcached value as a count: decimal digits, trailing spaces allowed
@@ -72,8 +72,8 @@ std::string removed_line(const ThrottleRow& row);
 // What show and clear are asked about: an address or CIDR block, else a user.
 struct ThrottleTarget {
   std::optional<net::AddressBlock> block;  // an address is a block of its full width
-  std::string address;                     // an address alone, as zmproxyd writes it; "" for a block
-  std::string user;                        // lower-cased, as zmproxyd builds keys
+  std::string address;  // an address alone, as zmproxyd writes it; "" for a block
+  std::string user;     // lower-cased, as zmproxyd builds keys
 };
 
 // nullopt for an empty (or all blank) argument.

@@ -14,7 +14,8 @@ std::optional<std::string_view> field(std::string_view line, std::string_view na
   while (!line.empty()) {
     const std::size_t space = line.find(' ');
     const std::string_view token = line.substr(0, space);
-    if (token.size() > name.size() && token.substr(0, name.size()) == name && token[name.size()] == '=') {
+    if (token.size() > name.size() && token.substr(0, name.size()) == name &&
+        token[name.size()] == '=') {
       return token.substr(name.size() + 1);
     }
     if (space == std::string_view::npos) {

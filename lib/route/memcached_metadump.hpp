@@ -20,8 +20,8 @@
 namespace zmproxy::route {
 
 struct MetadumpEntry {
-  std::string key;                       // decoded: the key as `get` takes it
-  std::optional<std::int64_t> expires;   // unix time on the server's clock; nullopt: never
+  std::string key;                      // decoded: the key as `get` takes it
+  std::optional<std::int64_t> expires;  // unix time on the server's clock; nullopt: never
 };
 
 // nullopt when `line` (without its line end) is not a dump line this parser

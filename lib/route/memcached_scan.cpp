@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "lib/core/address.hpp"
@@ -13,6 +12,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <sys/socket.h>
 #include <thread>
 #include <utility>
 
@@ -44,7 +44,8 @@ std::string errno_text(int err) {
 // A non-blocking socket connected to one address within `timeout`, or -1
 // with `why` set.
 int connect_one(const addrinfo& ai, milliseconds timeout, std::string& why) {
-  const int fd = ::socket(ai.ai_family, ai.ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai.ai_protocol);
+  const int fd =
+      ::socket(ai.ai_family, ai.ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai.ai_protocol);
   if (fd < 0) {
     why = errno_text(errno);
     return -1;
@@ -62,7 +63,8 @@ int connect_one(const addrinfo& ai, milliseconds timeout, std::string& why) {
   int err = 0;
   socklen_t len = sizeof err;
   if (ready <= 0) {
-    why = ready == 0 ? "no answer within " + std::to_string(timeout.count()) + " ms" : errno_text(errno);
+    why = ready == 0 ? "no answer within " + std::to_string(timeout.count()) + " ms"
+                     : errno_text(errno);
   } else if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
     why = errno_text(err != 0 ? err : errno);
   } else {
@@ -77,24 +79,32 @@ bool all_digits(std::string_view s) {
 }
 
 // What a refused dump means, with the fix (memcached 1.6's replies).
-std::string dump_refusal(const std::string& name, const std::string& host, std::uint16_t port,
+std::string dump_refusal(const std::string& name,
+                         const std::string& host,
+                         std::uint16_t port,
                          std::string_view reply) {
   if (reply.find("not allowed") != std::string_view::npos) {
-    return "memcached " + name + " does not allow listing its keys (started with -X, --disable-dumping): "
+    return "memcached " + name +
+           " does not allow listing its keys (started with -X, --disable-dumping): "
            "remove -X from its options (/etc/memcached.conf) and restart it";
   }
   if (reply.find("crawler disabled") != std::string_view::npos) {
-    return "memcached " + name + " cannot list its keys: its LRU crawler is off (-o no_lru_crawler): run "
-           "`echo 'lru_crawler enable' | nc -q1 " + host + " " + std::to_string(port) +
-           "` or drop no_lru_crawler from its options";
+    return "memcached " + name +
+           " cannot list its keys: its LRU crawler is off (-o no_lru_crawler): run "
+           "`echo 'lru_crawler enable' | nc -q1 " +
+           host + " " + std::to_string(port) + "` or drop no_lru_crawler from its options";
   }
-  return "memcached " + name + " refused to list its keys (lru_crawler metadump needs memcached 1.4.31 or "
-         "later): " + std::string(reply.substr(0, 200));
+  return "memcached " + name +
+         " refused to list its keys (lru_crawler metadump needs memcached 1.4.31 or "
+         "later): " +
+         std::string(reply.substr(0, 200));
 }
 
 }  // namespace
 
-Result<MemcachedScan> MemcachedScan::open(const MemcachedServer& server, milliseconds timeout, ScanLimits limits) {
+Result<MemcachedScan> MemcachedScan::open(const MemcachedServer& server,
+                                          milliseconds timeout,
+                                          ScanLimits limits) {
   const std::string name = core::format_address(server.host, server.port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -103,7 +113,8 @@ Result<MemcachedScan> MemcachedScan::open(const MemcachedServer& server, millise
   addrinfo* found = nullptr;
   const std::string port = std::to_string(server.port);
   if (const int rc = ::getaddrinfo(server.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    return fail(Errc::unavailable, "memcached " + name + ": cannot resolve " + server.host + ": " + ::gai_strerror(rc));
+    return fail(Errc::unavailable, "memcached " + name + ": cannot resolve " + server.host + ": " +
+                                       ::gai_strerror(rc));
   }
   std::string why = "no address";
   int fd = -1;
@@ -117,7 +128,10 @@ Result<MemcachedScan> MemcachedScan::open(const MemcachedServer& server, millise
   return MemcachedScan(fd, server, timeout, limits);
 }
 
-MemcachedScan::MemcachedScan(int fd, MemcachedServer server, milliseconds timeout, ScanLimits limits)
+MemcachedScan::MemcachedScan(int fd,
+                             MemcachedServer server,
+                             milliseconds timeout,
+                             ScanLimits limits)
     : m_fd(fd),
       m_server(std::move(server)),
       m_name(core::format_address(m_server.host, m_server.port)),
@@ -169,7 +183,8 @@ tl::unexpected<Error> MemcachedScan::broken(std::string why) {
 
 Result<void> MemcachedScan::send(std::string_view command, Clock::time_point deadline) {
   if (m_fd < 0) {
-    return fail(Errc::unavailable, "memcached " + m_name + ": connection closed after an earlier error");
+    return fail(Errc::unavailable,
+                "memcached " + m_name + ": connection closed after an earlier error");
   }
   while (!command.empty()) {
     pollfd p{m_fd, POLLOUT, 0};
@@ -178,8 +193,9 @@ Result<void> MemcachedScan::send(std::string_view command, Clock::time_point dea
       continue;
     }
     if (ready <= 0) {
-      return broken(ready == 0 ? "no room to send within " + std::to_string(m_timeout.count()) + " ms"
-                               : errno_text(errno));
+      return broken(ready == 0
+                        ? "no room to send within " + std::to_string(m_timeout.count()) + " ms"
+                        : errno_text(errno));
     }
     const ssize_t n = ::send(m_fd, command.data(), command.size(), MSG_NOSIGNAL);
     if (n < 0) {
@@ -195,7 +211,8 @@ Result<void> MemcachedScan::send(std::string_view command, Clock::time_point dea
 
 Result<void> MemcachedScan::fill(Clock::time_point deadline) {
   if (m_fd < 0) {
-    return fail(Errc::unavailable, "memcached " + m_name + ": connection closed after an earlier error");
+    return fail(Errc::unavailable,
+                "memcached " + m_name + ": connection closed after an earlier error");
   }
   if (m_start > 0) {
     m_buffer.erase(0, m_start);
@@ -241,7 +258,8 @@ Result<std::string> MemcachedScan::read_line(Clock::time_point deadline) {
       return line;
     }
     if (m_buffer.size() - m_start > m_limits.max_line_bytes) {
-      return broken("a reply line longer than " + std::to_string(m_limits.max_line_bytes) + " bytes");
+      return broken("a reply line longer than " + std::to_string(m_limits.max_line_bytes) +
+                    " bytes");
     }
     searched = m_buffer.size() - m_start;
     ZMPROXY_TRY(fill(deadline));
@@ -258,7 +276,8 @@ Result<std::string> MemcachedScan::read_bytes(std::size_t n, Clock::time_point d
   return out;
 }
 
-Result<std::vector<MetadumpEntry>> MemcachedScan::dump_keys(const std::function<bool(std::string_view)>& keep) {
+Result<std::vector<MetadumpEntry>> MemcachedScan::dump_keys(
+    const std::function<bool(std::string_view)>& keep) {
   const Clock::time_point deadline = Clock::now() + m_limits.dump_deadline;
   std::vector<MetadumpEntry> kept;
   for (int attempt = 0;; ++attempt) {
@@ -274,7 +293,8 @@ Result<std::vector<MetadumpEntry>> MemcachedScan::dump_keys(const std::function<
     }
     if (first->rfind("ERROR", 0) == 0 || first->rfind("CLIENT_ERROR", 0) == 0 ||
         first->rfind("SERVER_ERROR", 0) == 0 || first->rfind("BUSY", 0) == 0) {
-      return fail(Errc::permission_denied, dump_refusal(m_name, m_server.host, m_server.port, *first));
+      return fail(Errc::permission_denied,
+                  dump_refusal(m_name, m_server.host, m_server.port, *first));
     }
     std::string line = std::move(*first);
     for (std::uint64_t lines = 1;; ++lines) {
@@ -290,7 +310,8 @@ Result<std::vector<MetadumpEntry>> MemcachedScan::dump_keys(const std::function<
       }
       if (keep(entry->key)) {
         if (kept.size() >= m_limits.max_kept) {
-          return broken("holds more than " + std::to_string(m_limits.max_kept) + " keys of the kind asked for");
+          return broken("holds more than " + std::to_string(m_limits.max_kept) +
+                        " keys of the kind asked for");
         }
         kept.push_back(std::move(*entry));
       }
@@ -321,7 +342,8 @@ Result<std::int64_t> MemcachedScan::clock() {
     if (line->rfind("STAT time ", 0) == 0) {
       const std::string_view value = std::string_view(*line).substr(10);
       std::int64_t t = 0;
-      if (!all_digits(value) || std::from_chars(value.data(), value.data() + value.size(), t).ec != std::errc{}) {
+      if (!all_digits(value) ||
+          std::from_chars(value.data(), value.data() + value.size(), t).ec != std::errc{}) {
         return broken("unexpected stats line '" + line->substr(0, 120) + "'");
       }
       time = t;
@@ -332,15 +354,18 @@ Result<std::int64_t> MemcachedScan::clock() {
   return broken("stats longer than 1000 lines");
 }
 
-Result<std::map<std::string, std::string>> MemcachedScan::get(const std::vector<std::string>& keys) {
+Result<std::map<std::string, std::string>> MemcachedScan::get(
+    const std::vector<std::string>& keys) {
   std::map<std::string, std::string> values;
   std::size_t next = 0;
   while (next < keys.size()) {
     std::string command = "get";
     std::size_t batch = 0;
-    while (next < keys.size() && (batch == 0 || command.size() + 1 + keys[next].size() <= k_get_line)) {
+    while (next < keys.size() &&
+           (batch == 0 || command.size() + 1 + keys[next].size() <= k_get_line)) {
       if (!is_safe_key(keys[next])) {
-        return fail(Errc::invalid_argument, "memcached " + m_name + ": refusing to send a key that is not wire-safe");
+        return fail(Errc::invalid_argument,
+                    "memcached " + m_name + ": refusing to send a key that is not wire-safe");
       }
       command.append(" ").append(keys[next]);
       ++next;
@@ -369,13 +394,15 @@ Result<std::map<std::string, std::string>> MemcachedScan::get(const std::vector<
         return out;
       }();
       std::size_t bytes = 0;
-      if (replies >= batch || parts.size() < 4 || parts.size() > 5 || parts[0] != "VALUE" || !all_digits(parts[3]) ||
-          std::from_chars(parts[3].data(), parts[3].data() + parts[3].size(), bytes).ec != std::errc{}) {
+      if (replies >= batch || parts.size() < 4 || parts.size() > 5 || parts[0] != "VALUE" ||
+          !all_digits(parts[3]) ||
+          std::from_chars(parts[3].data(), parts[3].data() + parts[3].size(), bytes).ec !=
+              std::errc{}) {
         return broken("unexpected get reply '" + line->substr(0, 120) + "'");
       }
       if (bytes > m_limits.max_value_bytes) {
-        return broken("a value of " + std::to_string(bytes) + " bytes for " + parts[1] + " (at most " +
-                      std::to_string(m_limits.max_value_bytes) + " expected)");
+        return broken("a value of " + std::to_string(bytes) + " bytes for " + parts[1] +
+                      " (at most " + std::to_string(m_limits.max_value_bytes) + " expected)");
       }
       auto data = read_bytes(bytes + 2, deadline);
       if (!data) {
@@ -393,7 +420,8 @@ Result<std::map<std::string, std::string>> MemcachedScan::get(const std::vector<
 
 Result<bool> MemcachedScan::remove(std::string_view key) {
   if (!is_safe_key(key)) {
-    return fail(Errc::invalid_argument, "memcached " + m_name + ": refusing to send a key that is not wire-safe");
+    return fail(Errc::invalid_argument,
+                "memcached " + m_name + ": refusing to send a key that is not wire-safe");
   }
   const Clock::time_point deadline = command_deadline();
   std::string command = "delete ";

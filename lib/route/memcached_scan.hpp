@@ -35,19 +35,20 @@
 namespace zmproxy::route {
 
 struct ScanLimits {
-  std::size_t max_line_bytes = 4096;            // one line of a reply
-  std::uint64_t max_dump_lines = 10'000'000;    // keys a dump may list
-  std::size_t max_kept = 100'000;               // keys a dump may keep
-  std::size_t max_value_bytes = 1024;           // a value `get` answers
-  std::chrono::seconds dump_deadline{120};      // the whole dump
-  std::chrono::seconds command_deadline{10};    // any other command
+  std::size_t max_line_bytes = 4096;          // one line of a reply
+  std::uint64_t max_dump_lines = 10'000'000;  // keys a dump may list
+  std::size_t max_kept = 100'000;             // keys a dump may keep
+  std::size_t max_value_bytes = 1024;         // a value `get` answers
+  std::chrono::seconds dump_deadline{120};    // the whole dump
+  std::chrono::seconds command_deadline{10};  // any other command
 };
 
 class MemcachedScan {
  public:
   // Connects to `server` (a name is resolved here, blocking). Errors are
   // Errc::unavailable and name the server.
-  static Result<MemcachedScan> open(const MemcachedServer& server, std::chrono::milliseconds timeout,
+  static Result<MemcachedScan> open(const MemcachedServer& server,
+                                    std::chrono::milliseconds timeout,
                                     ScanLimits limits = {});
 
   MemcachedScan(MemcachedScan&& other) noexcept;
@@ -77,7 +78,10 @@ class MemcachedScan {
   Result<bool> remove(std::string_view key);
 
  private:
-  MemcachedScan(int fd, MemcachedServer server, std::chrono::milliseconds timeout, ScanLimits limits);
+  MemcachedScan(int fd,
+                MemcachedServer server,
+                std::chrono::milliseconds timeout,
+                ScanLimits limits);
 
   Result<void> send(std::string_view command, std::chrono::steady_clock::time_point deadline);
   // One reply line without its "\r\n" (or "\n").

@@ -88,9 +88,10 @@ TEST_CASE("a row is judged against the proxy's limits", "[ctl][throttle]") {
 }
 
 TEST_CASE("rows sort blocked first, then tarpits, then by count", "[ctl][throttle]") {
-  std::vector<ThrottleRow> rows = {row("throttle:user=bob", 3), row("zmproxy:authfail:user=a,ip=192.0.2.7", 6),
-                                   row("throttle:proto=i,ip=192.0.2.8", 7), row("throttle:user=carol", 9),
-                                   row("zmproxy:authfail:user=b,ip=192.0.2.7", 21)};
+  std::vector<ThrottleRow> rows = {
+      row("throttle:user=bob", 3), row("zmproxy:authfail:user=a,ip=192.0.2.7", 6),
+      row("throttle:proto=i,ip=192.0.2.8", 7), row("throttle:user=carol", 9),
+      row("zmproxy:authfail:user=b,ip=192.0.2.7", 21)};
   sort_rows(rows);
   CHECK(who(rows[0].parsed) == "b from 192.0.2.7");
   CHECK(who(rows[1].parsed) == "192.0.2.8");
@@ -100,28 +101,36 @@ TEST_CASE("rows sort blocked first, then tarpits, then by count", "[ctl][throttl
 }
 
 TEST_CASE("the table is aligned, one line per row", "[ctl][throttle]") {
-  std::vector<ThrottleRow> rows = {row("throttle:proto=i,ip=192.0.2.7", 6, 54),
-                                   row("zmproxy:authfail:user=alice@example.com,ip=2001:db8::7", 12, -1)};
+  std::vector<ThrottleRow> rows = {
+      row("throttle:proto=i,ip=192.0.2.7", 6, 54),
+      row("zmproxy:authfail:user=alice@example.com,ip=2001:db8::7", 12, -1)};
   rows[1].expires_in.reset();
   CHECK(rows_text(rows) ==
-        "KIND           WHO                                 COUNT  LIMIT  EXPIRES  STATE       SERVER\n"
-        "ip/imap        192.0.2.7                               6      5      54s  blocked     127.0.0.1:11211\n"
-        "failed-logins  alice@example.com from 2001:db8::7     12     20        ?  tarpit 30s  127.0.0.1:11211\n");
+        "KIND           WHO                                 COUNT  LIMIT  EXPIRES  STATE       "
+        "SERVER\n"
+        "ip/imap        192.0.2.7                               6      5      54s  blocked     "
+        "127.0.0.1:11211\n"
+        "failed-logins  alice@example.com from 2001:db8::7     12     20        ?  tarpit 30s  "
+        "127.0.0.1:11211\n");
   rows[0].expires_in = -1;
   CHECK(rows_text(rows).find("never") != std::string::npos);
 }
 
 TEST_CASE("the JSON has stable field names", "[ctl][throttle]") {
-  std::vector<ThrottleRow> rows = {row("zmproxy:authfail:user=alice@example.com,ip=192.0.2.7", 6, 880)};
+  std::vector<ThrottleRow> rows = {
+      row("zmproxy:authfail:user=alice@example.com,ip=192.0.2.7", 6, 880)};
   CHECK(rows_json(rows) ==
-        "[{\"kind\":\"failed-logins\",\"address\":\"192.0.2.7\",\"user\":\"alice@example.com\",\"count\":6,"
-        "\"limit\":20,\"expires_in\":880,\"state\":\"tarpit\",\"delay_ms\":4000,\"server\":\"127.0.0.1:11211\","
+        "[{\"kind\":\"failed-logins\",\"address\":\"192.0.2.7\",\"user\":\"alice@example.com\","
+        "\"count\":6,"
+        "\"limit\":20,\"expires_in\":880,\"state\":\"tarpit\",\"delay_ms\":4000,\"server\":\"127.0."
+        "0.1:11211\","
         "\"key\":\"zmproxy:authfail:user=alice@example.com,ip=192.0.2.7\"}]\n");
   rows[0] = row("throttle:proto=i,ip=192.0.2.7", 1);
   rows[0].count.reset();
   rows[0].expires_in.reset();
   judge(rows[0], settings());
-  CHECK(rows_json(rows).find("\"user\":null,\"count\":null,\"limit\":5,\"expires_in\":null,\"state\":\"none\"") !=
+  CHECK(rows_json(rows).find(
+            "\"user\":null,\"count\":null,\"limit\":5,\"expires_in\":null,\"state\":\"none\"") !=
         std::string::npos);
   CHECK(rows_json({}) == "[]\n");
 }
@@ -131,9 +140,10 @@ TEST_CASE("names an attacker chose cannot steer a terminal or break the JSON", "
   CHECK(printable("jos\xc3\xa9") == "jos\xc3\xa9");
   CHECK(printable("a\x1b[31mb\r\n") == "a%1B[31mb%0D%0A");
   CHECK(printable("a\x7f") == "a%7F");
-  CHECK(printable("\xc2\x9b" "31m") == "%C2%9B31m");  // C1 CSI
-  CHECK(printable("\xff\xc3") == "%FF%C3");           // not UTF-8
-  CHECK(printable("\xe0\x80\xaf") == "%E0%80%AF");    // overlong
+  CHECK(printable("\xc2\x9b"
+                  "31m") == "%C2%9B31m");           // C1 CSI
+  CHECK(printable("\xff\xc3") == "%FF%C3");         // not UTF-8
+  CHECK(printable("\xe0\x80\xaf") == "%E0%80%AF");  // overlong
   ThrottleRow r = row("throttle:user=a%1B%5D0;x%07", 1);
   CHECK(rows_text({r}).find('\x1b') == std::string::npos);
   CHECK(rows_json({r}).find("\"user\":\"a%1B]0;x%07\"") != std::string::npos);

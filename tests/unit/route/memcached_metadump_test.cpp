@@ -6,7 +6,8 @@ using namespace zmproxy::route;
 
 TEST_CASE("a metadump line as memcached 1.6 prints it", "[route][metadump]") {
   const auto entry = parse_metadump_line(
-      "key=throttle%3Aproto%3Di%2Cip%3D127.0.0.7 exp=1796628465 la=1796628405 cas=2 fetch=no cls=1 size=89");
+      "key=throttle%3Aproto%3Di%2Cip%3D127.0.0.7 exp=1796628465 la=1796628405 cas=2 fetch=no cls=1 "
+      "size=89");
   REQUIRE(entry);
   CHECK(entry->key == "throttle:proto=i,ip=127.0.0.7");
   REQUIRE(entry->expires);
@@ -14,7 +15,8 @@ TEST_CASE("a metadump line as memcached 1.6 prints it", "[route][metadump]") {
 }
 
 TEST_CASE("a key's own %XX escapes survive the dump's encoding", "[route][metadump]") {
-  const auto entry = parse_metadump_line("key=throttle%3Auser%3Da%2520b%2525c%40x exp=-1 la=1 cas=3 fetch=no cls=1 size=85");
+  const auto entry = parse_metadump_line(
+      "key=throttle%3Auser%3Da%2520b%2525c%40x exp=-1 la=1 cas=3 fetch=no cls=1 size=85");
   REQUIRE(entry);
   CHECK(entry->key == "throttle:user=a%20b%25c@x");
   CHECK_FALSE(entry->expires);
@@ -27,8 +29,9 @@ TEST_CASE("UTF-8 in a key is kept", "[route][metadump]") {
 }
 
 TEST_CASE("lines that are not dump lines are refused", "[route][metadump]") {
-  for (const char* line : {"", "END", "ERROR", "key=", "key=a", "key=a exp=", "key=a exp=x", "key=a exp=12x",
-                           "key=a exp=-2", "key=a%2 exp=1", "exp=1 key=a", " key=a exp=1"}) {
+  for (const char* line :
+       {"", "END", "ERROR", "key=", "key=a", "key=a exp=", "key=a exp=x", "key=a exp=12x",
+        "key=a exp=-2", "key=a%2 exp=1", "exp=1 key=a", " key=a exp=1"}) {
     CAPTURE(line);
     CHECK_FALSE(parse_metadump_line(line));
   }
@@ -37,7 +40,8 @@ TEST_CASE("lines that are not dump lines are refused", "[route][metadump]") {
 TEST_CASE("a key that would smuggle a command is refused", "[route][metadump]") {
   // Decoded, these carry CR LF, a space or a control byte: a `delete` built
   // from them would run a second command on the server.
-  for (const char* line : {"key=a%0D%0Aflush_all exp=1", "key=a%20b exp=1", "key=a%00 exp=1", "key=a%7F exp=1"}) {
+  for (const char* line :
+       {"key=a%0D%0Aflush_all exp=1", "key=a%20b exp=1", "key=a%00 exp=1", "key=a%7F exp=1"}) {
     CAPTURE(line);
     CHECK_FALSE(parse_metadump_line(line));
   }

@@ -13,8 +13,8 @@
 using namespace zmproxy;
 using namespace zmproxy::route;
 using namespace std::chrono_literals;
-using zmproxy::test::MemcachedProcess;
 using zmproxy::test::memcached_raw;
+using zmproxy::test::MemcachedProcess;
 using zmproxy::test::raw_get;
 using zmproxy::test::raw_set;
 
@@ -32,9 +32,11 @@ bool starts_with_throttle(std::string_view key) {
 
 }  // namespace
 
-TEST_CASE("MemcachedScan lists the keys it is asked for, with their expiry", "[route][scan][memcached]") {
+TEST_CASE("MemcachedScan lists the keys it is asked for, with their expiry",
+          "[route][scan][memcached]") {
   MemcachedProcess mc;
-  REQUIRE(memcached_raw(mc.port(), "add throttle:proto=i,ip=127.0.0.7 0 60 1\r\n1\r\n", "\r\n") == "STORED\r\n");
+  REQUIRE(memcached_raw(mc.port(), "add throttle:proto=i,ip=127.0.0.7 0 60 1\r\n1\r\n", "\r\n") ==
+          "STORED\r\n");
   REQUIRE(raw_set(mc.port(), "throttle:user=a%20b@example.com", "3"));
   REQUIRE(raw_set(mc.port(), "route:proto=imap;user=a@example.com", "127.0.0.2:143"));
   MemcachedScan scan = open_scan(mc);
@@ -55,7 +57,8 @@ TEST_CASE("MemcachedScan lists the keys it is asked for, with their expiry", "[r
       CHECK_FALSE(e.expires);
     }
   }
-  auto values = scan.get({"throttle:proto=i,ip=127.0.0.7", "throttle:user=a%20b@example.com", "throttle:none"});
+  auto values = scan.get(
+      {"throttle:proto=i,ip=127.0.0.7", "throttle:user=a%20b@example.com", "throttle:none"});
   REQUIRE(values);
   CHECK(values->size() == 2);
   CHECK(values->at("throttle:proto=i,ip=127.0.0.7") == "1");
@@ -75,7 +78,8 @@ TEST_CASE("MemcachedScan gets many keys in batches", "[route][scan][memcached]")
   MemcachedProcess mc;
   std::vector<std::string> keys;
   for (int i = 0; i < 300; ++i) {
-    keys.push_back("throttle:user=user" + std::to_string(i) + "@a-rather-long-domain-name.example.com");
+    keys.push_back("throttle:user=user" + std::to_string(i) +
+                   "@a-rather-long-domain-name.example.com");
     REQUIRE(raw_set(mc.port(), keys.back(), std::to_string(i)));
   }
   MemcachedScan scan = open_scan(mc);
@@ -112,7 +116,8 @@ TEST_CASE("MemcachedScan keeps to its bounds", "[route][scan][memcached]") {
   CHECK(raw_get(mc.port(), "throttle:user=u0"));
 }
 
-TEST_CASE("MemcachedScan fails within its timeout when the server is gone or hangs", "[route][scan][memcached]") {
+TEST_CASE("MemcachedScan fails within its timeout when the server is gone or hangs",
+          "[route][scan][memcached]") {
   MemcachedProcess mc;
   const std::uint16_t port = mc.port();
   mc.pause();

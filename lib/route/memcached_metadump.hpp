@@ -1,6 +1,6 @@
 #pragma once
 // One line of memcached's key dump, parsed. memcached 1.4.31 and later answer
-// `lru_crawler metadump all` (text protocol) with one line per live key,
+// `lru_crawler metadump hash` and `... all` (text protocol) with one line per live key,
 //   key=<key, URL-encoded> exp=<unix time, -1: never> la=<...> cas=<...> ...
 // ended by "\n" (no CR), and a final "END\r\n". The only way to list the keys
 // of a memcached server: libmemcached has no call for it.

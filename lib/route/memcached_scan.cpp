@@ -280,11 +280,21 @@ Result<std::vector<MetadumpEntry>> MemcachedScan::dump_keys(
     const std::function<bool(std::string_view)>& keep) {
   const Clock::time_point deadline = Clock::now() + m_limits.dump_deadline;
   std::vector<MetadumpEntry> kept;
+  // "hash" walks the hash table: every live key once. "all" walks the LRUs,
+  // and misses a key the server moves between them meanwhile (a fresh
+  // counter, seen on 1.6.18); only for servers that do not know "hash".
+  bool walk_hash = true;
   for (int attempt = 0;; ++attempt) {
-    ZMPROXY_TRY(send("lru_crawler metadump all\r\n", deadline));
+    ZMPROXY_TRY(send(walk_hash ? "lru_crawler metadump hash\r\n" : "lru_crawler metadump all\r\n",
+                     deadline));
     auto first = read_line(deadline);
     if (!first) {
       return tl::unexpected(std::move(first).error());
+    }
+    if (walk_hash && (first->rfind("BADCLASS", 0) == 0 ||
+                      (first->rfind("CLIENT_ERROR", 0) == 0 && first->find("class") != std::string::npos))) {
+      walk_hash = false;
+      continue;
     }
     // Another client's crawl is running: wait for it, a bounded number of times.
     if (first->rfind("BUSY", 0) == 0 && attempt + 1 < k_busy_tries) {

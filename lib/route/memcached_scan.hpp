@@ -5,8 +5,10 @@
 // throttle counters of every server and deletes a block on each server that
 // holds it, so a block a Zimbra proxy wrote with its own hashing is found too.
 //
-// The server lists its keys with `lru_crawler metadump all` (memcached 1.4.31
-// and later; memcached_metadump.hpp). A server may refuse: started with
+// The server lists its keys with `lru_crawler metadump hash` (a walk of its
+// hash table), or `lru_crawler metadump all` (a walk of its LRUs, which may
+// miss a key moved meanwhile) where it does not know "hash"
+// (memcached_metadump.hpp). A server may refuse: started with
 // -X (--disable-dumping), or with its LRU crawler off (-o no_lru_crawler);
 // the error then says which and how to allow it.
 //

@@ -161,6 +161,25 @@ class ThrottleControlAttackTest(HomeTestCase):
         self.assertFalse([c for c in fake.received if b"flush_all" in c or c.startswith(b"delete")], fake.received)
         self.assertIsNotNone(self.mc.get("route:proto=imap;user=a@example.com"))
 
+    def test_a_server_without_metadump_hash_is_listed_through_its_lrus(self):
+        # Not an attack: an older memcached takes "hash" for a slab class.
+        def reply(line):
+            if line == b"lru_crawler metadump hash":
+                return b"BADCLASS invalid class id\r\n"
+            if line == b"lru_crawler metadump all":
+                return b"key=throttle%3Aproto%3Di%2Cip%3D127.0.0.7 exp=1060 la=1 cas=1 fetch=no cls=1 size=60\nEND\r\n"
+            if line == b"stats":
+                return b"STAT pid 1\r\nSTAT time 1000\r\nEND\r\n"
+            if line == b"get throttle:proto=i,ip=127.0.0.7":
+                return b"VALUE throttle:proto=i,ip=127.0.0.7 0 1\r\n3\r\nEND\r\n"
+            return b"ERROR\r\n"
+        old = FakeMemcached(reply)
+        self.addCleanup(old.stop)
+        self.write_conf([old.server])
+        rows = json.loads(self.ctl("list", "--json").stdout)
+        self.assertEqual([(r["kind"], r["address"], r["count"], r["expires_in"]) for r in rows],
+                         [("ip/imap", "127.0.0.7", 3, 60)])
+
     def test_a_server_that_never_answers_is_given_up_on_in_time(self):
         silent = FakeMemcached(lambda line: None)
         self.addCleanup(silent.stop)

@@ -11,6 +11,7 @@ import os
 import socket
 import unittest
 
+import mail_proxy_test  # the fixture only (MailProxyBase); `import` keeps its tests out of this module
 from zmproxy_testing import HomeTestCase
 
 from memcached import Memcached
@@ -281,6 +282,43 @@ class DumpingDisabledTest(HomeTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stdout, f"removed user alice@example.com (count 3) on {self.mc.server}\n")
         self.assertIsNone(self.mc.get(USER_ALICE))
+
+
+class ThrottleEndToEndTest(mail_proxy_test.MailProxyBase):
+    """zmproxyd counting failed logins in a real memcached, in front of a real
+    Dovecot; zmproxyctl shows the pair and lifts its lock."""
+
+    extra_conf = "[throttle]\nfailed_free = 10\nfailed_lock = 5\n"
+
+    def login(self, password, source):
+        """A LOGIN of user1 from `source`; the tagged reply line."""
+        s, f = self.raw(self.ports["imap"], source)
+        with s:
+            self.assertTrue(f.readline().startswith(b"* OK"))
+            s.sendall(f"a LOGIN user1@example.com {password}\r\n".encode())
+            while True:
+                line = f.readline()
+                if not line or line.startswith(b"a "):
+                    return line.decode().strip()
+
+    def test_a_locked_pair_is_listed_and_clear_lifts_it(self):
+        password = mail_proxy_test.PASSWORDS["user1@example.com"]
+        for _ in range(5):
+            self.assertTrue(self.login("wrong", "127.0.0.8").startswith("a NO"))
+        self.assertTrue(self.login(password, "127.0.0.8").startswith("a NO"))
+        r = self.run_tool("zmproxyctl", "throttle", "list", "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        pairs = [row for row in json.loads(r.stdout) if row["kind"] == "failed-logins"]
+        self.assertEqual([(p["user"], p["address"], p["count"], p["limit"], p["state"]) for p in pairs],
+                         [("user1@example.com", "127.0.0.8", 5, 5, "locked")])
+        self.assertTrue(0 < pairs[0]["expires_in"] <= 900, pairs)
+        # Another address is not affected.
+        self.assertTrue(self.login(password, "127.0.0.9").startswith("a OK"))
+        r = self.run_tool("zmproxyctl", "throttle", "clear", "127.0.0.8")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout, f"removed failed-logins user1@example.com from 127.0.0.8 (count 5) "
+                                   f"on {self.mc.server}\n")
+        self.assertTrue(self.login(password, "127.0.0.8").startswith("a OK"))
 
 
 if __name__ == "__main__":

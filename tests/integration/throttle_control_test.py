@@ -284,6 +284,33 @@ class DumpingDisabledTest(HomeTestCase):
         self.assertIsNone(self.mc.get(USER_ALICE))
 
 
+class CrawlerOff(Memcached):
+    """A memcached started with -o no_lru_crawler: it cannot list its keys."""
+
+    def spawn(self, argv, output_path, **popen_args):
+        return super().spawn([*argv, "-o", "no_lru_crawler"], output_path, **popen_args)
+
+
+class CrawlerOffTest(HomeTestCase):
+    def test_the_fix_is_named_and_works(self):
+        os.makedirs(os.path.join(self.home, "conf"))
+        mc = CrawlerOff().start()
+        self.addCleanup(mc.stop)
+        with open(os.path.join(self.home, "conf", "zmproxy.conf"), "w") as f:
+            f.write(f'[route]\nmemcached = ["{mc.server}"]\n')
+        count_to(mc, IMAP_7, 60, 2)
+        r = self.run_tool("zmproxyctl", "throttle", "list")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertIn("no_lru_crawler", r.stderr)
+        self.assertIn(f"echo 'lru_crawler enable' | nc -q1 {mc.address} {mc.port}", r.stderr)
+        # The fix it names, sent as it says.
+        self.assertEqual(command(mc, "lru_crawler enable\n"), "OK")
+        r = self.run_tool("zmproxyctl", "throttle", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("127.0.0.7", r.stdout)
+
+
 class ThrottleEndToEndTest(mail_proxy_test.MailProxyBase):
     """zmproxyd counting failed logins in a real memcached, in front of a real
     Dovecot; zmproxyctl shows the pair and lifts its lock."""

@@ -1,16 +1,21 @@
-// zmproxyctl: start, stop, restart, reload, status and genconf for zmproxyd.
-// Arguments only; the verbs are ctl::proxy_* (lib/ctl/proxy_control).
+// zmproxyctl: start, stop, restart, reload, status and genconf for zmproxyd,
+// and throttle (the fleet's login-throttling counters).
+// Arguments only; the verbs are ctl::proxy_* (lib/ctl/proxy_control,
+// lib/ctl/throttle_control).
 // Exit codes as Zimbra's zmproxyctl: 0 ok, 1 failed or not running, 1 usage.
 
 #include "lib/core/home.hpp"
 #include "lib/core/version.hpp"
 #include "lib/ctl/proxy_control.hpp"
+#include "lib/ctl/throttle_control.hpp"
 
 #include "cmd/common/cli.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <string>
+#include <vector>
 
 int main(int argc, char** argv) {
   using namespace zmproxy;
@@ -21,10 +26,13 @@ int main(int argc, char** argv) {
   ctl::ControlOptions o;
   bool no_genconf = false;
   double grace = -1;
-  app.add_option("command", verb, "start, stop, restart, reload, status or genconf")->required();
+  std::vector<std::string> args;
+  app.add_option("command", verb, "start, stop, restart, reload, status, genconf or throttle")
+      ->required();
+  app.add_option("args", args, "throttle: list, show ADDRESS-OR-USER or clear ADDRESS-OR-USER");
   app.add_option("--home", home_opt, "Runtime home (default: $ZMPROXY_HOME, else /opt/zmproxy)");
   app.add_flag("--no-genconf", no_genconf, "start/reload: do not render the configuration first");
-  app.add_flag("--json", o.json, "status: print one JSON object");
+  app.add_flag("--json", o.json, "status: print one JSON object; throttle list/show: a JSON array");
   app.add_option("--grace", grace,
                  "stop/restart: seconds to let open sessions finish (default: drain_timeout)");
   app.add_flag("-n,--dry-run", o.dry_run, "genconf: print the configuration, write nothing");
@@ -32,9 +40,26 @@ int main(int argc, char** argv) {
                "genconf: print the resolved template variables");
   app.add_option("-s,--server", o.server,
                  "genconf: render for this server (default: zimbra_server_hostname)");
-  const auto dynamic = [](std::string_view option, const std::vector<std::string>&) {
-    if (option.empty()) {
-      return std::vector<std::string>{"start", "stop", "restart", "reload", "status", "genconf"};
+  const auto dynamic = [](std::string_view option, const std::vector<std::string>& words) {
+    if (!option.empty()) {
+      return std::vector<std::string>{};
+    }
+    // The positional words typed before the one being completed.
+    std::vector<std::string> typed;
+    for (std::size_t i = 0; i + 1 < words.size(); ++i) {
+      const std::string& w = words[i];
+      if (w == "--home" || w == "--grace" || w == "-s" || w == "--server") {
+        ++i;  // and its value
+      } else if (w.rfind('-', 0) != 0) {
+        typed.push_back(w);
+      }
+    }
+    if (typed.empty()) {
+      return std::vector<std::string>{"start",  "stop",    "restart", "reload",
+                                      "status", "genconf", "throttle"};
+    }
+    if (typed.size() == 1 && typed[0] == "throttle") {
+      return std::vector<std::string>{"list", "show", "clear"};
     }
     return std::vector<std::string>{};
   };
@@ -42,6 +67,15 @@ int main(int argc, char** argv) {
       app, argc, argv,
       [&]() -> int {
         o.home = core::HomePaths{core::resolve_home(home_opt)};
+        if (verb == "throttle") {
+          return ctl::proxy_throttle(ctl::ThrottleOptions{o.home, args, o.json}, std::cout,
+                                     std::cerr);
+        }
+        if (!args.empty()) {
+          std::cerr << "zmproxyctl: unexpected argument '" << args.front() << "' after " << verb
+                    << "; see 'zmproxyctl --help'\n";
+          return cli::k_exit_usage;
+        }
         o.genconf = !no_genconf;
         if (grace >= 0) {
           o.grace = grace;
@@ -62,8 +96,9 @@ int main(int argc, char** argv) {
           return ctl::proxy_status(o, std::cout, std::cerr);
         if (verb == "genconf")
           return ctl::proxy_genconf(o, std::cout, std::cerr);
-        std::cerr << "usage: zmproxyctl start|stop|restart|reload|status|genconf [options]; see "
-                     "zmproxyctl(1)\n";
+        std::cerr
+            << "usage: zmproxyctl start|stop|restart|reload|status|genconf|throttle [options]; see "
+               "zmproxyctl(1)\n";
         return 1;
       },
       dynamic);

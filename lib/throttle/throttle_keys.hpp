@@ -17,6 +17,7 @@
 //
 // Thread affinity: none (pure functions).
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,5 +38,23 @@ std::string whitelist_verdict_key(std::string_view address);
 // zmproxy:authfail:user=<qualified user>,ip=<address>: failed logins of one
 // account from one address (ours; not in Zimbra).
 std::string failed_login_key(std::string_view qualified_user, std::string_view address);
+
+// Reading keys back (zmproxyctl throttle): which counter a memcached key is.
+enum class KeyKind { ip, user, failed_logins, whitelist_verdict };
+
+struct ParsedKey {
+  KeyKind kind = KeyKind::ip;
+  MailProtocol protocol = MailProtocol::imap;  // KeyKind::ip only
+  std::string address;                         // ip, failed_logins, whitelist_verdict
+  std::string user;                            // user, failed_logins
+};
+
+// The counter `key` (as memcached holds it) is, its escaping undone (any
+// %XX, either case, and raw bytes as a Zimbra proxy may write them); nullopt
+// for any other key, a malformed escape, an empty user or address, or a key
+// too long to read back (safe_key replaced it by an MD5). In a failed-login
+// key the address is the part after the last ",ip=": an address never holds
+// ",", a user may.
+std::optional<ParsedKey> parse_throttle_key(std::string_view key);
 
 }  // namespace zmproxy::throttle

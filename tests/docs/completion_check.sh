@@ -82,6 +82,13 @@ expect stop zmproxyctl st
 expect genconf zmproxyctl g
 expect --grace zmproxyctl --gr
 expect --no-genconf zmproxyctl stop --no
+expect throttle zmproxyctl th
+expect list zmproxyctl throttle ""
+expect show zmproxyctl --home /tmp throttle s
+expect clear zmproxyctl throttle c
+expect --json zmproxyctl throttle list --js
+expect_not list zmproxyctl status ""
+expect_not show zmproxyctl throttle show ""
 expect --log-level zmconfigd --log-l
 expect debug zmconfigd --log-level ""
 expect --debounce zmconfigd --deb

@@ -10,6 +10,8 @@ set(ZMPROXY_ROUTE_TESTS
   unit/route/lookup_http_test.cpp
   unit/route/lookup_protocol_test.cpp
   unit/route/memcached_cache_test.cpp
+  unit/route/memcached_metadump_test.cpp
+  unit/route/memcached_scan_test.cpp
   unit/route/purge_test.cpp
   unit/route/route_index_test.cpp
   unit/route/route_resolver_test.cpp

@@ -48,3 +48,65 @@ TEST_CASE("a key over 250 bytes becomes its MD5, as every memcached key", "[thro
   CHECK(key.size() == 32);
   CHECK(key.find_first_not_of("0123456789abcdef") == std::string::npos);
 }
+
+TEST_CASE("parse_throttle_key reads back every key the builders write", "[throttle][keys]") {
+  SECTION("IP counters, IPv4 and IPv6, both protocols") {
+    for (const MailProtocol protocol : {MailProtocol::imap, MailProtocol::pop3}) {
+      for (const char* address : {"192.0.2.7", "2001:db8::7", "::1", "::ffff:192.0.2.7"}) {
+        const auto parsed = parse_throttle_key(ip_counter_key(protocol, address));
+        REQUIRE(parsed);
+        CHECK(parsed->kind == KeyKind::ip);
+        CHECK(parsed->protocol == protocol);
+        CHECK(parsed->address == address);
+        CHECK(parsed->user.empty());
+      }
+    }
+  }
+  SECTION("user counters, escaping undone") {
+    for (const std::string& user : {"john@example.com"s, "john smith@example.com"s, "100%@example.com"s,
+                                   "a%20b@example.com"s, "a\r\nb"s, "jos\xc3\xa9@example.com"s, "a,ip=b"s}) {
+      const auto parsed = parse_throttle_key(user_counter_key(user));
+      REQUIRE(parsed);
+      CHECK(parsed->kind == KeyKind::user);
+      CHECK(parsed->user == user);
+      CHECK(parsed->address.empty());
+    }
+  }
+  SECTION("failed-login pairs: the address after the last ,ip=") {
+    for (const std::string& user : {"john@example.com"s, "a b%c@example.com"s, "x,ip=1.2.3.4"s}) {
+      for (const char* address : {"192.0.2.7", "2001:db8::7"}) {
+        const auto parsed = parse_throttle_key(failed_login_key(user, address));
+        REQUIRE(parsed);
+        CHECK(parsed->kind == KeyKind::failed_logins);
+        CHECK(parsed->user == user);
+        CHECK(parsed->address == address);
+      }
+    }
+  }
+  SECTION("whitelist verdicts") {
+    const auto parsed = parse_throttle_key(whitelist_verdict_key("2001:db8::7"));
+    REQUIRE(parsed);
+    CHECK(parsed->kind == KeyKind::whitelist_verdict);
+    CHECK(parsed->address == "2001:db8::7");
+  }
+}
+
+TEST_CASE("parse_throttle_key reads Zimbra's raw and lower-case escapes too", "[throttle][keys]") {
+  const auto raw = parse_throttle_key("throttle:user=a\x7f" "b");
+  REQUIRE(raw);
+  CHECK(raw->user == "a\x7f" "b");
+  const auto lower = parse_throttle_key("throttle:user=a%2fb");
+  REQUIRE(lower);
+  CHECK(lower->user == "a/b");
+}
+
+TEST_CASE("parse_throttle_key ignores keys it does not know", "[throttle][keys]") {
+  for (const char* key : {"route:proto=imap;user=john@example.com", "alias:user=a;ip=1.2.3.4",
+                          "throttle:proto=x,ip=1.2.3.4", "throttle:proto=i,ip=", "throttle:proto=i;ip=1.2.3.4",
+                          "throttle:user=", "throttle:user=a%2", "throttle:user=a%zz", "whitelist:ip=",
+                          "zmproxy:authfail:user=a", "zmproxy:authfail:user=,ip=1.2.3.4",
+                          "zmproxy:authfail:user=a,ip=", "0123456789abcdef0123456789abcdef", ""}) {
+    CAPTURE(key);
+    CHECK_FALSE(parse_throttle_key(key));
+  }
+}

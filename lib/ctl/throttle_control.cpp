@@ -1,6 +1,7 @@
 #include "lib/ctl/throttle_control.hpp"
 
 #include "lib/config/proxy_config.hpp"
+#include "lib/config/throttle_settings.hpp"
 #include "lib/ctl/throttle_rows.hpp"
 #include "lib/route/memcached_cache.hpp"
 #include "lib/route/memcached_scan.hpp"
@@ -25,28 +26,6 @@ constexpr int k_failed = 1;
 constexpr int k_usage = 2;
 
 enum class Verb { list, show, clear };
-
-throttle::IpLimit ip_limit(int limit, config::milliseconds window) {
-  return throttle::IpLimit{static_cast<std::uint64_t>(limit), duration_cast<seconds>(window)};
-}
-
-// The limits of [throttle], as zmproxyd applies them (its whitelist and
-// messages are not needed here).
-throttle::ThrottleSettings limits_of(const config::ThrottleSection& t) {
-  throttle::ThrottleSettings s;
-  s.ip = ip_limit(t.ip_limit, t.ip_window);
-  s.imap = ip_limit(t.imap_ip_limit, t.imap_ip_window);
-  s.pop3 = ip_limit(t.pop3_ip_limit, t.pop3_ip_window);
-  s.user_limit = static_cast<std::uint64_t>(t.user_limit);
-  s.user_window = duration_cast<seconds>(t.user_window);
-  s.count_failed_logins = t.failed_logins;
-  s.failed_window = duration_cast<seconds>(t.failed_window);
-  s.tarpit.free_failures = static_cast<std::uint64_t>(t.failed_free);
-  s.tarpit.first_delay = t.failed_delay;
-  s.tarpit.max_delay = t.failed_max_delay;
-  s.failed_lock_after = static_cast<std::uint64_t>(t.failed_lock);
-  return s;
-}
 
 // One server: its connection (kept for clear) and what it holds.
 struct ServerScan {
@@ -158,7 +137,9 @@ int proxy_throttle(const ThrottleOptions& o, std::ostream& out, std::ostream& er
            "and run zmproxyctl genconf\n";
     return k_failed;
   }
-  const throttle::ThrottleSettings settings = limits_of((*config)->throttle);
+  // The whitelist was checked when the configuration loaded.
+  const throttle::ThrottleSettings settings =
+      config::throttle_settings((*config)->throttle).value_or(throttle::ThrottleSettings{});
 
   const auto wanted = [&](std::string_view key) -> std::optional<throttle::ParsedKey> {
     std::optional<throttle::ParsedKey> parsed = throttle::parse_throttle_key(key);

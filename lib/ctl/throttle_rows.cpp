@@ -175,7 +175,9 @@ void judge(ThrottleRow& row, const throttle::ThrottleSettings& settings) {
         row.state = RowState::locked;
         return;
       }
-      row.delay = throttle::tarpit_delay(count, settings.tarpit);
+      // The wait the pair's next failure gets before it is told (zmproxyd
+      // holds a failure's answer for the tarpit of its new count).
+      row.delay = throttle::tarpit_delay(count + 1, settings.tarpit);
       if (row.delay.count() > 0) {
         row.state = RowState::tarpit;
       }

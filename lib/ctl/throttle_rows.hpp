@@ -7,7 +7,8 @@
 // States: "blocked" when an address or user counter has reached its limit
 // (the next connection or login is refused: the counter goes past the
 // limit), "locked" when a failed-login pair has reached throttle.failed_lock,
-// "tarpit" when the pair's next login waits (lib/throttle/tarpit.hpp),
+// "tarpit" when the pair's next failure waits before it is told
+// (lib/throttle/tarpit.hpp),
 // "whitelisted" for a cached whitelist verdict of 1, else none ("-").
 //
 // Names and addresses come from keys anyone who can log in chooses; every
@@ -41,7 +42,7 @@ struct ThrottleRow {
   std::optional<std::int64_t> expires_in;  // seconds; -1: never; nullopt: unknown
   std::uint64_t limit = 0;                 // 0: no limit applies
   RowState state = RowState::none;
-  std::chrono::milliseconds delay{0};  // RowState::tarpit: the next login's wait
+  std::chrono::milliseconds delay{0};  // RowState::tarpit: the next failure's wait
 };
 
 // A memcached value as a count: decimal digits, trailing spaces allowed

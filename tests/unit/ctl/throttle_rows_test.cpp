@@ -66,11 +66,12 @@ TEST_CASE("a row is judged against the proxy's limits", "[ctl][throttle]") {
     CHECK(row("throttle:user=alice@example.com", 10).state == RowState::blocked);
   }
   SECTION("a failed-login pair: free, then the tarpit, then locked") {
-    CHECK(row("zmproxy:authfail:user=a,ip=192.0.2.7", 3).state == RowState::none);
+    CHECK(row("zmproxy:authfail:user=a,ip=192.0.2.7", 2).state == RowState::none);
+    // Its 7th failure would wait 1 s doubled three times.
     const ThrottleRow tarpit = row("zmproxy:authfail:user=a,ip=192.0.2.7", 6);
     CHECK(tarpit.state == RowState::tarpit);
-    CHECK(tarpit.delay == 4000ms);
-    CHECK(state_text(tarpit) == "tarpit 4s");
+    CHECK(tarpit.delay == 8000ms);
+    CHECK(state_text(tarpit) == "tarpit 8s");
     CHECK(row("zmproxy:authfail:user=a,ip=192.0.2.7", 20).state == RowState::locked);
     CHECK(row("zmproxy:authfail:user=a,ip=192.0.2.7", 20).limit == 20);
   }
@@ -122,7 +123,7 @@ TEST_CASE("the JSON has stable field names", "[ctl][throttle]") {
   CHECK(rows_json(rows) ==
         "[{\"kind\":\"failed-logins\",\"address\":\"192.0.2.7\",\"user\":\"alice@example.com\","
         "\"count\":6,"
-        "\"limit\":20,\"expires_in\":880,\"state\":\"tarpit\",\"delay_ms\":4000,\"server\":\"127.0."
+        "\"limit\":20,\"expires_in\":880,\"state\":\"tarpit\",\"delay_ms\":8000,\"server\":\"127.0."
         "0.1:11211\","
         "\"key\":\"zmproxy:authfail:user=alice@example.com,ip=192.0.2.7\"}]\n");
   rows[0] = row("throttle:proto=i,ip=192.0.2.7", 1);

@@ -7,15 +7,20 @@
 // servers stay the same (lib/server/generation.cpp).
 //
 // What costs nothing: a check with nothing to decide (its limit off, a
-// whitelisted address, a login without a user limit or failed-login lock, a
-// success after no failure read) answers on the caller's thread without a
-// hop to the pool. By default (failed logins counted, no lock, Zimbra's
-// limits off) only a failed login goes to memcached. With no memcached servers
-// configured there is no gate at all (Generation::throttle is null).
+// whitelisted address, a login without a user limit or failed-login lock
+// of a pair this proxy has not seen fail, a success after no failure read)
+// answers on the caller's thread without a hop to the pool. By default
+// (failed logins counted, no lock, Zimbra's limits off) a failed login, and
+// every later attempt of its pair (the tarpit's read), go to memcached;
+// clean logins do not. The pairs seen failing are throttle::PairHints. With
+// no memcached servers configured there is no gate at all
+// (Generation::throttle is null).
 //
 // Fail open: memcached unreachable, or more than k_max_pending calls
-// waiting for the pool, and the check allows. The first answer after the
-// store goes away (or comes back) is logged, once, by the gate.
+// waiting for the pool (each waits at most route.memcached_timeout, so a
+// check waits at most k_max_pending / 2 times that), and the check allows.
+// The first answer after the store goes away (or comes back), and the first
+// check let through unasked, are logged once.
 //
 // User names in the keys are the login as the client typed it (suffixes
 // like /tb stripped), lower-cased: "Alice" and "alice" count together.
@@ -42,7 +47,7 @@ enum class LoginKind { mail, web };
 class ThrottleGate {
  public:
   // Calls waiting for the pool at most; more are let through uncounted.
-  static constexpr std::uint64_t k_max_pending = 1024;
+  static constexpr std::uint64_t k_max_pending = 64;
 
   // Null (no gate) when no memcached is configured. Errors name the
   // setting (a whitelist entry, a memcached server).
@@ -61,14 +66,16 @@ class ThrottleGate {
   net::asio::awaitable<throttle::Decision> on_connection(throttle::MailProtocol protocol,
                                                          std::string client_ip);
   // Before the login goes to the route lookup and the mailbox: the user
-  // limit (read only; mail logins only, as Zimbra's) and, with
-  // throttle.failed_lock, the pair's failures (a refusal from the lock on).
+  // limit (read only; mail logins only, as Zimbra's) and the pair's failures
+  // when this proxy suspects the pair or throttle.failed_lock is set (the
+  // tarpit's wait in the Decision's delay, or a refusal from the lock on).
   net::asio::awaitable<throttle::Decision> before_login(LoginKind kind, std::string user, std::string client_ip);
   net::asio::awaitable<throttle::Decision> after_login_success(LoginKind kind, std::string user,
                                                                std::string client_ip, throttle::Decision before);
-  // The failure counted; its delay is the tarpit's wait before the client
-  // is told.
-  net::asio::awaitable<throttle::Decision> after_login_failure(std::string user, std::string client_ip);
+  // The failure counted (unless before_login counted the attempt already),
+  // and the pair suspected from now on by this proxy.
+  net::asio::awaitable<throttle::Decision> after_login_failure(std::string user, std::string client_ip,
+                                                               throttle::Decision before);
 
   // Checks let through because the pool was full (STATUS).
   std::uint64_t dropped() const noexcept;

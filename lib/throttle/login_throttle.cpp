@@ -1,5 +1,6 @@
 #include "lib/throttle/login_throttle.hpp"
 
+#include <string>
 #include <utility>
 
 namespace zmproxy::throttle {
@@ -65,7 +66,7 @@ Decision LoginThrottle::on_connection(MailProtocol protocol, std::string_view ad
   return d;
 }
 
-Decision LoginThrottle::before_login(std::string_view qualified_user, std::string_view address) {
+Decision LoginThrottle::before_login(std::string_view qualified_user, std::string_view address, bool suspect) {
   Decision d;
   bool answered = true;
   if (m_settings.user_limit > 0) {
@@ -78,16 +79,29 @@ Decision LoginThrottle::before_login(std::string_view qualified_user, std::strin
     }
   }
   const bool lock = m_settings.count_failed_logins && m_settings.failed_lock_after > 0;
-  if (answered && lock) {
-    const std::optional<std::uint64_t> failures = m_store.get(failed_login_key(qualified_user, address));
+  const bool read_pair = m_settings.count_failed_logins && (lock || suspect);
+  if (answered && read_pair) {
+    const std::string key = failed_login_key(qualified_user, address);
+    std::optional<std::uint64_t> failures;
+    bool reserved = false;
+    if (lock && suspect) {
+      if (const std::optional<std::uint64_t> attempts = m_store.incr(key, m_settings.failed_window)) {
+        failures = *attempts - 1;
+        reserved = true;
+      }
+    } else {
+      failures = m_store.get(key);
+    }
     answered = failures.has_value();
-    if (failures && *failures >= m_settings.failed_lock_after) {
-      d = refused(Reason::failed_logins, *failures, m_settings.failed_lock_after,
-                  m_settings.failed_window);
+    if (failures && lock && *failures >= m_settings.failed_lock_after) {
+      d = refused(Reason::failed_logins, *failures, m_settings.failed_lock_after, m_settings.failed_window);
+    } else if (failures) {
+      d.delay = tarpit_delay(*failures, m_settings.tarpit);
     }
     d.failed_logins = failures.value_or(0);
+    d.reserved = reserved;
   }
-  if (m_settings.user_limit > 0 || lock) {
+  if (m_settings.user_limit > 0 || read_pair) {
     d.notice = note_store(answered);
   }
   return d;
@@ -108,28 +122,35 @@ Decision LoginThrottle::after_login_success(std::string_view qualified_user, std
       d.limit = m_settings.user_limit;
     }
   }
-  // The owner got in: the pair's failures were typos. Only deleted when there
-  // were some, so a clean login costs no extra round trip.
-  if (m_settings.count_failed_logins && before.failed_logins > 0) {
+  // The owner got in: the pair's failures were typos. Only deleted when
+  // there were some (or this attempt was counted), so a clean login costs no
+  // extra round trip.
+  const bool forgive = m_settings.count_failed_logins && (before.failed_logins > 0 || before.reserved);
+  if (forgive) {
     answered = m_store.remove(failed_login_key(qualified_user, address)) && answered;
   }
-  if (m_settings.user_limit > 0 || (m_settings.count_failed_logins && before.failed_logins > 0)) {
+  if (m_settings.user_limit > 0 || forgive) {
     d.notice = note_store(answered);
   }
   return d;
 }
 
-Decision LoginThrottle::after_login_failure(std::string_view qualified_user, std::string_view address) {
+Decision LoginThrottle::after_login_failure(std::string_view qualified_user, std::string_view address,
+                                            const Decision& before) {
   Decision d;
   if (!m_settings.count_failed_logins) {
+    return d;
+  }
+  d.limit = m_settings.failed_lock_after;
+  if (before.reserved) {  // counted before the attempt
+    d.count = before.failed_logins + 1;
+    d.failed_logins = d.count;
     return d;
   }
   const std::optional<std::uint64_t> failures =
       m_store.incr(failed_login_key(qualified_user, address), m_settings.failed_window);
   d.count = failures.value_or(0);
   d.failed_logins = d.count;
-  d.limit = m_settings.failed_lock_after;
-  d.delay = tarpit_delay(d.count, m_settings.tarpit);
   d.notice = note_store(failures.has_value());
   return d;
 }

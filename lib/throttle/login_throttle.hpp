@@ -14,13 +14,17 @@
 //  - after_login_success: the user counter goes up by one (successful logins
 //    only; a wrong password never counts); refused past the limit, and the
 //    caller closes the mailbox connection it just opened.
-// Ours, on top: after_login_failure counts the (user, address) pair's
-// failure and answers the tarpit wait before the failure is told; with
-// failed_lock_after set, before_login also reads the pair's count and
-// refuses from that many on, and a success clears the pair it read. Without
-// a lock nothing is read for the pair before a login: a clean login costs
-// no round trip (the wait follows each failure, which stops a guesser as
-// well as a wait before each attempt would).
+// Ours, on top: failed logins per (user, address) pair. after_login_failure
+// counts one. before_login reads the pair's count when the caller suspects
+// the pair (it saw it fail; ThrottleGate keeps those hints) or a lock is
+// set, and answers the tarpit's wait before the attempt goes on (a guesser
+// cannot learn the verdict sooner by hanging up), or a refusal from
+// failed_lock_after on. A suspected pair under a lock is counted before the
+// attempt (incr, not get): parallel attempts each see the others, so no
+// more than failed_lock_after attempts get through; a failure of such an
+// attempt is not counted twice. A success clears the pair it read. A pair
+// neither suspected nor under a lock is not read: a clean login costs no
+// round trip.
 //
 // Fail open: when the store is down every check allows. A Decision's notice
 // says when the store went away (or came back) as seen by this object, once
@@ -52,11 +56,16 @@ struct Decision {
   Reason reason = Reason::none;
   std::uint64_t count = 0;                  // the counter the verdict was made on
   std::uint64_t limit = 0;                  // and its limit (0: none applied)
-  std::chrono::milliseconds delay{
-      0};  // after_login_failure: wait this long before telling (the tarpit)
-  std::chrono::seconds retry_after{0};      // refuse: the counter's window, an upper bound
-  std::uint64_t failed_logins = 0;  // the pair's failures (before_login: read with a lock only)
-  StoreNotice notice = StoreNotice::none;   // log once: throttling off / on again
+  // before_login: wait this long before the attempt goes on (the tarpit).
+  std::chrono::milliseconds delay{0};
+  // refuse: the counter's window, an upper bound.
+  std::chrono::seconds retry_after{0};
+  // The pair's failures (before_login: when it read them).
+  std::uint64_t failed_logins = 0;
+  // before_login counted this attempt already (a suspected pair under a lock).
+  bool reserved = false;
+  // Log once: throttling off / on again.
+  StoreNotice notice = StoreNotice::none;
 
   bool allowed() const noexcept { return verdict == Verdict::allow; }
 };
@@ -67,11 +76,12 @@ class LoginThrottle {
   LoginThrottle(ThrottleSettings settings, CounterStore& store);
 
   Decision on_connection(MailProtocol protocol, std::string_view address);
-  Decision before_login(std::string_view qualified_user, std::string_view address);
+  Decision before_login(std::string_view qualified_user, std::string_view address, bool suspect = false);
   // `before` is what before_login answered for this login.
   Decision after_login_success(std::string_view qualified_user, std::string_view address,
                                const Decision& before);
-  Decision after_login_failure(std::string_view qualified_user, std::string_view address);
+  Decision after_login_failure(std::string_view qualified_user, std::string_view address,
+                               const Decision& before = Decision{});
 
   // Deletes one counter (a key of throttle_keys.hpp): lifts that block.
   // False when the store is down.

@@ -337,13 +337,15 @@ class ThrottleEndToEndTest(mail_proxy_test.MailProxyBase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         pairs = [row for row in json.loads(r.stdout) if row["kind"] == "failed-logins"]
         self.assertEqual([(p["user"], p["address"], p["count"], p["limit"], p["state"]) for p in pairs],
-                         [("user1@example.com", "127.0.0.8", 5, 5, "locked")])
+                         # Five failures and the refused attempt: under a lock each
+                         # attempt of a pair seen failing counts before it goes on.
+                         [("user1@example.com", "127.0.0.8", 6, 5, "locked")])
         self.assertTrue(0 < pairs[0]["expires_in"] <= 900, pairs)
         # Another address is not affected.
         self.assertTrue(self.login(password, "127.0.0.9").startswith("a OK"))
         r = self.run_tool("zmproxyctl", "throttle", "clear", "127.0.0.8")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertEqual(r.stdout, f"removed failed-logins user1@example.com from 127.0.0.8 (count 5) "
+        self.assertEqual(r.stdout, f"removed failed-logins user1@example.com from 127.0.0.8 (count 6) "
                                    f"on {self.mc.server}\n")
         self.assertTrue(self.login(password, "127.0.0.8").startswith("a OK"))
 

@@ -1,8 +1,8 @@
 """Failed-login throttling on the web side, end to end: zmproxyd with a
 [throttle] section over a real memcached, zmlookupd, and a mailbox web
 backend that checks ActiveSync's Basic logins (401 for a wrong password).
-Wrong passwords for one (user, client address) pair get their 401 ever
-later (tarpit) and then are refused with 429 and Retry-After without the mailbox being asked; other
+Wrong passwords for one (user, client address) pair are slowed (tarpit) and
+then refused with 429 and Retry-After without the mailbox being asked; other
 users and other addresses go on; a right password clears the pair; with
 memcached gone every login passes and zmproxyd says so once."""
 import base64
@@ -151,11 +151,11 @@ class WebThrottleTest(WebThrottleBase):
         lines = self.wait_access_lines("throttled:failed-logins", 3)
         self.assertTrue(all('" 429 ' in line for line in lines), lines)
         self.assertTrue(all(line.endswith(" throttled:failed-logins") for line in lines), lines)
-        # The 401s past failed_free waited (100 ms, 200 ms, then the 400 ms
-        # bound) before the client saw them, and said so.
-        self.assertEqual(len(self.wait_access_lines(" tarpit=", 3)), 3)
-        for ms in (100, 200, 400):
-            self.assertEqual(len(self.access_lines(f" tarpit={ms}ms")), 1)
+        # The attempts past failed_free waited (100 ms, then 200 ms) before
+        # they went on, and said so.
+        self.assertEqual(len(self.wait_access_lines(" tarpit=", 2)), 2)
+        self.assertTrue(self.access_lines(" tarpit=100ms"))
+        self.assertTrue(self.access_lines(" tarpit=200ms"))
 
     def test_other_users_and_other_addresses_are_not_affected(self):
         self.lock("user1@example.com")

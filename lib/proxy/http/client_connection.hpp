@@ -26,6 +26,7 @@ struct WebLogin {
   std::string user;
   throttle::Decision before;  // what the throttle said before it was forwarded
   bool pending = false;       // its outcome is still to be counted
+  bool proves = false;        // a 2xx/3xx answer proves its credentials (success_proves_login)
 };
 
 struct ClientConnection {

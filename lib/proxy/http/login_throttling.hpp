@@ -28,8 +28,9 @@ namespace zmproxy::proxy::http {
 
 // Before a login (c.login) is forwarded: the pair past throttle.failed_lock
 // is refused here, 429 with Retry-After and the mailbox not asked (the
-// answer: whether the connection stays open); else nullopt says "forward
-// it". Without a lock the gate answers at once, without memcached.
+// answer: whether the connection stays open); else the tarpit's wait is
+// waited and nullopt says "forward it". A pair this proxy has not seen fail,
+// without a lock, is answered at once, without memcached.
 template <class Client>
 asio::awaitable<std::optional<bool>> check_login(ClientConnection& c, Client& client, RequestParser& rp,
                                                  ThrottleGate& gate) {
@@ -50,13 +51,16 @@ asio::awaitable<std::optional<bool>> check_login(ClientConnection& c, Client& cl
                                    "Too many failed logins for this account from this address; try again later.",
                                    rp.is_done() && req.keep_alive(), retry);
   }
+  if (d.delay.count() > 0) {
+    c.info.detail = "tarpit=" + std::to_string(d.delay.count()) + "ms";
+    co_await net::pause_for(d.delay);
+  }
   co_return std::nullopt;
 }
 
 // The mailbox answered a login (c.status): 401 counts a failure against the
-// pair and, past throttle.failed_free, the answer waits the tarpit before
-// the client sees it (the access log's detail says how long); 2xx/3xx
-// clears the pair's failures (when the lock read some), anything else
+// pair; a 2xx/3xx where that proves the credentials (c.login.proves)
+// clears the pair's failures (when before_login read some); anything else
 // neither. Once per login; nothing when the request is no login.
 inline asio::awaitable<void> count_login(ClientConnection& c) {
   ThrottleGate* gate = c.shared->throttle.get();
@@ -67,13 +71,10 @@ inline asio::awaitable<void> count_login(ClientConnection& c) {
   std::string name = c.login.user;
   std::string ip = c.info.client_ip;
   if (c.status == 401) {
-    asio::awaitable<throttle::Decision> count = gate->after_login_failure(std::move(name), std::move(ip));
-    const throttle::Decision counted = co_await std::move(count);
-    if (counted.delay.count() > 0) {
-      c.info.detail = "tarpit=" + std::to_string(counted.delay.count()) + "ms";
-      co_await net::pause_for(counted.delay);
-    }
-  } else if (c.status >= 200 && c.status < 400) {
+    asio::awaitable<throttle::Decision> count =
+        gate->after_login_failure(std::move(name), std::move(ip), c.login.before);
+    co_await std::move(count);
+  } else if (c.status >= 200 && c.status < 400 && c.login.proves) {
     asio::awaitable<throttle::Decision> count =
         gate->after_login_success(LoginKind::web, std::move(name), std::move(ip), c.login.before);
     co_await std::move(count);

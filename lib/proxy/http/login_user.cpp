@@ -13,7 +13,26 @@ bool is_preauth(std::string_view path) noexcept {
          (path.size() == k_preauth_path.size() || path[k_preauth_path.size()] == '/');
 }
 
+bool iprefix(std::string_view path, std::string_view prefix) noexcept {
+  if (path.size() < prefix.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    const char a = path[i] >= 'A' && path[i] <= 'Z' ? static_cast<char>(path[i] - 'A' + 'a') : path[i];
+    if (a != prefix[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+bool success_proves_login(std::string_view target) noexcept {
+  const std::string_view path = split_target(target).path;
+  return iprefix(path, "/microsoft-server-activesync") || iprefix(path, "/ews/exchange.asmx") ||
+         path.starts_with("/dav/") || path.starts_with("/principals/") || is_preauth(path);
+}
 
 std::optional<std::string> login_user(const RequestView& r) {
   if (!r.authorization.empty()) {

@@ -24,11 +24,20 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "lib/proxy/http/route_extract.hpp"
 
 namespace zmproxy::proxy::http {
 
 std::optional<std::string> login_user(const RequestView& r);
+
+// Whether a 2xx or 3xx answer to the login at `target` proves its
+// credentials right (so its pair's failures may be forgiven): ActiveSync,
+// EWS, DAV (/dav/, /principals/) and /service/preauth check them on every
+// request. Elsewhere a Basic header may be ignored by the mailbox (the
+// login page, static files answer 200 to anyone), and a success there
+// forgives nothing, or a guesser could clear its count between guesses.
+bool success_proves_login(std::string_view target) noexcept;
 
 }  // namespace zmproxy::proxy::http

@@ -326,6 +326,7 @@ awaitable<bool> serve_request(ClientConnection& c, Client& client, beast::flat_b
     if (std::optional<std::string> user = login_user(view)) {
       c.login.user = std::move(*user);
       c.login.pending = true;
+      c.login.proves = success_proves_login(target);
       if (const std::optional<bool> answered = co_await check_login(c, client, rp, *gate)) {
         co_return *answered;
       }

@@ -223,8 +223,8 @@ awaitable<void> refuse_login(State<P>& s, Stream& client, const Login& login, co
   co_await send(s, client, text);
 }
 
-// Before the lookup: the user limit and the pair's failed-login lock.
-// False: refused (the client told).
+// Before the lookup: the user limit and the pair's failures. False:
+// refused (the client told); else the pair's wait (the tarpit) is over.
 template <class P, class Stream>
 awaitable<bool> login_allowed(State<P>& s, Stream& client, const Login& login, throttle::Decision& before) {
   ThrottleGate* gate = s.shared->throttle.get();
@@ -239,25 +239,24 @@ awaitable<bool> login_allowed(State<P>& s, Stream& client, const Login& login, t
     co_await refuse_login(s, client, login, before);
     co_return false;
   }
+  if (before.delay.count() > 0) {
+    s.info.detail = "tarpit=" + std::to_string(before.delay.count()) + "ms";
+    co_await pause_for(before.delay);
+  }
   co_return true;
 }
 
 // A refused login counts against the pair (user, client address); then the
-// client waits upstream.auth_wait and the pair's tarpit before it is told.
+// client waits upstream.auth_wait before it is told.
 template <class P>
-awaitable<void> failed_login_wait(State<P>& s, const Login& login) {
-  std::chrono::milliseconds tarpit{0};
+awaitable<void> failed_login_wait(State<P>& s, const Login& login, const throttle::Decision& before) {
   if (ThrottleGate* gate = s.shared->throttle.get()) {
     std::string user = login.user;
     std::string ip = s.info.client_ip;
-    awaitable<throttle::Decision> count = gate->after_login_failure(std::move(user), std::move(ip));
-    const throttle::Decision counted = co_await std::move(count);
-    tarpit = counted.delay;
+    awaitable<throttle::Decision> count = gate->after_login_failure(std::move(user), std::move(ip), before);
+    co_await std::move(count);
   }
-  if (tarpit.count() > 0) {
-    s.info.detail = "tarpit=" + std::to_string(tarpit.count()) + "ms";
-  }
-  co_await pause_for(s.cfg.upstream.auth_wait + tarpit);
+  co_await pause_for(s.cfg.upstream.auth_wait);
 }
 
 // The pre-login dialogue on one stream. Returns upgrade after STARTTLS/STLS.
@@ -338,7 +337,7 @@ awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login,
   if (verdict.kind == MailboxVerdict::Kind::refused) {
     s.counters.login_failures++;
     s.info.outcome = "auth-failed";
-    co_await failed_login_wait(s, login);
+    co_await failed_login_wait(s, login, before);
     co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
     std::string text = P::tagged(login.tag, say<P>(login.sasl ? k_mailbox_refused_sasl : k_mailbox_refused_login));
     if (s.cfg.upstream.pass_errors) {
@@ -376,7 +375,8 @@ awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login,
 
 // The lookup found no mailbox: unavailable (ours), or refused (the user's).
 template <class P, class Stream>
-awaitable<void> route_failed(State<P>& s, Stream& client, const Login& login, const route::RouteError& err) {
+awaitable<void> route_failed(State<P>& s, Stream& client, const Login& login, const route::RouteError& err,
+                             const throttle::Decision& before) {
   s.info.outcome = err.code == Errc::unavailable ? "unavailable" : "auth-failed";
   if (err.code == Errc::unavailable) {
     ZMPROXY_LOG(warn, P::k_protocol.name, "{}: no mailbox for {}: {}", s.info.client_ip, login.user, err.message);
@@ -388,7 +388,7 @@ awaitable<void> route_failed(State<P>& s, Stream& client, const Login& login, co
   }
   ZMPROXY_LOG(info, P::k_protocol.name, "{}: login as {} refused: {}", s.info.client_ip, login.user, err.message);
   s.counters.login_failures++;
-  co_await failed_login_wait(s, login);
+  co_await failed_login_wait(s, login, before);
   const std::string text = P::tagged(login.tag, say<P>(login.sasl ? k_route_refused_sasl : k_route_refused_login));
   co_await send(s, client, text);
 }
@@ -423,7 +423,7 @@ awaitable<void> do_login(State<P>& s, Stream& client, Login login) {
   q.proxy_ip = s.info.local_ip;
   auto connected = co_await connect_mailbox(s.shared, q, s.info, P::k_protocol.name);
   if (auto* err = std::get_if<route::RouteError>(&connected)) {
-    co_await route_failed(s, client, login, *err);
+    co_await route_failed(s, client, login, *err, before);
     co_return;
   }
   auto& mailbox = std::get<MailboxConnection>(connected);

@@ -90,27 +90,57 @@ TEST_CASE("the gate counts connections per address in memcached, whitelist aside
   CHECK(raw_get(mc.port(), "throttle:proto=p,ip=2001:db8::7") == "1");
 }
 
-TEST_CASE("the gate: failures count and wait, the lock refuses, a success forgives", "[throttle][gate]") {
+TEST_CASE("the gate: a pair seen failing waits, a lock counts each attempt first, a success forgives",
+          "[throttle][gate]") {
   MemcachedProcess mc;
   auto gate = gate_of(with_memcached(mc, "failed_free = 1\nfailed_delay = \"100ms\"\nfailed_lock = 3\n"));
   const std::string key = "zmproxy:authfail:user=john@example.com,ip=127.0.0.7";
+  const Decision none;
   // Names are counted lower-cased: "John" and "john" are one pair.
-  CHECK(run(gate->after_login_failure("John@Example.com", "127.0.0.7")).delay.count() == 0);
-  CHECK(run(gate->after_login_failure("john@example.com", "127.0.0.7")).delay.count() == 100);
+  run(gate->after_login_failure("John@Example.com", "127.0.0.7", none));
+  CHECK(raw_get(mc.port(), key) == "1");
+  // Seen failing here, under a lock: the attempt is counted before it goes on.
+  const Decision second = run(gate->before_login(LoginKind::mail, "john@example.com", "127.0.0.7"));
+  CHECK(second.allowed());
+  CHECK(second.reserved);
+  CHECK(second.failed_logins == 1);
+  CHECK(second.delay.count() == 0);  // one free failure
   CHECK(raw_get(mc.port(), key) == "2");
-  const Decision before = run(gate->before_login(LoginKind::mail, "john@example.com", "127.0.0.7"));
-  CHECK(before.allowed());
-  CHECK(before.failed_logins == 2);
-  CHECK(run(gate->after_login_success(LoginKind::web, "john@example.com", "127.0.0.7", before)).allowed());
-  CHECK(raw_get(mc.port(), key) == std::nullopt);
-  for (int i = 0; i < 3; ++i) {
-    run(gate->after_login_failure("john@example.com", "127.0.0.7"));
-  }
-  const Decision locked = run(gate->before_login(LoginKind::web, "john@example.com", "127.0.0.7"));
-  CHECK_FALSE(locked.allowed());
-  CHECK(locked.reason == throttle::Reason::failed_logins);
-  CHECK(locked.retry_after == std::chrono::seconds(900));
+  run(gate->after_login_failure("john@example.com", "127.0.0.7", second));
+  CHECK(raw_get(mc.port(), key) == "2");  // not twice
+  const Decision third = run(gate->before_login(LoginKind::web, "john@example.com", "127.0.0.7"));
+  CHECK(third.delay.count() == 100);
+  CHECK(raw_get(mc.port(), key) == "3");
+  // Parallel attempts each see the others: the next one is refused already.
+  const Decision fourth = run(gate->before_login(LoginKind::mail, "john@example.com", "127.0.0.7"));
+  CHECK_FALSE(fourth.allowed());
+  CHECK(fourth.reason == throttle::Reason::failed_logins);
+  CHECK(fourth.retry_after == std::chrono::seconds(900));
   CHECK(run(gate->before_login(LoginKind::mail, "john@example.com", "127.0.0.8")).allowed());
+  // The third attempt's owner got in: the pair is forgiven.
+  CHECK(run(gate->after_login_success(LoginKind::web, "john@example.com", "127.0.0.7", third)).allowed());
+  CHECK(raw_get(mc.port(), key) == std::nullopt);
+  const Decision clean = run(gate->before_login(LoginKind::mail, "john@example.com", "127.0.0.7"));
+  CHECK(clean.allowed());
+  CHECK(clean.failed_logins == 0);
+}
+
+TEST_CASE("the gate: without a lock only a pair seen failing is read", "[throttle][gate]") {
+  MemcachedProcess mc;
+  auto gate = gate_of(with_memcached(mc, "failed_free = 0\nfailed_delay = \"50ms\"\n"));
+  const std::string key = "zmproxy:authfail:user=jane@example.com,ip=127.0.0.7";
+  // Failures counted by another proxy of the fleet: unknown here, not read.
+  REQUIRE(zmproxy::test::raw_set(mc.port(), key, "2"));
+  const Decision unseen = run(gate->before_login(LoginKind::mail, "jane@example.com", "127.0.0.7"));
+  CHECK(unseen.failed_logins == 0);
+  CHECK(unseen.delay.count() == 0);
+  // Once it failed here, each attempt waits the fleet's count's tarpit.
+  run(gate->after_login_failure("jane@example.com", "127.0.0.7", unseen));
+  CHECK(raw_get(mc.port(), key) == "3");
+  const Decision seen = run(gate->before_login(LoginKind::mail, "jane@example.com", "127.0.0.7"));
+  CHECK_FALSE(seen.reserved);
+  CHECK(seen.failed_logins == 3);
+  CHECK(seen.delay.count() == 200);
 }
 
 TEST_CASE("the gate: the user limit counts mail logins, never web ones", "[throttle][gate]") {

@@ -243,29 +243,40 @@ TEST_CASE("failed logins per (user, address): the wait grows, is bounded, and is
   LoginThrottle throttle(std::move(s), store);
   const std::string john = "john@example.com";
 
+  // The caller suspects the pair once it failed (ThrottleGate's hints).
   std::vector<milliseconds> waits;
   for (int i = 0; i < 10; ++i) {
-    CHECK(throttle.before_login(john, "127.0.0.7").allowed());
-    const Decision failed = throttle.after_login_failure(john, "127.0.0.7");
+    const Decision before = throttle.before_login(john, "127.0.0.7", i > 0);
+    CHECK(before.allowed());
+    CHECK_FALSE(before.reserved);  // no lock: read, not counted ahead
+    waits.push_back(before.delay);
+    const Decision failed = throttle.after_login_failure(john, "127.0.0.7", before);
     CHECK(failed.failed_logins == static_cast<std::uint64_t>(i + 1));
-    waits.push_back(failed.delay);
   }
-  // Two free, then doubling from 1 s up to the 8 s bound.
-  CHECK(waits == std::vector<milliseconds>{
-                     milliseconds{0}, milliseconds{0}, milliseconds{1000}, milliseconds{2000},
-                     milliseconds{4000}, milliseconds{8000}, milliseconds{8000}, milliseconds{8000},
-                     milliseconds{8000}, milliseconds{8000}});
+  // Before each attempt: two failures free, then doubling from 1 s up to the 8 s bound.
+  CHECK(waits == std::vector<milliseconds>{milliseconds{0}, milliseconds{0}, milliseconds{0}, milliseconds{1000},
+                                           milliseconds{2000}, milliseconds{4000}, milliseconds{8000},
+                                           milliseconds{8000}, milliseconds{8000}, milliseconds{8000}});
+  const Decision tenth = throttle.before_login(john, "127.0.0.7", true);
+  CHECK(tenth.delay == milliseconds{8000});
+  CHECK(tenth.failed_logins == 10);
   CHECK(store.has("zmproxy:authfail:user=john@example.com,ip=127.0.0.7"));
 
-  // The same user from another address, and another user from this one: free.
-  CHECK(throttle.after_login_failure(john, "127.0.0.8").delay == milliseconds{0});
-  CHECK(throttle.after_login_failure("jane@example.com", "127.0.0.7").delay == milliseconds{0});
+  // The same user from another address, and another user from this one: at once.
+  CHECK(throttle.before_login(john, "127.0.0.8", true).delay == milliseconds{0});
+  CHECK(throttle.before_login("jane@example.com", "127.0.0.7", true).delay == milliseconds{0});
+  // A pair the caller does not suspect is not read (no lock): no wait, no cost.
+  CHECK(throttle.before_login(john, "127.0.0.7", false).delay == milliseconds{0});
   // Zimbra's keys are untouched by our counter.
   CHECK_FALSE(store.has("throttle:user=john@example.com"));
 
   SECTION("clearing the pair's key lifts the wait") {
     CHECK(throttle.clear(failed_login_key(john, "127.0.0.7")));
-    CHECK(throttle.after_login_failure(john, "127.0.0.7").delay == milliseconds{0});
+    CHECK(throttle.before_login(john, "127.0.0.7", true).delay == milliseconds{0});
+  }
+  SECTION("a success of the pair clears its failures") {
+    CHECK(throttle.after_login_success(john, "127.0.0.7", tenth).allowed());
+    CHECK_FALSE(store.has("zmproxy:authfail:user=john@example.com,ip=127.0.0.7"));
   }
 }
 
@@ -290,8 +301,9 @@ TEST_CASE("failed logins with a lock: refused from failed_lock_after on", "[thro
   FakeStore store;
   LoginThrottle throttle(std::move(s), store);
   for (int i = 0; i < 3; ++i) {
-    CHECK(throttle.before_login("john@example.com", "127.0.0.7").allowed());
-    throttle.after_login_failure("john@example.com", "127.0.0.7");
+    const Decision before = throttle.before_login("john@example.com", "127.0.0.7", i > 0);
+    CHECK(before.allowed());
+    throttle.after_login_failure("john@example.com", "127.0.0.7", before);
   }
   const Decision locked = throttle.before_login("john@example.com", "127.0.0.7");
   CHECK_FALSE(locked.allowed());
@@ -307,6 +319,27 @@ TEST_CASE("failed logins with a lock: refused from failed_lock_after on", "[thro
     CHECK(throttle.after_login_success("john@example.com", "127.0.0.7", before).allowed());
     CHECK_FALSE(store.has("zmproxy:authfail:user=john@example.com,ip=127.0.0.7"));
   }
+}
+
+TEST_CASE("a suspected pair under a lock is counted before each attempt: parallel ones see each other",
+          "[throttle][login]") {
+  ThrottleSettings s;
+  s.count_failed_logins = true;
+  s.failed_lock_after = 3;
+  FakeStore store;
+  LoginThrottle throttle(std::move(s), store);
+  throttle.after_login_failure("john@example.com", "127.0.0.7");
+  // Three attempts start together, before any of them is refused by the mailbox.
+  const Decision a = throttle.before_login("john@example.com", "127.0.0.7", true);
+  const Decision b = throttle.before_login("john@example.com", "127.0.0.7", true);
+  const Decision c = throttle.before_login("john@example.com", "127.0.0.7", true);
+  CHECK(a.allowed());
+  CHECK(a.reserved);
+  CHECK(b.allowed());
+  CHECK_FALSE(c.allowed());  // 1 failure + 2 attempts under way: the lock is reached
+  // Their failures are not counted twice.
+  CHECK(throttle.after_login_failure("john@example.com", "127.0.0.7", a).failed_logins == 2);
+  CHECK(throttle.before_login("john@example.com", "127.0.0.7").count == 4);
 }
 
 TEST_CASE("failed-login counting off: no zmproxy: key is ever written", "[throttle][login]") {

@@ -95,7 +95,7 @@ constexpr KeyInfo k_keys[] = {
     {"zmproxy_http_tunnel_idle_timeout", KeyType::integer, "3600",
      "Seconds a WebSocket tunnel may be idle both ways before the proxy closes it"},
     {"zmproxy_login_failure_delay", KeyType::integer, "1000",
-     "Milliseconds a (user, client address) pair waits before its next login once past "
+     "Milliseconds a (user, client address) pair waits before each login attempt once past "
      "zmproxy_login_failure_free failed logins; doubled per further failure"},
     {"zmproxy_login_failure_free", KeyType::integer, "3",
      "Failed logins of one user from one address that cost no wait"},

@@ -43,6 +43,10 @@ std::string ProxyServer::Impl::status() {
   f.heap_in_use = mi.uordblks;
   f.heap_free = mi.fordblks;
   f.mmapped = mi.hblkhd;
+  if (shared && shared->throttle) {
+    f.throttle = true;
+    f.throttle_unchecked = shared->throttle->dropped();
+  }
   return status_json(f, *counters);
 }
 

@@ -2,6 +2,7 @@
 zmlookupd, and two zmproxyd sharing the memcached as a fleet does. Clients
 come from their own loopback addresses (127.0.0.7, .8, ...)."""
 import imaplib
+import json
 import os
 import poplib
 import re
@@ -121,6 +122,8 @@ class IpLimitTest(ThrottleBase):
         self.wait_access(lambda t: re.search(r"127\.0\.0\.7:\d+ imap .* throttled:ip-limit", t),
                          "the access log says why")
         self.assertIn("throttled: imap 1 imaps 0 pop3 0", self.run_tool("zmproxyctl", "status").stdout)
+        status = json.loads(self.run_tool("zmproxyctl", "status", "--json").stdout)
+        self.assertEqual(status["throttle"], {"active": True, "unchecked": 0})
 
     def test_a_whitelisted_block_is_never_counted(self):
         for _ in range(8):

@@ -37,6 +37,7 @@ TEST_CASE("STATUS: the facts and every declared counter of every protocol", "[se
         "\"at\":\"2023-11-14T22:14:20Z\"},"
         "\"listeners\":{\"imap\":\"127.0.0.1:1143\",\"http\":\"[::1]:8080\"},"
         "\"memory\":{\"heap_in_use\":10,\"heap_free\":20,\"mmapped\":30},"
+        "\"throttle\":{\"active\":false,\"unchecked\":0},"
         "\"connections\":{"
         "\"imap\":{\"accepted\":5,\"active\":2,\"logins\":3,\"login_failures\":1,\"throttled\":0},"
         "\"imaps\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"

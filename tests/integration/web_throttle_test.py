@@ -73,6 +73,7 @@ mode = "http"
 port = 0
 strict_server_name = false
 upstreams = ["{self.backend.server}"]
+trusted_proxies = "127.0.0.9"
 
 [throttle]
 failed_logins = true
@@ -88,15 +89,18 @@ failed_lock = {FAILED_LOCK}
 
     # -- helpers ------------------------------------------------------------
 
-    def eas(self, user, password, source=None, method="GET"):
+    def eas(self, user, password, source=None, method="GET", forwarded_for=None):
         """One ActiveSync request with Basic credentials on a new connection
-        (from `source`, a loopback address): (status, headers, body)."""
+        (from `source`, a loopback address; with X-Forwarded-For
+        `forwarded_for`): (status, headers, body)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60,
                                           source_address=(source, 0) if source else None)
         try:
             body = b"<Sync/>" if method == "POST" else None
-            conn.request(method, EAS, body=body,
-                         headers={"Host": "mail.example.com", "Authorization": basic(user, password)})
+            headers = {"Host": "mail.example.com", "Authorization": basic(user, password)}
+            if forwarded_for:
+                headers["X-Forwarded-For"] = forwarded_for
+            conn.request(method, EAS, body=body, headers=headers)
             r = conn.getresponse()
             return r.status, r, r.read()
         finally:
@@ -168,6 +172,23 @@ class WebThrottleTest(WebThrottleBase):
         self.assertIsNone(self.mc.get(failure_key("user1@example.com", "127.0.0.7")))
         self.assertEqual(self.mc.get(failure_key("user1@example.com", "127.0.0.8")), b"1")
         self.assertEqual(self.mc.get(failure_key("user2@example.com", "127.0.0.1")), b"1")
+
+    def test_behind_a_trusted_balancer_the_forwarded_client_is_counted(self):
+        # 127.0.0.9 is the balancer (http.trusted_proxies): its clients are told apart.
+        for i in range(FAILED_LOCK):
+            self.assertEqual(self.eas("user1@example.com", f"guess{i}", source="127.0.0.9",
+                                      forwarded_for="203.0.113.1, 198.51.100.7")[0], 401)
+        self.assertEqual(self.mc.get(failure_key("user1@example.com", "198.51.100.7")), str(FAILED_LOCK).encode())
+        self.assertIsNone(self.mc.get(failure_key("user1@example.com", "127.0.0.9")))
+        self.assertEqual(self.eas("user1@example.com", PASSWORD, source="127.0.0.9",
+                                  forwarded_for="198.51.100.7")[0], 429)
+        # Another client behind the same balancer logs in.
+        self.assertEqual(self.eas("user1@example.com", PASSWORD, source="127.0.0.9",
+                                  forwarded_for="198.51.100.8")[0], 200)
+        # An untrusted peer's X-Forwarded-For is not believed.
+        self.assertEqual(self.eas("user2@example.com", "wrong", source="127.0.0.10",
+                                  forwarded_for="198.51.100.9")[0], 401)
+        self.assertEqual(self.mc.get(failure_key("user2@example.com", "127.0.0.10")), b"1")
 
     def test_domain_backslash_user_counts_as_user_at_domain(self):
         for i in range(FAILED_LOCK):

@@ -24,6 +24,7 @@ namespace zmproxy::proxy::http {
 // throttling watches it (login_throttling.hpp).
 struct WebLogin {
   std::string user;
+  std::string address;        // the client's: the peer, or behind a trusted one its X-Forwarded-For client
   throttle::Decision before;  // what the throttle said before it was forwarded
   bool pending = false;       // its outcome is still to be counted
   bool proves = false;        // a 2xx/3xx answer proves its credentials (success_proves_login)

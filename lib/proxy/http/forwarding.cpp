@@ -1,5 +1,8 @@
 #include "lib/proxy/http/forwarding.hpp"
 
+#include <algorithm>
+#include <optional>
+
 #include "lib/core/strings.hpp"
 #include "lib/net/address_block.hpp"
 
@@ -17,6 +20,31 @@ bool is_forwarding_field(std::string_view name) {
 
 bool drop_client_field(std::string_view name, bool trusted_peer) {
   return trusted_peer ? core::iequals(name, "X-Forwarded-For") : is_forwarding_field(name);
+}
+
+std::string_view forwarded_client(std::string_view client_xff, const std::vector<std::string>& trusted) {
+  std::vector<net::AddressBlock> blocks;
+  for (const std::string& t : trusted) {
+    if (auto b = net::parse_address_block(t)) {
+      blocks.push_back(*b);
+    }
+  }
+  while (!client_xff.empty()) {
+    const std::size_t comma = client_xff.rfind(',');
+    const std::string_view entry =
+        core::trim_ows(comma == std::string_view::npos ? client_xff : client_xff.substr(comma + 1));
+    client_xff = comma == std::string_view::npos ? std::string_view() : client_xff.substr(0, comma);
+    const std::optional<net::AddressBlock> address = net::parse_address_block(entry);
+    if (!address || entry.find('/') != std::string_view::npos) {
+      return {};  // not an address: nothing left of it can be believed
+    }
+    const bool is_trusted = std::any_of(blocks.begin(), blocks.end(),
+                                        [&](const net::AddressBlock& b) { return net::block_contains(b, *address); });
+    if (!is_trusted) {
+      return entry;
+    }
+  }
+  return {};
 }
 
 void append_forwarding_fields(std::string& out, const ForwardingInput& in) {

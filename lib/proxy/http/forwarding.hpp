@@ -41,4 +41,11 @@ struct ForwardingInput {
 // Appends our forwarding fields to `out`, each as "Name: value\r\n".
 void append_forwarding_fields(std::string& out, const ForwardingInput& in);
 
+// The client behind a trusted peer: the right-most address of its
+// X-Forwarded-For chain (`client_xff`, entries separated by commas) that is
+// not itself in `trusted` (addresses or CIDRs); the entries left of it are
+// the client's own word. Empty when the chain names no such address (then
+// the peer is the client). What login throttling counts a web login from.
+std::string_view forwarded_client(std::string_view client_xff, const std::vector<std::string>& trusted);
+
 }  // namespace zmproxy::proxy::http

@@ -35,7 +35,7 @@ template <class Client>
 asio::awaitable<std::optional<bool>> check_login(ClientConnection& c, Client& client, RequestParser& rp,
                                                  ThrottleGate& gate) {
   std::string name = c.login.user;
-  std::string ip = c.info.client_ip;
+  std::string ip = c.login.address;
   asio::awaitable<throttle::Decision> check = gate.before_login(LoginKind::web, std::move(name), std::move(ip));
   c.login.before = co_await std::move(check);
   const throttle::Decision& d = c.login.before;
@@ -69,7 +69,7 @@ inline asio::awaitable<void> count_login(ClientConnection& c) {
   }
   c.login.pending = false;
   std::string name = c.login.user;
-  std::string ip = c.info.client_ip;
+  std::string ip = c.login.address;
   if (c.status == 401) {
     asio::awaitable<throttle::Decision> count =
         gate->after_login_failure(std::move(name), std::move(ip), c.login.before);

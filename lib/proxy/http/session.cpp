@@ -144,6 +144,26 @@ awaitable<std::optional<bool>> screen_request(ClientConnection& c, Client& clien
   co_return std::nullopt;
 }
 
+// Who a login comes from, for login throttling: the peer, or behind a
+// trusted balancer the client its X-Forwarded-For names (else one guesser
+// would lock an account for everybody behind the balancer).
+template <class Request>
+void login_address(ClientConnection& c, const Request& req) {
+  c.login.address = c.info.client_ip;
+  if (!c.peer_trusted) {
+    return;
+  }
+  std::string chain;
+  for (const auto& f : req) {
+    if (core::iequals(f.name_string(), "X-Forwarded-For")) {
+      chain.append(chain.empty() ? "" : ", ").append(f.value().data(), f.value().size());
+    }
+  }
+  if (const std::string_view client = forwarded_client(chain, c.cfg.http.trusted_proxies); !client.empty()) {
+    c.login.address.assign(client.data(), client.size());
+  }
+}
+
 // The servers to try for `key`, in order: the looked-up route's, else (no
 // key, or no route) the IP hash's over the configured peers. nullopt when
 // the lookup refused the request (the user's domain may not use this
@@ -327,6 +347,7 @@ awaitable<bool> serve_request(ClientConnection& c, Client& client, beast::flat_b
       c.login.user = std::move(*user);
       c.login.pending = true;
       c.login.proves = success_proves_login(target);
+      login_address(c, req);
       if (const std::optional<bool> answered = co_await check_login(c, client, rp, *gate)) {
         co_return *answered;
       }

@@ -49,3 +49,19 @@ TEST_CASE("our forwarding fields", "[http][forwarding]") {
   append_forwarding_fields(out, in);
   CHECK(out == "X-Forwarded-For: 198.51.100.7\r\n");
 }
+
+TEST_CASE("forwarded_client: the right-most address of the chain that is not a trusted proxy",
+          "[http][forwarding]") {
+  const std::vector<std::string> trusted = {"10.0.0.0/8", "2001:db8:1::/48"};
+  CHECK(forwarded_client("198.51.100.7", trusted) == "198.51.100.7");
+  // Left of the client is the client's own word: a forged entry is not believed.
+  CHECK(forwarded_client("203.0.113.9, 198.51.100.7", trusted) == "198.51.100.7");
+  // Balancers in the chain are skipped.
+  CHECK(forwarded_client("198.51.100.7, 10.1.2.3,10.4.5.6", trusted) == "198.51.100.7");
+  CHECK(forwarded_client("2001:db8:2::7, 2001:db8:1::5", trusted) == "2001:db8:2::7");
+  // Nothing usable: the peer is the client.
+  CHECK(forwarded_client("", trusted).empty());
+  CHECK(forwarded_client("10.1.2.3", trusted).empty());
+  CHECK(forwarded_client("198.51.100.7, unknown", trusted).empty());
+  CHECK(forwarded_client("198.51.100.0/24", trusted).empty());
+}

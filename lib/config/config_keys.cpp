@@ -142,15 +142,22 @@ void read_trusted_proxies(Reader& r, const toml::table&, const toml::node& n,
 
 // Throttle windows: whole seconds, at least one (memcached TTLs).
 template <auto Member>
-void read_window(Reader& r, const toml::table&, const toml::node& n, const std::string& path,
+void read_window(Reader& r,
+                 const toml::table&,
+                 const toml::node& n,
+                 const std::string& path,
                  ThrottleSection& t) {
   milliseconds& out = t.*Member;
-  if (r.read(n, path, out) && (out.count() < 1000 || out.count() % 1000 != 0 || out.count() > 2'592'000'000)) {
+  if (r.read(n, path, out) &&
+      (out.count() < 1000 || out.count() % 1000 != 0 || out.count() > 2'592'000'000)) {
     r.fail_at(n, path, "expected whole seconds from 1s to 30 days");
   }
 }
 
-void read_whitelist(Reader& r, const toml::table&, const toml::node& n, const std::string& path,
+void read_whitelist(Reader& r,
+                    const toml::table&,
+                    const toml::node& n,
+                    const std::string& path,
                     ThrottleSection& t) {
   std::vector<std::string> values;
   if (!r.read(n, path, values)) {
@@ -160,9 +167,11 @@ void read_whitelist(Reader& r, const toml::table&, const toml::node& n, const st
   for (const std::string& value : values) {
     for (std::string& entry : net::split_address_list(value)) {
       if (!net::is_address_or_cidr(entry)) {
-        r.fail_at(n, path,
-                  "'" + entry + "' is not an address or CIDR (zmprov mcf -zimbraReverseProxyIPThrottleWhitelist " +
-                      entry + ")");
+        r.fail_at(
+            n, path,
+            "'" + entry +
+                "' is not an address or CIDR (zmprov mcf -zimbraReverseProxyIPThrottleWhitelist " +
+                entry + ")");
         return;
       }
       t.whitelist.push_back(std::move(entry));

@@ -51,10 +51,12 @@ Result<void> check_limits(const ProxyConfig& c, const std::string& f) {
                     "(localconfig zmproxy_max_connections_per_ip)");
   }
   const ThrottleSection& t = c.throttle;
-  if (t.failed_delay.count() < 0 || t.failed_max_delay < t.failed_delay || t.failed_max_delay > std::chrono::minutes(5)) {
-    return fail(Errc::invalid_argument,
-                f + "throttle.failed_max_delay must be at least throttle.failed_delay and at most 300s "
-                    "(localconfig zmproxy_login_failure_delay, zmproxy_login_failure_max_delay)");
+  if (t.failed_delay.count() < 0 || t.failed_max_delay < t.failed_delay ||
+      t.failed_max_delay > std::chrono::minutes(5)) {
+    return fail(
+        Errc::invalid_argument,
+        f + "throttle.failed_max_delay must be at least throttle.failed_delay and at most 300s "
+            "(localconfig zmproxy_login_failure_delay, zmproxy_login_failure_max_delay)");
   }
   return {};
 }

@@ -127,24 +127,24 @@ struct HttpSection {
 // failed-login counter per (user, client address) from localconfig.
 // lib/proxy/throttle_gate.cpp turns it into throttle::ThrottleSettings.
 struct ThrottleSection {
-  int ip_limit = 0;                 // zimbraReverseProxyIPLoginLimit
+  int ip_limit = 0;                   // zimbraReverseProxyIPLoginLimit
   milliseconds ip_window{3'600'000};  // zimbraReverseProxyIPLoginLimitTime
-  int imap_ip_limit = 0;            // zimbraReverseProxyIPLoginImapLimit
+  int imap_ip_limit = 0;              // zimbraReverseProxyIPLoginImapLimit
   milliseconds imap_ip_window{3'600'000};
-  int pop3_ip_limit = 0;            // zimbraReverseProxyIPLoginPop3Limit
+  int pop3_ip_limit = 0;  // zimbraReverseProxyIPLoginPop3Limit
   milliseconds pop3_ip_window{3'600'000};
-  int user_limit = 0;               // zimbraReverseProxyUserLoginLimit
-  milliseconds user_window{3'600'000};  // zimbraReverseProxyUserLoginLimitTime
-  std::string ip_message = "Login rejected from this IP";     // zimbraReverseProxyIpThrottleMsg
+  int user_limit = 0;                                      // zimbraReverseProxyUserLoginLimit
+  milliseconds user_window{3'600'000};                     // zimbraReverseProxyUserLoginLimitTime
+  std::string ip_message = "Login rejected from this IP";  // zimbraReverseProxyIpThrottleMsg
   std::string user_message = "Login rejected for this user";  // zimbraReverseProxyUserThrottleMsg
   std::vector<std::string> whitelist;  // zimbraReverseProxyIPThrottleWhitelist: addresses, CIDRs
   // Ours (localconfig zmproxy_login_failure_*).
-  bool failed_logins = true;            // count failed logins per (user, address)
-  milliseconds failed_window{900'000};  // the failure counter's fixed window
-  int failed_free = 3;                  // failures that cost no wait
-  milliseconds failed_delay{1'000};     // the first wait, doubled per further failure
+  bool failed_logins = true;              // count failed logins per (user, address)
+  milliseconds failed_window{900'000};    // the failure counter's fixed window
+  int failed_free = 3;                    // failures that cost no wait
+  milliseconds failed_delay{1'000};       // the first wait, doubled per further failure
   milliseconds failed_max_delay{30'000};  // the longest wait
-  int failed_lock = 0;                  // refuse from this many failures; 0 = never (wait only)
+  int failed_lock = 0;                    // refuse from this many failures; 0 = never (wait only)
 
   bool operator==(const ThrottleSection&) const = default;
 };

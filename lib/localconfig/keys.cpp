@@ -89,7 +89,8 @@ constexpr KeyInfo k_keys[] = {
     {"zmproxy_drain_timeout", KeyType::integer, "10",
      "Seconds zmproxyctl stop waits for open sessions to finish"},
     {"zmproxy_http_body_min_rate", KeyType::integer, "500",
-     "Bytes a second a web request body must average after zmproxy_http_body_timeout (0 = no minimum)"},
+     "Bytes a second a web request body must average after zmproxy_http_body_timeout (0 = no "
+     "minimum)"},
     {"zmproxy_http_body_timeout", KeyType::integer, "60",
      "Seconds a web request body may take before zmproxy_http_body_min_rate applies"},
     {"zmproxy_http_tunnel_idle_timeout", KeyType::integer, "3600",
@@ -100,12 +101,15 @@ constexpr KeyInfo k_keys[] = {
     {"zmproxy_login_failure_free", KeyType::integer, "3",
      "Failed logins of one user from one address that cost no wait"},
     {"zmproxy_login_failure_lock", KeyType::integer, "0",
-     "Failed logins of one user from one address after which its logins are refused until the window "
+     "Failed logins of one user from one address after which its logins are refused until the "
+     "window "
      "ends; 0 = never (the wait only)"},
     {"zmproxy_login_failure_max_delay", KeyType::integer, "30000",
-     "Milliseconds, the longest wait a (user, client address) pair with failed logins gets (at most 300000)"},
+     "Milliseconds, the longest wait a (user, client address) pair with failed logins gets (at "
+     "most 300000)"},
     {"zmproxy_login_failure_tarpit", KeyType::boolean, "true",
-     "Count failed logins per (user, client address) in memcached and slow that pair down (false: off)"},
+     "Count failed logins per (user, client address) in memcached and slow that pair down (false: "
+     "off)"},
     {"zmproxy_login_failure_window", KeyType::integer, "900",
      "Seconds a (user, client address) pair's failed logins are remembered, from the first"},
     {"zmproxy_login_timeout", KeyType::integer, "120",
@@ -115,7 +119,8 @@ constexpr KeyInfo k_keys[] = {
     {"zmproxy_route_cache_size", KeyType::integer, "100000",
      "Routes zmproxyd keeps in its in-process cache (least recently used evicted first); 0 = off"},
     {"zmproxy_trusted_proxies", KeyType::string, "",
-     "Balancers (addresses or CIDRs, comma or space separated) whose X-Forwarded-For the web proxy keeps"},
+     "Balancers (addresses or CIDRs, comma or space separated) whose X-Forwarded-For the web proxy "
+     "keeps"},
     {"zmproxy_upstream_ca_file", KeyType::string, "",
      "PEM file of the CAs that issue the mailbox servers' certificates (upstream TLS); "
      "empty = the system store"},

@@ -169,12 +169,11 @@ void AccessLog::write(const AccessRecord& r) {
   ::gmtime_r(&ts.tv_sec, &tm);
   char stamp[32];
   const std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-  const std::string line = fmt::format("{}.{:03d}Z {} {} {} {} in={} out={} ms={} {}{}{}\n",
-                                       std::string_view(stamp, n), static_cast<int>(ts.tv_nsec / 1'000'000),
-                                       field(r.client), field(r.protocol), field(r.user),
-                                       field(r.upstream), r.bytes_in, r.bytes_out, r.millis,
-                                       field(r.outcome), r.detail.empty() ? "" : " ",
-                                       r.detail.empty() ? std::string() : field(r.detail));
+  const std::string line = fmt::format(
+      "{}.{:03d}Z {} {} {} {} in={} out={} ms={} {}{}{}\n", std::string_view(stamp, n),
+      static_cast<int>(ts.tv_nsec / 1'000'000), field(r.client), field(r.protocol), field(r.user),
+      field(r.upstream), r.bytes_in, r.bytes_out, r.millis, field(r.outcome),
+      r.detail.empty() ? "" : " ", r.detail.empty() ? std::string() : field(r.detail));
   append(line);
 }
 

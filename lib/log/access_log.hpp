@@ -29,8 +29,8 @@ struct AccessRecord {
   std::uint64_t bytes_in = 0;   // client -> proxy
   std::uint64_t bytes_out = 0;  // proxy -> client
   std::uint64_t millis = 0;
-  std::string outcome;    // ok, auth-failed, unavailable, timeout, closed, throttled:<reason>, ...
-  std::string detail;     // more on the outcome ("tarpit=2000ms"), or nothing
+  std::string outcome;  // ok, auth-failed, unavailable, timeout, closed, throttled:<reason>, ...
+  std::string detail;   // more on the outcome ("tarpit=2000ms"), or nothing
 };
 
 // The current time as the combined log format writes it: 29/Nov/2026:01:02:03 +0000

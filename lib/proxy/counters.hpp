@@ -19,11 +19,11 @@ inline constexpr std::size_t k_protocol_count = 7;
 const char* protocol_name(Protocol p) noexcept;
 
 // COUNTER(name, help) / GAUGE(name, help)
-#define ZMPROXY_PROTOCOL_COUNTERS(COUNTER, GAUGE)                        \
-  COUNTER(accepted, "connections accepted")                              \
-  GAUGE(active, "connections open now (before and after login)")         \
-  COUNTER(logins, "logins the mailbox accepted (mail)")                  \
-  COUNTER(login_failures, "logins refused (mail)")                       \
+#define ZMPROXY_PROTOCOL_COUNTERS(COUNTER, GAUGE)                \
+  COUNTER(accepted, "connections accepted")                      \
+  GAUGE(active, "connections open now (before and after login)") \
+  COUNTER(logins, "logins the mailbox accepted (mail)")          \
+  COUNTER(login_failures, "logins refused (mail)")               \
   COUNTER(throttled, "connections and logins refused by login throttling")
 
 struct ProtocolCounters {

@@ -4,14 +4,14 @@
 // access log and the counters. Built by server/generation.cpp; immutable once
 // published; a session keeps the one it was accepted with.
 
-#include <memory>
-
 #include "lib/config/proxy_config.hpp"
 #include "lib/log/access_log.hpp"
 #include "lib/proxy/counters.hpp"
 #include "lib/proxy/throttle_gate.hpp"
 #include "lib/route/route_resolver.hpp"
 #include "lib/tls/tls_context.hpp"
+
+#include <memory>
 
 namespace zmproxy::proxy {
 

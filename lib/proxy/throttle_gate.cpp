@@ -24,7 +24,8 @@ using throttle::MailProtocol;
 constexpr std::size_t k_threads = 2;
 
 bool anything_to_count(const throttle::ThrottleSettings& s) {
-  return s.ip.limit > 0 || s.imap.limit > 0 || s.pop3.limit > 0 || s.user_limit > 0 || s.count_failed_logins;
+  return s.ip.limit > 0 || s.imap.limit > 0 || s.pop3.limit > 0 || s.user_limit > 0 ||
+         s.count_failed_logins;
 }
 
 // Keys hold addresses as Zimbra's nginx writes them (address_text.hpp).
@@ -83,9 +84,10 @@ struct ThrottleGate::Impl {
     }
     // Two deciders (mail, web) see the store: one line per change between them.
     if (d.notice == throttle::StoreNotice::throttling_off && !store_off.exchange(true)) {
-      ZMPROXY_LOG(warn, "throttle",
-                  "memcached: {}; login throttling is off, every login is let through until it answers",
-                  cache->last_error());
+      ZMPROXY_LOG(
+          warn, "throttle",
+          "memcached: {}; login throttling is off, every login is let through until it answers",
+          cache->last_error());
     } else if (d.notice == throttle::StoreNotice::throttling_on && store_off.exchange(false)) {
       ZMPROXY_LOG(info, "throttle", "memcached answers again; login throttling is on");
     }
@@ -98,9 +100,10 @@ struct ThrottleGate::Impl {
       pending.fetch_sub(1, std::memory_order_relaxed);
       dropped.fetch_add(1, std::memory_order_relaxed);
       if (!dropping.exchange(true)) {
-        ZMPROXY_LOG(warn, "throttle",
-                    "{} checks wait for memcached: further ones are let through unchecked until they drain",
-                    k_max_pending);
+        ZMPROXY_LOG(
+            warn, "throttle",
+            "{} checks wait for memcached: further ones are let through unchecked until they drain",
+            k_max_pending);
       }
       co_return Decision{};
     }
@@ -147,7 +150,8 @@ Result<std::shared_ptr<ThrottleGate>> ThrottleGate::create(const config::ProxyCo
   return std::shared_ptr<ThrottleGate>(new ThrottleGate(std::move(impl)));
 }
 
-bool ThrottleGate::same_settings(const config::ProxyConfig& previous, const config::ProxyConfig& next) {
+bool ThrottleGate::same_settings(const config::ProxyConfig& previous,
+                                 const config::ProxyConfig& next) {
   return previous.throttle == next.throttle && previous.route.memcached == next.route.memcached &&
          previous.route.memcached_timeout == next.route.memcached_timeout;
 }
@@ -155,9 +159,13 @@ bool ThrottleGate::same_settings(const config::ProxyConfig& previous, const conf
 ThrottleGate::ThrottleGate(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 ThrottleGate::~ThrottleGate() = default;
 
-const throttle::ThrottleSettings& ThrottleGate::settings() const noexcept { return m_impl->decide->settings(); }
+const throttle::ThrottleSettings& ThrottleGate::settings() const noexcept {
+  return m_impl->decide->settings();
+}
 
-std::uint64_t ThrottleGate::dropped() const noexcept { return m_impl->dropped.load(std::memory_order_relaxed); }
+std::uint64_t ThrottleGate::dropped() const noexcept {
+  return m_impl->dropped.load(std::memory_order_relaxed);
+}
 
 awaitable<Decision> ThrottleGate::on_connection(MailProtocol protocol, std::string client_ip) {
   const throttle::ThrottleSettings& s = settings();
@@ -171,11 +179,13 @@ awaitable<Decision> ThrottleGate::on_connection(MailProtocol protocol, std::stri
   co_return co_await m_impl->offload(std::move(c));
 }
 
-awaitable<Decision> ThrottleGate::before_login(LoginKind kind, std::string user, std::string client_ip) {
+awaitable<Decision> ThrottleGate::before_login(LoginKind kind,
+                                               std::string user,
+                                               std::string client_ip) {
   const throttle::ThrottleSettings& s = settings();
   const bool user_limit = kind == LoginKind::mail && s.user_limit > 0;
-  const bool suspect =
-      s.count_failed_logins && m_impl->hints.suspect(user, client_ip, throttle::PairHints::Clock::now());
+  const bool suspect = s.count_failed_logins &&
+                       m_impl->hints.suspect(user, client_ip, throttle::PairHints::Clock::now());
   if (!user_limit && !(s.count_failed_logins && (s.failed_lock_after > 0 || suspect))) {
     co_return Decision{};
   }
@@ -187,12 +197,15 @@ awaitable<Decision> ThrottleGate::before_login(LoginKind kind, std::string user,
   c.suspect = suspect;
   const Decision d = co_await m_impl->offload(std::move(c));
   if (d.failed_logins > 0 && !suspect) {  // failures seen by other proxies of the fleet
-    m_impl->hints.note_failure(user, client_ip, throttle::PairHints::Clock::now() + s.failed_window);
+    m_impl->hints.note_failure(user, client_ip,
+                               throttle::PairHints::Clock::now() + s.failed_window);
   }
   co_return d;
 }
 
-awaitable<Decision> ThrottleGate::after_login_success(LoginKind kind, std::string user, std::string client_ip,
+awaitable<Decision> ThrottleGate::after_login_success(LoginKind kind,
+                                                      std::string user,
+                                                      std::string client_ip,
                                                       Decision before) {
   const throttle::ThrottleSettings& s = settings();
   const bool user_limit = kind == LoginKind::mail && s.user_limit > 0;
@@ -212,7 +225,9 @@ awaitable<Decision> ThrottleGate::after_login_success(LoginKind kind, std::strin
   co_return co_await m_impl->offload(std::move(c));
 }
 
-awaitable<Decision> ThrottleGate::after_login_failure(std::string user, std::string client_ip, Decision before) {
+awaitable<Decision> ThrottleGate::after_login_failure(std::string user,
+                                                      std::string client_ip,
+                                                      Decision before) {
   const throttle::ThrottleSettings& s = settings();
   if (!s.count_failed_logins) {
     co_return Decision{};

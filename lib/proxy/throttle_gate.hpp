@@ -28,16 +28,16 @@
 // Thread affinity: thread-safe; the awaitables resume on the caller's
 // executor.
 
+#include "lib/config/proxy_config.hpp"
+#include "lib/core/result.hpp"
+#include "lib/net/asio.hpp"
+#include "lib/throttle/login_throttle.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include "lib/config/proxy_config.hpp"
-#include "lib/core/result.hpp"
-#include "lib/net/asio.hpp"
-#include "lib/throttle/login_throttle.hpp"
 
 namespace zmproxy::proxy {
 
@@ -69,12 +69,17 @@ class ThrottleGate {
   // limit (read only; mail logins only, as Zimbra's) and the pair's failures
   // when this proxy suspects the pair or throttle.failed_lock is set (the
   // tarpit's wait in the Decision's delay, or a refusal from the lock on).
-  net::asio::awaitable<throttle::Decision> before_login(LoginKind kind, std::string user, std::string client_ip);
-  net::asio::awaitable<throttle::Decision> after_login_success(LoginKind kind, std::string user,
-                                                               std::string client_ip, throttle::Decision before);
+  net::asio::awaitable<throttle::Decision> before_login(LoginKind kind,
+                                                        std::string user,
+                                                        std::string client_ip);
+  net::asio::awaitable<throttle::Decision> after_login_success(LoginKind kind,
+                                                               std::string user,
+                                                               std::string client_ip,
+                                                               throttle::Decision before);
   // The failure counted (unless before_login counted the attempt already),
   // and the pair suspected from now on by this proxy.
-  net::asio::awaitable<throttle::Decision> after_login_failure(std::string user, std::string client_ip,
+  net::asio::awaitable<throttle::Decision> after_login_failure(std::string user,
+                                                               std::string client_ip,
                                                                throttle::Decision before);
 
   // Checks let through because the pool was full (STATUS).

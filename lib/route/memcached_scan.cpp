@@ -291,8 +291,9 @@ Result<std::vector<MetadumpEntry>> MemcachedScan::dump_keys(
     if (!first) {
       return tl::unexpected(std::move(first).error());
     }
-    if (walk_hash && (first->rfind("BADCLASS", 0) == 0 ||
-                      (first->rfind("CLIENT_ERROR", 0) == 0 && first->find("class") != std::string::npos))) {
+    if (walk_hash &&
+        (first->rfind("BADCLASS", 0) == 0 ||
+         (first->rfind("CLIENT_ERROR", 0) == 0 && first->find("class") != std::string::npos))) {
       walk_hash = false;
       continue;
     }

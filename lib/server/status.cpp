@@ -48,8 +48,8 @@ std::string status_json(const StatusFacts& f, const proxy::Counters& counters) {
   }
   out += fmt::format("}},\"memory\":{{\"heap_in_use\":{},\"heap_free\":{},\"mmapped\":{}}}",
                      f.heap_in_use, f.heap_free, f.mmapped);
-  out += fmt::format(",\"throttle\":{{\"active\":{},\"unchecked\":{}}}", f.throttle ? "true" : "false",
-                     f.throttle_unchecked);
+  out += fmt::format(",\"throttle\":{{\"active\":{},\"unchecked\":{}}}",
+                     f.throttle ? "true" : "false", f.throttle_unchecked);
   append_counters(out, counters);
   out += "}";
   return out;

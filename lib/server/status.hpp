@@ -30,8 +30,8 @@ struct StatusFacts {
   std::size_t heap_in_use = 0;
   std::size_t heap_free = 0;
   std::size_t mmapped = 0;
-  bool throttle = false;                  // login throttling counts (a gate exists)
-  std::uint64_t throttle_unchecked = 0;   // checks let through, too many waiting for memcached
+  bool throttle = false;                 // login throttling counts (a gate exists)
+  std::uint64_t throttle_unchecked = 0;  // checks let through, too many waiting for memcached
 };
 
 std::string status_json(const StatusFacts& facts, const proxy::Counters& counters);

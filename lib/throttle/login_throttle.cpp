@@ -66,7 +66,9 @@ Decision LoginThrottle::on_connection(MailProtocol protocol, std::string_view ad
   return d;
 }
 
-Decision LoginThrottle::before_login(std::string_view qualified_user, std::string_view address, bool suspect) {
+Decision LoginThrottle::before_login(std::string_view qualified_user,
+                                     std::string_view address,
+                                     bool suspect) {
   Decision d;
   bool answered = true;
   if (m_settings.user_limit > 0) {
@@ -85,7 +87,8 @@ Decision LoginThrottle::before_login(std::string_view qualified_user, std::strin
     std::optional<std::uint64_t> failures;
     bool reserved = false;
     if (lock && suspect) {
-      if (const std::optional<std::uint64_t> attempts = m_store.incr(key, m_settings.failed_window)) {
+      if (const std::optional<std::uint64_t> attempts =
+              m_store.incr(key, m_settings.failed_window)) {
         failures = *attempts - 1;
         reserved = true;
       }
@@ -125,7 +128,8 @@ Decision LoginThrottle::after_login_success(std::string_view qualified_user, std
   // The owner got in: the pair's failures were typos. Only deleted when
   // there were some (or this attempt was counted), so a clean login costs no
   // extra round trip.
-  const bool forgive = m_settings.count_failed_logins && (before.failed_logins > 0 || before.reserved);
+  const bool forgive =
+      m_settings.count_failed_logins && (before.failed_logins > 0 || before.reserved);
   if (forgive) {
     answered = m_store.remove(failed_login_key(qualified_user, address)) && answered;
   }
@@ -135,7 +139,8 @@ Decision LoginThrottle::after_login_success(std::string_view qualified_user, std
   return d;
 }
 
-Decision LoginThrottle::after_login_failure(std::string_view qualified_user, std::string_view address,
+Decision LoginThrottle::after_login_failure(std::string_view qualified_user,
+                                            std::string_view address,
                                             const Decision& before) {
   Decision d;
   if (!m_settings.count_failed_logins) {

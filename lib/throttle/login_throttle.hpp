@@ -76,11 +76,14 @@ class LoginThrottle {
   LoginThrottle(ThrottleSettings settings, CounterStore& store);
 
   Decision on_connection(MailProtocol protocol, std::string_view address);
-  Decision before_login(std::string_view qualified_user, std::string_view address, bool suspect = false);
+  Decision before_login(std::string_view qualified_user,
+                        std::string_view address,
+                        bool suspect = false);
   // `before` is what before_login answered for this login.
   Decision after_login_success(std::string_view qualified_user, std::string_view address,
                                const Decision& before);
-  Decision after_login_failure(std::string_view qualified_user, std::string_view address,
+  Decision after_login_failure(std::string_view qualified_user,
+                               std::string_view address,
                                const Decision& before = Decision{});
 
   // Deletes one counter (a key of throttle_keys.hpp): lifts that block.

@@ -18,14 +18,18 @@ std::uint64_t PairHints::key(std::string_view user, std::string_view address) no
   return h;
 }
 
-bool PairHints::suspect(std::string_view user, std::string_view address, Clock::time_point now) const {
+bool PairHints::suspect(std::string_view user,
+                        std::string_view address,
+                        Clock::time_point now) const {
   const std::uint64_t k = key(user, address);
   const std::lock_guard<std::mutex> lock(m_mutex);
   const auto it = m_until.find(k);
   return it != m_until.end() && it->second > now;
 }
 
-void PairHints::note_failure(std::string_view user, std::string_view address, Clock::time_point until) {
+void PairHints::note_failure(std::string_view user,
+                             std::string_view address,
+                             Clock::time_point until) {
   const std::uint64_t k = key(user, address);
   const std::lock_guard<std::mutex> lock(m_mutex);
   if (m_until.size() >= m_capacity && m_until.find(k) == m_until.end()) {

@@ -7,10 +7,6 @@
 //
 // Thread affinity: the connection's worker.
 
-#include <cstdint>
-#include <memory>
-#include <string>
-
 #include "lib/config/proxy_config.hpp"
 #include "lib/proxy/counters.hpp"
 #include "lib/proxy/generation.hpp"
@@ -18,13 +14,18 @@
 #include "lib/proxy/session_info.hpp"
 #include "lib/throttle/login_throttle.hpp"
 
+#include <cstdint>
+#include <memory>
+#include <string>
+
 namespace zmproxy::proxy::http {
 
 // The login the current request makes (login_user.hpp), while login
 // throttling watches it (login_throttling.hpp).
 struct WebLogin {
   std::string user;
-  std::string address;        // the client's: the peer, or behind a trusted one its X-Forwarded-For client
+  std::string
+      address;  // the client's: the peer, or behind a trusted one its X-Forwarded-For client
   throttle::Decision before;  // what the throttle said before it was forwarded
   bool pending = false;       // its outcome is still to be counted
   bool proves = false;        // a 2xx/3xx answer proves its credentials (success_proves_login)

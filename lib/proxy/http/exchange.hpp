@@ -11,19 +11,19 @@
 //
 // Thread affinity: the connection's worker.
 
-#include <chrono>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <tuple>
-#include <utility>
-
 #include "lib/proxy/http/forwarding.hpp"
 #include "lib/proxy/http/login_throttling.hpp"
 #include "lib/proxy/http/message_io.hpp"
 #include "lib/proxy/http/public_url.hpp"
 #include "lib/proxy/http/target.hpp"
 #include "lib/proxy/http/tunnel.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
 
 namespace zmproxy::proxy::http {
 

@@ -1,10 +1,10 @@
 #include "lib/proxy/http/forwarding.hpp"
 
-#include <algorithm>
-#include <optional>
-
 #include "lib/core/strings.hpp"
 #include "lib/net/address_block.hpp"
+
+#include <algorithm>
+#include <optional>
 
 namespace zmproxy::proxy::http {
 
@@ -22,7 +22,8 @@ bool drop_client_field(std::string_view name, bool trusted_peer) {
   return trusted_peer ? core::iequals(name, "X-Forwarded-For") : is_forwarding_field(name);
 }
 
-std::string_view forwarded_client(std::string_view client_xff, const std::vector<std::string>& trusted) {
+std::string_view forwarded_client(std::string_view client_xff,
+                                  const std::vector<std::string>& trusted) {
   std::vector<net::AddressBlock> blocks;
   for (const std::string& t : trusted) {
     if (auto b = net::parse_address_block(t)) {
@@ -38,8 +39,9 @@ std::string_view forwarded_client(std::string_view client_xff, const std::vector
     if (!address || entry.find('/') != std::string_view::npos) {
       return {};  // not an address: nothing left of it can be believed
     }
-    const bool is_trusted = std::any_of(blocks.begin(), blocks.end(),
-                                        [&](const net::AddressBlock& b) { return net::block_contains(b, *address); });
+    const bool is_trusted =
+        std::any_of(blocks.begin(), blocks.end(),
+                    [&](const net::AddressBlock& b) { return net::block_contains(b, *address); });
     if (!is_trusted) {
       return entry;
     }

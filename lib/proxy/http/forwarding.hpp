@@ -46,6 +46,7 @@ void append_forwarding_fields(std::string& out, const ForwardingInput& in);
 // not itself in `trusted` (addresses or CIDRs); the entries left of it are
 // the client's own word. Empty when the chain names no such address (then
 // the peer is the client). What login throttling counts a web login from.
-std::string_view forwarded_client(std::string_view client_xff, const std::vector<std::string>& trusted);
+std::string_view forwarded_client(std::string_view client_xff,
+                                  const std::vector<std::string>& trusted);
 
 }  // namespace zmproxy::proxy::http

@@ -12,17 +12,17 @@
 //
 // Thread affinity: the connection's worker.
 
+#include "lib/net/stream_io.hpp"
+#include "lib/proxy/http/client_connection.hpp"
+#include "lib/proxy/http/message_io.hpp"
+#include "lib/proxy/throttle_gate.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "lib/net/stream_io.hpp"
-#include "lib/proxy/http/client_connection.hpp"
-#include "lib/proxy/http/message_io.hpp"
-#include "lib/proxy/throttle_gate.hpp"
 
 namespace zmproxy::proxy::http {
 
@@ -32,11 +32,14 @@ namespace zmproxy::proxy::http {
 // waited and nullopt says "forward it". A pair this proxy has not seen fail,
 // without a lock, is answered at once, without memcached.
 template <class Client>
-asio::awaitable<std::optional<bool>> check_login(ClientConnection& c, Client& client, RequestParser& rp,
+asio::awaitable<std::optional<bool>> check_login(ClientConnection& c,
+                                                 Client& client,
+                                                 RequestParser& rp,
                                                  ThrottleGate& gate) {
   std::string name = c.login.user;
   std::string ip = c.login.address;
-  asio::awaitable<throttle::Decision> check = gate.before_login(LoginKind::web, std::move(name), std::move(ip));
+  asio::awaitable<throttle::Decision> check =
+      gate.before_login(LoginKind::web, std::move(name), std::move(ip));
   c.login.before = co_await std::move(check);
   const throttle::Decision& d = c.login.before;
   if (!d.allowed()) {
@@ -45,11 +48,13 @@ asio::awaitable<std::optional<bool>> check_login(ClientConnection& c, Client& cl
     c.info.outcome = std::string("throttled:") + throttle::reason_name(d.reason);
     c.info.detail = c.info.outcome;
     std::vector<std::pair<std::string, std::string>> retry;
-    retry.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(d.retry_after.count(), 1)));
+    retry.emplace_back("Retry-After",
+                       std::to_string(std::max<std::int64_t>(d.retry_after.count(), 1)));
     const auto& req = rp.get();
-    co_return co_await send_simple(c, client, req.version(), bhttp::status::too_many_requests,
-                                   "Too many failed logins for this account from this address; try again later.",
-                                   rp.is_done() && req.keep_alive(), retry);
+    co_return co_await send_simple(
+        c, client, req.version(), bhttp::status::too_many_requests,
+        "Too many failed logins for this account from this address; try again later.",
+        rp.is_done() && req.keep_alive(), retry);
   }
   if (d.delay.count() > 0) {
     c.info.detail = "tarpit=" + std::to_string(d.delay.count()) + "ms";

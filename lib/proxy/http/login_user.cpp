@@ -18,7 +18,8 @@ bool iprefix(std::string_view path, std::string_view prefix) noexcept {
     return false;
   }
   for (std::size_t i = 0; i < prefix.size(); ++i) {
-    const char a = path[i] >= 'A' && path[i] <= 'Z' ? static_cast<char>(path[i] - 'A' + 'a') : path[i];
+    const char a =
+        path[i] >= 'A' && path[i] <= 'Z' ? static_cast<char>(path[i] - 'A' + 'a') : path[i];
     if (a != prefix[i]) {
       return false;
     }

@@ -22,11 +22,11 @@
 //
 // Thread affinity: none (a pure function).
 
+#include "lib/proxy/http/route_extract.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "lib/proxy/http/route_extract.hpp"
 
 namespace zmproxy::proxy::http {
 

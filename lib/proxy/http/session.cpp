@@ -1,9 +1,5 @@
 #include "lib/proxy/http/session.hpp"
 
-#include <variant>
-
-#include <fmt/format.h>
-
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/net/deadline.hpp"
@@ -12,9 +8,9 @@
 #include "lib/proxy/http/client_connection.hpp"
 #include "lib/proxy/http/exchange.hpp"
 #include "lib/proxy/http/forwarding.hpp"
+#include "lib/proxy/http/log_redact.hpp"
 #include "lib/proxy/http/login_throttling.hpp"
 #include "lib/proxy/http/login_user.hpp"
-#include "lib/proxy/http/log_redact.hpp"
 #include "lib/proxy/http/mail_mode.hpp"
 #include "lib/proxy/http/message_io.hpp"
 #include "lib/proxy/http/request_target.hpp"
@@ -27,6 +23,10 @@
 #include "lib/route/lookup_handler.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 #include "lib/tls/upstream_verify.hpp"
+
+#include <fmt/format.h>
+
+#include <variant>
 
 namespace zmproxy::proxy::http {
 
@@ -159,7 +159,8 @@ void login_address(ClientConnection& c, const Request& req) {
       chain.append(chain.empty() ? "" : ", ").append(f.value().data(), f.value().size());
     }
   }
-  if (const std::string_view client = forwarded_client(chain, c.cfg.http.trusted_proxies); !client.empty()) {
+  if (const std::string_view client = forwarded_client(chain, c.cfg.http.trusted_proxies);
+      !client.empty()) {
     c.login.address.assign(client.data(), client.size());
   }
 }
@@ -437,10 +438,26 @@ awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp
                             ConnectionSlot slot, bool admin) {
   // Held for the session's life: the connection counters go down at its end.
   const ConnectionSlot held = std::move(slot);
-  const proxy::Protocol protocol =
-      admin ? proxy::Protocol::admin : tls ? proxy::Protocol::https : proxy::Protocol::http;
-  ClientConnection c{shared, *shared->config, proxy::describe_peer(socket, proxy::protocol_name(protocol)),
-                     tls, admin, 0, {}, {}, {}, 0, {}, {}, {}, {}, false, shared->counters->of(protocol), {}};
+  const proxy::Protocol protocol = admin ? proxy::Protocol::admin
+                                   : tls ? proxy::Protocol::https
+                                         : proxy::Protocol::http;
+  ClientConnection c{shared,
+                     *shared->config,
+                     proxy::describe_peer(socket, proxy::protocol_name(protocol)),
+                     tls,
+                     admin,
+                     0,
+                     {},
+                     {},
+                     {},
+                     0,
+                     {},
+                     {},
+                     {},
+                     {},
+                     false,
+                     shared->counters->of(protocol),
+                     {}};
   c.peer_trusted = !c.cfg.http.trusted_proxies.empty() &&
                    route::ip_allowed(c.info.client_ip, c.cfg.http.trusted_proxies);
   boost::system::error_code ignored;

@@ -32,8 +32,12 @@ struct ImapDialogue {
 
 // IMAP's entries in the driver's table (session_driver.hpp).
 struct Imap {
-  static constexpr MailProtocol k_protocol{"imap", "imaps", Protocol::imap, Protocol::imaps,
-                                           &config::ProxyConfig::imap, &ReplyText::imap,
+  static constexpr MailProtocol k_protocol{"imap",
+                                           "imaps",
+                                           Protocol::imap,
+                                           Protocol::imaps,
+                                           &config::ProxyConfig::imap,
+                                           &ReplyText::imap,
                                            throttle::MailProtocol::imap};
   static constexpr std::string_view k_literal_go_ahead = "+ Ready for literal data\r\n";
   using Parser = CommandParser;

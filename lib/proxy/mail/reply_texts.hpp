@@ -5,11 +5,11 @@
 // the others follow the client's tag in IMAP (the protocol's tagged())
 // and are the whole status line in POP3. Pure data.
 
-#include <string_view>
-
 #include "lib/config/proxy_config.hpp"
 #include "lib/proxy/counters.hpp"
 #include "lib/throttle/throttle_keys.hpp"
+
+#include <string_view>
 
 namespace zmproxy::proxy::mail {
 

@@ -32,11 +32,6 @@
 // many, a double free); tests/unit/net/coroutine_temporaries_test.cpp pins
 // each form.
 
-#include <memory>
-#include <optional>
-#include <string>
-#include <variant>
-
 #include "lib/config/proxy_config.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/proxy/connection_slot.hpp"
@@ -49,6 +44,11 @@
 #include "lib/proxy/mail/upstream_text.hpp"
 #include "lib/proxy/throttle_gate.hpp"
 #include "lib/route/route_resolver_asio.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
 
 namespace zmproxy::proxy::mail {
 
@@ -194,14 +194,16 @@ awaitable<bool> address_allowed(State<P>& s, Stream& client) {
     co_return true;
   }
   std::string ip = s.info.client_ip;
-  awaitable<throttle::Decision> check = gate->on_connection(P::k_protocol.counted_as, std::move(ip));
+  awaitable<throttle::Decision> check =
+      gate->on_connection(P::k_protocol.counted_as, std::move(ip));
   const throttle::Decision d = co_await std::move(check);
   if (d.allowed()) {
     co_return true;
   }
   s.counters.throttled++;
   s.info.outcome = "throttled:ip-limit";
-  const std::string text = std::string(say<P>(k_bye_throttled_address)) + gate->settings().ip_message + "\r\n";
+  const std::string text =
+      std::string(say<P>(k_bye_throttled_address)) + gate->settings().ip_message + "\r\n";
   co_await send(s, client, text);
   co_return false;
 }
@@ -209,7 +211,10 @@ awaitable<bool> address_allowed(State<P>& s, Stream& client) {
 // A login refused by throttling (the user limit, or the pair's failures past
 // the lock): the client told, the session ends.
 template <class P, class Stream>
-awaitable<void> refuse_login(State<P>& s, Stream& client, const Login& login, const throttle::Decision& d) {
+awaitable<void> refuse_login(State<P>& s,
+                             Stream& client,
+                             const Login& login,
+                             const throttle::Decision& d) {
   s.counters.throttled++;
   s.info.outcome = std::string("throttled:") + throttle::reason_name(d.reason);
   const std::string_view why = d.reason == throttle::Reason::user_limit
@@ -226,14 +231,18 @@ awaitable<void> refuse_login(State<P>& s, Stream& client, const Login& login, co
 // Before the lookup: the user limit and the pair's failures. False:
 // refused (the client told); else the pair's wait (the tarpit) is over.
 template <class P, class Stream>
-awaitable<bool> login_allowed(State<P>& s, Stream& client, const Login& login, throttle::Decision& before) {
+awaitable<bool> login_allowed(State<P>& s,
+                              Stream& client,
+                              const Login& login,
+                              throttle::Decision& before) {
   ThrottleGate* gate = s.shared->throttle.get();
   if (gate == nullptr) {
     co_return true;
   }
   std::string user = login.user;
   std::string ip = s.info.client_ip;
-  awaitable<throttle::Decision> check = gate->before_login(LoginKind::mail, std::move(user), std::move(ip));
+  awaitable<throttle::Decision> check =
+      gate->before_login(LoginKind::mail, std::move(user), std::move(ip));
   before = co_await std::move(check);
   if (!before.allowed()) {
     co_await refuse_login(s, client, login, before);
@@ -249,11 +258,14 @@ awaitable<bool> login_allowed(State<P>& s, Stream& client, const Login& login, t
 // A refused login counts against the pair (user, client address); then the
 // client waits upstream.auth_wait before it is told.
 template <class P>
-awaitable<void> failed_login_wait(State<P>& s, const Login& login, const throttle::Decision& before) {
+awaitable<void> failed_login_wait(State<P>& s,
+                                  const Login& login,
+                                  const throttle::Decision& before) {
   if (ThrottleGate* gate = s.shared->throttle.get()) {
     std::string user = login.user;
     std::string ip = s.info.client_ip;
-    awaitable<throttle::Decision> count = gate->after_login_failure(std::move(user), std::move(ip), before);
+    awaitable<throttle::Decision> count =
+        gate->after_login_failure(std::move(user), std::move(ip), before);
     co_await std::move(count);
   }
   co_await pause_for(s.cfg.upstream.auth_wait);
@@ -314,7 +326,11 @@ awaitable<Next> start_tls(State<P>& s, Stream& client, std::string_view tag) {
 // accepted (the mailbox's reply to the client, the client's pipelined
 // commands to the mailbox, both connections to the relay).
 template <class P, class Client, class Upstream>
-awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login, route::Route route,
+awaitable<void> login_at(State<P>& s,
+                         Client& client,
+                         Upstream& up,
+                         Login login,
+                         route::Route route,
                          throttle::Decision before) {
   const std::string where = route.host + ":" + std::to_string(route.port);
   MailboxLoginRequest request;
@@ -375,7 +391,10 @@ awaitable<void> login_at(State<P>& s, Client& client, Upstream& up, Login login,
 
 // The lookup found no mailbox: unavailable (ours), or refused (the user's).
 template <class P, class Stream>
-awaitable<void> route_failed(State<P>& s, Stream& client, const Login& login, const route::RouteError& err,
+awaitable<void> route_failed(State<P>& s,
+                             Stream& client,
+                             const Login& login,
+                             const route::RouteError& err,
                              const throttle::Decision& before) {
   s.info.outcome = err.code == Errc::unavailable ? "unavailable" : "auth-failed";
   if (err.code == Errc::unavailable) {
@@ -430,8 +449,8 @@ awaitable<void> do_login(State<P>& s, Stream& client, Login login) {
   if (auto* plain = std::get_if<std::unique_ptr<tcp::socket>>(&mailbox.stream)) {
     co_await login_at(s, client, **plain, std::move(login), mailbox.route, before);
   } else {
-    co_await login_at(s, client, *std::get<std::unique_ptr<TlsStream>>(mailbox.stream), std::move(login),
-                      mailbox.route, before);
+    co_await login_at(s, client, *std::get<std::unique_ptr<TlsStream>>(mailbox.stream),
+                      std::move(login), mailbox.route, before);
   }
 }
 

@@ -29,8 +29,12 @@ struct Pop3Dialogue {
 // POP3's entries in the driver's table (session_driver.hpp). POP3 has no
 // tags: every reply is one "-ERR" or "+OK" line.
 struct Pop3 {
-  static constexpr MailProtocol k_protocol{"pop3", "pop3s", Protocol::pop3, Protocol::pop3s,
-                                           &config::ProxyConfig::pop3, &ReplyText::pop3,
+  static constexpr MailProtocol k_protocol{"pop3",
+                                           "pop3s",
+                                           Protocol::pop3,
+                                           Protocol::pop3s,
+                                           &config::ProxyConfig::pop3,
+                                           &ReplyText::pop3,
                                            throttle::MailProtocol::pop3};
   using Parser = CommandParser;
   using Dialogue = Pop3Dialogue;

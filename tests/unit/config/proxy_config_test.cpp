@@ -73,7 +73,8 @@ TEST_CASE("web upstreams are host:port or [IPv6]:port", "[config][http]") {
   CHECK_THAT(cfg.error().message, Catch::Contains("http.admin_upstreams"));
 }
 
-TEST_CASE("throttle: Zimbra's limits off, failed logins counted, by default", "[config][throttle]") {
+TEST_CASE("throttle: Zimbra's limits off, failed logins counted, by default",
+          "[config][throttle]") {
   auto cfg = parse("");
   REQUIRE(cfg);
   const ThrottleSection& t = (*cfg)->throttle;
@@ -90,7 +91,8 @@ TEST_CASE("throttle: Zimbra's limits off, failed logins counted, by default", "[
 TEST_CASE("throttle: a rendered section reads, whitelist values split", "[config][throttle]") {
   auto cfg = parse(
       "[throttle]\nip_limit = 5\nip_window = 60\nimap_ip_limit = 7\nimap_ip_window = 120\n"
-      "user_limit = 3\nuser_window = 30\nwhitelist = [\"10.0.0.0/8, 192.0.2.7\", \"2001:db8::/32\"]\n"
+      "user_limit = 3\nuser_window = 30\nwhitelist = [\"10.0.0.0/8, 192.0.2.7\", "
+      "\"2001:db8::/32\"]\n"
       "failed_delay = \"250ms\"\nfailed_max_delay = \"2000ms\"\nfailed_lock = 10\n");
   REQUIRE(cfg);
   const ThrottleSection& t = (*cfg)->throttle;
@@ -109,10 +111,12 @@ TEST_CASE("throttle: a rendered section reads, whitelist values split", "[config
 TEST_CASE("throttle: bad values are one line naming the key", "[config][throttle]") {
   auto cfg = parse("[throttle]\nwhitelist = [\"10.0.0.0/33\"]\n");
   REQUIRE_FALSE(cfg);
-  CHECK_THAT(cfg.error().message, Catch::Contains("throttle.whitelist") && Catch::Contains("'10.0.0.0/33'"));
+  CHECK_THAT(cfg.error().message,
+             Catch::Contains("throttle.whitelist") && Catch::Contains("'10.0.0.0/33'"));
   cfg = parse("[throttle]\nip_window = 0\n");
   REQUIRE_FALSE(cfg);
-  CHECK_THAT(cfg.error().message, Catch::Contains("throttle.ip_window") && Catch::Contains("whole seconds"));
+  CHECK_THAT(cfg.error().message,
+             Catch::Contains("throttle.ip_window") && Catch::Contains("whole seconds"));
   cfg = parse("[throttle]\nuser_window = \"1500ms\"\n");
   REQUIRE_FALSE(cfg);
   CHECK_THAT(cfg.error().message, Catch::Contains("throttle.user_window"));

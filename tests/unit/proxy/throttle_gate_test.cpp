@@ -4,14 +4,15 @@
 
 #include "lib/proxy/throttle_gate.hpp"
 
+#include "lib/config/proxy_config.hpp"
+
+#include "tests/support/memcached_process.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "lib/config/proxy_config.hpp"
-#include "tests/support/memcached_process.hpp"
 
 using namespace zmproxy;
 using proxy::LoginKind;
@@ -63,7 +64,8 @@ TEST_CASE("no gate without memcached or without anything to count", "[throttle][
   auto none = ThrottleGate::create(*config_of("[throttle]\nip_limit = 5\n"));
   REQUIRE(none);
   CHECK(*none == nullptr);
-  auto off = ThrottleGate::create(*config_of("[route]\nmemcached = [\"127.0.0.1:1\"]\n[throttle]\nfailed_logins = false\n"));
+  auto off = ThrottleGate::create(
+      *config_of("[route]\nmemcached = [\"127.0.0.1:1\"]\n[throttle]\nfailed_logins = false\n"));
   REQUIRE(off);
   CHECK(*off == nullptr);
   // Failed logins are counted by default: a memcached is enough.
@@ -72,9 +74,11 @@ TEST_CASE("no gate without memcached or without anything to count", "[throttle][
   CHECK(*on != nullptr);
 }
 
-TEST_CASE("the gate counts connections per address in memcached, whitelist aside", "[throttle][gate]") {
+TEST_CASE("the gate counts connections per address in memcached, whitelist aside",
+          "[throttle][gate]") {
   MemcachedProcess mc;
-  auto gate = gate_of(with_memcached(mc, "ip_limit = 2\nip_window = 60\nwhitelist = [\"127.0.0.16/28\"]\n"));
+  auto gate = gate_of(
+      with_memcached(mc, "ip_limit = 2\nip_window = 60\nwhitelist = [\"127.0.0.16/28\"]\n"));
   CHECK(run(gate->on_connection(MailProtocol::imap, "127.0.0.7")).allowed());
   CHECK(run(gate->on_connection(MailProtocol::imap, "127.0.0.7")).allowed());
   const Decision third = run(gate->on_connection(MailProtocol::imap, "127.0.0.7"));
@@ -90,10 +94,12 @@ TEST_CASE("the gate counts connections per address in memcached, whitelist aside
   CHECK(raw_get(mc.port(), "throttle:proto=p,ip=2001:db8::7") == "1");
 }
 
-TEST_CASE("the gate: a pair seen failing waits, a lock counts each attempt first, a success forgives",
-          "[throttle][gate]") {
+TEST_CASE(
+    "the gate: a pair seen failing waits, a lock counts each attempt first, a success forgives",
+    "[throttle][gate]") {
   MemcachedProcess mc;
-  auto gate = gate_of(with_memcached(mc, "failed_free = 1\nfailed_delay = \"100ms\"\nfailed_lock = 3\n"));
+  auto gate =
+      gate_of(with_memcached(mc, "failed_free = 1\nfailed_delay = \"100ms\"\nfailed_lock = 3\n"));
   const std::string key = "zmproxy:authfail:user=john@example.com,ip=127.0.0.7";
   const Decision none;
   // Names are counted lower-cased: "John" and "john" are one pair.
@@ -118,7 +124,8 @@ TEST_CASE("the gate: a pair seen failing waits, a lock counts each attempt first
   CHECK(fourth.retry_after == std::chrono::seconds(900));
   CHECK(run(gate->before_login(LoginKind::mail, "john@example.com", "127.0.0.8")).allowed());
   // The third attempt's owner got in: the pair is forgiven.
-  CHECK(run(gate->after_login_success(LoginKind::web, "john@example.com", "127.0.0.7", third)).allowed());
+  CHECK(run(gate->after_login_success(LoginKind::web, "john@example.com", "127.0.0.7", third))
+            .allowed());
   CHECK(raw_get(mc.port(), key) == std::nullopt);
   const Decision clean = run(gate->before_login(LoginKind::mail, "john@example.com", "127.0.0.7"));
   CHECK(clean.allowed());
@@ -147,14 +154,18 @@ TEST_CASE("the gate: the user limit counts mail logins, never web ones", "[throt
   MemcachedProcess mc;
   auto gate = gate_of(with_memcached(mc, "user_limit = 1\n"));
   const Decision first = run(gate->before_login(LoginKind::mail, "jane@example.com", "127.0.0.7"));
-  CHECK(run(gate->after_login_success(LoginKind::mail, "jane@example.com", "127.0.0.7", first)).allowed());
+  CHECK(run(gate->after_login_success(LoginKind::mail, "jane@example.com", "127.0.0.7", first))
+            .allowed());
   for (int i = 0; i < 3; ++i) {
     const Decision web = run(gate->before_login(LoginKind::web, "jane@example.com", "127.0.0.7"));
     CHECK(web.allowed());
-    CHECK(run(gate->after_login_success(LoginKind::web, "jane@example.com", "127.0.0.7", web)).allowed());
+    CHECK(run(gate->after_login_success(LoginKind::web, "jane@example.com", "127.0.0.7", web))
+              .allowed());
   }
   CHECK(raw_get(mc.port(), "throttle:user=jane@example.com") == "1");
   const Decision second = run(gate->before_login(LoginKind::mail, "jane@example.com", "127.0.0.7"));
   CHECK(second.allowed());  // 1 <= 1: read only, refused once counted
-  CHECK_FALSE(run(gate->after_login_success(LoginKind::mail, "jane@example.com", "127.0.0.7", second)).allowed());
+  CHECK_FALSE(
+      run(gate->after_login_success(LoginKind::mail, "jane@example.com", "127.0.0.7", second))
+          .allowed());
 }

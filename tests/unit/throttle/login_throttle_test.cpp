@@ -254,9 +254,10 @@ TEST_CASE("failed logins per (user, address): the wait grows, is bounded, and is
     CHECK(failed.failed_logins == static_cast<std::uint64_t>(i + 1));
   }
   // Before each attempt: two failures free, then doubling from 1 s up to the 8 s bound.
-  CHECK(waits == std::vector<milliseconds>{milliseconds{0}, milliseconds{0}, milliseconds{0}, milliseconds{1000},
-                                           milliseconds{2000}, milliseconds{4000}, milliseconds{8000},
-                                           milliseconds{8000}, milliseconds{8000}, milliseconds{8000}});
+  CHECK(waits == std::vector<milliseconds>{
+                     milliseconds{0}, milliseconds{0}, milliseconds{0}, milliseconds{1000},
+                     milliseconds{2000}, milliseconds{4000}, milliseconds{8000}, milliseconds{8000},
+                     milliseconds{8000}, milliseconds{8000}});
   const Decision tenth = throttle.before_login(john, "127.0.0.7", true);
   CHECK(tenth.delay == milliseconds{8000});
   CHECK(tenth.failed_logins == 10);
@@ -321,8 +322,9 @@ TEST_CASE("failed logins with a lock: refused from failed_lock_after on", "[thro
   }
 }
 
-TEST_CASE("a suspected pair under a lock is counted before each attempt: parallel ones see each other",
-          "[throttle][login]") {
+TEST_CASE(
+    "a suspected pair under a lock is counted before each attempt: parallel ones see each other",
+    "[throttle][login]") {
   ThrottleSettings s;
   s.count_failed_logins = true;
   s.failed_lock_after = 3;

@@ -7,7 +7,8 @@
 using zmproxy::throttle::PairHints;
 using namespace std::chrono_literals;
 
-TEST_CASE("a pair is suspected from its failure until the note expires or it logs in", "[throttle][hints]") {
+TEST_CASE("a pair is suspected from its failure until the note expires or it logs in",
+          "[throttle][hints]") {
   PairHints hints;
   const auto now = PairHints::Clock::now();
   CHECK_FALSE(hints.suspect("john@example.com", "127.0.0.7", now));

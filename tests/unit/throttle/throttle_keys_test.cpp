@@ -63,8 +63,9 @@ TEST_CASE("parse_throttle_key reads back every key the builders write", "[thrott
     }
   }
   SECTION("user counters, escaping undone") {
-    for (const std::string& user : {"john@example.com"s, "john smith@example.com"s, "100%@example.com"s,
-                                   "a%20b@example.com"s, "a\r\nb"s, "jos\xc3\xa9@example.com"s, "a,ip=b"s}) {
+    for (const std::string& user :
+         {"john@example.com"s, "john smith@example.com"s, "100%@example.com"s, "a%20b@example.com"s,
+          "a\r\nb"s, "jos\xc3\xa9@example.com"s, "a,ip=b"s}) {
       const auto parsed = parse_throttle_key(user_counter_key(user));
       REQUIRE(parsed);
       CHECK(parsed->kind == KeyKind::user);
@@ -92,20 +93,25 @@ TEST_CASE("parse_throttle_key reads back every key the builders write", "[thrott
 }
 
 TEST_CASE("parse_throttle_key reads Zimbra's raw and lower-case escapes too", "[throttle][keys]") {
-  const auto raw = parse_throttle_key("throttle:user=a\x7f" "b");
+  const auto raw = parse_throttle_key(
+      "throttle:user=a\x7f"
+      "b");
   REQUIRE(raw);
-  CHECK(raw->user == "a\x7f" "b");
+  CHECK(raw->user ==
+        "a\x7f"
+        "b");
   const auto lower = parse_throttle_key("throttle:user=a%2fb");
   REQUIRE(lower);
   CHECK(lower->user == "a/b");
 }
 
 TEST_CASE("parse_throttle_key ignores keys it does not know", "[throttle][keys]") {
-  for (const char* key : {"route:proto=imap;user=john@example.com", "alias:user=a;ip=1.2.3.4",
-                          "throttle:proto=x,ip=1.2.3.4", "throttle:proto=i,ip=", "throttle:proto=i;ip=1.2.3.4",
-                          "throttle:user=", "throttle:user=a%2", "throttle:user=a%zz", "whitelist:ip=",
-                          "zmproxy:authfail:user=a", "zmproxy:authfail:user=,ip=1.2.3.4",
-                          "zmproxy:authfail:user=a,ip=", "0123456789abcdef0123456789abcdef", ""}) {
+  for (const char* key :
+       {"route:proto=imap;user=john@example.com", "alias:user=a;ip=1.2.3.4",
+        "throttle:proto=x,ip=1.2.3.4", "throttle:proto=i,ip=", "throttle:proto=i;ip=1.2.3.4",
+        "throttle:user=", "throttle:user=a%2", "throttle:user=a%zz",
+        "whitelist:ip=", "zmproxy:authfail:user=a", "zmproxy:authfail:user=,ip=1.2.3.4",
+        "zmproxy:authfail:user=a,ip=", "0123456789abcdef0123456789abcdef", ""}) {
     CAPTURE(key);
     CHECK_FALSE(parse_throttle_key(key));
   }

@@ -1,8 +1,8 @@
 #include "lib/proxy/http/login_user.hpp"
 
-#include <catch2/catch.hpp>
-
 #include "lib/core/base64.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace zmproxy::proxy::http;
 
@@ -48,11 +48,13 @@ TEST_CASE("DOMAIN\\user becomes user@DOMAIN as ActiveSync routing makes it", "[h
 }
 
 TEST_CASE("preauth's account= is a login", "[http][login_user]") {
-  CHECK(login("/service/preauth?account=alice%40example.com&by=name&timestamp=1&expires=0&preauth=ff") ==
+  CHECK(login("/service/"
+              "preauth?account=alice%40example.com&by=name&timestamp=1&expires=0&preauth=ff") ==
         "alice@example.com");
   CHECK(login("/service/preauth/?timestamp=1&account=bob") == "bob");
   CHECK(login("http://mail.example.com/service/preauth?account=carol") == "carol");
-  CHECK(login("/service/preauth?Account=alice") == std::nullopt);  // Zimbra's names are case-sensitive
+  CHECK(login("/service/preauth?Account=alice") ==
+        std::nullopt);  // Zimbra's names are case-sensitive
   CHECK(login("/service/preauth?account=") == std::nullopt);
   CHECK(login("/service/preauth?account=a%zz") == std::nullopt);
   CHECK(login("/service/preauth") == std::nullopt);

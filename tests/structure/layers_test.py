@@ -18,7 +18,7 @@ import unittest
 
 SOURCE = os.environ.get("ZMPROXY_SOURCE_DIR") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-INCLUDE = re.compile(r'^\s*#\s*include\s+"lib/([a-z_]+)/([^"]+)"', re.M)
+INCLUDE = re.compile(r'^\s*#\s*include\s+"lib/([a-z0-9_]+)/([^"]+)"', re.M)
 # Inside lib/proxy: what each sub-folder may include besides itself and the
 # files of lib/proxy/ proper (which include no sub-folder).
 PROXY_SUBFOLDERS = {"mail": set(), "imap": {"mail"}, "pop3": {"mail"}, "http": set(), "": set()}
@@ -32,7 +32,7 @@ def layer_table(text):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) < 3 or not cells[0].isdigit():
             continue
-        for folder in re.findall(r"`lib/([a-z_]+)`", cells[1]):
+        for folder in re.findall(r"`lib/([a-z0-9_]+)`", cells[1]):
             layers[folder] = int(cells[0])
     return layers
 

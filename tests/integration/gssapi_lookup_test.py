@@ -44,8 +44,15 @@ def raw_lookup(address, headers, source="127.0.0.1"):
 
 
 class GssapiLookupTest(HomeTestCase):
+    slapd = None  # the LDAP variant sets it
+
     def setUp(self):
         super().setUp()
+        if self.slapd is not None:
+            r = self.run_tool("zmlocalconfig", "-e", f"ldap_url={self.slapd.url}",
+                              f"zimbra_ldap_userdn={self.slapd.bind_dn}",
+                              f"zimbra_ldap_password={self.slapd.password}")
+            self.assertEqual(r.returncode, 0, r.stderr)
         lines = ["cd example.com", "mcf zimbraDefaultDomainName example.com",
                  "mcf zimbraReverseProxyAdminIPAddress 127.0.0.1",
                  "cs 127.0.0.2 zimbraImapBindPort 7143 zimbraPop3BindPort 7110",
@@ -132,6 +139,23 @@ class GssapiLookupTest(HomeTestCase):
         log = self.lookupd.log()
         self.assertNotIn(ADMIN_PASS, log)
         self.assertNotIn(token.split(":")[2], log)
+
+
+class LdapGssapiLookupTest(GssapiLookupTest):
+    """The same over a real slapd: the principal, the admin flag and the
+    userPassword hash reach zmlookupd's index through LDAP. Each test gets a
+    directory of its own (each provisions the same accounts)."""
+
+    def setUp(self):
+        from slapd import Slapd
+        self.slapd = Slapd()
+        self.slapd.start()
+        self.addCleanup(self.slapd.stop)
+        super().setUp()
+        # The accounts are in slapd, not in a file store beside it.
+        found = self.slapd.ldapsearch("dc=example,dc=com", "(zimbraForeignPrincipal=*)",
+                                      ["zimbraForeignPrincipal", "userPassword"])
+        self.assertIn("zimbraForeignPrincipal: kerberos5:alice@ZMPROXY.TEST", found)
 
 
 if __name__ == "__main__":

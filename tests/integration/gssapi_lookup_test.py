@@ -43,7 +43,10 @@ def raw_lookup(address, headers, source="127.0.0.1"):
     return reply
 
 
-class GssapiLookupTest(HomeTestCase):
+class GssapiLookupBase(HomeTestCase):
+    """A store with alice (principal alice@ZMPROXY.TEST), bob, the admin
+    zmnginx and the non-admin plain; zmlookupd with a secret on 127.0.0.1;
+    only 127.0.0.1 in zimbraReverseProxyAdminIPAddress."""
     slapd = None  # the LDAP variant sets it
 
     def setUp(self):
@@ -82,6 +85,9 @@ class GssapiLookupTest(HomeTestCase):
             else:
                 headers[k] = v
         return raw_lookup(self.lookupd.address, headers, source)
+
+
+class GssapiLookupTest(GssapiLookupBase):
 
     def test_allowed_caller_gets_route_user_and_token(self):
         before = int(time.time())

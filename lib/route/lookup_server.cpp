@@ -30,6 +30,18 @@ namespace asio = net::asio;
 
 constexpr auto k_dns_ttl = std::chrono::seconds(60);
 
+// A caller's text as one bounded log line: control bytes become '?'.
+std::string for_log(std::string_view text, std::size_t max) {
+  std::string out(text.substr(0, max));
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      c = '?';
+    }
+  }
+  return out;
+}
+
 struct DnsEntry {
   std::string address;
   std::chrono::steady_clock::time_point expires;
@@ -118,7 +130,7 @@ struct LookupServer::Impl {
     LookupAnswer a = handle_gssapi_lookup(request, current, options.handler_server, caller);
     if (!a.response.ok) {
       ZMPROXY_LOG(warn, "zmlookupd", "gssapi lookup from {} (X-Proxy-IP {}) refused: {}", peer,
-                  request.proxy_ip, a.response.status);
+                  for_log(request.proxy_ip, 64), for_log(a.response.status, 512));
     }
     return a;
   }

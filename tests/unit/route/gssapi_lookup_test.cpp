@@ -216,3 +216,36 @@ TEST_CASE("handle_lookup alone still refuses gssapi", "[route][gssapi]") {
   auto index = sample();
   CHECK_FALSE(handle_lookup(gssapi(), *index, "").response.ok);
 }
+
+TEST_CASE("a gssapi request parses from nginx's headers, any case", "[route][gssapi]") {
+  const Headers h = {{"Auth-Method", "GSSAPI"},           {"auth-user", "alice@ZMPROXY.TEST"},
+                     {"Auth-Pass", "_password_"},         {"Auth-Protocol", "imap"},
+                     {"X-Proxy-IP", "127.0.0.1"},         {"Client-IP", "192.0.2.1"},
+                     {"AUTH-ID", " alice@ZMPROXY.TEST "}, {"auth-admin-user", "zmnginx"},
+                     {"Auth-Admin-Pass", "p%40ss word"}};
+  auto r = parse_lookup_request(h);
+  REQUIRE(r);
+  CHECK(r->method == "gssapi");
+  CHECK(r->auth_id == "alice@ZMPROXY.TEST");
+  CHECK(r->admin_user == "zmnginx");
+  CHECK(r->admin_pass == "p%40ss word");  // sent as is, not percent-decoded
+  CHECK(check_gssapi_request(*r));
+  Headers missing = h;
+  missing.erase(missing.begin() + 6);  // no Auth-ID
+  r = parse_lookup_request(missing);
+  REQUIRE(r);
+  auto checked = check_gssapi_request(*r);
+  REQUIRE_FALSE(checked);
+  CHECK(checked.error().message == "(GSSAPI) missing header field Auth-ID");
+}
+
+TEST_CASE("a gssapi answer carries Auth-User, Auth-ID and the token on the wire",
+          "[route][gssapi]") {
+  auto index = sample();
+  const LookupAnswer a = handle_gssapi_lookup(gssapi(), *index, "", k_caller);
+  REQUIRE(a.response.ok);
+  const std::string wire = format_lookup_response(a.response);
+  CHECK(wire.find("Auth-User: alice@example.com\r\n") != std::string::npos);
+  CHECK(wire.find("Auth-ID: alice@example.com\r\n") != std::string::npos);
+  CHECK(wire.find("Auth-Pass: " + a.response.token + "\r\n") != std::string::npos);
+}

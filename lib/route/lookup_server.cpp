@@ -121,7 +121,8 @@ struct LookupServer::Impl {
 
   // A gssapi lookup's answer; a refusal is logged with its cause (never a
   // password or the token).
-  LookupAnswer answer_gssapi(const LookupRequest& request, const RouteIndex& current,
+  LookupAnswer answer_gssapi(const LookupRequest& request,
+                             const RouteIndex& current,
                              const std::string& peer) const {
     const GssapiCaller caller{peer, options.secret,
                               std::chrono::duration_cast<std::chrono::seconds>(
@@ -148,8 +149,7 @@ struct LookupServer::Impl {
     // Stock nginx (auth_http) sends the real password and insists on getting
     // it back in Auth-Pass; Zimbra's proxy and ours send the placeholder and
     // get none. The password is never logged.
-    if (a.response.ok && !gssapi && parsed->password != "_password_" &&
-        !parsed->password.empty()) {
+    if (a.response.ok && !gssapi && parsed->password != "_password_" && !parsed->password.empty()) {
       a.response.token = parsed->password;
     }
     if (a.response.ok && a.resolve_host) {

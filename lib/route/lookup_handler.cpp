@@ -303,6 +303,11 @@ LookupAnswer route_to_mailbox(const Context& ctx,
 
 }  // namespace
 
+std::string qualify_user(const LookupRequest& req, const RouteIndex& index) {
+  const Context ctx{req, index, 0};
+  return qualify(ctx, core::to_lower(req.user));
+}
+
 std::size_t account_id_hash(std::string_view id, std::size_t n) {
   std::int32_t h = 0;
   for (unsigned char c : id) {

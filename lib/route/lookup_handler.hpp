@@ -26,6 +26,10 @@ struct LookupAnswer {
 LookupAnswer handle_lookup(const LookupRequest& request, const RouteIndex& index,
                            std::string_view handler_server);
 
+// Auth-User qualified as step 1 does for a plain lookup (a bare name gets
+// the virtual host's, the proxy address's or the default domain), lower case.
+std::string qualify_user(const LookupRequest& request, const RouteIndex& index);
+
 // Zimbra's AccountIdHash: |Java String.hashCode(id)| mod n.
 std::size_t account_id_hash(std::string_view id, std::size_t n);
 

@@ -7,6 +7,7 @@
 #include "lib/net/accept_backoff.hpp"
 #include "lib/net/asio.hpp"
 #include "lib/net/control_line.hpp"
+#include "lib/route/gssapi_lookup.hpp"
 #include "lib/route/lookup_access.hpp"
 #include "lib/route/lookup_handler.hpp"
 #include "lib/route/lookup_http.hpp"
@@ -28,6 +29,18 @@ using net::tcp;
 namespace asio = net::asio;
 
 constexpr auto k_dns_ttl = std::chrono::seconds(60);
+
+// A caller's text as one bounded log line: control bytes become '?'.
+std::string for_log(std::string_view text, std::size_t max) {
+  std::string out(text.substr(0, max));
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      c = '?';
+    }
+  }
+  return out;
+}
 
 struct DnsEntry {
   std::string address;
@@ -106,18 +119,37 @@ struct LookupServer::Impl {
     co_return address;
   }
 
-  awaitable<LookupResponse> answer(Headers headers) {
+  // A gssapi lookup's answer; a refusal is logged with its cause (never a
+  // password or the token).
+  LookupAnswer answer_gssapi(const LookupRequest& request,
+                             const RouteIndex& current,
+                             const std::string& peer) const {
+    const GssapiCaller caller{peer, options.secret,
+                              std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count()};
+    LookupAnswer a = handle_gssapi_lookup(request, current, options.handler_server, caller);
+    if (!a.response.ok) {
+      ZMPROXY_LOG(warn, "zmlookupd", "gssapi lookup from {} (X-Proxy-IP {}) refused: {}", peer,
+                  for_log(request.proxy_ip, 64), for_log(a.response.status, 512));
+    }
+    return a;
+  }
+
+  awaitable<LookupResponse> answer(Headers headers, std::string peer) {
     auto parsed = parse_lookup_request(headers);
     const auto current = index.load();
     const int wait = 10;
     if (!parsed) {
       co_return LookupResponse::error(parsed.error().message, wait);
     }
-    LookupAnswer a = handle_lookup(*parsed, *current, options.handler_server);
+    const bool gssapi = parsed->method == "gssapi";
+    LookupAnswer a = gssapi ? answer_gssapi(*parsed, *current, peer)
+                            : handle_lookup(*parsed, *current, options.handler_server);
     // Stock nginx (auth_http) sends the real password and insists on getting
     // it back in Auth-Pass; Zimbra's proxy and ours send the placeholder and
     // get none. The password is never logged.
-    if (a.response.ok && parsed->password != "_password_" && !parsed->password.empty()) {
+    if (a.response.ok && !gssapi && parsed->password != "_password_" && !parsed->password.empty()) {
       a.response.token = parsed->password;
     }
     if (a.response.ok && a.resolve_host) {
@@ -168,7 +200,9 @@ struct LookupServer::Impl {
     Slot slot(this);
     // Named before co_await: GCC 12 destroys a lambda temporary converted
     // to a coroutine's by-value parameter twice (session_driver.hpp).
-    LookupCall call = [this](Headers headers) { return answer(std::move(headers)); };
+    LookupCall call = [this, from = net::unmapped(peer.address()).to_string()](Headers headers) {
+      return answer(std::move(headers), from);
+    };
     co_await serve_lookups(std::move(socket), options.secret, http, std::move(call));
   }
 

@@ -74,6 +74,14 @@ void RouteIndex::add_indexes() {
       }
     }
     m_account_by_id.emplace(core::to_lower(a.first("zimbraId")), i);
+    if (const auto* principals = a.values("zimbraForeignPrincipal")) {
+      for (const auto& p : *principals) {
+        constexpr std::string_view k_krb5 = "kerberos5:";
+        if (p.size() > k_krb5.size() && p.compare(0, k_krb5.size(), k_krb5) == 0) {
+          m_account_by_principal.emplace(p.substr(k_krb5.size()), i);
+        }
+      }
+    }
   }
   for (std::size_t i = 0; i < m_domains.size(); ++i) {
     const Entry& d = m_domains[i];
@@ -132,6 +140,10 @@ const Entry* RouteIndex::account_by_address(std::string_view address) const {
 }
 const Entry* RouteIndex::account_by_id(std::string_view id) const {
   return find_in(m_account_by_id, m_accounts, id);
+}
+const Entry* RouteIndex::account_by_principal(std::string_view principal) const {
+  const auto it = m_account_by_principal.find(principal);
+  return it == m_account_by_principal.end() ? nullptr : &m_accounts[it->second];
 }
 const Entry* RouteIndex::domain_by_name(std::string_view name) const {
   return find_in(m_domain_by_name, m_domains, name);

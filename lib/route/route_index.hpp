@@ -37,6 +37,9 @@ class RouteIndex {
 
   const Entry* account_by_address(std::string_view address) const;  // delivery address or alias
   const Entry* account_by_id(std::string_view id) const;
+  // The account whose zimbraForeignPrincipal is "kerberos5:<principal>";
+  // compared exactly (Kerberos principals are case-sensitive).
+  const Entry* account_by_principal(std::string_view principal) const;
   const Entry* domain_by_name(std::string_view name) const;
   const Entry* domain_by_id(std::string_view id) const;
   const Entry* domain_by_virtual_host(std::string_view host) const;
@@ -66,6 +69,7 @@ class RouteIndex {
   std::map<std::string, std::size_t, std::less<>> m_domain_by_vip;
   std::map<std::string, std::size_t, std::less<>> m_server_by_hostname;
   std::map<std::string, std::size_t, std::less<>> m_server_by_name;
+  std::map<std::string, std::size_t, std::less<>> m_account_by_principal;  // exact case
 };
 
 }  // namespace zmproxy::route

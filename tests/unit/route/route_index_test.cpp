@@ -161,3 +161,25 @@ TEST_CASE("build reads the global config, servers, domains and accounts of a sto
           "uid=user1,ou=people,dc=example,dc=com");
   }
 }
+
+TEST_CASE("the index finds an account by its Kerberos principal, case exact",
+          "[route][index][gssapi]") {
+  auto index = RouteIndex::from_entries(
+      {make_entry("uid=alice,ou=people,dc=example,dc=com",
+                  {{"objectClass", {"zimbraAccount"}},
+                   {"zimbraMailDeliveryAddress", {"alice@example.com"}},
+                   {"zimbraForeignPrincipal",
+                    {"kerberos5:alice@ZMPROXY.TEST", "ad:alice", "kerberos5:a2@ZMPROXY.TEST"}}}),
+       make_entry("uid=bob,ou=people,dc=example,dc=com",
+                  {{"objectClass", {"zimbraAccount"}},
+                   {"zimbraMailDeliveryAddress", {"bob@example.com"}},
+                   {"zimbraForeignPrincipal", {"kerberos5:"}}})});
+  CHECK(dn_of(index->account_by_principal("alice@ZMPROXY.TEST")) ==
+        "uid=alice,ou=people,dc=example,dc=com");
+  CHECK(dn_of(index->account_by_principal("a2@ZMPROXY.TEST")) ==
+        "uid=alice,ou=people,dc=example,dc=com");
+  CHECK(index->account_by_principal("alice@zmproxy.test") == nullptr);
+  CHECK(index->account_by_principal("ALICE@ZMPROXY.TEST") == nullptr);
+  CHECK(index->account_by_principal("alice") == nullptr);  // another kind of principal
+  CHECK(index->account_by_principal("") == nullptr);       // "kerberos5:" alone is nothing
+}

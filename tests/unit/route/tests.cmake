@@ -2,6 +2,7 @@
 set(ZMPROXY_ROUTE_TESTS
   unit/route/cache_key_test.cpp
   unit/route/cached_route_test.cpp
+  unit/route/gssapi_lookup_test.cpp
   unit/route/known_servers_test.cpp
   unit/route/local_route_cache_test.cpp
   unit/route/lookup_access_test.cpp
@@ -9,6 +10,7 @@ set(ZMPROXY_ROUTE_TESTS
   unit/route/lookup_handler_test.cpp
   unit/route/lookup_http_test.cpp
   unit/route/lookup_protocol_test.cpp
+  unit/route/lookup_token_test.cpp
   unit/route/memcached_cache_test.cpp
   unit/route/memcached_metadump_test.cpp
   unit/route/memcached_scan_test.cpp

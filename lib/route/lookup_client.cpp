@@ -122,8 +122,24 @@ std::vector<std::size_t> handler_order(std::size_t count,
   return order;
 }
 
-LookupRequest lookup_request(const RouteQuery& q, const std::string& secret) {
+LookupRequest lookup_request(const RouteQuery& q,
+                             const std::string& secret,
+                             const std::string& admin_user,
+                             const std::string& admin_password) {
   LookupRequest req;
+  if (q.is_gssapi()) {
+    req.method = "gssapi";
+    req.user = q.user.empty() ? q.gssapi_principal : q.user;
+    req.auth_id = q.gssapi_principal;
+    req.admin_user = admin_user;
+    req.admin_pass = admin_password;
+    req.protocol = q.protocol;
+    req.client_ip = q.client_ip;
+    req.proxy_ip = q.proxy_ip;
+    req.login_attempt = q.login_attempt;
+    req.secret = secret;
+    return req;
+  }
   req.method = q.by_id ? "zimbraId" : "username";
   req.user = q.user;
   req.protocol = q.protocol;
@@ -155,6 +171,8 @@ Result<std::unique_ptr<LookupClient>> LookupClient::create(const ResolverSetting
   client->m_connect_timeout = settings.connect_timeout;
   client->m_retry_interval = settings.retry_interval;
   client->m_secret = settings.secret;
+  client->m_admin_user = settings.gssapi_admin_user;
+  client->m_admin_password = settings.gssapi_admin_password;
   return client;
 }
 
@@ -165,7 +183,8 @@ awaitable<std::pair<boost::system::error_code, LookupResponse>> LookupClient::as
     tcp::socket& socket, const LookupHandler& h, RouteQuery q, bool& keep_alive) {
   beast::tcp_stream stream(std::move(socket));
   const std::string wire = std::string("GET ") + std::string(k_lookup_path) + " HTTP/1.1\r\n" +
-                           format_lookup_request(lookup_request(q, m_secret), h.host_header) +
+                           format_lookup_request(lookup_request(q, m_secret, m_admin_user, m_admin_password),
+                                                 h.host_header) +
                            "\r\n";
   stream.expires_after(m_handler_timeout);
   auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire), net::use_nothrow);

@@ -43,8 +43,13 @@ std::vector<std::size_t> handler_order(std::size_t count,
                                        std::size_t start,
                                        const std::function<bool(std::size_t)>& failed);
 
-// The request a query sends (the method by name or by zimbraId).
-LookupRequest lookup_request(const RouteQuery& q, const std::string& secret);
+// The request a query sends (the method by name or by zimbraId; gssapi with
+// the principal as Auth-ID, the authorization identity, or the principal, as
+// Auth-User, and the admin account's name and password).
+LookupRequest lookup_request(const RouteQuery& q,
+                             const std::string& secret,
+                             const std::string& admin_user = {},
+                             const std::string& admin_password = {});
 
 class LookupClient {
  public:
@@ -74,6 +79,8 @@ class LookupClient {
   std::chrono::milliseconds m_connect_timeout{0};
   std::chrono::milliseconds m_retry_interval{0};
   std::string m_secret;
+  std::string m_admin_user;
+  std::string m_admin_password;
   std::atomic<std::size_t> m_next{0};
   std::atomic<std::uint64_t> m_lookups{0};
   std::atomic<std::uint64_t> m_failures{0};

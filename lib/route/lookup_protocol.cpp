@@ -161,6 +161,15 @@ std::string format_lookup_request(const LookupRequest& r, std::string_view host)
   if (!r.secret.empty()) {
     out += std::string(k_secret_header) + ": " + one_line(r.secret) + "\r\n";
   }
+  if (!r.auth_id.empty()) {
+    out += "Auth-ID: " + one_line(r.auth_id) + "\r\n";
+  }
+  if (!r.admin_user.empty()) {
+    out += "Auth-Admin-User: " + one_line(r.admin_user) + "\r\n";
+  }
+  if (!r.admin_pass.empty()) {
+    out += "Auth-Admin-Pass: " + one_line(r.admin_pass) + "\r\n";
+  }
   return out;
 }
 

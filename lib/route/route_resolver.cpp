@@ -4,6 +4,7 @@
 #include "lib/log/logger.hpp"
 #include "lib/route/cache_key.hpp"
 #include "lib/route/cached_route.hpp"
+#include "lib/route/gssapi_lookup.hpp"
 #include "lib/route/known_servers.hpp"
 #include "lib/route/local_route_cache.hpp"
 #include "lib/route/lookup_client.hpp"
@@ -216,9 +217,56 @@ ResolverStats RouteResolver::stats() const {
 
 const ResolverSettings& RouteResolver::settings() const { return m_impl->settings; }
 
+namespace {
+
+// The answer of a handler as a route or the refusal's error.
+ResolveResult route_of(const RouteQuery& q, const LookupResponse& r) {
+  if (!r.ok) {
+    const bool denied = r.status.find("is not allowed") != std::string::npos;
+    return RouteError{denied ? Errc::permission_denied : Errc::not_found, r.status, r.wait_seconds};
+  }
+  Route route;
+  route.host = r.server;
+  route.port = r.port;
+  route.user = r.user.empty() ? q.user : r.user;
+  route.source = Route::Source::handler;
+  return route;
+}
+
+// A gssapi login: the handler is always asked and nothing is cached, neither
+// in process nor in memcached (the answer carries a token; Zimbra never caches
+// them). The request is checked as zmlookupd checks it before it is sent.
+awaitable<ResolveResult> resolve_gssapi(RouteResolver::Impl& s, RouteQuery q) {
+  const LookupRequest request = lookup_request(q, s.settings.secret, s.settings.gssapi_admin_user,
+                                               s.settings.gssapi_admin_password);
+  if (auto checked = check_gssapi_request(request); !checked) {
+    co_return RouteError{Errc::invalid_argument,
+                         "gssapi lookup not sent: " + checked.error().message, 0};
+  }
+  auto answer = co_await s.handlers->ask(q);
+  if (auto* err = std::get_if<RouteError>(&answer)) {
+    co_return *err;
+  }
+  LookupResponse& r = std::get<LookupResponse>(answer);
+  ResolveResult out = route_of(q, r);
+  if (auto* route = std::get_if<Route>(&out)) {
+    if (r.user.empty() || r.token.empty()) {
+      co_return RouteError{Errc::unavailable,
+                           "gssapi lookup answered without Auth-User or Auth-Pass", 0};
+    }
+    route->token = std::move(r.token);
+  }
+  co_return out;
+}
+
+}  // namespace
+
 awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQuery q) {
   RouteResolver::Impl& s = resolver->impl();
   q.protocol = core::to_lower(q.protocol);
+  if (q.is_gssapi()) {
+    co_return co_await resolve_gssapi(s, std::move(q));
+  }
   const std::string lkey = local_route_key(q);
   if (auto hit = s.local->get(lkey)) {
     ++s.local_hits;
@@ -237,21 +285,16 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
   if (auto* err = std::get_if<RouteError>(&answer)) {
     co_return *err;
   }
-  const LookupResponse& r = std::get<LookupResponse>(answer);
-  if (!r.ok) {
-    const bool denied = r.status.find("is not allowed") != std::string::npos;
-    co_return RouteError{denied ? Errc::permission_denied : Errc::not_found, r.status, r.wait_seconds};
+  ResolveResult out = route_of(q, std::get<LookupResponse>(answer));
+  if (std::holds_alternative<RouteError>(out)) {
+    co_return out;
   }
-  Route route;
-  route.host = r.server;
-  route.port = r.port;
-  route.user = r.user.empty() ? q.user : r.user;
-  route.source = Route::Source::handler;
+  Route& route = std::get<Route>(out);
   s.local->put(lkey, q.user, route);
   if (s.cache && s.reserve_fill()) {
     asio::co_spawn(s.blocking, s.fill_memcached(q, route), asio::detached);
   }
-  co_return route;
+  co_return out;
 }
 
 awaitable<void> invalidate(std::shared_ptr<RouteResolver> resolver, std::string user,

@@ -43,6 +43,11 @@ struct ResolverSettings {
   // memcached writes waiting for the blocking pool; more are dropped (a fill
   // is only an optimisation: the next login asks again).
   std::size_t max_pending_fills = 1024;
+  // Sent with gssapi lookups as Auth-Admin-User / Auth-Admin-Pass (an admin
+  // account the handler checks; Zimbra's zm_lookup_master_auth_username and
+  // ldap_nginx_password). Never logged.
+  std::string gssapi_admin_user;
+  std::string gssapi_admin_password;
 };
 
 struct RouteQuery {
@@ -54,6 +59,11 @@ struct RouteQuery {
   bool by_id = false;      // user is a zimbraId (web auth token)
   bool admin = false;
   int login_attempt = 1;
+  // Non-empty: a GSSAPI login (Auth-Method gssapi) of this Kerberos principal
+  // (Auth-ID); `user` is then the authorization identity asked for, or empty
+  // for the principal's own account. Never cached (as Zimbra).
+  std::string gssapi_principal;
+  bool is_gssapi() const noexcept { return !gssapi_principal.empty(); }
 };
 
 struct Route {
@@ -61,6 +71,9 @@ struct Route {
   int port = 0;
   std::string user;  // the account name to log in with upstream
   enum class Source { local, memcached, handler } source = Source::handler;
+  // A gssapi lookup's Auth-Pass: the token to log in upstream with as `user`.
+  // A credential: never logged, never cached.
+  std::string token;
 };
 
 // A lookup that failed for the user's sake (unknown user, not allowed) is

@@ -79,6 +79,36 @@ TEST_CASE("a query becomes Zimbra's request", "[route][lookup_client]") {
   CHECK(r.secret.empty());
 }
 
+TEST_CASE("a gssapi query becomes Zimbra's gssapi request", "[route][lookup_client]") {
+  RouteQuery q;
+  q.gssapi_principal = "alice@EXAMPLE.COM";
+  q.protocol = "pop3";
+  q.client_ip = "192.0.2.1";
+  q.proxy_ip = "10.0.0.1";
+  q.proxy_host = "ignored";
+  q.admin = true;
+  LookupRequest r = lookup_request(q, "s3cret", "zmproxy-admin", "admin-pass");
+  CHECK(r.method == "gssapi");
+  CHECK(r.auth_id == "alice@EXAMPLE.COM");
+  CHECK(r.user == "alice@EXAMPLE.COM");  // no authorization identity: the principal
+  CHECK(r.admin_user == "zmproxy-admin");
+  CHECK(r.admin_pass == "admin-pass");
+  CHECK(r.protocol == "pop3");
+  CHECK(r.client_ip == "192.0.2.1");
+  CHECK(r.proxy_ip == "10.0.0.1");
+  CHECK(r.secret == "s3cret");
+  CHECK_FALSE(r.admin);  // a mail login
+  CHECK(r.proxy_host.empty());
+  q.user = "shared@example.com";
+  CHECK(lookup_request(q, "", "a", "b").user == "shared@example.com");
+  // A username query sends no admin account even when one is configured.
+  q.gssapi_principal.clear();
+  r = lookup_request(q, "", "zmproxy-admin", "admin-pass");
+  CHECK(r.method == "username");
+  CHECK(r.admin_user.empty());
+  CHECK(r.admin_pass.empty());
+}
+
 namespace {
 
 using test::dead_address;

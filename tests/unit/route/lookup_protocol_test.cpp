@@ -191,3 +191,34 @@ TEST_CASE("request header values cannot inject lines", "[route][protocol]") {
   CHECK(got->user == r.user);  // percent-encoded on the wire, exact after
   CHECK_FALSE(got->admin);
 }
+
+TEST_CASE("a gssapi request carries the principal and the admin account", "[route][protocol]") {
+  LookupRequest sent;
+  sent.method = "gssapi";
+  sent.user = "alice@example.com";
+  sent.auth_id = "alice@EXAMPLE.COM";
+  sent.admin_user = "zmproxy-admin";
+  sent.admin_pass = "p@ss word";
+  sent.protocol = "imap";
+  sent.proxy_ip = "127.0.0.1";
+  const std::string text = format_lookup_request(sent, "h");
+  CHECK(text.find("Auth-Method: gssapi\r\n") != std::string::npos);
+  CHECK(text.find("Auth-ID: alice@EXAMPLE.COM\r\n") != std::string::npos);
+  CHECK(text.find("Auth-Admin-User: zmproxy-admin\r\n") != std::string::npos);
+  CHECK(text.find("Auth-Admin-Pass: p@ss word\r\n") != std::string::npos);
+  auto got = parse_lookup_request(header_lines(text));
+  REQUIRE(got);
+  CHECK(got->method == "gssapi");
+  CHECK(got->user == "alice@example.com");
+  CHECK(got->auth_id == "alice@EXAMPLE.COM");
+  CHECK(got->admin_user == "zmproxy-admin");
+  CHECK(got->admin_pass == "p@ss word");
+  CHECK(got->proxy_ip == "127.0.0.1");
+
+  // A username request has none of them.
+  LookupRequest plain;
+  plain.user = "bob";
+  const std::string username = format_lookup_request(plain, "h");
+  CHECK(username.find("Auth-ID") == std::string::npos);
+  CHECK(username.find("Auth-Admin") == std::string::npos);
+}

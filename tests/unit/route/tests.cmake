@@ -16,6 +16,7 @@ set(ZMPROXY_ROUTE_TESTS
   unit/route/memcached_scan_test.cpp
   unit/route/purge_test.cpp
   unit/route/route_index_test.cpp
+  unit/route/route_resolver_gssapi_test.cpp
   unit/route/route_resolver_test.cpp
   unit/route/route_seal_test.cpp
 )

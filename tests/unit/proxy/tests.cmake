@@ -16,5 +16,6 @@ set(ZMPROXY_PARSER_TESTS
   unit/proxy/imap/upstream_login_test.cpp
   unit/proxy/pop3/client_session_test.cpp
   unit/proxy/pop3/upstream_login_test.cpp
+  unit/proxy/mail/kerberos_login_test.cpp
   support/fake_upstream.cpp
 )

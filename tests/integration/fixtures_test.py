@@ -1,6 +1,7 @@
 """The test-support servers work end to end with real clients: Dovecot
 (tests/support/dovecot.py), memcached (memcached.py) and nginx mail
 (nginx_mail.py), driven with imaplib, poplib and plain sockets."""
+import base64
 import http.server
 import imaplib
 import os
@@ -206,6 +207,107 @@ class DovecotTest(unittest.TestCase):
                 break
             time.sleep(0.05)
         self.assertRegex(who, r"(?m)^alice\s+\d+\s+imap\s.*192\.0\.2\.9")
+
+
+class DovecotMasterUserTest(unittest.TestCase):
+    """Dovecot(master_users=...): SASL PLAIN with authzid=<user>,
+    authcid=<master>, password=<master password> logs in as <user>, over IMAP
+    and POP3; a wrong master password is refused; the log names the master."""
+
+    MASTER, MASTER_PW = "zmproxy-master", "master-pw"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Dovecot("mbox4", {"alice": "alice-pw", "bob": "bob-pw"}, address="127.0.0.5",
+                        master_users={cls.MASTER: cls.MASTER_PW})
+        cls.d.start()
+        cls.addClassCleanup(cls.d.stop)
+        cls.d.deliver("alice", "for alice", "only alice has this\n")
+
+    def plain(self, authzid, authcid, password):
+        return f"{authzid}\0{authcid}\0{password}".encode()
+
+    def login_line(self, service, user, authcid):
+        return (_login_line(service, user, "127.0.0.1", self.d.address) +
+                rf".*, authcid=<{re.escape(authcid)}>")
+
+    def test_imap_master_login_lands_in_the_users_mailbox(self):
+        start = len(self.d.log())
+        m = imaplib.IMAP4(self.d.address, self.d.imap_port, timeout=10)
+        try:
+            typ, _ = m.authenticate("PLAIN", lambda _: self.plain("alice", self.MASTER,
+                                                                  self.MASTER_PW))
+            self.assertEqual(typ, "OK")
+            typ, data = m.select("INBOX", readonly=True)
+            self.assertEqual((typ, data), ("OK", [b"1"]))
+            typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            self.assertIn(b"Subject: for alice", data[0][1])
+        finally:
+            m.logout()
+        self.d.wait_for_log(self.login_line("imap", "alice", self.MASTER), start=start)
+
+    def test_pop3_master_login_lands_in_the_users_mailbox(self):
+        start = len(self.d.log())
+        p = poplib.POP3(self.d.address, self.d.pop3_port, timeout=10)
+        try:
+            ir = base64.b64encode(self.plain("alice", self.MASTER, self.MASTER_PW)).decode()
+            self.assertTrue(p._shortcmd("AUTH PLAIN " + ir).startswith(b"+OK"))
+            self.assertEqual(p.stat()[0], 1)
+        finally:
+            p.quit()
+        self.d.wait_for_log(self.login_line("pop3", "alice", self.MASTER), start=start)
+        # bob's mailbox is another: empty.
+        p = poplib.POP3(self.d.address, self.d.pop3_port, timeout=10)
+        try:
+            ir = base64.b64encode(self.plain("bob", self.MASTER, self.MASTER_PW)).decode()
+            self.assertTrue(p._shortcmd("AUTH PLAIN " + ir).startswith(b"+OK"))
+            self.assertEqual(p.stat()[0], 0)
+        finally:
+            p.quit()
+
+    def test_a_wrong_master_password_is_refused(self):
+        m = imaplib.IMAP4(self.d.address, self.d.imap_port, timeout=10)
+        try:
+            with self.assertRaises(imaplib.IMAP4.error):
+                m.authenticate("PLAIN", lambda _: self.plain("alice", self.MASTER, "wrong"))
+            # The user's own password is not the master's.
+            with self.assertRaises(imaplib.IMAP4.error):
+                m.authenticate("PLAIN", lambda _: self.plain("alice", self.MASTER, "alice-pw"))
+        finally:
+            m.shutdown()
+        p = poplib.POP3(self.d.address, self.d.pop3_port, timeout=10)
+        try:
+            ir = base64.b64encode(self.plain("alice", self.MASTER, "wrong")).decode()
+            with self.assertRaises(poplib.error_proto):
+                p._shortcmd("AUTH PLAIN " + ir)
+        finally:
+            p.close()
+        self.d.wait_for_log(r"passwd-file\(zmproxy-master,127\.0\.0\.1,master,.*Password mismatch")
+
+    def test_a_master_cannot_act_for_an_unknown_user(self):
+        m = imaplib.IMAP4(self.d.address, self.d.imap_port, timeout=10)
+        try:
+            with self.assertRaises(imaplib.IMAP4.error):
+                m.authenticate("PLAIN", lambda _: self.plain("ghost", self.MASTER, self.MASTER_PW))
+        finally:
+            m.shutdown()
+
+    def test_users_still_log_in_with_their_own_password(self):
+        start = len(self.d.log())
+        m = imaplib.IMAP4(self.d.address, self.d.imap_port, timeout=10)
+        try:
+            m.login("bob", "bob-pw")
+        finally:
+            m.logout()
+        self.d.wait_for_log(self.login_line("imap", "bob", "bob"), start=start)
+
+    def test_off_by_default(self):
+        d1 = Dovecot("mbox5", {"alice": "alice-pw"}, address="127.0.0.5")
+        self.assertEqual(d1.master_users, {})
+        with self.assertRaises(ValueError):
+            Dovecot("mbox6", {"alice": "a"}, master_users={"alice": "x"})  # not a user's name
+        with self.assertRaises(ValueError):
+            Dovecot("mbox6", {"alice": "a"}, master_users={"m": "x:y"})
 
 
 class DovecotLifecycleTest(unittest.TestCase):

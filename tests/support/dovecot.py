@@ -37,6 +37,14 @@ Configuration decisions (see /work/shared/BENCH-NOTES.md):
       Nov 29 00:42:38 imap-login: Info: Login: user=<alice>, method=PLAIN,
       rip=192.0.2.8, lip=127.0.0.2, mpid=25996, secured, session=<h1nzkV9hntXAAAII>
 
+Master users (off by default): given master_users={"zmproxy-master": "pw"},
+a second passdb with `master = yes` (and `pass = yes`: the user acted for
+must exist) holds them, so that SASL PLAIN with authzid=<user>,
+authcid=<master>, password=<master password> (IMAP AUTHENTICATE PLAIN, POP3
+AUTH PLAIN), or a login name "<user>*<master>" (auth_master_user_separator),
+logs in as <user>. The login lines then end with the SASL authentication ID,
+", authcid=<zmproxy-master>" (", authcid=<alice>" for alice's own login).
+
 Needs root (Dovecot's master drops privileges per service). Raises
 unittest.SkipTest when dovecot is not installed or we are not root.
 """
@@ -86,7 +94,7 @@ class Dovecot(ManagedProcess):
     keep_rawlog = False
 
     def __init__(self, name, users, address="127.0.0.1", ssl=False, auth_failure_delay=0,
-                 tls_ca=None, tls_names=None):
+                 tls_ca=None, tls_names=None, master_users=None):
         if not os.access(DOVECOT, os.X_OK):
             raise unittest.SkipTest(f"{DOVECOT} is not installed "
                                     "(apt-get install dovecot-imapd dovecot-pop3d)")
@@ -107,6 +115,12 @@ class Dovecot(ManagedProcess):
                 raise ValueError(f"unsupported login name {login!r}")
             if any(c in password for c in ":\n\r"):
                 raise ValueError(f"unsupported password for {login!r} (no ':' or newline)")
+        self.master_users = dict(master_users or {})
+        for login, password in self.master_users.items():
+            if not re.fullmatch(r"[A-Za-z0-9_.@+-]+", login) or login in users:
+                raise ValueError(f"unsupported master user name {login!r}")
+            if any(c in password for c in ":\n\r"):
+                raise ValueError(f"unsupported password for master {login!r} (no ':' or newline)")
         self.name = name
         self.users = dict(users)
         self.address = address
@@ -268,12 +282,20 @@ class Dovecot(ManagedProcess):
         users_file = os.path.join(self.directory, "users")
         with open(users_file, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
+        files = [users_file]
+        if self.master_users:
+            masters_file = os.path.join(self.directory, "masters")
+            with open(masters_file, "w", encoding="utf-8") as f:
+                f.write("".join(f"{login}:{{PLAIN}}{password}\n"
+                                for login, password in self.master_users.items()))
+            files.append(masters_file)
         # Read by the auth process, which runs as the internal user.
-        try:
-            os.chown(users_file, 0, grp.getgrnam(INTERNAL_USER).gr_gid)
-            os.chmod(users_file, 0o640)
-        except KeyError:
-            os.chmod(users_file, 0o644)
+        for path in files:
+            try:
+                os.chown(path, 0, grp.getgrnam(INTERNAL_USER).gr_gid)
+                os.chmod(path, 0o640)
+            except KeyError:
+                os.chmod(path, 0o644)
         if self.ssl and self.tls_ca is not None:
             self.cert_path, key = self.tls_ca.issue(f"{self.name}-cert", self.tls_names,
                                                     directory=os.path.join(self.directory, "tls"))
@@ -316,6 +338,18 @@ class Dovecot(ManagedProcess):
         users_file = os.path.join(d, "users")
         imaps = self.imaps_port if self.ssl else 0
         pop3s = self.pop3s_port if self.ssl else 0
+        master_lines = ""
+        if self.master_users:
+            master_lines = f"""
+auth_master_user_separator = *
+login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c session=<%{{session}}> authcid=<%{{auth_user}}>
+passdb {{
+  driver = passwd-file
+  master = yes
+  pass = yes
+  args = scheme=PLAIN username_format=%u {os.path.join(d, 'masters')}
+}}
+"""
         ssl_lines = (f"ssl = yes\nssl_cert = <{self.cert_path}\n"
                      f"ssl_key = <{os.path.join(d, 'key.pem')}\n") if self.ssl else "ssl = no\n"
         conf = f"""\
@@ -343,7 +377,7 @@ first_valid_uid = {self._uid}
 first_valid_gid = {self._gid}
 mail_location = maildir:~/Maildir
 imap_hibernate_timeout = 0
-
+{master_lines}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {users_file}

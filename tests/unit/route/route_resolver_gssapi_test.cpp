@@ -1,15 +1,19 @@
 // RouteResolver's gssapi lookups: Zimbra's request (Auth-Method gssapi,
 // Auth-ID, the admin account), checked before it is sent, the token handed to
 // the caller, and never a cache: not in process, not in memcached.
+#include "lib/log/logger.hpp"
 #include "lib/route/route_resolver.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 
 #include "tests/support/memcached_process.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/route/fake_handler.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -187,4 +191,45 @@ TEST_CASE("gssapi routes are never cached, in process or in memcached",
   CHECK(again.source == Route::Source::handler);
   CHECK(again.token == "token-4");
   CHECK(f.asked.size() == 4);
+}
+
+TEST_CASE("neither the token nor the admin password is logged", "[route][resolver][gssapi]") {
+  test::TempDir dir;
+  const auto file = dir.path() / "zmproxy.log";
+  const bool was_debug = log::enabled(log::Level::debug);
+  const bool was_info = log::enabled(log::Level::info);
+  REQUIRE(log::set_file(file));
+  log::set_level(log::Level::debug);
+  {
+    Fixture f(false, "zmproxy-admin", "s3cret-admin");
+    f.handler.answer_with = [&f](const LookupRequest& r) {
+      f.asked.push_back(r);
+      auto answer = LookupResponse::route("10.0.0.1", 7143, "alice@example.com");
+      answer.token = "the-secret-token";
+      return answer;
+    };
+    CHECK(std::get<Route>(f.gssapi("alice@EXAMPLE.COM")).token == "the-secret-token");
+    // A handler that fails is logged (its address), the request is not.
+    ResolverSettings settings;
+    settings.handlers = {test::dead_address(), f.handler.address()};
+    settings.gssapi_admin_user = "zmproxy-admin";
+    settings.gssapi_admin_password = "s3cret-admin";
+    auto two = RouteResolver::create(settings);
+    REQUIRE(two);
+    RouteQuery q;
+    q.gssapi_principal = "alice@EXAMPLE.COM";
+    q.protocol = "imap";
+    q.proxy_ip = "127.0.0.1";
+    for (int i = 0; i < 2; ++i) {
+      CHECK(std::holds_alternative<Route>(test::run_to_end(f.io, resolve(*two, q))));
+    }
+  }
+  log::set_file("");
+  log::set_level(was_debug ? log::Level::debug : was_info ? log::Level::info : log::Level::warn);
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK(text.str().find("lookup handler") != std::string::npos);  // the log was written
+  CHECK(text.str().find("the-secret-token") == std::string::npos);
+  CHECK(text.str().find("s3cret-admin") == std::string::npos);
 }

@@ -73,15 +73,10 @@ Result<KerberosUpstreamLogin> kerberos_upstream_login(std::string_view account,
   if (auto ok = check_value("the token", token, k_max_sasl_password); !ok) {
     return tl::unexpected(ok.error());
   }
-  // TODO(issue 16): the upstream logins cannot send X-ZIMBRA yet. They need
-  // SaslMechanism::x_zimbra (never accepted from a client: parse_sasl_mechanism
-  // must keep answering `unknown` for it) with sasl_mechanism_name "X-ZIMBRA";
-  // imap/upstream_login.cpp then sends "AUTHENTICATE X-ZIMBRA <base64>" (or
-  // the base64 after "+" without SASL-IR) and pop3/upstream_login.cpp
-  // "AUTH X-ZIMBRA <base64>", where <base64> is encode_initial_response of
-  // login.password below. Until then this Login has mechanism `unknown` and
-  // must not be replayed.
-  out.login.mechanism = SaslMechanism::unknown;
+  // The upstream logins send a mechanism other than PLAIN/LOGIN as
+  // "AUTHENTICATE X-ZIMBRA <base64 of password>" (IMAP; after "+" without
+  // SASL-IR) and "AUTH X-ZIMBRA <base64>" (POP3).
+  out.login.mechanism = SaslMechanism::x_zimbra;
   out.login.authzid = std::string(account);
   out.login.password =
       std::string(account) + '\0' + std::string(account) + '\0' + std::string(token);

@@ -89,6 +89,9 @@ SaslMechanism parse_sasl_mechanism(std::string_view name) noexcept {
 }
 
 std::string_view sasl_mechanism_name(SaslMechanism mechanism) noexcept {
+  if (mechanism == SaslMechanism::x_zimbra) {
+    return "X-ZIMBRA";  // not in k_mechanisms: a client cannot ask for it
+  }
   for (const MechanismName& m : k_mechanisms) {
     if (m.mechanism == mechanism) {
       return m.name;

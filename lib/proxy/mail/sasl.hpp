@@ -40,10 +40,13 @@ enum class SaslMechanism {
   gssapi,
   external,
   cram_md5,
-  unknown
+  unknown,
+  // Zimbra's mailbox-only mechanism ("authz NUL authc NUL token"): only the
+  // proxy sends it upstream (kerberos_login.hpp); never parsed from a client.
+  x_zimbra
 };
 
-// Case-insensitive; anything not listed is `unknown`.
+// Case-insensitive; anything not listed is `unknown` (X-ZIMBRA too).
 SaslMechanism parse_sasl_mechanism(std::string_view name) noexcept;
 // The canonical upper-case name; "" for unknown.
 std::string_view sasl_mechanism_name(SaslMechanism mechanism) noexcept;

@@ -28,6 +28,10 @@ TEST_CASE("SASL mechanism names are case-insensitive", "[parser]") {
   CHECK(parse_sasl_mechanism("PLAINX") == SaslMechanism::unknown);
   CHECK(sasl_mechanism_name(SaslMechanism::xoauth2) == "XOAUTH2");
   CHECK(sasl_mechanism_name(SaslMechanism::cram_md5) == "CRAM-MD5");
+  // X-ZIMBRA is the proxy's to send upstream, never a client's to ask for.
+  CHECK(parse_sasl_mechanism("X-ZIMBRA") == SaslMechanism::unknown);
+  CHECK(parse_sasl_mechanism("x-zimbra") == SaslMechanism::unknown);
+  CHECK(sasl_mechanism_name(SaslMechanism::x_zimbra) == "X-ZIMBRA");
   CHECK(sasl_mechanism_name(SaslMechanism::unknown).empty());
 }
 

@@ -76,7 +76,7 @@ TEST_CASE("zimbra: X-ZIMBRA's payload is account NUL account NUL token",
   auto built = kerberos_upstream_login("alice@example.com", "0_abc_def", zimbra_settings());
   REQUIRE(built);
   CHECK(built->login.sasl);
-  CHECK(built->login.mechanism == SaslMechanism::unknown);  // TODO in kerberos_login.cpp
+  CHECK(built->login.mechanism == SaslMechanism::x_zimbra);
   CHECK(built->login.password == std::string("alice@example.com\0alice@example.com\0"
                                              "0_abc_def",
                                              45));
@@ -138,4 +138,52 @@ TEST_CASE("pop3 upstream login replays the master-user login as AUTH PLAIN",
   CHECK(v.kind == MailboxVerdict::Kind::accepted);
   CHECK(fake.failure().empty());
   CHECK(fake.received().find("AUTH PLAIN " + ir + "\r\n") != std::string::npos);
+}
+
+namespace {
+
+// base64("alice@example.com" NUL "alice@example.com" NUL "0_abc_def")
+const std::string k_zimbra_ir = "YWxpY2VAZXhhbXBsZS5jb20AYWxpY2VAZXhhbXBsZS5jb20AMF9hYmNfZGVm";
+
+}  // namespace
+
+TEST_CASE("imap upstream login sends the zimbra form as AUTHENTICATE X-ZIMBRA",
+          "[proxy][kerberos_login][imap][upstream_login]") {
+  auto built = kerberos_upstream_login("alice@example.com", "0_abc_def", zimbra_settings(), "a1");
+  REQUIRE(built);
+  auto login = [](net::tcp::socket& s, const MailboxLoginRequest& r) {
+    return proxy::imap::login_at_mailbox(s, r);
+  };
+  SECTION("with SASL-IR") {
+    FakeUpstream fake("* OK [CAPABILITY IMAP4rev1 ID SASL-IR] ready\r\n",
+                      {{"zp", "{tag} OK ID completed\r\n"},
+                       {"a1 AUTHENTICATE X-ZIMBRA " + k_zimbra_ir, "a1 OK Logged in\r\n"}});
+    const MailboxVerdict v = test::verdict_of(login, fake, request_for(fake, *built));
+    CHECK(v.kind == MailboxVerdict::Kind::accepted);
+    CHECK(v.user == "alice@example.com");
+    CHECK(fake.failure().empty());
+  }
+  SECTION("without SASL-IR, after the server's +") {
+    FakeUpstream fake("* OK [CAPABILITY IMAP4rev1 ID] ready\r\n",
+                      {{"zp", "{tag} OK ID completed\r\n"},
+                       {"a1 AUTHENTICATE X-ZIMBRA", "+ \r\n"},
+                       {k_zimbra_ir, "a1 OK Logged in\r\n"}});
+    const MailboxVerdict v = test::verdict_of(login, fake, request_for(fake, *built));
+    CHECK(v.kind == MailboxVerdict::Kind::accepted);
+    CHECK(fake.failure().empty());
+  }
+}
+
+TEST_CASE("pop3 upstream login sends the zimbra form as AUTH X-ZIMBRA",
+          "[proxy][kerberos_login][pop3][upstream_login]") {
+  auto built = kerberos_upstream_login("alice@example.com", "0_abc_def", zimbra_settings());
+  REQUIRE(built);
+  FakeUpstream fake("+OK ready\r\n", {{"XOIP 192.0.2.7", "+OK\r\n"},
+                                      {"AUTH X-ZIMBRA " + k_zimbra_ir, "+OK Logged in.\r\n"}});
+  auto login = [](net::tcp::socket& s, const MailboxLoginRequest& r) {
+    return proxy::pop3::login_at_mailbox(s, r);
+  };
+  const MailboxVerdict v = test::verdict_of(login, fake, request_for(fake, *built));
+  CHECK(v.kind == MailboxVerdict::Kind::accepted);
+  CHECK(fake.failure().empty());
 }

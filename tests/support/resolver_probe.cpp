@@ -1,12 +1,14 @@
 // resolver_probe: drives a RouteResolver from test scripts. Reads commands
 // from stdin, one a line, and answers each with one JSON line:
 //   resolve <protocol> <user> [client_ip] [proxy_ip]
+//   gssapi <protocol> <principal> [authz|-] [client_ip] [proxy_ip]
+//     (a GSSAPI login; the answer also has "token", the lookup's Auth-Pass)
 //   invalidate <user> [proxy_ip]
 //   stats
 // Options: --handler host:port (repeatable), --memcached host:port
 // (repeatable), --local-ttl seconds, --retry-ms n, --timeout-ms n,
 // --mailbox-server host:port (repeatable), --secret s, --local-capacity n,
-// --max-pending-fills n.
+// --max-pending-fills n, --gssapi-admin-user name, --gssapi-admin-password pw.
 
 #include <iostream>
 #include <sstream>
@@ -28,9 +30,16 @@ asio::awaitable<void> run(std::shared_ptr<route::RouteResolver> resolver) {
     std::istringstream in(line);
     std::string cmd;
     in >> cmd;
-    if (cmd == "resolve") {
+    if (cmd == "resolve" || cmd == "gssapi") {
       route::RouteQuery q;
-      in >> q.protocol >> q.user;
+      if (cmd == "gssapi") {
+        in >> q.protocol >> q.gssapi_principal >> q.user;
+        if (q.user == "-") {
+          q.user.clear();
+        }
+      } else {
+        in >> q.protocol >> q.user;
+      }
       q.client_ip = "127.0.0.1";
       q.proxy_ip = "127.0.0.1";
       in >> q.client_ip >> q.proxy_ip;
@@ -41,7 +50,8 @@ asio::awaitable<void> run(std::shared_ptr<route::RouteResolver> resolver) {
                              : ok->source == route::Route::Source::memcached ? "memcached"
                                                                                : "handler";
         std::cout << "{\"ok\":true,\"host\":" << core::json_quote(ok->host) << ",\"port\":" << ok->port
-                  << ",\"user\":" << core::json_quote(ok->user) << ",\"source\":\"" << source << "\"}"
+                  << ",\"user\":" << core::json_quote(ok->user) << ",\"source\":\"" << source << "\""
+                  << (ok->token.empty() ? "" : ",\"token\":" + core::json_quote(ok->token)) << "}"
                   << std::endl;
       } else {
         const auto& e = std::get<route::RouteError>(r);
@@ -91,6 +101,10 @@ int main(int argc, char** argv) {
       settings.secret = val;
     } else if (opt == "--max-pending-fills") {
       settings.max_pending_fills = static_cast<std::size_t>(std::stoul(val));
+    } else if (opt == "--gssapi-admin-user") {
+      settings.gssapi_admin_user = val;
+    } else if (opt == "--gssapi-admin-password") {
+      settings.gssapi_admin_password = val;
     } else if (opt == "--local-capacity") {
       settings.local_capacity = static_cast<std::size_t>(std::stoul(val));
     } else if (opt == "--local-ttl") {

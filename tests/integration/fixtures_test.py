@@ -265,6 +265,18 @@ class DovecotMasterUserTest(unittest.TestCase):
         finally:
             p.quit()
 
+    def test_login_with_the_master_user_separator(self):
+        start = len(self.d.log())
+        m = imaplib.IMAP4(self.d.address, self.d.imap_port, timeout=10)
+        try:
+            typ, _ = m.login(f"alice*{self.MASTER}", self.MASTER_PW)
+            self.assertEqual(typ, "OK")
+            self.assertEqual(m.select("INBOX", readonly=True), ("OK", [b"1"]))
+        finally:
+            m.logout()
+        self.d.wait_for_log(r"imap-login: Info: Login: user=<alice>, method=PLAIN.*"
+                            rf"authcid=<{self.MASTER}>", start=start)
+
     def test_a_wrong_master_password_is_refused(self):
         m = imaplib.IMAP4(self.d.address, self.d.imap_port, timeout=10)
         try:

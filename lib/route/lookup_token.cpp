@@ -1,8 +1,6 @@
 #include "lib/route/lookup_token.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include "lib/route/hmac_hex.hpp"
 
 #include <charconv>
 
@@ -10,25 +8,12 @@ namespace zmproxy::route {
 
 namespace {
 
-std::string mac_hex(std::string_view user, std::string_view expiry, std::string_view secret) {
+// The signed message: the two parts joined by '|'.
+std::string signed_message(std::string_view a, std::string_view b) {
   std::string message;
-  message.reserve(user.size() + 1 + expiry.size());
-  message.append(user).append(1, '|').append(expiry);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (::HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-             reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac,
-             &length) == nullptr) {
-    return {};
-  }
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += k_hex[mac[i] >> 4];
-    out += k_hex[mac[i] & 0x0f];
-  }
-  return out;
+  message.reserve(a.size() + 1 + b.size());
+  message.append(a).append(1, '|').append(b);
+  return message;
 }
 
 }  // namespace
@@ -38,7 +23,7 @@ std::string mint_lookup_token(std::string_view user, std::int64_t expiry, std::s
     return {};
   }
   const std::string e = std::to_string(expiry);
-  const std::string mac = mac_hex(user, e, secret);
+  const std::string mac = hmac_sha256_hex(secret, signed_message(user, e));
   if (mac.empty()) {
     return {};
   }
@@ -64,9 +49,7 @@ bool verify_lookup_token(std::string_view token,
     return false;
   }
   const std::string_view given = token.substr(colon + 1);
-  const std::string expected = mac_hex(user, e, secret);
-  return !expected.empty() && given.size() == expected.size() &&
-         CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
+  return hmac_sha256_hex_matches(given, secret, signed_message(user, e));
 }
 
 }  // namespace zmproxy::route

@@ -1,38 +1,24 @@
 #include "lib/route/route_seal.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include "lib/route/hmac_hex.hpp"
 
 namespace zmproxy::route {
 
 namespace {
 
-std::string mac_hex(std::string_view key, std::string_view value, std::string_view secret) {
+// The signed message: the two parts joined by '\n'.
+std::string signed_message(std::string_view a, std::string_view b) {
   std::string message;
-  message.reserve(key.size() + 1 + value.size());
-  message.append(key).append(1, '\n').append(value);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (::HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-             reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac,
-             &length) == nullptr) {
-    return {};
-  }
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += k_hex[mac[i] >> 4];
-    out += k_hex[mac[i] & 0x0f];
-  }
-  return out;
+  message.reserve(a.size() + 1 + b.size());
+  message.append(a).append(1, '\n').append(b);
+  return message;
 }
 
 }  // namespace
 
 std::string seal_route_value(std::string_view key, std::string_view value, std::string_view secret) {
-  return std::string(value) + std::string(k_seal_marker) + mac_hex(key, value, secret);
+  return std::string(value) + std::string(k_seal_marker) +
+         hmac_sha256_hex(secret, signed_message(key, value));
 }
 
 OpenedRouteValue open_route_value(std::string_view key, std::string_view stored,
@@ -49,9 +35,7 @@ OpenedRouteValue open_route_value(std::string_view key, std::string_view stored,
   if (secret.empty()) {
     return out;
   }
-  const std::string expected = mac_hex(key, out.value, secret);
-  out.verified = !expected.empty() && given.size() == expected.size() &&
-                 CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
+  out.verified = hmac_sha256_hex_matches(given, secret, signed_message(key, out.value));
   return out;
 }
 

@@ -71,6 +71,7 @@ struct MailSection {
   milliseconds authenticated_idle_timeout{0};  // after login
   bool send_client_address = true;      // IMAP ID / POP3 XOIP
   milliseconds login_timeout{120'000};  // from accept to the login, in all
+  bool sasl_gssapi = false;  // zimbraReverseProxy{Imap,Pop3}SaslGssapiEnabled ([kerberos])
 };
 
 struct UpstreamSection {
@@ -149,6 +150,29 @@ struct ThrottleSection {
   bool operator==(const ThrottleSection&) const = default;
 };
 
+// Kerberos (SASL GSSAPI) logins at the proxy (issue 16; man/zmproxy.conf.5
+// [kerberos], zmproxyd(8) GSSAPI). Used when imap.sasl_gssapi or
+// pop3.sasl_gssapi is on; lib/proxy/gssapi_gate.cpp acquires the keys.
+struct KerberosSection {
+  std::string keytab;          // localconfig krb5_keytab (relative: to the home)
+  // localconfig krb5_service_principal_from_interface_address: the host of
+  // imap/<host> and pop/<host> is the reverse name of the address the client
+  // reached; else server.name.
+  bool principal_from_interface_address = false;
+  std::string default_realm;   // zimbraReverseProxyDefaultRealm ("" = krb5.conf's)
+  // The gssapi lookup's Auth-Admin-User / Auth-Admin-Pass (an admin account).
+  std::string admin_user = "zmnginx";    // localconfig zm_lookup_master_auth_username
+  std::string admin_password;            // localconfig ldap_nginx_password
+  // The login at the mailbox for a Kerberos user: "zimbra" (AUTHENTICATE
+  // X-ZIMBRA with the lookup's token) or "dovecot-master" (SASL PLAIN as a
+  // Dovecot master user acting for the account).
+  std::string upstream_login = "zimbra";  // localconfig zmproxy_gssapi_upstream_login
+  std::string master_user;                // localconfig zmproxy_gssapi_master_user
+  std::string master_password;            // localconfig zmproxy_gssapi_master_password
+
+  bool operator==(const KerberosSection&) const = default;
+};
+
 struct ProxyConfig {
   std::filesystem::path home;
   std::filesystem::path file;
@@ -162,6 +186,7 @@ struct ProxyConfig {
   UpstreamSection upstream;
   HttpSection http;
   ThrottleSection throttle;
+  KerberosSection kerberos;
 
   // A path from the config, resolved against the home.
   std::filesystem::path path(const std::string& p) const;

@@ -52,6 +52,17 @@ std::string status_text(std::string_view j, std::string_view watcher) {
     out += std::string(" ") + p + " " + json_field(j, "throttled", at);
   }
   out += "\n";
+  if (const auto g = j.find("\"gssapi\":{"); g != std::string_view::npos && json_field(j, "active", g) == "true") {
+    out += "  gssapi: keytab " + json_field(j, "keytab", g) + ", principals";
+    const auto list = j.find("\"principals\":[", g);
+    const auto end = list == std::string_view::npos ? list : j.find(']', list);
+    for (auto q = j.find('"', list + 14); q != std::string_view::npos && q < end; q = j.find('"', q + 1)) {
+      const auto close = j.find('"', q + 1);
+      out += " " + std::string(j.substr(q + 1, close - q - 1));
+      q = close;
+    }
+    out += "\n";
+  }
   if (!watcher.empty()) {
     out += "  last configuration change: " + json_field(watcher, "result") + " by " +
            json_field(watcher, "by") + " at " + json_field(watcher, "at");

@@ -7,6 +7,7 @@
 #include "lib/config/proxy_config.hpp"
 #include "lib/log/access_log.hpp"
 #include "lib/proxy/counters.hpp"
+#include "lib/proxy/gssapi_gate.hpp"
 #include "lib/proxy/throttle_gate.hpp"
 #include "lib/route/route_resolver.hpp"
 #include "lib/tls/tls_context.hpp"
@@ -24,6 +25,7 @@ struct Generation {
   std::shared_ptr<log::AccessLog> access_log;
   std::shared_ptr<Counters> counters;  // the server's, the same in every generation
   std::shared_ptr<ThrottleGate> throttle;  // null: nothing is throttled (no memcached, no limit)
+  std::shared_ptr<GssapiGate> gssapi;      // null: no mail protocol offers GSSAPI
   int http_port = 0;   // the web listeners' bound ports (for redirects)
   int https_port = 0;
 };

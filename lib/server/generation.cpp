@@ -39,6 +39,8 @@ route::ResolverSettings resolver_settings(const ProxyConfig& c) {
   r.memcached.timeout = c.route.memcached_timeout;
   r.mailbox_servers = c.route.mailbox_servers;
   r.local_capacity = static_cast<std::size_t>(c.route.local_cache_size);
+  r.gssapi_admin_user = c.kerberos.admin_user;
+  r.gssapi_admin_password = c.kerberos.admin_password;
   return r;
 }
 
@@ -149,7 +151,9 @@ Result<std::shared_ptr<proxy::Generation>> build_generation(
                     "; TLS listeners and STARTTLS need it (or set starttls = \"off\" and "
                     "ssl_enabled = false)");
   }
-  if (previous && previous->config->route == c.route) {
+  if (previous && previous->config->route == c.route &&
+      previous->config->kerberos.admin_user == c.kerberos.admin_user &&
+      previous->config->kerberos.admin_password == c.kerberos.admin_password) {
     next->resolver = previous->resolver;
   } else {
     auto resolver = route::RouteResolver::create(resolver_settings(c));
@@ -167,6 +171,12 @@ Result<std::shared_ptr<proxy::Generation>> build_generation(
     }
     next->throttle = *gate;
   }
+  // Built anew each generation: a reload reads a renewed keytab.
+  auto gssapi = proxy::GssapiGate::create(c);
+  if (!gssapi) {
+    return tl::unexpected(gssapi.error());
+  }
+  next->gssapi = *gssapi;
   if (previous && previous->config->server.access_log == c.server.access_log) {
     next->access_log = previous->access_log;
   } else {

@@ -47,6 +47,12 @@ std::string ProxyServer::Impl::status() {
     f.throttle = true;
     f.throttle_unchecked = shared->throttle->dropped();
   }
+  if (shared && shared->gssapi) {
+    f.gssapi = true;
+    f.gssapi_keytab = shared->gssapi->keytab();
+    f.gssapi_principals = shared->gssapi->principals();
+    f.gssapi_busy = shared->gssapi->busy();
+  }
   return status_json(f, *counters);
 }
 

@@ -50,6 +50,12 @@ std::string status_json(const StatusFacts& f, const proxy::Counters& counters) {
                      f.heap_in_use, f.heap_free, f.mmapped);
   out += fmt::format(",\"throttle\":{{\"active\":{},\"unchecked\":{}}}",
                      f.throttle ? "true" : "false", f.throttle_unchecked);
+  out += fmt::format(",\"gssapi\":{{\"active\":{},\"keytab\":{},\"busy\":{},\"principals\":[",
+                     f.gssapi ? "true" : "false", core::json_quote(f.gssapi_keytab), f.gssapi_busy);
+  for (std::size_t i = 0; i < f.gssapi_principals.size(); ++i) {
+    out += (i ? "," : "") + core::json_quote(f.gssapi_principals[i]);
+  }
+  out += "]}";
   append_counters(out, counters);
   out += "}";
   return out;

@@ -32,6 +32,12 @@ struct StatusFacts {
   std::size_t mmapped = 0;
   bool throttle = false;                 // login throttling counts (a gate exists)
   std::uint64_t throttle_unchecked = 0;  // checks let through, too many waiting for memcached
+  // GSSAPI (a GssapiGate exists): the keytab, the service principals in use,
+  // and the steps refused because too many waited.
+  bool gssapi = false;
+  std::string gssapi_keytab;
+  std::vector<std::string> gssapi_principals;
+  std::uint64_t gssapi_busy = 0;
 };
 
 std::string status_json(const StatusFacts& facts, const proxy::Counters& counters);

@@ -4,7 +4,7 @@
 #include "lib/core/version.hpp"
 #include "lib/proxy/imap/command_parser.hpp"
 #include "lib/proxy/imap/upstream_login.hpp"
-#include "lib/proxy/mail/session_driver.hpp"
+#include "lib/proxy/mail/gssapi_exchange.hpp"
 
 namespace zmproxy::proxy::imap {
 
@@ -40,16 +40,19 @@ struct Imap {
                                            &ReplyText::imap,
                                            throttle::MailProtocol::imap};
   static constexpr std::string_view k_literal_go_ahead = "+ Ready for literal data\r\n";
+  static constexpr GssService k_gss_service = GssService::imap;
   using Parser = CommandParser;
   using Dialogue = ImapDialogue;
   using S = mail::State<Imap>;
 
   // Before login, a literal is at most 8 KiB (a password, an ID value) and a
-  // whole command at most 16 KiB.
-  static CommandParser::Limits parser_limits() {
+  // whole command at most 16 KiB; 64 KiB where GSSAPI is on, for an
+  // AUTHENTICATE GSSAPI whose initial response is a ticket with a large PAC
+  // (Windows caps tokens at 48000 bytes: 64000 in base64).
+  static CommandParser::Limits parser_limits(const config::MailSection& settings) {
     CommandParser::Limits l;
     l.max_literal = 8 * 1024;
-    l.max_command = 16 * 1024;
+    l.max_command = settings.sasl_gssapi ? 64 * 1024 : 16 * 1024;
     return l;
   }
 
@@ -83,6 +86,9 @@ std::string capabilities(const S& s) {
   }
   if (starttls_offered(s)) {
     out += "STARTTLS ";
+  }
+  if (gssapi_offered(s)) {
+    out += "AUTH=GSSAPI ";
   }
   if (cleartext_refused(s)) {
     out += "LOGINDISABLED ";
@@ -147,7 +153,7 @@ awaitable<Next> login(S& s, Stream& client, const Command& cmd) {
   }
   // Named, then moved: GCC 12 miscompiles a braced temporary passed by value
   // to a coroutine inside co_await.
-  Login l{cmd.tag, false, SaslMechanism::plain, *user, {}, {}, *pass};
+  Login l{cmd.tag, false, SaslMechanism::plain, *user, {}, {}, *pass, {}};
   co_await do_login(s, client, std::move(l));
   co_return Next::done;
 }
@@ -159,6 +165,9 @@ awaitable<Next> authenticate(S& s, Stream& client, const Command& cmd) {
   std::optional<std::string> ir;
   if (cmd.args.size() >= 2) {
     ir = arg_string(cmd.args[1]).value_or(std::string("\x01"));  // not base64: refused as invalid
+  }
+  if (mech == SaslMechanism::gssapi) {
+    co_return co_await mail::authenticate_gssapi(s, client, cmd.tag, std::move(ir));
   }
   co_return co_await mail::authenticate(s, client, cmd.tag, mech, std::move(ir));
 }

@@ -26,6 +26,9 @@ struct Login {
   std::string suffix;    // Zimbra's /tb /wm /ni
   std::string authzid;
   std::string password;  // PLAIN/LOGIN password, or the OAuth initial response
+  // When set, the account the access log names: a Kerberos user's, whose
+  // upstream login may authenticate as a master user (kerberos_login.hpp).
+  std::string account;
 };
 
 // Strip Zimbra's client-type suffix (/tb /wm /ni) from login.user into login.suffix.

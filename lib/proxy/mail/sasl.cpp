@@ -30,8 +30,8 @@ SaslResponse response_data(std::string data) {
   return r;
 }
 
-SaslResponse decode_base64_response(std::string_view text) {
-  if (text.size() > k_max_sasl_response) {
+SaslResponse decode_base64_response(std::string_view text, std::size_t max) {
+  if (text.size() > max) {
     return response_error(SaslError::too_long);
   }
   std::optional<std::string> decoded = core::base64_decode(text);
@@ -120,7 +120,7 @@ std::string_view sasl_error_text(SaslError error) noexcept {
   return "unknown error";
 }
 
-SaslResponse decode_initial_response(std::string_view text) {
+SaslResponse decode_initial_response(std::string_view text, std::size_t max) {
   if (text == "=") {
     return response_data({});
   }
@@ -128,10 +128,10 @@ SaslResponse decode_initial_response(std::string_view text) {
     // An initial response is either "=" or base64 (RFC 4959 §3).
     return response_error(SaslError::bad_base64);
   }
-  return decode_base64_response(text);
+  return decode_base64_response(text, max);
 }
 
-SaslResponse decode_continuation(std::string_view line) {
+SaslResponse decode_continuation(std::string_view line, std::size_t max) {
   if (line == "*") {
     SaslResponse r;
     r.kind = SaslResponseKind::cancel;
@@ -140,7 +140,7 @@ SaslResponse decode_continuation(std::string_view line) {
   if (line.empty()) {
     return response_data({});
   }
-  return decode_base64_response(line);
+  return decode_base64_response(line, max);
 }
 
 std::string encode_initial_response(std::string_view data) {

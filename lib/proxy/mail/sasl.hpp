@@ -31,6 +31,9 @@ inline constexpr std::size_t k_max_sasl_password = 1024;  // PLAIN passwd, LOGIN
 // Base64 text of one client response (tokens for XOAUTH2 and OAUTHBEARER run
 // to a few KiB). Longer responses are refused before decoding.
 inline constexpr std::size_t k_max_sasl_response = 8192;
+// Base64 text of one GSSAPI token: a Kerberos AP-REQ with a large PAC
+// (krb5::k_max_gss_token, 64 KiB, encoded).
+inline constexpr std::size_t k_max_gssapi_response = (64 * 1024 + 2) / 3 * 4;
 
 enum class SaslMechanism {
   plain,
@@ -73,12 +76,13 @@ struct SaslResponse {
 };
 
 // The initial response after the mechanism name: "=" is an empty response;
-// anything else must be non-empty base64. Never `cancel`.
-SaslResponse decode_initial_response(std::string_view text);
+// anything else must be non-empty base64. Never `cancel`. Text over `max`
+// bytes is too_long.
+SaslResponse decode_initial_response(std::string_view text, std::size_t max = k_max_sasl_response);
 // A continuation line (CR LF already stripped): "*" cancels, "" is an empty
 // response, anything else must be base64. "=" is not accepted here (RFC 4959
 // defines it for the initial response only).
-SaslResponse decode_continuation(std::string_view line);
+SaslResponse decode_continuation(std::string_view line, std::size_t max = k_max_sasl_response);
 
 // The wire form of an initial response: "=" for empty, else base64.
 std::string encode_initial_response(std::string_view data);

@@ -15,11 +15,12 @@
 namespace zmproxy::proxy::mail {
 
 // Read one line of a SASL exchange from the client; nullopt on EOF, timeout
-// (both set info.outcome) or a line over the limit.
+// (both set info.outcome) or a line over `max` bytes (CR LF excluded).
 template <class Stream>
 awaitable<std::optional<std::string>> read_sasl_line(Stream& client, std::string& in, SessionInfo& info,
-                                                     const LoginBudget& budget) {
-  LineReader reader(k_max_sasl_response + 2);
+                                                     const LoginBudget& budget,
+                                                     std::size_t max = k_max_sasl_response) {
+  LineReader reader(max + 2);
   while (true) {
     auto step = reader.feed(in);
     in.erase(0, step.consumed);

@@ -80,8 +80,11 @@ awaitable<std::variant<MailboxConnection, route::RouteError>> connect_mailbox(
       }
     }
     // The mailbox may have moved: forget the route and ask once more.
-    ZMPROXY_LOG(warn, component, "{}: cannot connect to {} for {}", info.client_ip, info.upstream, query.user);
-    co_await route::invalidate(shared->resolver, query.user, info.local_ip);
+    ZMPROXY_LOG(warn, component, "{}: cannot connect to {} for {}", info.client_ip, info.upstream,
+                query.is_gssapi() ? query.gssapi_principal : query.user);
+    if (!query.is_gssapi()) {  // a gssapi route is never cached: asking again is enough
+      co_await route::invalidate(shared->resolver, query.user, info.local_ip);
+    }
   }
   co_return route::RouteError{Errc::unavailable, "the mailbox server is not reachable", 0};
 }

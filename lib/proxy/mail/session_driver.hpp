@@ -11,7 +11,7 @@
 //
 // A protocol P (imap/client_session.cpp, pop3/client_session.cpp) gives:
 //   k_protocol                its names, counters, settings and texts (MailProtocol)
-//   Parser, parser_limits()   its command parser
+//   Parser, parser_limits(settings)   its command parser and its limits
 //   Dialogue                  its own pre-login state: forget() (at STARTTLS),
 //                             describe(MailboxLoginRequest&) (what the login repeats)
 //   greeting(s), invalid_reply(s, reason), dispatch(s, client, command)
@@ -72,7 +72,7 @@ struct State {
   SessionInfo info{};
   LoginBudget budget;
   std::string in{};  // client bytes not yet parsed
-  typename P::Parser parser{P::parser_limits()};
+  typename P::Parser parser{P::parser_limits(settings)};
   typename P::Dialogue dialogue{};
   bool tls = false;
   int bad = 0;
@@ -375,7 +375,7 @@ awaitable<void> login_at(State<P>& s,
     }
   }
   s.counters.logins++;
-  s.info.user = verdict.user;
+  s.info.user = login.account.empty() ? verdict.user : login.account;
   if (!co_await send(s, client, verdict.reply)) {
     co_return;
   }
@@ -481,7 +481,7 @@ awaitable<Next> authenticate(State<P>& s, Stream& client, std::string_view tag, 
     co_return co_await reply(s, client, text);
   }
   Login login{std::string(tag), true, mech, std::move(cred.user), {}, std::move(cred.authzid),
-              std::move(cred.password)};
+              std::move(cred.password), {}};
   co_await do_login(s, client, std::move(login));
   co_return Next::done;
 }

@@ -2,7 +2,7 @@
 
 #include "lib/core/strings.hpp"
 #include "lib/core/version.hpp"
-#include "lib/proxy/mail/session_driver.hpp"
+#include "lib/proxy/mail/gssapi_exchange.hpp"
 #include "lib/proxy/pop3/command_parser.hpp"
 #include "lib/proxy/pop3/upstream_login.hpp"
 
@@ -36,11 +36,15 @@ struct Pop3 {
                                            &config::ProxyConfig::pop3,
                                            &ReplyText::pop3,
                                            throttle::MailProtocol::pop3};
+  static constexpr GssService k_gss_service = GssService::pop;
   using Parser = CommandParser;
   using Dialogue = Pop3Dialogue;
   using S = mail::State<Pop3>;
 
-  static CommandParser::Limits parser_limits() { return {}; }
+  // RFC 5034: an initial response that would make the AUTH line longer than
+  // 255 octets goes in a continuation instead; continuations have their own
+  // limit (sasl_exchange.hpp, gssapi_exchange.hpp).
+  static CommandParser::Limits parser_limits(const config::MailSection&) { return {}; }
   static std::string tagged(std::string_view, std::string_view text) { return std::string(text) + "\r\n"; }
   static std::string greeting(const S& s) {
     return s.settings.expose_version ? "+OK zmproxy " + std::string(k_version) + " POP3 ready\r\n"
@@ -58,6 +62,15 @@ struct Pop3 {
 
 using S = Pop3::S;
 
+// The SASL mechanisms offered, space separated ("" for none).
+std::string sasl_mechanisms(const S& s) {
+  std::string out = gssapi_offered(s) ? "GSSAPI" : "";
+  if (!cleartext_refused(s) && s.settings.sasl_plain) {
+    out += out.empty() ? "PLAIN LOGIN" : " PLAIN LOGIN";
+  }
+  return out;
+}
+
 std::string capa(const S& s) {
   std::string out = "+OK Capability list follows\r\n";
   const bool only = cleartext_refused(s);
@@ -70,8 +83,8 @@ std::string capa(const S& s) {
     }
     out += c + "\r\n";
   }
-  if (!only && s.settings.sasl_plain) {
-    out += "SASL PLAIN LOGIN\r\n";
+  if (const std::string mechanisms = sasl_mechanisms(s); !mechanisms.empty()) {
+    out += "SASL " + mechanisms + "\r\n";
   }
   if (starttls_offered(s)) {
     out += "STLS\r\n";
@@ -102,7 +115,7 @@ awaitable<Next> pass(S& s, Stream& client, const Command& cmd) {
     const std::string text = Pop3::tagged(k_no_tag, say<Pop3>(k_cleartext_login));
     co_return co_await reply(s, client, text);
   }
-  Login l{{}, false, SaslMechanism::plain, s.dialogue.user, {}, {}, cmd.rest};  // named: see k_no_tag
+  Login l{{}, false, SaslMechanism::plain, s.dialogue.user, {}, {}, cmd.rest, {}};  // named: see k_no_tag
   co_await do_login(s, client, std::move(l));
   co_return Next::done;
 }
@@ -111,13 +124,24 @@ template <class Stream>
 awaitable<Next> auth(S& s, Stream& client, const Command& cmd) {
   if (cmd.args.empty()) {
     // RFC 1734 AUTH without a mechanism lists them.
-    co_return co_await reply(s, client, "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n");
+    std::string text = "+OK\r\n";
+    for (const std::string& m : core::split(sasl_mechanisms(s), ' ')) {
+      if (!m.empty()) {
+        text += m + "\r\n";
+      }
+    }
+    text += ".\r\n";
+    co_return co_await reply(s, client, text);
   }
   std::optional<std::string> ir;
   if (cmd.args.size() >= 2) {
     ir = cmd.args[1];
   }
-  co_return co_await authenticate(s, client, k_no_tag, parse_sasl_mechanism(cmd.args[0]), std::move(ir));
+  const SaslMechanism mech = parse_sasl_mechanism(cmd.args[0]);
+  if (mech == SaslMechanism::gssapi) {
+    co_return co_await authenticate_gssapi(s, client, k_no_tag, std::move(ir));
+  }
+  co_return co_await authenticate(s, client, k_no_tag, mech, std::move(ir));
 }
 
 template <class Stream>

@@ -45,3 +45,15 @@ TEST_CASE("zmproxyctl status prints what zmproxyd's STATUS says", "[ctl][status]
         "  last configuration change: refused by zmconfigd (change) at 2023-11-14T22:13:21Z: "
         "http.mode: expected http\n");
 }
+
+TEST_CASE("zmproxyctl status names the keytab and principals when GSSAPI is on", "[ctl][status]") {
+  proxy::Counters counters;
+  server::StatusFacts f;
+  CHECK(ctl::status_text(server::status_json(f, counters), "").find("gssapi") == std::string::npos);
+  f.gssapi = true;
+  f.gssapi_keytab = "/h/conf/krb5.keytab";
+  f.gssapi_principals = {"imap/mail.example.com@EXAMPLE.COM", "pop/mail.example.com@EXAMPLE.COM"};
+  CHECK_THAT(ctl::status_text(server::status_json(f, counters), ""),
+             Catch::Contains("\n  gssapi: keytab /h/conf/krb5.keytab, principals "
+                             "imap/mail.example.com@EXAMPLE.COM pop/mail.example.com@EXAMPLE.COM\n"));
+}

@@ -38,6 +38,7 @@ TEST_CASE("STATUS: the facts and every declared counter of every protocol", "[se
         "\"listeners\":{\"imap\":\"127.0.0.1:1143\",\"http\":\"[::1]:8080\"},"
         "\"memory\":{\"heap_in_use\":10,\"heap_free\":20,\"mmapped\":30},"
         "\"throttle\":{\"active\":false,\"unchecked\":0},"
+        "\"gssapi\":{\"active\":false,\"keytab\":\"\",\"busy\":0,\"principals\":[]},"
         "\"connections\":{"
         "\"imap\":{\"accepted\":5,\"active\":2,\"logins\":3,\"login_failures\":1,\"throttled\":0},"
         "\"imaps\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
@@ -55,4 +56,17 @@ TEST_CASE("STATUS before any reload: an empty time, no listeners", "[server][sta
   const std::string j = status_json(f, counters);
   CHECK_THAT(j, Catch::Contains("\"last_reload\":{\"result\":\"none\",\"message\":\"\",\"at\":\"\"}"));
   CHECK_THAT(j, Catch::Contains("\"listeners\":{},"));
+}
+
+TEST_CASE("STATUS with GSSAPI on: the keytab and the service principals", "[server][status]") {
+  proxy::Counters counters;
+  StatusFacts f;
+  f.gssapi = true;
+  f.gssapi_keytab = "/opt/zmproxy/conf/krb5.keytab";
+  f.gssapi_principals = {"imap/mail.example.com@EXAMPLE.COM", "pop/mail.example.com@EXAMPLE.COM"};
+  f.gssapi_busy = 3;
+  CHECK_THAT(status_json(f, counters),
+             Catch::Contains("\"gssapi\":{\"active\":true,\"keytab\":\"/opt/zmproxy/conf/krb5.keytab\","
+                             "\"busy\":3,\"principals\":[\"imap/mail.example.com@EXAMPLE.COM\","
+                             "\"pop/mail.example.com@EXAMPLE.COM\"]}"));
 }

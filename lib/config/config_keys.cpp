@@ -233,6 +233,7 @@ const Key<MailSection> k_mail_protocol_keys[] = {
     {"authenticated_idle_timeout", field<&MailSection::authenticated_idle_timeout>},
     {"send_client_address", field<&MailSection::send_client_address>},
     {"login_timeout", field<&MailSection::login_timeout>},
+    {"sasl_gssapi", field<&MailSection::sasl_gssapi>},
 };
 
 const Key<UpstreamSection> k_upstream_keys[] = {
@@ -293,6 +294,19 @@ const Key<ThrottleSection> k_throttle_keys[] = {
     {"failed_lock", field<&ThrottleSection::failed_lock>},
 };
 
+// Checked together in kerberos_check.cpp, only when GSSAPI is on.
+const Key<KerberosSection> k_kerberos_keys[] = {
+    {"keytab", field<&KerberosSection::keytab>},
+    {"principal_from_interface_address",
+     field<&KerberosSection::principal_from_interface_address>},
+    {"default_realm", field<&KerberosSection::default_realm>},
+    {"admin_user", field<&KerberosSection::admin_user>},
+    {"admin_password", field<&KerberosSection::admin_password>},
+    {"upstream_login", field<&KerberosSection::upstream_login>},
+    {"master_user", field<&KerberosSection::master_user>},
+    {"master_password", field<&KerberosSection::master_password>},
+};
+
 // Every key of `t` must be in `keys` (all are checked before any is read);
 // then each key present is read, in table order.
 template <class S, std::size_t N>
@@ -346,6 +360,7 @@ const Section k_sections[] = {
     ZMPROXY_SECTION("upstream", k_upstream_keys, c.upstream),
     ZMPROXY_SECTION("http", k_http_keys, c.http),
     ZMPROXY_SECTION("throttle", k_throttle_keys, c.throttle),
+    ZMPROXY_SECTION("kerberos", k_kerberos_keys, c.kerberos),
 };
 
 #undef ZMPROXY_SECTION

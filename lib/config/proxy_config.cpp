@@ -4,6 +4,7 @@
 #include <set>
 
 #include "lib/config/config_keys.hpp"
+#include "lib/config/kerberos_check.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/route/known_servers.hpp"
 
@@ -125,6 +126,7 @@ Result<std::shared_ptr<const ProxyConfig>> parse_config(std::string_view text,
   const std::string f = file.string() + ": ";
   ZMPROXY_TRY(check_limits(*cfg, f));
   ZMPROXY_TRY(check_ports(*cfg, f));
+  ZMPROXY_TRY(check_kerberos(*cfg, f));
   return std::shared_ptr<const ProxyConfig>(std::move(cfg));
 }
 

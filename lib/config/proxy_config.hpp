@@ -71,7 +71,7 @@ struct MailSection {
   milliseconds authenticated_idle_timeout{0};  // after login
   bool send_client_address = true;      // IMAP ID / POP3 XOIP
   milliseconds login_timeout{120'000};  // from accept to the login, in all
-  bool sasl_gssapi = false;  // zimbraReverseProxy{Imap,Pop3}SaslGssapiEnabled ([kerberos])
+  bool sasl_gssapi = false;  // zimbraReverseProxy{Imap,Pop3}SaslGssapiEnabled; its settings: [kerberos]
 };
 
 struct UpstreamSection {

@@ -66,6 +66,9 @@ constexpr KeyInfo k_keys[] = {
      "Seconds a WaitSetRequest may wait; the proxy's read timeout for it is this plus 20"},
     {"zimbra_zmprov_default_to_ldap", KeyType::boolean, "false",
      "Accepted for compatibility; zmprov always talks to the store directly"},
+    {"zm_lookup_master_auth_username", KeyType::string, "zmnginx",
+     "Admin account the proxy names in GSSAPI lookups (Auth-Admin-User; a bare name is in "
+     "zimbraDefaultDomainName), with ldap_nginx_password"},
     {"zmconfigd_enable_config_restarts", KeyType::boolean, "true",
      "Let zmconfigd reload the proxy when its configuration changes"},
     {"zmconfigd_interval", KeyType::integer, "60",
@@ -88,6 +91,14 @@ constexpr KeyInfo k_keys[] = {
      "Address the proxy's listeners bind to (rendered into conf/zmproxy.conf)"},
     {"zmproxy_drain_timeout", KeyType::integer, "10",
      "Seconds zmproxyctl stop waits for open sessions to finish"},
+    {"zmproxy_gssapi_master_password", KeyType::string, "",
+     "Password of zmproxy_gssapi_master_user"},
+    {"zmproxy_gssapi_master_user", KeyType::string, "",
+     "Dovecot master user the proxy logs in as for a GSSAPI user when "
+     "zmproxy_gssapi_upstream_login is dovecot-master"},
+    {"zmproxy_gssapi_upstream_login", KeyType::string, "zimbra",
+     "How the proxy logs a GSSAPI user in at the mailbox: zimbra (X-ZIMBRA with the lookup's "
+     "token) or dovecot-master"},
     {"zmproxy_http_body_min_rate", KeyType::integer, "500",
      "Bytes a second a web request body must average after zmproxy_http_body_timeout (0 = no "
      "minimum)"},

@@ -103,3 +103,25 @@ TEST_CASE("reference expansion, unknown references and loops", "[localconfig]") 
   REQUIRE_FALSE(loop);
   CHECK(loop.error().message.find("refers back") != std::string::npos);
 }
+
+TEST_CASE("the GSSAPI keys (issue 16): defaults, the master password a secret", "[localconfig]") {
+  test::TempDir dir;
+  auto lc = LocalConfig::load(dir.path() / "l.toml", dir.path()).value();
+  CHECK(lc.get("zm_lookup_master_auth_username") == "zmnginx");
+  CHECK(lc.get("ldap_nginx_password") == "zmnginx");
+  CHECK(lc.get("zmproxy_gssapi_upstream_login") == "zimbra");
+  CHECK(lc.get("zmproxy_gssapi_master_user") == "");
+  CHECK(lc.get("zmproxy_gssapi_master_password") == "");
+  CHECK(lc.get("krb5_service_principal_from_interface_address") == "false");
+  for (const char* key : {"zm_lookup_master_auth_username", "zmproxy_gssapi_upstream_login",
+                          "zmproxy_gssapi_master_user", "zmproxy_gssapi_master_password"}) {
+    INFO(key);
+    const auto* info = localconfig::find_key(key);
+    REQUIRE(info != nullptr);
+    CHECK(info->type == localconfig::KeyType::string);
+    CHECK_FALSE(info->description.empty());
+  }
+  CHECK(localconfig::is_secret_key("zmproxy_gssapi_master_password"));
+  CHECK(localconfig::is_secret_key("ldap_nginx_password"));
+  CHECK_FALSE(localconfig::is_secret_key("zmproxy_gssapi_master_user"));
+}

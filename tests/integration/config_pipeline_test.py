@@ -8,6 +8,7 @@ latency from `zmprov` to a new connection is printed, and measured in bench/).
 import imaplib
 import itertools
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from zmproxy_testing import BIN_DIR, HomeTestCase, tool
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
 from process import free_ports_below_ephemeral as free_ports  # noqa: E402
 from process import poll_until, stop_process, unverified_tls as client_tls  # noqa: E402
+from service_user import ensure_service_user  # noqa: E402
 from test_ca import self_signed_certificate as make_cert  # noqa: E402
 from zmproxy_procs import Daemon  # noqa: E402
 
@@ -52,6 +54,7 @@ def wait_until(predicate, what, timeout=DEADLINE):
 
 class PipelineBase(HomeTestCase):
     slapd = None  # the LDAP variant sets it
+    extra_localconfig = ()  # key=value, set before zmlookupd and zmproxyd start
 
     @classmethod
     def setUpClass(cls):
@@ -74,6 +77,7 @@ class PipelineBase(HomeTestCase):
         self.proxy_name = f"proxy-{self.tag}.example.com"
         lc = [f"zimbra_server_hostname={self.proxy_name}", "zmproxy_bind_address=127.0.0.1",
               "zmproxy_drain_timeout=1"]
+        lc += list(self.extra_localconfig)
         if self.slapd is not None:
             lc += [f"ldap_url={self.slapd.url}", f"zimbra_ldap_userdn={self.slapd.bind_dn}",
                    f"zimbra_ldap_password={self.slapd.password}"]
@@ -447,6 +451,110 @@ class ThrottlePipelineTests(PipelineBase):
         self.assertEqual(mc.get("throttle:proto=i,ip=127.0.0.11"), b"3")
         self.check_tool("zmprov", "mcf", "zimbraReverseProxyIPThrottleWhitelist", "127.0.0.8/29")
         wait_until(lambda: self.greeting_from("127.0.0.11").startswith("* OK"), "the whitelist applied")
+
+
+class GssapiPipelineTests(PipelineBase):
+    """zimbraReverseProxyImapSaslGssapiEnabled reaches a running proxy like
+    every other attribute: AUTH=GSSAPI appears after STARTTLS, a Kerberos
+    session logs in through Dovecot's master user, and when the attribute
+    goes back to FALSE new connections no longer see it while the open
+    session keeps working."""
+    MASTER, MASTER_PW, ADMIN_PASS, KRB_PW = "zmproxy-master", "master-pw", "nginx-admin-pw", "krb-pw"
+    extra_localconfig = ("zmlookupd_secret=pipeline-gssapi-secret",
+                         "zmproxy_gssapi_upstream_login=dovecot-master",
+                         f"zmproxy_gssapi_master_user={MASTER}",
+                         f"zmproxy_gssapi_master_password={MASTER_PW}",
+                         f"ldap_nginx_password={ADMIN_PASS}")
+
+    @classmethod
+    def setUpClass(cls):
+        from dovecot import Dovecot
+        from kdc import Kdc
+        cls.kdc = Kdc(host="mail.example.com")
+        cls.kdc.start()
+        cls.addClassCleanup(cls.kdc.stop)
+        cls.kdc.add_user("user1", cls.KRB_PW)
+        cls.ccache = cls.kdc.kinit("user1", cls.KRB_PW)["KRB5CCNAME"]
+        # Clients here, and the daemons the tools start, read the realm's krb5.conf.
+        os.environ["KRB5_CONFIG"] = cls.kdc.krb5_conf
+        cls.dovecot = Dovecot("a", {USER: PASSWORD}, address="127.0.0.2",
+                              master_users={cls.MASTER: cls.MASTER_PW})
+        cls.dovecot.start()
+        cls.dovecot.deliver(USER, "one", "first")
+
+    def tls_capabilities(self):
+        """The CAPABILITY a new connection sees after STARTTLS."""
+        with imaplib.IMAP4("127.0.0.1", self.imap, timeout=5) as c:
+            c.starttls(client_tls())
+            typ, data = c.capability()
+            return set(data[0].decode().split())
+
+    def kerberos_session(self):
+        """A socket logged in with AUTHENTICATE GSSAPI over STARTTLS, and its reader."""
+        from gss_sasl import GssSaslClient, imap_authenticate
+        s = socket.create_connection(("127.0.0.1", self.imap), timeout=10)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"s1 STARTTLS\r\n")
+        self.assertTrue(f.readline().startswith(b"s1 OK"))
+        f.close()
+        t = client_tls().wrap_socket(s, server_hostname=self.proxy_name)
+        self.addCleanup(t.close)
+        tf = t.makefile("rb")
+        self.addCleanup(tf.close)
+        lines = imap_authenticate(t, tf, GssSaslClient("imap", self.proxy_name, self.ccache))
+        self.assertTrue(lines[-1].startswith("a1 OK"), lines)
+        return t, tf
+
+    def command(self, sock, f, tag, text):
+        sock.sendall(f"{tag} {text}\r\n".encode())
+        lines = []
+        while True:
+            line = f.readline().decode()
+            self.assertTrue(line, "the session was dropped")
+            lines.append(line)
+            if line.startswith(tag + " "):
+                return lines
+
+    def test_gssapi_on_a_session_then_off_while_it_keeps_working(self):
+        realm = self.kdc.realm
+        principal = self.kdc.add_service("imap", self.proxy_name)
+        keytab = os.path.join(self.home, "conf", "krb5.keytab")
+        self.kdc.keytab(keytab, principal)
+        service = ensure_service_user()
+        if service is not None:
+            os.chown(keytab, 0, service.pw_gid)
+        os.chmod(keytab, 0o640)
+        self.check_tool("zmlocalconfig", "-e", f"krb5_keytab={keytab}")
+        self.check_tool("zmprov", input="\n".join([
+            "mcf zimbraReverseProxyAdminIPAddress 127.0.0.1 zimbraDefaultDomainName example.com",
+            f"ca zmnginx@example.com {self.ADMIN_PASS} zimbraIsAdminAccount TRUE",
+            f"ma {USER} zimbraForeignPrincipal kerberos5:user1@{realm}"]) + "\n")
+        self.start_zmconfigd()
+        self.assertNotIn("AUTH=GSSAPI", self.tls_capabilities())
+        t0 = time.monotonic()
+        self.check_tool("zmprov", "ms", self.proxy_name, "zimbraReverseProxyDefaultRealm", realm,
+                        "zimbraReverseProxyImapSaslGssapiEnabled", "TRUE")
+        wait_until(lambda: "AUTH=GSSAPI" in self.tls_capabilities(), "AUTH=GSSAPI offered")
+        print(f"\ngssapi on visible after {time.monotonic() - t0:.3f}s", file=sys.stderr)
+        # Never before TLS (starttls only, Zimbra's default).
+        self.assertNotIn("AUTH=GSSAPI", capabilities(self.imap))
+        t, tf = self.kerberos_session()
+        self.assertIn("* 1 EXISTS\r\n", self.command(t, tf, "a2", "SELECT INBOX"))
+        self.dovecot.wait_for_log(rf"imap-login: Info: Login: user=<{re.escape(USER)}>, method=PLAIN"
+                                  rf".*authcid=<{self.MASTER}>")
+
+        t0 = time.monotonic()
+        self.check_tool("zmprov", "ms", self.proxy_name, "zimbraReverseProxyImapSaslGssapiEnabled", "FALSE")
+        wait_until(lambda: "AUTH=GSSAPI" not in self.tls_capabilities(), "AUTH=GSSAPI withdrawn")
+        print(f"gssapi off visible after {time.monotonic() - t0:.3f}s", file=sys.stderr)
+        # The Kerberos session opened before keeps working.
+        self.dovecot.deliver(USER, "two", "second")
+        lines = self.command(t, tf, "a3", "NOOP")
+        self.assertIn("* 2 EXISTS\r\n", lines)
+        self.assertTrue(lines[-1].startswith("a3 OK"), lines)
+        fetch = "".join(self.command(t, tf, "a4", "FETCH 2 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
+        self.assertIn("Subject: two", fetch)
 
 
 class LdapPipelineTests(PipelineTests):

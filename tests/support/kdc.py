@@ -26,6 +26,9 @@ principal all stay valid. Host names are taken as given: the clients'
 krb5.conf turns off DNS canonicalisation and reverse lookups, and maps the
 host's domain to the realm.
 
+The temp dir is 0711 and krb5.conf 0644, so that a daemon running as a
+service user can read the realm's config through KRB5_CONFIG.
+
 env() is the environment for a client or an acceptor: KRB5_CONFIG,
 KRB5_KDC_PROFILE, KRB5CCNAME (a fresh FILE ccache in the temp dir unless
 one is given) and KRB5RCACHETYPE=none (no replay cache on disk, as MIT
@@ -262,6 +265,12 @@ class Kdc(ManagedProcess):
 """)
         with open(os.path.join(d, "kadm5.acl"), "w") as f:
             f.write("")
+        # A daemon that dropped to its service user (zmproxyd) reads the
+        # realm's krb5.conf as it would /etc/krb5.conf: the directory may be
+        # passed through (not listed), krb5.conf read; the database, stash
+        # and keytabs keep their own modes (0600).
+        os.chmod(d, 0o711)
+        os.chmod(self.krb5_conf, 0o644)
 
     def _launch(self):
         """Write the config for self.port, create the database on the first

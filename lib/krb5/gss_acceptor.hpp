@@ -22,15 +22,17 @@
 //    maximum buffer 0) and accept_layer_reply() unwraps and checks the
 //    client's answer, giving the authorization identity (empty: none asked).
 //
-// Failures are one line naming the cause, built from gss_display_status
-// ("keytab /etc/krb5.keytab: Key table file '/etc/krb5.keytab' not found",
+// Failures are one line naming the cause (errno, MIT's messages, gss_display_status)
+// ("keytab /etc/krb5.keytab: cannot read it: No such file or directory",
 // "GSSAPI context refused: Request ticket server pop/mail.example.com@EXAMPLE.COM
 // not found in keytab (ticket kvno 1)", "... Ticket expired").
 //
 // Thread affinity: AcceptorCredentials is immutable once acquired and may be
 // shared by every worker (MIT locks its credential handle). A GssLogin
-// belongs to one session and is used by one thread at a time. step() reads
-// the keys from memory: no file and never the network.
+// belongs to one session and is used by one thread at a time. step() takes
+// the keys from memory and never uses the network; the only file work left is
+// MIT's context set-up, which stats krb5.conf and re-reads it only when it
+// changed.
 
 #include "lib/core/result.hpp"
 

@@ -1,5 +1,6 @@
 #include "lib/krb5/memory_keytab.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -7,8 +8,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <krb5.h>
+#include <sys/stat.h>
 #include <utility>
 #include <vector>
 
@@ -41,6 +42,41 @@ Errc errc_of(krb5_error_code code) {
     return Errc::permission_denied;
   }
   return Errc::invalid_argument;
+}
+
+// The plain reasons first, before MIT opens the file (it says "Key table
+// file ... not found" for a missing and an unreadable file alike, and would
+// wait on a FIFO).
+Result<void> probe(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    const int err = errno;
+    return fail(err == ENOENT || err == ENOTDIR ? Errc::not_found : Errc::permission_denied,
+                fmt::format("keytab {}: cannot read it: {}", path, std::strerror(err)));
+  }
+  struct stat st {};
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  ssize_t n = -1;
+  int err = 0;
+  if (regular) {
+    char first = 0;
+    do {
+      n = ::read(fd, &first, 1);
+    } while (n < 0 && errno == EINTR);
+    err = errno;
+  }
+  ::close(fd);
+  if (!regular) {
+    return fail(Errc::invalid_argument, fmt::format("keytab {}: not a regular file", path));
+  }
+  if (n < 0) {
+    return fail(Errc::permission_denied,
+                fmt::format("keytab {}: cannot read it: {}", path, std::strerror(err)));
+  }
+  if (n == 0) {
+    return fail(Errc::invalid_argument, fmt::format("keytab {}: empty file, not a keytab", path));
+  }
+  return {};
 }
 
 // The entries read from the file; their contents (keys zeroed) freed on every
@@ -145,19 +181,7 @@ Result<MemoryKeytab> MemoryKeytab::copy_file(const std::string& path) {
   if (path.empty()) {
     return fail(Errc::invalid_argument, "keytab: no file named");
   }
-  {
-    // The plain reasons first (MIT says "Key table file ... not found" for
-    // both a missing and an unreadable file, and nothing useful for a
-    // directory).
-    std::ifstream probe(path, std::ios::binary);
-    char first = 0;
-    if (!probe || !probe.read(&first, 1)) {
-      const int err = errno;
-      return fail(err == ENOENT ? Errc::not_found : Errc::permission_denied,
-                  fmt::format("keytab {}: cannot read it: {}", path,
-                              err != 0 ? std::strerror(err) : "empty file"));
-    }
-  }
+  ZMPROXY_TRY(probe(path));
   auto impl = std::make_unique<Impl>();
   krb5_error_code code = krb5_init_context(&impl->context);
   if (code != 0) {

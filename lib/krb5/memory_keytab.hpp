@@ -35,9 +35,10 @@ class MemoryKeytab {
  public:
   // Every entry of the keytab file `path` (read with MIT's FILE keytab), in
   // the file's order. Errc::not_found when the file does not exist,
-  // permission_denied when it cannot be opened, invalid_argument when it is
-  // not a keytab, holds no entry or more than k_max_keytab_entries. Each
-  // message is one line starting "keytab <path>: ".
+  // permission_denied when it cannot be opened or read, invalid_argument
+  // when it is not a regular file, not a keytab, or holds no entry or more
+  // than k_max_keytab_entries. Each message is one line starting
+  // "keytab <path>: ".
   static Result<MemoryKeytab> copy_file(const std::string& path);
 
   ~MemoryKeytab();

@@ -1,12 +1,10 @@
 #include "lib/krb5/gss_acceptor.hpp"
 
+#include "lib/krb5/memory_keytab.hpp"
 #include "lib/krb5/security_layer.hpp"
 
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
@@ -73,13 +71,33 @@ std::string display_name(gss_name_t name) {
   return out;
 }
 
+// The principal a credential holds, in full ("imap/host@REALM"); "" when it
+// names none.
+std::string held_name(gss_cred_id_t cred) {
+  OM_uint32 minor = 0;
+  gss_name_t name = GSS_C_NO_NAME;
+  if (GSS_ERROR(gss_inquire_cred(&minor, cred, &name, nullptr, nullptr, nullptr)) ||
+      name == GSS_C_NO_NAME) {
+    return {};
+  }
+  std::string out = display_name(name);
+  gss_release_name(&minor, &name);
+  return out;
+}
+
 }  // namespace
 
 // -- AcceptorCredentials ------------------------------------------------------
 
+// The credential reads its keys from `memory`, a copy of the keytab file made
+// once by acquire(): no login opens the file. The credential holds its own
+// reference to the MEMORY keytab (memory_keytab.hpp); it is released first,
+// then `memory` drops the last one and the keys are freed.
 struct AcceptorCredentials::Impl {
   std::string keytab;
   std::string principal;
+  std::string principal_display;
+  std::unique_ptr<MemoryKeytab> memory;
   gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
 
   ~Impl() {
@@ -98,24 +116,18 @@ const std::string& AcceptorCredentials::keytab() const noexcept {
 const std::string& AcceptorCredentials::principal() const noexcept {
   return impl_->principal;
 }
+const std::string& AcceptorCredentials::principal_display() const noexcept {
+  return impl_->principal_display;
+}
 
 Result<std::shared_ptr<const AcceptorCredentials>> AcceptorCredentials::acquire(
     std::string keytab, std::string principal) {
-  if (keytab.empty()) {
-    return fail(Errc::invalid_argument, "keytab: no file named");
-  }
-  {
-    std::ifstream probe(keytab, std::ios::binary);
-    char first = 0;
-    if (!probe || !probe.read(&first, 1)) {
-      const int err = errno;
-      const bool missing = err == ENOENT;
-      return fail(missing ? Errc::not_found : Errc::permission_denied,
-                  fmt::format("keytab {}: cannot read it: {}", keytab,
-                              err != 0 ? std::strerror(err) : "empty file"));
-    }
+  auto memory = MemoryKeytab::copy_file(keytab);
+  if (!memory) {
+    return tl::unexpected(std::move(memory).error());
   }
   auto impl = std::make_unique<Impl>();
+  impl->memory = std::make_unique<MemoryKeytab>(std::move(*memory));
   impl->keytab = std::move(keytab);
   impl->principal = std::move(principal);
 
@@ -130,7 +142,7 @@ Result<std::shared_ptr<const AcceptorCredentials>> AcceptorCredentials::acquire(
     }
   }
   gss_key_value_element_desc elements[] = {
-      {"keytab", impl->keytab.c_str()},
+      {"keytab", impl->memory->name().c_str()},
       {"rcache", "none:"},
   };
   const gss_key_value_set_desc store{2, elements};
@@ -147,6 +159,11 @@ Result<std::shared_ptr<const AcceptorCredentials>> AcceptorCredentials::acquire(
                 fmt::format("keytab {}{}: {}", impl->keytab,
                             impl->principal.empty() ? "" : " for " + impl->principal,
                             status_text(major, minor)));
+  }
+  impl->principal_display =
+      impl->principal.empty() ? std::string(k_any_principal_in_keytab) : held_name(impl->cred);
+  if (impl->principal_display.empty()) {
+    impl->principal_display = impl->principal;
   }
   return std::shared_ptr<const AcceptorCredentials>(new AcceptorCredentials(std::move(impl)));
 }

@@ -1,15 +1,18 @@
 #pragma once
 // The server side of SASL GSSAPI (RFC 4752) over MIT Kerberos' GSS-API. This
-// header includes no Kerberos header: gss_acceptor.cpp is the one translation
-// unit that does.
+// header includes no Kerberos header: gss_acceptor.cpp and memory_keytab.cpp
+// are the translation units that do.
 //
-//  - AcceptorCredentials: the service's keys, acquired once from a keytab
-//    file (gss_acquire_cred_from with the cred store's "keytab", never the
-//    process-wide KRB5_KTNAME) for one service principal
-//    "<service>/<host>@REALM" (the default realm when "@REALM" is left off)
-//    or, with an empty principal, for any principal in the keytab. The
-//    replay cache is off ("rcache" none: no disk I/O a login; MIT's advice
-//    for servers whose tokens come over an authenticated exchange).
+//  - AcceptorCredentials: the service's keys, read once from a keytab file
+//    into a process-unique in-memory keytab (memory_keytab.hpp) and acquired
+//    from it (gss_acquire_cred_from with the cred store's "keytab" naming the
+//    MEMORY copy, never the process-wide KRB5_KTNAME) for one service
+//    principal "<service>/<host>@REALM" (the default realm when "@REALM" is
+//    left off) or, with an empty principal, for any principal in the keytab.
+//    The file is not opened again: replacing or removing it changes nothing
+//    until the next acquire() (a reload). The replay cache is off ("rcache"
+//    none: no disk I/O a login; MIT's advice for servers whose tokens come
+//    over an authenticated exchange).
 //  - GssLogin: one login's context. step() takes each client token
 //    (gss_accept_sec_context, Kerberos 5 mechanism only) and says continue,
 //    complete or failed with a one-line reason; once complete,
@@ -19,15 +22,17 @@
 //    maximum buffer 0) and accept_layer_reply() unwraps and checks the
 //    client's answer, giving the authorization identity (empty: none asked).
 //
-// Failures are one line naming the cause, built from gss_display_status
-// ("keytab /etc/krb5.keytab: Key table file '/etc/krb5.keytab' not found",
+// Failures are one line naming the cause (errno, MIT's messages, gss_display_status)
+// ("keytab /etc/krb5.keytab: cannot read it: No such file or directory",
 // "GSSAPI context refused: Request ticket server pop/mail.example.com@EXAMPLE.COM
 // not found in keytab (ticket kvno 1)", "... Ticket expired").
 //
 // Thread affinity: AcceptorCredentials is immutable once acquired and may be
 // shared by every worker (MIT locks its credential handle). A GssLogin
-// belongs to one session and is used by one thread at a time. step() reads
-// the keytab file (local, small) and never the network.
+// belongs to one session and is used by one thread at a time. step() takes
+// the keys from memory and never uses the network; the only file work left is
+// MIT's context set-up, which stats krb5.conf and re-reads it only when it
+// changed.
 
 #include "lib/core/result.hpp"
 
@@ -43,24 +48,32 @@ namespace zmproxy::krb5 {
 inline constexpr std::size_t k_max_gss_token = 64 * 1024;
 // The most step() calls one login may take (Kerberos 5 needs one).
 inline constexpr int k_max_gss_steps = 4;
+// principal_display() of credentials acquired for any principal in the keytab.
+inline constexpr std::string_view k_any_principal_in_keytab = "(any in keytab)";
 
 class GssLogin;
 
 class AcceptorCredentials {
  public:
-  // keytab: a file path. principal: "<service>/<host>[@REALM]", or "" for any
-  // key in the keytab. Errc::not_found / permission_denied when the file
-  // cannot be read, Errc::invalid_argument when it holds no key for the
-  // principal or the name does not parse.
+  // keytab: a file path, read here and only here. principal:
+  // "<service>/<host>[@REALM]", or "" for any key in the keytab.
+  // Errc::not_found / permission_denied when the file cannot be read,
+  // Errc::invalid_argument when it is not a keytab, holds no key for the
+  // principal or the name does not parse. Each message is one line starting
+  // "keytab <file>" (or "service principal <p>").
   static Result<std::shared_ptr<const AcceptorCredentials>> acquire(std::string keytab,
                                                                     std::string principal);
   ~AcceptorCredentials();
   AcceptorCredentials(const AcceptorCredentials&) = delete;
   AcceptorCredentials& operator=(const AcceptorCredentials&) = delete;
 
+  // The file the keys were read from (for logs and STATUS).
   const std::string& keytab() const noexcept;
   // As asked for ("" = any in the keytab).
   const std::string& principal() const noexcept;
+  // The principal held, in full with its realm
+  // ("imap/mail.example.com@EXAMPLE.COM"), or k_any_principal_in_keytab.
+  const std::string& principal_display() const noexcept;
 
   struct Impl;
 

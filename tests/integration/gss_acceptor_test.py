@@ -3,8 +3,12 @@ tests/support/gss_exchange plays the client (MIT gss_init_sec_context with a
 user's ticket) against GssLogin in one process and does the whole RFC 4752
 exchange, security layer and authzid included. A ticket for another
 service, a missing or unreadable keytab and a client that chooses a
-security layer are each refused with a reason that names the cause."""
+security layer are each refused with a reason that names the cause.
+The keytab file is read once, by acquire(): removing it or overwriting it
+in place before the token comes changes nothing, and two sets of
+credentials from two files in one process each keep their own keys."""
 import os
+import shutil
 import subprocess
 import sys
 import unittest
@@ -33,6 +37,7 @@ class GssAcceptorTest(unittest.TestCase):
             d = cls.kdc.directory
             cls.imap_keytab = cls.kdc.keytab(os.path.join(d, "imap.keytab"), IMAP)
             cls.both_keytab = cls.kdc.keytab(os.path.join(d, "both.keytab"), IMAP, POP)
+            cls.pop_keytab = cls.kdc.keytab(os.path.join(d, "pop.keytab"), POP)
             cls.alice = cls.kdc.kinit("alice", "alice-secret")
         except BaseException:
             cls.kdc.stop()
@@ -42,8 +47,9 @@ class GssAcceptorTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.kdc.stop()
 
-    def run_exchange(self, keytab, target, principal=None, authzid=None, layer=None, env=None):
-        argv = [self.exchange, "--keytab", keytab, "--target", target]
+    def run_exchange(self, keytab, target, principal=None, authzid=None, layer=None, env=None,
+                     extra=()):
+        argv = [self.exchange, "--keytab", keytab, "--target", target, *extra]
         if principal is not None:
             argv += ["--principal", principal]
         if authzid is not None:
@@ -87,6 +93,67 @@ class GssAcceptorTest(unittest.TestCase):
     def test_pop_acceptor_in_a_shared_keytab(self):
         rc, out = self.run_exchange(self.both_keytab, f"pop@{HOST}", principal=POP)
         self.assertEqual(rc, 0, out)
+
+    def test_acceptor_names_the_principal_in_full(self):
+        rc, out = self.run_exchange(self.imap_keytab, f"imap@{HOST}", principal=f"imap/{HOST}")
+        self.assertEqual(rc, 0, out)
+        self.assertIn(f"acceptor: {IMAP}\n", out)  # the default realm appended
+        rc, out = self.run_exchange(self.both_keytab, f"pop@{HOST}")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("acceptor: (any in keytab)\n", out)
+
+    # -- the keytab is read once ----------------------------------------------
+
+    def copy_of(self, keytab, name):
+        path = os.path.join(self.kdc.directory, name)
+        shutil.copyfile(keytab, path)
+        return path
+
+    def test_keytab_removed_after_acquire_still_accepts(self):
+        for principal in (IMAP, None):
+            path = self.copy_of(self.imap_keytab, "removed.keytab")
+            rc, out = self.run_exchange(path, f"imap@{HOST}", principal=principal,
+                                        extra=("--after-acquire", "remove"))
+            self.assertEqual(rc, 0, f"{principal}: {out}")
+            self.assertIn("principal: alice@ZMPROXY.TEST\n", out)
+            self.assertFalse(os.path.exists(path))
+
+    def test_keytab_overwritten_in_place_after_acquire_still_accepts(self):
+        path = self.copy_of(self.imap_keytab, "overwritten.keytab")
+        rc, out = self.run_exchange(path, f"imap@{HOST}", principal=IMAP,
+                                    extra=("--after-acquire", "garbage"))
+        self.assertEqual(rc, 0, out)
+        self.assertIn("principal: alice@ZMPROXY.TEST\n", out)
+        with open(path, "rb") as f:
+            self.assertTrue(f.read().startswith(b"this is no keytab"))
+        # ... and a fresh acquire of that file is refused, naming it.
+        self.assert_refused(self.run_exchange(path, f"imap@{HOST}", principal=IMAP),
+                            f"keytab {path}")
+
+    def test_two_keytabs_in_one_process_keep_their_own_keys(self):
+        for principals in ((IMAP, POP), (None, None)):
+            extra = ["--second-keytab", self.pop_keytab, "--second-target", f"pop@{HOST}"]
+            if principals[1] is not None:
+                extra += ["--second-principal", principals[1]]
+            rc, out = self.run_exchange(self.imap_keytab, f"imap@{HOST}",
+                                        principal=principals[0], extra=extra)
+            self.assertEqual(rc, 0, f"{principals}: {out}")
+            self.assertIn("principal: alice@ZMPROXY.TEST\n", out)
+            self.assertIn("second principal: alice@ZMPROXY.TEST\n", out)
+        # Neither holds the other's keys: with one shared in-memory keytab the
+        # any-principal acceptors would take both services.
+        rc, out = self.run_exchange(self.imap_keytab, f"imap@{HOST}",
+                                    extra=("--second-keytab", self.pop_keytab,
+                                           "--second-target", f"imap@{HOST}"))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("principal: alice@ZMPROXY.TEST\n", out)
+        self.assertIn("second refused: GSSAPI context refused", out)
+        self.assertIn(f"imap/{HOST}", out.split("second refused:")[1])
+        self.assert_refused(
+            self.run_exchange(self.imap_keytab, f"pop@{HOST}",
+                              extra=("--second-keytab", self.pop_keytab,
+                                     "--second-target", f"pop@{HOST}")),
+            "GSSAPI context refused", f"pop/{HOST}")
 
     # -- refused --------------------------------------------------------------
 

@@ -5,12 +5,22 @@
 // layer and authzid given.
 //
 //   gss_exchange --keytab FILE [--principal P] --target imap@mail.example.com
-//                [--authzid A] [--layer N]
+//                [--authzid A] [--layer N] [--after-acquire remove|garbage]
+//                [--second-keytab FILE [--second-principal P]
+//                 --second-target pop@mail.example.com]
 //
-// Prints "principal: <p>" and "authzid: <a>" and exits 0 when the acceptor
-// accepts; "refused: <reason>" and exits 1 when lib/krb5 refuses (the keytab,
-// the context, or the layer reply); "client: <reason>" and exits 2 when the
-// client side fails; 64 on usage errors.
+// Prints "acceptor: <the credentials' principal_display()>", "principal:
+// <p>" and "authzid: <a>" and exits 0 when the acceptor accepts; "refused:
+// <reason>" and exits 1 when lib/krb5 refuses (the keytab, the context, or
+// the layer reply); "client: <reason>" and exits 2 when the client side
+// fails; 64 on usage errors.
+//
+// --after-acquire removes the keytab files (or overwrites them in place with
+// bytes that are no keytab) once the credentials are acquired and before any
+// token is accepted. --second-keytab acquires a second set of credentials in
+// the same process (after the first) and, once the first exchange succeeded,
+// runs a second one against them with --second-target, its lines prefixed
+// "second ".
 
 #include "lib/krb5/gss_acceptor.hpp"
 #include "lib/krb5/security_layer.hpp"
@@ -20,6 +30,7 @@
 #include <cstdlib>
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_krb5.h>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -46,11 +57,6 @@ std::string status(OM_uint32 major, OM_uint32 minor) {
 int refused(const std::string& reason) {
   std::printf("refused: %s\n", reason.c_str());
   return 1;
-}
-
-int client_failed(const std::string& reason) {
-  std::printf("client: %s\n", reason.c_str());
-  return 2;
 }
 
 class Client {
@@ -129,41 +135,22 @@ class Client {
   gss_ctx_id_t context_ = GSS_C_NO_CONTEXT;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::string keytab, principal, target, authzid;
-  unsigned layer = krb5::k_layer_none;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string_view flag = argv[i];
-    const std::string value = argv[i + 1];
-    if (flag == "--keytab") {
-      keytab = value;
-    } else if (flag == "--principal") {
-      principal = value;
-    } else if (flag == "--target") {
-      target = value;
-    } else if (flag == "--authzid") {
-      authzid = value;
-    } else if (flag == "--layer") {
-      layer = static_cast<unsigned>(std::strtoul(value.c_str(), nullptr, 0));
-    } else {
-      std::fprintf(stderr, "gss_exchange: unknown option %s\n", argv[i]);
-      return 64;
-    }
-  }
-  if (argc % 2 == 0 || keytab.empty() || target.empty() || layer > 0xff) {
-    std::fprintf(stderr,
-                 "usage: gss_exchange --keytab FILE [--principal P] --target SERVICE@HOST "
-                 "[--authzid A] [--layer N]\n");
-    return 64;
-  }
-
-  auto credentials = krb5::AcceptorCredentials::acquire(keytab, principal);
-  if (!credentials) {
-    return refused(credentials.error().message);
-  }
-  krb5::GssLogin login(*credentials);
+// The context, the security layer and the result lines, against one set of
+// credentials. `label` prefixes every line printed.
+int exchange(const std::shared_ptr<const krb5::AcceptorCredentials>& credentials,
+             const std::string& target,
+             const std::string& authzid,
+             unsigned layer,
+             const std::string& label) {
+  const auto refused = [&](const std::string& reason) {
+    std::printf("%srefused: %s\n", label.c_str(), reason.c_str());
+    return 1;
+  };
+  const auto client_failed = [&](const std::string& reason) {
+    std::printf("%sclient: %s\n", label.c_str(), reason.c_str());
+    return 2;
+  };
+  krb5::GssLogin login(credentials);
   Client client;
   std::string error;
   if (!client.import_target(target, error)) {
@@ -219,10 +206,97 @@ int main(int argc, char** argv) {
   if (!accepted) {
     return refused(accepted.error().message);
   }
-  std::printf("offer: %02x %02x %02x %02x\n", static_cast<unsigned char>(plain_offer[0]),
-              static_cast<unsigned char>(plain_offer[1]),
-              static_cast<unsigned char>(plain_offer[2]),
-              static_cast<unsigned char>(plain_offer[3]));
-  std::printf("principal: %s\nauthzid: %s\n", login.client_principal().c_str(), accepted->c_str());
+  std::printf("%sacceptor: %s\n", label.c_str(), credentials->principal_display().c_str());
+  std::printf(
+      "%soffer: %02x %02x %02x %02x\n", label.c_str(), static_cast<unsigned char>(plain_offer[0]),
+      static_cast<unsigned char>(plain_offer[1]), static_cast<unsigned char>(plain_offer[2]),
+      static_cast<unsigned char>(plain_offer[3]));
+  std::printf("%sprincipal: %s\n%sauthzid: %s\n", label.c_str(), login.client_principal().c_str(),
+              label.c_str(), accepted->c_str());
   return 0;
+}
+
+// --after-acquire: the file gone, or the same file (same inode) holding no
+// keytab.
+bool spoil(const std::string& path, const std::string& how) {
+  if (how == "remove") {
+    return std::remove(path.c_str()) == 0;
+  }
+  std::FILE* file = std::fopen(path.c_str(), "r+b");
+  if (file == nullptr) {
+    return false;
+  }
+  static const char garbage[] = "this is no keytab any more\n";
+  bool ok = std::fwrite(garbage, 1, sizeof garbage - 1, file) == sizeof garbage - 1;
+  ok = std::fflush(file) == 0 && ok;
+  return std::fclose(file) == 0 && ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string keytab, principal, target, authzid, after_acquire;
+  std::string second_keytab, second_principal, second_target;
+  unsigned layer = krb5::k_layer_none;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string_view flag = argv[i];
+    const std::string value = argv[i + 1];
+    if (flag == "--keytab") {
+      keytab = value;
+    } else if (flag == "--principal") {
+      principal = value;
+    } else if (flag == "--target") {
+      target = value;
+    } else if (flag == "--authzid") {
+      authzid = value;
+    } else if (flag == "--layer") {
+      layer = static_cast<unsigned>(std::strtoul(value.c_str(), nullptr, 0));
+    } else if (flag == "--after-acquire") {
+      after_acquire = value;
+    } else if (flag == "--second-keytab") {
+      second_keytab = value;
+    } else if (flag == "--second-principal") {
+      second_principal = value;
+    } else if (flag == "--second-target") {
+      second_target = value;
+    } else {
+      std::fprintf(stderr, "gss_exchange: unknown option %s\n", argv[i]);
+      return 64;
+    }
+  }
+  if (argc % 2 == 0 || keytab.empty() || target.empty() || layer > 0xff ||
+      (!after_acquire.empty() && after_acquire != "remove" && after_acquire != "garbage") ||
+      second_keytab.empty() != second_target.empty()) {
+    std::fprintf(stderr,
+                 "usage: gss_exchange --keytab FILE [--principal P] --target SERVICE@HOST "
+                 "[--authzid A] [--layer N] [--after-acquire remove|garbage] "
+                 "[--second-keytab FILE [--second-principal P] --second-target SERVICE@HOST]\n");
+    return 64;
+  }
+
+  auto credentials = krb5::AcceptorCredentials::acquire(keytab, principal);
+  if (!credentials) {
+    return refused(credentials.error().message);
+  }
+  std::shared_ptr<const krb5::AcceptorCredentials> second;
+  if (!second_keytab.empty()) {
+    auto acquired = krb5::AcceptorCredentials::acquire(second_keytab, second_principal);
+    if (!acquired) {
+      return refused(acquired.error().message);
+    }
+    second = *acquired;
+  }
+  if (!after_acquire.empty()) {
+    for (const std::string& file : {keytab, second_keytab}) {
+      if (!file.empty() && !spoil(file, after_acquire)) {
+        std::fprintf(stderr, "gss_exchange: cannot %s %s\n", after_acquire.c_str(), file.c_str());
+        return 64;
+      }
+    }
+  }
+  const int rc = exchange(*credentials, target, authzid, layer, "");
+  if (rc != 0 || !second) {
+    return rc;
+  }
+  return exchange(second, second_target, authzid, layer, "second ");
 }

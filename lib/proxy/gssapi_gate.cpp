@@ -99,6 +99,20 @@ std::string principal_for(GssService service, const std::string& host, const std
   return p;
 }
 
+// The one thread every gssapi accept runs on, shared by the gates of all
+// generations: a gate is built per reload, and one that kept a thread of its
+// own would leave it behind for as long as one of its sessions lives.
+struct AcceptThread {
+  asio::thread_pool pool{1};
+  std::atomic<std::uint64_t> pending{0};
+  std::atomic<std::uint64_t> busy{0};
+};
+
+AcceptThread& accept_thread() {
+  static AcceptThread t;
+  return t;
+}
+
 }  // namespace
 
 struct GssapiGate::Impl {
@@ -107,11 +121,6 @@ struct GssapiGate::Impl {
   ServiceKeys imap;
   ServiceKeys pop;
   std::vector<std::string> principals;
-  asio::thread_pool pool{1};
-  std::atomic<std::uint64_t> pending{0};
-  std::atomic<std::uint64_t> busy{0};
-
-  ~Impl() { pool.join(); }
 
   ServiceKeys& keys(GssService s) { return s == GssService::imap ? imap : pop; }
 
@@ -121,7 +130,7 @@ struct GssapiGate::Impl {
     if (!creds) {
       return fail(creds.error().code, "krb5_keytab: " + creds.error().message);
     }
-    principals.push_back(std::move(principal));
+    principals.push_back((*creds)->principal_display());  // the realm spelled out
     return *creds;
   }
 
@@ -210,7 +219,7 @@ Credentials GssapiGate::credentials(GssService service, std::string_view local_i
 }
 
 awaitable<krb5::GssStep> GssapiGate::step(krb5::GssLogin& login, std::string token) {
-  Impl& s = *m_impl;
+  AcceptThread& s = accept_thread();
   if (s.pending.fetch_add(1, std::memory_order_relaxed) >= k_max_pending) {
     s.pending.fetch_sub(1, std::memory_order_relaxed);
     s.busy.fetch_add(1, std::memory_order_relaxed);
@@ -239,6 +248,8 @@ const std::string& GssapiGate::keytab() const noexcept { return m_impl->keytab; 
 
 std::vector<std::string> GssapiGate::principals() const { return m_impl->principals; }
 
-std::uint64_t GssapiGate::busy() const noexcept { return m_impl->busy.load(std::memory_order_relaxed); }
+std::uint64_t GssapiGate::busy() const noexcept {
+  return accept_thread().busy.load(std::memory_order_relaxed);
+}
 
 }  // namespace zmproxy::proxy

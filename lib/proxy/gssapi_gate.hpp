@@ -12,9 +12,11 @@
 //    imap/mail-a.example.com). The realm is kerberos.default_realm when set,
 //    else krb5.conf's default realm. A key missing from the keytab is an
 //    error that refuses the generation (the reload keeps the old one);
-//  - one thread on which every gss_accept_sec_context runs, so a worker
-//    never waits on MIT's library (its profile reads, its crypto). At most
-//    k_max_pending steps wait for it; a step beyond is refused as busy.
+//  - and the way to the process's one accept thread (shared by the gates of
+//    every generation), on which every gss_accept_sec_context runs, so a
+//    worker never waits on MIT's library (its krb5.conf checks, its crypto).
+//    At most k_max_pending steps wait for it; a step beyond is refused as
+//    busy.
 //
 // Thread affinity: thread-safe; step() resumes on the caller's executor.
 
@@ -62,7 +64,7 @@ class GssapiGate {
   // For STATUS: the keytab file and the service principals in use.
   const std::string& keytab() const noexcept;
   std::vector<std::string> principals() const;
-  // Steps refused because too many waited.
+  // Steps refused because too many waited, since zmproxyd started.
   std::uint64_t busy() const noexcept;
 
   struct Impl;

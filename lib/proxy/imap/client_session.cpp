@@ -45,13 +45,15 @@ struct Imap {
   using Dialogue = ImapDialogue;
   using S = mail::State<Imap>;
 
-  // Before login, a literal is at most 8 KiB (a password, an ID value) and a
-  // whole command at most 16 KiB; 64 KiB where GSSAPI is on, for an
-  // AUTHENTICATE GSSAPI whose initial response is a ticket with a large PAC
-  // (Windows caps tokens at 48000 bytes: 64000 in base64).
+  // Before login, a literal is at most 8 KiB (a password, an ID value), a
+  // line 8 KiB and a whole command 16 KiB; a line and a command 64 KiB where
+  // GSSAPI is on, for an AUTHENTICATE GSSAPI whose initial response is a
+  // ticket with a large PAC (Windows caps tokens at 48000 bytes: 64000 in
+  // base64).
   static CommandParser::Limits parser_limits(const config::MailSection& settings) {
     CommandParser::Limits l;
     l.max_literal = 8 * 1024;
+    l.max_line = settings.sasl_gssapi ? 64 * 1024 : 8 * 1024;
     l.max_command = settings.sasl_gssapi ? 64 * 1024 : 16 * 1024;
     return l;
   }

@@ -6,12 +6,14 @@ SASL GSSAPI with python3-gssapi (tests/support/gss_sasl.py). The user lands
 in their own mailbox, Dovecot's log shows the master user logged them in,
 refusals carry RFC 5530 / RFC 3206 codes and one log line naming the cause,
 and a password login works alongside."""
+import base64
 import json
 import os
 import re
 import shutil
 import socket
 import sys
+import time
 import unittest
 
 from zmproxy_testing import BIN_DIR, HomeTestCase
@@ -241,6 +243,18 @@ class GssapiLoginTest(GssapiLoginBase):
         # A password login still works on the same connection.
         lines = self.imap_command(s, f, "p1", f'LOGIN "bob@example.com" "{BOB_PW}"')
         self.assertTrue(lines[-1].startswith("p1 OK"), lines)
+
+    def test_an_expired_ticket_is_refused(self):
+        env = self.kdc.kinit("alice", ALICE_PW, lifetime="3s")
+        client = self.client("imap", env)
+        token = client.first()  # the ticket inside is good for 3 s
+        ends = time.time() + 3 + self.kdc.CLOCKSKEW + 1
+        poll_until(lambda: time.time() > ends, 30, 0.1)
+        s, f = self.connect("imap")
+        f.readline()
+        s.sendall(f"a1 AUTHENTICATE GSSAPI {base64.b64encode(token).decode()}\r\n".encode())
+        self.assertEqual(f.readline(), b"a1 NO [AUTHENTICATIONFAILED] GSSAPI authentication failed\r\n")
+        self.assertRegex(self.proxy_log(), r"GSSAPI login refused: .*[Ee]xpired")
 
     def test_a_principal_with_no_account_is_refused(self):
         s, f = self.connect("imap")

@@ -71,6 +71,9 @@ class Kdc(ManagedProcess):
     START_DEADLINE = 10.0  # seconds to wait for the KDC to listen
     STOP_DEADLINE = 10.0   # seconds to wait after SIGTERM before SIGKILL
     COMMAND_TIMEOUT = 30.0  # seconds for one kdb5_util / kadmin.local / kinit
+    # Seconds of clock skew allowed (MIT's default is 300): everything runs on
+    # one host, and a test of an expired ticket waits this long past its end.
+    CLOCKSKEW = 2
     _ccaches = itertools.count()
 
     def __init__(self, realm="ZMPROXY.TEST", host="mail.zmproxy.test", address="127.0.0.1",
@@ -231,6 +234,7 @@ class Kdc(ManagedProcess):
     dns_canonicalize_hostname = false
     rdns = false
     ticket_lifetime = {self.ticket_lifetime}
+    clockskew = {self.CLOCKSKEW}
     forwardable = false
     default_ccache_name = FILE:{d}/ccache-default
     default_keytab_name = FILE:{d}/no-default.keytab

@@ -83,6 +83,29 @@ Result<void> check_kerberos(const ProxyConfig& c, const std::string& f) {
                                             " is on: gssapi lookups send it (zmlocalconfig -e "
                                             "ldap_nginx_password=<the admin account's password>)");
   }
+  // What the lookup's headers and the upstream login will carry: refused
+  // here, not at every login.
+  struct Bounded {
+    const char* key;
+    const std::string& value;
+    std::size_t limit;
+    const char* localconfig;
+  };
+  for (const Bounded& b : {Bounded{"kerberos.admin_user", k.admin_user, 256, "zm_lookup_master_auth_username"},
+                           Bounded{"kerberos.admin_password", k.admin_password, 1024, "ldap_nginx_password"},
+                           Bounded{"kerberos.master_user", k.master_user, 256, "zmproxy_gssapi_master_user"},
+                           Bounded{"kerberos.master_password", k.master_password, 1024,
+                                   "zmproxy_gssapi_master_password"}}) {
+    const bool control = std::any_of(b.value.begin(), b.value.end(), [](char ch) {
+      const auto u = static_cast<unsigned char>(ch);
+      return u < 0x20 || u == 0x7f;
+    });
+    if (b.value.size() > b.limit || control) {
+      return fail(Errc::invalid_argument, f + b.key + " must be at most " + std::to_string(b.limit) +
+                                              " bytes with no control character (zmlocalconfig -e " +
+                                              b.localconfig + "=...)");
+    }
+  }
   if (!k.default_realm.empty() && !is_realm(k.default_realm)) {
     return fail(Errc::invalid_argument,
                 f + "kerberos.default_realm must be 1..255 letters, digits, '.' and '-', like "

@@ -48,9 +48,18 @@ std::string status_text(OM_uint32 major, OM_uint32 minor) {
       text += ": " + mech;
     }
   }
+  // MIT's text names what the client put in its AP-REQ (the server
+  // principal, realms), escaping only a few bytes: no control byte goes on,
+  // and the line stays short.
+  constexpr std::size_t k_max_status_text = 512;
+  if (text.size() > k_max_status_text) {
+    text.resize(k_max_status_text);
+    text += "...";
+  }
   for (char& c : text) {
-    if (c == '\r' || c == '\n') {
-      c = ' ';
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      c = '?';
     }
   }
   return text.empty() ? fmt::format("GSS-API major {:#x} minor {}", major, minor) : text;

@@ -240,8 +240,8 @@ awaitable<ResolveResult> resolve_gssapi(RouteResolver::Impl& s, RouteQuery q) {
   const LookupRequest request = lookup_request(q, s.settings.secret, s.settings.gssapi_admin_user,
                                                s.settings.gssapi_admin_password);
   if (auto checked = check_gssapi_request(request); !checked) {
-    co_return RouteError{Errc::invalid_argument,
-                         "gssapi lookup not sent: " + checked.error().message, 0};
+    // Our settings (the lookup admin), not the user's fault.
+    co_return RouteError{Errc::unavailable, "gssapi lookup not sent: " + checked.error().message, 0};
   }
   auto answer = co_await s.handlers->ask(q);
   if (auto* err = std::get_if<RouteError>(&answer)) {

@@ -243,3 +243,21 @@ TEST_CASE("kerberos: the default realm is 1..255 of letters, digits, '.' and '-'
   CHECK(h.parse(h.on(ok + "default_realm = \"\"\n")));
   CHECK(h.parse(h.on(ok + "default_realm = \"SUB-1.EXAMPLE.COM\"\n")));
 }
+
+TEST_CASE("kerberos: what the lookup and the upstream login carry is bounded and has no control byte",
+          "[config][kerberos]") {
+  KeytabHome h;
+  const std::string keytab = "keytab = \"conf/krb5.keytab\"\n";
+  auto cfg = h.parse(h.on(keytab + "admin_password = \"" + std::string(1025, 'p') + "\"\n"));
+  REQUIRE_FALSE(cfg);
+  CHECK(cfg.error().message ==
+        "zmproxy.conf: kerberos.admin_password must be at most 1024 bytes with no control character "
+        "(zmlocalconfig -e ldap_nginx_password=...)");
+  cfg = h.parse(h.on(keytab + "admin_password = \"p\"\nmaster_password = \"a\\u0001b\"\n"));
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("kerberos.master_password must be at most 1024 bytes"));
+  cfg = h.parse(h.on(keytab + "admin_password = \"p\"\nadmin_user = \"zm\\tnginx\"\n"));
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("kerberos.admin_user must be at most 256 bytes"));
+  CHECK(h.parse(h.on(keytab + "admin_password = \"" + std::string(1024, 'p') + "\"\n")));
+}

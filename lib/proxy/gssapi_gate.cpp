@@ -2,6 +2,8 @@
 
 #include "lib/log/logger.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <arpa/inet.h>
@@ -11,7 +13,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <sys/stat.h>
+
 #include <map>
+#include <mutex>
 #include <utility>
 
 namespace zmproxy::proxy {
@@ -102,10 +107,34 @@ std::string principal_for(GssService service, const std::string& host, const std
 // The one thread every gssapi accept runs on, shared by the gates of all
 // generations: a gate is built per reload, and one that kept a thread of its
 // own would leave it behind for as long as one of its sessions lives.
+// Started at the first step; stopped for good by shutdown().
 struct AcceptThread {
-  asio::thread_pool pool{1};
+  std::mutex mutex;
+  std::unique_ptr<asio::thread_pool> pool;
+  bool stopped = false;
   std::atomic<std::uint64_t> pending{0};
   std::atomic<std::uint64_t> busy{0};
+
+  asio::thread_pool* get() {
+    std::lock_guard lock(mutex);
+    if (!pool && !stopped) {
+      pool = std::make_unique<asio::thread_pool>(1);
+    }
+    return pool.get();
+  }
+
+  void shutdown() {
+    std::unique_ptr<asio::thread_pool> p;
+    {
+      std::lock_guard lock(mutex);
+      stopped = true;
+      p = std::move(pool);
+    }
+    if (p) {
+      p->stop();
+      p->join();
+    }  // queued steps are destroyed here, while the workers' io_contexts exist
+  }
 };
 
 AcceptThread& accept_thread() {
@@ -113,16 +142,59 @@ AcceptThread& accept_thread() {
   return t;
 }
 
+// One step handed to the accept thread: what it works on, its answer, and
+// the timer the waiting session sleeps on (cancelled when the answer is in).
+struct StepState {
+  explicit StepState(asio::any_io_executor executor) : timer(std::move(executor)) {}
+  std::shared_ptr<krb5::GssLogin> login;
+  std::string token;
+  krb5::GssStep result;
+  std::atomic<bool> done{false};
+  asio::steady_timer timer;
+};
+
+// The keytab file's identity, to see whether a reload must read it again.
+struct FileStamp {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = -1;
+  std::int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+FileStamp stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return {};
+  }
+  return FileStamp{st.st_dev, st.st_ino, st.st_size,
+                   static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+bool imap_offered(const config::ProxyConfig& c) {
+  return c.mail_enabled && c.imap.sasl_gssapi && (c.imap.enabled || c.imap.ssl_enabled);
+}
+bool pop_offered(const config::ProxyConfig& c) {
+  return c.mail_enabled && c.pop3.sasl_gssapi && (c.pop3.enabled || c.pop3.ssl_enabled);
+}
+
 }  // namespace
 
 struct GssapiGate::Impl {
   std::string keytab;
+  FileStamp keytab_stamp;
+  // What the keys were built from (serves()).
+  config::KerberosSection settings;
+  bool imap = false;
+  bool pop = false;
+  std::string server_name;
+  std::string bind_address;
   std::string realm;
-  ServiceKeys imap;
-  ServiceKeys pop;
+  ServiceKeys imap_keys;
+  ServiceKeys pop_keys;
   std::vector<std::string> principals;
 
-  ServiceKeys& keys(GssService s) { return s == GssService::imap ? imap : pop; }
+  ServiceKeys& keys(GssService s) { return s == GssService::imap ? imap_keys : pop_keys; }
 
   Result<Credentials> acquire(GssService service, const std::string& host) {
     std::string principal = principal_for(service, host, realm);
@@ -173,20 +245,23 @@ struct GssapiGate::Impl {
     return {};
   }
 
-  static awaitable<krb5::GssStep> run(krb5::GssLogin* login, std::string token) {
-    co_return login->step(token);
-  }
 };
 
 Result<std::shared_ptr<GssapiGate>> GssapiGate::create(const config::ProxyConfig& c) {
-  const bool imap = c.mail_enabled && c.imap.sasl_gssapi && (c.imap.enabled || c.imap.ssl_enabled);
-  const bool pop = c.mail_enabled && c.pop3.sasl_gssapi && (c.pop3.enabled || c.pop3.ssl_enabled);
+  const bool imap = imap_offered(c);
+  const bool pop = pop_offered(c);
   if (!imap && !pop) {
     return std::shared_ptr<GssapiGate>();
   }
   auto impl = std::make_unique<Impl>();
   impl->keytab = c.kerberos.keytab.empty() ? std::string() : c.path(c.kerberos.keytab).string();
   impl->realm = c.kerberos.default_realm;
+  impl->settings = c.kerberos;
+  impl->imap = imap;
+  impl->pop = pop;
+  impl->server_name = c.server.name;
+  impl->bind_address = c.server.bind_address;
+  impl->keytab_stamp = stamp_of(impl->keytab);  // before the read: a change during it reads again
   if (impl->keytab.empty()) {
     return fail(Errc::invalid_argument,
                 "GSSAPI is on but no keytab is set: set krb5_keytab (zmlocalconfig -e krb5_keytab=...)");
@@ -218,24 +293,51 @@ Credentials GssapiGate::credentials(GssService service, std::string_view local_i
   return it == k.by_ip.end() ? Credentials() : it->second;
 }
 
-awaitable<krb5::GssStep> GssapiGate::step(krb5::GssLogin& login, std::string token) {
-  AcceptThread& s = accept_thread();
-  if (s.pending.fetch_add(1, std::memory_order_relaxed) >= k_max_pending) {
-    s.pending.fetch_sub(1, std::memory_order_relaxed);
-    s.busy.fetch_add(1, std::memory_order_relaxed);
-    krb5::GssStep refused;
-    refused.reason = "the Kerberos service is busy (" + std::to_string(k_max_pending) + " logins wait)";
-    co_return refused;
+bool GssapiGate::serves(const config::ProxyConfig& c) const {
+  const Impl& s = *m_impl;
+  const std::string keytab = c.kerberos.keytab.empty() ? std::string() : c.path(c.kerberos.keytab).string();
+  return s.settings == c.kerberos && s.imap == imap_offered(c) && s.pop == pop_offered(c) &&
+         s.server_name == c.server.name && s.bind_address == c.server.bind_address && s.keytab == keytab &&
+         s.keytab_stamp.size >= 0 && s.keytab_stamp == stamp_of(keytab);
+}
+
+awaitable<GssapiGate::StepResult> GssapiGate::step(std::shared_ptr<krb5::GssLogin> login, std::string token,
+                                                   std::chrono::steady_clock::time_point deadline) {
+  AcceptThread& t = accept_thread();
+  StepResult out;
+  if (t.pending.fetch_add(1, std::memory_order_relaxed) >= k_max_pending) {
+    t.pending.fetch_sub(1, std::memory_order_relaxed);
+    t.busy.fetch_add(1, std::memory_order_relaxed);
+    out.outcome = StepOutcome::busy;
+    co_return out;
   }
-  struct Pending {
-    std::atomic<std::uint64_t>& count;
-    ~Pending() { count.fetch_sub(1, std::memory_order_relaxed); }
-  } const held{s.pending};
-  // Named before co_await (GCC 12 and temporaries: mail/session_driver.hpp).
-  awaitable<krb5::GssStep> op = Impl::run(&login, std::move(token));
-  krb5::GssStep out = co_await asio::co_spawn(s.pool, std::move(op), asio::use_awaitable);
+  asio::thread_pool* pool = t.get();
+  if (pool == nullptr) {
+    t.pending.fetch_sub(1, std::memory_order_relaxed);
+    co_return out;  // stopped
+  }
+  auto state = std::make_shared<StepState>(co_await asio::this_coro::executor);
+  state->login = std::move(login);
+  state->token = std::move(token);
+  state->timer.expires_at(deadline);
+  asio::post(*pool, [state, &t] {
+    state->result = state->login->step(state->token);
+    state->done.store(true, std::memory_order_release);
+    t.pending.fetch_sub(1, std::memory_order_relaxed);
+    // The timer is the session's: cancelled on the session's executor.
+    asio::post(state->timer.get_executor(), [state] { state->timer.cancel(); });
+  });
+  co_await state->timer.async_wait(net::use_nothrow);
+  if (!state->done.load(std::memory_order_acquire)) {
+    out.outcome = StepOutcome::timed_out;
+    co_return out;
+  }
+  out.outcome = StepOutcome::done;
+  out.step = std::move(state->result);
   co_return out;
 }
+
+void GssapiGate::shutdown() { accept_thread().shutdown(); }
 
 std::string GssapiGate::qualify(std::string principal) const {
   if (!m_impl->realm.empty() && principal.find('@') == std::string::npos) {

@@ -15,8 +15,15 @@
 //  - and the way to the process's one accept thread (shared by the gates of
 //    every generation), on which every gss_accept_sec_context runs, so a
 //    worker never waits on MIT's library (its krb5.conf checks, its crypto).
-//    At most k_max_pending steps wait for it; a step beyond is refused as
-//    busy.
+//    At most k_max_pending steps wait for it; a step beyond is answered
+//    busy at once. A session waits for its step only until its own deadline
+//    (the login budget); the step, and the context it works on, live on
+//    without it. shutdown() stops the thread: zmproxyd calls it after the
+//    workers stopped and before their io_contexts go.
+//
+// A gate is carried over to the next generation while its settings and the
+// keytab file (device, inode, size, modification time) are unchanged: a
+// reload then reads no keytab and asks no reverse name.
 //
 // Thread affinity: thread-safe; step() resumes on the caller's executor.
 
@@ -26,6 +33,7 @@
 #include "lib/net/asio.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,9 +62,27 @@ class GssapiGate {
   // none (principal_from_interface_address, a name without a key).
   std::shared_ptr<const krb5::AcceptorCredentials> credentials(GssService service,
                                                                std::string_view local_ip) const;
-  // One client token into the context, on the gate's thread. A failed step
-  // ("the Kerberos service is busy") when k_max_pending already wait.
-  net::asio::awaitable<krb5::GssStep> step(krb5::GssLogin& login, std::string token);
+  enum class StepOutcome {
+    done,       // `step` is the context's answer (which may be a failure)
+    busy,       // k_max_pending steps wait already: nothing was tried
+    timed_out,  // not answered by the deadline: the context is given up
+    stopped,    // zmproxyd is stopping
+  };
+  struct StepResult {
+    StepOutcome outcome = StepOutcome::stopped;
+    krb5::GssStep step;
+  };
+  // One client token into the context, on the accept thread, waited for
+  // until `deadline`. After timed_out the caller must not use `login` again
+  // (the thread may still hold it).
+  net::asio::awaitable<StepResult> step(std::shared_ptr<krb5::GssLogin> login, std::string token,
+                                        std::chrono::steady_clock::time_point deadline);
+  // Stops the accept thread for good: a running step is finished, queued
+  // ones are dropped. Call after the worker threads stopped, before their
+  // io_contexts are destroyed.
+  static void shutdown();
+  // Whether this gate serves `config` unchanged (see above).
+  bool serves(const config::ProxyConfig& config) const;
   // The principal as looked up: kerberos.default_realm appended when it has
   // no realm.
   std::string qualify(std::string principal) const;

@@ -240,8 +240,12 @@ awaitable<ResolveResult> resolve_gssapi(RouteResolver::Impl& s, RouteQuery q) {
   const LookupRequest request = lookup_request(q, s.settings.secret, s.settings.gssapi_admin_user,
                                                s.settings.gssapi_admin_password);
   if (auto checked = check_gssapi_request(request); !checked) {
-    // Our settings (the lookup admin), not the user's fault.
-    co_return RouteError{Errc::unavailable, "gssapi lookup not sent: " + checked.error().message, 0};
+    // The lookup admin's name or password is our setting, not the user's
+    // fault (unavailable); the principal and authorization identity are the
+    // client's (invalid_argument).
+    const bool ours = checked.error().message.find("Auth-Admin-") != std::string::npos;
+    co_return RouteError{ours ? Errc::unavailable : Errc::invalid_argument,
+                         "gssapi lookup not sent: " + checked.error().message, 0};
   }
   auto answer = co_await s.handlers->ask(q);
   if (auto* err = std::get_if<RouteError>(&answer)) {

@@ -171,12 +171,17 @@ Result<std::shared_ptr<proxy::Generation>> build_generation(
     }
     next->throttle = *gate;
   }
-  // Built anew each generation: a reload reads a renewed keytab.
-  auto gssapi = proxy::GssapiGate::create(c);
-  if (!gssapi) {
-    return tl::unexpected(gssapi.error());
+  // Carried over while [kerberos], the GSSAPI switches and the keytab file
+  // are unchanged; a renewed keytab is read again.
+  if (previous && previous->gssapi && previous->gssapi->serves(c)) {
+    next->gssapi = previous->gssapi;
+  } else {
+    auto gssapi = proxy::GssapiGate::create(c);
+    if (!gssapi) {
+      return tl::unexpected(gssapi.error());
+    }
+    next->gssapi = *gssapi;
   }
-  next->gssapi = *gssapi;
   if (previous && previous->config->server.access_log == c.server.access_log) {
     next->access_log = previous->access_log;
   } else {

@@ -247,6 +247,9 @@ void stop_workers(ProxyServer::Impl& s) {
       w->thread.join();
     }
   }
+  // A Kerberos step still on the accept thread belongs to a session of a
+  // worker: finish or drop it while the workers' io_contexts exist.
+  proxy::GssapiGate::shutdown();
   // Destroy what the workers still hold (relays, sessions) now, while the
   // counters their ConnectionSlots point into are alive.
   s.workers.clear();

@@ -103,6 +103,28 @@ class GssapiHostileClientTest(GssapiLoginBase):
         self.assertTrue(lines[-1].startswith("a3 OK"), lines)
 
 
+    def test_cancel_or_garbage_after_the_last_token_or_the_layer_offer(self):
+        from gss_sasl import b64
+        for when in ("last token", "layer offer"):
+            for answer, reply in ((b"*", b"a1 BAD AUTHENTICATE aborted\r\n"),
+                                  (b"not-base64!", b"a1 BAD [CLIENTBUG] invalid base64\r\n")):
+                s, f = self.connect("imap")
+                f.readline()
+                client = self.client("imap", self.alice)
+                s.sendall(f"a1 AUTHENTICATE GSSAPI {b64(client.first())}\r\n".encode())
+                line = f.readline()  # "+ <the context's last token>" (mutual authentication)
+                self.assertTrue(line.startswith(b"+ "), line)
+                if when == "layer offer":
+                    s.sendall(b64(client.respond(base64.b64decode(line[2:].strip()))).encode() + b"\r\n")
+                    line = f.readline()  # "+ <the wrapped offer>"
+                    self.assertTrue(line.startswith(b"+ "), line)
+                s.sendall(answer + b"\r\n")
+                self.assertEqual(f.readline(), reply, (when, answer))
+                # The session goes on.
+                s.sendall(b"a2 NOOP\r\n")
+                self.assertEqual(f.readline(), b"a2 OK NOOP completed\r\n")
+
+
 class GssapiOffTest(GssapiLoginBase):
     """GSSAPI off for POP3, on for IMAP."""
 

@@ -288,6 +288,46 @@ class GssapiLoginTest(GssapiLoginBase):
                       f"{self.pop_principal}", r.stdout)
 
 
+class GssapiReloadTest(GssapiLoginBase):
+
+    def reload(self):
+        """RELOAD on zmproxyd's control socket (conf/zmproxy.conf as written
+        here, no confgen): its one-line answer."""
+        with socket.socket(socket.AF_UNIX) as c:
+            c.settimeout(30)
+            c.connect(os.path.join(self.home, "run", "zmproxyd.sock"))
+            c.sendall(b"RELOAD\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return data.decode()
+
+    def test_a_reload_keeps_the_keys_and_a_changed_keytab_is_read_again(self):
+        r = self.reload()
+        self.assertTrue(r.startswith("OK"), r)
+        s, f = self.connect("imap")
+        f.readline()
+        self.assertTrue(imap_authenticate(s, f, self.client("imap", self.alice))[-1].startswith("a1 OK"))
+        # The keytab replaced by one without the imap key: the next reload
+        # reads it and is refused, naming the keytab; the proxy keeps serving.
+        os.unlink(self.keytab)
+        self.kdc.keytab(self.keytab, self.pop_principal)
+        service = ensure_service_user()
+        if service is not None:
+            os.chown(self.keytab, 0, service.pw_gid)
+        os.chmod(self.keytab, 0o640)
+        r = self.reload()
+        self.assertTrue(r.startswith("ERROR"), r)
+        self.assertIn("krb5_keytab", r)
+        self.assertIn("imap/mail.zmproxy.test", r)
+        s, f = self.connect("imap")
+        f.readline()
+        self.assertTrue(imap_authenticate(s, f, self.client("imap", self.alice))[-1].startswith("a1 OK"))
+
+
 class GssapiCallerNotAllowedTest(GssapiLoginBase):
     """The lookup handler does not trust this proxy's address."""
     admin_ips = "127.0.0.9"
@@ -342,6 +382,12 @@ class GssapiStartTlsOnlyTest(GssapiLoginBase):
         self.assertIn("LOGINDISABLED", greeting)
         lines = self.imap_command(s, f, "a0", "AUTHENTICATE GSSAPI")
         self.assertTrue(lines[-1].startswith("a0 NO [PRIVACYREQUIRED]"), lines)
+        # Before TLS the pre-login line keeps its 8 KiB (GSSAPI is not offered there).
+        with socket.create_connection(("127.0.0.1", self.ports["imap"]), timeout=30) as c, \
+                c.makefile("rb") as cf:
+            cf.readline()
+            c.sendall(b"x1 AUTHENTICATE GSSAPI " + b"A" * 20000 + b"\r\n")
+            self.assertEqual(cf.readline(), b"* BYE [TOOBIG] command line too long\r\n")
         self.assertTrue(self.imap_command(s, f, "a1", "STARTTLS")[-1].startswith("a1 OK"))
         ctx = ssl.create_default_context()
         ctx.check_hostname = False

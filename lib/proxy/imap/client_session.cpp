@@ -47,14 +47,14 @@ struct Imap {
 
   // Before login, a literal is at most 8 KiB (a password, an ID value), a
   // line 8 KiB and a whole command 16 KiB; a line and a command 64 KiB where
-  // GSSAPI is on, for an AUTHENTICATE GSSAPI whose initial response is a
+  // GSSAPI is offered (gssapi_offered), for an AUTHENTICATE GSSAPI whose initial response is a
   // ticket with a large PAC (Windows caps tokens at 48000 bytes: 64000 in
   // base64).
-  static CommandParser::Limits parser_limits(const config::MailSection& settings) {
+  static CommandParser::Limits parser_limits(const config::MailSection&, bool gssapi) {
     CommandParser::Limits l;
     l.max_literal = 8 * 1024;
-    l.max_line = settings.sasl_gssapi ? 64 * 1024 : 8 * 1024;
-    l.max_command = settings.sasl_gssapi ? 64 * 1024 : 16 * 1024;
+    l.max_line = gssapi ? 64 * 1024 : 8 * 1024;
+    l.max_command = gssapi ? 64 * 1024 : 16 * 1024;
     return l;
   }
 

@@ -7,14 +7,16 @@
 // session_driver.hpp.
 //
 // The exchange: each client token goes into the context on the
-// GssapiGate's thread (a worker never runs MIT's accept); the server's
-// tokens go back as "+ <base64>" challenges. Once the context is complete
+// GssapiGate's accept thread (a worker never runs MIT's accept), waited for
+// within the login's time; a busy thread is "[UNAVAILABLE]", the session
+// going on; the server's tokens go back as "+ <base64>" challenges. Once the context is complete
 // (its last token, if any, answered by an empty response), the server's
 // wrapped security-layer offer (no layer, maximum buffer 0) and the
 // client's wrapped answer carry the authorization identity. Then:
 //   - the gssapi lookup (RouteQuery::gssapi_principal; never cached) maps
 //     the principal to its account and gives a token;
-//   - the user limit of login throttling is checked for the account;
+//   - the user limit of login throttling is checked for the account, before
+//     the mailbox is connected (connect_route);
 //   - the login at the mailbox: Dovecot master user, or X-ZIMBRA with the
 //     token ([kerberos] upstream_login);
 //   - the access log names the account, its detail the principal.
@@ -40,16 +42,6 @@ inline constexpr ReplyText k_gssapi_failed{
 inline constexpr ReplyText k_gssapi_unavailable{
     "NO [UNAVAILABLE] GSSAPI is not available now; try again later or use another mechanism",
     "-ERR [SYS/TEMP] GSSAPI is not available now; try again later or use another mechanism"};
-
-// GSSAPI is offered on this connection: on for the protocol, a key for the
-// address the client reached, and not a clear connection that must start
-// TLS first.
-template <class P>
-bool gssapi_offered(const State<P>& s) {
-  const GssapiGate* gate = s.shared->gssapi.get();
-  return gate != nullptr && gate->offered(P::k_gss_service) && !cleartext_refused(s) &&
-         gate->credentials(P::k_gss_service, s.info.local_ip) != nullptr;
-}
 
 // One client response of the exchange, decoded: nullopt when the session
 // ended (closed, timed out, a line over the limit); `cancelled` when the
@@ -116,19 +108,20 @@ awaitable<void> kerberos_login(State<P>& s, Stream& client, std::string_view tag
   q.protocol = std::string(P::k_protocol.name) + (s.cfg.upstream.ssl ? "ssl" : "");
   q.client_ip = s.info.client_ip;
   q.proxy_ip = s.info.local_ip;
-  auto connected = co_await connect_mailbox(s.shared, q, s.info, P::k_protocol.name);
+  auto resolved = co_await route::resolve(s.shared->resolver, q);
   throttle::Decision before;
-  if (auto* err = std::get_if<route::RouteError>(&connected)) {
+  if (auto* err = std::get_if<route::RouteError>(&resolved)) {
     co_await route_failed(s, client, login, *err, before);
     co_return;
   }
-  auto& mailbox = std::get<MailboxConnection>(connected);
+  route::Route route = std::move(std::get<route::Route>(resolved));
   KerberosUpstreamSettings upstream;
   upstream.form = s.cfg.kerberos.upstream_login == "dovecot-master" ? KerberosUpstreamForm::dovecot_master
                                                                      : KerberosUpstreamForm::zimbra;
   upstream.master_user = s.cfg.kerberos.master_user;
   upstream.master_password = s.cfg.kerberos.master_password;
-  auto built = kerberos_upstream_login(mailbox.route.user, mailbox.route.token, upstream, login.tag);
+  auto built = kerberos_upstream_login(route.user, route.token, upstream, login.tag);
+  route.token.clear();
   if (!built) {
     ZMPROXY_LOG(error, P::k_protocol.name, "{}: GSSAPI login of {} not sent: {}", s.info.client_ip, principal,
                 built.error().message);
@@ -138,21 +131,63 @@ awaitable<void> kerberos_login(State<P>& s, Stream& client, std::string_view tag
     co_return;
   }
   Login upstream_login = std::move(built->login);
-  upstream_login.account = mailbox.route.user;
-  s.info.user = mailbox.route.user;
-  // The user limit, for the account the principal maps to.
+  upstream_login.account = route.user;
+  s.info.user = route.user;
+  // The user limit, for the account the principal maps to, before the
+  // mailbox is connected (a refused or delayed login holds no connection).
   if (!co_await login_allowed(s, client, upstream_login, before)) {
     co_return;
   }
-  route::Route route = mailbox.route;
   route.user = std::move(built->authcid);
-  route.token.clear();
+  auto connected = co_await connect_route(s.shared, std::move(route), s.info);
+  if (auto* err = std::get_if<route::RouteError>(&connected)) {
+    co_await route_failed(s, client, upstream_login, *err, before);
+    co_return;
+  }
+  if (std::holds_alternative<std::monostate>(connected)) {
+    const route::RouteError err{Errc::unavailable, "the mailbox server is not reachable", 0};
+    co_await route_failed(s, client, upstream_login, err, before);
+    co_return;
+  }
+  auto& mailbox = std::get<MailboxConnection>(connected);
   if (auto* plain = std::get_if<std::unique_ptr<tcp::socket>>(&mailbox.stream)) {
-    co_await login_at(s, client, **plain, std::move(upstream_login), std::move(route), before);
+    co_await login_at(s, client, **plain, std::move(upstream_login), std::move(mailbox.route), before);
   } else {
     co_await login_at(s, client, *std::get<std::unique_ptr<TlsStream>>(mailbox.stream),
-                      std::move(upstream_login), std::move(route), before);
+                      std::move(upstream_login), std::move(mailbox.route), before);
   }
+}
+
+// What a response that is not data gets: "*" the abort, bad base64 the
+// CLIENTBUG (an invalid command). nullopt for data.
+template <class P, class Stream>
+awaitable<std::optional<Next>> not_data(State<P>& s, Stream& client, std::string_view tag, const GssResponse& r) {
+  if (r.cancelled) {
+    const std::string text = P::tagged(tag, say<P>(k_sasl_cancelled));
+    co_return co_await reply(s, client, text);
+  }
+  if (!r.error.empty()) {
+    const std::string text = P::tagged(tag, std::string(say<P>(k_sasl_invalid)) + r.error);
+    co_return co_await refuse_command(s, client, text);
+  }
+  co_return std::nullopt;
+}
+
+// The accept thread was busy or slow: the client may try again later; not
+// its failure.
+template <class P, class Stream>
+awaitable<Next> gss_unavailable(State<P>& s, Stream& client, std::string_view tag, bool end) {
+  if (end) {
+    ZMPROXY_LOG(warn, P::k_protocol.name, "{}: GSSAPI login abandoned: the Kerberos accept did not answer "
+                "within the login's time", s.info.client_ip);
+    s.info.outcome = "unavailable";
+  }
+  const std::string text = P::tagged(tag, say<P>(k_gssapi_unavailable));
+  if (end) {
+    co_await send(s, client, text);
+    co_return Next::done;
+  }
+  co_return co_await reply(s, client, text);
 }
 
 // AUTHENTICATE GSSAPI / AUTH GSSAPI. `initial_response`: what followed the
@@ -176,7 +211,7 @@ awaitable<Next> authenticate_gssapi(State<P>& s, Stream& client, std::string_vie
     const std::string text = P::tagged(tag, say<P>(k_no_mechanism));
     co_return co_await reply(s, client, text);
   }
-  krb5::GssLogin context(std::move(keys));
+  auto context = std::make_shared<krb5::GssLogin>(std::move(keys));
   GssResponse response;
   if (initial_response) {
     SaslResponse r = decode_initial_response(*initial_response, k_max_gssapi_response);
@@ -192,20 +227,24 @@ awaitable<Next> authenticate_gssapi(State<P>& s, Stream& client, std::string_vie
     response = std::move(*first);
   }
   for (int steps = 0;; ++steps) {
-    if (response.cancelled) {
-      const std::string text = P::tagged(tag, say<P>(k_sasl_cancelled));
-      co_return co_await reply(s, client, text);
-    }
-    if (!response.error.empty()) {
-      const std::string text = P::tagged(tag, std::string(say<P>(k_sasl_invalid)) + response.error);
-      co_return co_await refuse_command(s, client, text);
+    if (auto done = co_await not_data(s, client, tag, response)) {
+      co_return *done;
     }
     if (steps == krb5::k_max_gss_steps) {
       const std::string_view why = "too many steps";
       co_return co_await gss_refused(s, client, tag, why);
     }
-    awaitable<krb5::GssStep> next = gate->step(context, std::move(response.data));
-    krb5::GssStep step = co_await std::move(next);
+    const auto deadline = Clock::now() + s.wait();
+    awaitable<GssapiGate::StepResult> next = gate->step(context, std::move(response.data), deadline);
+    GssapiGate::StepResult result = co_await std::move(next);
+    if (result.outcome != GssapiGate::StepOutcome::done) {
+      if (result.outcome == GssapiGate::StepOutcome::stopped) {
+        co_return Next::done;
+      }
+      const bool end = result.outcome == GssapiGate::StepOutcome::timed_out;
+      co_return co_await gss_unavailable(s, client, tag, end);
+    }
+    krb5::GssStep& step = result.step;
     if (step.state == krb5::GssStepState::failed) {
       co_return co_await gss_refused(s, client, tag, step.reason);
     }
@@ -217,7 +256,10 @@ awaitable<Next> authenticate_gssapi(State<P>& s, Stream& client, std::string_vie
         if (!last) {
           co_return Next::done;
         }
-        if (last->cancelled || !last->error.empty() || !last->data.empty()) {
+        if (auto done = co_await not_data(s, client, tag, *last)) {
+          co_return *done;
+        }
+        if (!last->data.empty()) {
           const std::string_view why = "the client answered the last token with data";
           co_return co_await gss_refused(s, client, tag, why);
         }
@@ -232,7 +274,7 @@ awaitable<Next> authenticate_gssapi(State<P>& s, Stream& client, std::string_vie
     response = std::move(*more);
   }
   // RFC 4752 section 3.1: the security layer (none) and the authorization identity.
-  auto offer = context.wrapped_layer_offer();
+  auto offer = context->wrapped_layer_offer();
   if (!offer) {
     co_return co_await gss_refused(s, client, tag, offer.error().message);
   }
@@ -241,15 +283,14 @@ awaitable<Next> authenticate_gssapi(State<P>& s, Stream& client, std::string_vie
   if (!answer) {
     co_return Next::done;
   }
-  if (answer->cancelled) {
-    const std::string text = P::tagged(tag, say<P>(k_sasl_cancelled));
-    co_return co_await reply(s, client, text);
+  if (auto done = co_await not_data(s, client, tag, *answer)) {
+    co_return *done;
   }
-  auto authzid = context.accept_layer_reply(answer->data);
+  auto authzid = context->accept_layer_reply(answer->data);
   if (!authzid) {
     co_return co_await gss_refused(s, client, tag, authzid.error().message);
   }
-  std::string principal = gate->qualify(context.client_principal());
+  std::string principal = gate->qualify(context->client_principal());
   std::string authz = std::move(*authzid);
   co_await kerberos_login(s, client, tag, std::move(principal), std::move(authz));
   co_return Next::done;

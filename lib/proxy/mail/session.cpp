@@ -47,37 +47,46 @@ void strip_suffix(Login& login) {
   }
 }
 
+awaitable<std::variant<MailboxConnection, route::RouteError, std::monostate>> connect_route(
+    std::shared_ptr<const Generation> shared, route::Route route, SessionInfo& info) {
+  const auto& cfg = *shared->config;
+  info.upstream = route.host + ":" + std::to_string(route.port);
+  auto socket = co_await connect_upstream(route.host, route.port, cfg.upstream.connect_timeout);
+  if (socket && !cfg.upstream.ssl) {
+    co_return MailboxConnection{std::move(route), std::make_unique<tcp::socket>(std::move(*socket))};
+  }
+  if (socket) {
+    auto stream = std::make_unique<TlsStream>(std::move(*socket), *shared->client_tls);
+    if (tls::expect_upstream(stream->native_handle(), route.host, !cfg.upstream.allow_untrusted_certs) &&
+        co_await handshake(*stream, asio::ssl::stream_base::client, cfg.upstream.connect_timeout)) {
+      co_return MailboxConnection{std::move(route), std::move(stream)};
+    }
+    if (const std::string why = tls::certificate_failure(stream->native_handle()); !why.empty()) {
+      // Not a moved mailbox: asking again would find the same server. The
+      // login stops here, before any credential is sent; the session logs
+      // this text (one line) and answers UNAVAILABLE.
+      co_return route::RouteError{Errc::unavailable,
+                                  tls::untrusted_upstream_message(info.upstream, why, cfg.upstream.ca_file), 0};
+    }
+  }
+  co_return std::monostate{};
+}
+
 awaitable<std::variant<MailboxConnection, route::RouteError>> connect_mailbox(
     std::shared_ptr<const Generation> shared, route::RouteQuery query, SessionInfo& info,
     const char* component) {
-  const auto& cfg = *shared->config;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto resolved = co_await route::resolve(shared->resolver, query);
     if (auto* err = std::get_if<route::RouteError>(&resolved)) {
       co_return *err;
     }
-    const route::Route route = std::get<route::Route>(resolved);
-    info.upstream = route.host + ":" + std::to_string(route.port);
-    auto socket = co_await connect_upstream(route.host, route.port, cfg.upstream.connect_timeout);
-    if (socket && !cfg.upstream.ssl) {
-      co_return MailboxConnection{route, std::make_unique<tcp::socket>(std::move(*socket))};
+    route::Route route = std::get<route::Route>(resolved);
+    auto connected = co_await connect_route(shared, std::move(route), info);
+    if (auto* mailbox = std::get_if<MailboxConnection>(&connected)) {
+      co_return std::move(*mailbox);
     }
-    if (socket) {
-      auto stream = std::make_unique<TlsStream>(std::move(*socket), *shared->client_tls);
-      if (tls::expect_upstream(stream->native_handle(), route.host,
-                               !cfg.upstream.allow_untrusted_certs) &&
-          co_await handshake(*stream, asio::ssl::stream_base::client,
-                             cfg.upstream.connect_timeout)) {
-        co_return MailboxConnection{route, std::move(stream)};
-      }
-      if (const std::string why = tls::certificate_failure(stream->native_handle()); !why.empty()) {
-        // Not a moved mailbox: asking again would find the same server. The
-        // login stops here, before any credential is sent; the session logs
-        // this text (one line) and answers UNAVAILABLE.
-        co_return route::RouteError{
-            Errc::unavailable,
-            tls::untrusted_upstream_message(info.upstream, why, cfg.upstream.ca_file), 0};
-      }
+    if (auto* err = std::get_if<route::RouteError>(&connected)) {
+      co_return std::move(*err);
     }
     // The mailbox may have moved: forget the route and ask once more.
     ZMPROXY_LOG(warn, component, "{}: cannot connect to {} for {}", info.client_ip, info.upstream,

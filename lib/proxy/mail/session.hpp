@@ -58,6 +58,13 @@ struct MailboxConnection {
   std::variant<std::unique_ptr<tcp::socket>, std::unique_ptr<TlsStream>> stream;
 };
 
+// Connect to a route's mailbox (TLS handshake and certificate check
+// included): the connection; a RouteError (unavailable) when its TLS
+// certificate is refused; monostate when it does not answer (it may have
+// moved: the caller may look the user up again).
+awaitable<std::variant<MailboxConnection, route::RouteError, std::monostate>> connect_route(
+    std::shared_ptr<const Generation> shared, route::Route route, SessionInfo& info);
+
 // Look the user up and connect to the mailbox (TLS handshake included).
 // When the connection fails, the route is forgotten and looked up once more:
 // a moved mailbox is followed at once. Errors: the lookup's own (not_found,

@@ -11,7 +11,8 @@
 //
 // A protocol P (imap/client_session.cpp, pop3/client_session.cpp) gives:
 //   k_protocol                its names, counters, settings and texts (MailProtocol)
-//   Parser, parser_limits(settings)   its command parser and its limits
+//   Parser, parser_limits(settings, gssapi)   its command parser and its limits
+//   k_gss_service             imap or pop: its Kerberos service name
 //   Dialogue                  its own pre-login state: forget() (at STARTTLS),
 //                             describe(MailboxLoginRequest&) (what the login repeats)
 //   greeting(s), invalid_reply(s, reason), dispatch(s, client, command)
@@ -72,7 +73,7 @@ struct State {
   SessionInfo info{};
   LoginBudget budget;
   std::string in{};  // client bytes not yet parsed
-  typename P::Parser parser{P::parser_limits(settings)};
+  typename P::Parser parser{P::parser_limits(settings, false)};  // fit_parser()
   typename P::Dialogue dialogue{};
   bool tls = false;
   int bad = 0;
@@ -100,6 +101,24 @@ bool starttls_offered(const State<P>& s) {
 template <class P>
 bool cleartext_refused(const State<P>& s) {
   return !s.tls && s.shared->server_tls != nullptr && s.settings.starttls == config::StartTls::only;
+}
+
+// GSSAPI is offered on this connection (gssapi_exchange.hpp): on for the
+// protocol, a key for the address the client reached, and not a clear
+// connection that must start TLS first.
+template <class P>
+bool gssapi_offered(const State<P>& s) {
+  const GssapiGate* gate = s.shared->gssapi.get();
+  return gate != nullptr && gate->offered(P::k_gss_service) && !cleartext_refused(s) &&
+         gate->credentials(P::k_gss_service, s.info.local_ip) != nullptr;
+}
+
+// The command parser, with the limits of what this connection offers now
+// (IMAP takes longer lines where GSSAPI is offered): at the start and after
+// the TLS handshake, with nothing buffered.
+template <class P>
+void fit_parser(State<P>& s) {
+  s.parser = typename P::Parser(P::parser_limits(s.settings, gssapi_offered(s)));
 }
 
 template <class P, class Stream>
@@ -496,6 +515,7 @@ awaitable<void> run_connection(State<P>& s, tcp::socket& socket, bool implicit_t
       TlsStream tls(std::move(socket), *server_tls);
       if (co_await handshake(tls, asio::ssl::stream_base::server, s.wait())) {
         s.tls = true;
+        fit_parser(s);
         co_await dialogue(s, tls, true);
         if (!s.handed_off) {
           co_await tls.async_shutdown(net::use_nothrow);
@@ -510,6 +530,7 @@ awaitable<void> run_connection(State<P>& s, tcp::socket& socket, bool implicit_t
     TlsStream tls(std::move(socket), *server_tls);
     if (co_await handshake(tls, asio::ssl::stream_base::server, s.wait())) {
       s.tls = true;
+      fit_parser(s);
       co_await dialogue(s, tls, false);
     } else {
       s.info.outcome = "tls-failed";
@@ -528,6 +549,7 @@ awaitable<void> run_session(std::shared_ptr<const Generation> shared, tcp::socke
   State<P> s{shared, cfg, settings, counters, describe_peer(socket, implicit_tls ? protocol.tls_name : protocol.name),
              LoginBudget(settings.idle_timeout, settings.login_timeout, Clock::now())};
   s.slot = std::move(slot);
+  fit_parser(s);
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   try {

@@ -44,7 +44,7 @@ struct Pop3 {
   // RFC 5034: an initial response that would make the AUTH line longer than
   // 255 octets goes in a continuation instead; continuations have their own
   // limit (sasl_exchange.hpp, gssapi_exchange.hpp).
-  static CommandParser::Limits parser_limits(const config::MailSection&) { return {}; }
+  static CommandParser::Limits parser_limits(const config::MailSection&, bool) { return {}; }
   static std::string tagged(std::string_view, std::string_view text) { return std::string(text) + "\r\n"; }
   static std::string greeting(const S& s) {
     return s.settings.expose_version ? "+OK zmproxy " + std::string(k_version) + " POP3 ready\r\n"

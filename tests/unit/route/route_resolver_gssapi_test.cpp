@@ -158,6 +158,7 @@ TEST_CASE("gssapi values are checked before anything is sent", "[route][resolver
     Fixture f(false, "", "");
     const RouteError e = std::get<RouteError>(f.gssapi("alice@EXAMPLE.COM"));
     CHECK(e.message == "gssapi lookup not sent: (GSSAPI) missing header field Auth-Admin-User");
+    CHECK(e.code == Errc::unavailable);  // our setting, not the user's failed login
     CHECK(f.asked.empty());
   }
   SECTION("a line break in the admin password") {

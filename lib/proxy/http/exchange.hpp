@@ -46,6 +46,9 @@ struct Attempt {
   bool answered = false;
   bool upstream_error = false;
   bool upstream_timeout = false;
+  // The proxy's own 502 or 504 that the caller sends once it has reported
+  // the failure (so the next request already knows); 0: none.
+  int answer_owed = 0;
 };
 
 // How sending the request went.
@@ -180,8 +183,10 @@ asio::awaitable<bool> relay_response(ClientConnection& c, Client& client, const 
 }
 
 // Run one request/response exchange on `up` (fresh or reused). nullopt:
-// nothing of the answer reached the client and the request may be tried on
-// another connection; else whether the client connection stays open.
+// nothing of the answer reached the client, and the request may be tried on
+// another connection unless a.response_started (then a.answer_owed says
+// which error the caller sends); else whether the client connection stays
+// open.
 template <class Client, class Up>
 asio::awaitable<std::optional<bool>> exchange(ClientConnection& c, Client& client, beast::flat_buffer& cbuf,
                                               RequestParser& rp, const Prepared& prep, Up& up,
@@ -206,13 +211,10 @@ asio::awaitable<std::optional<bool>> exchange(ClientConnection& c, Client& clien
     if (body_sent && rec != beast::error::timeout) {
       // The client's body is gone: the request cannot be tried elsewhere.
       a.response_started = true;
-      co_await send_upstream_error(c, client, req.version(), bhttp::status::bad_gateway);
-      co_return false;
-    }
-    if (rec == beast::error::timeout) {
+      a.answer_owed = 502;
+    } else if (rec == beast::error::timeout) {
       a.response_started = true;
-      co_await send_upstream_error(c, client, req.version(), bhttp::status::gateway_timeout);
-      co_return false;
+      a.answer_owed = 504;
     }
     co_return std::nullopt;
   }

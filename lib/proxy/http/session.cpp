@@ -331,11 +331,16 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
       if (a.answered || a.upstream_timeout || (a.upstream_error && !reused)) {
         report_health(health, tracked, a.answered);
       }
+      if (a.answer_owed != 0) {
+        c.info.outcome = a.answer_owed == 504 ? "gateway-timeout" : "bad-gateway";
+        co_return co_await send_upstream_error(c, client, rp.get().version(),
+                                               static_cast<bhttp::status>(a.answer_owed));
+      }
       if (result) {
         if (a.upstream_reusable) {
           UpstreamPool::of_this_thread().give(pool_key, std::move(conn), net::coarse_now());
         }
-        c.info.outcome = a.upstream_timeout ? "gateway-timeout" : a.answered ? "ok" : "bad-gateway";
+        c.info.outcome = a.answered ? "ok" : "bad-gateway";
         co_return *result;
       }
       if (a.response_started || !reused) {

@@ -1,9 +1,9 @@
 #include "lib/proxy/upstream_health.hpp"
 
-#include <algorithm>
-
 #include "lib/core/address.hpp"
 #include "lib/core/strings.hpp"
+
+#include <algorithm>
 
 namespace zmproxy::proxy {
 
@@ -18,7 +18,8 @@ std::string normalised(std::string_view entry) {
 
 }  // namespace
 
-UpstreamHealth::UpstreamHealth(const std::vector<std::vector<std::string>>& groups, Settings settings)
+UpstreamHealth::UpstreamHealth(const std::vector<std::vector<std::string>>& groups,
+                               Settings settings)
     : m_settings(settings) {
   for (const auto& group : groups) {
     if (group.size() < 2) {
@@ -35,9 +36,10 @@ UpstreamHealth::UpstreamHealth(const std::vector<std::vector<std::string>>& grou
   m_peers = std::make_unique<Peer[]>(m_addresses.size());
 }
 
-std::shared_ptr<UpstreamHealth> UpstreamHealth::carried_over(const std::vector<std::vector<std::string>>& groups,
-                                                             Settings settings,
-                                                             const std::shared_ptr<UpstreamHealth>& previous) {
+std::shared_ptr<UpstreamHealth> UpstreamHealth::carried_over(
+    const std::vector<std::vector<std::string>>& groups,
+    Settings settings,
+    const std::shared_ptr<UpstreamHealth>& previous) {
   auto next = std::make_shared<UpstreamHealth>(groups, settings);
   if (!previous) {
     return next;
@@ -143,7 +145,8 @@ bool UpstreamHealth::is_down(std::size_t i, Clock::time_point now) const {
     return false;
   }
   const std::lock_guard lock(p.m);
-  return p.fails.load(std::memory_order_relaxed) >= static_cast<std::uint32_t>(m_settings.max_fails) &&
+  return p.fails.load(std::memory_order_relaxed) >=
+             static_cast<std::uint32_t>(m_settings.max_fails) &&
          now - p.checked <= m_settings.fail_timeout;
 }
 

@@ -60,9 +60,10 @@ class UpstreamHealth {
   // upstreams forgets nothing, and sessions of either generation report to
   // one table), else a new one that keeps the state of every address
   // `previous` also tracked.
-  static std::shared_ptr<UpstreamHealth> carried_over(const std::vector<std::vector<std::string>>& groups,
-                                                      Settings settings,
-                                                      const std::shared_ptr<UpstreamHealth>& previous);
+  static std::shared_ptr<UpstreamHealth> carried_over(
+      const std::vector<std::vector<std::string>>& groups,
+      Settings settings,
+      const std::shared_ptr<UpstreamHealth>& previous);
 
   // The record of `address` ("host:port", IPv6 in brackets, host case
   // ignored), or k_untracked.

@@ -8,8 +8,8 @@ std::string percent_encode_component(std::string_view text) {
   out.reserve(text.size() + 16);
   for (const char ch : text) {
     const auto u = static_cast<unsigned char>(ch);
-    if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || u == '-' || u == '.' ||
-        u == '_' || u == '~') {
+    if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || u == '-' ||
+        u == '.' || u == '_' || u == '~') {
       out.push_back(ch);
     } else {
       out.push_back('%');
@@ -23,7 +23,10 @@ std::string percent_encode_component(std::string_view text) {
 std::string error_handler_location(std::string_view url, int status, std::string_view upstreams) {
   std::string out(url);
   out.push_back(url.find('?') == std::string_view::npos ? '?' : '&');
-  out.append("err=").append(std::to_string(status)).append("&up=").append(percent_encode_component(upstreams));
+  out.append("err=")
+      .append(std::to_string(status))
+      .append("&up=")
+      .append(percent_encode_component(upstreams));
   return out;
 }
 

@@ -27,7 +27,8 @@ const Groups k_two = {{"mbox1.example.com:8080", "mbox2.example.com:8080"}};
 
 TEST_CASE("health: only addresses of groups of two or more are tracked, case and form ignored",
           "[proxy][health]") {
-  const UpstreamHealth h({{"Mbox1.Example.com:8080", "[::1]:8080"}, {"admin.example.com:7071"}}, {});
+  const UpstreamHealth h({{"Mbox1.Example.com:8080", "[::1]:8080"}, {"admin.example.com:7071"}},
+                         {});
   CHECK(h.size() == 2);
   CHECK(h.find("mbox1.example.com:8080") != UpstreamHealth::k_untracked);
   CHECK(h.find("MBOX1.example.com:8080") != UpstreamHealth::k_untracked);
@@ -38,8 +39,9 @@ TEST_CASE("health: only addresses of groups of two or more are tracked, case and
   CHECK(UpstreamHealth({{"a:1", "b:2"}, {"a:1", "c:3"}}, {}).size() == 3);
 }
 
-TEST_CASE("health: max_fails 1: one failure leaves it out for fail_timeout, then one request tries it",
-          "[proxy][health]") {
+TEST_CASE(
+    "health: max_fails 1: one failure leaves it out for fail_timeout, then one request tries it",
+    "[proxy][health]") {
   FakeClock clock;
   UpstreamHealth h(k_two, {1, 10s});
   const std::size_t a = h.find("mbox1.example.com:8080");
@@ -75,7 +77,8 @@ TEST_CASE("health: max_fails 1: one failure leaves it out for fail_timeout, then
   }
 }
 
-TEST_CASE("health: max_fails 3 counts failures within fail_timeout of each other", "[proxy][health]") {
+TEST_CASE("health: max_fails 3 counts failures within fail_timeout of each other",
+          "[proxy][health]") {
   FakeClock clock;
   UpstreamHealth h(k_two, {3, 10s});
   const std::size_t a = h.find("mbox1.example.com:8080");
@@ -116,9 +119,11 @@ TEST_CASE("health: max_fails 3 counts failures within fail_timeout of each other
   }
 }
 
-TEST_CASE("health: max_fails 0 or fail_timeout 0: never down; untracked: always usable", "[proxy][health]") {
+TEST_CASE("health: max_fails 0 or fail_timeout 0 is never down, an untracked address always usable",
+          "[proxy][health]") {
   FakeClock clock;
-  for (const UpstreamHealth::Settings s : {UpstreamHealth::Settings{0, 10s}, UpstreamHealth::Settings{1, 0s}}) {
+  for (const UpstreamHealth::Settings s :
+       {UpstreamHealth::Settings{0, 10s}, UpstreamHealth::Settings{1, 0s}}) {
     UpstreamHealth h(k_two, s);
     const std::size_t a = h.find("mbox1.example.com:8080");
     for (int i = 0; i < 10; ++i) {
@@ -132,7 +137,8 @@ TEST_CASE("health: max_fails 0 or fail_timeout 0: never down; untracked: always 
   CHECK(h.try_use(UpstreamHealth::k_untracked, clock.now));
 }
 
-TEST_CASE("health: a reload keeps the table, or the state of every surviving address", "[proxy][health]") {
+TEST_CASE("health: a reload keeps the table, or the state of every surviving address",
+          "[proxy][health]") {
   FakeClock clock;
   auto first = UpstreamHealth::carried_over(k_two, {1, 10s}, nullptr);
   const std::size_t a = first->find("mbox1.example.com:8080");
@@ -140,7 +146,8 @@ TEST_CASE("health: a reload keeps the table, or the state of every surviving add
   // Same addresses, same settings: the same table.
   CHECK(UpstreamHealth::carried_over(k_two, {1, 10s}, first) == first);
   // A third server added: a new table, mbox1 still down in it, the new one up.
-  const Groups three = {{"mbox1.example.com:8080", "mbox2.example.com:8080", "mbox3.example.com:8080"}};
+  const Groups three = {
+      {"mbox1.example.com:8080", "mbox2.example.com:8080", "mbox3.example.com:8080"}};
   auto second = UpstreamHealth::carried_over(three, {1, 10s}, first);
   CHECK(second != first);
   CHECK(second->is_down(second->find("mbox1.example.com:8080"), clock.now));

@@ -13,7 +13,8 @@ TEST_CASE("error handler URL: err and up appended, the upstreams encoded", "[htt
         "https://errors.example.com/50x?lang=en&err=504&up=%5B%3A%3A1%5D%3A8080");
   CHECK(error_handler_location("http://e.example/", 502, "") == "http://e.example/?err=502&up=");
   // Two tried, as nginx's $upstream_addr lists them.
-  CHECK(error_handler_location("http://e.example/", 502, "a:1, b:2") == "http://e.example/?err=502&up=a%3A1%2C%20b%3A2");
+  CHECK(error_handler_location("http://e.example/", 502, "a:1, b:2") ==
+        "http://e.example/?err=502&up=a%3A1%2C%20b%3A2");
 }
 
 TEST_CASE("error handler URL: nothing in an upstream name ends the field or adds a URL part",
@@ -22,8 +23,9 @@ TEST_CASE("error handler URL: nothing in an upstream name ends the field or adds
   const std::string encoded = percent_encode_component(hostile);
   for (std::size_t i = 0; i < encoded.size(); ++i) {
     const char ch = encoded[i];
-    const bool unreserved = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                            ch == '-' || ch == '.' || ch == '_' || ch == '~';
+    const bool unreserved = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                            (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+                            ch == '~';
     INFO(i << ": " << ch);
     CHECK((unreserved || ch == '%'));
   }

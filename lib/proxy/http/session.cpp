@@ -340,7 +340,7 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
         if (a.upstream_reusable) {
           UpstreamPool::of_this_thread().give(pool_key, std::move(conn), net::coarse_now());
         }
-        c.info.outcome = a.answered ? "ok" : "bad-gateway";
+        c.info.outcome = "ok";
         co_return *result;
       }
       if (a.response_started || !reused) {

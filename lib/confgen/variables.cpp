@@ -333,6 +333,11 @@ void add_switches(Variables& vars, const Effective& eff, const localconfig::Loca
   const long long auth_idle = lc.integer("imap_authenticated_max_idle_time", 1800) + 300;
   vars["imap.authenticated_idle_timeout"] =
       derived(toml_string(std::to_string(auth_idle) + "s"), true);
+  // Zimbra's NoOp and WaitSet locations: the mailbox's longest wait plus 20 s.
+  const long long noop = lc.integer("zimbra_noop_max_timeout", 1200) + 20;
+  vars["http.noop_timeout"] = derived(toml_string(std::to_string(noop) + "s"), true);
+  const long long waitset = lc.integer("zimbra_waitset_max_request_timeout", 1200) + 20;
+  vars["http.waitset_timeout"] = derived(toml_string(std::to_string(waitset) + "s"), true);
 }
 
 }  // namespace

@@ -124,6 +124,36 @@ void read_domain_public_services(Reader& r, const toml::table&, const toml::node
   }
 }
 
+void read_max_fails(Reader& r, const toml::table&, const toml::node& n, const std::string& path,
+                    HttpSection& h) {
+  std::int64_t v = 0;
+  if (r.read_count(n, path, v, "expected a number of failures (0 = never left out; zimbraMailProxyMaxFails)")) {
+    if (v > 1'000'000) {
+      r.fail_at(n, path, "expected at most 1000000 failures (zimbraMailProxyMaxFails)");
+      return;
+    }
+    h.max_fails = static_cast<int>(v);
+  }
+}
+
+// "" or an absolute http(s) URL of visible ASCII: it becomes a Location.
+void read_error_handler_url(Reader& r, const toml::table&, const toml::node& n, const std::string& path,
+                            HttpSection& h) {
+  if (!r.read(n, path, h.error_handler_url) || h.error_handler_url.empty()) {
+    return;
+  }
+  const std::string& u = h.error_handler_url;
+  const bool visible = std::all_of(u.begin(), u.end(), [](char ch) {
+    return static_cast<unsigned char>(ch) > 0x20 && static_cast<unsigned char>(ch) < 0x7f;
+  });
+  if (!visible || !(core::istarts_with(u, "http://") || core::istarts_with(u, "https://")) ||
+      u.find('#') != std::string::npos) {
+    r.fail_at(n, path,
+              "'" + u + "' is not an http:// or https:// URL without spaces or a fragment "
+              "(zmprov mcf zimbraReverseProxyErrorHandlerURL ...)");
+  }
+}
+
 // The localconfig string as rendered ("a, b c"), or an array.
 void read_trusted_proxies(Reader& r, const toml::table&, const toml::node& n,
                           const std::string& path, HttpSection& h) {
@@ -272,6 +302,11 @@ const Key<HttpSection> k_http_keys[] = {
     {"body_timeout", field<&HttpSection::body_timeout>},
     {"body_min_rate", read_body_min_rate},
     {"tunnel_idle_timeout", field<&HttpSection::tunnel_idle_timeout>},
+    {"max_fails", read_max_fails},
+    {"fail_timeout", field<&HttpSection::fail_timeout>},
+    {"noop_timeout", field<&HttpSection::noop_timeout>},
+    {"waitset_timeout", field<&HttpSection::waitset_timeout>},
+    {"error_handler_url", read_error_handler_url},
 };
 
 const Key<ThrottleSection> k_throttle_keys[] = {

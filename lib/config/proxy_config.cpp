@@ -30,7 +30,9 @@ Result<void> check_limits(const ProxyConfig& c, const std::string& f) {
                                {"pop3.login_timeout", c.pop3.login_timeout},
                                {"http.client_timeout", c.http.client_timeout},
                                {"http.body_timeout", c.http.body_timeout},
-                               {"http.tunnel_idle_timeout", c.http.tunnel_idle_timeout}}) {
+                               {"http.tunnel_idle_timeout", c.http.tunnel_idle_timeout},
+                               {"http.noop_timeout", c.http.noop_timeout},
+                               {"http.waitset_timeout", c.http.waitset_timeout}}) {
     if (d.count() <= 0) {
       return fail(Errc::invalid_argument, f + key + " must be longer than 0");
     }

@@ -121,6 +121,17 @@ struct HttpSection {
   milliseconds body_timeout{60'000};            // zmproxy_http_body_timeout
   std::int64_t body_min_rate = 500;             // zmproxy_http_body_min_rate
   milliseconds tunnel_idle_timeout{3'600'000};  // zmproxy_http_tunnel_idle_timeout: both ways idle
+  // Passive upstream health, per-path timeouts, error pages (issue 17;
+  // man/zmproxy.conf.5, zmproxyd(8) WEB PROXY). An upstream of a group of
+  // two or more that fails max_fails times (connect, TLS, reset or timeout
+  // before the answer's header) is left out for fail_timeout (0 = never).
+  int max_fails = 1;                      // zimbraMailProxyMaxFails
+  milliseconds fail_timeout{10'000};      // zimbraMailProxyReconnectTimeout
+  milliseconds noop_timeout{1'220'000};   // localconfig zimbra_noop_max_timeout + 20 s
+  milliseconds waitset_timeout{1'220'000};  // localconfig zimbra_waitset_max_request_timeout + 20 s
+  // The proxy's own 502/504 answers become a 302 to
+  // "<url>?err=<code>&up=<upstream>" ("" = a built-in page).
+  std::string error_handler_url;          // zimbraReverseProxyErrorHandlerURL
 };
 
 // Login throttling (issue 15; man/zmproxy.conf.5 [throttle]). Zimbra's

@@ -9,6 +9,7 @@
 #include "lib/proxy/counters.hpp"
 #include "lib/proxy/gssapi_gate.hpp"
 #include "lib/proxy/throttle_gate.hpp"
+#include "lib/proxy/upstream_health.hpp"
 #include "lib/route/route_resolver.hpp"
 #include "lib/tls/tls_context.hpp"
 
@@ -28,6 +29,9 @@ struct Generation {
   std::shared_ptr<GssapiGate> gssapi;      // null: no mail protocol offers GSSAPI
   int http_port = 0;   // the web listeners' bound ports (for redirects)
   int https_port = 0;
+  // The web upstreams' passive health (max_fails / fail_timeout); never
+  // null. Carried over by reloads (upstream_health.hpp).
+  std::shared_ptr<UpstreamHealth> web_health;
 };
 
 }  // namespace zmproxy::proxy

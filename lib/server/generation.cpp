@@ -188,6 +188,12 @@ Result<std::shared_ptr<proxy::Generation>> build_generation(
     next->access_log = std::make_shared<log::AccessLog>(
         c.server.access_log.empty() ? std::filesystem::path() : c.path(c.server.access_log));
   }
+  // Kept across reloads (the same table while the upstreams and their
+  // settings are unchanged; else each surviving address keeps its state): a
+  // reload must not send requests again to a server just found down.
+  next->web_health = proxy::UpstreamHealth::carried_over(
+      {c.http.upstreams, c.http.admin_upstreams}, {c.http.max_fails, c.http.fail_timeout},
+      previous ? previous->web_health : nullptr);
   if (c.http.enabled && c.http.strict_server_name && c.http.server_names.empty()) {
     ZMPROXY_LOG(warn, "proxy",
                 "http.strict_server_name is on but http.server_names is empty: every Host is "

@@ -52,6 +52,9 @@ struct ClientConnection {
   bool peer_trusted = false;  // the peer is in http.trusted_proxies
   proxy::ProtocolCounters& counters;  // the listener's (requests refused by login throttling)
   WebLogin login;  // the current request's, if it logs in (kept for its capacity)
+  // The upstreams the current request tried or found down, ", " between
+  // them (nginx's $upstream_addr): the `up` of an error redirect.
+  std::string tried;
 };
 
 }  // namespace zmproxy::proxy::http

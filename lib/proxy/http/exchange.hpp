@@ -40,6 +40,15 @@ struct Prepared {
 struct Attempt {
   bool upstream_reusable = false;  // the upstream connection may be kept
   bool response_started = false;   // something of an answer reached the client
+  // For passive health (upstream_health.hpp): the mailbox's header came; or
+  // writing the request or reading the header failed (a close or reset), or
+  // the header did not come within the read timeout.
+  bool answered = false;
+  bool upstream_error = false;
+  bool upstream_timeout = false;
+  // The proxy's own 502 or 504 that the caller sends once it has reported
+  // the failure (so the next request already knows); 0: none.
+  int answer_owed = 0;
 };
 
 // How sending the request went.
@@ -68,6 +77,8 @@ asio::awaitable<Sent> send_request(ClientConnection& c, Client& client, beast::f
     hec = deadline.result(write_ec);
   }
   if (hec) {
+    a.upstream_error = true;
+    a.upstream_timeout = hec == beast::error::timeout;
     co_return Sent::retry;  // stale pooled connection or dead server: retry elsewhere
   }
   if (prep.expect_continue && !rp.is_done()) {
@@ -172,8 +183,10 @@ asio::awaitable<bool> relay_response(ClientConnection& c, Client& client, const 
 }
 
 // Run one request/response exchange on `up` (fresh or reused). nullopt:
-// nothing of the answer reached the client and the request may be tried on
-// another connection; else whether the client connection stays open.
+// nothing of the answer reached the client, and the request may be tried on
+// another connection unless a.response_started (then a.answer_owed says
+// which error the caller sends); else whether the client connection stays
+// open.
 template <class Client, class Up>
 asio::awaitable<std::optional<bool>> exchange(ClientConnection& c, Client& client, beast::flat_buffer& cbuf,
                                               RequestParser& rp, const Prepared& prep, Up& up,
@@ -193,22 +206,20 @@ asio::awaitable<std::optional<bool>> exchange(ClientConnection& c, Client& clien
                                                                   req.method() == bhttp::verb::head,
                                                                   prep.read_timeout)) {
     a.upstream_reusable = false;
+    a.upstream_timeout = rec == beast::error::timeout;
+    a.upstream_error = !a.upstream_timeout;
     if (body_sent && rec != beast::error::timeout) {
       // The client's body is gone: the request cannot be tried elsewhere.
       a.response_started = true;
-      co_await send_simple(c, client, req.version(), bhttp::status::bad_gateway,
-                           "The mailbox server closed the connection.", false, {});
-      co_return false;
-    }
-    if (rec == beast::error::timeout) {
+      a.answer_owed = 502;
+    } else if (rec == beast::error::timeout) {
       a.response_started = true;
-      co_await send_simple(c, client, req.version(), bhttp::status::gateway_timeout,
-                           "The mailbox server did not answer in time.", false, {});
-      co_return false;
+      a.answer_owed = 504;
     }
     co_return std::nullopt;
   }
   a.response_started = true;
+  a.answered = true;
   auto& res = resp->get();
   c.status = static_cast<int>(res.result_int());
   co_await count_login(c);  // before the client sees the verdict (login_throttling.hpp)
@@ -217,8 +228,7 @@ asio::awaitable<std::optional<bool>> exchange(ClientConnection& c, Client& clien
   if (switching && !prep.upgrade) {
     // A switch nobody asked for: the bytes after it are not HTTP.
     a.upstream_reusable = false;
-    co_await send_simple(c, client, req.version(), bhttp::status::bad_gateway,
-                         "The mailbox server switched protocols unasked.", false, {});
+    co_await send_upstream_error(c, client, req.version(), bhttp::status::bad_gateway);
     co_return false;
   }
   rewrite_response_header(c, req, res, t);

@@ -29,6 +29,7 @@
 #include "lib/net/stream_io.hpp"
 #include "lib/proxy/http/body_pace.hpp"
 #include "lib/proxy/http/client_connection.hpp"
+#include "lib/proxy/http/error_page.hpp"
 #include "lib/proxy/http/header_arena.hpp"
 
 namespace zmproxy::proxy::http {
@@ -100,6 +101,22 @@ asio::awaitable<bool> send_simple(ClientConnection& c, Stream& client, unsigned 
   auto [ec, n] = co_await bhttp::async_write(client, res, net::use_nothrow);
   c.info.bytes_out += n;
   co_return !ec && !deadline.expired() && keep_alive;
+}
+
+// The proxy's own 502 or 504 when a mailbox web server failed (Zimbra's
+// error_page, error_page.hpp): a 302 to http.error_handler_url with err and
+// up (c.tried), else the built-in page. Both carry the configured fields;
+// the connection closes.
+template <class Stream>
+asio::awaitable<bool> send_upstream_error(ClientConnection& c, Stream& client, unsigned version,
+                                          bhttp::status status) {
+  const int code = static_cast<int>(status);
+  if (c.cfg.http.error_handler_url.empty()) {
+    co_return co_await send_simple(c, client, version, status, upstream_error_text(code), false, {});
+  }
+  const std::array<std::pair<std::string, std::string>, 1> location{
+      {{"Location", error_handler_location(c.cfg.http.error_handler_url, code, c.tried)}}};
+  co_return co_await send_simple(c, client, version, bhttp::status::found, "Moved.", false, location);
 }
 
 // A message header as it goes out: the start line, then the fields in

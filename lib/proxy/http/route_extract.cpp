@@ -457,10 +457,22 @@ std::size_t ip_hash(std::string_view client_ip, std::size_t peers, std::size_t a
   return hash % peers;
 }
 
-bool is_long_poll(std::string_view path) {
+ReadTimeoutKind read_timeout_kind(std::string_view path) {
   path = path.substr(0, path.find('?'));
-  return core::istarts_with(path, k_activesync_prefix) || path.starts_with("/service/soap/NoOpRequest") ||
-         path.starts_with("/service/soap/WaitSetRequest") || core::istarts_with(path, k_ews_prefix);
+  if (core::istarts_with(path, k_activesync_prefix) || core::istarts_with(path, k_ews_prefix)) {
+    return ReadTimeoutKind::polling;
+  }
+  if (path.starts_with("/service/soap/NoOpRequest")) {
+    return ReadTimeoutKind::noop;
+  }
+  if (path.starts_with("/service/soap/WaitSetRequest")) {
+    return ReadTimeoutKind::waitset;
+  }
+  return ReadTimeoutKind::read;
+}
+
+bool is_long_poll(std::string_view path) {
+  return read_timeout_kind(path) != ReadTimeoutKind::read;
 }
 
 bool has_raw_crlf_escape(std::string_view target) {

@@ -80,6 +80,14 @@ std::size_t ip_hash(std::string_view client_ip, std::size_t peers, std::size_t a
 // string, if present, is ignored.
 bool is_long_poll(std::string_view path);
 
+// Which upstream read timeout a location has (Zimbra's nginx locations):
+// polling for ActiveSync and EWS (zimbraReverseProxyUpstreamPollingTimeout),
+// noop for /service/soap/NoOpRequest and waitset for
+// /service/soap/WaitSetRequest (localconfig + 20 s), else read
+// (zimbraReverseProxyUpstreamReadTimeout). The same prefixes as is_long_poll.
+enum class ReadTimeoutKind { read, polling, noop, waitset };
+ReadTimeoutKind read_timeout_kind(std::string_view path);
+
 // True when the raw request-target contains %0A or %0D (any case), or a raw
 // CR or LF byte: such requests get 403 (ZBUG-2706, §9 #4).
 bool has_raw_crlf_escape(std::string_view target);

@@ -20,6 +20,7 @@
 #include "lib/proxy/http/upstream_pool.hpp"
 #include "lib/proxy/session_info.hpp"
 #include "lib/proxy/throttle_gate.hpp"
+#include "lib/proxy/upstream_health.hpp"
 #include "lib/route/lookup_handler.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 #include "lib/tls/upstream_verify.hpp"
@@ -202,8 +203,7 @@ Prepared prepare(ClientConnection& c, Request& req, std::string_view target, std
                  bhttp::token_list{req[bhttp::field::connection]}.exists("upgrade") &&
                  bhttp::token_list{req[bhttp::field::upgrade]}.exists("websocket");
   prep.expect_continue = core::iequals(req[bhttp::field::expect], "100-continue");
-  const std::string_view path(target.data(), std::min(target.size(), target.find('?')));
-  prep.read_timeout = is_long_poll(path) ? c.cfg.http.poll_timeout : c.cfg.http.read_timeout;
+  prep.read_timeout = upstream_read_timeout(c.cfg.http, target);
   ForwardingInput fwd;
   fwd.peer_ip = c.info.client_ip;
   fwd.scheme = c.tls ? "https" : "http";
@@ -263,14 +263,46 @@ awaitable<std::unique_ptr<UpstreamConn>> open_upstream(ClientConnection& c, cons
   co_return conn;
 }
 
+// What an attempt at upstream `tracked` (of `health`, may be untracked)
+// tells its passive health; the change is logged once.
+void report_health(UpstreamHealth* health, std::size_t tracked, bool ok) {
+  if (health == nullptr || tracked == UpstreamHealth::k_untracked) {
+    return;
+  }
+  const auto change = ok ? health->succeeded(tracked) : health->failed(tracked, Clock::now());
+  if (change == UpstreamHealth::Change::down) {
+    const auto& s = health->settings();
+    ZMPROXY_LOG(warn, "http",
+                "web upstream {} is left out for {} ms after {} failure(s) (zimbraMailProxyMaxFails, "
+                "zimbraMailProxyReconnectTimeout)",
+                health->address(tracked), s.fail_timeout.count(), s.max_fails);
+  } else if (change == UpstreamHealth::Change::up) {
+    ZMPROXY_LOG(info, "http", "web upstream {} answers again", health->address(tracked));
+  }
+}
+
 // The request to the first target that takes it, on a kept connection if
 // there is one (once more on a fresh one if the kept one turns out closed).
-// A looked-up route that failed is forgotten, so the next request asks
-// again. Whether the client connection stays open.
+// A target whose upstream is down (upstream_health.hpp) is skipped: IP hash
+// moves to the next one; a looked-up route has no other, so the request gets
+// a 502 at once (nginx's "no live upstreams"). A looked-up route that failed
+// is forgotten, so the next request asks again. Whether the client
+// connection stays open.
 template <class Client>
 awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer& cbuf, RequestParser& rp,
                         const Prepared& prep, const std::vector<Target>& targets, const RouteKey& key) {
+  UpstreamHealth* health = c.shared->web_health.get();
+  c.tried.clear();
   for (const Target& t : targets) {
+    const std::string address = t.address();
+    c.tried.append(c.tried.empty() ? "" : ", ").append(address);
+    const std::size_t tracked = health != nullptr ? health->find(address) : UpstreamHealth::k_untracked;
+    if (tracked != UpstreamHealth::k_untracked && !health->try_use(tracked, Clock::now())) {
+      if (!t.from_ip_hash) {
+        break;
+      }
+      continue;
+    }
     // A kept TLS connection holds its SSL_CTX, so no new one can take its
     // address while the old pool lives.
     const std::string pool_key = upstream_pool_key(
@@ -282,10 +314,11 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
       if (!conn) {
         conn = co_await open_upstream(c, t);
         if (!conn) {
+          report_health(health, tracked, false);
           break;  // this server is down: next target, if any
         }
       }
-      c.info.upstream = t.address();
+      c.info.upstream = address;
       Attempt a;
       std::optional<bool> result;
       if (auto* p = std::get_if<std::unique_ptr<PlainStream>>(&conn->stream)) {
@@ -293,6 +326,15 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
       } else {
         result = co_await exchange(c, client, cbuf, rp, prep, *std::get<std::unique_ptr<TlsStream>>(conn->stream),
                                    conn->buffer, t, a);
+      }
+      // A kept connection the server had closed says nothing of the server.
+      if (a.answered || a.upstream_timeout || (a.upstream_error && !reused)) {
+        report_health(health, tracked, a.answered);
+      }
+      if (a.answer_owed != 0) {
+        c.info.outcome = a.answer_owed == 504 ? "gateway-timeout" : "bad-gateway";
+        co_return co_await send_upstream_error(c, client, rp.get().version(),
+                                               static_cast<bhttp::status>(a.answer_owed));
       }
       if (result) {
         if (a.upstream_reusable) {
@@ -312,8 +354,7 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
     }
   }
   c.info.outcome = "bad-gateway";
-  co_return co_await send_simple(c, client, rp.get().version(), bhttp::status::bad_gateway,
-                                 "The mailbox server is not reachable; try again later.", false, {});
+  co_return co_await send_upstream_error(c, client, rp.get().version(), bhttp::status::bad_gateway);
 }
 
 // One request: read, screened, routed, forwarded. Whether the client
@@ -361,8 +402,8 @@ awaitable<bool> serve_request(ClientConnection& c, Client& client, beast::flat_b
                                    "This address may not use this domain.", false, {});
   }
   if (targets->empty()) {
-    co_return co_await send_simple(c, client, version, bhttp::status::bad_gateway,
-                                   "No mailbox server is configured for this request.", false, {});
+    c.tried.clear();
+    co_return co_await send_upstream_error(c, client, version, bhttp::status::bad_gateway);
   }
   const Prepared prep = prepare(c, req, target, host);
   co_return co_await forward(c, client, cbuf, rp, prep, *targets, key);
@@ -457,6 +498,7 @@ awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp
                      {},
                      false,
                      shared->counters->of(protocol),
+                     {},
                      {}};
   c.peer_trusted = !c.cfg.http.trusted_proxies.empty() &&
                    route::ip_allowed(c.info.client_ip, c.cfg.http.trusted_proxies);

@@ -59,6 +59,20 @@ Target routed_target(const route::Route& found, const RouteKey& key) {
                                                                             : std::string()};
 }
 
+std::chrono::milliseconds upstream_read_timeout(const config::HttpSection& h, std::string_view path) {
+  switch (read_timeout_kind(path)) {
+    case ReadTimeoutKind::polling:
+      return h.poll_timeout;
+    case ReadTimeoutKind::noop:
+      return h.noop_timeout;
+    case ReadTimeoutKind::waitset:
+      return h.waitset_timeout;
+    case ReadTimeoutKind::read:
+      break;
+  }
+  return h.read_timeout;
+}
+
 std::string upstream_pool_key(const void* client_tls, const Target& t) {
   return (client_tls != nullptr ? fmt::format("s{}:", client_tls) : "p:") + t.address();
 }

@@ -6,6 +6,7 @@
 //
 // Thread affinity: none (pure functions).
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,11 @@ route::RouteQuery route_query(const RouteKey& key, bool upstream_ssl, bool admin
 // The target of a looked-up route; a route found by a user name
 // ("user@domain") carries the domain in lower case.
 Target routed_target(const route::Route& found, const RouteKey& key);
+
+// How long the mailbox may take to answer a request for `path` (a query is
+// ignored): http.poll_timeout, noop_timeout, waitset_timeout or read_timeout
+// by read_timeout_kind.
+std::chrono::milliseconds upstream_read_timeout(const config::HttpSection& h, std::string_view path);
 
 // Kept connections to `t`: one pool per address and, with TLS, per client
 // context (the SSL_CTX that verified them; null for plain connections), so a

@@ -91,6 +91,8 @@ TEST_CASE("collect_variables: route, web, TLS and switches from a small store", 
   CHECK(v.at("ssl.crt").text == "\"conf/zmproxy.crt\"");
   // Switches and the localconfig.
   CHECK(v.at("imap.authenticated_idle_timeout").text == "\"2100s\"");
+  CHECK(v.at("http.noop_timeout").text == "\"1220s\"");  // zimbra_noop_max_timeout + 20 s
+  CHECK(v.at("http.waitset_timeout").text == "\"1220s\"");
   CHECK(v.at("zimbra_server_hostname").text == "proxy.example.com");
   CHECK(v.at("zimbra_server_hostname").source == "localconfig");
   CHECK(v.at("zimbraReverseProxyLookupTarget").source == "default");

@@ -52,6 +52,41 @@ TEST_CASE("bad web security limits are refused with one line naming the key", "[
   CHECK_THAT(cfg.error().message, Catch::Contains("http.tunnel_idle_timeout"));
 }
 
+TEST_CASE("web upstream health, long-poll timeouts and the error handler", "[config][http]") {
+  auto cfg = parse("");
+  REQUIRE(cfg);
+  CHECK((*cfg)->http.max_fails == 1);
+  CHECK((*cfg)->http.fail_timeout == 10s);
+  CHECK((*cfg)->http.noop_timeout == 1220s);
+  CHECK((*cfg)->http.waitset_timeout == 1220s);
+  CHECK((*cfg)->http.error_handler_url.empty());
+  // zimbraMailProxyReconnectTimeout is a string attribute: "10" is seconds.
+  cfg = parse(
+      "[http]\nmax_fails = 0\nfail_timeout = \"30\"\nnoop_timeout = \"620s\"\nwaitset_timeout = \"5m\"\n"
+      "error_handler_url = \"https://errors.example.com/50x.html?lang=en\"\n");
+  REQUIRE(cfg);
+  CHECK((*cfg)->http.max_fails == 0);
+  CHECK((*cfg)->http.fail_timeout == 30s);
+  CHECK((*cfg)->http.noop_timeout == 620s);
+  CHECK((*cfg)->http.waitset_timeout == 300s);
+  CHECK((*cfg)->http.error_handler_url == "https://errors.example.com/50x.html?lang=en");
+  for (const char* bad : {"error_handler_url = \"/errors.html\"", "error_handler_url = \"https://e.example/a b\"",
+                          "error_handler_url = \"https://e.example/\\r\\nX: y\"",
+                          "error_handler_url = \"https://e.example/#x\"", "error_handler_url = \"javascript:x\""}) {
+    INFO(bad);
+    cfg = parse(std::string("[http]\n") + bad + "\n");
+    REQUIRE_FALSE(cfg);
+    CHECK_THAT(cfg.error().message,
+               Catch::Contains("http.error_handler_url") && Catch::Contains("zimbraReverseProxyErrorHandlerURL"));
+  }
+  cfg = parse("[http]\nmax_fails = -1\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("http.max_fails") && Catch::Contains("zimbraMailProxyMaxFails"));
+  cfg = parse("[http]\nnoop_timeout = \"0s\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("http.noop_timeout"));
+}
+
 TEST_CASE("web upstreams are host:port or [IPv6]:port", "[config][http]") {
   auto cfg = parse(
       "[http]\nupstreams = [\"mbox1.example.com:8080\", \"[::1]:8080\", \"10.0.0.1:80\"]\n"

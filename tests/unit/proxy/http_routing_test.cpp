@@ -498,6 +498,21 @@ TEST_CASE("long-poll locations", "[http]") {
   CHECK_FALSE(is_long_poll("/x/Microsoft-Server-ActiveSync"));
 }
 
+TEST_CASE("read timeouts by location: polling, NoOp, WaitSet, else the read timeout", "[http]") {
+  CHECK(read_timeout_kind("/Microsoft-Server-ActiveSync?Cmd=Ping&User=u") == ReadTimeoutKind::polling);
+  CHECK(read_timeout_kind("/microsoft-server-activesync") == ReadTimeoutKind::polling);
+  CHECK(read_timeout_kind("/ews/Exchange.asmx") == ReadTimeoutKind::polling);
+  CHECK(read_timeout_kind("/EWS/EXCHANGE.ASMX?x") == ReadTimeoutKind::polling);
+  CHECK(read_timeout_kind("/service/soap/NoOpRequest") == ReadTimeoutKind::noop);
+  CHECK(read_timeout_kind("/service/soap/NoOpRequest?wait=1") == ReadTimeoutKind::noop);
+  CHECK(read_timeout_kind("/service/soap/WaitSetRequest") == ReadTimeoutKind::waitset);
+  CHECK(read_timeout_kind("/service/soap/noOpRequest") == ReadTimeoutKind::read);  // nginx's ^~ is exact
+  CHECK(read_timeout_kind("/service/soap/SearchRequest") == ReadTimeoutKind::read);
+  CHECK(read_timeout_kind("/?x=/service/soap/NoOpRequest") == ReadTimeoutKind::read);
+  CHECK(read_timeout_kind("/autodiscover/autodiscover.xml") == ReadTimeoutKind::read);
+  CHECK(read_timeout_kind("") == ReadTimeoutKind::read);
+}
+
 TEST_CASE("CR/LF escapes in the raw target are caught (ZBUG-2706)", "[http]") {
   for (const char* t : {"/service/home/x%0A", "/service/home/x%0a", "/dav/%0D%0Aset x 0 0 1",
                         "/home/john/?q=%0d", "%0A", "/a\r\nb", "/a\nb"}) {

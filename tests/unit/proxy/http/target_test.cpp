@@ -109,3 +109,16 @@ TEST_CASE("the public base: the domain's service, the global one, else the clien
   t.domain = "unknown.org";
   CHECK(public_base(h, true, "mail.example.com", t) == "https://mail.example.com");
 }
+
+TEST_CASE("the upstream read timeout follows the location", "[http][target]") {
+  zmproxy::config::HttpSection h;
+  h.read_timeout = std::chrono::seconds(60);
+  h.poll_timeout = std::chrono::hours(1);
+  h.noop_timeout = std::chrono::seconds(1220);
+  h.waitset_timeout = std::chrono::seconds(620);
+  CHECK(upstream_read_timeout(h, "/service/soap/SearchRequest") == std::chrono::seconds(60));
+  CHECK(upstream_read_timeout(h, "/Microsoft-Server-ActiveSync?Cmd=Ping") == std::chrono::hours(1));
+  CHECK(upstream_read_timeout(h, "/ews/Exchange.asmx") == std::chrono::hours(1));
+  CHECK(upstream_read_timeout(h, "/service/soap/NoOpRequest") == std::chrono::seconds(1220));
+  CHECK(upstream_read_timeout(h, "/service/soap/WaitSetRequest?x=1") == std::chrono::seconds(620));
+}

@@ -29,6 +29,10 @@ struct ServerSection {
   milliseconds drain_timeout{10'000};  // how long a stop waits for open sessions
   std::string user = "zmproxy";        // run as this user when started as root (zimbra_user)
   int max_connections_per_ip = 100;    // open connections from one address; 0 = no cap
+  // Listeners (imap imaps pop3 pop3s http https admin) whose connections
+  // start with a PROXY protocol header from a balancer in
+  // http.trusted_proxies (localconfig zmproxy_proxy_protocol_listeners).
+  std::vector<std::string> proxy_protocol;
 };
 
 struct TlsSection {

@@ -265,6 +265,7 @@ const Key<UpstreamSection> k_upstream_keys[] = {
     {"auth_wait", field<&UpstreamSection::auth_wait>},
     {"ca_file", field<&UpstreamSection::ca_file>},
     {"allow_untrusted_certs", field<&UpstreamSection::allow_untrusted_certs>},
+    {"proxy_protocol", field<&UpstreamSection::proxy_protocol>},
 };
 
 const Key<HttpSection> k_http_keys[] = {

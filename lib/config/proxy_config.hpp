@@ -86,6 +86,9 @@ struct UpstreamSection {
   // Upstream certificate verification (lib/tls/upstream_verify.hpp).
   std::string ca_file;                  // zmproxy_upstream_ca_file; "" = the system store
   bool allow_untrusted_certs = false;   // ssl_allow_untrusted_certs: no verification (labs)
+  // A PROXY protocol v2 header before anything else to the IMAP and POP3
+  // mailboxes (Dovecot haproxy = yes): localconfig zmproxy_upstream_proxy_protocol.
+  bool proxy_protocol = false;
 };
 
 struct HttpSection {

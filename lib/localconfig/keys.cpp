@@ -139,6 +139,9 @@ constexpr KeyInfo k_keys[] = {
     {"zmproxy_upstream_ca_file", KeyType::string, "",
      "PEM file of the CAs that issue the mailbox servers' certificates (upstream TLS); "
      "empty = the system store"},
+    {"zmproxy_upstream_proxy_protocol", KeyType::boolean, "false",
+     "Send the IMAP and POP3 mailbox servers a PROXY protocol v2 header naming the client (for "
+     "Dovecot's haproxy = yes listeners)"},
 };
 
 }  // namespace

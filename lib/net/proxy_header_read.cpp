@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 
@@ -19,6 +20,20 @@ tcp::endpoint endpoint_of(const ProxyEndpoint& e) {
   }
   const asio::ip::address_v4 a4({e.address[0], e.address[1], e.address[2], e.address[3]});
   return {a4, e.port};
+}
+
+ProxyEndpoint proxy_endpoint(const tcp::endpoint& e) {
+  ProxyEndpoint out;
+  const asio::ip::address a = unmapped(e.address());
+  out.ipv6 = a.is_v6();
+  if (out.ipv6) {
+    out.address = a.to_v6().to_bytes();
+  } else {
+    const auto v4 = a.to_v4().to_bytes();
+    std::copy(v4.begin(), v4.end(), out.address.begin());
+  }
+  out.port = e.port();
+  return out;
 }
 
 // recv() of what is already queued: peek, or take exactly what was peeked.
@@ -94,6 +109,10 @@ asio::awaitable<ProxiedPeer> read_proxy_header(tcp::socket& socket,
       co_return out;
     }
   }
+}
+
+std::string proxy_v2_header(const tcp::endpoint& client, const tcp::endpoint& reached) {
+  return proxy_v2_header(proxy_endpoint(client), proxy_endpoint(reached));
 }
 
 }  // namespace zmproxy::net

@@ -3,9 +3,11 @@
 // before anything else reads from it, within a deadline. The bytes are
 // peeked, and only the header's are consumed: whatever the client sent
 // after it (a command, a TLS ClientHello) stays in the kernel for the
-// session. Brings Asio: include only from .cpp files.
+// session. And the header written for Asio endpoints. Brings Asio: include
+// only from .cpp files.
 
 #include <chrono>
+#include <string>
 #include <string_view>
 
 #include "lib/net/asio.hpp"
@@ -25,5 +27,9 @@ struct ProxiedPeer {
 // or the timeout; the caller closes the connection.
 asio::awaitable<ProxiedPeer> read_proxy_header(tcp::socket& socket,
                                                std::chrono::milliseconds timeout);
+
+// The version 2 header that tells a server `client` reached us at `reached`
+// (sent to a mailbox: upstream.proxy_protocol).
+std::string proxy_v2_header(const tcp::endpoint& client, const tcp::endpoint& reached);
 
 }  // namespace zmproxy::net

@@ -208,14 +208,19 @@ class ProxyProtocolSettingTest(HomeTestCase):
     """zmproxy_proxy_protocol_listeners reaches zmproxy.conf; a name that is
     not a listener is refused with the key named, not half applied."""
 
-    def test_localconfig_renders_into_server_proxy_protocol(self):
-        r = self.run_tool("zmlocalconfig", "-e", "zmproxy_proxy_protocol_listeners=imap, imaps https",
-                          "zmproxy_trusted_proxies=10.0.0.5")
-        self.assertEqual(r.returncode, 0, r.stderr)
+    def test_localconfig_renders_into_server_and_upstream_proxy_protocol(self):
         make_cert(os.path.join(self.home, "conf"))
         r = self.run_tool("zmproxyctl", "genconf", "--dry-run")
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('proxy_protocol = ""\n', r.stdout)  # the defaults: no listener, nothing sent
+        self.assertIn("proxy_protocol = false\n", r.stdout)
+        r = self.run_tool("zmlocalconfig", "-e", "zmproxy_proxy_protocol_listeners=imap, imaps https",
+                          "zmproxy_trusted_proxies=10.0.0.5", "zmproxy_upstream_proxy_protocol=true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.run_tool("zmproxyctl", "genconf", "--dry-run")
+        self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn('proxy_protocol = "imap, imaps https"\n', r.stdout)
+        self.assertIn("proxy_protocol = true\n", r.stdout)
 
     def test_a_wrong_name_is_refused_with_one_line_naming_it(self):
         r = self.run_tool("zmlocalconfig", "-e", "zmproxy_proxy_protocol_listeners=imap, smtp",

@@ -9,6 +9,7 @@ import json
 import os
 import poplib
 import re
+import socket
 import sys
 import unittest
 
@@ -205,6 +206,103 @@ trusted_proxies = "{BALANCER}"
         p.pass_(PASSWORDS["user2@example.com"])
         self.assertEqual(p.stat()[0], 2)
         p.quit()
+
+class UpstreamProxyProtocolTest(HomeTestCase):
+    """upstream.proxy_protocol: a PROXY v2 header to a Dovecot whose listeners
+    want one (haproxy = yes); with imap.send_client_address and
+    pop3.send_client_address off, the header alone tells Dovecot the
+    client's address, the one a balancer's header gave or the peer's own."""
+
+    @classmethod
+    def setUpClass(cls):
+        from dovecot import Dovecot
+        cls.dovecot = Dovecot("h", {"user1@example.com": PASSWORDS["user1@example.com"]},
+                              address="127.0.0.2", haproxy=True)
+        cls.dovecot.start()
+        cls.dovecot.deliver("user1@example.com", "one", "first")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dovecot.stop()
+
+    def setUp(self):
+        super().setUp()
+        d = self.dovecot
+        lines = ["cd example.com", "mcf zimbraDefaultDomainName example.com",
+                 f"cs {d.address} zimbraImapBindPort {d.imap_port} zimbraPop3BindPort {d.pop3_port}",
+                 "ca user1@example.com x zimbraMailHost 127.0.0.2"]
+        r = self.run_tool("zmprov", input="\n".join(lines) + "\n")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.lookupd = Daemon(BIN_DIR, "zmlookupd", self.home, ["--listen", "127.0.0.1:0"]).start()
+        self.addCleanup(self.lookupd.stop)
+        make_cert(os.path.join(self.home, "conf"))
+        with open(os.path.join(self.home, "conf", "zmproxy.conf"), "w") as f:
+            f.write(f"""
+[server]
+bind_address = "127.0.0.1"
+workers = 1
+log_file = "log/zmproxyd.log"
+proxy_protocol = "imap"
+
+[route]
+handlers = ["{self.lookupd.address}"]
+
+[imap]
+port = 0
+ssl_enabled = false
+starttls = "off"
+send_client_address = false
+
+[pop3]
+port = 0
+ssl_enabled = false
+starttls = "off"
+send_client_address = false
+
+[upstream]
+ssl = false
+auth_wait = "0s"
+connect_timeout = "5s"
+proxy_protocol = true
+
+[http]
+trusted_proxies = "{BALANCER}"
+""")
+        self.proxy = Daemon(BIN_DIR, "zmproxyd", self.home).start()
+        self.addCleanup(self.proxy.stop)
+        self.ports = self.proxy.listener_ports()
+
+    def test_dovecot_logs_the_address_of_the_balancer_header(self):
+        mark = len(self.dovecot.log())
+        s = proxy_header.connect(self.ports["imap"], header=proxy_header.v1("192.0.2.20", 40020))
+        f = s.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"* OK"))
+        s.sendall(b'a1 LOGIN "user1@example.com" "%s"\r\n' % PASSWORDS["user1@example.com"].encode())
+        line = f.readline()
+        while line.startswith(b"*"):
+            line = f.readline()
+        self.assertTrue(line.startswith(b"a1 OK"), line)
+        f.close()
+        s.close()
+        self.dovecot.wait_for_log(r"imap-login: Info: Login: user=<user1@example.com>.*rip=192\.0\.2\.20,",
+                                  start=mark)
+
+    def test_dovecot_logs_the_peer_address_without_a_balancer(self):
+        mark = len(self.dovecot.log())
+        s = socket.create_connection(("127.0.0.1", self.ports["pop3"]), timeout=30,
+                                     source_address=("127.0.0.9", 0))
+        f = s.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"+OK"))
+        s.sendall(b"USER user1@example.com\r\n")
+        self.assertTrue(f.readline().startswith(b"+OK"))
+        s.sendall(b"PASS " + PASSWORDS["user1@example.com"].encode() + b"\r\n")
+        self.assertTrue(f.readline().startswith(b"+OK"))
+        s.sendall(b"QUIT\r\n")
+        f.close()
+        s.close()
+        self.dovecot.wait_for_log(r"pop3-login: Info: Login: user=<user1@example.com>.*rip=127\.0\.0\.9,",
+                                  start=mark)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -225,10 +225,11 @@ awaitable<void> ProxyServer::Impl::proxied_session(std::shared_ptr<const Generat
                                              ? cfg.pop3.idle_timeout
                                              : cfg.http.client_timeout;
   const std::chrono::milliseconds timeout = std::min<std::chrono::milliseconds>(idle, k_proxy_header_timeout);
+  boost::system::error_code pec;
+  const tcp::endpoint balancer = socket.remote_endpoint(pec);  // before a reset can hide it
   const net::ProxiedPeer got = co_await net::read_proxy_header(socket, timeout);
   if (!got.ok) {
-    boost::system::error_code pec;
-    log_proxy_refusal(protocol, socket.remote_endpoint(pec), got.failure);
+    log_proxy_refusal(protocol, balancer, got.failure);
     co_return;
   }
   const int per_ip = cfg.server.max_connections_per_ip;

@@ -170,6 +170,27 @@ void read_trusted_proxies(Reader& r, const toml::table&, const toml::node& n,
   }
 }
 
+// The localconfig string as rendered ("imap, imaps"), or an array; listener
+// names only.
+void read_proxy_protocol(Reader& r, const toml::table&, const toml::node& n,
+                         const std::string& path, ServerSection& s) {
+  if (auto listed = n.value<std::string>()) {
+    s.proxy_protocol = net::split_address_list(*listed);
+  } else if (!r.read(n, path, s.proxy_protocol)) {
+    return;
+  }
+  static constexpr std::string_view k_listeners[] = {"imap", "imaps", "pop3", "pop3s",
+                                                     "http", "https", "admin"};
+  for (const std::string& name : s.proxy_protocol) {
+    if (std::find(std::begin(k_listeners), std::end(k_listeners), name) == std::end(k_listeners)) {
+      r.fail_at(n, path,
+                "'" + name + "' is not a listener: expected imap, imaps, pop3, pop3s, http, https or "
+                "admin (zmlocalconfig -e zmproxy_proxy_protocol_listeners=...)");
+      return;
+    }
+  }
+}
+
 // Throttle windows: whole seconds, at least one (memcached TTLs).
 template <auto Member>
 void read_window(Reader& r,
@@ -222,6 +243,7 @@ const Key<ServerSection> k_server_keys[] = {
     {"drain_timeout", field<&ServerSection::drain_timeout>},
     {"user", field<&ServerSection::user>},
     {"max_connections_per_ip", field<&ServerSection::max_connections_per_ip>},
+    {"proxy_protocol", read_proxy_protocol},
 };
 
 const Key<TlsSection> k_tls_keys[] = {
@@ -273,6 +295,7 @@ const Key<UpstreamSection> k_upstream_keys[] = {
     {"auth_wait", field<&UpstreamSection::auth_wait>},
     {"ca_file", field<&UpstreamSection::ca_file>},
     {"allow_untrusted_certs", field<&UpstreamSection::allow_untrusted_certs>},
+    {"proxy_protocol", field<&UpstreamSection::proxy_protocol>},
 };
 
 const Key<HttpSection> k_http_keys[] = {

@@ -53,6 +53,12 @@ Result<void> check_limits(const ProxyConfig& c, const std::string& f) {
                 f + "server.max_connections_per_ip must be 0 (no cap) to 1000000 "
                     "(localconfig zmproxy_max_connections_per_ip)");
   }
+  if (!c.server.proxy_protocol.empty() && c.http.trusted_proxies.empty()) {
+    return fail(Errc::invalid_argument,
+                f + "server.proxy_protocol names listeners but http.trusted_proxies is empty, so "
+                    "every connection to them would be refused; name the balancers "
+                    "(zmlocalconfig -e zmproxy_trusted_proxies=...)");
+  }
   const ThrottleSection& t = c.throttle;
   if (t.failed_delay.count() < 0 || t.failed_max_delay < t.failed_delay ||
       t.failed_max_delay > std::chrono::minutes(5)) {

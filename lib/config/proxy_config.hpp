@@ -29,6 +29,10 @@ struct ServerSection {
   milliseconds drain_timeout{10'000};  // how long a stop waits for open sessions
   std::string user = "zmproxy";        // run as this user when started as root (zimbra_user)
   int max_connections_per_ip = 100;    // open connections from one address; 0 = no cap
+  // Listeners (imap imaps pop3 pop3s http https admin) whose connections
+  // start with a PROXY protocol header from a balancer in
+  // http.trusted_proxies (localconfig zmproxy_proxy_protocol_listeners).
+  std::vector<std::string> proxy_protocol;
 };
 
 struct TlsSection {
@@ -82,6 +86,9 @@ struct UpstreamSection {
   // Upstream certificate verification (lib/tls/upstream_verify.hpp).
   std::string ca_file;                  // zmproxy_upstream_ca_file; "" = the system store
   bool allow_untrusted_certs = false;   // ssl_allow_untrusted_certs: no verification (labs)
+  // A PROXY protocol v2 header before anything else to the IMAP and POP3
+  // mailboxes (Dovecot haproxy = yes): localconfig zmproxy_upstream_proxy_protocol.
+  bool proxy_protocol = false;
 };
 
 struct HttpSection {

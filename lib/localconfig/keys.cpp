@@ -127,14 +127,21 @@ constexpr KeyInfo k_keys[] = {
      "Seconds an IMAP or POP3 client has, from its connection, to log in"},
     {"zmproxy_max_connections_per_ip", KeyType::integer, "100",
      "Open connections the proxy accepts from one client address (mail and web); 0 = no cap"},
+    {"zmproxy_proxy_protocol_listeners", KeyType::string, "",
+     "Listeners (imap, imaps, pop3, pop3s, http, https, admin; comma or space separated) whose "
+     "connections start with a PROXY protocol header from a balancer in zmproxy_trusted_proxies"},
     {"zmproxy_route_cache_size", KeyType::integer, "100000",
      "Routes zmproxyd keeps in its in-process cache (least recently used evicted first); 0 = off"},
     {"zmproxy_trusted_proxies", KeyType::string, "",
      "Balancers (addresses or CIDRs, comma or space separated) whose X-Forwarded-For the web proxy "
-     "keeps"},
+     "keeps, and whose PROXY protocol headers the listeners of zmproxy_proxy_protocol_listeners "
+     "read"},
     {"zmproxy_upstream_ca_file", KeyType::string, "",
      "PEM file of the CAs that issue the mailbox servers' certificates (upstream TLS); "
      "empty = the system store"},
+    {"zmproxy_upstream_proxy_protocol", KeyType::boolean, "false",
+     "Send the IMAP and POP3 mailbox servers a PROXY protocol v2 header naming the client (for "
+     "Dovecot's haproxy = yes listeners)"},
 };
 
 }  // namespace

@@ -17,6 +17,7 @@ set(ZMPROXY_PARSER_SOURCES
   proxy/http/mail_mode.cpp
   proxy/http/public_url.cpp
   proxy/http/server_names.cpp
+  net/proxy_header.cpp
 )
 
 # The pure core helpers the parsers call (standard library only): compiled

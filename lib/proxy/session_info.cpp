@@ -17,11 +17,12 @@ void SessionInfo::log_to(log::AccessLog& log) const {
   log.write(r);
 }
 
-SessionInfo describe_peer(const net::tcp::socket& socket, std::string protocol) {
+SessionInfo describe_peer(const net::tcp::socket& socket, std::string protocol,
+                          const std::optional<net::tcp::endpoint>& client) {
   SessionInfo info;
   info.protocol = std::move(protocol);
   boost::system::error_code ec;
-  const auto remote = socket.remote_endpoint(ec);
+  const auto remote = client ? *client : socket.remote_endpoint(ec);
   if (!ec) {
     info.client_ip = net::unmapped(remote.address()).to_string();
     info.client_port = remote.port();

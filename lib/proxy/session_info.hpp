@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "lib/log/access_log.hpp"
@@ -28,6 +29,11 @@ struct SessionInfo {
   void log_to(log::AccessLog& log) const;
 };
 
-SessionInfo describe_peer(const net::tcp::socket& socket, std::string protocol);
+// The socket's ends, or for the client `client` when given: the address a
+// PROXY protocol header carried (lib/server/listeners.cpp), which then is
+// the client's everywhere (routing, throttling, ID/XOIP, X-Forwarded-For,
+// this log).
+SessionInfo describe_peer(const net::tcp::socket& socket, std::string protocol,
+                          const std::optional<net::tcp::endpoint>& client = std::nullopt);
 
 }  // namespace zmproxy::proxy

@@ -8,17 +8,25 @@
 #include "lib/core/atomic_file.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/net/accept_backoff.hpp"
+#include "lib/net/proxy_header_read.hpp"
 #include "lib/proxy/http/session.hpp"
 #include "lib/proxy/imap/client_session.hpp"
 #include "lib/proxy/pop3/client_session.hpp"
+#include "lib/route/lookup_access.hpp"
 #include "lib/server/server_impl.hpp"
 
+#include <algorithm>
 #include <future>
+#include <optional>
 #include <sys/socket.h>
 
 namespace zmproxy::server {
 
 namespace {
+
+// How long a PROXY protocol listener waits for the header (at most; the
+// listener's idle timeout when shorter).
+constexpr std::chrono::milliseconds k_proxy_header_timeout{5'000};
 
 proxy::PeerConnections::Key peer_key(const tcp::endpoint& peer) {
   const auto a = peer.address();
@@ -56,36 +64,33 @@ void session_done(std::exception_ptr e) {
   }
 }
 
-void spawn_session(Worker& w, std::shared_ptr<const Generation> shared, tcp::socket socket,
-                   Protocol protocol, proxy::ConnectionSlot slot) {
+// The session a listener's connection gets. `client`: the address a PROXY
+// protocol header carried.
+awaitable<void> session_of(std::shared_ptr<const Generation> shared, tcp::socket socket, Protocol protocol,
+                           proxy::ConnectionSlot slot, std::optional<tcp::endpoint> client = std::nullopt) {
   switch (protocol) {
     case Protocol::imap:
     case Protocol::imaps:
-      asio::co_spawn(w.io,
-                     proxy::imap::run_session(shared, std::move(socket),
-                                              protocol == Protocol::imaps, std::move(slot)),
-                     session_done);
-      break;
+      return proxy::imap::run_session(std::move(shared), std::move(socket), protocol == Protocol::imaps,
+                                      std::move(slot), client);
     case Protocol::pop3:
     case Protocol::pop3s:
-      asio::co_spawn(w.io,
-                     proxy::pop3::run_session(shared, std::move(socket),
-                                              protocol == Protocol::pop3s, std::move(slot)),
-                     session_done);
-      break;
+      return proxy::pop3::run_session(std::move(shared), std::move(socket), protocol == Protocol::pop3s,
+                                      std::move(slot), client);
     case Protocol::http:
     case Protocol::https:
-      asio::co_spawn(w.io,
-                     proxy::http::run_session(shared, std::move(socket),
-                                              protocol == Protocol::https, std::move(slot)),
-                     session_done);
-      break;
+      return proxy::http::run_session(std::move(shared), std::move(socket), protocol == Protocol::https,
+                                      std::move(slot), false, client);
     case Protocol::admin:
-      asio::co_spawn(
-          w.io, proxy::http::run_session(shared, std::move(socket), true, std::move(slot), true),
-          session_done);
       break;
   }
+  return proxy::http::run_session(std::move(shared), std::move(socket), true, std::move(slot), true, client);
+}
+
+bool reads_proxy_protocol(const config::ProxyConfig& cfg, Protocol protocol) {
+  const auto& names = cfg.server.proxy_protocol;
+  return !names.empty() &&
+         std::find(names.begin(), names.end(), proxy::protocol_name(protocol)) != names.end();
 }
 
 }  // namespace
@@ -120,12 +125,17 @@ awaitable<void> ProxyServer::Impl::accept_loop(Worker& w,
 }
 
 // One accepted connection: refused (the socket closes) over the worker's or
-// the client address's cap, else a session on this worker.
+// the client address's cap, else a session on this worker. On a PROXY
+// protocol listener, take_proxied.
 void ProxyServer::Impl::take(Worker& w, tcp::socket socket, Protocol protocol) {
   std::shared_ptr<const Generation> shared = published();
   const int limit = shared->config->server.worker_connections;
   if (w.connections.load() >= limit) {
     ZMPROXY_LOG(warn, "proxy", "worker connection limit {} reached; refusing a connection", limit);
+    return;
+  }
+  if (reads_proxy_protocol(*shared->config, protocol)) {
+    take_proxied(w, std::move(shared), std::move(socket), protocol);
     return;
   }
   const int per_ip = shared->config->server.max_connections_per_ip;
@@ -136,19 +146,7 @@ void ProxyServer::Impl::take(Worker& w, tcp::socket socket, Protocol protocol) {
     if (pec) {
       return;  // gone already
     }
-    key = peer_key(peer);
-    if (!peers.try_add(key, per_ip)) {
-      if (refused_per_ip++ % 1000 == 0) {
-        ZMPROXY_LOG(warn, "proxy",
-                    "{} holds {} connections (server.max_connections_per_ip); refusing more "
-                    "({} refused so far)",
-                    peer.address().to_string(), per_ip, refused_per_ip.load());
-      }
-      const std::string_view reply = over_cap_reply(protocol);
-      if (!reply.empty()) {
-        [[maybe_unused]] const auto sent = ::send(socket.native_handle(), reply.data(),
-                                                  reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      }
+    if (!admit_per_ip(socket, peer, protocol, per_ip, key)) {
       return;
     }
   }
@@ -161,7 +159,101 @@ void ProxyServer::Impl::take(Worker& w, tcp::socket socket, Protocol protocol) {
   if (per_ip > 0) {
     slot.hold_peer(&peers, key);
   }
-  spawn_session(w, std::move(shared), std::move(socket), protocol, std::move(slot));
+  asio::co_spawn(w.io, session_of(std::move(shared), std::move(socket), protocol, std::move(slot)),
+                 session_done);
+}
+
+// Counts `client` in the per-address cap (its key in `key`), or tells the
+// client why not (one non-blocking send) and returns false.
+bool ProxyServer::Impl::admit_per_ip(tcp::socket& socket, const tcp::endpoint& client, Protocol protocol,
+                                     int per_ip, proxy::PeerConnections::Key& key) {
+  key = peer_key(client);
+  if (peers.try_add(key, per_ip)) {
+    return true;
+  }
+  if (refused_per_ip++ % 1000 == 0) {
+    ZMPROXY_LOG(warn, "proxy",
+                "{} holds {} connections (server.max_connections_per_ip); refusing more "
+                "({} refused so far)",
+                net::unmapped(client.address()).to_string(), per_ip, refused_per_ip.load());
+  }
+  const std::string_view reply = over_cap_reply(protocol);
+  if (!reply.empty()) {
+    [[maybe_unused]] const auto sent =
+        ::send(socket.native_handle(), reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  return false;
+}
+
+// A connection to a PROXY protocol listener (server.proxy_protocol): only
+// from a balancer in http.trusted_proxies, else closed at once. It holds a
+// place in the worker's and the protocol's counts while its header is read,
+// but none in the per-address cap: the balancer's address would fill it.
+void ProxyServer::Impl::take_proxied(Worker& w, std::shared_ptr<const Generation> shared,
+                                     tcp::socket socket, Protocol protocol) {
+  boost::system::error_code pec;
+  const auto peer = socket.remote_endpoint(pec);
+  if (pec) {
+    return;  // gone already
+  }
+  const auto& trusted = shared->config->http.trusted_proxies;
+  if (trusted.empty() || !route::peer_allowed(peer.address(), trusted)) {
+    log_proxy_refusal(protocol, peer,
+                      "not in http.trusted_proxies, so its PROXY protocol header is not believed "
+                      "(zmlocalconfig -e zmproxy_trusted_proxies=...)");
+    return;
+  }
+  w.connections++;
+  proxy::ProtocolCounters& pc = shared->counters->of(protocol);
+  pc.active++;
+  pc.accepted++;
+  proxy::ConnectionSlot slot(&w.connections, &pc.active);
+  asio::co_spawn(w.io, proxied_session(std::move(shared), std::move(socket), protocol, std::move(slot)),
+                 session_done);
+}
+
+// The header first (nothing is sent before it), within 5 s or the
+// listener's idle timeout if shorter; then the address it carries is the
+// client's: counted in the per-address cap and handed to the session.
+awaitable<void> ProxyServer::Impl::proxied_session(std::shared_ptr<const Generation> shared,
+                                                   tcp::socket socket, Protocol protocol,
+                                                   proxy::ConnectionSlot slot) {
+  const config::ProxyConfig& cfg = *shared->config;
+  const std::chrono::milliseconds idle = protocol == Protocol::imap || protocol == Protocol::imaps
+                                             ? cfg.imap.idle_timeout
+                                         : protocol == Protocol::pop3 || protocol == Protocol::pop3s
+                                             ? cfg.pop3.idle_timeout
+                                             : cfg.http.client_timeout;
+  const std::chrono::milliseconds timeout = std::min<std::chrono::milliseconds>(idle, k_proxy_header_timeout);
+  boost::system::error_code pec;
+  const tcp::endpoint balancer = socket.remote_endpoint(pec);  // before a reset can hide it
+  const net::ProxiedPeer got = co_await net::read_proxy_header(socket, timeout);
+  if (!got.ok) {
+    log_proxy_refusal(protocol, balancer, got.failure);
+    co_return;
+  }
+  const int per_ip = cfg.server.max_connections_per_ip;
+  if (per_ip > 0) {
+    proxy::PeerConnections::Key key{};
+    if (!admit_per_ip(socket, got.client, protocol, per_ip, key)) {
+      co_return;
+    }
+    slot.hold_peer(&peers, key);
+  }
+  std::optional<tcp::endpoint> client = got.client;
+  auto run = session_of(std::move(shared), std::move(socket), protocol, std::move(slot), client);
+  co_await std::move(run);
+}
+
+void ProxyServer::Impl::log_proxy_refusal(Protocol protocol, const tcp::endpoint& peer, std::string_view why) {
+  std::uint64_t unwritten = 0;
+  if (!proxy_protocol_refusals.admit(unwritten)) {
+    return;
+  }
+  const std::string more =
+      unwritten == 0 ? std::string() : fmt::format(" ({} more refused, not logged)", unwritten);
+  ZMPROXY_LOG(warn, "proxy", "{} connection from {} closed: {}{}", proxy::protocol_name(protocol),
+              core::format_address(net::unmapped(peer.address()).to_string(), peer.port()), why, more);
 }
 
 Result<Listener> ProxyServer::Impl::open_listener(const ListenerSpec& spec,

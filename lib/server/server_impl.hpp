@@ -7,6 +7,7 @@
 #include "lib/server/proxy_server.hpp"
 
 #include "lib/net/asio.hpp"
+#include "lib/proxy/connection_slot.hpp"
 #include "lib/proxy/counters.hpp"
 #include "lib/proxy/generation.hpp"
 #include "lib/proxy/peer_connections.hpp"
@@ -38,6 +39,34 @@ struct Worker {
   std::thread thread;
 };
 
+// The log lines of connections refused on a PROXY protocol listener: at most
+// k_per_second a second, the others counted into the next line written.
+class RefusalLog {
+ public:
+  static constexpr std::uint32_t k_per_second = 10;
+  // Whether to write this refusal's line; `unwritten`: the refusals not
+  // written since the last line.
+  bool admit(std::uint64_t& unwritten) noexcept {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+    if (m_second.exchange(now) != now) {
+      m_lines = 0;
+    }
+    if (m_lines.fetch_add(1) >= k_per_second) {
+      m_unwritten.fetch_add(1);
+      return false;
+    }
+    unwritten = m_unwritten.exchange(0);
+    return true;
+  }
+
+ private:
+  std::atomic<std::int64_t> m_second{0};
+  std::atomic<std::uint32_t> m_lines{0};
+  std::atomic<std::uint64_t> m_unwritten{0};
+};
+
 // One listening port: an acceptor per worker (SO_REUSEPORT).
 struct Listener {
   ListenerSpec spec;
@@ -65,6 +94,7 @@ struct ProxyServer::Impl {
   proxy::PeerConnections peers;         // open connections per client address
   std::optional<process::ServiceUser> run_as;    // become this user after the first bind
   std::atomic<std::uint64_t> refused_per_ip{0};
+  RefusalLog proxy_protocol_refusals;  // PROXY protocol listeners (listeners.cpp)
   bool stopping = false;
   std::chrono::milliseconds grace{0};
 
@@ -75,6 +105,13 @@ struct ProxyServer::Impl {
   // listeners.cpp
   awaitable<void> accept_loop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, Protocol protocol);
   void take(Worker& w, tcp::socket socket, Protocol protocol);
+  bool admit_per_ip(tcp::socket& socket, const tcp::endpoint& client, Protocol protocol, int per_ip,
+                    proxy::PeerConnections::Key& key);
+  void take_proxied(Worker& w, std::shared_ptr<const Generation> shared, tcp::socket socket,
+                    Protocol protocol);
+  awaitable<void> proxied_session(std::shared_ptr<const Generation> shared, tcp::socket socket,
+                                  Protocol protocol, proxy::ConnectionSlot slot);
+  void log_proxy_refusal(Protocol protocol, const tcp::endpoint& peer, std::string_view why);
   Result<Listener> open_listener(const ListenerSpec& spec, const std::string& config_file);
   static void close_listener(Listener& l, bool wait = false);
   void start_listener(Listener& l);

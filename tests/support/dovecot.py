@@ -94,7 +94,7 @@ class Dovecot(ManagedProcess):
     keep_rawlog = False
 
     def __init__(self, name, users, address="127.0.0.1", ssl=False, auth_failure_delay=0,
-                 tls_ca=None, tls_names=None, master_users=None):
+                 tls_ca=None, tls_names=None, master_users=None, haproxy=False):
         if not os.access(DOVECOT, os.X_OK):
             raise unittest.SkipTest(f"{DOVECOT} is not installed "
                                     "(apt-get install dovecot-imapd dovecot-pop3d)")
@@ -133,6 +133,9 @@ class Dovecot(ManagedProcess):
         self.tls_ca = tls_ca    # the TestCa that issues it; None: self-signed
         self.tls_names = list(tls_names) if tls_names is not None else [address]
         self._uid = self._gid = None
+        # haproxy=True: every listener wants a PROXY protocol header first
+        # (haproxy = yes) from 127.0.0.0/8 (haproxy_trusted_networks).
+        self.haproxy = bool(haproxy)
 
     # -- life cycle -------------------------------------------------------
 
@@ -350,6 +353,7 @@ passdb {{
   args = scheme=PLAIN username_format=%u {os.path.join(d, 'masters')}
 }}
 """
+        haproxy_line = "    haproxy = yes\n" if self.haproxy else ""
         ssl_lines = (f"ssl = yes\nssl_cert = <{self.cert_path}\n"
                      f"ssl_key = <{os.path.join(d, 'key.pem')}\n") if self.ssl else "ssl = no\n"
         conf = f"""\
@@ -372,6 +376,7 @@ auth_verbose = yes
 disable_plaintext_auth = no
 auth_failure_delay = {int(self.auth_failure_delay)}s
 login_trusted_networks = 127.0.0.0/8
+{"haproxy_trusted_networks = 127.0.0.0/8" if self.haproxy else ""}
 
 first_valid_uid = {self._uid}
 first_valid_gid = {self._gid}
@@ -391,11 +396,11 @@ service imap-login {{
 {"  executable = imap-login -R rawlogs" if self.keep_rawlog else ""}
   inet_listener imap {{
     address = {self.address}
-    port = {self.imap_port}
+{haproxy_line}    port = {self.imap_port}
   }}
   inet_listener imaps {{
     address = {self.address}
-    port = {imaps}
+{haproxy_line}    port = {imaps}
     ssl = yes
   }}
 }}
@@ -403,11 +408,11 @@ service pop3-login {{
 {"  executable = pop3-login -R rawlogs" if self.keep_rawlog else ""}
   inet_listener pop3 {{
     address = {self.address}
-    port = {self.pop3_port}
+{haproxy_line}    port = {self.pop3_port}
   }}
   inet_listener pop3s {{
     address = {self.address}
-    port = {pop3s}
+{haproxy_line}    port = {pop3s}
     ssl = yes
   }}
 }}
@@ -433,6 +438,9 @@ service stats {{
         out = [(self.imap_port, b"* OK", False), (self.pop3_port, b"+OK", False)]
         if self.ssl:
             out += [(self.imaps_port, b"* OK", True), (self.pop3s_port, b"+OK", True)]
+        if self.haproxy:  # a PROXY v2 LOCAL header (a balancer's health check) first
+            local = b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00"
+            out = [(port, greeting, tls, 2.0, local) for port, greeting, tls in out]
         return out
 
     def _launch(self):

@@ -137,11 +137,14 @@ def poll_until(condition, timeout, interval=0.05, give_up=None):
         time.sleep(interval)
 
 
-def greets(address, port, greeting, tls=False, timeout=2.0):
+def greets(address, port, greeting, tls=False, timeout=2.0, first=b""):
     """Whether what the server on address:port says first starts with the
-    bytes greeting (over TLS without verification when tls)."""
+    bytes greeting (over TLS without verification when tls), after the
+    client sent the bytes first (a PROXY protocol header)."""
     try:
         with socket.create_connection((address, port), timeout=timeout) as s:
+            if first:
+                s.sendall(first)
             if not tls:
                 return s.recv(512).startswith(greeting)
             with unverified_tls().wrap_socket(s) as t:

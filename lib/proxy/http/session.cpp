@@ -476,7 +476,7 @@ awaitable<void> serve(ClientConnection& c, Client& client) {
 }  // namespace
 
 awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp::socket socket, bool tls,
-                            ConnectionSlot slot, bool admin) {
+                            ConnectionSlot slot, bool admin, std::optional<tcp::endpoint> client) {
   // Held for the session's life: the connection counters go down at its end.
   const ConnectionSlot held = std::move(slot);
   const proxy::Protocol protocol = admin ? proxy::Protocol::admin
@@ -484,7 +484,7 @@ awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp
                                          : proxy::Protocol::http;
   ClientConnection c{shared,
                      *shared->config,
-                     proxy::describe_peer(socket, proxy::protocol_name(protocol)),
+                     proxy::describe_peer(socket, proxy::protocol_name(protocol), client),
                      tls,
                      admin,
                      0,

@@ -11,6 +11,7 @@
 // timeout; a body slower than http.body_min_rate gets 408. Never throws.
 
 #include <memory>
+#include <optional>
 
 #include "lib/net/asio.hpp"
 #include "lib/proxy/connection_slot.hpp"
@@ -23,9 +24,11 @@ namespace zmproxy::proxy::http {
 
 // `admin`: the admin console listener (zimbraAdminProxyPort): routed by the
 // ZM_ADMIN_AUTH_TOKEN cookie to the mailbox's zimbraAdminPort, else by IP hash
-// over http.admin_upstreams.
+// over http.admin_upstreams. `client`: the client's address from a PROXY
+// protocol header, if any.
 net::asio::awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared,
                                        net::tcp::socket socket, bool tls, ConnectionSlot slot,
-                                       bool admin = false);
+                                       bool admin = false,
+                                       std::optional<net::tcp::endpoint> client = std::nullopt);
 
 }  // namespace zmproxy::proxy::http

@@ -210,8 +210,9 @@ awaitable<Next> Imap::dispatch(S& s, Stream& client, Command cmd) {
 
 }  // namespace
 
-awaitable<void> run_session(std::shared_ptr<const Generation> g, tcp::socket socket, bool tls, ConnectionSlot slot) {
-  return mail::run_session<Imap>(std::move(g), std::move(socket), tls, std::move(slot));
+awaitable<void> run_session(std::shared_ptr<const Generation> g, tcp::socket socket, bool tls, ConnectionSlot slot,
+                            std::optional<tcp::endpoint> client) {
+  return mail::run_session<Imap>(std::move(g), std::move(socket), tls, std::move(slot), client);
 }
 
 }  // namespace zmproxy::proxy::imap

@@ -5,6 +5,7 @@
 // ID), then a byte relay. Runs on the accepting worker; never throws.
 
 #include <memory>
+#include <optional>
 
 #include "lib/net/asio.hpp"
 #include "lib/proxy/connection_slot.hpp"
@@ -12,6 +13,8 @@
 
 namespace zmproxy::proxy::imap {
 
-net::asio::awaitable<void> run_session(std::shared_ptr<const Generation> g, net::tcp::socket s, bool tls, ConnectionSlot slot);
+// `client`: the client's address from a PROXY protocol header, if any.
+net::asio::awaitable<void> run_session(std::shared_ptr<const Generation> g, net::tcp::socket s, bool tls, ConnectionSlot slot,
+                                       std::optional<net::tcp::endpoint> client = std::nullopt);
 
 }  // namespace zmproxy::proxy::imap

@@ -6,6 +6,7 @@
 
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
+#include "lib/net/proxy_header_read.hpp"
 #include "lib/proxy/mail/mailbox_login.hpp"
 #include "lib/proxy/mail/upstream_text.hpp"
 #include "lib/route/route_resolver_asio.hpp"
@@ -47,11 +48,35 @@ void strip_suffix(Login& login) {
   }
 }
 
+namespace {
+
+// upstream.proxy_protocol: the client's address as the mailbox's first bytes.
+awaitable<bool> send_proxy_header(tcp::socket& socket, const SessionInfo& info,
+                                  std::chrono::milliseconds timeout) {
+  boost::system::error_code client_ec;
+  boost::system::error_code local_ec;
+  const auto client = asio::ip::make_address(info.client_ip, client_ec);
+  const auto local = asio::ip::make_address(info.local_ip, local_ec);
+  if (client_ec || local_ec) {
+    co_return false;
+  }
+  const std::string header =
+      net::proxy_v2_header(tcp::endpoint(client, info.client_port), tcp::endpoint(local, info.local_port));
+  std::uint64_t sent = 0;
+  co_return co_await net::write_all(socket, header, timeout, sent);
+}
+
+}  // namespace
+
 awaitable<std::variant<MailboxConnection, route::RouteError, std::monostate>> connect_route(
     std::shared_ptr<const Generation> shared, route::Route route, SessionInfo& info) {
   const auto& cfg = *shared->config;
   info.upstream = route.host + ":" + std::to_string(route.port);
   auto socket = co_await connect_upstream(route.host, route.port, cfg.upstream.connect_timeout);
+  if (socket && cfg.upstream.proxy_protocol &&
+      !co_await send_proxy_header(*socket, info, cfg.upstream.connect_timeout)) {
+    socket.reset();
+  }
   if (socket && !cfg.upstream.ssl) {
     co_return MailboxConnection{std::move(route), std::make_unique<tcp::socket>(std::move(*socket))};
   }

@@ -177,8 +177,9 @@ awaitable<Next> Pop3::dispatch(S& s, Stream& client, Command cmd) {
 
 }  // namespace
 
-awaitable<void> run_session(std::shared_ptr<const Generation> g, tcp::socket socket, bool tls, ConnectionSlot slot) {
-  return mail::run_session<Pop3>(std::move(g), std::move(socket), tls, std::move(slot));
+awaitable<void> run_session(std::shared_ptr<const Generation> g, tcp::socket socket, bool tls, ConnectionSlot slot,
+                            std::optional<tcp::endpoint> client) {
+  return mail::run_session<Pop3>(std::move(g), std::move(socket), tls, std::move(slot), client);
 }
 
 }  // namespace zmproxy::proxy::pop3

@@ -159,3 +159,34 @@ TEST_CASE("throttle: bad values are one line naming the key", "[config][throttle
   REQUIRE_FALSE(cfg);
   CHECK_THAT(cfg.error().message, Catch::Contains("throttle.failed_max_delay"));
 }
+
+TEST_CASE("PROXY protocol listeners: names from the localconfig string or an array", "[config][server]") {
+  auto cfg = parse("");
+  REQUIRE(cfg);
+  CHECK((*cfg)->server.proxy_protocol.empty());
+  CHECK(parse("[server]\nproxy_protocol = \"\"\n"));
+  cfg = parse("[server]\nproxy_protocol = \"imap, imaps pop3,pop3s http https admin\"\n"
+              "[http]\ntrusted_proxies = \"10.0.0.5\"\n");
+  REQUIRE(cfg);
+  CHECK((*cfg)->server.proxy_protocol ==
+        std::vector<std::string>{"imap", "imaps", "pop3", "pop3s", "http", "https", "admin"});
+  cfg = parse("[server]\nproxy_protocol = [\"https\"]\n[http]\ntrusted_proxies = [\"10.0.0.0/8\"]\n");
+  REQUIRE(cfg);
+  CHECK((*cfg)->server.proxy_protocol == std::vector<std::string>{"https"});
+}
+
+TEST_CASE("PROXY protocol listeners: a wrong name, or no balancer to trust, is refused", "[config][server]") {
+  auto cfg = parse("[server]\nproxy_protocol = \"imap, smtp\"\n[http]\ntrusted_proxies = \"10.0.0.5\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("server.proxy_protocol") &&
+                                      Catch::Contains("'smtp' is not a listener") &&
+                                      Catch::Contains("zmproxy_proxy_protocol_listeners"));
+  CHECK(cfg.error().message.find('\n') == std::string::npos);
+  cfg = parse("[server]\nproxy_protocol = \"IMAP\"\n[http]\ntrusted_proxies = \"10.0.0.5\"\n");
+  REQUIRE_FALSE(cfg);
+  cfg = parse("[server]\nproxy_protocol = \"imap\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("server.proxy_protocol") &&
+                                      Catch::Contains("http.trusted_proxies is empty") &&
+                                      Catch::Contains("zmproxy_trusted_proxies"));
+}

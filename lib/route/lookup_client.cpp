@@ -140,6 +140,20 @@ LookupRequest lookup_request(const RouteQuery& q,
     req.secret = secret;
     return req;
   }
+  if (q.is_certauth()) {
+    req.method = "certauth";
+    req.user = q.certauth_subject;
+    req.admin_user = admin_user;
+    req.admin_pass = admin_password;
+    req.protocol = q.protocol;
+    req.client_ip = q.client_ip;
+    req.proxy_ip = q.proxy_ip;
+    req.proxy_host = q.proxy_host;
+    req.admin = q.admin;
+    req.login_attempt = 0;
+    req.secret = secret;
+    return req;
+  }
   req.method = q.by_id ? "zimbraId" : "username";
   req.user = q.user;
   req.protocol = q.protocol;

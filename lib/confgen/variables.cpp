@@ -312,6 +312,18 @@ void add_certificate(Collected& out, const Effective& eff) {
   }
 }
 
+// The CA that client certificates are verified against
+// (zimbraReverseProxyClientCertCA, PEM) becomes a file; "" when unset.
+void add_client_cert_ca(Collected& out, const Effective& eff) {
+  const std::string ca = eff.first("zimbraReverseProxyClientCertCA");
+  if (ca.empty()) {
+    out.vars["http.client_cert_ca"] = derived(toml_string(""), false);
+    return;
+  }
+  out.files.push_back({"conf/confgen/zmproxy.client-ca.crt", ca, false, "zimbraReverseProxyClientCertCA"});
+  out.vars["http.client_cert_ca"] = derived(toml_string("conf/confgen/zmproxy.client-ca.crt"), true);
+}
+
 // Switches that depend on several attributes.
 void add_switches(Variables& vars, const Effective& eff, const localconfig::LocalConfig& lc) {
   const std::string http_port = eff.first("zimbraMailProxyPort");
@@ -372,6 +384,7 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov,
   add_route(out, g, eff, *servers);
   ZMPROXY_TRY(add_domains(out, lc, self, *domains));
   add_certificate(out, eff);
+  add_client_cert_ca(out, eff);
   add_switches(out.vars, eff, lc);
   return out;
 }

@@ -74,6 +74,14 @@ void read_mode(Reader& r, const toml::table&, const toml::node& n, const std::st
   }
 }
 
+void read_client_cert_mode(Reader& r, const toml::table&, const toml::node& n, const std::string& path,
+                           HttpSection& h) {
+  if (r.read(n, path, h.client_cert_mode) && h.client_cert_mode != "off" && h.client_cert_mode != "on" &&
+      h.client_cert_mode != "optional") {
+    r.fail_at(n, path, "expected off, on or optional (zimbraReverseProxyClientCertMode)");
+  }
+}
+
 // host:port entries; the error points at the [http] table.
 template <auto Member>
 void read_upstreams(Reader& r, const toml::table& section, const toml::node& n,
@@ -272,6 +280,10 @@ const Key<HttpSection> k_http_keys[] = {
     {"body_timeout", field<&HttpSection::body_timeout>},
     {"body_min_rate", read_body_min_rate},
     {"tunnel_idle_timeout", field<&HttpSection::tunnel_idle_timeout>},
+    {"client_cert_mode", read_client_cert_mode},
+    {"client_cert_ca", field<&HttpSection::client_cert_ca>},
+    {"client_cert_depth", field<&HttpSection::client_cert_depth>},
+    {"certauth_port", field<&HttpSection::certauth_port>},
 };
 
 const Key<ThrottleSection> k_throttle_keys[] = {

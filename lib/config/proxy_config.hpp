@@ -121,6 +121,13 @@ struct HttpSection {
   milliseconds body_timeout{60'000};            // zmproxy_http_body_timeout
   std::int64_t body_min_rate = 500;             // zmproxy_http_body_min_rate
   milliseconds tunnel_idle_timeout{3'600'000};  // zmproxy_http_tunnel_idle_timeout: both ways idle
+  // Client certificates (issue 17; zmproxyd(8) CLIENT CERTIFICATES): asked
+  // for on the HTTPS listener and the certauth listener, verified against
+  // client_cert_ca; /certauth on the certauth listener logs in by them.
+  std::string client_cert_mode = "off";  // zimbraReverseProxyClientCertMode: off | on | optional
+  std::string client_cert_ca;            // zimbraReverseProxyClientCertCA, written to a file
+  int client_cert_depth = 10;            // localconfig zmproxy_client_cert_verify_depth
+  int certauth_port = 3443;              // zimbraMailSSLProxyClientCertPort
 };
 
 // Login throttling (issue 15; man/zmproxy.conf.5 [throttle]). Zimbra's
@@ -193,6 +200,11 @@ struct ProxyConfig {
 };
 
 ProxyConfig default_config();
+
+// Whether the certauth listener (http.certauth_port) is wanted: the web
+// proxy serves HTTPS, client certificates are on or optional, the port is
+// not 0.
+bool certauth_listener(const HttpSection& h) noexcept;
 
 // Parse and validate; unknown keys are errors naming their full path, and
 // every error is one line naming the file, the key and what is allowed.

@@ -28,6 +28,9 @@ struct Generation {
   std::shared_ptr<GssapiGate> gssapi;      // null: no mail protocol offers GSSAPI
   int http_port = 0;   // the web listeners' bound ports (for redirects)
   int https_port = 0;
+  // The HTTPS and certauth listeners' TLS when client certificates are on
+  // or optional (http.client_cert_mode); null: they use server_tls.
+  std::shared_ptr<tls::Context> client_cert_tls;
 };
 
 }  // namespace zmproxy::proxy

@@ -106,8 +106,10 @@ Result<std::vector<DnAttribute>> parse_rfc4514(std::string_view dn) {
 }  // namespace
 
 Result<std::vector<DnAttribute>> parse_subject_dn(std::string_view dn) {
-  dn = core::trim(dn);
-  if (dn.empty()) {
+  while (!dn.empty() && dn.front() == ' ') {
+    dn.remove_prefix(1);  // trailing spaces: the value's own rule (an escaped one stays)
+  }
+  if (core::trim(dn).empty()) {
     return fail(Errc::invalid_argument, "the subject is empty");
   }
   return dn.front() == '/' ? parse_slashed(dn) : parse_rfc4514(dn);

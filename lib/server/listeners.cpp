@@ -85,6 +85,10 @@ void spawn_session(Worker& w, std::shared_ptr<const Generation> shared, tcp::soc
           w.io, proxy::http::run_session(shared, std::move(socket), true, std::move(slot), true),
           session_done);
       break;
+    case Protocol::certauth:
+      asio::co_spawn(w.io, proxy::http::run_certauth_session(shared, std::move(socket), std::move(slot)),
+                     session_done);
+      break;
   }
 }
 

@@ -12,6 +12,7 @@
 #include "lib/proxy/generation.hpp"
 #include "lib/proxy/http/header_arena.hpp"
 #include "lib/proxy/session_info.hpp"
+#include "lib/proxy/http/client_cert.hpp"
 #include "lib/throttle/login_throttle.hpp"
 
 #include <cstdint>
@@ -52,6 +53,8 @@ struct ClientConnection {
   bool peer_trusted = false;  // the peer is in http.trusted_proxies
   proxy::ProtocolCounters& counters;  // the listener's (requests refused by login throttling)
   WebLogin login;  // the current request's, if it logs in (kept for its capacity)
+  bool certauth = false;   // the certauth listener (http.certauth_port)
+  ClientCertificate cert;  // what the TLS handshake left (client_cert.hpp)
 };
 
 }  // namespace zmproxy::proxy::http

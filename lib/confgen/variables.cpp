@@ -342,6 +342,9 @@ void add_switches(Variables& vars, const Effective& eff, const localconfig::Loca
   const bool admin_on = is_true(eff.first("zimbraReverseProxyAdminEnabled")) &&
                         !admin_port.empty() && admin_port != "0";
   vars["http.admin_enabled"] = derived(admin_on ? "true" : "false", admin_on);
+  const std::string certauth_port = eff.first("zimbraMailSSLProxyClientCertPort");
+  const bool certauth_on = !certauth_port.empty() && certauth_port != "0";
+  vars["http.certauth_enabled"] = derived(certauth_on ? "true" : "false", certauth_on);
   const long long auth_idle = lc.integer("imap_authenticated_max_idle_time", 1800) + 300;
   vars["imap.authenticated_idle_timeout"] =
       derived(toml_string(std::to_string(auth_idle) + "s"), true);

@@ -283,6 +283,7 @@ const Key<HttpSection> k_http_keys[] = {
     {"client_cert_mode", read_client_cert_mode},
     {"client_cert_ca", field<&HttpSection::client_cert_ca>},
     {"client_cert_depth", field<&HttpSection::client_cert_depth>},
+    {"certauth_enabled", field<&HttpSection::certauth_enabled>},
     {"certauth_port", field<&HttpSection::certauth_port>},
 };
 

@@ -102,7 +102,7 @@ Result<void> check_ports(const ProxyConfig& c, const std::string& f) {
 }  // namespace
 
 bool certauth_listener(const HttpSection& h) noexcept {
-  return h.enabled && h.mode != "http" && h.client_cert_mode != "off" && h.certauth_port != 0;
+  return h.enabled && h.mode != "http" && h.client_cert_mode != "off" && h.certauth_enabled;
 }
 
 std::filesystem::path ProxyConfig::path(const std::string& p) const {

@@ -127,6 +127,7 @@ struct HttpSection {
   std::string client_cert_mode = "off";  // zimbraReverseProxyClientCertMode: off | on | optional
   std::string client_cert_ca;            // zimbraReverseProxyClientCertCA, written to a file
   int client_cert_depth = 10;            // localconfig zmproxy_client_cert_verify_depth
+  bool certauth_enabled = true;          // zimbraMailSSLProxyClientCertPort is not 0
   int certauth_port = 3443;              // zimbraMailSSLProxyClientCertPort
 };
 
@@ -202,8 +203,8 @@ struct ProxyConfig {
 ProxyConfig default_config();
 
 // Whether the certauth listener (http.certauth_port) is wanted: the web
-// proxy serves HTTPS, client certificates are on or optional, the port is
-// not 0.
+// proxy serves HTTPS, client certificates are on or optional, and
+// http.certauth_enabled.
 bool certauth_listener(const HttpSection& h) noexcept;
 
 // Parse and validate; unknown keys are errors naming their full path, and

@@ -50,26 +50,16 @@ LookupAnswer handle_certauth_lookup(const LookupRequest& r,
                                     const RouteIndex& index,
                                     std::string_view handler_server,
                                     const TokenCaller& caller) {
-  const int wait = auth_wait_seconds(index);
-  auto refuse = [&](std::string text) {
-    return LookupAnswer{LookupResponse::error(std::move(text), wait)};
-  };
-  if (!is_known_protocol(r.protocol)) {
-    return refuse("unsupported protocol: " + r.protocol);
-  }
-  if (auto checked = check_certauth_request(r); !checked) {
-    return refuse(checked.error().message);
-  }
-  if (auto refused = refuse_token_caller("certauth", r, index, caller)) {
-    return refuse(std::move(*refused));
+  if (auto refused = refuse_token_lookup("certauth", check_certauth_request(r), r, index, caller)) {
+    return std::move(*refused);
   }
   auto account = certauth_account(r.user, index);
   if (!account) {
-    return refuse(account.error().message);
+    return token_lookup_error(index, account.error().message);
   }
   const std::string user = core::to_lower((*account)->first("zimbraMailDeliveryAddress"));
   if (user.empty()) {
-    return refuse("account not found: " + r.user);
+    return token_lookup_error(index, "account not found: " + r.user);
   }
   return route_with_token(r, index, handler_server, caller, user);
 }

@@ -51,22 +51,12 @@ LookupAnswer handle_gssapi_lookup(const LookupRequest& r,
                                   const RouteIndex& index,
                                   std::string_view handler_server,
                                   const GssapiCaller& caller) {
-  const int wait = auth_wait_seconds(index);
-  auto refuse = [&](std::string text) {
-    return LookupAnswer{LookupResponse::error(std::move(text), wait)};
-  };
-  if (!is_known_protocol(r.protocol)) {
-    return refuse("unsupported protocol: " + r.protocol);
-  }
-  if (auto checked = check_gssapi_request(r); !checked) {
-    return refuse(checked.error().message);
-  }
-  if (auto refused = refuse_token_caller("gssapi", r, index, caller)) {
-    return refuse(std::move(*refused));
+  if (auto refused = refuse_token_lookup("gssapi", check_gssapi_request(r), r, index, caller)) {
+    return std::move(*refused);
   }
   auto authz = authorize_gssapi(r, index);
   if (!authz) {
-    return refuse(authz.error().message);
+    return token_lookup_error(index, authz.error().message);
   }
   LookupAnswer answer = route_with_token(r, index, handler_server, caller, authz->user);
   if (answer.response.ok) {

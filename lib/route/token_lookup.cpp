@@ -90,6 +90,27 @@ std::optional<std::string> refuse_token_caller(std::string_view method,
   return std::nullopt;
 }
 
+LookupAnswer token_lookup_error(const RouteIndex& index, std::string text) {
+  return LookupAnswer{LookupResponse::error(std::move(text), auth_wait_seconds(index))};
+}
+
+std::optional<LookupAnswer> refuse_token_lookup(std::string_view method,
+                                                const Result<void>& checked,
+                                                const LookupRequest& r,
+                                                const RouteIndex& index,
+                                                const TokenCaller& caller) {
+  if (!is_known_protocol(r.protocol)) {
+    return token_lookup_error(index, "unsupported protocol: " + r.protocol);
+  }
+  if (!checked) {
+    return token_lookup_error(index, checked.error().message);
+  }
+  if (auto refused = refuse_token_caller(method, r, index, caller)) {
+    return token_lookup_error(index, std::move(*refused));
+  }
+  return std::nullopt;
+}
+
 LookupAnswer route_with_token(const LookupRequest& r,
                               const RouteIndex& index,
                               std::string_view handler_server,

@@ -53,6 +53,18 @@ std::optional<std::string> refuse_token_caller(std::string_view method,
                                                const RouteIndex& index,
                                                const TokenCaller& caller);
 
+// The error answer `text` with Auth-Wait (zimbraReverseProxyAuthWaitInterval).
+LookupAnswer token_lookup_error(const RouteIndex& index, std::string text);
+
+// Every refusal a vouching lookup makes before it looks for its account, in
+// order: an unknown protocol, the method's own header check (`checked`),
+// then refuse_token_caller. Nothing when the lookup may go on.
+std::optional<LookupAnswer> refuse_token_lookup(std::string_view method,
+                                                const Result<void>& checked,
+                                                const LookupRequest& request,
+                                                const RouteIndex& index,
+                                                const TokenCaller& caller);
+
 // The route of `user` (the account's own name) as a username lookup of the
 // same protocol and type answers it, with Auth-User `user` and Auth-Pass a
 // token for `user` valid for k_lookup_token_lifetime_s.

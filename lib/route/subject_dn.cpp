@@ -7,9 +7,12 @@ namespace zmproxy::route {
 namespace {
 
 int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
@@ -41,12 +44,14 @@ Result<std::vector<DnAttribute>> parse_rfc4514(std::string_view dn) {
   std::size_t i = 0;
   const std::size_t n = dn.size();
   auto skip_spaces = [&] {
-    while (i < n && dn[i] == ' ') ++i;
+    while (i < n && dn[i] == ' ')
+      ++i;
   };
   while (true) {
     skip_spaces();
     const std::size_t type_start = i;
-    while (i < n && dn[i] != '=' && dn[i] != ',' && dn[i] != ';' && dn[i] != '+') ++i;
+    while (i < n && dn[i] != '=' && dn[i] != ',' && dn[i] != ';' && dn[i] != '+')
+      ++i;
     if (i >= n || dn[i] != '=') {
       return fail(Errc::invalid_argument, "a part of the subject has no '='");
     }
@@ -60,7 +65,8 @@ Result<std::vector<DnAttribute>> parse_rfc4514(std::string_view dn) {
     if (i < n && dn[i] == '"') {
       ++i;
       while (i < n && dn[i] != '"') {
-        if (dn[i] == '\\' && i + 1 < n) ++i;
+        if (dn[i] == '\\' && i + 1 < n)
+          ++i;
         value.push_back(dn[i++]);
       }
       if (i >= n) {
@@ -88,7 +94,8 @@ Result<std::vector<DnAttribute>> parse_rfc4514(std::string_view dn) {
           continue;
         }
         value.push_back(dn[i++]);
-        if (value.back() != ' ') kept = value.size();
+        if (value.back() != ' ')
+          kept = value.size();
       }
       value.resize(kept);  // trailing unescaped spaces
     }

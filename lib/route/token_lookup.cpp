@@ -124,7 +124,8 @@ LookupAnswer route_with_token(const LookupRequest& r,
     return answer;
   }
   answer.response.user = user;
-  answer.response.token = mint_lookup_token(user, caller.now + k_lookup_token_lifetime_s, caller.secret);
+  answer.response.token =
+      mint_lookup_token(user, caller.now + k_lookup_token_lifetime_s, caller.secret);
   return answer;
 }
 

@@ -61,7 +61,8 @@ CertMode parse_cert_mode(std::string_view mode) noexcept {
   return mode == "on" ? CertMode::on : mode == "optional" ? CertMode::optional : CertMode::off;
 }
 
-std::optional<std::string_view> https_certificate_refusal(CertMode mode, ClientCertificate::State state) noexcept {
+std::optional<std::string_view> https_certificate_refusal(CertMode mode,
+                                                          ClientCertificate::State state) noexcept {
   if (mode == CertMode::off) {
     return std::nullopt;
   }
@@ -74,7 +75,9 @@ std::optional<std::string_view> https_certificate_refusal(CertMode mode, ClientC
   return std::nullopt;
 }
 
-CertauthStep certauth_step(CertMode mode, ClientCertificate::State state, std::string_view path) noexcept {
+CertauthStep certauth_step(CertMode mode,
+                           ClientCertificate::State state,
+                           std::string_view path) noexcept {
   const bool admin = path == "/certauth/admin";
   if (path != "/certauth" && !admin) {
     return CertauthStep::not_served;
@@ -82,7 +85,8 @@ CertauthStep certauth_step(CertMode mode, ClientCertificate::State state, std::s
   switch (state) {
     case ClientCertificate::State::verified:
       return mode == CertMode::off ? CertauthStep::forbidden
-                                   : admin ? CertauthStep::lookup_admin : CertauthStep::lookup;
+             : admin               ? CertauthStep::lookup_admin
+                                   : CertauthStep::lookup;
     case ClientCertificate::State::failed:
       return CertauthStep::forbidden;
     case ClientCertificate::State::none:
@@ -91,10 +95,13 @@ CertauthStep certauth_step(CertMode mode, ClientCertificate::State state, std::s
   return CertauthStep::forbidden;
 }
 
-std::string login_page_url(std::string_view host_header, std::string_view fallback_host, int https_port) {
+std::string login_page_url(std::string_view host_header,
+                           std::string_view fallback_host,
+                           int https_port) {
   std::string_view host = core::trim(host_header);
   if (!host.empty() && host.front() == '[') {
-    host = host.substr(0, host.find(']') == std::string_view::npos ? host.size() : host.find(']') + 1);
+    host =
+        host.substr(0, host.find(']') == std::string_view::npos ? host.size() : host.find(']') + 1);
   } else {
     host = host.substr(0, host.find(':'));
   }
@@ -104,7 +111,8 @@ std::string login_page_url(std::string_view host_header, std::string_view fallba
   std::string url = "https://";
   for (char ch : host) {
     const auto u = static_cast<unsigned char>(ch);
-    url.push_back(u <= 0x20 || u >= 0x7f || ch == '/' || ch == '?' || ch == '#' || ch == '@' ? '_' : ch);
+    url.push_back(u <= 0x20 || u >= 0x7f || ch == '/' || ch == '?' || ch == '#' || ch == '@' ? '_'
+                                                                                             : ch);
   }
   if (https_port != 443 && https_port > 0) {
     url += ":" + std::to_string(https_port);
@@ -118,7 +126,9 @@ bool is_client_identity_field(std::string_view name) noexcept {
          starts_with_icase(name, "X-SSL-Client");
 }
 
-void append_certauth_fields(std::string& out, std::string_view subject, std::string_view account,
+void append_certauth_fields(std::string& out,
+                            std::string_view subject,
+                            std::string_view account,
                             std::string_view token) {
   append_field(out, "X-Client-Cert-Verify", "SUCCESS");
   append_field(out, "X-Client-Cert-Subject", subject);

@@ -96,12 +96,12 @@ TEST_CASE("a certauth request needs every header, bounded and without control by
 TEST_CASE("the certificate's account: its emailAddress names an address or an alias",
           "[route][certauth]") {
   auto index = sample();
-  for (const char* subject : {"emailAddress=alice@example.com,CN=Alice",
-                              "CN=Alice,emailAddress=ALICE@Example.COM",
-                              "E=al@example.com", "1.2.840.113549.1.9.1=alice@example.com",
-                              "/C=US/CN=Alice/emailAddress=alice@example.com",
-                              // the first address that names an account wins
-                              "emailAddress=nobody@example.com+emailAddress=alice@example.com"}) {
+  for (const char* subject :
+       {"emailAddress=alice@example.com,CN=Alice", "CN=Alice,emailAddress=ALICE@Example.COM",
+        "E=al@example.com", "1.2.840.113549.1.9.1=alice@example.com",
+        "/C=US/CN=Alice/emailAddress=alice@example.com",
+        // the first address that names an account wins
+        "emailAddress=nobody@example.com+emailAddress=alice@example.com"}) {
     INFO(subject);
     auto a = certauth_account(subject, *index);
     REQUIRE(a);

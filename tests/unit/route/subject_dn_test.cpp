@@ -21,7 +21,10 @@ std::vector<std::pair<std::string, std::string>> pairs(std::string_view dn) {
 TEST_CASE("a subject DN in RFC 4514 form, as OpenSSL prints it", "[route][certauth]") {
   using P = std::vector<std::pair<std::string, std::string>>;
   CHECK(pairs("emailAddress=alice@example.com,CN=Alice Liddell,O=Example,C=US") ==
-        P{{"emailAddress", "alice@example.com"}, {"CN", "Alice Liddell"}, {"O", "Example"}, {"C", "US"}});
+        P{{"emailAddress", "alice@example.com"},
+          {"CN", "Alice Liddell"},
+          {"O", "Example"},
+          {"C", "US"}});
   // Escapes: a special character, two hex digits (UTF-8 bytes), a leading space.
   CHECK(pairs(R"(CN=Smith\, John,O=A\2BB,OU=\C3\A9t\C3\A9,L=\ x)") ==
         P{{"CN", "Smith, John"}, {"O", "A+B"}, {"OU", "\xC3\xA9t\xC3\xA9"}, {"L", " x"}});
@@ -41,8 +44,8 @@ TEST_CASE("a subject DN in nginx's legacy slash form", "[route][certauth]") {
 }
 
 TEST_CASE("malformed subjects are refused", "[route][certauth]") {
-  for (const char* bad : {"", "   ", "CN", "=x", "CN=a,", "CN=a,O", "CN=x\\", "O=\"open", "O=\"a\"b",
-                          "/noequals", "/=x"}) {
+  for (const char* bad : {"", "   ", "CN", "=x", "CN=a,", "CN=a,O", "CN=x\\", "O=\"open",
+                          "O=\"a\"b", "/noequals", "/=x"}) {
     INFO(bad);
     CHECK_FALSE(parse_subject_dn(bad));
   }

@@ -45,6 +45,12 @@ Result<void> check_limits(const ProxyConfig& c, const std::string& f) {
                     " but http.client_cert_ca is empty: no client certificate can be verified; set "
                     "zimbraReverseProxyClientCertCA to the PEM of the CA that issues them");
   }
+  if (certauth_listener(c.http) && (c.kerberos.admin_user.empty() || c.kerberos.admin_password.empty())) {
+    return fail(Errc::invalid_argument,
+                f + "the certauth listener's lookups need kerberos.admin_user and kerberos.admin_password "
+                    "(localconfig zm_lookup_master_auth_username and ldap_nginx_password: an admin "
+                    "account's name and password)");
+  }
   if (c.server.workers < 1 || c.server.workers > 16) {
     return fail(Errc::invalid_argument, f + "server.workers must be 1..16 (zimbraReverseProxyWorkerProcesses)");
   }

@@ -137,7 +137,7 @@ TEST_CASE("client certificates: off by default, the certauth listener only when 
   CHECK_FALSE(certauth_listener(h));
   cfg = parse(
       "[http]\nenabled = true\nclient_cert_mode = \"optional\"\nclient_cert_ca = \"conf/ca.pem\"\n"
-      "client_cert_depth = 3\ncertauth_port = 4443\n");
+      "client_cert_depth = 3\ncertauth_port = 4443\n[kerberos]\nadmin_password = \"pw\"\n");
   REQUIRE(cfg);
   CHECK(certauth_listener((*cfg)->http));
   CHECK((*cfg)->http.client_cert_depth == 3);
@@ -167,7 +167,12 @@ TEST_CASE("bad client-certificate settings are refused naming the key and the at
   CHECK_THAT(cfg.error().message, Catch::Contains("http.client_cert_depth must be 1..100"));
   cfg = parse(
       "[http]\nenabled = true\nclient_cert_mode = \"on\"\nclient_cert_ca = \"ca.pem\"\n"
-      "certauth_port = 443\n");
+      "certauth_port = 443\n[kerberos]\nadmin_password = \"pw\"\n");
   REQUIRE_FALSE(cfg);
   CHECK_THAT(cfg.error().message, Catch::Contains("http.certauth_port = 443 is used by another listener"));
+  cfg = parse(
+      "[http]\nenabled = true\nclient_cert_mode = \"on\"\nclient_cert_ca = \"ca.pem\"\n"
+      "[kerberos]\nadmin_password = \"\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("ldap_nginx_password"));
 }

@@ -312,6 +312,18 @@ void add_certificate(Collected& out, const Effective& eff) {
   }
 }
 
+// The CA that client certificates are verified against
+// (zimbraReverseProxyClientCertCA, PEM) becomes a file; "" when unset.
+void add_client_cert_ca(Collected& out, const Effective& eff) {
+  const std::string ca = eff.first("zimbraReverseProxyClientCertCA");
+  if (ca.empty()) {
+    out.vars["http.client_cert_ca"] = derived(toml_string(""), false);
+    return;
+  }
+  out.files.push_back({"conf/confgen/zmproxy.client-ca.crt", ca, false, "zimbraReverseProxyClientCertCA"});
+  out.vars["http.client_cert_ca"] = derived(toml_string("conf/confgen/zmproxy.client-ca.crt"), true);
+}
+
 // Switches that depend on several attributes.
 void add_switches(Variables& vars, const Effective& eff, const localconfig::LocalConfig& lc) {
   const std::string http_port = eff.first("zimbraMailProxyPort");
@@ -330,6 +342,9 @@ void add_switches(Variables& vars, const Effective& eff, const localconfig::Loca
   const bool admin_on = is_true(eff.first("zimbraReverseProxyAdminEnabled")) &&
                         !admin_port.empty() && admin_port != "0";
   vars["http.admin_enabled"] = derived(admin_on ? "true" : "false", admin_on);
+  const std::string certauth_port = eff.first("zimbraMailSSLProxyClientCertPort");
+  const bool certauth_on = !certauth_port.empty() && certauth_port != "0";
+  vars["http.certauth_enabled"] = derived(certauth_on ? "true" : "false", certauth_on);
   const long long auth_idle = lc.integer("imap_authenticated_max_idle_time", 1800) + 300;
   vars["imap.authenticated_idle_timeout"] =
       derived(toml_string(std::to_string(auth_idle) + "s"), true);
@@ -377,6 +392,7 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov,
   add_route(out, g, eff, *servers);
   ZMPROXY_TRY(add_domains(out, lc, self, *domains));
   add_certificate(out, eff);
+  add_client_cert_ca(out, eff);
   add_switches(out.vars, eff, lc);
   return out;
 }

@@ -74,6 +74,14 @@ void read_mode(Reader& r, const toml::table&, const toml::node& n, const std::st
   }
 }
 
+void read_client_cert_mode(Reader& r, const toml::table&, const toml::node& n, const std::string& path,
+                           HttpSection& h) {
+  if (r.read(n, path, h.client_cert_mode) && h.client_cert_mode != "off" && h.client_cert_mode != "on" &&
+      h.client_cert_mode != "optional") {
+    r.fail_at(n, path, "expected off, on or optional (zimbraReverseProxyClientCertMode)");
+  }
+}
+
 // host:port entries; the error points at the [http] table.
 template <auto Member>
 void read_upstreams(Reader& r, const toml::table& section, const toml::node& n,
@@ -330,6 +338,11 @@ const Key<HttpSection> k_http_keys[] = {
     {"noop_timeout", field<&HttpSection::noop_timeout>},
     {"waitset_timeout", field<&HttpSection::waitset_timeout>},
     {"error_handler_url", read_error_handler_url},
+    {"client_cert_mode", read_client_cert_mode},
+    {"client_cert_ca", field<&HttpSection::client_cert_ca>},
+    {"client_cert_depth", field<&HttpSection::client_cert_depth>},
+    {"certauth_enabled", field<&HttpSection::certauth_enabled>},
+    {"certauth_port", field<&HttpSection::certauth_port>},
 };
 
 const Key<ThrottleSection> k_throttle_keys[] = {

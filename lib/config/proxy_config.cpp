@@ -37,6 +37,22 @@ Result<void> check_limits(const ProxyConfig& c, const std::string& f) {
       return fail(Errc::invalid_argument, f + key + " must be longer than 0");
     }
   }
+  if (c.http.client_cert_depth < 1 || c.http.client_cert_depth > 100) {
+    return fail(Errc::invalid_argument,
+                f + "http.client_cert_depth must be 1..100 (localconfig zmproxy_client_cert_verify_depth)");
+  }
+  if (c.http.enabled && c.http.client_cert_mode != "off" && c.http.client_cert_ca.empty()) {
+    return fail(Errc::invalid_argument,
+                f + "http.client_cert_mode is " + c.http.client_cert_mode +
+                    " but http.client_cert_ca is empty: no client certificate can be verified; set "
+                    "zimbraReverseProxyClientCertCA to the PEM of the CA that issues them");
+  }
+  if (certauth_listener(c.http) && (c.kerberos.admin_user.empty() || c.kerberos.admin_password.empty())) {
+    return fail(Errc::invalid_argument,
+                f + "the certauth listener's lookups need kerberos.admin_user and kerberos.admin_password "
+                    "(localconfig zm_lookup_master_auth_username and ldap_nginx_password: an admin "
+                    "account's name and password)");
+  }
   if (c.server.workers < 1 || c.server.workers > 16) {
     return fail(Errc::invalid_argument, f + "server.workers must be 1..16 (zimbraReverseProxyWorkerProcesses)");
   }
@@ -80,7 +96,8 @@ Result<void> check_ports(const ProxyConfig& c, const std::string& f) {
       {"pop3.ssl_port", c.mail_enabled && c.pop3.ssl_enabled ? c.pop3.ssl_port : -1},
       {"http.port", c.http.enabled && c.http.mode != "https" ? c.http.port : -1},
       {"http.ssl_port", c.http.enabled && c.http.mode != "http" ? c.http.ssl_port : -1},
-      {"http.admin_port", c.http.admin_enabled ? c.http.admin_port : -1}};
+      {"http.admin_port", c.http.admin_enabled ? c.http.admin_port : -1},
+      {"http.certauth_port", certauth_listener(c.http) ? c.http.certauth_port : -1}};
   for (const auto& [key, port] : listeners) {
     if (port < 0) {
       continue;
@@ -97,6 +114,10 @@ Result<void> check_ports(const ProxyConfig& c, const std::string& f) {
 }
 
 }  // namespace
+
+bool certauth_listener(const HttpSection& h) noexcept {
+  return h.enabled && h.mode != "http" && h.client_cert_mode != "off" && h.certauth_enabled;
+}
 
 std::filesystem::path ProxyConfig::path(const std::string& p) const {
   const std::filesystem::path fp(p);

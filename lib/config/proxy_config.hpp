@@ -139,6 +139,14 @@ struct HttpSection {
   // The proxy's own 502/504 answers become a 302 to
   // "<url>?err=<code>&up=<upstream>" ("" = a built-in page).
   std::string error_handler_url;          // zimbraReverseProxyErrorHandlerURL
+  // Client certificates (issue 17; zmproxyd(8) CLIENT CERTIFICATES): asked
+  // for on the HTTPS listener and the certauth listener, verified against
+  // client_cert_ca; /certauth on the certauth listener logs in by them.
+  std::string client_cert_mode = "off";  // zimbraReverseProxyClientCertMode: off | on | optional
+  std::string client_cert_ca;            // zimbraReverseProxyClientCertCA, written to a file
+  int client_cert_depth = 10;            // localconfig zmproxy_client_cert_verify_depth
+  bool certauth_enabled = true;          // zimbraMailSSLProxyClientCertPort is not 0
+  int certauth_port = 3443;              // zimbraMailSSLProxyClientCertPort
 };
 
 // Login throttling (issue 15; man/zmproxy.conf.5 [throttle]). Zimbra's
@@ -211,6 +219,11 @@ struct ProxyConfig {
 };
 
 ProxyConfig default_config();
+
+// Whether the certauth listener (http.certauth_port) is wanted: the web
+// proxy serves HTTPS, client certificates are on or optional, and
+// http.certauth_enabled.
+bool certauth_listener(const HttpSection& h) noexcept;
 
 // Parse and validate; unknown keys are errors naming their full path, and
 // every error is one line naming the file, the key and what is allowed.

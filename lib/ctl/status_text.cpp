@@ -36,7 +36,7 @@ std::string status_text(std::string_view j, std::string_view watcher) {
   }
   out += "\n  connections (active/accepted):";
   const auto conns = j.find("\"connections\":");
-  for (const char* p : {"imap", "imaps", "pop3", "pop3s", "http", "https", "admin"}) {
+  for (const char* p : {"imap", "imaps", "pop3", "pop3s", "http", "https", "admin", "certauth"}) {
     const auto at = j.find("\"" + std::string(p) + "\":{", conns);
     out += std::string(" ") + p + " " + json_field(j, "active", at) + "/" + json_field(j, "accepted", at);
   }

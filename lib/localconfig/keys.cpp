@@ -89,6 +89,8 @@ constexpr KeyInfo k_keys[] = {
      "Multi-valued attributes that zmprov replaces only with -r"},
     {"zmproxy_bind_address", KeyType::string, "0.0.0.0",
      "Address the proxy's listeners bind to (rendered into conf/zmproxy.conf)"},
+    {"zmproxy_client_cert_verify_depth", KeyType::integer, "10",
+     "Longest chain of CA certificates a client certificate is verified through (1..100)"},
     {"zmproxy_drain_timeout", KeyType::integer, "10",
      "Seconds zmproxyctl stop waits for open sessions to finish"},
     {"zmproxy_gssapi_master_password", KeyType::string, "",

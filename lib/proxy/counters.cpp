@@ -4,7 +4,7 @@ namespace zmproxy::proxy {
 
 const char* protocol_name(Protocol p) noexcept {
   static constexpr const char* k_names[k_protocol_count] = {"imap",  "imaps", "pop3", "pop3s",
-                                                            "http",  "https", "admin"};
+                                                            "http",  "https", "admin", "certauth"};
   return k_names[static_cast<std::size_t>(p)];
 }
 

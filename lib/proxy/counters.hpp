@@ -14,8 +14,8 @@
 
 namespace zmproxy::proxy {
 
-enum class Protocol { imap, imaps, pop3, pop3s, http, https, admin };
-inline constexpr std::size_t k_protocol_count = 7;
+enum class Protocol { imap, imaps, pop3, pop3s, http, https, admin, certauth };
+inline constexpr std::size_t k_protocol_count = 8;
 const char* protocol_name(Protocol p) noexcept;
 
 // COUNTER(name, help) / GAUGE(name, help)

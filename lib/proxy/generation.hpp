@@ -32,6 +32,9 @@ struct Generation {
   // The web upstreams' passive health (max_fails / fail_timeout); never
   // null. Carried over by reloads (upstream_health.hpp).
   std::shared_ptr<UpstreamHealth> web_health;
+  // The HTTPS and certauth listeners' TLS when client certificates are on
+  // or optional (http.client_cert_mode); null: they use server_tls.
+  std::shared_ptr<tls::Context> client_cert_tls;
 };
 
 }  // namespace zmproxy::proxy

@@ -10,7 +10,7 @@
 // password. Pure given the index, the peer, the secret and the clock.
 
 #include "lib/core/result.hpp"
-#include "lib/route/lookup_handler.hpp"
+#include "lib/route/token_lookup.hpp"
 
 #include <cstdint>
 #include <string>
@@ -27,17 +27,6 @@ inline constexpr std::size_t k_gssapi_max_pass = 1024;
 // their bounds and free of control bytes ("(GSSAPI) invalid header field ...").
 Result<void> check_gssapi_request(const LookupRequest& request);
 
-// Whether X-Proxy-IP and the TCP peer are in zimbraReverseProxyAdminIPAddress;
-// the error is the answer's text ("X-Proxy-IP <ip> is not allowed").
-Result<void> check_gssapi_caller(const LookupRequest& request,
-                                 const RouteIndex& index,
-                                 std::string_view peer);
-
-// Whether Auth-Admin-User names an account (a bare name in the default
-// domain) with zimbraIsAdminAccount TRUE whose userPassword matches
-// Auth-Admin-Pass (lib/provisioning/password.hpp, constant time).
-bool admin_credentials_ok(const RouteIndex& index, std::string_view user, std::string_view pass);
-
 // The account the principal authenticated, and the name it may act as:
 // the account's own name when Auth-User == Auth-ID, else Auth-User qualified
 // as for a plain lookup, which must name the same account (no delegated
@@ -48,11 +37,7 @@ struct GssapiAuthz {
 };
 Result<GssapiAuthz> authorize_gssapi(const LookupRequest& request, const RouteIndex& index);
 
-struct GssapiCaller {
-  std::string peer;      // the lookup connection's TCP peer address (IPv4-mapped unmapped)
-  std::string secret;    // zmlookupd's secret (zmlookupd_secret): keys the token
-  std::int64_t now = 0;  // Unix seconds
-};
+using GssapiCaller = TokenCaller;
 
 // The whole gssapi lookup: the checks above in order (headers, secret
 // configured, caller addresses, admin credentials, principal, authorization),

@@ -127,28 +127,31 @@ LookupRequest lookup_request(const RouteQuery& q,
                              const std::string& admin_user,
                              const std::string& admin_password) {
   LookupRequest req;
+  req.protocol = q.protocol;
+  req.client_ip = q.client_ip;
+  req.proxy_ip = q.proxy_ip;
+  req.login_attempt = q.login_attempt;
+  req.secret = secret;
   if (q.is_gssapi()) {
     req.method = "gssapi";
     req.user = q.user.empty() ? q.gssapi_principal : q.user;
     req.auth_id = q.gssapi_principal;
     req.admin_user = admin_user;
     req.admin_pass = admin_password;
-    req.protocol = q.protocol;
-    req.client_ip = q.client_ip;
-    req.proxy_ip = q.proxy_ip;
-    req.login_attempt = q.login_attempt;
-    req.secret = secret;
+    return req;
+  }
+  req.proxy_host = q.proxy_host;
+  req.admin = q.admin;
+  if (q.is_certauth()) {
+    req.method = "certauth";
+    req.user = q.certauth_subject;
+    req.admin_user = admin_user;
+    req.admin_pass = admin_password;
+    req.login_attempt = 0;  // web: always 0, as nginx sends it
     return req;
   }
   req.method = q.by_id ? "zimbraId" : "username";
   req.user = q.user;
-  req.protocol = q.protocol;
-  req.client_ip = q.client_ip;
-  req.proxy_ip = q.proxy_ip;
-  req.proxy_host = q.proxy_host;
-  req.admin = q.admin;
-  req.login_attempt = q.login_attempt;
-  req.secret = secret;
   return req;
 }
 

@@ -45,7 +45,8 @@ std::vector<std::size_t> handler_order(std::size_t count,
 
 // The request a query sends (the method by name or by zimbraId; gssapi with
 // the principal as Auth-ID, the authorization identity, or the principal, as
-// Auth-User, and the admin account's name and password).
+// Auth-User, and the admin account's name and password; certauth with the
+// subject as Auth-User and the same admin account).
 LookupRequest lookup_request(const RouteQuery& q,
                              const std::string& secret,
                              const std::string& admin_user = {},

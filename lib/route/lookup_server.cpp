@@ -7,6 +7,7 @@
 #include "lib/net/accept_backoff.hpp"
 #include "lib/net/asio.hpp"
 #include "lib/net/control_line.hpp"
+#include "lib/route/certauth_lookup.hpp"
 #include "lib/route/gssapi_lookup.hpp"
 #include "lib/route/lookup_access.hpp"
 #include "lib/route/lookup_handler.hpp"
@@ -119,19 +120,25 @@ struct LookupServer::Impl {
     co_return address;
   }
 
-  // A gssapi lookup's answer; a refusal is logged with its cause (never a
+  // A gssapi or certauth lookup's answer (the lookups that vouch for a
+  // login: token_lookup.hpp); a refusal is logged with its cause (never a
   // password or the token).
-  LookupAnswer answer_gssapi(const LookupRequest& request,
-                             const RouteIndex& current,
-                             const std::string& peer) const {
-    const GssapiCaller caller{peer, options.secret,
-                              std::chrono::duration_cast<std::chrono::seconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count()};
-    LookupAnswer a = handle_gssapi_lookup(request, current, options.handler_server, caller);
+  LookupAnswer answer_with_token(const LookupRequest& request,
+                                 const RouteIndex& current,
+                                 const std::string& peer) const {
+    const TokenCaller caller{peer, options.secret,
+                             std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count()};
+    const bool certauth = request.method == "certauth";
+    LookupAnswer a = certauth ? handle_certauth_lookup(request, current, options.handler_server, caller)
+                              : handle_gssapi_lookup(request, current, options.handler_server, caller);
     if (!a.response.ok) {
-      ZMPROXY_LOG(warn, "zmlookupd", "gssapi lookup from {} (X-Proxy-IP {}) refused: {}", peer,
+      ZMPROXY_LOG(warn, "zmlookupd", "{} lookup from {} (X-Proxy-IP {}) refused: {}", request.method, peer,
                   for_log(request.proxy_ip, 64), for_log(a.response.status, 512));
+    } else if (certauth) {
+      ZMPROXY_LOG(info, "zmlookupd", "certauth lookup from {} (X-Proxy-IP {}): subject {} is {}", peer,
+                  for_log(request.proxy_ip, 64), for_log(request.user, 512), for_log(a.response.user, 256));
     }
     return a;
   }
@@ -143,13 +150,13 @@ struct LookupServer::Impl {
     if (!parsed) {
       co_return LookupResponse::error(parsed.error().message, wait);
     }
-    const bool gssapi = parsed->method == "gssapi";
-    LookupAnswer a = gssapi ? answer_gssapi(*parsed, *current, peer)
+    const bool vouching = parsed->method == "gssapi" || parsed->method == "certauth";
+    LookupAnswer a = vouching ? answer_with_token(*parsed, *current, peer)
                             : handle_lookup(*parsed, *current, options.handler_server);
     // Stock nginx (auth_http) sends the real password and insists on getting
     // it back in Auth-Pass; Zimbra's proxy and ours send the placeholder and
     // get none. The password is never logged.
-    if (a.response.ok && !gssapi && parsed->password != "_password_" && !parsed->password.empty()) {
+    if (a.response.ok && !vouching && parsed->password != "_password_" && !parsed->password.empty()) {
       a.response.token = parsed->password;
     }
     if (a.response.ok && a.resolve_host) {

@@ -4,6 +4,7 @@
 #include "lib/log/logger.hpp"
 #include "lib/route/cache_key.hpp"
 #include "lib/route/cached_route.hpp"
+#include "lib/route/certauth_lookup.hpp"
 #include "lib/route/gssapi_lookup.hpp"
 #include "lib/route/known_servers.hpp"
 #include "lib/route/local_route_cache.hpp"
@@ -233,19 +234,22 @@ ResolveResult route_of(const RouteQuery& q, const LookupResponse& r) {
   return route;
 }
 
-// A gssapi login: the handler is always asked and nothing is cached, neither
-// in process nor in memcached (the answer carries a token; Zimbra never caches
-// them). The request is checked as zmlookupd checks it before it is sent.
-awaitable<ResolveResult> resolve_gssapi(RouteResolver::Impl& s, RouteQuery q) {
+// A gssapi or certauth login: the handler is always asked and nothing is
+// cached, neither in process nor in memcached (the answer carries a token;
+// Zimbra never caches them). The request is checked as zmlookupd checks it
+// before it is sent.
+awaitable<ResolveResult> resolve_vouched(RouteResolver::Impl& s, RouteQuery q) {
   const LookupRequest request = lookup_request(q, s.settings.secret, s.settings.gssapi_admin_user,
                                                s.settings.gssapi_admin_password);
-  if (auto checked = check_gssapi_request(request); !checked) {
+  const std::string_view method = q.is_certauth() ? "certauth" : "gssapi";
+  if (auto checked = q.is_certauth() ? check_certauth_request(request) : check_gssapi_request(request);
+      !checked) {
     // The lookup admin's name or password is our setting, not the user's
-    // fault (unavailable); the principal and authorization identity are the
-    // client's (invalid_argument).
+    // fault (unavailable); the principal, subject and authorization identity
+    // are the client's (invalid_argument).
     const bool ours = checked.error().message.find("Auth-Admin-") != std::string::npos;
     co_return RouteError{ours ? Errc::unavailable : Errc::invalid_argument,
-                         "gssapi lookup not sent: " + checked.error().message, 0};
+                         std::string(method) + " lookup not sent: " + checked.error().message, 0};
   }
   auto answer = co_await s.handlers->ask(q);
   if (auto* err = std::get_if<RouteError>(&answer)) {
@@ -256,7 +260,7 @@ awaitable<ResolveResult> resolve_gssapi(RouteResolver::Impl& s, RouteQuery q) {
   if (auto* route = std::get_if<Route>(&out)) {
     if (r.user.empty() || r.token.empty()) {
       co_return RouteError{Errc::unavailable,
-                           "gssapi lookup answered without Auth-User or Auth-Pass", 0};
+                           std::string(method) + " lookup answered without Auth-User or Auth-Pass", 0};
     }
     route->token = std::move(r.token);
   }
@@ -268,8 +272,8 @@ awaitable<ResolveResult> resolve_gssapi(RouteResolver::Impl& s, RouteQuery q) {
 awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQuery q) {
   RouteResolver::Impl& s = resolver->impl();
   q.protocol = core::to_lower(q.protocol);
-  if (q.is_gssapi()) {
-    co_return co_await resolve_gssapi(s, std::move(q));
+  if (q.is_gssapi() || q.is_certauth()) {
+    co_return co_await resolve_vouched(s, std::move(q));
   }
   const std::string lkey = local_route_key(q);
   if (auto hit = s.local->get(lkey)) {

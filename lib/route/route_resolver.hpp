@@ -43,7 +43,7 @@ struct ResolverSettings {
   // memcached writes waiting for the blocking pool; more are dropped (a fill
   // is only an optimisation: the next login asks again).
   std::size_t max_pending_fills = 1024;
-  // Sent with gssapi lookups as Auth-Admin-User / Auth-Admin-Pass (an admin
+  // Sent with gssapi and certauth lookups as Auth-Admin-User / Auth-Admin-Pass (an admin
   // account the handler checks; Zimbra's zm_lookup_master_auth_username and
   // ldap_nginx_password). Never logged.
   std::string gssapi_admin_user;
@@ -64,6 +64,11 @@ struct RouteQuery {
   // for the principal's own account. Never cached (as Zimbra).
   std::string gssapi_principal;
   bool is_gssapi() const noexcept { return !gssapi_principal.empty(); }
+  // Non-empty: a client-certificate login (Auth-Method certauth) of the
+  // certificate with this verified subject DN (RFC 4514 form), sent as
+  // Auth-User; `admin` for /certauth/admin. Never cached (as Zimbra).
+  std::string certauth_subject;
+  bool is_certauth() const noexcept { return !certauth_subject.empty(); }
 };
 
 struct Route {
@@ -71,7 +76,7 @@ struct Route {
   int port = 0;
   std::string user;  // the account name to log in with upstream
   enum class Source { local, memcached, handler } source = Source::handler;
-  // A gssapi lookup's Auth-Pass: the token to log in upstream with as `user`.
+  // A gssapi or certauth lookup's Auth-Pass: the token vouching for `user`.
   // A credential: never logged, never cached.
   std::string token;
 };

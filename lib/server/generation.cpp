@@ -120,6 +120,9 @@ std::vector<ListenerSpec> listener_specs(const ProxyConfig& c, bool have_tls) {
   if (c.http.admin_enabled && have_tls) {
     specs.push_back({Protocol::admin, a, c.http.admin_port, "http.admin_port"});
   }
+  if (config::certauth_listener(c.http) && have_tls) {
+    specs.push_back({Protocol::certauth, a, c.http.certauth_port, "http.certauth_port"});
+  }
   return specs;
 }
 
@@ -150,6 +153,14 @@ Result<std::shared_ptr<proxy::Generation>> build_generation(
                 server_tls.error().message +
                     "; TLS listeners and STARTTLS need it (or set starttls = \"off\" and "
                     "ssl_enabled = false)");
+  }
+  if (c.http.enabled && c.http.client_cert_mode != "off") {
+    // Built anew each generation: a reload reads a renewed CA.
+    auto client_cert_tls = tls::make_client_cert_context(c);
+    if (!client_cert_tls) {
+      return tl::unexpected(client_cert_tls.error());
+    }
+    next->client_cert_tls = *client_cert_tls;
   }
   if (previous && previous->config->route == c.route &&
       previous->config->kerberos.admin_user == c.kerberos.admin_user &&
@@ -214,6 +225,11 @@ Result<void> check_tls(const ProxyConfig& c) {
   auto ctx = tls::make_server_context(c);
   if (!ctx) {
     return tl::unexpected(ctx.error());
+  }
+  if (c.http.enabled && c.http.client_cert_mode != "off") {
+    if (auto client_cert = tls::make_client_cert_context(c); !client_cert) {
+      return tl::unexpected(client_cert.error());
+    }
   }
   return {};
 }

@@ -83,6 +83,8 @@ awaitable<void> session_of(std::shared_ptr<const Generation> shared, tcp::socket
                                       std::move(slot), false, client);
     case Protocol::admin:
       break;
+    case Protocol::certauth:
+      return proxy::http::run_certauth_session(std::move(shared), std::move(socket), std::move(slot), client);
   }
   return proxy::http::run_session(std::move(shared), std::move(socket), true, std::move(slot), true, client);
 }

@@ -8,7 +8,7 @@ namespace zmproxy::server {
 
 namespace {
 
-static_assert(proxy::k_protocol_count == static_cast<std::size_t>(proxy::Protocol::admin) + 1,
+static_assert(proxy::k_protocol_count == static_cast<std::size_t>(proxy::Protocol::certauth) + 1,
               "STATUS walks every Protocol: k_protocol_count must cover them (counters.hpp)");
 
 // "connections":{"imap":{"accepted":1,...},...}: every counter, every protocol.

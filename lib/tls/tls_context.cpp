@@ -100,11 +100,38 @@ int select_by_name(SSL* ssl, int*, void* arg) {
   return SSL_TLSEXT_ERR_OK;
 }
 
-}  // namespace
 
-Result<std::shared_ptr<Context>> make_server_context(const config::ProxyConfig& cfg) {
+// Accept the handshake whatever the verification found; SSL_get_verify_result
+// keeps the verdict.
+int accept_and_remember(int, X509_STORE_CTX*) {
+  return 1;
+}
+
+Result<void> ask_client_certificates(SSL_CTX* native, const config::ProxyConfig& cfg) {
+  const std::string ca = cfg.path(cfg.http.client_cert_ca).string();
+  if (SSL_CTX_load_verify_locations(native, ca.c_str(), nullptr) != 1) {
+    return fail(Errc::invalid_argument, "http.client_cert_ca: cannot load " + ca + ": " + openssl_error() +
+                                            " (zimbraReverseProxyClientCertCA: PEM CA certificates)");
+  }
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca.c_str());
+  if (names == nullptr) {
+    return fail(Errc::invalid_argument, "http.client_cert_ca: no CA certificate in " + ca +
+                                            " (zimbraReverseProxyClientCertCA: PEM CA certificates)");
+  }
+  SSL_CTX_set_client_CA_list(native, names);
+  SSL_CTX_set_verify(native, SSL_VERIFY_PEER, accept_and_remember);
+  SSL_CTX_set_verify_depth(native, cfg.http.client_cert_depth);
+  static const unsigned char k_session_context[] = "zmproxy-client-cert";
+  SSL_CTX_set_session_id_context(native, k_session_context, sizeof k_session_context - 1);
+  return {};
+}
+
+Result<std::shared_ptr<Context>> make_contexts(const config::ProxyConfig& cfg, bool client_certs) {
   auto all = std::make_shared<ServerContexts>();
   SSL_CTX* native = all->main.native_handle();
+  if (client_certs) {
+    ZMPROXY_TRY(ask_client_certificates(native, cfg));
+  }
   if (auto r = configure(native, cfg); !r) {
     return tl::unexpected(r.error());
   }
@@ -118,6 +145,9 @@ Result<std::shared_ptr<Context>> make_server_context(const config::ProxyConfig& 
       continue;  // the configuration parser refuses these
     }
     auto ctx = std::make_shared<Context>(Context::tls_server);
+    if (client_certs) {
+      ZMPROXY_TRY(ask_client_certificates(ctx->native_handle(), cfg));
+    }
     if (auto r = configure(ctx->native_handle(), cfg); !r) {
       return tl::unexpected(r.error());
     }
@@ -133,6 +163,16 @@ Result<std::shared_ptr<Context>> make_server_context(const config::ProxyConfig& 
     SSL_CTX_set_tlsext_servername_arg(native, all.get());
   }
   return std::shared_ptr<Context>(all, &all->main);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Context>> make_server_context(const config::ProxyConfig& cfg) {
+  return make_contexts(cfg, false);
+}
+
+Result<std::shared_ptr<Context>> make_client_cert_context(const config::ProxyConfig& cfg) {
+  return make_contexts(cfg, true);
 }
 
 }  // namespace zmproxy::tls

@@ -17,6 +17,14 @@ using Context = boost::asio::ssl::context;
 // Errors name the file or setting to fix ("tls.certificate: cannot read ...",
 // "certificate and key do not match").
 Result<std::shared_ptr<Context>> make_server_context(const config::ProxyConfig& cfg);
+// The same with client certificates asked for (http.client_cert_mode on or
+// optional) and verified against http.client_cert_ca to
+// http.client_cert_depth, on the default context and every virtual host's
+// (a connection switched by SNI verifies against the same CA). The
+// handshake does not fail over a certificate: the verdict is read after it
+// (lib/proxy/http/client_cert.hpp), as nginx does, so the client gets an
+// HTTP answer. Used by the HTTPS and certauth listeners only.
+Result<std::shared_ptr<Context>> make_client_cert_context(const config::ProxyConfig& cfg);
 // The client side (mailbox servers): make_upstream_context in
 // lib/tls/upstream_verify.hpp.
 

@@ -115,3 +115,49 @@ class TestCa:
               "-out", cert])
         os.chmod(key, 0o600)
         return cert, key
+
+
+_CLIENT_CA_CONFIG = """\
+[ca]
+default_ca = client_ca
+[client_ca]
+database = {dir}/client-index.txt
+new_certs_dir = {dir}
+serial = {dir}/client-serial
+default_md = sha256
+policy = any_subject
+unique_subject = no
+preserve = yes
+[any_subject]
+commonName = supplied
+emailAddress = optional
+organizationName = optional
+[client]
+basicConstraints = CA:false
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+"""
+
+
+def issue_client_certificate(ca, name, subject, expired=False, directory=None):
+    """A client certificate (clientAuth) for `subject` ("/CN=Alice/emailAddress=a@b")
+    signed by the TestCa `ca`, valid for two days or, with `expired`, only
+    during one day of 2020; returns (certificate path, key path)."""
+    out_dir = directory or ca.directory
+    os.makedirs(out_dir, exist_ok=True)
+    config = os.path.join(ca.directory, "client-ca.cnf")
+    if not os.path.exists(config):
+        with open(config, "w", encoding="utf-8") as f:
+            f.write(_CLIENT_CA_CONFIG.format(dir=ca.directory))
+        open(os.path.join(ca.directory, "client-index.txt"), "w").close()
+        with open(os.path.join(ca.directory, "client-serial"), "w") as f:
+            f.write(f"{secrets.randbits(60):016X}\n")
+    base = os.path.join(out_dir, name)
+    key, csr, cert = base + ".key", base + ".csr", base + ".pem"
+    _run(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+          "-subj", subject, "-keyout", key, "-out", csr])
+    dates = ["-startdate", "20200101000000Z", "-enddate", "20200102000000Z"] if expired else ["-days", "2"]
+    _run(["ca", "-batch", "-config", config, "-cert", ca.path, "-keyfile", ca.key_path, "-in", csr,
+          "-out", cert, "-notext", "-extensions", "client", *dates])
+    os.chmod(key, 0o600)
+    return cert, key

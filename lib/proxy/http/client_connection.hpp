@@ -12,6 +12,7 @@
 #include "lib/proxy/generation.hpp"
 #include "lib/proxy/http/header_arena.hpp"
 #include "lib/proxy/session_info.hpp"
+#include "lib/proxy/http/client_cert.hpp"
 #include "lib/throttle/login_throttle.hpp"
 
 #include <cstdint>
@@ -55,6 +56,8 @@ struct ClientConnection {
   // The upstreams the current request tried or found down, ", " between
   // them (nginx's $upstream_addr): the `up` of an error redirect.
   std::string tried;
+  bool certauth = false;   // the certauth listener (http.certauth_port)
+  ClientCertificate cert;  // what the TLS handshake left (client_cert.hpp)
 };
 
 }  // namespace zmproxy::proxy::http

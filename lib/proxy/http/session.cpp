@@ -230,6 +230,10 @@ Prepared prepare(ClientConnection& c, Request& req, std::string_view target, std
   c.forwarded.append(prep.upgrade ? "Connection: Upgrade\r\nUpgrade: websocket\r\n" : "Connection: keep-alive\r\n");
   erase_hop_by_hop(req);
   req.erase(bhttp::field::expect);
+  // Only the proxy vouches for a client certificate (certauth).
+  for (auto it = req.begin(); it != req.end();) {
+    it = is_client_identity_field(it->name_string()) ? req.erase(it) : std::next(it);
+  }
   return prep;
 }
 
@@ -357,6 +361,69 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
   co_return co_await send_upstream_error(c, client, rp.get().version(), bhttp::status::bad_gateway);
 }
 
+// A request on the certauth listener (client_cert.hpp certauth_step): the
+// certauth lookup of the verified subject, then the request forwarded to the
+// account's mailbox with the identity fields, else 403, the login page, or
+// 502 when no lookup handler answers. Whether the client connection stays open.
+template <class Client>
+awaitable<bool> serve_certauth(ClientConnection& c, Client& client, beast::flat_buffer& cbuf, RequestParser& rp) {
+  auto& req = rp.get();
+  const unsigned version = req.version();
+  const std::string_view target(req.target().data(), req.target().size());
+  const auto host_field = req[bhttp::field::host];
+  const std::string_view host(host_field.data(), host_field.size());
+  const bool keep = rp.is_done() && req.keep_alive();
+  const CertMode mode = parse_cert_mode(c.cfg.http.client_cert_mode);
+  const int https_port = c.shared->https_port != 0 ? c.shared->https_port : c.cfg.http.ssl_port;
+  std::vector<std::pair<std::string, std::string>> location;
+  location.emplace_back("Location", login_page_url(host, c.cfg.server.name, https_port));
+  const CertauthStep step = certauth_step(mode, c.cert.state, target.substr(0, target.find('?')));
+  if (c.cert.state == ClientCertificate::State::failed) {
+    c.info.detail = "certauth=bad-certificate";
+    ZMPROXY_LOG(info, "http", "{}: client certificate refused: {}", c.info.client_ip, c.cert.failure);
+  }
+  if (step == CertauthStep::not_served) {
+    co_return co_await send_simple(c, client, version, bhttp::status::forbidden,
+                                   "Only /certauth and /certauth/admin are served on this port.", keep, {});
+  }
+  if (step == CertauthStep::login_page) {
+    co_return co_await send_simple(c, client, version, bhttp::status::found, "Moved.", keep, location);
+  }
+  if (step == CertauthStep::forbidden) {
+    co_return co_await send_simple(c, client, version, bhttp::status::forbidden,
+                                   "A valid client certificate is required.", keep, {});
+  }
+  route::RouteQuery query;
+  query.protocol = c.cfg.upstream.ssl ? "httpssl" : "http";
+  query.client_ip = c.info.client_ip;
+  query.proxy_ip = c.info.local_ip;
+  query.proxy_host.assign(host.data(), host.size());
+  query.admin = step == CertauthStep::lookup_admin;
+  query.certauth_subject = c.cert.subject;
+  auto r = co_await route::resolve(c.shared->resolver, std::move(query));
+  if (auto* err = std::get_if<route::RouteError>(&r)) {
+    ZMPROXY_LOG(warn, "http", "{}: certauth lookup for {} failed: {}", c.info.client_ip, c.cert.subject,
+                err->message);
+    c.info.detail = "certauth=refused";
+    if (err->code == Errc::unavailable) {
+      co_return co_await send_simple(c, client, version, bhttp::status::bad_gateway,
+                                     "The lookup handler is not reachable; try again later.", false, {});
+    }
+    if (mode == CertMode::optional) {
+      co_return co_await send_simple(c, client, version, bhttp::status::found, "Moved.", keep, location);
+    }
+    co_return co_await send_simple(c, client, version, bhttp::status::forbidden,
+                                   "This certificate names no account.", keep, {});
+  }
+  const route::Route& found = std::get<route::Route>(r);
+  const RouteKey key{RouteKey::Kind::user, found.user, query.admin};
+  const std::vector<Target> targets{routed_target(found, key)};
+  c.info.detail = "certauth=" + found.user;
+  const Prepared prep = prepare(c, req, target, host);
+  append_certauth_fields(c.forwarded, c.cert.subject, found.user, found.token);
+  co_return co_await forward(c, client, cbuf, rp, prep, targets, key);
+}
+
 // One request: read, screened, routed, forwarded. Whether the client
 // connection stays open.
 template <class Client>
@@ -372,8 +439,17 @@ awaitable<bool> serve_request(ClientConnection& c, Client& client, beast::flat_b
   if (const std::optional<bool> answered = co_await screen_request(c, client, rp)) {
     co_return *answered;
   }
+  if (c.certauth) {
+    co_return co_await serve_certauth(c, client, cbuf, rp);
+  }
   auto& req = rp.get();
   const unsigned version = req.version();
+  if (c.tls && !c.admin) {
+    if (const auto refusal = https_certificate_refusal(parse_cert_mode(h.client_cert_mode), c.cert.state)) {
+      c.info.detail = "client-certificate";
+      co_return co_await send_simple(c, client, version, bhttp::status::bad_request, *refusal, false, {});
+    }
+  }
   // Views into the parsed request, which outlives them; the hop-by-hop
   // fields are taken out in prepare(), never these.
   const std::string_view target(req.target().data(), req.target().size());
@@ -473,15 +549,17 @@ awaitable<void> serve(ClientConnection& c, Client& client) {
   }
 }
 
-}  // namespace
-
-awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp::socket socket, bool tls,
-                            ConnectionSlot slot, bool admin, std::optional<tcp::endpoint> client) {
+// `certauth`: the certauth listener (TLS). `client`: the address a PROXY
+// protocol header carried.
+awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared, tcp::socket socket, bool tls,
+                                ConnectionSlot slot, bool admin, bool certauth,
+                                std::optional<tcp::endpoint> client) {
   // Held for the session's life: the connection counters go down at its end.
   const ConnectionSlot held = std::move(slot);
-  const proxy::Protocol protocol = admin ? proxy::Protocol::admin
-                                   : tls ? proxy::Protocol::https
-                                         : proxy::Protocol::http;
+  const proxy::Protocol protocol = certauth ? proxy::Protocol::certauth
+                                   : admin  ? proxy::Protocol::admin
+                                   : tls    ? proxy::Protocol::https
+                                            : proxy::Protocol::http;
   ClientConnection c{shared,
                      *shared->config,
                      proxy::describe_peer(socket, proxy::protocol_name(protocol), client),
@@ -499,6 +577,8 @@ awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp
                      false,
                      shared->counters->of(protocol),
                      {},
+                     {},
+                     certauth,
                      {}};
   c.peer_trusted = !c.cfg.http.trusted_proxies.empty() &&
                    route::ip_allowed(c.info.client_ip, c.cfg.http.trusted_proxies);
@@ -506,10 +586,15 @@ awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp
   socket.set_option(tcp::no_delay(true), ignored);
   try {
     if (tls) {
-      if (!shared->server_tls) {
+      // The HTTPS and certauth listeners ask for client certificates when
+      // http.client_cert_mode is on or optional.
+      const auto& context = (certauth || !admin) && shared->client_cert_tls ? shared->client_cert_tls
+                            : certauth                                    ? nullptr
+                                                                          : shared->server_tls;
+      if (!context) {
         co_return;
       }
-      TlsStream stream(std::move(socket), *shared->server_tls);
+      TlsStream stream(std::move(socket), *context);
       bool handshake_ok = false;
       {
         Timed deadline(stream, c.cfg.http.client_timeout);
@@ -519,6 +604,9 @@ awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp
       if (!handshake_ok) {
         c.info.outcome = "tls-failed";
       } else {
+        if (shared->client_cert_tls && context == shared->client_cert_tls) {
+          c.cert = inspect_client_certificate(stream.native_handle());
+        }
         co_await serve(c, stream);
         Timed deadline(stream, std::chrono::seconds(5));
         co_await stream.async_shutdown(net::use_nothrow);
@@ -531,6 +619,18 @@ awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp
     c.info.outcome = "error";
     ZMPROXY_LOG(error, "http", "{}: session failed: {}", c.info.client_ip, e.what());
   }
+}
+
+}  // namespace
+
+awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp::socket socket, bool tls,
+                            ConnectionSlot slot, bool admin, std::optional<tcp::endpoint> client) {
+  return run_web_session(std::move(shared), std::move(socket), tls, std::move(slot), admin, false, client);
+}
+
+awaitable<void> run_certauth_session(std::shared_ptr<const proxy::Generation> shared, tcp::socket socket,
+                                     ConnectionSlot slot, std::optional<tcp::endpoint> client) {
+  return run_web_session(std::move(shared), std::move(socket), true, std::move(slot), false, true, client);
 }
 
 }  // namespace zmproxy::proxy::http

@@ -31,4 +31,12 @@ net::asio::awaitable<void> run_session(std::shared_ptr<const proxy::Generation> 
                                        bool admin = false,
                                        std::optional<net::tcp::endpoint> client = std::nullopt);
 
+// The certauth listener (zimbraMailSSLProxyClientCertPort): TLS asking for a
+// client certificate; /certauth and /certauth/admin log in by it through a
+// certauth lookup and are forwarded to the account's mailbox with the
+// identity fields of client_cert.hpp; everything else is 403.
+net::asio::awaitable<void> run_certauth_session(std::shared_ptr<const proxy::Generation> shared,
+                                                net::tcp::socket socket, ConnectionSlot slot,
+                                                std::optional<net::tcp::endpoint> client = std::nullopt);
+
 }  // namespace zmproxy::proxy::http

@@ -109,3 +109,30 @@ TEST_CASE("collect_variables: a domain certificate name that is not a host name 
   auto c = confgen::collect_variables(*s.prov, s.lc, "proxy.example.com");
   REQUIRE_FALSE(c);
 }
+
+TEST_CASE("collect_variables: the client-certificate CA becomes a file, the certauth port a switch",
+          "[confgen][certauth]") {
+  SmallStore s;
+  auto c = confgen::collect_variables(*s.prov, s.lc, "mbox1.example.com");
+  require_ok(c);
+  CHECK(c->vars.at("http.client_cert_ca").text == "\"\"");
+  CHECK(c->vars.at("http.certauth_enabled").text == "true");
+  CHECK(c->vars.at("zimbraMailSSLProxyClientCertPort").text == "3443");
+  require_ok(s.prov->modify(provisioning::Kind::global, "",
+                            {set("zimbraReverseProxyClientCertMode", "optional"),
+                             set("zimbraReverseProxyClientCertCA", k_cert),
+                             set("zimbraMailSSLProxyClientCertPort", "0")},
+                            false));
+  c = confgen::collect_variables(*s.prov, s.lc, "mbox1.example.com");
+  require_ok(c);
+  CHECK(c->vars.at("http.client_cert_ca").text == "\"conf/confgen/zmproxy.client-ca.crt\"");
+  CHECK(c->vars.at("http.certauth_enabled").text == "false");
+  CHECK(c->vars.at("zimbraReverseProxyClientCertMode").text == "\"optional\"");
+  bool written = false;
+  for (const auto& f : c->files) {
+    if (f.path == "conf/confgen/zmproxy.client-ca.crt") {
+      written = f.content == k_cert && !f.secret;
+    }
+  }
+  CHECK(written);
+}

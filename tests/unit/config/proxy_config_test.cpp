@@ -190,3 +190,55 @@ TEST_CASE("PROXY protocol listeners: a wrong name, or no balancer to trust, is r
                                       Catch::Contains("http.trusted_proxies is empty") &&
                                       Catch::Contains("zmproxy_trusted_proxies"));
 }
+
+TEST_CASE("client certificates: off by default, the certauth listener only when asked for",
+          "[config][http][certauth]") {
+  auto cfg = parse("");
+  REQUIRE(cfg);
+  const HttpSection& h = (*cfg)->http;
+  CHECK(h.client_cert_mode == "off");
+  CHECK(h.client_cert_ca.empty());
+  CHECK(h.client_cert_depth == 10);
+  CHECK(h.certauth_port == 3443);
+  CHECK_FALSE(certauth_listener(h));
+  cfg = parse(
+      "[http]\nenabled = true\nclient_cert_mode = \"optional\"\nclient_cert_ca = \"conf/ca.pem\"\n"
+      "client_cert_depth = 3\ncertauth_port = 4443\n[kerberos]\nadmin_password = \"pw\"\n");
+  REQUIRE(cfg);
+  CHECK(certauth_listener((*cfg)->http));
+  CHECK((*cfg)->http.client_cert_depth == 3);
+  for (const char* off : {"[http]\nenabled = true\nmode = \"http\"\nclient_cert_mode = \"on\"\n"
+                          "client_cert_ca = \"ca.pem\"\n",
+                          "[http]\nenabled = true\nclient_cert_mode = \"on\"\nclient_cert_ca = \"ca.pem\"\n"
+                          "certauth_enabled = false\n"}) {
+    INFO(off);
+    cfg = parse(off);
+    REQUIRE(cfg);
+    CHECK_FALSE(certauth_listener((*cfg)->http));
+  }
+}
+
+TEST_CASE("bad client-certificate settings are refused naming the key and the attribute",
+          "[config][http][certauth]") {
+  auto cfg = parse("[http]\nclient_cert_mode = \"required\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message,
+             Catch::Contains("http.client_cert_mode") && Catch::Contains("zimbraReverseProxyClientCertMode"));
+  cfg = parse("[http]\nenabled = true\nclient_cert_mode = \"on\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message,
+             Catch::Contains("http.client_cert_ca is empty") && Catch::Contains("zimbraReverseProxyClientCertCA"));
+  cfg = parse("[http]\nclient_cert_depth = 0\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("http.client_cert_depth must be 1..100"));
+  cfg = parse(
+      "[http]\nenabled = true\nclient_cert_mode = \"on\"\nclient_cert_ca = \"ca.pem\"\n"
+      "certauth_port = 443\n[kerberos]\nadmin_password = \"pw\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("http.certauth_port = 443 is used by another listener"));
+  cfg = parse(
+      "[http]\nenabled = true\nclient_cert_mode = \"on\"\nclient_cert_ca = \"ca.pem\"\n"
+      "[kerberos]\nadmin_password = \"\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("ldap_nginx_password"));
+}

@@ -39,7 +39,7 @@ TEST_CASE("zmproxyctl status prints what zmproxyd's STATUS says", "[ctl][status]
         "  configuration /h/conf/zmproxy.conf version v1, generation 1\n"
         "  last reload: ok at 2023-11-14T22:13:20Z: started: generation 1 version v1\n"
         "  connections (active/accepted): imap 0/0 imaps 0/0 pop3 1/4 pop3s 0/0 http 0/0 "
-        "https 0/0 admin 0/0\n"
+        "https 0/0 admin 0/0 certauth 0/0\n"
         "  logins (accepted/refused): imap 0/0 imaps 0/0 pop3 2/1 pop3s 0/0\n"
         "  throttled: imap 0 imaps 0 pop3 0 pop3s 0 http 0 https 0\n"
         "  last configuration change: refused by zmconfigd (change) at 2023-11-14T22:13:21Z: "

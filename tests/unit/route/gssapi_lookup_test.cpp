@@ -112,21 +112,21 @@ TEST_CASE("a gssapi request needs every header, bounded and without control byte
 TEST_CASE("the gssapi caller: X-Proxy-IP and the TCP peer both in the admin IP list",
           "[route][gssapi]") {
   auto index = sample();
-  CHECK(check_gssapi_caller(gssapi(), *index, "127.0.0.1"));
-  CHECK(check_gssapi_caller(gssapi(), *index, "10.1.2.3"));  // a CIDR entry
+  CHECK(check_token_caller(gssapi(), *index, "127.0.0.1"));
+  CHECK(check_token_caller(gssapi(), *index, "10.1.2.3"));  // a CIDR entry
   auto r = gssapi();
   r.proxy_ip = "127.0.0.2";
-  auto refused = check_gssapi_caller(r, *index, "127.0.0.1");  // header not allowed, peer is
+  auto refused = check_token_caller(r, *index, "127.0.0.1");  // header not allowed, peer is
   REQUIRE_FALSE(refused);
   CHECK(refused.error().message == "X-Proxy-IP 127.0.0.2 is not allowed");
-  refused = check_gssapi_caller(gssapi(), *index, "127.0.0.3");  // header allowed, peer not
+  refused = check_token_caller(gssapi(), *index, "127.0.0.3");  // header allowed, peer not
   REQUIRE_FALSE(refused);
   CHECK(refused.error().message ==
         "lookup peer 127.0.0.3 is not allowed (not in zimbraReverseProxyAdminIPAddress)");
   r.proxy_ip = "not an address";
-  CHECK_FALSE(check_gssapi_caller(r, *index, "127.0.0.1"));
+  CHECK_FALSE(check_token_caller(r, *index, "127.0.0.1"));
   // Nothing configured: nobody may mint tokens.
-  CHECK_FALSE(check_gssapi_caller(gssapi(), *sample({}), "127.0.0.1"));
+  CHECK_FALSE(check_token_caller(gssapi(), *sample({}), "127.0.0.1"));
 }
 
 TEST_CASE("the nginx admin: an admin account whose password matches", "[route][gssapi]") {

@@ -2,6 +2,7 @@
 set(ZMPROXY_ROUTE_TESTS
   unit/route/cache_key_test.cpp
   unit/route/cached_route_test.cpp
+  unit/route/certauth_lookup_test.cpp
   unit/route/gssapi_lookup_test.cpp
   unit/route/known_servers_test.cpp
   unit/route/local_route_cache_test.cpp
@@ -19,4 +20,5 @@ set(ZMPROXY_ROUTE_TESTS
   unit/route/route_resolver_gssapi_test.cpp
   unit/route/route_resolver_test.cpp
   unit/route/route_seal_test.cpp
+  unit/route/subject_dn_test.cpp
 )

@@ -46,7 +46,8 @@ TEST_CASE("STATUS: the facts and every declared counter of every protocol", "[se
         "\"pop3s\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
         "\"http\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
         "\"https\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
-        "\"admin\":{\"accepted\":7,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0}}"
+        "\"admin\":{\"accepted\":7,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
+        "\"certauth\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0}}"
         "}");
 }
 

@@ -1,5 +1,7 @@
 #include "lib/proxy/upstream_health.hpp"
 
+#include "lib/log/logger.hpp"
+
 #include "lib/core/address.hpp"
 #include "lib/core/strings.hpp"
 
@@ -148,6 +150,22 @@ bool UpstreamHealth::is_down(std::size_t i, Clock::time_point now) const {
   return p.fails.load(std::memory_order_relaxed) >=
              static_cast<std::uint32_t>(m_settings.max_fails) &&
          now - p.checked <= m_settings.fail_timeout;
+}
+
+void report_attempt(UpstreamHealth* health, std::size_t tracked, bool ok) {
+  if (health == nullptr || tracked == UpstreamHealth::k_untracked) {
+    return;
+  }
+  const auto change = ok ? health->succeeded(tracked) : health->failed(tracked, UpstreamHealth::Clock::now());
+  if (change == UpstreamHealth::Change::down) {
+    const auto& s = health->settings();
+    ZMPROXY_LOG(warn, "http",
+                "web upstream {} is left out for {} ms after {} failure(s) (zimbraMailProxyMaxFails, "
+                "zimbraMailProxyReconnectTimeout)",
+                health->address(tracked), s.fail_timeout.count(), s.max_fails);
+  } else if (change == UpstreamHealth::Change::up) {
+    ZMPROXY_LOG(info, "http", "web upstream {} answers again", health->address(tracked));
+  }
 }
 
 }  // namespace zmproxy::proxy

@@ -96,4 +96,9 @@ class UpstreamHealth {
   std::unique_ptr<Peer[]> m_peers;
 };
 
+// What an attempt at upstream `tracked` of `health` (either may be
+// null/untracked: nothing is done) tells its passive health; a server left
+// out, or back, is logged once.
+void report_attempt(UpstreamHealth* health, std::size_t tracked, bool ok);
+
 }  // namespace zmproxy::proxy

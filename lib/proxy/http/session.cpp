@@ -5,6 +5,7 @@
 #include "lib/net/deadline.hpp"
 #include "lib/net/stream_io.hpp"
 #include "lib/proxy/generation.hpp"
+#include "lib/proxy/http/access_line.hpp"
 #include "lib/proxy/http/client_connection.hpp"
 #include "lib/proxy/http/exchange.hpp"
 #include "lib/proxy/http/forwarding.hpp"
@@ -267,24 +268,6 @@ awaitable<std::unique_ptr<UpstreamConn>> open_upstream(ClientConnection& c, cons
   co_return conn;
 }
 
-// What an attempt at upstream `tracked` (of `health`, may be untracked)
-// tells its passive health; the change is logged once.
-void report_health(UpstreamHealth* health, std::size_t tracked, bool ok) {
-  if (health == nullptr || tracked == UpstreamHealth::k_untracked) {
-    return;
-  }
-  const auto change = ok ? health->succeeded(tracked) : health->failed(tracked, Clock::now());
-  if (change == UpstreamHealth::Change::down) {
-    const auto& s = health->settings();
-    ZMPROXY_LOG(warn, "http",
-                "web upstream {} is left out for {} ms after {} failure(s) (zimbraMailProxyMaxFails, "
-                "zimbraMailProxyReconnectTimeout)",
-                health->address(tracked), s.fail_timeout.count(), s.max_fails);
-  } else if (change == UpstreamHealth::Change::up) {
-    ZMPROXY_LOG(info, "http", "web upstream {} answers again", health->address(tracked));
-  }
-}
-
 // The request to the first target that takes it, on a kept connection if
 // there is one (once more on a fresh one if the kept one turns out closed).
 // A target whose upstream is down (upstream_health.hpp) is skipped: IP hash
@@ -318,7 +301,7 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
       if (!conn) {
         conn = co_await open_upstream(c, t);
         if (!conn) {
-          report_health(health, tracked, false);
+          report_attempt(health, tracked, false);
           break;  // this server is down: next target, if any
         }
       }
@@ -333,7 +316,7 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
       }
       // A kept connection the server had closed says nothing of the server.
       if (a.answered || a.upstream_timeout || (a.upstream_error && !reused)) {
-        report_health(health, tracked, a.answered);
+        report_attempt(health, tracked, a.answered);
       }
       if (a.answer_owed != 0) {
         c.info.outcome = a.answer_owed == 504 ? "gateway-timeout" : "bad-gateway";
@@ -483,45 +466,6 @@ awaitable<bool> serve_request(ClientConnection& c, Client& client, beast::flat_b
   }
   const Prepared prep = prepare(c, req, target, host);
   co_return co_await forward(c, client, cbuf, rp, prep, *targets, key);
-}
-
-// Combined log format plus the upstream and the duration, and what login
-// throttling did (throttled:<reason>, tarpit=<ms>ms) when it did anything.
-// Query credentials (zauthtoken, zjwt, preauth, auth) in the request line and
-// the Referer are redacted first (log_redact.hpp); cookies and Authorization
-// are never logged.
-void log_request(ClientConnection& c, std::uint64_t bytes, Clock::time_point started) {
-  redact_credentials(c.request_line);
-  redact_credentials(c.referer);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-  fmt::memory_buffer line;
-  auto field = [&line](std::string_view v) {
-    if (v.empty()) {
-      line.push_back('-');
-    }
-    for (char ch : v) {
-      const auto u = static_cast<unsigned char>(ch);
-      line.push_back((u < 0x20 || u == 0x7f || ch == '"') ? '?' : ch);
-    }
-  };
-  auto text = [&line](std::string_view v) { line.append(v.data(), v.data() + v.size()); };
-  text(c.info.client_ip);
-  text(" - - [");
-  text(log::clf_time());
-  text("] \"");
-  field(c.request_line);
-  fmt::format_to(std::back_inserter(line), "\" {} {} \"", c.status, bytes);
-  field(c.referer);
-  text("\" \"");
-  field(c.user_agent);
-  text("\" ");
-  field(c.info.upstream);
-  fmt::format_to(std::back_inserter(line), " {}ms", ms);
-  if (!c.info.detail.empty()) {
-    text(" ");
-    field(c.info.detail);
-  }
-  c.shared->access_log->write_line(std::string_view(line.data(), line.size()));
 }
 
 template <class Client>

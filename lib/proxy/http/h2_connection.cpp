@@ -26,7 +26,24 @@ struct Stream {
   bool deferred = false;       // the provider said NGHTTP2_ERR_DEFERRED
   bool response_done = false;  // the response ended (END_STREAM framed)
   std::uint64_t ordinal = 0;   // which stream opened this was, from 0
+  std::size_t cookie_field = static_cast<std::size_t>(-1);  // index in head.headers
 };
+
+constexpr std::size_t kNoCookie = static_cast<std::size_t>(-1);
+
+bool iequals(std::string_view a, std::string_view b) {
+  const auto lower = [](char ch) { return ch >= 'A' && ch <= 'Z' ? char(ch + ('a' - 'A')) : ch; };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [&](char x, char y) { return lower(x) == lower(y); });
+}
+
+// Fields HTTP/2 forbids in a message (RFC 9113 §8.2.2); an HTTP/1.1
+// upstream's answer may carry them.
+bool connection_specific(std::string_view name) {
+  return iequals(name, "connection") || iequals(name, "keep-alive") ||
+         iequals(name, "proxy-connection") || iequals(name, "transfer-encoding") ||
+         iequals(name, "upgrade");
+}
 
 }  // namespace
 
@@ -197,7 +214,14 @@ int on_header(nghttp2_session*,
     s->head.authority = v;
   } else if (n == ":path") {
     s->head.path = v;
+  } else if (n == "cookie" && s->cookie_field != kNoCookie) {
+    // RFC 9113 §8.2.3: crumbs sent as separate fields are one field again.
+    std::string& joined = s->head.headers[s->cookie_field].value;
+    joined.append("; ").append(v);
   } else if (!n.empty() && n[0] != ':') {
+    if (n == "cookie") {
+      s->cookie_field = s->head.headers.size();
+    }
     s->head.headers.push_back({std::string(n), std::string(v)});
   }
   return 0;
@@ -461,7 +485,9 @@ bool H2Connection::submit_response(std::int32_t stream,
   nv.reserve(headers.size() + 1);
   nv.push_back(make_nv(":status", code));
   for (const H2Header& h : headers) {
-    nv.push_back(make_nv(h.name, h.value));
+    if (!connection_specific(h.name)) {
+      nv.push_back(make_nv(h.name, h.value));  // nghttp2 copies it lower-cased
+    }
   }
   nghttp2_data_provider provider{};
   provider.read_callback = read_body;

@@ -81,8 +81,11 @@ struct H2RequestHead {
   std::string scheme;
   std::string authority;
   std::string path;
-  std::vector<H2Header> headers;  // the regular fields, in order, names lower case
-  bool end_stream = false;        // no body follows (on_request_end follows too)
+  // The regular fields in order, names lower case (nghttp2 refuses others);
+  // cookie crumbs joined into the first cookie field with "; ". An empty
+  // authority means the client sent no :authority (it may have sent Host).
+  std::vector<H2Header> headers;
+  bool end_stream = false;  // no body follows (on_request_end follows too)
 };
 
 // The session layer's side. Called from inside feed() (and from
@@ -130,7 +133,9 @@ class H2Connection {
   void consume_body(std::int32_t stream, std::size_t n);
 
   // The response head. With end_stream the stream has no body; else the body
-  // follows through send_body. False when the stream is gone.
+  // follows through send_body. Names are sent lower case; fields HTTP/2
+  // forbids (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding,
+  // Upgrade) are left out. False when the stream is gone or answered.
   bool submit_response(std::int32_t stream,
                        int status,
                        std::span<const H2Header> headers,

@@ -489,3 +489,95 @@ TEST_CASE("h2: a stream the client resets is reported and its unread body given 
   CHECK_FALSE(server.submit_response(id, 200, {}, true));
   CHECK_FALSE(server.send_body(id, "x", true));
 }
+
+TEST_CASE("h2: cookie crumbs are one field; a response drops fields HTTP/2 forbids", "[http][h2]") {
+  Recorder events;
+  H2Connection server(events);
+  Client client;
+  const auto id = client.request(
+      "GET", "/", {{"cookie", "a=1"}, {"accept", "*/*"}, {"cookie", "ZM_AUTH_TOKEN=t"}});
+  REQUIRE(pump(server, client));
+  REQUIRE(events.heads.size() == 1);
+  REQUIRE(events.heads[0].headers.size() == 2);
+  CHECK(events.heads[0].headers[0].name == "cookie");
+  CHECK(events.heads[0].headers[0].value == "a=1; ZM_AUTH_TOKEN=t");
+  CHECK(events.heads[0].headers[1].name == "accept");
+
+  const std::vector<H2Header> fields = {{"Content-Type", "text/html"},
+                                        {"Connection", "keep-alive"},
+                                        {"Keep-Alive", "timeout=5"},
+                                        {"Transfer-Encoding", "chunked"}};
+  REQUIRE(server.submit_response(id, 200, fields, true));
+  REQUIRE(pump(server, client));
+  // A client rejects a response with a connection-specific field (stream
+  // error): a 200 that arrives proves they were left out.
+  CHECK(client.status[id] == "200");
+  CHECK(client.rst.count(id) == 0);
+  CHECK_FALSE(server.submit_response(id, 200, {}, true));  // answered (and gone)
+}
+
+TEST_CASE("h2: unconsumed bodies of all streams stay within the connection window", "[http][h2]") {
+  Recorder events;
+  H2Limits limits;
+  limits.connection_window_size = 256 * 1024;
+  H2Connection server(events, limits);
+  Client client;
+  std::vector<std::int32_t> ids;
+  for (int i = 0; i < 8; ++i) {  // 8 x 64 KiB windows = 512 KiB
+    ids.push_back(client.request("POST", "/u", {}, std::string(100 * 1024, 'p')));
+  }
+  REQUIRE(pump(server, client));
+  std::size_t held = 0;
+  for (const auto id : ids) {
+    held += events.data[id].size();
+  }
+  CHECK(held > 0);
+  CHECK(held <= limits.connection_window_size);
+  // Streams closed with bytes unconsumed give them back to the connection:
+  // the others can finish.
+  for (std::size_t i = 0; i < 4; ++i) {
+    server.reset(ids[i], kH2Cancel);
+  }
+  for (int round = 0; round < 100 && events.ended.size() < 4; ++round) {
+    for (std::size_t i = 4; i < ids.size(); ++i) {
+      server.consume_body(ids[i], events.data[ids[i]].size());
+    }
+    REQUIRE(pump(server, client));
+  }
+  CHECK(events.ended.size() == 4);
+  for (std::size_t i = 4; i < ids.size(); ++i) {
+    CHECK(events.data[ids[i]].size() == 100 * 1024);
+  }
+}
+
+TEST_CASE("h2: a malformed request is reset without a request event", "[http][h2]") {
+  Recorder events;
+  H2Connection server(events);
+  Client client;
+  // A connection-specific field is malformed in HTTP/2 (RFC 9113 §8.2.2).
+  const auto bad = client.request("GET", "/", {{"connection", "keep-alive"}});
+  const auto good = client.request("GET", "/ok");
+  REQUIRE(pump(server, client));
+  CHECK(client.rst[bad] == NGHTTP2_PROTOCOL_ERROR);
+  REQUIRE(events.heads.size() == 1);
+  CHECK(events.heads[0].stream == good);
+  CHECK(server.open_streams() == 1);
+  CHECK_FALSE(client.goaway);
+}
+
+TEST_CASE("h2: goaway lets open streams finish, then the connection is finished", "[http][h2]") {
+  Recorder events;
+  H2Connection server(events);
+  Client client;
+  const auto id = client.request("GET", "/");
+  REQUIRE(pump(server, client));
+  server.goaway();
+  REQUIRE(pump(server, client));
+  REQUIRE(client.goaway);
+  CHECK(*client.goaway == NGHTTP2_NO_ERROR);
+  CHECK_FALSE(server.finished());
+  REQUIRE(server.submit_response(id, 204, {}, true));
+  REQUIRE(pump(server, client));
+  CHECK(client.status[id] == "204");
+  CHECK(server.finished());
+}

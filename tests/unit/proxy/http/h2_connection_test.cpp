@@ -212,7 +212,7 @@ TEST_CASE("h2: a GET arrives as one request head with its pseudo-headers", "[htt
   CHECK(server.open_streams() == 0);
 }
 
-TEST_CASE("h2: a request body arrives in pieces; the window reopens only as it is consumed",
+TEST_CASE("h2: a request body arrives in pieces, the window reopens only as it is consumed",
           "[http][h2]") {
   Recorder events;
   H2Connection server(events);
@@ -490,7 +490,7 @@ TEST_CASE("h2: a stream the client resets is reported and its unread body given 
   CHECK_FALSE(server.send_body(id, "x", true));
 }
 
-TEST_CASE("h2: cookie crumbs are one field; a response drops fields HTTP/2 forbids", "[http][h2]") {
+TEST_CASE("h2: cookie crumbs are one field, a response drops fields HTTP/2 forbids", "[http][h2]") {
   Recorder events;
   H2Connection server(events);
   Client client;

@@ -298,6 +298,21 @@ int on_data_chunk(
   return 0;
 }
 
+// A GOAWAY with an error that nghttp2 decided itself (a malformed frame, a
+// flow-control violation): its debug data is nghttp2's reason.
+int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  Impl& c = self(user);
+  if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != kH2NoError &&
+      c.fatal_reason.empty()) {
+    c.fatal_code = frame->goaway.error_code;
+    c.fatal_reason = "HTTP/2 connection error (" +
+                     std::string(nghttp2_http2_strerror(frame->goaway.error_code)) + "): " +
+                     std::string(reinterpret_cast<const char*>(frame->goaway.opaque_data),
+                                 frame->goaway.opaque_data_len);
+  }
+  return 0;
+}
+
 int on_stream_close(nghttp2_session*, int32_t id, uint32_t, void* user) {
   self(user).drop_stream(id);
   return 0;
@@ -378,6 +393,7 @@ H2Connection::H2Connection(H2Handler& handler, const H2Limits& limits)
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
   // Windows reopen only as the session layer consumes (consume_body).
   nghttp2_option_set_no_auto_window_update(opt, 1);
   // The library's own CONTINUATION bound (Debian 12's 1.52.0-1+deb12u2 on),
@@ -532,6 +548,11 @@ void H2Connection::goaway(std::uint32_t error_code) {
                           nghttp2_session_get_last_proc_stream_id(c.session), kH2NoError, nullptr,
                           0);
   } else {
+    if (c.fatal_reason.empty()) {
+      c.fatal_code = error_code;
+      c.fatal_reason = std::string("HTTP/2 connection ended by the proxy (") +
+                       nghttp2_http2_strerror(error_code) + ")";
+    }
     nghttp2_session_terminate_session(c.session, error_code);
   }
 }
@@ -543,6 +564,10 @@ bool H2Connection::output_overflow() const {
 bool H2Connection::finished() {
   return pending_output().empty() && nghttp2_session_want_read(impl_->session) == 0 &&
          nghttp2_session_want_write(impl_->session) == 0;
+}
+
+std::string_view H2Connection::close_reason() const {
+  return impl_->fatal_reason;
 }
 
 std::size_t H2Connection::open_streams() const {

@@ -121,7 +121,8 @@ class H2Connection {
 
   // Bytes from the client. An error is a connection error: its text is one
   // line for the log; a GOAWAY may be waiting in pending_output() — write it,
-  // then close.
+  // then close. Protocol errors nghttp2 handles itself (a GOAWAY it queued)
+  // return success: write pending_output() and close once finished().
   tl::expected<void, std::string> feed(std::string_view bytes);
 
   // What to write to the client next (empty: nothing now). Valid until the
@@ -155,6 +156,10 @@ class H2Connection {
   bool output_overflow() const;
   // Neither side wants anything more and nothing is left to write: close.
   bool finished();
+  // Why the connection ends, one line for the log ("" for none or a clean
+  // end): what feed() returned, or the reason of the GOAWAY nghttp2 sent
+  // itself for a protocol error (known once pending_output() framed it).
+  std::string_view close_reason() const;
   std::size_t open_streams() const;
 
   struct Impl;

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -46,6 +47,8 @@ struct Client {
   std::set<std::int32_t> closed;
   std::optional<std::uint32_t> goaway;
   std::map<std::int32_t, std::pair<std::string, std::size_t>> uploads;
+  std::size_t upload_chunk = static_cast<std::size_t>(-1);  // body bytes a DATA frame
+  std::size_t padded = 0;                                   // padding bytes sent
 
   Client() {
     nghttp2_session_callbacks* cb = nullptr;
@@ -124,8 +127,9 @@ struct Client {
     nghttp2_data_provider provider{};
     provider.read_callback = [](nghttp2_session*, int32_t id, uint8_t* buf, size_t len,
                                 uint32_t* flags, nghttp2_data_source*, void* u) -> ssize_t {
-      auto& [text, off] = static_cast<Client*>(u)->uploads[id];
-      const std::size_t n = std::min(len, text.size() - off);
+      auto* c = static_cast<Client*>(u);
+      auto& [text, off] = c->uploads[id];
+      const std::size_t n = std::min({len, c->upload_chunk, text.size() - off});
       std::memcpy(buf, text.data() + off, n);
       off += n;
       if (off == text.size()) {
@@ -580,4 +584,59 @@ TEST_CASE("h2: goaway lets open streams finish, then the connection is finished"
   REQUIRE(pump(server, client));
   CHECK(client.status[id] == "204");
   CHECK(server.finished());
+}
+
+TEST_CASE("h2: a connection error nghttp2 finds ends the connection with its reason",
+          "[http][h2]") {
+  Recorder events;
+  H2Connection server(events);
+  Client client;
+  REQUIRE(pump(server, client));
+  // DATA on stream 0 is a connection error (RFC 9113 §6.1).
+  CHECK(server.close_reason().empty());
+  (void)server.feed(frame(NGHTTP2_DATA, 0, 0, "x"));
+  const std::string down(server.pending_output());
+  server.consume_output(down.size());
+  client.receive(down);
+  REQUIRE(client.goaway);
+  CHECK(*client.goaway == NGHTTP2_PROTOCOL_ERROR);
+  CHECK(server.finished());
+  CHECK(server.close_reason().rfind("HTTP/2 connection error (PROTOCOL_ERROR): ", 0) == 0);
+  CHECK_FALSE(server.feed(""));
+}
+
+TEST_CASE("h2: padded request bodies do not leak window", "[http][h2]") {
+  Recorder events;
+  H2Connection server(events);
+  Client client;
+  nghttp2_session_callbacks* cb = nullptr;
+  nghttp2_session_callbacks_new(&cb);
+  // Rebuild the client with padding: every frame padded to the most.
+  nghttp2_session_del(client.session);
+  nghttp2_session_callbacks_set_select_padding_callback(
+      cb, [](nghttp2_session*, const nghttp2_frame* f, size_t max, void* u) -> ssize_t {
+        static_cast<Client*>(u)->padded += max - f->hd.length;
+        return static_cast<ssize_t>(max);
+      });
+  nghttp2_session_callbacks_set_on_stream_close_callback(
+      cb, [](nghttp2_session*, int32_t id, uint32_t, void* u) {
+        static_cast<Client*>(u)->closed.insert(id);
+        return 0;
+      });
+  nghttp2_session_client_new(&client.session, cb, &client);
+  nghttp2_session_callbacks_del(cb);
+  nghttp2_submit_settings(client.session, NGHTTP2_FLAG_NONE, nullptr, 0);
+  // 500 body bytes a frame, each padded by 256: the padding alone is more
+  // than the stream's window, so padding left unconsumed would stall it.
+  client.upload_chunk = 500;
+  const std::string upload(200 * 1024, 'u');
+  const auto id = client.request("POST", "/padded", {}, upload);
+  std::size_t consumed = 0;
+  for (int round = 0; round < 200 && events.ended.count(id) == 0; ++round) {
+    server.consume_body(id, events.data[id].size() - consumed);
+    consumed = events.data[id].size();
+    REQUIRE(pump(server, client));
+  }
+  CHECK(events.data[id] == upload);
+  CHECK(client.padded > 64 * 1024);
 }

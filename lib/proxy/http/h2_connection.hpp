@@ -11,8 +11,9 @@
 // connection receive windows (request body bytes are only re-opened to the
 // client as the session layer calls `consume_body`, so buffered request
 // bodies never exceed the connection window), CONTINUATION frames and bytes
-// per header block (the 2024 CONTINUATION flood; Debian 12's nghttp2 1.52
-// has no limit of its own), streams the client resets before their answer is
+// per header block (the 2024 CONTINUATION flood: counted here, as nghttp2
+// 1.52 before Debian's deb12u2 does not; the library's own bound, where it
+// has one, is set one above ours as a backstop), streams the client resets before their answer is
 // complete (rapid reset, CVE-2023-44487), and the output buffered for a
 // client that does not read.
 //

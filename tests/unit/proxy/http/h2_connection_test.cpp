@@ -640,3 +640,28 @@ TEST_CASE("h2: padded request bodies do not leak window", "[http][h2]") {
   CHECK(events.data[id] == upload);
   CHECK(client.padded > 64 * 1024);
 }
+
+TEST_CASE("h2: past max concurrent streams after the SETTINGS ack, the connection ends",
+          "[http][h2]") {
+  Recorder events;
+  H2Connection server(events);
+  Client client;
+  REQUIRE(pump(server, client));  // SETTINGS exchanged and acknowledged
+  // :method GET, :scheme https, :path / (HPACK static table), :authority
+  // "a" (a literal not indexed): nghttp2 wants an authority (or Host).
+  const std::string block(
+      "\x82\x87\x84\x01\x01"
+      "a",
+      6);
+  std::string streams;
+  for (std::uint32_t i = 0; i < 101; ++i) {
+    streams += frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_END_HEADERS, 1 + 2 * i,
+                     block);
+  }
+  (void)server.feed(streams);
+  CHECK(events.heads.size() == 100);
+  client.receive(server.pending_output());
+  REQUIRE(client.goaway);
+  CHECK(*client.goaway == NGHTTP2_PROTOCOL_ERROR);
+  CHECK(server.close_reason().find("max concurrent streams") != std::string::npos);
+}

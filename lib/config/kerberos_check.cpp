@@ -1,9 +1,10 @@
 #include "lib/config/kerberos_check.hpp"
 
+#include "lib/core/strings.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <sys/stat.h>
 #include <system_error>
@@ -96,11 +97,7 @@ Result<void> check_kerberos(const ProxyConfig& c, const std::string& f) {
                            Bounded{"kerberos.master_user", k.master_user, 256, "zmproxy_gssapi_master_user"},
                            Bounded{"kerberos.master_password", k.master_password, 1024,
                                    "zmproxy_gssapi_master_password"}}) {
-    const bool control = std::any_of(b.value.begin(), b.value.end(), [](char ch) {
-      const auto u = static_cast<unsigned char>(ch);
-      return u < 0x20 || u == 0x7f;
-    });
-    if (b.value.size() > b.limit || control) {
+    if (b.value.size() > b.limit || core::has_control_byte(b.value)) {
       return fail(Errc::invalid_argument, f + b.key + " must be at most " + std::to_string(b.limit) +
                                               " bytes with no control character (zmlocalconfig -e " +
                                               b.localconfig + "=...)");

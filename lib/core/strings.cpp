@@ -5,6 +5,16 @@
 
 namespace zmproxy::core {
 
+bool has_control_byte(std::string_view v) noexcept {
+  for (char c : v) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) {
     return false;

@@ -34,6 +34,8 @@ constexpr int hex_digit_value(char c) noexcept {
 }
 
 bool iequals(std::string_view a, std::string_view b) noexcept;
+// Whether `v` holds a control byte (below 0x20, or DEL).
+bool has_control_byte(std::string_view v) noexcept;
 bool istarts_with(std::string_view s, std::string_view prefix) noexcept;
 std::string to_lower(std::string_view s);
 std::string_view trim(std::string_view s) noexcept;

@@ -3,31 +3,14 @@
 #include "lib/core/strings.hpp"
 #include "lib/route/subject_dn.hpp"
 
-#include <utility>
 
 namespace zmproxy::route {
 
 Result<void> check_certauth_request(const LookupRequest& r) {
-  const std::pair<std::string_view, const std::string*> required[] = {
-      {"Auth-User", &r.user},
-      {"Auth-Admin-User", &r.admin_user},
-      {"Auth-Admin-Pass", &r.admin_pass},
-      {"X-Proxy-IP", &r.proxy_ip},
-  };
-  for (const auto& [name, value] : required) {
-    if (value->empty()) {
-      return fail(Errc::invalid_argument, "(CERTAUTH) missing header field " + std::string(name));
-    }
-  }
-  for (const auto& [name, value] : required) {
-    const std::size_t limit = name == "Auth-User"         ? k_certauth_max_subject
-                              : name == "Auth-Admin-Pass" ? std::size_t{1024}
-                                                          : std::size_t{256};
-    if (value->size() > limit || has_control_byte(*value)) {
-      return fail(Errc::invalid_argument, "(CERTAUTH) invalid header field " + std::string(name));
-    }
-  }
-  return {};
+  return check_required_fields("CERTAUTH", {{"Auth-User", r.user, k_certauth_max_subject},
+                                            {"Auth-Admin-User", r.admin_user, 256},
+                                            {"Auth-Admin-Pass", r.admin_pass, 1024},
+                                            {"X-Proxy-IP", r.proxy_ip, 256}});
 }
 
 Result<const Entry*> certauth_account(std::string_view subject, const RouteIndex& index) {

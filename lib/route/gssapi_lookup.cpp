@@ -2,30 +2,15 @@
 
 #include "lib/core/strings.hpp"
 
-#include <utility>
 
 namespace zmproxy::route {
 
 Result<void> check_gssapi_request(const LookupRequest& r) {
-  const std::pair<std::string_view, const std::string*> required[] = {
-      {"Auth-ID", &r.auth_id},
-      {"Auth-User", &r.user},
-      {"Auth-Admin-User", &r.admin_user},
-      {"Auth-Admin-Pass", &r.admin_pass},
-      {"X-Proxy-IP", &r.proxy_ip},
-  };
-  for (const auto& [name, value] : required) {
-    if (value->empty()) {
-      return fail(Errc::invalid_argument, "(GSSAPI) missing header field " + std::string(name));
-    }
-  }
-  for (const auto& [name, value] : required) {
-    const std::size_t limit = name == "Auth-Admin-Pass" ? k_gssapi_max_pass : k_gssapi_max_name;
-    if (value->size() > limit || has_control_byte(*value)) {
-      return fail(Errc::invalid_argument, "(GSSAPI) invalid header field " + std::string(name));
-    }
-  }
-  return {};
+  return check_required_fields("GSSAPI", {{"Auth-ID", r.auth_id, k_gssapi_max_name},
+                                          {"Auth-User", r.user, k_gssapi_max_name},
+                                          {"Auth-Admin-User", r.admin_user, k_gssapi_max_name},
+                                          {"Auth-Admin-Pass", r.admin_pass, k_gssapi_max_pass},
+                                          {"X-Proxy-IP", r.proxy_ip, k_gssapi_max_name}});
 }
 
 Result<GssapiAuthz> authorize_gssapi(const LookupRequest& r, const RouteIndex& index) {

@@ -21,14 +21,20 @@ bool check_against_nothing(std::string_view pass) {
 
 }  // namespace
 
-bool has_control_byte(std::string_view v) noexcept {
-  for (char c : v) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      return true;
+Result<void> check_required_fields(std::string_view method, std::initializer_list<RequiredField> fields) {
+  for (const RequiredField& f : fields) {
+    if (f.value.empty()) {
+      return fail(Errc::invalid_argument,
+                  "(" + std::string(method) + ") missing header field " + std::string(f.name));
     }
   }
-  return false;
+  for (const RequiredField& f : fields) {
+    if (f.value.size() > f.limit || core::has_control_byte(f.value)) {
+      return fail(Errc::invalid_argument,
+                  "(" + std::string(method) + ") invalid header field " + std::string(f.name));
+    }
+  }
+  return {};
 }
 
 int auth_wait_seconds(const RouteIndex& index) {

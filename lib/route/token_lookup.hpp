@@ -14,15 +14,25 @@
 #include "lib/core/result.hpp"
 #include "lib/route/lookup_handler.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace zmproxy::route {
 
-// Whether `v` holds a control byte (below 0x20, or DEL).
-bool has_control_byte(std::string_view v) noexcept;
+// One header field a vouching lookup requires: its name, value and longest length.
+struct RequiredField {
+  std::string_view name;
+  const std::string& value;
+  std::size_t limit;
+};
+// Every field present, then each within its limit and free of control
+// bytes; else "(<method>) missing header field X" / "(<method>) invalid
+// header field X", as Zimbra words them. `method`: GSSAPI, CERTAUTH.
+Result<void> check_required_fields(std::string_view method, std::initializer_list<RequiredField> fields);
 
 // globalConfig zimbraReverseProxyAuthWaitInterval in seconds (10 unset).
 int auth_wait_seconds(const RouteIndex& index);

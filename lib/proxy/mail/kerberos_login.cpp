@@ -1,5 +1,6 @@
 #include "lib/proxy/mail/kerberos_login.hpp"
 
+#include "lib/core/strings.hpp"
 #include "lib/proxy/mail/sasl.hpp"
 
 #include <utility>
@@ -8,23 +9,13 @@ namespace zmproxy::proxy::mail {
 
 namespace {
 
-bool has_control_byte(std::string_view v) {
-  for (char c : v) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      return true;
-    }
-  }
-  return false;
-}
-
 // Empty, too long or with a control byte: an error naming `what`.
 Result<void> check_value(std::string_view what, std::string_view value, std::size_t limit) {
   if (value.empty()) {
     return fail(Errc::invalid_argument,
                 "kerberos upstream login: " + std::string(what) + " is empty");
   }
-  if (value.size() > limit || has_control_byte(value)) {
+  if (value.size() > limit || core::has_control_byte(value)) {
     return fail(Errc::invalid_argument, "kerberos upstream login: " + std::string(what) +
                                             " is over " + std::to_string(limit) +
                                             " bytes or has a control byte");

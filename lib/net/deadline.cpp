@@ -69,8 +69,7 @@ void DeadlineSweeper::sweep() {
   for (Deadline* d = m_head.next; d != &m_head; d = d->next) {
     if (!d->expired && d->at <= now) {
       d->expired = true;
-      boost::system::error_code ignored;
-      d->socket->cancel(ignored);
+      d->cancel(d->target);
     }
   }
   if (m_head.next != &m_head) {

@@ -33,7 +33,10 @@ struct Deadline {
   Deadline* prev = nullptr;
   Deadline* next = nullptr;
   std::chrono::steady_clock::time_point at;
-  net::tcp::socket* socket = nullptr;  // cancelled when `at` passes
+  // Called with `target` when `at` passes: a socket's cancel, or another
+  // stream's (an HTTP/2 stream's pending read or write, lib/proxy/http/h2_stream.hpp).
+  void* target = nullptr;
+  void (*cancel)(void* target) noexcept = nullptr;
   bool expired = false;
 };
 
@@ -65,9 +68,15 @@ class DeadlineScope {
  public:
   DeadlineScope(const net::asio::any_io_executor& ex,
                 net::tcp::socket& socket,
+                std::chrono::milliseconds timeout)
+      : DeadlineScope(ex, &socket, &cancel_socket, timeout) {}
+  DeadlineScope(const net::asio::any_io_executor& ex,
+                void* target,
+                void (*cancel)(void* target) noexcept,
                 std::chrono::milliseconds timeout) {
     m_deadline.at = coarse_now() + timeout;
-    m_deadline.socket = &socket;
+    m_deadline.target = target;
+    m_deadline.cancel = cancel;
     DeadlineSweeper::of_this_thread(ex).add(m_deadline);
   }
   ~DeadlineScope() { DeadlineSweeper::remove(m_deadline); }
@@ -77,6 +86,11 @@ class DeadlineScope {
   bool expired() const { return m_deadline.expired; }
 
  private:
+  static void cancel_socket(void* socket) noexcept {
+    boost::system::error_code ignored;
+    static_cast<net::tcp::socket*>(socket)->cancel(ignored);
+  }
+
   Deadline m_deadline;
 };
 

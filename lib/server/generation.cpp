@@ -12,6 +12,7 @@
 #include "lib/net/asio.hpp"
 #include "lib/proxy/generation.hpp"
 #include "lib/route/route_resolver.hpp"
+#include "lib/tls/alpn.hpp"
 #include "lib/tls/upstream_verify.hpp"
 
 #include <algorithm>
@@ -147,6 +148,7 @@ Result<std::shared_ptr<proxy::Generation>> build_generation(
   auto server_tls = tls::make_server_context(c);
   if (server_tls) {
     next->server_tls = *server_tls;
+    tls::install_alpn(next->server_tls->native_handle());
   } else if (wants_tls(c)) {
     // Without TLS, "starttls = only" would silently accept cleartext logins.
     return fail(Errc::invalid_argument,
@@ -161,6 +163,7 @@ Result<std::shared_ptr<proxy::Generation>> build_generation(
       return tl::unexpected(client_cert_tls.error());
     }
     next->client_cert_tls = *client_cert_tls;
+    tls::install_alpn(next->client_cert_tls->native_handle());
   }
   if (previous && previous->config->route == c.route &&
       previous->config->kerberos.admin_user == c.kerberos.admin_user &&

@@ -58,6 +58,7 @@ struct ClientConnection {
   std::string tried;
   bool certauth = false;   // the certauth listener (http.certauth_port)
   ClientCertificate cert;  // what the TLS handshake left (client_cert.hpp)
+  bool h2 = false;         // one stream of an HTTP/2 connection (h2_session.hpp)
 };
 
 }  // namespace zmproxy::proxy::http

@@ -561,6 +561,10 @@ bool H2Connection::output_overflow() const {
   return impl_->buffered() > impl_->limits.max_output_buffered;
 }
 
+std::size_t H2Connection::output_buffered() const {
+  return impl_->buffered();
+}
+
 bool H2Connection::finished() {
   return pending_output().empty() && nghttp2_session_want_read(impl_->session) == 0 &&
          nghttp2_session_want_write(impl_->session) == 0;

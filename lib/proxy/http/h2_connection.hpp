@@ -17,7 +17,7 @@
 // complete (rapid reset, CVE-2023-44487), and the output buffered for a
 // client that does not read.
 //
-// NOT WIRED YET: nothing in the listeners uses this class so far.
+// Wired by h2_session.hpp.
 //
 // Thread affinity: one connection, one thread (no locking inside).
 
@@ -127,7 +127,7 @@ class H2Connection {
   tl::expected<void, std::string> feed(std::string_view bytes);
 
   // What to write to the client next (empty: nothing now). Valid until the
-  // next call on this object.
+  // next pending_output or consume_output (nothing else touches it).
   std::string_view pending_output();
   void consume_output(std::size_t n);
 
@@ -155,6 +155,8 @@ class H2Connection {
 
   // Output buffered past H2Limits::max_output_buffered.
   bool output_overflow() const;
+  // Output waiting: frames not yet written plus answer bytes not yet framed.
+  std::size_t output_buffered() const;
   // Neither side wants anything more and nothing is left to write: close.
   bool finished();
   // Why the connection ends, one line for the log ("" for none or a clean

@@ -30,6 +30,7 @@
 #include "lib/proxy/http/body_pace.hpp"
 #include "lib/proxy/http/client_connection.hpp"
 #include "lib/proxy/http/error_page.hpp"
+#include "lib/proxy/http/h2_session.hpp"
 #include "lib/proxy/http/header_arena.hpp"
 
 namespace zmproxy::proxy::http {
@@ -54,6 +55,9 @@ class Timed : public net::DeadlineScope {
   template <class Stream>
   Timed(Stream& s, std::chrono::milliseconds timeout)
       : net::DeadlineScope(net::lowest(s).get_executor(), net::lowest(s), timeout) {}
+  // An HTTP/2 stream: its pending read and write fail.
+  Timed(H2Stream& s, std::chrono::milliseconds timeout)
+      : net::DeadlineScope(s.get_executor(), &s, &H2Stream::cancel_for_deadline, timeout) {}
   // The operation's error, or timeout when the deadline cut it.
   beast::error_code result(beast::error_code ec) const {
     return expired() ? beast::error_code(beast::error::timeout) : ec;

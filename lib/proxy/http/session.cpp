@@ -9,6 +9,7 @@
 #include "lib/proxy/http/client_connection.hpp"
 #include "lib/proxy/http/exchange.hpp"
 #include "lib/proxy/http/forwarding.hpp"
+#include "lib/proxy/http/h2_session.hpp"
 #include "lib/proxy/http/log_redact.hpp"
 #include "lib/proxy/http/login_throttling.hpp"
 #include "lib/proxy/http/login_user.hpp"
@@ -24,6 +25,7 @@
 #include "lib/proxy/upstream_health.hpp"
 #include "lib/route/lookup_handler.hpp"
 #include "lib/route/route_resolver_asio.hpp"
+#include "lib/tls/alpn.hpp"
 #include "lib/tls/upstream_verify.hpp"
 
 #include <fmt/format.h>
@@ -71,7 +73,7 @@ awaitable<bool> read_request(ClientConnection& c, Client& client, beast::flat_bu
   // assign/append: the strings keep their capacity from request to request.
   c.request_line.assign(req.method_string().data(), req.method_string().size());
   c.request_line.append(" ").append(req.target().data(), req.target().size());
-  c.request_line.append(req.version() == 10 ? " HTTP/1.0" : " HTTP/1.1");
+  c.request_line.append(c.h2 ? " HTTP/2.0" : req.version() == 10 ? " HTTP/1.0" : " HTTP/1.1");
   const auto referer = req[bhttp::field::referer];
   c.referer.assign(referer.data(), referer.size());
   const auto agent = req[bhttp::field::user_agent];
@@ -493,6 +495,17 @@ awaitable<void> serve(ClientConnection& c, Client& client) {
   }
 }
 
+// One stream of an HTTP/2 connection (h2_session.hpp): one request, and its
+// access-log line.
+awaitable<void> serve_stream(ClientConnection& c, H2Stream& stream) {
+  beast::flat_buffer cbuf;
+  const auto started = Clock::now();
+  co_await serve_request(c, stream, cbuf);
+  if (!c.request_line.empty()) {
+    log_request(c, c.info.bytes_out, started);
+  }
+}
+
 // `certauth`: the certauth listener (TLS). `client`: the address a PROXY
 // protocol header carried.
 awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared, tcp::socket socket, bool tls,
@@ -523,7 +536,8 @@ awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared,
                      {},
                      {},
                      certauth,
-                     {}};
+                     {},
+                     false};
   c.peer_trusted = !c.cfg.http.trusted_proxies.empty() &&
                    route::ip_allowed(c.info.client_ip, c.cfg.http.trusted_proxies);
   boost::system::error_code ignored;
@@ -539,6 +553,9 @@ awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared,
         co_return;
       }
       TlsStream stream(std::move(socket), *context);
+      if (!certauth) {
+        tls::allow_h2(stream.native_handle());  // HTTPS and admin: "h2" by ALPN
+      }
       bool handshake_ok = false;
       {
         Timed deadline(stream, c.cfg.http.client_timeout);
@@ -551,7 +568,11 @@ awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared,
         if (shared->client_cert_tls && context == shared->client_cert_tls) {
           c.cert = inspect_client_certificate(stream.native_handle());
         }
-        co_await serve(c, stream);
+        if (tls::negotiated_h2(stream.native_handle())) {
+          co_await serve_h2(c, stream, serve_stream);
+        } else {
+          co_await serve(c, stream);
+        }
         Timed deadline(stream, std::chrono::seconds(5));
         co_await stream.async_shutdown(net::use_nothrow);
       }

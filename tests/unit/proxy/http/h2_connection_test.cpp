@@ -665,3 +665,119 @@ TEST_CASE("h2: past max concurrent streams after the SETTINGS ack, the connectio
   CHECK(*client.goaway == NGHTTP2_PROTOCOL_ERROR);
   CHECK(server.close_reason().find("max concurrent streams") != std::string::npos);
 }
+
+// ---- h2_translate.hpp: the stream as HTTP/1.1 bytes, and back ----
+
+#include "lib/proxy/http/h2_translate.hpp"
+
+TEST_CASE("h2 translate: the request head becomes an HTTP/1.1 head, Host from :authority",
+          "[http][h2]") {
+  H2RequestHead head;
+  head.method = "POST";
+  head.path = "/service/soap";
+  head.authority = "mail.example.com";
+  head.headers = {{"host", "other.example.com"}, {"te", "trailers"}, {"cookie", "a=1; b=2"}};
+  head.end_stream = false;
+  bool chunked = false;
+  const auto h1 = h1_request_head(head, chunked);
+  REQUIRE(h1);
+  CHECK(chunked);
+  CHECK(*h1 ==
+        "POST /service/soap HTTP/1.1\r\nHost: mail.example.com\r\ncookie: a=1; b=2\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n");
+  head.headers.push_back({"content-length", "5"});
+  REQUIRE(h1_request_head(head, chunked));
+  CHECK_FALSE(chunked);  // a known length is passed on as is
+  head.end_stream = true;
+  head.headers.clear();
+  CHECK(*h1_request_head(head, chunked) == "POST /service/soap HTTP/1.1\r\nHost: mail.example.com\r\n\r\n");
+  CHECK_FALSE(chunked);
+  // Without :authority the client's Host stays.
+  head.authority.clear();
+  head.headers = {{"host", "mail.example.com"}};
+  CHECK(*h1_request_head(head, chunked) == "POST /service/soap HTTP/1.1\r\nhost: mail.example.com\r\n\r\n");
+}
+
+TEST_CASE("h2 translate: a head that would not be one HTTP/1.1 head is refused", "[http][h2]") {
+  bool chunked = false;
+  const auto bad = [&](auto change) {
+    H2RequestHead head;
+    head.method = "GET";
+    head.path = "/";
+    head.authority = "mail.example.com";
+    head.end_stream = true;
+    change(head);
+    return !h1_request_head(head, chunked).has_value();
+  };
+  CHECK(bad([](H2RequestHead& h) { h.path = "/a b"; }));
+  CHECK(bad([](H2RequestHead& h) { h.path = "/a HTTP/1.1\r\nX-Evil: 1\r\n\r\nGET /"; }));
+  CHECK(bad([](H2RequestHead& h) { h.path.clear(); }));
+  CHECK(bad([](H2RequestHead& h) { h.method = "GE T"; }));
+  CHECK(bad([](H2RequestHead& h) { h.authority = "a\r\nX: y"; }));
+  CHECK(bad([](H2RequestHead& h) { h.headers = {{"x-a", "1\r\nX-Forwarded-For: 1.2.3.4"}}; }));
+  CHECK(bad([](H2RequestHead& h) { h.headers = {{"x a", "1"}}; }));
+  CHECK(bad([](H2RequestHead& h) { h.headers = {{"x-a", std::string("1\0", 2)}}; }));
+  CHECK_FALSE(bad([](H2RequestHead& h) { h.headers = {{"x-a", "tab\tok"}}; }));
+}
+
+TEST_CASE("h2 translate: chunks", "[http][h2]") {
+  std::string out;
+  append_chunk(out, "hello");
+  append_chunk(out, "");  // nothing: an empty chunk would end the body
+  append_chunk(out, std::string(26, 'x'));
+  CHECK(out == "5\r\nhello\r\n1a\r\n" + std::string(26, 'x') + "\r\n");
+}
+
+TEST_CASE("h2 translate: an HTTP/1.1 answer fed in pieces reaches the client whole", "[http][h2]") {
+  Recorder events;
+  H2Connection server(events);
+  Client client;
+  const auto id = client.request("GET", "/a");
+  REQUIRE(pump(server, client));
+  H2ResponseRelay relay(false);
+  const std::string answer =
+      "HTTP/1.1 100 Continue\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+      "Connection: keep-alive\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+  for (char ch : answer) {  // one byte at a time: every partial line kept
+    REQUIRE(relay.feed(server, id, std::string_view(&ch, 1)));
+  }
+  CHECK(relay.started());
+  CHECK(relay.complete());
+  REQUIRE(pump(server, client));
+  CHECK(client.status[id] == "200");
+  CHECK(client.body[id] == "hello world");
+  CHECK(client.closed.count(id) == 1);
+}
+
+TEST_CASE("h2 translate: an answer to HEAD and one without body end the stream with the head",
+          "[http][h2]") {
+  Recorder events;
+  H2Connection server(events);
+  Client client;
+  const auto head_id = client.request("HEAD", "/a");
+  const auto get_id = client.request("GET", "/b");
+  REQUIRE(pump(server, client));
+  H2ResponseRelay head_relay(true);
+  REQUIRE(head_relay.feed(server, head_id, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"));
+  CHECK(head_relay.complete());
+  H2ResponseRelay get_relay(false);
+  REQUIRE(get_relay.feed(server, get_id, "HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n"));
+  CHECK(get_relay.complete());
+  REQUIRE(pump(server, client));
+  CHECK(client.status[head_id] == "200");
+  CHECK(client.status[get_id] == "302");
+  CHECK(client.closed.count(head_id) == 1);
+  CHECK(client.closed.count(get_id) == 1);
+}
+
+TEST_CASE("h2 translate: bytes that are no HTTP/1.1 answer fail the stream", "[http][h2]") {
+  Recorder events;
+  H2Connection server(events);
+  Client client;
+  const auto id = client.request("GET", "/a");
+  REQUIRE(pump(server, client));
+  H2ResponseRelay relay(false);
+  CHECK_FALSE(relay.feed(server, id, "SSH-2.0-OpenSSH\r\n\r\n"));
+  CHECK_FALSE(relay.started());
+}

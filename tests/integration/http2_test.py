@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import re
-import ssl
 import subprocess
 import sys
 import time
@@ -26,6 +25,24 @@ HOST = "mail.example.com"
 def auth_token(account_id):
     """A ZM_AUTH_TOKEN cookie value naming account_id (as web_proxy_test's)."""
     return "0_abcdef_" + f"id=36:{account_id};exp=13:1999999999999;type=6:zimbra;".encode().hex()
+
+
+def read_http1_response(sock):
+    """One HTTP/1.1 answer with a Content-Length from sock: (head, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise EOFError(f"closed before the end of the head: {data!r}")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I).group(1))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise EOFError(f"closed after {len(body)} of {length} body bytes")
+        body += chunk
+    return head, body
 
 
 class Http2Base(WebProxyBase):
@@ -88,11 +105,13 @@ class Http2Test(Http2Base):
         self.assertEqual((http_version, code), ("2", 200), body)
         seen = json.loads(body)
         self.assertEqual(seen["name"], "mbox2")
-        # Forwarded as HTTP/1.1 with what the proxy adds to every request.
-        self.assertEqual(seen["headers"]["Host"], HOST)
-        self.assertEqual(seen["headers"]["X-Forwarded-Proto"], "https")
-        self.assertEqual(seen["headers"]["X-Forwarded-For"], "127.0.0.1")
-        self.assertEqual(seen["headers"]["Cookie"], cookie)
+        # Forwarded as HTTP/1.1 with what the proxy adds to every request
+        # (field names as HTTP/2 has them: lower case).
+        fields = {k.lower(): v for k, v in seen["headers"].items()}
+        self.assertEqual(fields["host"], HOST)
+        self.assertEqual(fields["x-forwarded-proto"], "https")
+        self.assertEqual(fields["x-forwarded-for"], "127.0.0.1")
+        self.assertEqual(fields["cookie"], cookie)
 
     def test_nghttp_fetches_routed_pages(self):
         self.assertEqual(json.loads(self.nghttp("/home/user2@example.com/x"))["name"], "mbox2")
@@ -173,16 +192,10 @@ class Http2Test(Http2Base):
         for alpn in (("http/1.1",), ()):
             with tls_connect("127.0.0.1", self.ports["https"], alpn) as s:
                 self.assertIn(s.selected_alpn_protocol(), ("http/1.1", None))
-                s.sendall(f"GET /home/user2@example.com/h1 HTTP/1.1\r\nHost: {HOST}\r\n"
-                          "Connection: close\r\n\r\n".encode())
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            self.assertTrue(data.startswith(b"HTTP/1.1 200"), (alpn, data[:200]))
-            self.assertEqual(json.loads(data.split(b"\r\n\r\n", 1)[1])["name"], "mbox2")
+                s.sendall(f"GET /home/user2@example.com/h1 HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+                head, body = read_http1_response(s)
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), (alpn, head))
+            self.assertEqual(json.loads(body)["name"], "mbox2")
         http_version, code, _ = self.curl("/home/user1@example.com/x", version="--http1.1")
         self.assertEqual((http_version, code), ("1.1", 200))
 
@@ -203,22 +216,6 @@ class Http2AdminTest(Http2Base):
         self.assertEqual(self.name_over_h2("/service/admin/soap", "-H",
                                            f"Cookie: ZM_ADMIN_AUTH_TOKEN={token}", listener="admin"),
                          "mbox2")
-
-
-class Http2OffTest(Http2Base):
-    extra_http = "http2 = false"
-
-    def test_alpn_never_picks_h2(self):
-        with tls_connect("127.0.0.1", self.ports["https"], ("h2", "http/1.1")) as s:
-            self.assertIn(s.selected_alpn_protocol(), ("http/1.1", None))
-        try:  # offered h2 alone, the server may refuse the handshake (RFC 7301 §3.2)
-            with tls_connect("127.0.0.1", self.ports["https"], ("h2",)) as s:
-                self.assertNotEqual(s.selected_alpn_protocol(), "h2")
-        except ssl.SSLError:
-            pass
-        http_version, code, body = self.curl("/home/user1@example.com/x")
-        self.assertEqual((http_version, code), ("1.1", 200))
-        self.assertEqual(json.loads(body)["name"], "mbox1")
 
 
 if __name__ == "__main__":

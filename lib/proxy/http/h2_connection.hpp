@@ -102,6 +102,9 @@ class H2Handler {
   virtual void on_stream_reset(std::int32_t stream, std::uint32_t error_code) = 0;
   // The stream is gone (answered, reset either way, or the connection ended).
   virtual void on_stream_closed(std::int32_t stream) = 0;
+  // A request whose header list was over the limit, answered 431 here: its
+  // method and path (when they came before the limit), for the access log.
+  virtual void on_header_too_large(const H2RequestHead&) {}
 };
 
 // Error codes (RFC 9113 §7) the caller may need.

@@ -15,6 +15,7 @@
 
 #include "lib/log/logger.hpp"
 #include "lib/net/deadline.hpp"
+#include "lib/proxy/http/access_line.hpp"
 #include "lib/proxy/http/client_connection.hpp"
 #include "lib/proxy/http/h2_connection.hpp"
 #include "lib/proxy/http/h2_translate.hpp"
@@ -116,6 +117,7 @@ class H2Driver final : public H2Handler {
   void on_request_end(std::int32_t stream) override;
   void on_stream_reset(std::int32_t stream, std::uint32_t error_code) override;
   void on_stream_closed(std::int32_t stream) override;
+  void on_header_too_large(const H2RequestHead& head) override;
 
  private:
   H2StreamState* find(std::int32_t id) {
@@ -136,6 +138,17 @@ class H2Driver final : public H2Handler {
   awaitable<void> run_stream(H2StreamState& st);
 
   // Counts a coroutine of this connection while it runs.
+  // The stream's own connection record (its access-log line, its status).
+  std::unique_ptr<ClientConnection> stream_connection() const {
+    auto sc = std::unique_ptr<ClientConnection>(new ClientConnection{
+        m_c.shared, m_c.cfg, m_c.info, true, m_c.admin, 0, {}, {}, {}, 0, {}, {}, {}, {},
+        m_c.peer_trusted, m_c.counters, {}, {}, false, m_c.cert, true});
+    sc->info.started = std::chrono::steady_clock::now();
+    sc->info.bytes_in = sc->info.bytes_out = 0;
+    sc->info.outcome = "closed";
+    return sc;
+  }
+
   struct Live {
     explicit Live(H2Driver& d) : driver(d) { ++driver.m_live; }
     ~Live() {
@@ -246,7 +259,10 @@ void H2Driver::fail_ops(H2StreamState& st, error_code ec) {
 }
 
 void H2Driver::on_request_head(const H2RequestHead& head) {
-  if (m_closing) {
+  // Streams the client reset stay served until their mailbox answers (or
+  // times out): the coroutines a connection may have are bounded apart
+  // from nghttp2's count of open streams.
+  if (m_closing || m_streams.size() >= 2 * static_cast<std::size_t>(m_limits.max_concurrent_streams)) {
     m_h2.reset(head.stream, kH2RefusedStream);
     return;
   }
@@ -309,6 +325,14 @@ void H2Driver::on_stream_closed(std::int32_t stream) {
   on_stream_reset(stream, kH2NoError);
 }
 
+void H2Driver::on_header_too_large(const H2RequestHead& head) {
+  const std::unique_ptr<ClientConnection> sc = stream_connection();
+  sc->request_line.assign(head.method).append(" ").append(head.path).append(" HTTP/2.0");
+  sc->status = 431;
+  sc->info.detail = "header-too-large";
+  log_request(*sc, 0, sc->info.started);
+}
+
 void H2Driver::end_connection() {
   m_closing = true;
   for (auto& [id, st] : m_streams) {
@@ -321,13 +345,7 @@ void H2Driver::end_connection() {
 awaitable<void> H2Driver::run_stream(H2StreamState& st) {
   const Live live(*this);
   try {
-    // The stream's own connection record: its access-log line, its status.
-    auto sc = std::unique_ptr<ClientConnection>(new ClientConnection{
-        m_c.shared, m_c.cfg, m_c.info, true, m_c.admin, 0, {}, {}, {}, 0, {}, {}, {}, {},
-        m_c.peer_trusted, m_c.counters, {}, {}, false, m_c.cert, true});
-    sc->info.started = std::chrono::steady_clock::now();
-    sc->info.bytes_in = sc->info.bytes_out = 0;
-    sc->info.outcome = "closed";
+    const std::unique_ptr<ClientConnection> sc = stream_connection();
     H2Stream stream(st, m_ex);
     co_await m_serve(*sc, stream);
   } catch (const std::exception& e) {

@@ -1,24 +1,24 @@
 #include "lib/proxy/http/h2_session.hpp"
 
-#include <chrono>
-#include <exception>
-#include <cstring>
-#include <map>
-#include <optional>
-#include <memory>
-#include <string>
-#include <string_view>
-#include <utility>
-
-#include <boost/asio/append.hpp>
-#include <boost/asio/post.hpp>
-
 #include "lib/log/logger.hpp"
 #include "lib/net/deadline.hpp"
 #include "lib/proxy/http/access_line.hpp"
 #include "lib/proxy/http/client_connection.hpp"
 #include "lib/proxy/http/h2_connection.hpp"
 #include "lib/proxy/http/h2_translate.hpp"
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
 
 namespace zmproxy::proxy::http {
 
@@ -94,7 +94,10 @@ struct H2StreamState {
 // The connection: its reader (run), its writer and its streams.
 class H2Driver final : public H2Handler {
  public:
-  H2Driver(ClientConnection& c, net::TlsStream& client, H2StreamServer serve, const H2Limits& limits)
+  H2Driver(ClientConnection& c,
+           net::TlsStream& client,
+           H2StreamServer serve,
+           const H2Limits& limits)
       : m_c(c),
         m_client(client),
         m_serve(std::move(serve)),
@@ -140,9 +143,27 @@ class H2Driver final : public H2Handler {
   // Counts a coroutine of this connection while it runs.
   // The stream's own connection record (its access-log line, its status).
   std::unique_ptr<ClientConnection> stream_connection() const {
-    auto sc = std::unique_ptr<ClientConnection>(new ClientConnection{
-        m_c.shared, m_c.cfg, m_c.info, true, m_c.admin, 0, {}, {}, {}, 0, {}, {}, {}, {},
-        m_c.peer_trusted, m_c.counters, {}, {}, false, m_c.cert, true});
+    auto sc = std::unique_ptr<ClientConnection>(new ClientConnection{m_c.shared,
+                                                                     m_c.cfg,
+                                                                     m_c.info,
+                                                                     true,
+                                                                     m_c.admin,
+                                                                     0,
+                                                                     {},
+                                                                     {},
+                                                                     {},
+                                                                     0,
+                                                                     {},
+                                                                     {},
+                                                                     {},
+                                                                     {},
+                                                                     m_c.peer_trusted,
+                                                                     m_c.counters,
+                                                                     {},
+                                                                     {},
+                                                                     false,
+                                                                     m_c.cert,
+                                                                     true});
     sc->info.started = std::chrono::steady_clock::now();
     sc->info.bytes_in = sc->info.bytes_out = 0;
     sc->info.outcome = "closed";
@@ -202,7 +223,8 @@ std::size_t H2Driver::take(H2StreamState& st, std::span<const asio::const_buffer
   for (const asio::const_buffer& b : buffers) {
     const std::size_t part = std::min(b.size(), k_write_take - n);
     if (!st.relay.feed(m_h2, st.id, std::string_view(static_cast<const char*>(b.data()), part))) {
-      ZMPROXY_LOG(warn, "http", "{}: HTTP/2 stream {}: the answer could not be framed; stream reset",
+      ZMPROXY_LOG(warn, "http",
+                  "{}: HTTP/2 stream {}: the answer could not be framed; stream reset",
                   m_c.info.client_ip, st.id);
       st.gone = true;
       m_h2.reset(st.id, kH2InternalError);
@@ -217,7 +239,9 @@ std::size_t H2Driver::take(H2StreamState& st, std::span<const asio::const_buffer
   return n;
 }
 
-void H2Driver::write(H2StreamState& st, std::span<const asio::const_buffer> buffers, H2IoHandler handler) {
+void H2Driver::write(H2StreamState& st,
+                     std::span<const asio::const_buffer> buffers,
+                     H2IoHandler handler) {
   if (st.gone || m_closing) {
     complete(handler, asio::error::connection_reset, 0);
     return;
@@ -262,7 +286,8 @@ void H2Driver::on_request_head(const H2RequestHead& head) {
   // Streams the client reset stay served until their mailbox answers (or
   // times out): the coroutines a connection may have are bounded apart
   // from nghttp2's count of open streams.
-  if (m_closing || m_streams.size() >= 2 * static_cast<std::size_t>(m_limits.max_concurrent_streams)) {
+  if (m_closing ||
+      m_streams.size() >= 2 * static_cast<std::size_t>(m_limits.max_concurrent_streams)) {
     m_h2.reset(head.stream, kH2RefusedStream);
     return;
   }
@@ -349,7 +374,8 @@ awaitable<void> H2Driver::run_stream(H2StreamState& st) {
     H2Stream stream(st, m_ex);
     co_await m_serve(*sc, stream);
   } catch (const std::exception& e) {
-    ZMPROXY_LOG(error, "http", "{}: HTTP/2 stream {} failed: {}", m_c.info.client_ip, st.id, e.what());
+    ZMPROXY_LOG(error, "http", "{}: HTTP/2 stream {} failed: {}", m_c.info.client_ip, st.id,
+                e.what());
   }
   // An answer cut short must not look whole to the client.
   if (!st.gone && !st.relay.complete()) {
@@ -385,7 +411,8 @@ awaitable<void> H2Driver::run_writer() {
     {
       // Valid while only this coroutine pulls output (h2_connection.hpp).
       const net::DeadlineScope deadline(m_ex, m_client.next_layer(), m_c.cfg.http.send_timeout);
-      auto [wec, wn] = co_await asio::async_write(m_client, asio::buffer(out.data(), out.size()), net::use_nothrow);
+      auto [wec, wn] = co_await asio::async_write(m_client, asio::buffer(out.data(), out.size()),
+                                                  net::use_nothrow);
       ec = deadline.expired() ? error_code(asio::error::timed_out) : wec;
       n = wn;
     }
@@ -427,7 +454,8 @@ awaitable<void> H2Driver::run() {
       if (m_streams.empty()) {
         deadline.emplace(m_ex, m_client.next_layer(), idle_left);
       }
-      auto [rec, rn] = co_await m_client.async_read_some(asio::buffer(buf.get(), k_read_size), net::use_nothrow);
+      auto [rec, rn] =
+          co_await m_client.async_read_some(asio::buffer(buf.get(), k_read_size), net::use_nothrow);
       ec = rec;
       n = rn;
       if (deadline && deadline->expired()) {
@@ -446,7 +474,8 @@ awaitable<void> H2Driver::run() {
     }
     m_writer_wake.notify();
   }
-  if (const std::string_view why = m_h2.close_reason(); !why.empty() && m_c.info.outcome != "h2-error") {
+  if (const std::string_view why = m_h2.close_reason();
+      !why.empty() && m_c.info.outcome != "h2-error") {
     ZMPROXY_LOG(info, "http", "{}: {}", m_c.info.client_ip, why);
     m_c.info.outcome = "h2-error";
   }

@@ -1,13 +1,13 @@
 #include "lib/proxy/http/h2_translate.hpp"
 
-#include <array>
-#include <cstdio>
-#include <vector>
+#include "lib/core/strings.hpp"
 
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
-#include "lib/core/strings.hpp"
+#include <array>
+#include <cstdio>
+#include <vector>
 
 namespace zmproxy::proxy::http {
 

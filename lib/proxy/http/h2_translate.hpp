@@ -9,14 +9,14 @@
 //
 // Thread affinity: the connection's worker.
 
+#include "lib/proxy/http/h2_connection.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "lib/proxy/http/h2_connection.hpp"
 
 namespace zmproxy::proxy::http {
 

@@ -566,6 +566,10 @@ std::size_t H2Connection::output_buffered() const {
   return impl_->buffered();
 }
 
+bool H2Connection::wants_read() const {
+  return nghttp2_session_want_read(impl_->session) != 0;
+}
+
 bool H2Connection::finished() {
   return pending_output().empty() && nghttp2_session_want_read(impl_->session) == 0 &&
          nghttp2_session_want_write(impl_->session) == 0;

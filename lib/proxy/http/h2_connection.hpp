@@ -161,7 +161,11 @@ class H2Connection {
   // Output waiting: frames not yet written plus answer bytes not yet framed.
   std::size_t output_buffered() const;
   // Neither side wants anything more and nothing is left to write: close.
+  // Pulls output (pending_output): only for the one who writes.
   bool finished();
+  // The client may still send something that matters (no GOAWAY either
+  // way ended the connection). Touches no output.
+  bool wants_read() const;
   // Why the connection ends, one line for the log ("" for none or a clean
   // end): what feed() returned, or the reason of the GOAWAY nghttp2 sent
   // itself for a protocol error (known once pending_output() framed it).

@@ -433,7 +433,9 @@ awaitable<void> H2Driver::run() {
   asio::co_spawn(m_ex, run_writer(), asio::detached);
   std::unique_ptr<char[]> buf(new char[k_read_size]);  // uninitialised: written before read
   auto idle_since = net::coarse_now();
-  while (!m_closing && !m_h2.finished()) {
+  // Not finished(): it pulls output, which only the writer may do while
+  // its write holds a view of it.
+  while (!m_closing && m_h2.wants_read()) {
     const auto now = net::coarse_now();
     if (!m_streams.empty()) {
       idle_since = now;

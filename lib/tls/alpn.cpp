@@ -8,7 +8,11 @@ int index() {
   static const int i = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return i;
 }
-int select(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+int select(SSL* ssl,
+           const unsigned char** out,
+           unsigned char* outlen,
+           const unsigned char* in,
+           unsigned int inlen,
            void*) {
   const bool h2 = SSL_get_ex_data(ssl, index()) != nullptr;
   for (unsigned int i = 0; i < inlen;) {

@@ -441,3 +441,44 @@ class Ipv6UpstreamTest(WebProxyBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ReadTimeoutFallOverTest(WebProxyBase):
+    """IP hash after a read timeout (nginx's proxy_next_upstream timeout): a
+    request that may be repeated goes to the next server; a POST does not.
+    Passive health is off (max_fails 0), so the silent server is tried each
+    time rather than left out."""
+    extra_http = 'read_timeout = "1s"\nmax_fails = 0'
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Accepts (the kernel's backlog) and never answers.
+        cls.silent = socket.socket()
+        cls.silent.bind(("127.0.0.4", 0))
+        cls.silent.listen(64)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.silent.close()
+        super().tearDownClass()
+
+    def upstreams(self):
+        return [f"127.0.0.4:{self.silent.getsockname()[1]}", self.b1.server]
+
+    def test_get_falls_over_and_post_gets_504(self):
+        # Some client addresses hash to the silent server first: found by
+        # their POST's 504; their GET still gets mbox1's answer.
+        silent_first = []
+        for last in range(10, 30):
+            source = f"127.0.0.{last}"
+            r, data = self.get("/", source=source, method="POST", body=b"x")
+            if r.status == 504:
+                silent_first.append(source)
+            else:
+                self.assertEqual(r.status, 200, data)
+        self.assertTrue(silent_first, "no client address hashed to the silent server")
+        for source in silent_first[:2]:
+            self.assertEqual(self.name_of("/", source=source), "mbox1")
+            r, data = self.get("/", source=source, method="HEAD")
+            self.assertEqual(r.status, 200, data)

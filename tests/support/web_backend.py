@@ -329,8 +329,8 @@ def main():
         password, args = args[1], args[2:]
     name, address, port = args[0], args[1], int(args[2])
     ThreadingHTTPServer.allow_reuse_address = True
-    # Room for a burst of connections (100 HTTP/2 streams forwarded at once):
-    # the default listen backlog of 5 drops SYNs, retried only a second later.
+    # socketserver's listen backlog of 5 drops SYNs when an HTTP/2 client's
+    # 100 streams open 100 upstream connections at once.
     ThreadingHTTPServer.request_queue_size = 256
     if ":" in address:  # an IPv6 address such as ::1
         ThreadingHTTPServer.address_family = socket.AF_INET6

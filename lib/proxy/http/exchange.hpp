@@ -36,6 +36,13 @@ struct Prepared {
   std::chrono::milliseconds read_timeout{0};
 };
 
+// Whether a request the server did not answer in time may go to the next
+// server of the IP hash (nginx's proxy_next_upstream timeout): not when it
+// changes something (POST, LOCK, PATCH, as nginx), nor once a body went up.
+inline bool may_repeat(bhttp::verb method) {
+  return method != bhttp::verb::post && method != bhttp::verb::lock && method != bhttp::verb::patch;
+}
+
 // What one attempt left behind, besides its result.
 struct Attempt {
   bool upstream_reusable = false;  // the upstream connection may be kept
@@ -212,7 +219,10 @@ asio::awaitable<std::optional<bool>> exchange(ClientConnection& c, Client& clien
       // The client's body is gone: the request cannot be tried elsewhere.
       a.response_started = true;
       a.answer_owed = 502;
-    } else if (rec == beast::error::timeout) {
+    } else if (rec == beast::error::timeout &&
+               !(t.from_ip_hash && !body_sent && may_repeat(req.method()))) {
+      // A slow server: a looked-up route has no other, and a request that
+      // changes something may have been done (nginx's non_idempotent).
       a.response_started = true;
       a.answer_owed = 504;
     }

@@ -241,6 +241,7 @@ int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
         s->head_done = true;
         if (s->too_large) {
           c.answer_431(id);
+          c.handler.on_header_too_large(s->head);
           return 0;
         }
         s->head.end_stream = end_stream;
@@ -563,6 +564,10 @@ bool H2Connection::output_overflow() const {
 
 std::size_t H2Connection::output_buffered() const {
   return impl_->buffered();
+}
+
+bool H2Connection::wants_read() const {
+  return nghttp2_session_want_read(impl_->session) != 0;
 }
 
 bool H2Connection::finished() {

@@ -102,6 +102,9 @@ class H2Handler {
   virtual void on_stream_reset(std::int32_t stream, std::uint32_t error_code) = 0;
   // The stream is gone (answered, reset either way, or the connection ended).
   virtual void on_stream_closed(std::int32_t stream) = 0;
+  // A request whose header list was over the limit, answered 431 here: its
+  // method and path (when they came before the limit), for the access log.
+  virtual void on_header_too_large(const H2RequestHead&) {}
 };
 
 // Error codes (RFC 9113 §7) the caller may need.
@@ -158,7 +161,11 @@ class H2Connection {
   // Output waiting: frames not yet written plus answer bytes not yet framed.
   std::size_t output_buffered() const;
   // Neither side wants anything more and nothing is left to write: close.
+  // Pulls output (pending_output): only for the one who writes.
   bool finished();
+  // The client may still send something that matters (no GOAWAY either
+  // way ended the connection). Touches no output.
+  bool wants_read() const;
   // Why the connection ends, one line for the log ("" for none or a clean
   // end): what feed() returned, or the reason of the GOAWAY nghttp2 sent
   // itself for a protocol error (known once pending_output() framed it).

@@ -1,23 +1,24 @@
 #include "lib/proxy/http/h2_session.hpp"
 
-#include <chrono>
-#include <exception>
-#include <cstring>
-#include <map>
-#include <optional>
-#include <memory>
-#include <string>
-#include <string_view>
-#include <utility>
+#include "lib/log/logger.hpp"
+#include "lib/net/deadline.hpp"
+#include "lib/proxy/http/access_line.hpp"
+#include "lib/proxy/http/client_connection.hpp"
+#include "lib/proxy/http/h2_connection.hpp"
+#include "lib/proxy/http/h2_translate.hpp"
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/post.hpp>
 
-#include "lib/log/logger.hpp"
-#include "lib/net/deadline.hpp"
-#include "lib/proxy/http/client_connection.hpp"
-#include "lib/proxy/http/h2_connection.hpp"
-#include "lib/proxy/http/h2_translate.hpp"
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
 
 namespace zmproxy::proxy::http {
 
@@ -93,7 +94,10 @@ struct H2StreamState {
 // The connection: its reader (run), its writer and its streams.
 class H2Driver final : public H2Handler {
  public:
-  H2Driver(ClientConnection& c, net::TlsStream& client, H2StreamServer serve, const H2Limits& limits)
+  H2Driver(ClientConnection& c,
+           net::TlsStream& client,
+           H2StreamServer serve,
+           const H2Limits& limits)
       : m_c(c),
         m_client(client),
         m_serve(std::move(serve)),
@@ -116,6 +120,7 @@ class H2Driver final : public H2Handler {
   void on_request_end(std::int32_t stream) override;
   void on_stream_reset(std::int32_t stream, std::uint32_t error_code) override;
   void on_stream_closed(std::int32_t stream) override;
+  void on_header_too_large(const H2RequestHead& head) override;
 
  private:
   H2StreamState* find(std::int32_t id) {
@@ -136,6 +141,35 @@ class H2Driver final : public H2Handler {
   awaitable<void> run_stream(H2StreamState& st);
 
   // Counts a coroutine of this connection while it runs.
+  // The stream's own connection record (its access-log line, its status).
+  std::unique_ptr<ClientConnection> stream_connection() const {
+    auto sc = std::unique_ptr<ClientConnection>(new ClientConnection{m_c.shared,
+                                                                     m_c.cfg,
+                                                                     m_c.info,
+                                                                     true,
+                                                                     m_c.admin,
+                                                                     0,
+                                                                     {},
+                                                                     {},
+                                                                     {},
+                                                                     0,
+                                                                     {},
+                                                                     {},
+                                                                     {},
+                                                                     {},
+                                                                     m_c.peer_trusted,
+                                                                     m_c.counters,
+                                                                     {},
+                                                                     {},
+                                                                     false,
+                                                                     m_c.cert,
+                                                                     true});
+    sc->info.started = std::chrono::steady_clock::now();
+    sc->info.bytes_in = sc->info.bytes_out = 0;
+    sc->info.outcome = "closed";
+    return sc;
+  }
+
   struct Live {
     explicit Live(H2Driver& d) : driver(d) { ++driver.m_live; }
     ~Live() {
@@ -189,7 +223,8 @@ std::size_t H2Driver::take(H2StreamState& st, std::span<const asio::const_buffer
   for (const asio::const_buffer& b : buffers) {
     const std::size_t part = std::min(b.size(), k_write_take - n);
     if (!st.relay.feed(m_h2, st.id, std::string_view(static_cast<const char*>(b.data()), part))) {
-      ZMPROXY_LOG(warn, "http", "{}: HTTP/2 stream {}: the answer could not be framed; stream reset",
+      ZMPROXY_LOG(warn, "http",
+                  "{}: HTTP/2 stream {}: the answer could not be framed; stream reset",
                   m_c.info.client_ip, st.id);
       st.gone = true;
       m_h2.reset(st.id, kH2InternalError);
@@ -204,7 +239,9 @@ std::size_t H2Driver::take(H2StreamState& st, std::span<const asio::const_buffer
   return n;
 }
 
-void H2Driver::write(H2StreamState& st, std::span<const asio::const_buffer> buffers, H2IoHandler handler) {
+void H2Driver::write(H2StreamState& st,
+                     std::span<const asio::const_buffer> buffers,
+                     H2IoHandler handler) {
   if (st.gone || m_closing) {
     complete(handler, asio::error::connection_reset, 0);
     return;
@@ -246,7 +283,11 @@ void H2Driver::fail_ops(H2StreamState& st, error_code ec) {
 }
 
 void H2Driver::on_request_head(const H2RequestHead& head) {
-  if (m_closing) {
+  // Streams the client reset stay served until their mailbox answers (or
+  // times out): the coroutines a connection may have are bounded apart
+  // from nghttp2's count of open streams.
+  if (m_closing ||
+      m_streams.size() >= 2 * static_cast<std::size_t>(m_limits.max_concurrent_streams)) {
     m_h2.reset(head.stream, kH2RefusedStream);
     return;
   }
@@ -309,6 +350,14 @@ void H2Driver::on_stream_closed(std::int32_t stream) {
   on_stream_reset(stream, kH2NoError);
 }
 
+void H2Driver::on_header_too_large(const H2RequestHead& head) {
+  const std::unique_ptr<ClientConnection> sc = stream_connection();
+  sc->request_line.assign(head.method).append(" ").append(head.path).append(" HTTP/2.0");
+  sc->status = 431;
+  sc->info.detail = "header-too-large";
+  log_request(*sc, 0, sc->info.started);
+}
+
 void H2Driver::end_connection() {
   m_closing = true;
   for (auto& [id, st] : m_streams) {
@@ -321,17 +370,12 @@ void H2Driver::end_connection() {
 awaitable<void> H2Driver::run_stream(H2StreamState& st) {
   const Live live(*this);
   try {
-    // The stream's own connection record: its access-log line, its status.
-    auto sc = std::unique_ptr<ClientConnection>(new ClientConnection{
-        m_c.shared, m_c.cfg, m_c.info, true, m_c.admin, 0, {}, {}, {}, 0, {}, {}, {}, {},
-        m_c.peer_trusted, m_c.counters, {}, {}, false, m_c.cert, true});
-    sc->info.started = std::chrono::steady_clock::now();
-    sc->info.bytes_in = sc->info.bytes_out = 0;
-    sc->info.outcome = "closed";
+    const std::unique_ptr<ClientConnection> sc = stream_connection();
     H2Stream stream(st, m_ex);
     co_await m_serve(*sc, stream);
   } catch (const std::exception& e) {
-    ZMPROXY_LOG(error, "http", "{}: HTTP/2 stream {} failed: {}", m_c.info.client_ip, st.id, e.what());
+    ZMPROXY_LOG(error, "http", "{}: HTTP/2 stream {} failed: {}", m_c.info.client_ip, st.id,
+                e.what());
   }
   // An answer cut short must not look whole to the client.
   if (!st.gone && !st.relay.complete()) {
@@ -367,7 +411,8 @@ awaitable<void> H2Driver::run_writer() {
     {
       // Valid while only this coroutine pulls output (h2_connection.hpp).
       const net::DeadlineScope deadline(m_ex, m_client.next_layer(), m_c.cfg.http.send_timeout);
-      auto [wec, wn] = co_await asio::async_write(m_client, asio::buffer(out.data(), out.size()), net::use_nothrow);
+      auto [wec, wn] = co_await asio::async_write(m_client, asio::buffer(out.data(), out.size()),
+                                                  net::use_nothrow);
       ec = deadline.expired() ? error_code(asio::error::timed_out) : wec;
       n = wn;
     }
@@ -388,7 +433,9 @@ awaitable<void> H2Driver::run() {
   asio::co_spawn(m_ex, run_writer(), asio::detached);
   std::unique_ptr<char[]> buf(new char[k_read_size]);  // uninitialised: written before read
   auto idle_since = net::coarse_now();
-  while (!m_closing && !m_h2.finished()) {
+  // Not finished(): it pulls output, which only the writer may do while
+  // its write holds a view of it.
+  while (!m_closing && m_h2.wants_read()) {
     const auto now = net::coarse_now();
     if (!m_streams.empty()) {
       idle_since = now;
@@ -409,7 +456,8 @@ awaitable<void> H2Driver::run() {
       if (m_streams.empty()) {
         deadline.emplace(m_ex, m_client.next_layer(), idle_left);
       }
-      auto [rec, rn] = co_await m_client.async_read_some(asio::buffer(buf.get(), k_read_size), net::use_nothrow);
+      auto [rec, rn] =
+          co_await m_client.async_read_some(asio::buffer(buf.get(), k_read_size), net::use_nothrow);
       ec = rec;
       n = rn;
       if (deadline && deadline->expired()) {
@@ -428,7 +476,8 @@ awaitable<void> H2Driver::run() {
     }
     m_writer_wake.notify();
   }
-  if (const std::string_view why = m_h2.close_reason(); !why.empty() && m_c.info.outcome != "h2-error") {
+  if (const std::string_view why = m_h2.close_reason();
+      !why.empty() && m_c.info.outcome != "h2-error") {
     ZMPROXY_LOG(info, "http", "{}: {}", m_c.info.client_ip, why);
     m_c.info.outcome = "h2-error";
   }

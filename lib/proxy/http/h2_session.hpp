@@ -20,15 +20,15 @@
 // Thread affinity: the connection's worker; every stream's coroutine runs
 // there too (no locking).
 
+#include "lib/net/asio.hpp"
+#include "lib/net/tls_stream.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+
 #include <array>
 #include <cstddef>
 #include <functional>
 #include <span>
-
-#include <boost/asio/any_completion_handler.hpp>
-
-#include "lib/net/asio.hpp"
-#include "lib/net/tls_stream.hpp"
 
 namespace zmproxy::proxy::http {
 
@@ -54,7 +54,8 @@ class H2Stream {
     return net::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence& b) {
           net::asio::mutable_buffer first;
-          for (auto it = net::asio::buffer_sequence_begin(b); it != net::asio::buffer_sequence_end(b); ++it) {
+          for (auto it = net::asio::buffer_sequence_begin(b);
+               it != net::asio::buffer_sequence_end(b); ++it) {
             const net::asio::mutable_buffer piece(*it);
             if (piece.size() > 0) {
               first = piece;
@@ -101,11 +102,14 @@ class H2Stream {
 // What the session does with one stream: serve its request (the web
 // session's serve_request on `stream`, then its access-log line). `c` is the
 // stream's own, copied from the connection's.
-using H2StreamServer = std::function<net::asio::awaitable<void>(ClientConnection& c, H2Stream& stream)>;
+using H2StreamServer =
+    std::function<net::asio::awaitable<void>(ClientConnection& c, H2Stream& stream)>;
 
 // The connection, once the TLS handshake chose "h2"; returns when the
 // client is gone or the connection ended, and every stream's coroutine has
 // finished.
-net::asio::awaitable<void> serve_h2(ClientConnection& c, net::TlsStream& client, H2StreamServer serve_stream);
+net::asio::awaitable<void> serve_h2(ClientConnection& c,
+                                    net::TlsStream& client,
+                                    H2StreamServer serve_stream);
 
 }  // namespace zmproxy::proxy::http

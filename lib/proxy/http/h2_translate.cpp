@@ -1,13 +1,13 @@
 #include "lib/proxy/http/h2_translate.hpp"
 
-#include <array>
-#include <cstdio>
-#include <vector>
+#include "lib/core/strings.hpp"
 
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
-#include "lib/core/strings.hpp"
+#include <array>
+#include <cstdio>
+#include <vector>
 
 namespace zmproxy::proxy::http {
 
@@ -110,7 +110,7 @@ H2ResponseRelay::~H2ResponseRelay() = default;
 
 bool H2ResponseRelay::feed(H2Connection& h2, std::int32_t stream, std::string_view bytes) {
   if (m_complete) {
-    return bytes.empty();
+    return true;  // a page written after a HEAD answer: nothing more goes out
   }
   std::string_view in = bytes;
   if (!m_pending.empty()) {

@@ -9,14 +9,14 @@
 //
 // Thread affinity: the connection's worker.
 
+#include "lib/proxy/http/h2_connection.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "lib/proxy/http/h2_connection.hpp"
 
 namespace zmproxy::proxy::http {
 
@@ -43,7 +43,8 @@ class H2ResponseRelay {
   H2ResponseRelay& operator=(const H2ResponseRelay&) = delete;
 
   // Every byte is taken (what does not complete a header or chunk line is
-  // kept for the next call). False when the bytes are not an HTTP/1.1
+  // kept for the next call; what comes after the answer's end, such as the
+  // body of a page answering HEAD, is dropped). False when the bytes are not an HTTP/1.1
   // answer or the stream is gone: the caller resets the stream.
   bool feed(H2Connection& h2, std::int32_t stream, std::string_view bytes);
   // The final answer's head went out.

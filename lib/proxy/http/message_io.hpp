@@ -8,6 +8,19 @@
 //
 // Thread affinity: the connection's worker.
 
+#include "lib/core/strings.hpp"
+#include "lib/net/asio.hpp"
+#include "lib/net/deadline.hpp"
+#include "lib/net/stream_io.hpp"
+#include "lib/proxy/http/body_pace.hpp"
+#include "lib/proxy/http/client_connection.hpp"
+#include "lib/proxy/http/error_page.hpp"
+#include "lib/proxy/http/h2_session.hpp"
+#include "lib/proxy/http/header_arena.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -19,19 +32,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
-#include "lib/core/strings.hpp"
-#include "lib/net/asio.hpp"
-#include "lib/net/deadline.hpp"
-#include "lib/net/stream_io.hpp"
-#include "lib/proxy/http/body_pace.hpp"
-#include "lib/proxy/http/client_connection.hpp"
-#include "lib/proxy/http/error_page.hpp"
-#include "lib/proxy/http/h2_session.hpp"
-#include "lib/proxy/http/header_arena.hpp"
 
 namespace zmproxy::proxy::http {
 

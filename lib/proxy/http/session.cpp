@@ -273,7 +273,8 @@ awaitable<std::unique_ptr<UpstreamConn>> open_upstream(ClientConnection& c, cons
 // The request to the first target that takes it, on a kept connection if
 // there is one (once more on a fresh one if the kept one turns out closed).
 // A target whose upstream is down (upstream_health.hpp) is skipped: IP hash
-// moves to the next one; a looked-up route has no other, so the request gets
+// moves to the next one, as it does after a read timeout when the request
+// may be repeated (may_repeat, exchange.hpp); a looked-up route has no other, so the request gets
 // a 502 at once (nginx's "no live upstreams"). A looked-up route that failed
 // is forgotten, so the next request asks again. Whether the client
 // connection stays open.
@@ -282,6 +283,7 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
                         const Prepared& prep, const std::vector<Target>& targets, const RouteKey& key) {
   UpstreamHealth* health = c.shared->web_health.get();
   c.tried.clear();
+  bool timed_out = false;  // the last server tried did not answer in time
   for (const Target& t : targets) {
     const std::string address = t.address();
     c.tried.append(c.tried.empty() ? "" : ", ").append(address);
@@ -304,6 +306,7 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
         conn = co_await open_upstream(c, t);
         if (!conn) {
           report_attempt(health, tracked, false);
+          timed_out = false;
           break;  // this server is down: next target, if any
         }
       }
@@ -320,6 +323,7 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
       if (a.answered || a.upstream_timeout || (a.upstream_error && !reused)) {
         report_attempt(health, tracked, a.answered);
       }
+      timed_out = a.upstream_timeout;
       if (a.answer_owed != 0) {
         c.info.outcome = a.answer_owed == 504 ? "gateway-timeout" : "bad-gateway";
         co_return co_await send_upstream_error(c, client, rp.get().version(),
@@ -342,8 +346,10 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
       break;
     }
   }
-  c.info.outcome = "bad-gateway";
-  co_return co_await send_upstream_error(c, client, rp.get().version(), bhttp::status::bad_gateway);
+  c.info.outcome = timed_out ? "gateway-timeout" : "bad-gateway";
+  co_return co_await send_upstream_error(
+      c, client, rp.get().version(),
+      timed_out ? bhttp::status::gateway_timeout : bhttp::status::bad_gateway);
 }
 
 // A request on the certauth listener (client_cert.hpp certauth_step): the

@@ -690,12 +690,14 @@ TEST_CASE("h2 translate: the request head becomes an HTTP/1.1 head, Host from :a
   CHECK_FALSE(chunked);  // a known length is passed on as is
   head.end_stream = true;
   head.headers.clear();
-  CHECK(*h1_request_head(head, chunked) == "POST /service/soap HTTP/1.1\r\nHost: mail.example.com\r\n\r\n");
+  CHECK(*h1_request_head(head, chunked) ==
+        "POST /service/soap HTTP/1.1\r\nHost: mail.example.com\r\n\r\n");
   CHECK_FALSE(chunked);
   // Without :authority the client's Host stays.
   head.authority.clear();
   head.headers = {{"host", "mail.example.com"}};
-  CHECK(*h1_request_head(head, chunked) == "POST /service/soap HTTP/1.1\r\nhost: mail.example.com\r\n\r\n");
+  CHECK(*h1_request_head(head, chunked) ==
+        "POST /service/soap HTTP/1.1\r\nhost: mail.example.com\r\n\r\n");
 }
 
 TEST_CASE("h2 translate: a head that would not be one HTTP/1.1 head is refused", "[http][h2]") {
@@ -762,7 +764,8 @@ TEST_CASE("h2 translate: an answer to HEAD and one without body end the stream w
   REQUIRE(head_relay.feed(server, head_id, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"));
   CHECK(head_relay.complete());
   H2ResponseRelay get_relay(false);
-  REQUIRE(get_relay.feed(server, get_id, "HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n"));
+  REQUIRE(get_relay.feed(server, get_id,
+                         "HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n"));
   CHECK(get_relay.complete());
   REQUIRE(pump(server, client));
   CHECK(client.status[head_id] == "200");

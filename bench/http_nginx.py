@@ -101,10 +101,12 @@ def proxy_to(backend_port):
 
 def h2_proxy_to(backend_port, cert, key):
     """The same proxy on an HTTPS listener with HTTP/2 (`listen … ssl http2`,
-    as Zimbra's web proxy since 2021), with the PEM certificate and key given."""
+    as Zimbra's web proxy since 2021), with the PEM certificate and key given;
+    TLS 1.3 on as zmproxyd has it (nginx 1.22 leaves it off otherwise)."""
     return HttpNginx("h2proxy", (
         "upstream backend {{ server 127.0.0.1:%d; keepalive 64; }} "
         "server {{ listen 127.0.0.1:{port} ssl http2; ssl_certificate %s; ssl_certificate_key %s; "
+        "ssl_protocols TLSv1.2 TLSv1.3; "
         "http2_max_concurrent_streams 100; "
         "location / {{ proxy_pass http://backend; proxy_http_version 1.1; "
         "proxy_set_header Connection \"\"; }} }}") % (backend_port, cert, key)).start()

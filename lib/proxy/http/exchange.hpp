@@ -34,6 +34,9 @@ struct Prepared {
   bool upgrade = false;          // a WebSocket upgrade (the only one passed on)
   bool expect_continue = false;  // the client waits for "100 Continue"
   std::chrono::milliseconds read_timeout{0};
+  // The client's Connection: close (or HTTP/1.0 without keep-alive), read
+  // before the hop-by-hop fields leave the request.
+  bool client_keep_alive = true;
 };
 
 // Whether a request the server did not answer in time may go to the next
@@ -158,11 +161,17 @@ void rewrite_response_header(const ClientConnection& c, const Request& req, Resp
 // The response header and body to the client. Whether the client connection
 // stays open.
 template <class Client, class Up, class Request>
-asio::awaitable<bool> relay_response(ClientConnection& c, Client& client, const Request& req, ResponseParser& resp,
-                                     Up& up, beast::flat_buffer& ubuf, std::chrono::milliseconds read_timeout,
+asio::awaitable<bool> relay_response(ClientConnection& c,
+                                     Client& client,
+                                     const Request& req,
+                                     ResponseParser& resp,
+                                     Up& up,
+                                     beast::flat_buffer& ubuf,
+                                     const Prepared& prep,
                                      bool& relayed_whole) {
   auto& res = resp.get();
-  bool client_keep_alive = req.keep_alive();
+  const std::chrono::milliseconds read_timeout = prep.read_timeout;
+  bool client_keep_alive = prep.client_keep_alive;
   // A body delimited by the upstream closing cannot be on a kept-alive client
   // connection: an HTTP/1.1 client gets it chunked, an HTTP/1.0 one until
   // the connection closes.
@@ -249,7 +258,7 @@ asio::awaitable<std::optional<bool>> exchange(ClientConnection& c, Client& clien
   }
   bool relayed_whole = false;
   const bool client_keep_alive =
-      co_await relay_response(c, client, req, *resp, up, ubuf, prep.read_timeout, relayed_whole);
+      co_await relay_response(c, client, req, *resp, up, ubuf, prep, relayed_whole);
   if (!relayed_whole) {
     a.upstream_reusable = false;
     co_return false;

@@ -194,7 +194,9 @@ class H2Driver final : public H2Handler {
 };
 
 void H2Driver::read(H2StreamState& st, asio::mutable_buffer buffer, H2IoHandler handler) {
-  if (st.in_off < st.in.size() && buffer.size() > 0) {
+  if (buffer.size() == 0) {
+    complete(handler, {}, 0);  // as a socket's read_some of nothing
+  } else if (st.in_off < st.in.size()) {
     const std::size_t n = std::min(buffer.size(), st.in.size() - st.in_off);
     std::memcpy(buffer.data(), st.in.data() + st.in_off, n);
     st.in_off += n;

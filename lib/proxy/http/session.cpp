@@ -207,6 +207,7 @@ Prepared prepare(ClientConnection& c, Request& req, std::string_view target, std
                  bhttp::token_list{req[bhttp::field::upgrade]}.exists("websocket");
   prep.expect_continue = core::iequals(req[bhttp::field::expect], "100-continue");
   prep.read_timeout = upstream_read_timeout(c.cfg.http, target);
+  prep.client_keep_alive = req.keep_alive();
   ForwardingInput fwd;
   fwd.peer_ip = c.info.client_ip;
   fwd.scheme = c.tls ? "https" : "http";

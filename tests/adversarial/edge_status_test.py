@@ -8,10 +8,15 @@ Each test names the hole it keeps closed:
   looked like the balancer (the access log, X-Forwarded-For, the lookup's
   Client-IP); named, it takes the balancer's header and refuses a connection
   without one, or from a peer not in http.trusted_proxies.
+- an admin could not see from zmproxyctl status which web upstreams passive
+  health left out, nor that a PROXY listener was refusing connections (a
+  balancer that stopped sending the header): only log lines, rate-limited;
+  STATUS now carries both, and the text prints them when there is something.
 """
 import adversarial_testing  # noqa: F401  (fixtures on the path)
 
 import http.client
+import importlib.util
 import json
 import os
 import re
@@ -27,6 +32,21 @@ BALANCER = "127.0.0.5"
 ATTACKER = "127.0.0.6"
 
 
+def integration_module(name):
+    """tests/integration/<name>.py, loaded under another name: tests/adversarial
+    has files of the same names, first on the path."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration",
+                        name + ".py")
+    spec = importlib.util.spec_from_file_location(name + "_integration", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_health = integration_module("web_upstream_health_test")
+STATIC, HealthBase = _health.STATIC, _health.HealthBase
+
+
 def rewrite_conf(home, *replacements):
     """zmproxy.conf with each (old, new) replaced once; fails if `old` is absent."""
     path = os.path.join(home, "conf", "zmproxy.conf")
@@ -40,7 +60,21 @@ def rewrite_conf(home, *replacements):
         f.write(text)
 
 
-class CertauthBehindABalancerTest(CertauthWebBase):
+class StatusReading:
+    """zmproxyctl status, as JSON and as text (a HomeTestCase mixin)."""
+
+    def status(self):
+        r = self.run_tool("zmproxyctl", "status", "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return json.loads(r.stdout)
+
+    def status_text(self):
+        r = self.run_tool("zmproxyctl", "status")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout
+
+
+class CertauthBehindABalancerTest(StatusReading, CertauthWebBase):
     """server.proxy_protocol = "certauth": the certauth listener reads the
     balancer's header before the TLS handshake; the HTTPS listener (not
     named) does not."""
@@ -108,6 +142,8 @@ class CertauthBehindABalancerTest(CertauthWebBase):
                 self.wait_log(r"^" + re.escape(client) + r" - - \[.*\"GET /certauth HTTP/1\.1\" 200 ",
                               self.access_log)
         self.assertNotRegex(self.access_log(), r"^127\.0\.0\.5 ")
+        self.assertEqual(self.status()["connections"]["certauth"]["proxy_refused"], 0)
+        self.assertNotIn("PROXY", self.status_text())
 
     def test_no_header_from_the_balancer_is_refused(self):
         # A client that starts its TLS handshake at once: the ClientHello is
@@ -119,6 +155,12 @@ class CertauthBehindABalancerTest(CertauthWebBase):
         self.wait_log(r"certauth connection from 127\.0\.0\.5:\d+ closed: not a PROXY protocol header",
                       self.proxy_log)
         self.assertNotIn("/certauth", self.access_log())
+        # Counted for the listener, and zmproxyctl status says so.
+        connections = self.status()["connections"]
+        self.assertEqual(connections["certauth"]["proxy_refused"], 1)
+        self.assertEqual(connections["certauth"]["accepted"], 1)  # its header was waited for
+        self.assertEqual(connections["https"]["proxy_refused"], 0)
+        self.assertIn("\n  refused for their PROXY header: certauth 1\n", self.status_text())
 
     def test_a_header_from_an_untrusted_peer_is_refused(self):
         port = self.ports["certauth"]
@@ -128,10 +170,42 @@ class CertauthBehindABalancerTest(CertauthWebBase):
         self.wait_log(r"certauth connection from 127\.0\.0\.6:\d+ closed: not in http\.trusted_proxies",
                       self.proxy_log)
         self.assertNotIn("192.0.2.66", self.access_log())
+        connections = self.status()["connections"]
+        self.assertEqual(connections["certauth"]["proxy_refused"], 1)
+        self.assertEqual(connections["certauth"]["accepted"], 0)  # closed at once
 
     def test_the_https_listener_not_named_reads_no_header(self):
         status, _, body = self.request("https", "/", self.cert)
         self.assertEqual((status, json.loads(body)["name"]), (200, "mbox1"))
+
+
+
+class DownUpstreamInStatusTest(StatusReading, HealthBase):
+    """A web upstream killed: after http.max_fails requests STATUS lists it
+    down with the seconds until its trial, and zmproxyctl status prints it."""
+
+    extra_http = 'max_fails = 2\nfail_timeout = "300s"'
+
+    def test_a_killed_upstream_is_listed_down_after_max_fails(self):
+        source = self.source_hashed_to("mbox1")
+        self.assertEqual(self.status()["web_upstreams"], {"marked_down": 0, "down": []})
+        self.b1.stop()
+        self.assertEqual(self.name_of(STATIC, source=source), "mbox2")
+        # One failure of two: not down yet.
+        self.assertEqual(self.status()["web_upstreams"], {"marked_down": 0, "down": []})
+        self.assertNotIn("web upstreams down", self.status_text())
+        self.assertEqual(self.name_of(STATIC, source=source), "mbox2")
+        web = self.status()["web_upstreams"]
+        self.assertEqual(web["marked_down"], 1)
+        self.assertEqual([d["address"] for d in web["down"]], [self.b1.server])
+        self.assertTrue(0 < web["down"][0]["retry_in_seconds"] <= 300, web)
+        self.assertRegex(self.status_text(),
+                         r"\n  web upstreams down: " + re.escape(self.b1.server) +
+                         r" \(tried again in \d+ s\); left out 1 times since start\n")
+        # Requests left out of it are not failures: still one time left out.
+        for _ in range(3):
+            self.assertEqual(self.name_of(STATIC, source=source), "mbox2")
+        self.assertEqual(self.status()["web_upstreams"]["marked_down"], 1)
 
 
 if __name__ == "__main__":

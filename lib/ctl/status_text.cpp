@@ -25,8 +25,8 @@ std::string json_field(std::string_view json, std::string_view key, std::size_t 
 
 namespace {
 
-// "  web upstreams down: a:8080 (tried again in 287 s), ...; left out N times
-// since start\n", or "" when none is down. The objects of "down" as
+// "  web upstreams down: a:8080 (tried again in 287 s), ...; left out N
+// time(s) since start\n", or "" when none is down. The objects of "down" as
 // server/status.cpp writes them: address first, retry_in_seconds last.
 std::string web_upstreams_down(std::string_view j) {
   const auto w = j.find("\"web_upstreams\":{");
@@ -55,8 +55,9 @@ std::string web_upstreams_down(std::string_view j) {
   if (names.empty()) {
     return "";
   }
-  return "  web upstreams down:" + names + "; left out " + json_field(j, "marked_down", w) +
-         " times since start\n";
+  const std::string times = json_field(j, "marked_down", w);
+  return "  web upstreams down:" + names + "; left out " + times + (times == "1" ? " time" : " times") +
+         " since start\n";
 }
 
 }  // namespace

@@ -228,7 +228,7 @@ class DownUpstreamInStatusTest(StatusReading, HealthBase):
         self.assertTrue(0 < web["down"][0]["retry_in_seconds"] <= 300, web)
         self.assertRegex(self.status_text(),
                          r"\n  web upstreams down: " + re.escape(self.b1.server) +
-                         r" \(tried again in \d+ s\); left out 1 times since start\n")
+                         r" \(tried again in \d+ s\); left out 1 time since start\n")
         # Requests left out of it are not failures: still one time left out.
         for _ in range(3):
             self.assertEqual(self.name_of(STATIC, source=source), "mbox2")

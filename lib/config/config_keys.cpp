@@ -187,13 +187,13 @@ void read_proxy_protocol(Reader& r, const toml::table&, const toml::node& n,
   } else if (!r.read(n, path, s.proxy_protocol)) {
     return;
   }
-  static constexpr std::string_view k_listeners[] = {"imap", "imaps", "pop3", "pop3s",
-                                                     "http", "https", "admin"};
+  static constexpr std::string_view k_listeners[] = {"imap", "imaps", "pop3",  "pop3s",
+                                                     "http", "https", "admin", "certauth"};
   for (const std::string& name : s.proxy_protocol) {
     if (std::find(std::begin(k_listeners), std::end(k_listeners), name) == std::end(k_listeners)) {
       r.fail_at(n, path,
-                "'" + name + "' is not a listener: expected imap, imaps, pop3, pop3s, http, https or "
-                "admin (zmlocalconfig -e zmproxy_proxy_protocol_listeners=...)");
+                "'" + name + "' is not a listener: expected imap, imaps, pop3, pop3s, http, https, "
+                "admin or certauth (zmlocalconfig -e zmproxy_proxy_protocol_listeners=...)");
       return;
     }
   }

@@ -23,6 +23,45 @@ std::string json_field(std::string_view json, std::string_view key, std::size_t 
   return std::string(json.substr(i, end - i));
 }
 
+namespace {
+
+// "  web upstreams down: a:8080 (tried again in 287 s), ...; left out N
+// time(s) since start\n", or "" when none is down. The objects of "down" as
+// server/status.cpp writes them: address first, retry_in_seconds last.
+std::string web_upstreams_down(std::string_view j) {
+  const auto w = j.find("\"web_upstreams\":{");
+  if (w == std::string_view::npos) {
+    return "";
+  }
+  const auto list = j.find("\"down\":[", w);
+  if (list == std::string_view::npos) {
+    return "";
+  }
+  std::string names;
+  std::size_t at = list + 8;
+  while (at < j.size() && j[at] == '{') {
+    const auto retry = j.find("\"retry_in_seconds\":", at);
+    const auto end = retry == std::string_view::npos ? retry : j.find('}', retry);
+    if (end == std::string_view::npos) {
+      break;
+    }
+    names += (names.empty() ? " " : ", ") + json_field(j, "address", at) + " (tried again in " +
+             json_field(j, "retry_in_seconds", at) + " s)";
+    at = end + 1;
+    if (at < j.size() && j[at] == ',') {
+      ++at;
+    }
+  }
+  if (names.empty()) {
+    return "";
+  }
+  const std::string times = json_field(j, "marked_down", w);
+  return "  web upstreams down:" + names + "; left out " + times + (times == "1" ? " time" : " times") +
+         " since start\n";
+}
+
+}  // namespace
+
 std::string status_text(std::string_view j, std::string_view watcher) {
   std::string out = "proxy is running.\n";
   out += "  pid " + json_field(j, "pid") + ", up " + json_field(j, "uptime_seconds") + " s since " +
@@ -52,6 +91,17 @@ std::string status_text(std::string_view j, std::string_view watcher) {
     out += std::string(" ") + p + " " + json_field(j, "throttled", at);
   }
   out += "\n";
+  std::string refused;
+  for (const char* p : {"imap", "imaps", "pop3", "pop3s", "http", "https", "admin", "certauth"}) {
+    const auto at = j.find("\"" + std::string(p) + "\":{", conns);
+    if (const std::string n = json_field(j, "proxy_refused", at); !n.empty() && n != "0") {
+      refused += std::string(" ") + p + " " + n;
+    }
+  }
+  if (!refused.empty()) {
+    out += "  refused for their PROXY header:" + refused + "\n";
+  }
+  out += web_upstreams_down(j);
   if (const auto g = j.find("\"gssapi\":{"); g != std::string_view::npos && json_field(j, "active", g) == "true") {
     out += "  gssapi: keytab " + json_field(j, "keytab", g) + ", principals";
     const auto list = j.find("\"principals\":[", g);

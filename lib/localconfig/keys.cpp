@@ -130,8 +130,9 @@ constexpr KeyInfo k_keys[] = {
     {"zmproxy_max_connections_per_ip", KeyType::integer, "100",
      "Open connections the proxy accepts from one client address (mail and web); 0 = no cap"},
     {"zmproxy_proxy_protocol_listeners", KeyType::string, "",
-     "Listeners (imap, imaps, pop3, pop3s, http, https, admin; comma or space separated) whose "
-     "connections start with a PROXY protocol header from a balancer in zmproxy_trusted_proxies"},
+     "Listeners (imap, imaps, pop3, pop3s, http, https, admin, certauth; comma or space separated) "
+     "whose connections start with a PROXY protocol header from a balancer in "
+     "zmproxy_trusted_proxies"},
     {"zmproxy_route_cache_size", KeyType::integer, "100000",
      "Routes zmproxyd keeps in its in-process cache (least recently used evicted first); 0 = off"},
     {"zmproxy_trusted_proxies", KeyType::string, "",

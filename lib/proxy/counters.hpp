@@ -19,12 +19,15 @@ inline constexpr std::size_t k_protocol_count = 8;
 const char* protocol_name(Protocol p) noexcept;
 
 // COUNTER(name, help) / GAUGE(name, help)
-#define ZMPROXY_PROTOCOL_COUNTERS(COUNTER, GAUGE)                \
-  COUNTER(accepted, "connections accepted")                      \
-  GAUGE(active, "connections open now (before and after login)") \
-  COUNTER(logins, "logins the mailbox accepted (mail)")          \
-  COUNTER(login_failures, "logins refused (mail)")               \
-  COUNTER(throttled, "connections and logins refused by login throttling")
+#define ZMPROXY_PROTOCOL_COUNTERS(COUNTER, GAUGE)                                \
+  COUNTER(accepted, "connections accepted")                                      \
+  GAUGE(active, "connections open now (before and after login)")                 \
+  COUNTER(logins, "logins the mailbox accepted (mail)")                          \
+  COUNTER(login_failures, "logins refused (mail)")                               \
+  COUNTER(throttled, "connections and logins refused by login throttling")       \
+  COUNTER(proxy_refused,                                                         \
+          "connections a PROXY protocol listener closed: no header, a bad one, " \
+          "or a peer not in http.trusted_proxies")
 
 struct ProtocolCounters {
 #define ZMPROXY_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};

@@ -49,6 +49,7 @@ std::shared_ptr<UpstreamHealth> UpstreamHealth::carried_over(
   if (previous->m_settings == settings && previous->m_addresses == next->m_addresses) {
     return previous;
   }
+  next->m_marked_down.store(previous->marked_down(), std::memory_order_relaxed);
   for (std::size_t i = 0; i < next->m_addresses.size(); ++i) {
     const std::size_t old = previous->find(next->m_addresses[i]);
     if (old == k_untracked) {
@@ -115,7 +116,11 @@ UpstreamHealth::Change UpstreamHealth::failed(std::size_t i, Clock::time_point n
   p.fails.store(fails, std::memory_order_release);
   p.accessed = now;
   p.checked = now;
-  return !was_down && fails >= max ? Change::down : Change::none;
+  if (was_down || fails < max) {
+    return Change::none;
+  }
+  m_marked_down.fetch_add(1, std::memory_order_relaxed);
+  return Change::down;
 }
 
 UpstreamHealth::Change UpstreamHealth::succeeded(std::size_t i) {
@@ -150,6 +155,27 @@ bool UpstreamHealth::is_down(std::size_t i, Clock::time_point now) const {
   return p.fails.load(std::memory_order_relaxed) >=
              static_cast<std::uint32_t>(m_settings.max_fails) &&
          now - p.checked <= m_settings.fail_timeout;
+}
+
+std::vector<UpstreamHealth::Down> UpstreamHealth::down(Clock::time_point now) const {
+  std::vector<Down> out;
+  if (!tracking()) {
+    return out;
+  }
+  for (std::size_t i = 0; i < m_addresses.size(); ++i) {
+    const Peer& p = m_peers[i];
+    if (p.fails.load(std::memory_order_acquire) == 0) {
+      continue;
+    }
+    const std::lock_guard lock(p.m);
+    const auto since = now - p.checked;
+    if (p.fails.load(std::memory_order_relaxed) >= static_cast<std::uint32_t>(m_settings.max_fails) &&
+        since <= m_settings.fail_timeout) {
+      out.push_back({m_addresses[i],
+                     m_settings.fail_timeout - std::chrono::duration_cast<std::chrono::milliseconds>(since)});
+    }
+  }
+  return out;
 }
 
 void report_attempt(UpstreamHealth* health, std::size_t tracked, bool ok) {

@@ -77,6 +77,19 @@ class UpstreamHealth {
 
   // Down at `now` (for STATUS and tests; does not claim the trial).
   bool is_down(std::size_t i, Clock::time_point now) const;
+
+  // An upstream left out at `now`, and how long until one request tries it.
+  struct Down {
+    std::string address;
+    std::chrono::milliseconds retry_in;
+  };
+  // Every upstream down at `now`, in address order (STATUS; bounded by the
+  // configured addresses).
+  std::vector<Down> down(Clock::time_point now) const;
+  // How many times an upstream was left out (went down: the "is left out"
+  // log lines; a failed trial that keeps it out is not another), since
+  // start: carried over by reloads.
+  std::uint64_t marked_down() const { return m_marked_down.load(std::memory_order_relaxed); }
   std::size_t size() const { return m_addresses.size(); }
   const std::string& address(std::size_t i) const { return m_addresses[i]; }
   const Settings& settings() const { return m_settings; }
@@ -94,6 +107,7 @@ class UpstreamHealth {
   Settings m_settings;
   std::vector<std::string> m_addresses;  // sorted, normalised
   std::unique_ptr<Peer[]> m_peers;
+  std::atomic<std::uint64_t> m_marked_down{0};
 };
 
 // What an attempt at upstream `tracked` of `health` (either may be

@@ -248,6 +248,7 @@ awaitable<void> ProxyServer::Impl::proxied_session(std::shared_ptr<const Generat
 }
 
 void ProxyServer::Impl::log_proxy_refusal(Protocol protocol, const tcp::endpoint& peer, std::string_view why) {
+  counters->of(protocol).proxy_refused.fetch_add(1, std::memory_order_relaxed);
   std::uint64_t unwritten = 0;
   if (!proxy_protocol_refusals.admit(unwritten)) {
     return;

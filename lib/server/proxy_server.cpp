@@ -53,6 +53,12 @@ std::string ProxyServer::Impl::status() {
     f.gssapi_principals = shared->gssapi->principals();
     f.gssapi_busy = shared->gssapi->busy();
   }
+  if (shared && shared->web_health) {
+    for (const auto& d : shared->web_health->down(proxy::UpstreamHealth::Clock::now())) {
+      f.web_down.emplace_back(d.address, (d.retry_in.count() + 999) / 1000);
+    }
+    f.web_marked_down = shared->web_health->marked_down();
+  }
   return status_json(f, *counters);
 }
 

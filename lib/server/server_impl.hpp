@@ -111,6 +111,8 @@ struct ProxyServer::Impl {
                     Protocol protocol);
   awaitable<void> proxied_session(std::shared_ptr<const Generation> shared, tcp::socket socket,
                                   Protocol protocol, proxy::ConnectionSlot slot);
+  // Counts a connection a PROXY protocol listener closes (proxy_refused) and
+  // logs it, at most RefusalLog::k_per_second lines a second.
   void log_proxy_refusal(Protocol protocol, const tcp::endpoint& peer, std::string_view why);
   Result<Listener> open_listener(const ListenerSpec& spec, const std::string& config_file);
   static void close_listener(Listener& l, bool wait = false);

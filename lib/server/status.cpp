@@ -56,6 +56,12 @@ std::string status_json(const StatusFacts& f, const proxy::Counters& counters) {
     out += (i ? "," : "") + core::json_quote(f.gssapi_principals[i]);
   }
   out += "]}";
+  out += fmt::format(",\"web_upstreams\":{{\"marked_down\":{},\"down\":[", f.web_marked_down);
+  for (std::size_t i = 0; i < f.web_down.size(); ++i) {
+    out += fmt::format("{}{{\"address\":{},\"retry_in_seconds\":{}}}", i ? "," : "",
+                       core::json_quote(f.web_down[i].first), f.web_down[i].second);
+  }
+  out += "]}";
   append_counters(out, counters);
   out += "}";
   return out;

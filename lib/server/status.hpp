@@ -38,6 +38,11 @@ struct StatusFacts {
   std::string gssapi_keytab;
   std::vector<std::string> gssapi_principals;
   std::uint64_t gssapi_busy = 0;
+  // The web upstreams passive health leaves out now (address, whole
+  // seconds until one request tries it again, rounded up), and how many
+  // times one was left out since start (proxy/upstream_health.hpp).
+  std::vector<std::pair<std::string, std::int64_t>> web_down;
+  std::uint64_t web_marked_down = 0;
 };
 
 std::string status_json(const StatusFacts& facts, const proxy::Counters& counters);

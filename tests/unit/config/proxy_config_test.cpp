@@ -165,11 +165,11 @@ TEST_CASE("PROXY protocol listeners: names from the localconfig string or an arr
   REQUIRE(cfg);
   CHECK((*cfg)->server.proxy_protocol.empty());
   CHECK(parse("[server]\nproxy_protocol = \"\"\n"));
-  cfg = parse("[server]\nproxy_protocol = \"imap, imaps pop3,pop3s http https admin\"\n"
+  cfg = parse("[server]\nproxy_protocol = \"imap, imaps pop3,pop3s http https admin certauth\"\n"
               "[http]\ntrusted_proxies = \"10.0.0.5\"\n");
   REQUIRE(cfg);
   CHECK((*cfg)->server.proxy_protocol ==
-        std::vector<std::string>{"imap", "imaps", "pop3", "pop3s", "http", "https", "admin"});
+        std::vector<std::string>{"imap", "imaps", "pop3", "pop3s", "http", "https", "admin", "certauth"});
   cfg = parse("[server]\nproxy_protocol = [\"https\"]\n[http]\ntrusted_proxies = [\"10.0.0.0/8\"]\n");
   REQUIRE(cfg);
   CHECK((*cfg)->server.proxy_protocol == std::vector<std::string>{"https"});
@@ -180,6 +180,7 @@ TEST_CASE("PROXY protocol listeners: a wrong name, or no balancer to trust, is r
   REQUIRE_FALSE(cfg);
   CHECK_THAT(cfg.error().message, Catch::Contains("server.proxy_protocol") &&
                                       Catch::Contains("'smtp' is not a listener") &&
+                                      Catch::Contains("admin or certauth") &&
                                       Catch::Contains("zmproxy_proxy_protocol_listeners"));
   CHECK(cfg.error().message.find('\n') == std::string::npos);
   cfg = parse("[server]\nproxy_protocol = \"IMAP\"\n[http]\ntrusted_proxies = \"10.0.0.5\"\n");

@@ -57,3 +57,28 @@ TEST_CASE("zmproxyctl status names the keytab and principals when GSSAPI is on",
              Catch::Contains("\n  gssapi: keytab /h/conf/krb5.keytab, principals "
                              "imap/mail.example.com@EXAMPLE.COM pop/mail.example.com@EXAMPLE.COM\n"));
 }
+
+TEST_CASE("zmproxyctl status names the web upstreams left out and the PROXY header refusals",
+          "[ctl][status]") {
+  proxy::Counters counters;
+  server::StatusFacts f;
+  // None down, nothing refused: no line for either.
+  f.web_marked_down = 2;
+  std::string text = ctl::status_text(server::status_json(f, counters), "");
+  CHECK(text.find("web upstreams") == std::string::npos);
+  CHECK(text.find("PROXY") == std::string::npos);
+  counters.of(proxy::Protocol::imap).proxy_refused = 1;
+  counters.of(proxy::Protocol::certauth).proxy_refused = 12;
+  f.web_down = {{"127.0.0.2:8080", 287}, {"[::1]:8080", 1}};
+  f.web_marked_down = 3;
+  text = ctl::status_text(server::status_json(f, counters), "");
+  f.web_marked_down = 1;
+  f.web_down = {{"127.0.0.2:8080", 5}};
+  CHECK_THAT(ctl::status_text(server::status_json(f, counters), ""),
+             Catch::Contains("  web upstreams down: 127.0.0.2:8080 (tried again in 5 s); left out 1 time "
+                             "since start\n"));
+  CHECK_THAT(text, Catch::Contains("\n  throttled: imap 0 imaps 0 pop3 0 pop3s 0 http 0 https 0\n"
+                                   "  refused for their PROXY header: imap 1 certauth 12\n"
+                                   "  web upstreams down: 127.0.0.2:8080 (tried again in 287 s), "
+                                   "[::1]:8080 (tried again in 1 s); left out 3 times since start\n"));
+}

@@ -159,3 +159,47 @@ TEST_CASE("health: a reload keeps the table, or the state of every surviving add
   CHECK(third->is_down(third->find("mbox1.example.com:8080"), clock.now) == false);  // 1 of 2 now
   CHECK(third->failed(third->find("mbox1.example.com:8080"), clock.now) == Change::down);
 }
+
+TEST_CASE("health: STATUS's view: the upstreams down, the time until their trial, the times left out",
+          "[proxy][health]") {
+  FakeClock clock;
+  auto h = UpstreamHealth::carried_over(k_two, {2, 10s}, nullptr);
+  const std::size_t a = h->find("mbox1.example.com:8080");
+  const std::size_t b = h->find("mbox2.example.com:8080");
+  CHECK(h->down(clock.now).empty());
+  CHECK(h->failed(b, clock.now) == Change::none);  // 1 of 2: not down, not listed
+  CHECK(h->down(clock.now).empty());
+  CHECK(h->marked_down() == 0);
+  REQUIRE(h->failed(b, clock.now) == Change::down);
+  clock.advance(4s);
+  REQUIRE(h->failed(a, clock.now) == Change::none);
+  REQUIRE(h->failed(a, clock.now) == Change::down);
+  clock.advance(1500ms);
+  auto down = h->down(clock.now);
+  REQUIRE(down.size() == 2);
+  CHECK(down[0].address == "mbox1.example.com:8080");
+  CHECK(down[0].retry_in == 8500ms);
+  CHECK(down[1].address == "mbox2.example.com:8080");
+  CHECK(down[1].retry_in == 4500ms);
+  CHECK(h->marked_down() == 2);
+  // A failed trial keeps it out for another fail_timeout: listed, not counted again.
+  clock.advance(4500ms + 1ms);
+  REQUIRE(h->try_use(b, clock.now));
+  REQUIRE(h->failed(b, clock.now) == Change::none);
+  down = h->down(clock.now);
+  REQUIRE(down.size() == 2);
+  CHECK(down[1].retry_in == 10s);
+  CHECK(h->marked_down() == 2);
+  // Its window over: no longer listed (the next request tries it).
+  clock.advance(10s + 1ms);
+  CHECK(h->down(clock.now).empty());
+  // A reload that makes a new table keeps the count.
+  const Groups three = {
+      {"mbox1.example.com:8080", "mbox2.example.com:8080", "mbox3.example.com:8080"}};
+  auto next = UpstreamHealth::carried_over(three, {2, 10s}, h);
+  REQUIRE(next != h);
+  CHECK(next->marked_down() == 2);
+  // Not tracking (max_fails 0): nothing listed.
+  UpstreamHealth off(k_two, {0, 10s});
+  CHECK(off.down(clock.now).empty());
+}

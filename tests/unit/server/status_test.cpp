@@ -39,15 +39,16 @@ TEST_CASE("STATUS: the facts and every declared counter of every protocol", "[se
         "\"memory\":{\"heap_in_use\":10,\"heap_free\":20,\"mmapped\":30},"
         "\"throttle\":{\"active\":false,\"unchecked\":0},"
         "\"gssapi\":{\"active\":false,\"keytab\":\"\",\"busy\":0,\"principals\":[]},"
+        "\"web_upstreams\":{\"marked_down\":0,\"down\":[]},"
         "\"connections\":{"
-        "\"imap\":{\"accepted\":5,\"active\":2,\"logins\":3,\"login_failures\":1,\"throttled\":0},"
-        "\"imaps\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
-        "\"pop3\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
-        "\"pop3s\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
-        "\"http\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
-        "\"https\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
-        "\"admin\":{\"accepted\":7,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0},"
-        "\"certauth\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0}}"
+        "\"imap\":{\"accepted\":5,\"active\":2,\"logins\":3,\"login_failures\":1,\"throttled\":0,\"proxy_refused\":0},"
+        "\"imaps\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
+        "\"pop3\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
+        "\"pop3s\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
+        "\"http\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
+        "\"https\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
+        "\"admin\":{\"accepted\":7,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
+        "\"certauth\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0}}"
         "}");
 }
 
@@ -70,4 +71,19 @@ TEST_CASE("STATUS with GSSAPI on: the keytab and the service principals", "[serv
              Catch::Contains("\"gssapi\":{\"active\":true,\"keytab\":\"/opt/zmproxy/conf/krb5.keytab\","
                              "\"busy\":3,\"principals\":[\"imap/mail.example.com@EXAMPLE.COM\","
                              "\"pop/mail.example.com@EXAMPLE.COM\"]}"));
+}
+
+TEST_CASE("STATUS: the web upstreams left out, and the connections refused for their PROXY header",
+          "[server][status]") {
+  proxy::Counters counters;
+  counters.of(proxy::Protocol::certauth).proxy_refused = 3;
+  StatusFacts f;
+  f.web_down = {{"127.0.0.2:8080", 287}, {"[::1]:8080", 1}};
+  f.web_marked_down = 4;
+  const std::string j = status_json(f, counters);
+  CHECK_THAT(j, Catch::Contains("\"web_upstreams\":{\"marked_down\":4,\"down\":["
+                                "{\"address\":\"127.0.0.2:8080\",\"retry_in_seconds\":287},"
+                                "{\"address\":\"[::1]:8080\",\"retry_in_seconds\":1}]}"));
+  CHECK_THAT(j, Catch::Contains("\"certauth\":{\"accepted\":0,\"active\":0,\"logins\":0,"
+                                "\"login_failures\":0,\"throttled\":0,\"proxy_refused\":3}"));
 }

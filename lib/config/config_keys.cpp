@@ -343,6 +343,7 @@ const Key<HttpSection> k_http_keys[] = {
     {"client_cert_depth", field<&HttpSection::client_cert_depth>},
     {"certauth_enabled", field<&HttpSection::certauth_enabled>},
     {"certauth_port", field<&HttpSection::certauth_port>},
+    {"http2", field<&HttpSection::http2>},
 };
 
 const Key<ThrottleSection> k_throttle_keys[] = {

@@ -242,3 +242,15 @@ TEST_CASE("bad client-certificate settings are refused naming the key and the at
   REQUIRE_FALSE(cfg);
   CHECK_THAT(cfg.error().message, Catch::Contains("ldap_nginx_password"));
 }
+
+TEST_CASE("HTTP/2: on by default, a boolean", "[config][http][http2]") {
+  auto cfg = parse("");
+  REQUIRE(cfg);
+  CHECK((*cfg)->http.http2);
+  cfg = parse("[http]\nhttp2 = false\n");
+  REQUIRE(cfg);
+  CHECK_FALSE((*cfg)->http.http2);
+  cfg = parse("[http]\nhttp2 = \"no\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("http.http2"));
+}

@@ -1,5 +1,7 @@
 #include "lib/tls/tls_context.hpp"
 
+#include "lib/tls/alpn.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -52,6 +54,7 @@ Result<void> configure(SSL_CTX* native, const config::ProxyConfig& cfg) {
   SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                   SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+  offer_alpn(native);
   if (!cfg.tls.ciphers.empty() && SSL_CTX_set_cipher_list(native, cfg.tls.ciphers.c_str()) != 1) {
     return fail(Errc::invalid_argument, "tls.ciphers: no usable cipher in '" + cfg.tls.ciphers +
                                             "' (zimbraReverseProxySSLCiphers): " + openssl_error());

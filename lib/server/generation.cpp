@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "lib/config/domain_client_certs.hpp"
 #include "lib/core/address.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/strings.hpp"
@@ -154,7 +155,7 @@ Result<std::shared_ptr<proxy::Generation>> build_generation(
                     "; TLS listeners and STARTTLS need it (or set starttls = \"off\" and "
                     "ssl_enabled = false)");
   }
-  if (c.http.enabled && c.http.client_cert_mode != "off") {
+  if (config::client_cert_contexts_wanted(c.http)) {
     // Built anew each generation: a reload reads a renewed CA.
     auto client_cert_tls = tls::make_client_cert_context(c);
     if (!client_cert_tls) {
@@ -226,7 +227,7 @@ Result<void> check_tls(const ProxyConfig& c) {
   if (!ctx) {
     return tl::unexpected(ctx.error());
   }
-  if (c.http.enabled && c.http.client_cert_mode != "off") {
+  if (config::client_cert_contexts_wanted(c.http)) {
     if (auto client_cert = tls::make_client_cert_context(c); !client_cert) {
       return tl::unexpected(client_cert.error());
     }

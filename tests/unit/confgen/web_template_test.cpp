@@ -99,3 +99,58 @@ TEST_CASE("template: HTTP/2 on by default, off by zmprov mcf, on again by the se
   CHECK_THAT(text, Catch::Contains("\nhttp2 = true\n"));
   CHECK(h.parse(text).http.http2);
 }
+
+namespace {
+
+const std::string k_ca_pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+std::string file_content(const confgen::Collected& c, const std::string& path) {
+  for (const auto& f : c.files) {
+    if (f.path == path) {
+      return f.content;
+    }
+  }
+  return "(not written)";
+}
+
+}  // namespace
+
+TEST_CASE("template: a domain's own client-certificate mode and CA reach its virtual hosts",
+          "[confgen][certauth]") {
+  Home h;
+  // Global: off, with a CA. example.com: its own mode on (the global CA);
+  // other.com: its own CA (the global mode); plain.com: nothing of its own.
+  require_ok(h.prov->modify(schema::Kind::global, "",
+                            {set("zimbraReverseProxyClientCertMode", "off"),
+                             set("zimbraReverseProxyClientCertCA", k_ca_pem)},
+                            false));
+  require_ok(h.prov->create_domain("example.com", {set("zimbraVirtualHostname", "mail.example.com"),
+                                                   set("zimbraReverseProxyClientCertMode", "on")}));
+  require_ok(h.prov->create_domain("other.com", {set("zimbraVirtualHostname", "webmail.other.com"),
+                                                 set("zimbraReverseProxyClientCertCA", k_ca_pem + "other\n")}));
+  require_ok(h.prov->create_domain("plain.com", {set("zimbraVirtualHostname", "mail.plain.com")}));
+  const confgen::Collected c = h.collected();
+  CHECK(c.vars.at("http.domain_client_certs").text ==
+        "[\"mail.example.com on conf/confgen/zmproxy.client-ca.crt\", "
+        "\"webmail.other.com off conf/domaincerts/other.com.client-ca.crt\"]");
+  CHECK(file_content(c, "conf/domaincerts/other.com.client-ca.crt") == k_ca_pem + "other\n");
+  const std::string text = h.render();
+  CHECK_THAT(text, Catch::Contains("\ndomain_client_certs = [\"mail.example.com on "));
+  const config::ProxyConfig cfg = h.parse(text);
+  CHECK(cfg.http.domain_client_certs.size() == 2);
+  CHECK(cfg.http.client_cert_mode == "off");
+}
+
+TEST_CASE("template: no domain settings, no entries, and a domain name unfit for a file is refused",
+          "[confgen][certauth]") {
+  Home h;
+  require_ok(h.prov->create_domain("example.com", {set("zimbraVirtualHostname", "mail.example.com")}));
+  CHECK(h.collected().vars.at("http.domain_client_certs").text == "[]");
+  CHECK(h.parse(h.render()).http.domain_client_certs.empty());
+  // A domain with a mode but no virtual host name: nothing to select by SNI.
+  require_ok(h.prov->create_domain("novhost.com", {set("zimbraReverseProxyClientCertMode", "on")}));
+  CHECK(h.collected().vars.at("http.domain_client_certs").text == "[]");
+  require_ok(h.prov->create_domain("bad.com", {set("zimbraVirtualHostname", "../etc"),
+                                               set("zimbraReverseProxyClientCertMode", "on")}));
+  CHECK_FALSE(confgen::collect_variables(*h.prov, h.lc, "proxy.example.com"));
+}

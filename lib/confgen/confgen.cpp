@@ -134,7 +134,8 @@ std::string explain(const Rendered& r, std::string message) {
       {"route.handlers", "zimbraReverseProxyLookupTarget"},
       {"route.memcached", "zimbraServiceEnabled memcached"},
       {"route.mailbox_servers", "the server entries' mail and web ports"},
-      {"tls.domain_certificates", "the domains' zimbraSSLCertificate"}};
+      {"tls.domain_certificates", "the domains' zimbraSSLCertificate"},
+      {"http.domain_client_certs", "the domains' zimbraReverseProxyClientCertMode and zimbraReverseProxyClientCertCA"}};
   for (auto& [key, variable] : keys) {
     if (const auto d = k_derived.find(variable); d != k_derived.end()) {
       variable = d->second;
@@ -164,10 +165,15 @@ std::string explain(const Rendered& r, std::string message) {
 Result<void> validate(const Rendered& r, const core::HomePaths& home) {
   // Certificates from attributes: checked in memory, before any file is written.
   const auto& files = r.collected.files;
-  for (std::size_t i = 0; i + 1 < files.size(); i += 2) {
+  // A certificate is followed by its key (secret); CA files stand alone.
+  for (std::size_t i = 0; i + 1 < files.size(); ++i) {
+    if (files[i].secret || !files[i + 1].secret) {
+      continue;
+    }
     if (auto ok = check_pair(files[i], files[i + 1]); !ok) {
       return ok;
     }
+    ++i;
   }
   auto config = config::parse_config(r.text, conf_file(home), home.home);
   if (!config) {
@@ -198,6 +204,7 @@ Result<void> validate(const Rendered& r, const core::HomePaths& home) {
       continue;
     }
     installed.tls.domain_certificates.clear();
+    installed.http.domain_client_certs.clear();
     if (home.home / f.path == c.path(c.tls.certificate) ||
         home.home / f.path == c.path(c.tls.key)) {
       main_cert_rendered = true;

@@ -324,6 +324,39 @@ void add_client_cert_ca(Collected& out, const Effective& eff) {
   out.vars["http.client_cert_ca"] = derived(toml_string("conf/confgen/zmproxy.client-ca.crt"), true);
 }
 
+// Issue 17: a domain's own zimbraReverseProxyClientCertMode or
+// zimbraReverseProxyClientCertCA applies to its virtual host names
+// (http.domain_client_certs: "hostname mode [ca]"); what it does not set
+// itself is this server's. Its CA becomes conf/domaincerts/<domain>.client-ca.crt.
+// After add_client_cert_ca: the files of certificate pairs come first.
+Result<void> add_domain_client_certs(Collected& out, const Effective& eff, const std::vector<Entry>& domains) {
+  std::vector<std::string> entries;
+  const std::string global_ca = eff.first("zimbraReverseProxyClientCertCA").empty()
+                                    ? std::string()
+                                    : std::string("conf/confgen/zmproxy.client-ca.crt");
+  for (const Entry& d : domains) {
+    const std::string own_mode = d.first("zimbraReverseProxyClientCertMode");
+    const std::string own_ca = d.first("zimbraReverseProxyClientCertCA");
+    const Values* vhosts = d.values("zimbraVirtualHostname");
+    if ((own_mode.empty() && own_ca.empty()) || vhosts == nullptr || vhosts->empty()) {
+      continue;
+    }
+    const std::string domain = d.first("zimbraDomainName");
+    ZMPROXY_TRY(check_domain_certificate_names(domain, *vhosts));
+    std::string ca = global_ca;
+    if (!own_ca.empty()) {
+      ca = "conf/domaincerts/" + domain + ".client-ca.crt";
+      out.files.push_back({ca, own_ca, false, "domain " + domain + " zimbraReverseProxyClientCertCA"});
+    }
+    const std::string mode = own_mode.empty() ? eff.first("zimbraReverseProxyClientCertMode") : own_mode;
+    for (const std::string& vhn : *vhosts) {
+      entries.push_back(vhn + " " + (mode.empty() ? std::string("off") : mode) + (ca.empty() ? "" : " " + ca));
+    }
+  }
+  out.vars["http.domain_client_certs"] = derived(toml_array(entries), !entries.empty());
+  return {};
+}
+
 // Switches that depend on several attributes.
 void add_switches(Variables& vars, const Effective& eff, const localconfig::LocalConfig& lc) {
   const std::string http_port = eff.first("zimbraMailProxyPort");
@@ -393,6 +426,7 @@ Result<Collected> collect_variables(provisioning::Provisioning& prov,
   ZMPROXY_TRY(add_domains(out, lc, self, *domains));
   add_certificate(out, eff);
   add_client_cert_ca(out, eff);
+  ZMPROXY_TRY(add_domain_client_certs(out, eff, *domains));
   add_switches(out.vars, eff, lc);
   return out;
 }

@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include "lib/config/config_reader.hpp"
+#include "lib/config/domain_client_certs.hpp"
 #include "lib/core/address.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/net/address_block.hpp"
@@ -79,6 +80,18 @@ void read_client_cert_mode(Reader& r, const toml::table&, const toml::node& n, c
   if (r.read(n, path, h.client_cert_mode) && h.client_cert_mode != "off" && h.client_cert_mode != "on" &&
       h.client_cert_mode != "optional") {
     r.fail_at(n, path, "expected off, on or optional (zimbraReverseProxyClientCertMode)");
+  }
+}
+
+void read_domain_client_certs(Reader& r, const toml::table&, const toml::node& n, const std::string& path,
+                              HttpSection& h) {
+  if (!r.read(n, path, h.domain_client_certs)) {
+    return;
+  }
+  for (const std::string& entry : h.domain_client_certs) {
+    if (!parse_domain_client_cert(entry)) {
+      r.fail_at(n, path, "'" + entry + "' is not 'hostname off|on|optional [ca-file]'");
+    }
   }
 }
 
@@ -343,6 +356,8 @@ const Key<HttpSection> k_http_keys[] = {
     {"client_cert_depth", field<&HttpSection::client_cert_depth>},
     {"certauth_enabled", field<&HttpSection::certauth_enabled>},
     {"certauth_port", field<&HttpSection::certauth_port>},
+    {"http2", field<&HttpSection::http2>},
+    {"domain_client_certs", read_domain_client_certs},
 };
 
 const Key<ThrottleSection> k_throttle_keys[] = {

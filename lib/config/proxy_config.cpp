@@ -4,6 +4,7 @@
 #include <set>
 
 #include "lib/config/config_keys.hpp"
+#include "lib/config/domain_client_certs.hpp"
 #include "lib/config/kerberos_check.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/route/known_servers.hpp"
@@ -46,6 +47,14 @@ Result<void> check_limits(const ProxyConfig& c, const std::string& f) {
                 f + "http.client_cert_mode is " + c.http.client_cert_mode +
                     " but http.client_cert_ca is empty: no client certificate can be verified; set "
                     "zimbraReverseProxyClientCertCA to the PEM of the CA that issues them");
+  }
+  for (const DomainClientCert& d : domain_client_certs(c.http)) {
+    if (c.http.enabled && d.mode != "off" && d.ca.empty() && c.http.client_cert_ca.empty()) {
+      return fail(Errc::invalid_argument,
+                  f + "http.domain_client_certs: " + d.host + " has client certificates " + d.mode +
+                      " but neither its own CA nor http.client_cert_ca; set the domain's "
+                      "zimbraReverseProxyClientCertCA (or the global one) to the PEM of the CA that issues them");
+    }
   }
   if (certauth_listener(c.http) && (c.kerberos.admin_user.empty() || c.kerberos.admin_password.empty())) {
     return fail(Errc::invalid_argument,

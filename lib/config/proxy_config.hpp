@@ -147,6 +147,12 @@ struct HttpSection {
   int client_cert_depth = 10;            // localconfig zmproxy_client_cert_verify_depth
   bool certauth_enabled = true;          // zimbraMailSSLProxyClientCertPort is not 0
   int certauth_port = 3443;              // zimbraMailSSLProxyClientCertPort
+  // HTTP/2 on the HTTPS and admin listeners, chosen by ALPN (issue 17;
+  // man/zmproxy.conf.5); false: ALPN offers http/1.1 only.
+  bool http2 = true;                     // zimbraReverseProxyHttp2Enabled
+  // Per virtual host name (SNI) of a domain with its own client-certificate
+  // settings: "hostname mode [ca]" (lib/config/domain_client_certs.hpp).
+  std::vector<std::string> domain_client_certs;
 };
 
 // Login throttling (issue 15; man/zmproxy.conf.5 [throttle]). Zimbra's

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "lib/config/domain_client_certs.hpp"
 #include "lib/core/address.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/strings.hpp"
@@ -12,7 +13,6 @@
 #include "lib/net/asio.hpp"
 #include "lib/proxy/generation.hpp"
 #include "lib/route/route_resolver.hpp"
-#include "lib/tls/alpn.hpp"
 #include "lib/tls/upstream_verify.hpp"
 
 #include <algorithm>
@@ -148,7 +148,6 @@ Result<std::shared_ptr<proxy::Generation>> build_generation(
   auto server_tls = tls::make_server_context(c);
   if (server_tls) {
     next->server_tls = *server_tls;
-    tls::install_alpn(next->server_tls->native_handle());
   } else if (wants_tls(c)) {
     // Without TLS, "starttls = only" would silently accept cleartext logins.
     return fail(Errc::invalid_argument,
@@ -156,14 +155,13 @@ Result<std::shared_ptr<proxy::Generation>> build_generation(
                     "; TLS listeners and STARTTLS need it (or set starttls = \"off\" and "
                     "ssl_enabled = false)");
   }
-  if (c.http.enabled && c.http.client_cert_mode != "off") {
+  if (config::client_cert_contexts_wanted(c.http)) {
     // Built anew each generation: a reload reads a renewed CA.
     auto client_cert_tls = tls::make_client_cert_context(c);
     if (!client_cert_tls) {
       return tl::unexpected(client_cert_tls.error());
     }
     next->client_cert_tls = *client_cert_tls;
-    tls::install_alpn(next->client_cert_tls->native_handle());
   }
   if (previous && previous->config->route == c.route &&
       previous->config->kerberos.admin_user == c.kerberos.admin_user &&
@@ -229,7 +227,7 @@ Result<void> check_tls(const ProxyConfig& c) {
   if (!ctx) {
     return tl::unexpected(ctx.error());
   }
-  if (c.http.enabled && c.http.client_cert_mode != "off") {
+  if (config::client_cert_contexts_wanted(c.http)) {
     if (auto client_cert = tls::make_client_cert_context(c); !client_cert) {
       return tl::unexpected(client_cert.error());
     }

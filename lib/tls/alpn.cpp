@@ -1,57 +1,92 @@
 #include "lib/tls/alpn.hpp"
 
-#include <cstring>
+#include "lib/tls/tls_context.hpp"
 
 namespace zmproxy::tls {
+
 namespace {
-int index() {
-  static const int i = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-  return i;
+
+constexpr std::string_view k_h2 = "h2";
+constexpr std::string_view k_http11 = "http/1.1";
+
+// The SSL ex_data slot of allow_h2's mark (allocated once, thread-safe).
+int h2_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
 }
-int select(SSL* ssl,
-           const unsigned char** out,
-           unsigned char* outlen,
-           const unsigned char* in,
-           unsigned int inlen,
-           void*) {
-  const bool h2 = SSL_get_ex_data(ssl, index()) != nullptr;
-  for (unsigned int i = 0; i < inlen;) {
-    const unsigned int n = in[i];
-    if (i + 1 + n > inlen) {
-      break;
-    }
-    if (h2 && n == 2 && std::memcmp(in + i + 1, "h2", 2) == 0) {
-      *out = in + i + 1;
-      *outlen = 2;
-      return SSL_TLSEXT_ERR_OK;
-    }
-    i += 1 + n;
+
+// Whether `list` is well formed: at least one entry, none empty, none past the end.
+bool well_formed(const unsigned char* list, std::size_t size) noexcept {
+  if (list == nullptr || size == 0) {
+    return false;
   }
-  for (unsigned int i = 0; i < inlen;) {
-    const unsigned int n = in[i];
-    if (i + 1 + n > inlen) {
-      break;
+  std::size_t at = 0;
+  while (at < size) {
+    const std::size_t n = list[at];
+    if (n == 0 || n > size - at - 1) {
+      return false;
     }
-    if (n == 8 && std::memcmp(in + i + 1, "http/1.1", 8) == 0) {
-      *out = in + i + 1;
-      *outlen = 8;
-      return SSL_TLSEXT_ERR_OK;
-    }
-    i += 1 + n;
+    at += 1 + n;
   }
-  return SSL_TLSEXT_ERR_NOACK;
+  return true;
 }
+
+// The entry equal to `want` in a well-formed list, or "".
+std::string_view find_entry(const unsigned char* list, std::size_t size, std::string_view want) noexcept {
+  for (std::size_t at = 0; at < size; at += 1 + list[at]) {
+    const std::string_view entry(reinterpret_cast<const char*>(list + at + 1), list[at]);
+    if (entry == want) {
+      return entry;
+    }
+  }
+  return {};
+}
+
 }  // namespace
-void install_alpn(SSL_CTX* ctx) {
-  SSL_CTX_set_alpn_select_cb(ctx, select, nullptr);
+
+std::string_view choose_alpn(const unsigned char* list, std::size_t size, bool h2_allowed) noexcept {
+  if (!well_formed(list, size)) {
+    return {};
+  }
+  if (h2_allowed) {
+    if (const std::string_view h2 = find_entry(list, size, k_h2); !h2.empty()) {
+      return h2;
+    }
+  }
+  return find_entry(list, size, k_http11);
 }
+
+int select_alpn(SSL* ssl,
+                const unsigned char** out,
+                unsigned char* out_size,
+                const unsigned char* in,
+                unsigned int in_size,
+                void*) {
+  const bool h2_allowed = ssl != nullptr && SSL_get_ex_data(ssl, h2_index()) != nullptr;
+  const std::string_view chosen = choose_alpn(in, in_size, h2_allowed);
+  if (chosen.empty()) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = reinterpret_cast<const unsigned char*>(chosen.data());
+  *out_size = static_cast<unsigned char>(chosen.size());
+  return SSL_TLSEXT_ERR_OK;
+}
+
+void offer_alpn(SSL_CTX* ctx) {
+  SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+}
+
 void allow_h2(SSL* ssl) {
-  SSL_set_ex_data(ssl, index(), reinterpret_cast<void*>(1));
+  // Any non-null pointer marks it; nothing is owned.
+  static char mark;
+  SSL_set_ex_data(ssl, h2_index(), &mark);
 }
+
 bool negotiated_h2(const SSL* ssl) {
-  const unsigned char* p = nullptr;
-  unsigned int n = 0;
-  SSL_get0_alpn_selected(ssl, &p, &n);
-  return n == 2 && std::memcmp(p, "h2", 2) == 0;
+  const unsigned char* data = nullptr;
+  unsigned int size = 0;
+  SSL_get0_alpn_selected(ssl, &data, &size);
+  return data != nullptr && std::string_view(reinterpret_cast<const char*>(data), size) == k_h2;
 }
+
 }  // namespace zmproxy::tls

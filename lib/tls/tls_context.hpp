@@ -28,4 +28,12 @@ Result<std::shared_ptr<Context>> make_client_cert_context(const config::ProxyCon
 // The client side (mailbox servers): make_upstream_context in
 // lib/tls/upstream_verify.hpp.
 
+// ALPN (lib/tls/alpn.hpp): every server context above answers "h2" to a
+// connection marked by allow_h2 whose client offers it, else "http/1.1" when
+// offered, else nothing (a mail client offering "imap" or nothing is
+// unaffected). allow_h2 goes before the handshake; negotiated_h2 after it
+// says whether ALPN chose "h2".
+void allow_h2(SSL* ssl);
+bool negotiated_h2(const SSL* ssl);
+
 }  // namespace zmproxy::tls

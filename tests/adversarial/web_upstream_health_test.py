@@ -87,11 +87,12 @@ class SilentUpstreamTest(HealthBase):
 
     def test_a_server_that_never_answers_gets_504_and_is_left_out(self):
         # A client whose IP hash picks the silent server first: a 504, in
-        # about the read timeout (bounded well below the client's 60 s).
+        # about the read timeout (bounded well below the client's 60 s). A
+        # POST: a GET would go on to the next server (may_repeat).
         source = None
         for last in range(9, 250):
             started = time.monotonic()
-            r, data = self.get(STATIC, source=f"127.0.0.{last}")
+            r, data = self.get(STATIC, source=f"127.0.0.{last}", method="POST", body=b"x")
             if r.status == 504:
                 source = f"127.0.0.{last}"
                 break

@@ -1,6 +1,7 @@
 #include "lib/proxy/http/client_cert.hpp"
 
 #include "lib/core/strings.hpp"
+#include "lib/tls/client_cert_mode.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/ssl.h>
@@ -29,6 +30,7 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 
 ClientCertificate inspect_client_certificate(ssl_st* ssl) {
   ClientCertificate out;
+  out.mode = parse_cert_mode(tls::client_cert_mode(ssl));
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (cert == nullptr) {
     return out;

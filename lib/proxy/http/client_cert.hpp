@@ -19,18 +19,23 @@ namespace zmproxy::proxy::http {
 // The longest subject sent to the lookup (its Auth-User bound).
 inline constexpr std::size_t k_max_certificate_subject = 1024;
 
+enum class CertMode { off, on, optional };
+
 struct ClientCertificate {
   enum class State { none, verified, failed } state = State::none;
   std::string subject;  // verified: RFC 4514 (OpenSSL XN_FLAG_RFC2253, ASCII), at most
                         // k_max_certificate_subject
   std::string failure;  // failed: OpenSSL's reason ("certificate has expired", ...)
+  // The mode of the context the handshake ended on: http.client_cert_mode,
+  // or the domain's when SNI chose its virtual host (http.domain_client_certs).
+  CertMode mode = CertMode::off;
 };
 
-// The peer certificate of a finished handshake and its verdict. A subject
-// longer than k_max_certificate_subject is a failure.
+// The peer certificate of a finished handshake, its verdict and the mode
+// the connection's context asks with. A subject longer than
+// k_max_certificate_subject is a failure.
 ClientCertificate inspect_client_certificate(ssl_st* ssl);
 
-enum class CertMode { off, on, optional };
 CertMode parse_cert_mode(std::string_view mode) noexcept;  // "on", "optional", else off
 
 // The HTTPS listener: nothing when the request goes on; else nginx's answer,

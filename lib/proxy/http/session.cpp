@@ -25,7 +25,7 @@
 #include "lib/proxy/upstream_health.hpp"
 #include "lib/route/lookup_handler.hpp"
 #include "lib/route/route_resolver_asio.hpp"
-#include "lib/tls/alpn.hpp"
+#include "lib/tls/tls_context.hpp"
 #include "lib/tls/upstream_verify.hpp"
 
 #include <fmt/format.h>
@@ -365,7 +365,7 @@ awaitable<bool> serve_certauth(ClientConnection& c, Client& client, beast::flat_
   const auto host_field = req[bhttp::field::host];
   const std::string_view host(host_field.data(), host_field.size());
   const bool keep = rp.is_done() && req.keep_alive();
-  const CertMode mode = parse_cert_mode(c.cfg.http.client_cert_mode);
+  const CertMode mode = c.cert.mode;  // the virtual host's, else http.client_cert_mode
   const int https_port = c.shared->https_port != 0 ? c.shared->https_port : c.cfg.http.ssl_port;
   std::vector<std::pair<std::string, std::string>> location;
   location.emplace_back("Location", login_page_url(host, c.cfg.server.name, https_port));
@@ -437,7 +437,7 @@ awaitable<bool> serve_request(ClientConnection& c, Client& client, beast::flat_b
   auto& req = rp.get();
   const unsigned version = req.version();
   if (c.tls && !c.admin) {
-    if (const auto refusal = https_certificate_refusal(parse_cert_mode(h.client_cert_mode), c.cert.state)) {
+    if (const auto refusal = https_certificate_refusal(c.cert.mode, c.cert.state)) {
       c.info.detail = "client-certificate";
       co_return co_await send_simple(c, client, version, bhttp::status::bad_request, *refusal, false, {});
     }
@@ -560,7 +560,7 @@ awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared,
         co_return;
       }
       TlsStream stream(std::move(socket), *context);
-      if (!certauth) {
+      if (!certauth && c.cfg.http.http2) {
         tls::allow_h2(stream.native_handle());  // HTTPS and admin: "h2" by ALPN
       }
       bool handshake_ok = false;

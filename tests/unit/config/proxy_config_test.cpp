@@ -1,4 +1,5 @@
 #include "lib/config/proxy_config.hpp"
+#include "lib/config/domain_client_certs.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -242,4 +243,50 @@ TEST_CASE("bad client-certificate settings are refused naming the key and the at
       "[kerberos]\nadmin_password = \"\"\n");
   REQUIRE_FALSE(cfg);
   CHECK_THAT(cfg.error().message, Catch::Contains("ldap_nginx_password"));
+}
+
+TEST_CASE("HTTP/2: on by default, a boolean", "[config][http][http2]") {
+  auto cfg = parse("");
+  REQUIRE(cfg);
+  CHECK((*cfg)->http.http2);
+  cfg = parse("[http]\nhttp2 = false\n");
+  REQUIRE(cfg);
+  CHECK_FALSE((*cfg)->http.http2);
+  cfg = parse("[http]\nhttp2 = \"no\"\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("http.http2"));
+}
+
+TEST_CASE("per-domain client certificates: entries, and a mode without any CA refused naming the host",
+          "[config][http][certauth]") {
+  auto cfg = parse("[http]\nenabled = true\nclient_cert_ca = \"ca.pem\"\n"
+                   "domain_client_certs = [\"a.example.com on\", \"b.example.com optional b-ca.pem\", "
+                   "\"c.example.com off\"]\n");
+  REQUIRE(cfg);
+  const auto domains = domain_client_certs((*cfg)->http);
+  REQUIRE(domains.size() == 3);
+  CHECK((domains[0].host == "a.example.com" && domains[0].mode == "on" && domains[0].ca.empty()));
+  CHECK(domains[1].ca == "b-ca.pem");
+  CHECK(client_cert_contexts_wanted((*cfg)->http));
+  CHECK_FALSE(certauth_listener((*cfg)->http));  // the certauth listener follows the server's mode
+
+  cfg = parse("[http]\nenabled = true\ndomain_client_certs = [\"c.example.com off\"]\n");
+  REQUIRE(cfg);
+  CHECK_FALSE(client_cert_contexts_wanted((*cfg)->http));
+  cfg = parse("[http]\nenabled = false\ndomain_client_certs = [\"a.example.com on a.pem\"]\n");
+  REQUIRE(cfg);
+  CHECK_FALSE(client_cert_contexts_wanted((*cfg)->http));
+
+  cfg = parse("[http]\nenabled = true\ndomain_client_certs = [\"a.example.com on\"]\n");
+  REQUIRE_FALSE(cfg);
+  CHECK_THAT(cfg.error().message, Catch::Contains("http.domain_client_certs: a.example.com") &&
+                                      Catch::Contains("zimbraReverseProxyClientCertCA"));
+  for (const char* bad : {"[\"a.example.com required ca.pem\"]", "[\"a.example.com\"]",
+                          "[\"a.example.com on ca.pem extra\"]"}) {
+    INFO(bad);
+    cfg = parse(std::string("[http]\ndomain_client_certs = ") + bad + "\n");
+    REQUIRE_FALSE(cfg);
+    CHECK_THAT(cfg.error().message, Catch::Contains("http.domain_client_certs") &&
+                                        Catch::Contains("hostname off|on|optional [ca-file]"));
+  }
 }

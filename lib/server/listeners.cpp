@@ -337,7 +337,11 @@ void ProxyServer::Impl::write_addresses() {
   }
   std::error_code fec;
   std::filesystem::create_directories(home / "run", fec);
-  (void)core::write_file_atomic(home / "run" / "zmproxyd.addr", addresses);
+  // Whoever waits for the file (zmproxyctl start, the tests) is told why it never came.
+  if (auto ok = core::write_file_atomic(home / "run" / "zmproxyd.addr", addresses); !ok) {
+    ZMPROXY_LOG(warn, "proxy", "{}; zmproxyctl cannot see that zmproxyd serves",
+                ok.error().message);
+  }
 }
 
 }  // namespace zmproxy::server

@@ -13,7 +13,9 @@
 #include "lib/server/status.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <optional>
 
 namespace zmproxy::server {
 
@@ -181,7 +183,18 @@ bool drop_root(ProxyServer::Impl& s) {
   return true;
 }
 
+// "serving with", then run/zmproxyd.addr ("ready"), then the threads: the
+// file is written before a worker can take a descriptor, and whoever reads
+// it and connects waits in the listen queue for the workers' first accept.
 void start_workers(ProxyServer::Impl& s) {
+  std::string names;
+  for (const Listener& l : s.listeners) {
+    names += fmt::format("{}{} {}", names.empty() ? "" : ", ", protocol_name(l.spec.protocol),
+                         core::format_address(l.spec.address, static_cast<unsigned>(l.bound_port)));
+  }
+  ZMPROXY_LOG(info, "proxy", "serving with {} workers: {}", s.workers.size(),
+              names.empty() ? std::string("no listeners") : names);
+  s.write_addresses();
   for (auto& w : s.workers) {
     Worker* wp = w.get();
     w->thread = std::thread([wp] {
@@ -190,58 +203,86 @@ void start_workers(ProxyServer::Impl& s) {
       wp->io.run();
     });
   }
-  std::string names;
-  for (const Listener& l : s.listeners) {
-    names += fmt::format("{}{} {}", names.empty() ? "" : ", ", protocol_name(l.spec.protocol),
-                         core::format_address(l.spec.address, static_cast<unsigned>(l.bound_port)));
-  }
-  ZMPROXY_LOG(info, "proxy", "serving with {} workers: {}", s.workers.size(),
-              names.empty() ? std::string("no listeners") : names);
 }
 
-// Serve the control socket and the signals on this thread until a stop has drained.
-void serve_control(ProxyServer::Impl& s) {
-  auto control = net::ControlSocket::open(s.control, s.home / "run" / "zmproxyd.sock",
-                                          [&s](std::string_view line) { return s.command(line); });
-  if (!control) {
-    ZMPROXY_LOG(warn, "proxy", "{}; reload with SIGHUP instead", control.error().message);
-  }
-  // The workers were started with these blocked; only this thread takes them.
-  asio::signal_set signals(s.control, SIGHUP, SIGTERM, SIGINT);
-  signals.add(SIGUSR1);
-  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
-                                                                      int sig) {
-    if (ec) {
-      return;
+// The control thread's own descriptors: its io_context's epoll, eventfd and
+// timerfd, asio's signal pipe and the control socket. Made before the
+// workers accept, so that connections queued at start, enough to take every
+// descriptor, find them made; made after, asio threw past the running
+// workers and the process aborted. Throws boost::system::system_error when
+// the io_context or the signals cannot be set up.
+class ControlServices {
+ public:
+  explicit ControlServices(ProxyServer::Impl& s)
+      : m_s(s), m_signals(s.control, SIGHUP, SIGTERM, SIGINT) {
+    m_signals.add(SIGUSR1);
+    auto control =
+        net::ControlSocket::open(s.control, s.home / "run" / "zmproxyd.sock",
+                                 [&s](std::string_view line) { return s.command(line); });
+    if (control) {
+      m_socket = std::move(*control);
+    } else {
+      ZMPROXY_LOG(warn, "proxy", "{}; reload with SIGHUP instead", control.error().message);
     }
+  }
+
+  // Serve the control socket and the signals on this thread until a stop has drained.
+  void serve() {
+    wait_for_signal();
+    asio::co_spawn(m_s.control, m_s.trim_memory(), asio::detached);
+    // The workers were started with these blocked; only this thread takes them.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    m_s.control.run();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    m_signals.clear();
+    m_socket.reset();
+  }
+
+ private:
+  void wait_for_signal() {
+    m_signals.async_wait([this](boost::system::error_code ec, int sig) {
+      if (!ec) {
+        on_signal(sig);
+        wait_for_signal();
+      }
+    });
+  }
+
+  void on_signal(int sig) {
     if (sig == SIGHUP) {
-      if (!s.stopping) {
-        s.reload("SIGHUP");
+      if (!m_s.stopping) {
+        m_s.reload("SIGHUP");
       }
     } else if (sig == SIGUSR1) {
-      s.reopen_logs();
+      m_s.reopen_logs();
     } else {
-      const auto drain = sig == SIGTERM ? s.published()->config->server.drain_timeout
+      const auto drain = sig == SIGTERM ? m_s.published()->config->server.drain_timeout
                                         : std::chrono::milliseconds(0);
-      s.begin_stop(drain, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      m_s.begin_stop(drain, sig == SIGTERM ? "SIGTERM" : "SIGINT");
     }
-    signals.async_wait(on_signal);
-  };
-  signals.async_wait(on_signal);
-  asio::co_spawn(s.control, s.trim_memory(), asio::detached);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR1);
-  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
-  s.control.run();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signals.clear();
-  if (control) {
-    control->reset();
   }
+
+  ProxyServer::Impl& m_s;
+  asio::signal_set m_signals;
+  std::unique_ptr<net::ControlSocket> m_socket;  // null when it could not be opened
+};
+
+// The control thread's set-up failed: one line, with the fix when it is the
+// open-file limit.
+void log_control_failure(const boost::system::system_error& e) {
+  const int code = e.code().value();
+  const bool descriptors =
+      e.code().category() == boost::system::system_category() && (code == EMFILE || code == ENFILE);
+  ZMPROXY_LOG(
+      error, "proxy", "cannot set up the control socket and signals: {}{}", e.code().message(),
+      descriptors ? "; raise the open-file limit (LimitNOFILE= in the service unit, ulimit -Hn)"
+                  : "");
 }
 
 void stop_workers(ProxyServer::Impl& s) {
@@ -295,12 +336,25 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
     return 1;
   }
   report_degraded(*initial);
+  std::optional<ControlServices> control;
+  try {
+    control.emplace(s);
+  } catch (const boost::system::system_error& e) {
+    log_control_failure(e);
+    return 1;
+  }
+  // run/zmproxyd.addr says "ready": written once the listeners listen, the
+  // control socket answers and the process runs as the service user, so
+  // whoever waits for it (zmproxyctl, the tests) never sees a root process.
   start_workers(s);
-  // run/zmproxyd.addr says "ready": written once the listeners serve and the
-  // process runs as the service user, so whoever waits for it (zmproxyctl,
-  // the tests) never sees a root process.
-  s.write_addresses();
-  serve_control(s);
+  try {
+    control->serve();
+  } catch (const std::exception& e) {
+    // Running workers' threads must not be destroyed (std::terminate).
+    ZMPROXY_LOG(error, "proxy", "the control thread failed: {}; stopping", e.what());
+    stop_workers(s);
+    throw;
+  }
   stop_workers(s);
   std::error_code fec;
   std::filesystem::remove(s.home / "run" / "zmproxyd.addr", fec);

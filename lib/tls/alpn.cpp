@@ -9,7 +9,7 @@ namespace {
 constexpr std::string_view k_h2 = "h2";
 constexpr std::string_view k_http11 = "http/1.1";
 
-// The SSL ex_data slot of allow_h2's mark (allocated once, thread-safe).
+// The SSL ex_data slot of expect_alpn's mark (allocated once, thread-safe).
 int h2_index() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
@@ -62,10 +62,26 @@ int select_alpn(SSL* ssl,
                 const unsigned char* in,
                 unsigned int in_size,
                 void*) {
-  const bool h2_allowed = ssl != nullptr && SSL_get_ex_data(ssl, h2_index()) != nullptr;
-  const std::string_view chosen = choose_alpn(in, in_size, h2_allowed);
+  const auto* role =
+      ssl != nullptr ? static_cast<const AlpnRole*>(SSL_get_ex_data(ssl, h2_index())) : nullptr;
+  std::string_view chosen;
+  if (role == nullptr) {
+    chosen = choose_alpn(in, in_size, false);
+    if (chosen.empty()) {
+      return SSL_TLSEXT_ERR_NOACK;
+    }
+  } else if (*role == AlpnRole::imap || *role == AlpnRole::pop3) {
+    if (well_formed(in, in_size)) {
+      chosen = find_entry(in, in_size, *role == AlpnRole::imap ? "imap" : "pop3");
+    }
+  } else {
+    chosen = choose_alpn(in, in_size, *role == AlpnRole::web_h2);
+    if (chosen.empty() && well_formed(in, in_size)) {
+      chosen = find_entry(in, in_size, "http/1.0");
+    }
+  }
   if (chosen.empty()) {
-    return SSL_TLSEXT_ERR_NOACK;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;  // no_application_protocol
   }
   *out = reinterpret_cast<const unsigned char*>(chosen.data());
   *out_size = static_cast<unsigned char>(chosen.size());
@@ -76,10 +92,15 @@ void offer_alpn(SSL_CTX* ctx) {
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
 }
 
+void expect_alpn(SSL* ssl, AlpnRole role) {
+  // Points at a constant: nothing is owned.
+  static constexpr AlpnRole k_roles[] = {AlpnRole::web, AlpnRole::web_h2, AlpnRole::imap,
+                                         AlpnRole::pop3};
+  SSL_set_ex_data(ssl, h2_index(), const_cast<AlpnRole*>(&k_roles[static_cast<int>(role)]));
+}
+
 void allow_h2(SSL* ssl) {
-  // Any non-null pointer marks it; nothing is owned.
-  static char mark;
-  SSL_set_ex_data(ssl, h2_index(), &mark);
+  expect_alpn(ssl, AlpnRole::web_h2);
 }
 
 bool negotiated_h2(const SSL* ssl) {

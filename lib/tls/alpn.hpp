@@ -1,8 +1,13 @@
 #pragma once
-// ALPN on the server contexts (RFC 7301): "h2" for a connection allowed
-// HTTP/2 (tls::allow_h2, lib/tls/tls_context.hpp), else "http/1.1", else no
-// answer, so a mail client offering "imap" or nothing is unaffected. The
-// client's list is hostile bytes: every length is checked before use.
+// ALPN on the server contexts (RFC 7301). A connection says before its
+// handshake what it speaks (expect_alpn): the web listeners "h2" (where
+// allowed) or "http/1.1" (or "http/1.0"), IMAPS "imap", POP3S "pop3". A
+// client whose list offers none of those is refused with the
+// no_application_protocol alert, as nginx does: the ALPACA cross-protocol
+// attacks (a browser's HTTPS request sent to IMAPS, a mail client's
+// session to HTTPS) end at the handshake. A client that offers no list is
+// unaffected. The client's list is hostile bytes: every length is checked
+// before use.
 
 #include <cstddef>
 #include <string_view>
@@ -17,6 +22,13 @@ namespace zmproxy::tls {
 // has an empty entry or an entry running past its end answers "". The
 // answer is a view into `list` (OpenSSL keeps pointing at it).
 std::string_view choose_alpn(const unsigned char* list, std::size_t size, bool h2_allowed) noexcept;
+
+// What a connection speaks, for the ALPN answer.
+enum class AlpnRole { web, web_h2, imap, pop3 };
+// Before the handshake. allow_h2 (tls_context.hpp) is expect_alpn(web_h2).
+// A connection not marked answers as choose_alpn without h2, and never
+// refuses.
+void expect_alpn(SSL* ssl, AlpnRole role);
 
 // The ALPN select callback every server context gets (SSL_CTX_set_alpn_select_cb).
 int select_alpn(SSL* ssl,

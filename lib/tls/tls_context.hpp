@@ -30,9 +30,9 @@ Result<std::shared_ptr<Context>> make_client_cert_context(const config::ProxyCon
 
 // ALPN (lib/tls/alpn.hpp): every server context above answers "h2" to a
 // connection marked by allow_h2 whose client offers it, else "http/1.1" when
-// offered, else nothing (a mail client offering "imap" or nothing is
-// unaffected). allow_h2 goes before the handshake; negotiated_h2 after it
-// says whether ALPN chose "h2".
+// offered; a client offering neither is refused (expect_alpn, alpn.hpp, has
+// the mail listeners' roles). allow_h2 goes before the handshake;
+// negotiated_h2 after it says whether ALPN chose "h2".
 void allow_h2(SSL* ssl);
 bool negotiated_h2(const SSL* ssl);
 

@@ -115,23 +115,34 @@ domain_client_certs = ["a.example.com on {self.ca_a.path}", "c.example.com on {s
 
 class AlpnTest(TlsPerConnectionBase):
 
-    def test_https_answers_http11_to_a_client_offering_it(self):
-        # HTTP/2 serving is wired in the session (lead); whatever it answers,
-        # the choice is one the client offered.
+    def test_https_answers_what_the_client_offered_and_refuses_a_mail_protocol(self):
         with self.tls("https", "proxy.example.com", client_context(alpn=["h2", "http/1.1"])) as s:
-            self.assertIn(s.selected_alpn_protocol(), ("h2", "http/1.1"))
+            self.assertEqual(s.selected_alpn_protocol(), "h2")
         with self.tls("https", "proxy.example.com", client_context(alpn=["http/1.1"])) as s:
             self.assertEqual(s.selected_alpn_protocol(), "http/1.1")
-        with self.tls("https", "proxy.example.com", client_context(alpn=["spdy/1"])) as s:
+        with self.tls("https", "proxy.example.com", client_context()) as s:
             self.assertIsNone(s.selected_alpn_protocol())
+        # ALPACA: a client that speaks something else is refused at the
+        # handshake (no_application_protocol), as nginx does.
+        for alpn in (["spdy/1"], ["imap"]):
+            with self.subTest(alpn=alpn):
+                with self.assertRaises(ssl.SSLError):
+                    self.tls("https", "proxy.example.com", client_context(alpn=alpn)).close()
 
-    def test_mail_listeners_keep_working_whatever_alpn_offers(self):
-        for listener, greeting in (("imaps", b"* OK"), ("pop3s", b"+OK")):
-            for alpn in (None, ["imap"], ["pop3"], ["h2"], ["imap", "h2"]):
+    def test_mail_listeners_take_their_protocol_or_none_and_refuse_http(self):
+        for listener, greeting, own, other in (("imaps", b"* OK", "imap", "pop3"),
+                                               ("pop3s", b"+OK", "pop3", "imap")):
+            for alpn in (None, [own], ["h2", own]):
                 with self.subTest(listener=listener, alpn=alpn):
                     with self.tls(listener, "proxy.example.com", client_context(alpn=alpn)) as s:
-                        self.assertIsNone(s.selected_alpn_protocol())
+                        self.assertEqual(s.selected_alpn_protocol(), own if alpn else None)
                         self.assertTrue(s.recv(512).startswith(greeting))
+            # ALPACA: a browser's HTTPS request sent to the mail port, or the
+            # other mail protocol, never reaches the dialogue.
+            for alpn in (["http/1.1"], ["h2", "http/1.1"], [other]):
+                with self.subTest(listener=listener, alpn=alpn):
+                    with self.assertRaises(ssl.SSLError):
+                        self.tls(listener, "proxy.example.com", client_context(alpn=alpn)).close()
 
 
 class DomainClientCertTest(TlsPerConnectionBase):

@@ -6,18 +6,19 @@ a client from another address (127.0.0.5) still logs in to the real Dovecot
 behind the proxy."""
 import adversarial_testing  # noqa: F401  (fixtures on the path)
 
+import contextlib
 import imaplib
 import os
 import resource
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
 import time
 
-from config_pipeline_test import wait_until
 from mail_proxy_test import PASSWORDS, MailProxyBase
-from process import read_named_addresses
+from process import poll_until, read_named_addresses
 from zmproxy_testing import HomeTestCase, tool
 
 FLOOD = 1500
@@ -104,30 +105,20 @@ class PerAddressCapTest(MailProxyBase):
 class OutOfDescriptorsTest(HomeTestCase):
     """A proxy out of file descriptors must pause its accepts, not spin on a
     listening socket that stays readable, and serve again once descriptors
-    are free."""
+    are free; out of them at start it serves or exits saying why, never
+    dies of a signal. A failure here shows what zmproxyd said (explain)."""
 
     FD_LIMIT = 96
 
     def test_accept_pauses_on_emfile_and_recovers(self):
-        conf = os.path.join(self.home, "conf")
-        os.makedirs(conf)
-        with open(os.path.join(conf, "zmproxy.conf"), "w") as f:
-            f.write('[server]\nbind_address = "127.0.0.1"\nworkers = 1\nworker_connections = 1000\n'
-                    'log_file = "log/zmproxyd.log"\nmax_connections_per_ip = 0\n'
-                    '[route]\nhandlers = []\n'
-                    '[imap]\nport = 0\nssl_enabled = false\nstarttls = "off"\n'
-                    '[pop3]\nenabled = false\nssl_enabled = false\nstarttls = "off"\n')
-        limit = self.FD_LIMIT
+        proxy = self.start_proxy(self.FD_LIMIT)
+        with self.explained(proxy):
+            self.pause_and_recover(proxy, self.FD_LIMIT)
 
-        def low_fd_limit():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-        proxy = subprocess.Popen([tool("zmproxyd"), "--home", self.home], preexec_fn=low_fd_limit,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(proxy.wait, 10)
-        self.addCleanup(proxy.send_signal, signal.SIGINT)
+    def pause_and_recover(self, proxy, limit):
         addr = os.path.join(self.home, "run", "zmproxyd.addr")
         log = os.path.join(self.home, "log", "zmproxyd.log")
-        wait_until(lambda: "imap " in _text(addr), "zmproxyd listens")
+        self.wait_for(proxy, lambda: "imap " in _text(addr), "zmproxyd listens")
         port = read_named_addresses(addr)["imap"]
         # More connections than descriptors: the kernel queues them, the
         # proxy runs out while accepting.
@@ -135,7 +126,8 @@ class OutOfDescriptorsTest(HomeTestCase):
         self.addCleanup(lambda: [s.close() for s in socks])
         for _ in range(2 * limit):
             socks.append(socket.create_connection(("127.0.0.1", port), timeout=10))
-        wait_until(lambda: "pausing accepts" in _text(log), "the proxy notices it is out of descriptors")
+        self.wait_for(proxy, lambda: "pausing accepts" in _text(log),
+                      "the proxy notices it is out of descriptors")
         # Not a busy loop: over two seconds the process uses a fraction of a CPU.
         before = _cpu_seconds(proxy.pid)
         time.sleep(2.0)  # a measurement window, not a synchronisation
@@ -154,8 +146,141 @@ class OutOfDescriptorsTest(HomeTestCase):
                     return s.makefile("rb").readline().startswith(b"* OK")
             except OSError:
                 return False
-        wait_until(greeted, "a greeting once descriptors are free", timeout=DEADLINE)
+        self.wait_for(proxy, greeted, "a greeting once descriptors are free")
         self.assertIn("accepting imap connections again", _text(log))
+
+    def test_out_of_descriptors_at_start_it_serves_or_exits_saying_why(self):
+        # Connections queued at start could take every descriptor before the
+        # control thread had made its own (event loop, signal pipe, control
+        # socket): asio threw past the running workers and zmproxyd died of
+        # SIGABRT (the flood above, once in a while). A limit a few short of
+        # what a serving zmproxyd holds runs out at that step without a race:
+        # the control thread's descriptors are the last that start makes.
+        # Every limit from ten short to one over: serve, or exit saying why.
+        probe = self.start_proxy(256)
+        with self.explained(probe):
+            self.wait_for(probe, lambda: "serving with" in _text(self.log_file()),
+                          "zmproxyd serves")
+            needed = len(os.listdir(f"/proc/{probe.pid}/fd"))
+        self.stop_proxy(probe)
+        self.assertEqual(probe.returncode, 0, self.explain(probe))
+        for limit in range(max(5, needed - 10), needed + 2):
+            with self.subTest(limit=limit):
+                self.reset_home()
+                proxy = self.start_proxy(limit)
+                context = f"under an open-file limit of {limit} ({needed} in use when serving)"
+                with self.explained(proxy, context):
+                    self.serves_or_exits(proxy)
+
+    def serves_or_exits(self, proxy):
+        try:
+            poll_until(lambda: "serving with" in _text(self.log_file()), DEADLINE, 0.02,
+                       give_up=lambda: proxy.poll() is not None)
+        except TimeoutError:
+            self.fail("neither served nor exited")
+        self.stop_proxy(proxy)
+        self.assertGreaterEqual(proxy.returncode, 0, "died of a signal")
+        if proxy.returncode != 0:
+            said = _text(self.log_file()) + _text(self.output_file())
+            self.assertIn("Too many open files", said, "an exit without the reason")
+
+    # ---- zmproxyd under an open-file limit, and what it said ----
+
+    def log_file(self):
+        return os.path.join(self.home, "log", "zmproxyd.log")
+
+    def output_file(self):
+        return os.path.join(self.home, "zmproxyd.out")
+
+    def reset_home(self):
+        for name in ("conf", "log", "run"):
+            shutil.rmtree(os.path.join(self.home, name), True)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.output_file())
+
+    def start_proxy(self, limit):
+        """zmproxyd (one worker, IMAP on an ephemeral port, no lookups) under
+        an open-file limit of `limit`; its standard output and error in
+        zmproxyd.out."""
+        conf = os.path.join(self.home, "conf")
+        os.makedirs(conf, exist_ok=True)
+        with open(os.path.join(conf, "zmproxy.conf"), "w") as f:
+            f.write('[server]\nbind_address = "127.0.0.1"\nworkers = 1\nworker_connections = 1000\n'
+                    'log_file = "log/zmproxyd.log"\nmax_connections_per_ip = 0\n'
+                    '[route]\nhandlers = []\n'
+                    '[imap]\nport = 0\nssl_enabled = false\nstarttls = "off"\n'
+                    '[pop3]\nenabled = false\nssl_enabled = false\nstarttls = "off"\n')
+
+        def low_fd_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+        with open(self.output_file(), "wb") as out:
+            proxy = subprocess.Popen([tool("zmproxyd"), "--home", self.home],
+                                     preexec_fn=low_fd_limit, stdin=subprocess.DEVNULL,
+                                     stdout=out, stderr=out)
+        self.addCleanup(self.stop_proxy, proxy)
+        return proxy
+
+    @staticmethod
+    def stop_proxy(proxy):
+        if proxy.poll() is None:
+            proxy.send_signal(signal.SIGINT)
+        try:
+            proxy.wait(10)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+            proxy.wait(10)
+
+    def wait_for(self, proxy, predicate, what, timeout=DEADLINE):
+        """Poll predicate() until true; fail naming `what` after timeout
+        seconds, or at once when zmproxyd has exited."""
+        try:
+            if poll_until(predicate, timeout, 0.02, give_up=lambda: proxy.poll() is not None):
+                return
+        except TimeoutError:
+            self.fail(f"not within {timeout}s: {what}")
+        self.fail(f"zmproxyd exited before {what}")
+
+    @contextlib.contextmanager
+    def explained(self, proxy, context=""):
+        """A failure inside gets what zmproxyd said appended (explain)."""
+        try:
+            yield
+        except (AssertionError, OSError) as e:
+            raise self.failureException(f"{e} {context}\n{self.explain(proxy)}") from e
+
+    def explain(self, proxy):
+        """zmproxyd's state, its STATUS, and the tails of its log and output."""
+        code = proxy.poll()
+        if code is None:
+            status = _status(self.home) or "(no answer)"
+            state = f"zmproxyd (pid {proxy.pid}) runs; STATUS: {status}"
+        elif code < 0:
+            state = f"zmproxyd died of {signal.Signals(-code).name}"
+        else:
+            state = f"zmproxyd exited with status {code}"
+        parts = [state]
+        for name, path in (("log", self.log_file()), ("output", self.output_file())):
+            tail = _text(path).splitlines()[-25:]
+            parts.append(f"--- {name} ({len(tail)} last lines) ---\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+
+def _status(home):
+    """STATUS from zmproxyd's control socket, or "" when it does not answer."""
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(os.path.join(home, "run", "zmproxyd.sock"))
+            s.sendall(b"STATUS\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            return data.decode(errors="replace").strip()
+    except OSError:
+        return ""
 
 
 def _text(path):

@@ -5,6 +5,7 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <vector>
@@ -160,6 +161,18 @@ bool H2ResponseRelay::feed(H2Connection& h2, std::int32_t stream, std::string_vi
       m_started = true;
       m_complete = p.is_done();
       ok = h2.submit_response(stream, static_cast<int>(status), fields, m_complete);
+      if (!m_complete && !p.chunked() && p.content_length()) {
+        m_raw_left = static_cast<std::int64_t>(*p.content_length());
+      }
+      continue;
+    }
+    if (m_raw_left >= 0) {
+      const std::size_t n =
+          std::min<std::size_t>(rest.size(), static_cast<std::size_t>(m_raw_left));
+      m_raw_left -= static_cast<std::int64_t>(n);
+      used += n;
+      m_complete = m_raw_left == 0;
+      ok = h2.send_body(stream, rest.substr(0, n), m_complete);
       continue;
     }
     p.get().body().data = scratch.data();

@@ -60,6 +60,9 @@ class H2ResponseRelay {
   bool m_complete = false;
   std::string m_pending;  // a partial header or chunk line
   std::unique_ptr<Parser> m_parser;
+  // A body of known length goes on as it comes, past the parser (one copy
+  // less): how much of it is still to come; -1 while the parser reads it.
+  std::int64_t m_raw_left = -1;
 };
 
 }  // namespace zmproxy::proxy::http

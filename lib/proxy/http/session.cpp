@@ -25,6 +25,7 @@
 #include "lib/proxy/upstream_health.hpp"
 #include "lib/route/lookup_handler.hpp"
 #include "lib/route/route_resolver_asio.hpp"
+#include "lib/tls/alpn.hpp"
 #include "lib/tls/tls_context.hpp"
 #include "lib/tls/upstream_verify.hpp"
 
@@ -560,9 +561,9 @@ awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared,
         co_return;
       }
       TlsStream stream(std::move(socket), *context);
-      if (!certauth && c.cfg.http.http2) {
-        tls::allow_h2(stream.native_handle());  // HTTPS and admin: "h2" by ALPN
-      }
+      // HTTPS and admin: "h2" by ALPN where http.http2; certauth: HTTP/1.1.
+      tls::expect_alpn(stream.native_handle(),
+                       !certauth && c.cfg.http.http2 ? tls::AlpnRole::web_h2 : tls::AlpnRole::web);
       bool handshake_ok = false;
       {
         Timed deadline(stream, c.cfg.http.client_timeout);

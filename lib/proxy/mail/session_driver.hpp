@@ -45,6 +45,7 @@
 #include "lib/proxy/mail/upstream_text.hpp"
 #include "lib/proxy/throttle_gate.hpp"
 #include "lib/route/route_resolver_asio.hpp"
+#include "lib/tls/alpn.hpp"
 
 #include <memory>
 #include <optional>
@@ -507,12 +508,20 @@ awaitable<Next> authenticate(State<P>& s, Stream& client, std::string_view tag, 
 
 // ---- the connection ----
 
+// What ALPN may name on this protocol's TLS (lib/tls/alpn.hpp: any other
+// offer is refused at the handshake, against cross-protocol attacks).
+template <class P>
+constexpr tls::AlpnRole alpn_role() {
+  return std::string_view(P::k_protocol.name) == "imap" ? tls::AlpnRole::imap : tls::AlpnRole::pop3;
+}
+
 template <class P>
 awaitable<void> run_connection(State<P>& s, tcp::socket& socket, bool implicit_tls) {
   const auto& server_tls = s.shared->server_tls;
   if (implicit_tls) {
     if (server_tls) {
       TlsStream tls(std::move(socket), *server_tls);
+      tls::expect_alpn(tls.native_handle(), alpn_role<P>());
       if (co_await handshake(tls, asio::ssl::stream_base::server, s.wait())) {
         s.tls = true;
         fit_parser(s);
@@ -528,6 +537,7 @@ awaitable<void> run_connection(State<P>& s, tcp::socket& socket, bool implicit_t
   }
   if (co_await dialogue(s, socket, true) == Next::upgrade) {
     TlsStream tls(std::move(socket), *server_tls);
+    tls::expect_alpn(tls.native_handle(), alpn_role<P>());
     if (co_await handshake(tls, asio::ssl::stream_base::server, s.wait())) {
       s.tls = true;
       fit_parser(s);

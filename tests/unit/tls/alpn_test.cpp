@@ -107,17 +107,16 @@ TEST_CASE("ALPN: h2 only where allowed, http/1.1 else, nothing for a mail client
     CHECK(o.client_alpn.empty());
     CHECK_FALSE(o.server_h2);
   }
-  SECTION("a mail client offering imap, or nothing: no ALPN, the handshake succeeds") {
-    for (bool allow : {false, true}) {
-      Outcome o = handshake(ctx, {"imap"}, allow);
-      REQUIRE(o.done);
-      CHECK(o.client_alpn.empty());
-      CHECK_FALSE(o.server_h2);
-      o = handshake(ctx, {}, allow);
-      REQUIRE(o.done);
-      CHECK(o.client_alpn.empty());
-      CHECK_FALSE(o.server_h2);
-    }
+  SECTION("a connection that said nothing (unmarked) never refuses; a web one refuses imap") {
+    Outcome o = handshake(ctx, {"imap"}, false);
+    REQUIRE(o.done);
+    CHECK(o.client_alpn.empty());
+    o = handshake(ctx, {}, true);
+    REQUIRE(o.done);
+    CHECK(o.client_alpn.empty());
+    CHECK_FALSE(o.server_h2);
+    o = handshake(ctx, {"imap"}, true);  // a mail client at HTTPS (ALPACA)
+    CHECK_FALSE(o.done);
   }
   SECTION("a virtual host chosen by SNI answers the same") {
     Outcome o = handshake(ctx, {"h2", "http/1.1"}, true, "vhost.example.com");
@@ -130,8 +129,7 @@ TEST_CASE("ALPN: h2 only where allowed, http/1.1 else, nothing for a mail client
     CHECK(o.server_name == "vhost.example.com");
     CHECK(o.client_alpn == "http/1.1");
     o = handshake(ctx, {"imap"}, true, "vhost.example.com");
-    REQUIRE(o.done);
-    CHECK(o.client_alpn.empty());
+    CHECK_FALSE(o.done);
   }
 }
 
@@ -226,6 +224,55 @@ TEST_CASE("ALPN: the callback fed directly answers NOACK to what it cannot use",
   tls::allow_h2(ssl.get());
   CHECK(call(wire({"h2", "http/1.1"}), chosen) == SSL_TLSEXT_ERR_OK);
   CHECK(chosen == "h2");
-  CHECK(call({2, 'h', '2', 5}, chosen) == SSL_TLSEXT_ERR_NOACK);
+  CHECK(call({2, 'h', '2', 5}, chosen) == SSL_TLSEXT_ERR_ALERT_FATAL);  // marked web: refused
+  CHECK(call(wire({"imap"}), chosen) == SSL_TLSEXT_ERR_ALERT_FATAL);
+  CHECK(call(wire({"http/1.0"}), chosen) == SSL_TLSEXT_ERR_OK);
+  CHECK(chosen == "http/1.0");
   CHECK_FALSE(tls::negotiated_h2(ssl.get()));  // no handshake
+}
+
+TEST_CASE("ALPN: the mail listeners take their own protocol or none, and refuse HTTP (ALPACA)",
+          "[tls][alpn]") {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                        &SSL_CTX_free);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
+  const auto call = [&](const std::vector<unsigned char>& in, std::string& chosen) {
+    const unsigned char* out = nullptr;
+    unsigned char out_size = 0;
+    const int r = tls::select_alpn(ssl.get(), &out, &out_size, in.data(),
+                                   static_cast<unsigned>(in.size()), nullptr);
+    chosen.assign(reinterpret_cast<const char*>(out), out ? out_size : 0);
+    return r;
+  };
+  std::string chosen;
+  tls::expect_alpn(ssl.get(), tls::AlpnRole::imap);
+  CHECK(call(wire({"h2", "imap"}), chosen) == SSL_TLSEXT_ERR_OK);
+  CHECK(chosen == "imap");
+  CHECK(call(wire({"http/1.1"}), chosen) == SSL_TLSEXT_ERR_ALERT_FATAL);
+  CHECK(call(wire({"pop3"}), chosen) == SSL_TLSEXT_ERR_ALERT_FATAL);
+  CHECK(call({4, 'i', 'm', 'a'}, chosen) == SSL_TLSEXT_ERR_ALERT_FATAL);  // runs past its end
+  tls::expect_alpn(ssl.get(), tls::AlpnRole::pop3);
+  CHECK(call(wire({"pop3"}), chosen) == SSL_TLSEXT_ERR_OK);
+  CHECK(chosen == "pop3");
+  CHECK(call(wire({"imap"}), chosen) == SSL_TLSEXT_ERR_ALERT_FATAL);
+
+  test::TempDir dir;
+  const config::ProxyConfig cfg = tls_config(dir);
+  auto server = tls::make_server_context(cfg);
+  REQUIRE(server);
+  const auto mail_handshake = [&](std::initializer_list<std::string_view> offered) {
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> client_ctx(SSL_CTX_new(TLS_client_method()),
+                                                                 &SSL_CTX_free);
+    if (offered.size() != 0) {
+      const auto list = wire(offered);
+      REQUIRE(SSL_CTX_set_alpn_protos(client_ctx.get(), list.data(),
+                                      static_cast<unsigned>(list.size())) == 0);
+    }
+    test::Handshake h(client_ctx.get(), (*server)->native_handle());
+    tls::expect_alpn(h.server.get(), tls::AlpnRole::imap);
+    return h.run();
+  };
+  CHECK(mail_handshake({}));
+  CHECK(mail_handshake({"imap"}));
+  CHECK_FALSE(mail_handshake({"http/1.1"}));  // a browser sent to IMAPS
 }

@@ -784,3 +784,24 @@ TEST_CASE("h2 translate: bytes that are no HTTP/1.1 answer fail the stream", "[h
   CHECK_FALSE(relay.feed(server, id, "SSH-2.0-OpenSSH\r\n\r\n"));
   CHECK_FALSE(relay.started());
 }
+
+TEST_CASE(
+    "h2 translate: a body of known length goes on as it comes, and ends the stream at its length",
+    "[http][h2]") {
+  Recorder events;
+  H2Connection server(events);
+  Client client;
+  const auto id = client.request("GET", "/a");
+  REQUIRE(pump(server, client));
+  H2ResponseRelay relay(false);
+  REQUIRE(relay.feed(server, id, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhel"));
+  CHECK_FALSE(relay.complete());
+  for (char ch : std::string("lo world")) {
+    REQUIRE(relay.feed(server, id, std::string_view(&ch, 1)));
+  }
+  CHECK(relay.complete());
+  REQUIRE(relay.feed(server, id, "trailing"));  // past the end: dropped
+  REQUIRE(pump(server, client));
+  CHECK(client.body[id] == "hello world");
+  CHECK(client.closed.count(id) == 1);
+}

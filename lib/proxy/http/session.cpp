@@ -19,6 +19,7 @@
 #include "lib/proxy/http/route_extract.hpp"
 #include "lib/proxy/http/server_names.hpp"
 #include "lib/proxy/http/target.hpp"
+#include "lib/proxy/http/upstream_choice.hpp"
 #include "lib/proxy/http/upstream_pool.hpp"
 #include "lib/proxy/session_info.hpp"
 #include "lib/proxy/throttle_gate.hpp"
@@ -170,30 +171,6 @@ void login_address(ClientConnection& c, const Request& req) {
   }
 }
 
-// The servers to try for `key`, in order: the looked-up route's, else (no
-// key, or no route) the IP hash's over the configured peers. nullopt when
-// the lookup refused the request (the user's domain may not use this
-// address).
-awaitable<std::optional<std::vector<Target>>> choose_targets(ClientConnection& c, const RouteKey& key,
-                                                              std::string_view host) {
-  std::vector<Target> targets;
-  if (key.kind != RouteKey::Kind::ip_hash) {
-    // Named before co_await (GCC 12 and class temporaries: session_driver.hpp).
-    route::RouteQuery query =
-        route_query(key, c.cfg.upstream.ssl, c.admin, c.info.client_ip, c.info.local_ip, host);
-    auto r = co_await route::resolve(c.shared->resolver, std::move(query));
-    if (auto* found = std::get_if<route::Route>(&r)) {
-      targets.push_back(routed_target(*found, key));
-    } else if (std::get<route::RouteError>(r).code == Errc::permission_denied) {
-      co_return std::nullopt;
-    }
-  }
-  if (targets.empty()) {
-    targets = ip_hash_targets(c.admin ? c.cfg.http.admin_upstreams : c.cfg.http.upstreams, c.info.client_ip);
-  }
-  co_return targets;
-}
-
 // Decided once for every attempt (an attempt must not re-derive them from
 // the header whose hop-by-hop fields are gone): the upgrade (WebSocket
 // only: h2c and the like are dropped with the hop-by-hop fields and the
@@ -240,36 +217,6 @@ Prepared prepare(ClientConnection& c, Request& req, std::string_view target, std
     it = is_client_identity_field(it->name_string()) ? req.erase(it) : std::next(it);
   }
   return prep;
-}
-
-// A new connection to `t` (TLS with its certificate checked when
-// upstream.ssl); null when it cannot be had.
-awaitable<std::unique_ptr<UpstreamConn>> open_upstream(ClientConnection& c, const Target& t) {
-  const auto& h = c.cfg.http;
-  auto socket = co_await net::connect_upstream(t.host, t.port, h.connect_timeout);
-  if (!socket) {
-    co_return nullptr;
-  }
-  auto conn = std::make_unique<UpstreamConn>();
-  if (!c.cfg.upstream.ssl) {
-    conn->stream = std::make_unique<PlainStream>(std::move(*socket));
-    co_return conn;
-  }
-  auto s = std::make_unique<TlsStream>(std::move(*socket), *c.shared->client_tls);
-  if (!tls::expect_upstream(s->native_handle(), t.host, !c.cfg.upstream.allow_untrusted_certs)) {
-    co_return nullptr;
-  }
-  Timed deadline(*s, h.connect_timeout);
-  auto [hec] = co_await s->async_handshake(asio::ssl::stream_base::client, net::use_nothrow);
-  if (hec || deadline.expired()) {
-    if (const std::string why = tls::certificate_failure(s->native_handle()); !why.empty()) {
-      ZMPROXY_LOG(warn, "http", "{}",
-                  tls::untrusted_upstream_message(t.address(), why, c.cfg.upstream.ca_file));
-    }
-    co_return nullptr;
-  }
-  conn->stream = std::move(s);
-  co_return conn;
 }
 
 // The request to the first target that takes it, on a kept connection if

@@ -140,7 +140,6 @@ class H2Driver final : public H2Handler {
   awaitable<void> run_writer();
   awaitable<void> run_stream(H2StreamState& st);
 
-  // Counts a coroutine of this connection while it runs.
   // The stream's own connection record (its access-log line, its status).
   std::unique_ptr<ClientConnection> stream_connection() const {
     auto sc = std::unique_ptr<ClientConnection>(new ClientConnection{m_c.shared,
@@ -170,8 +169,15 @@ class H2Driver final : public H2Handler {
     return sc;
   }
 
+  // A coroutine of this connection is counted from its co_spawn (spawn)
+  // until it ends (Live, in its frame): run() must not return while one is
+  // queued to start, as it would then start on a destroyed driver.
+  void spawn(awaitable<void> coroutine) {
+    ++m_live;
+    asio::co_spawn(m_ex, std::move(coroutine), asio::detached);
+  }
   struct Live {
-    explicit Live(H2Driver& d) : driver(d) { ++driver.m_live; }
+    explicit Live(H2Driver& d) : driver(d) {}
     ~Live() {
       --driver.m_live;
       driver.m_done_wake.notify();
@@ -305,7 +311,7 @@ void H2Driver::on_request_head(const H2RequestHead& head) {
   st->in_end = head.end_stream;
   H2StreamState& ref = *st;
   m_streams.emplace(head.stream, std::move(st));
-  asio::co_spawn(m_ex, run_stream(ref), asio::detached);
+  spawn(run_stream(ref));
 }
 
 void H2Driver::on_request_data(std::int32_t stream, std::string_view data) {
@@ -432,7 +438,7 @@ awaitable<void> H2Driver::run_writer() {
 }
 
 awaitable<void> H2Driver::run() {
-  asio::co_spawn(m_ex, run_writer(), asio::detached);
+  spawn(run_writer());
   std::unique_ptr<char[]> buf(new char[k_read_size]);  // uninitialised: written before read
   auto idle_since = net::coarse_now();
   // Not finished(): it pulls output, which only the writer may do while

@@ -2,7 +2,7 @@
 // What every session (IMAP, POP3, web) accepted under one configuration
 // generation shares: the configuration, TLS contexts, the route resolver, the
 // access log and the counters. Built by server/generation.cpp; immutable once
-// published; a session keeps the one it was accepted with.
+// published (but for `retired`); a session keeps the one it was accepted with.
 
 #include "lib/config/proxy_config.hpp"
 #include "lib/log/access_log.hpp"
@@ -13,6 +13,7 @@
 #include "lib/route/route_resolver.hpp"
 #include "lib/tls/tls_context.hpp"
 
+#include <atomic>
 #include <memory>
 
 namespace zmproxy::proxy {
@@ -35,6 +36,11 @@ struct Generation {
   // The HTTPS and certauth listeners' TLS when client certificates are on
   // or optional (http.client_cert_mode); null: they use server_tls.
   std::shared_ptr<tls::Context> client_cert_tls;
+  // Set once a reload replaced this generation, or zmproxyd is stopping:
+  // web connections then wind down so that clients come back to the new
+  // one (HTTP/1.1 answers with Connection: close, HTTP/2 sends GOAWAY and
+  // finishes its open streams). Mail sessions are not affected.
+  mutable std::atomic<bool> retired{false};
 };
 
 }  // namespace zmproxy::proxy

@@ -104,6 +104,7 @@ void ProxyServer::Impl::begin_stop(std::chrono::milliseconds drain, std::string_
   }
   stopping = true;
   grace = drain;
+  published()->retired.store(true, std::memory_order_relaxed);  // web connections wind down
   ZMPROXY_LOG(info, "proxy", "stopping ({}): {} open sessions, waiting up to {} ms for them", why,
               active_sessions(), drain.count());
   for (Listener& l : listeners) {

@@ -106,7 +106,11 @@ void ProxyServer::Impl::commit(std::shared_ptr<Generation> next, std::vector<Lis
       next->https_port = l.bound_port;
     }
   }
-  current.store(std::shared_ptr<const Generation>(std::move(next)), std::memory_order_release);
+  const std::shared_ptr<const Generation> previous = current.exchange(
+      std::shared_ptr<const Generation>(std::move(next)), std::memory_order_acq_rel);
+  if (previous) {
+    previous->retired.store(true, std::memory_order_relaxed);  // its web connections wind down
+  }
   for (Listener& l : listeners) {
     if (!l.accepting) {
       start_listener(l);

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -238,3 +239,59 @@ class Http2OffTest(Http2Base):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RetiredGenerationTest(Http2Base):
+    """After a reload, web connections of the old generation wind down so
+    that clients come back under the new one: HTTP/2 gets GOAWAY (NO_ERROR)
+    and its stream is still answered; HTTP/1.1 gets Connection: close."""
+
+    def reload(self):
+        """RELOAD on zmproxyd's control socket (conf/zmproxy.conf as
+        written by the fixture, no confgen)."""
+        with socket.socket(socket.AF_UNIX) as c:
+            c.settimeout(30)
+            c.connect(os.path.join(self.home, "run", "zmproxyd.sock"))
+            c.sendall(b"RELOAD\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        self.assertTrue(data.startswith(b"OK"), data)
+
+    def test_h2_connection_gets_goaway_after_a_reload_and_its_stream_is_answered(self):
+        c = self.h2()
+        self.assertEqual(c.get("/home/user1@example.com/a").status, 200)
+        self.assertIsNone(c.goaway)
+        self.reload()
+        c.request("/home/user1@example.com/b")
+        c.read_until_closed()
+        self.assertEqual(c.goaway, 0)  # GOAWAY NO_ERROR, then the close
+        # The stream that came with the GOAWAY was still served (python-h2
+        # stops reading frames at a GOAWAY, so the proxy's log says it).
+        log = os.path.join(self.home, "log", "access.log")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with open(log) as f:
+                if re.search(r'"GET /home/user1@example\.com/b HTTP/2\.0" 200 ', f.read()):
+                    break
+            time.sleep(0.05)
+        else:
+            self.fail("no access-log line for the stream sent with the GOAWAY")
+
+    def test_http11_keep_alive_gets_connection_close_after_a_reload(self):
+        s = tls_connect("127.0.0.1", self.ports["https"], alpn=("http/1.1",))
+        try:
+            request = b"GET /home/user1@example.com/a HTTP/1.1\r\nHost: mail.example.com\r\n\r\n"
+            s.sendall(request)
+            head, _ = read_http1_response(s)
+            self.assertNotIn(b"connection: close", head.lower())
+            self.reload()
+            s.sendall(request)
+            head, _ = read_http1_response(s)
+            self.assertIn(b"connection: close", head.lower())
+            self.assertEqual(s.recv(100), b"")  # and the proxy closes
+        finally:
+            s.close()

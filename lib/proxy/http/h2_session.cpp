@@ -197,6 +197,7 @@ class H2Driver final : public H2Handler {
   Wakeup m_done_wake;
   std::size_t m_live = 0;
   bool m_closing = false;
+  bool m_goaway_sent = false;  // for a retired generation
 };
 
 void H2Driver::read(H2StreamState& st, asio::mutable_buffer buffer, H2IoHandler handler) {
@@ -481,6 +482,12 @@ awaitable<void> H2Driver::run() {
       ZMPROXY_LOG(info, "http", "{}: {}", m_c.info.client_ip, fed.error());
       m_c.info.outcome = "h2-error";
       break;
+    }
+    if (!m_goaway_sent && m_c.shared->retired.load(std::memory_order_relaxed)) {
+      // A reload or a stop retired this generation: no new streams here,
+      // the open ones finish, the client opens a new connection.
+      m_h2.goaway();
+      m_goaway_sent = true;
     }
     m_writer_wake.notify();
   }

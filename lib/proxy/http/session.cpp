@@ -185,7 +185,9 @@ Prepared prepare(ClientConnection& c, Request& req, std::string_view target, std
                  bhttp::token_list{req[bhttp::field::upgrade]}.exists("websocket");
   prep.expect_continue = core::iequals(req[bhttp::field::expect], "100-continue");
   prep.read_timeout = upstream_read_timeout(c.cfg.http, target);
-  prep.client_keep_alive = req.keep_alive();
+  // A reload or a stop retired this generation: the client's next request
+  // goes to a new connection, under the new one.
+  prep.client_keep_alive = req.keep_alive() && !c.shared->retired.load(std::memory_order_relaxed);
   ForwardingInput fwd;
   fwd.peer_ip = c.info.client_ip;
   fwd.scheme = c.tls ? "https" : "http";

@@ -433,9 +433,16 @@ awaitable<void> H2Driver::run_writer() {
     }
   }
   // The reader may be waiting for a frame that will not matter now.
+  const bool cut = m_closing;  // not the clean end (finished())
   m_closing = true;
   error_code ignored;
   m_client.next_layer().cancel(ignored);
+  if (cut) {
+    // The client sees the end now (after the GOAWAY just written), not
+    // once the streams still waiting for their mailbox have finished:
+    // nothing is read or written on this connection again.
+    m_client.next_layer().shutdown(net::tcp::socket::shutdown_both, ignored);
+  }
 }
 
 awaitable<void> H2Driver::run() {

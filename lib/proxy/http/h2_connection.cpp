@@ -542,7 +542,7 @@ void H2Connection::reset(std::int32_t stream, std::uint32_t error_code) {
   nghttp2_submit_rst_stream(impl_->session, NGHTTP2_FLAG_NONE, stream, error_code);
 }
 
-void H2Connection::goaway(std::uint32_t error_code) {
+void H2Connection::goaway(std::uint32_t error_code, std::string reason) {
   Impl& c = *impl_;
   if (error_code == kH2NoError) {
     nghttp2_submit_goaway(c.session, NGHTTP2_FLAG_NONE,
@@ -551,8 +551,9 @@ void H2Connection::goaway(std::uint32_t error_code) {
   } else {
     if (c.fatal_reason.empty()) {
       c.fatal_code = error_code;
-      c.fatal_reason = std::string("HTTP/2 connection ended by the proxy (") +
-                       nghttp2_http2_strerror(error_code) + ")";
+      c.fatal_reason = !reason.empty() ? std::move(reason)
+                                       : std::string("HTTP/2 connection ended by the proxy (") +
+                                             nghttp2_http2_strerror(error_code) + ")";
     }
     nghttp2_session_terminate_session(c.session, error_code);
   }

@@ -154,7 +154,8 @@ class H2Connection {
   void reset(std::int32_t stream, std::uint32_t error_code);
   // GOAWAY: no new streams; those open finish. With an error code other than
   // NO_ERROR the connection ends once the GOAWAY is written.
-  void goaway(std::uint32_t error_code = kH2NoError);
+  // `reason`: close_reason()'s text (one line for the log) for an error.
+  void goaway(std::uint32_t error_code = kH2NoError, std::string reason = {});
 
   // Output buffered past H2Limits::max_output_buffered.
   bool output_overflow() const;

@@ -292,12 +292,19 @@ void H2Driver::fail_ops(H2StreamState& st, error_code ec) {
 }
 
 void H2Driver::on_request_head(const H2RequestHead& head) {
+  if (m_closing) {
+    m_h2.reset(head.stream, kH2RefusedStream);
+    return;
+  }
   // Streams the client reset stay served until their mailbox answers (or
   // times out): the coroutines a connection may have are bounded apart
-  // from nghttp2's count of open streams.
-  if (m_closing ||
-      m_streams.size() >= 2 * static_cast<std::size_t>(m_limits.max_concurrent_streams)) {
-    m_h2.reset(head.stream, kH2RefusedStream);
+  // from nghttp2's count of open streams. A client past that bound resets
+  // streams faster than the mailboxes answer (rapid reset under the
+  // per-stream budget): the connection ends, as past the budget.
+  if (m_streams.size() >= 2 * static_cast<std::size_t>(m_limits.max_concurrent_streams)) {
+    m_h2.goaway(kH2EnhanceYourCalm,
+                "HTTP/2 client opened streams while " + std::to_string(m_streams.size()) +
+                    " of its streams still wait for their mailbox (rapid reset)");
     return;
   }
   bool chunked = false;

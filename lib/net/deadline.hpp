@@ -34,7 +34,8 @@ struct Deadline {
   Deadline* next = nullptr;
   std::chrono::steady_clock::time_point at;
   // Called with `target` when `at` passes: a socket's cancel, or another
-  // stream's (an HTTP/2 stream's pending read or write, lib/proxy/http/h2_stream.hpp).
+  // stream's (an HTTP/2 stream's pending read and write: H2Stream,
+  // lib/proxy/http/h2_session.hpp).
   void* target = nullptr;
   void (*cancel)(void* target) noexcept = nullptr;
   bool expired = false;

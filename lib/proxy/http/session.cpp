@@ -28,7 +28,6 @@
 #include "lib/route/route_resolver_asio.hpp"
 #include "lib/tls/alpn.hpp"
 #include "lib/tls/tls_context.hpp"
-#include "lib/tls/upstream_verify.hpp"
 
 #include <fmt/format.h>
 
@@ -225,10 +224,10 @@ Prepared prepare(ClientConnection& c, Request& req, std::string_view target, std
 // there is one (once more on a fresh one if the kept one turns out closed).
 // A target whose upstream is down (upstream_health.hpp) is skipped: IP hash
 // moves to the next one, as it does after a read timeout when the request
-// may be repeated (may_repeat, exchange.hpp); a looked-up route has no other, so the request gets
-// a 502 at once (nginx's "no live upstreams"). A looked-up route that failed
-// is forgotten, so the next request asks again. Whether the client
-// connection stays open.
+// may be repeated (may_repeat, exchange.hpp); a looked-up route has no
+// other, so the request gets a 502 at once (nginx's "no live upstreams"). A
+// looked-up route that failed is forgotten, so the next request asks again.
+// Whether the client connection stays open.
 template <class Client>
 awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer& cbuf, RequestParser& rp,
                         const Prepared& prep, const std::vector<Target>& targets, const RouteKey& key) {

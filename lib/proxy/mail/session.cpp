@@ -1,9 +1,5 @@
 #include "lib/proxy/mail/session.hpp"
 
-#include <openssl/rand.h>
-
-#include <stdexcept>
-
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/net/proxy_header_read.hpp"
@@ -11,6 +7,11 @@
 #include "lib/proxy/mail/upstream_text.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 #include "lib/tls/upstream_verify.hpp"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <stdexcept>
 
 namespace zmproxy::proxy::mail {
 
@@ -24,13 +25,30 @@ bool upstream_block_ok(std::string_view block, const char* component) {
   return false;
 }
 
-std::string new_proxy_tag(std::string_view avoid) {
-  while (true) {
-    std::uint64_t random = 0;
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(&random), sizeof random) != 1) {
+namespace {
+
+// 64-bit values from OpenSSL's generator, drawn 64 at a time per thread:
+// RAND_bytes makes a getpid system call each time (its fork check), which
+// was one of an IMAP session's calls (bench/syscalls).
+std::uint64_t next_random() {
+  thread_local std::array<std::uint64_t, 64> pool;
+  thread_local std::size_t left = 0;
+  if (left == 0) {
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(pool.data()), sizeof pool) != 1) {
       throw std::runtime_error("OpenSSL's random generator failed");
     }
-    std::string tag = proxy_tag(random);
+    left = pool.size();
+  }
+  const std::uint64_t value = pool[--left];
+  pool[left] = 0;  // used once
+  return value;
+}
+
+}  // namespace
+
+std::string new_proxy_tag(std::string_view avoid) {
+  while (true) {
+    std::string tag = proxy_tag(next_random());
     if (!core::iequals(tag, avoid)) {
       return tag;
     }

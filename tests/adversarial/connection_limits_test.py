@@ -19,6 +19,7 @@ import time
 
 from mail_proxy_test import PASSWORDS, MailProxyBase
 from process import poll_until, read_named_addresses
+from zmproxy_procs import control
 from zmproxy_testing import HomeTestCase, tool
 
 FLOOD = 1500
@@ -268,17 +269,7 @@ class OutOfDescriptorsTest(HomeTestCase):
 def _status(home):
     """STATUS from zmproxyd's control socket, or "" when it does not answer."""
     try:
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(5)
-            s.connect(os.path.join(home, "run", "zmproxyd.sock"))
-            s.sendall(b"STATUS\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            return data.decode(errors="replace").strip()
+        return control(home, "STATUS", timeout=5).strip()
     except OSError:
         return ""
 

@@ -24,7 +24,7 @@ from gss_sasl import GssSaslClient, imap_authenticate, pop3_authenticate  # noqa
 from process import poll_until  # noqa: E402
 from service_user import ensure_service_user  # noqa: E402
 from test_ca import proxy_certificate as make_cert  # noqa: E402
-from zmproxy_procs import Daemon  # noqa: E402
+from zmproxy_procs import Daemon, control  # noqa: E402
 
 SECRET = "gssapi-login-secret"
 ADMIN_PASS = "nginx-admin-pw"
@@ -293,17 +293,7 @@ class GssapiReloadTest(GssapiLoginBase):
     def reload(self):
         """RELOAD on zmproxyd's control socket (conf/zmproxy.conf as written
         here, no confgen): its one-line answer."""
-        with socket.socket(socket.AF_UNIX) as c:
-            c.settimeout(30)
-            c.connect(os.path.join(self.home, "run", "zmproxyd.sock"))
-            c.sendall(b"RELOAD\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        return data.decode()
+        return control(self.home, "RELOAD")
 
     def test_a_reload_keeps_the_keys_and_a_changed_keytab_is_read_again(self):
         r = self.reload()

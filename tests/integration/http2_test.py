@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import ssl
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from web_proxy_test import WebProxyBase
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "support"))
 from h2_client import H2Client, tls_connect  # noqa: E402
+from zmproxy_procs import control  # noqa: E402
 from proc_usage import PeakRss  # noqa: E402
 from web_backend import pattern_bytes  # noqa: E402
 
@@ -249,17 +249,8 @@ class RetiredGenerationTest(Http2Base):
     def reload(self):
         """RELOAD on zmproxyd's control socket (conf/zmproxy.conf as
         written by the fixture, no confgen)."""
-        with socket.socket(socket.AF_UNIX) as c:
-            c.settimeout(30)
-            c.connect(os.path.join(self.home, "run", "zmproxyd.sock"))
-            c.sendall(b"RELOAD\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        self.assertTrue(data.startswith(b"OK"), data)
+        answer = control(self.home, "RELOAD")
+        self.assertTrue(answer.startswith("OK"), answer)
 
     def test_h2_connection_gets_goaway_after_a_reload_and_its_stream_is_answered(self):
         c = self.h2()

@@ -3,11 +3,29 @@ ports, in a test's home; stop them by PID."""
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 
 from process import (poll_until, read_addr_file, read_named_addresses, read_text, stop_process,
                      unverified_tls)
+
+
+def control(home, command, timeout=30.0):
+    """One command (RELOAD, STATUS, ...) on zmproxyd's control socket in
+    `home`: its answer, read until it ends with a newline or the socket
+    closes. OSError when nobody answers."""
+    with socket.socket(socket.AF_UNIX) as c:
+        c.settimeout(timeout)
+        c.connect(os.path.join(home, "run", "zmproxyd.sock"))
+        c.sendall(command.encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return data.decode(errors="replace")
 
 
 class Daemon:

@@ -32,6 +32,9 @@ std::string ProxyServer::Impl::status() {
   f.config_file = file.string();
   f.config_version = shared ? shared->config->version : "";
   f.generation = generation;
+  f.ktls = shared && shared->config->tls.ktls;
+  f.ktls_kernel = kernel_tls.available;
+  f.ktls_why = kernel_tls.why;
   f.reloads = reloads;
   f.last_reload_result = last_reload_result;
   f.last_reload_message = last_reload_message;
@@ -333,6 +336,9 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
     s.last_reload_message = "started: " + *r;
     s.last_reload_at = std::time(nullptr);
   }
+  // Before the drop: as root the probe may load the tls module.
+  s.kernel_tls = tls::probe_kernel_tls(initial->tls.ktls);
+  ZMPROXY_LOG(info, "proxy", "{}", tls::ktls_start_line(initial->tls.ktls, s.kernel_tls));
   if (!drop_root(s)) {
     return 1;
   }

@@ -26,6 +26,7 @@ import tempfile
 import unittest
 
 from zmproxy_testing import BIN_DIR, HomeTestCase
+from process import read_text
 from zmproxy_procs import Daemon, control
 
 USER, PASSWORD = "kt@example.com", "Kt-pw-1"
@@ -104,6 +105,9 @@ ca_file = "{self.ca.path}"
         self.addCleanup(proxy.stop)
         return proxy
 
+    def proxy_log(self):
+        return read_text(os.path.join(self.home, "log", "zmproxyd.log"))
+
     def status(self):
         return json.loads(control(self.home, "STATUS"))
 
@@ -129,7 +133,7 @@ ca_file = "{self.ca.path}"
         s = self.status()
         self.assertTrue(s["ktls"]["enabled"])
         imaps = s["connections"]["imaps"]
-        log = proxy.log()
+        log = self.proxy_log()
         if s["ktls"]["kernel"]:
             self.assertIn("kTLS on:", log)
             self.assertGreaterEqual(imaps["ktls_send"], 1, s)
@@ -150,7 +154,7 @@ ca_file = "{self.ca.path}"
         s = self.status()
         self.assertFalse(s["ktls"]["enabled"])
         self.assertEqual(s["connections"]["imaps"]["ktls_send"], 0)
-        self.assertIn("kTLS off (tls.ktls = false)", proxy.log())
+        self.assertIn("kTLS off (tls.ktls = false)", self.proxy_log())
 
 
 if __name__ == "__main__":

@@ -325,6 +325,11 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
   for (int i = 0; i < initial->server.workers; ++i) {
     s.workers.push_back(std::make_unique<Worker>());
   }
+  // Before the drop (as root the probe may load the tls module) and before
+  // the first contexts are made.
+  s.kernel_tls = tls::probe_kernel_tls(initial->tls.ktls);
+  tls::remember_kernel_tls(s.kernel_tls.available);
+  ZMPROXY_LOG(info, "proxy", "{}", tls::ktls_start_line(initial->tls.ktls, s.kernel_tls));
   {
     std::lock_guard lock(s.reload_mutex);
     auto r = s.apply(initial);
@@ -336,9 +341,6 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
     s.last_reload_message = "started: " + *r;
     s.last_reload_at = std::time(nullptr);
   }
-  // Before the drop: as root the probe may load the tls module.
-  s.kernel_tls = tls::probe_kernel_tls(initial->tls.ktls);
-  ZMPROXY_LOG(info, "proxy", "{}", tls::ktls_start_line(initial->tls.ktls, s.kernel_tls));
   if (!drop_root(s)) {
     return 1;
   }

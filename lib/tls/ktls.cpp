@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -118,8 +119,17 @@ std::string ktls_start_line(bool wanted, const KernelTls& kernel) {
   return "kTLS asked for (tls.ktls = true) but not available, TLS stays in OpenSSL: " + kernel.why;
 }
 
+namespace {
+// 0 unknown, 1 the kernel can, 2 it cannot.
+std::atomic<int> g_kernel{0};
+}  // namespace
+
+void remember_kernel_tls(bool available) {
+  g_kernel.store(available ? 1 : 2, std::memory_order_relaxed);
+}
+
 void set_ktls(SSL_CTX* ctx, bool on) {
-  if (on) {
+  if (on && g_kernel.load(std::memory_order_relaxed) != 2) {
     SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
   } else {
     SSL_CTX_clear_options(ctx, SSL_OP_ENABLE_KTLS);

@@ -28,7 +28,14 @@ KernelTls probe_kernel_tls(bool try_socket);
 // can do it.
 std::string ktls_start_line(bool wanted, const KernelTls& kernel);
 
-// SSL_OP_ENABLE_KTLS on or off on a context (server or mailbox side).
+// SSL_OP_ENABLE_KTLS on or off on a context (server or mailbox side). Left
+// off where the start-up probe (remember_kernel_tls) found the kernel
+// cannot: OpenSSL would otherwise try two setsockopt calls per connection
+// and fail both.
 void set_ktls(SSL_CTX* ctx, bool on);
+
+// The start-up probe's finding, for every context made after it (unknown
+// until then: the setting is taken as it is).
+void remember_kernel_tls(bool available);
 
 }  // namespace zmproxy::tls

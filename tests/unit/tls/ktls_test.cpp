@@ -55,6 +55,22 @@ TEST_CASE("tls.ktls is off by default and reaches server, client-certificate and
   }
 }
 
+TEST_CASE("where the start-up probe found no kTLS, the contexts do not ask for it", "[tls]") {
+  Setup s;
+  s.cfg.tls.ktls = true;
+  tls::remember_kernel_tls(false);
+  auto server = tls::make_server_context(s.cfg);
+  auto upstream = tls::make_upstream_context(s.cfg);
+  tls::remember_kernel_tls(true);
+  auto later = tls::make_server_context(s.cfg);
+  REQUIRE(server);
+  REQUIRE(upstream);
+  REQUIRE(later);
+  CHECK_FALSE(has_ktls(**server));
+  CHECK_FALSE(has_ktls(**upstream));
+  CHECK(has_ktls(**later));
+}
+
 TEST_CASE("the kernel probe says why when kTLS cannot be had", "[tls]") {
   for (const bool try_socket : {false, true}) {
     const tls::KernelTls k = tls::probe_kernel_tls(try_socket);

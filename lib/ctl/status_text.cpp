@@ -76,7 +76,8 @@ std::string ktls_line(std::string_view j, std::size_t conns) {
   std::string out = "  kTLS (kernel send/receive):";
   for (const char* p : {"imap", "imaps", "pop3", "pop3s", "http", "https", "admin", "certauth"}) {
     const auto at = j.find("\"" + std::string(p) + "\":{", conns);
-    out += std::string(" ") + p + " " + json_field(j, "ktls_send", at) + "/" + json_field(j, "ktls_recv", at);
+    out += std::string(" ") + p + " " + json_field(j, "ktls_send", at) + "/" +
+           json_field(j, "ktls_recv", at);
   }
   return out + "\n";
 }

@@ -1,15 +1,15 @@
 #include "lib/tls/ktls.hpp"
 
-#include <linux/tls.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <linux/tls.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 namespace zmproxy::tls {
 
@@ -61,7 +61,8 @@ bool connect_pair(Fds& fds, std::string& why) {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
-  if (::bind(fds.fd[0], reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fds.fd[0], 1) != 0 ||
+  if (::bind(fds.fd[0], reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(fds.fd[0], 1) != 0 ||
       ::getsockname(fds.fd[0], reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
       ::connect(fds.fd[1], reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     why = failure("a loopback connection", errno);
@@ -109,8 +110,9 @@ KernelTls probe_kernel_tls(bool try_socket) {
 
 std::string ktls_start_line(bool wanted, const KernelTls& kernel) {
   if (!wanted) {
-    return kernel.available ? "kTLS off (tls.ktls = false); the kernel could do it"
-                            : "kTLS off (tls.ktls = false); the kernel could not either: " + kernel.why;
+    return kernel.available
+               ? "kTLS off (tls.ktls = false); the kernel could do it"
+               : "kTLS off (tls.ktls = false); the kernel could not either: " + kernel.why;
   }
   if (kernel.available) {
     return "kTLS on: the kernel encrypts TLS 1.2 and 1.3 records once a handshake is done "

@@ -6,9 +6,9 @@
 // sending only; the SSL object stays and every read and write still goes
 // through it. Off by default (tls.ktls, localconfig zmproxy_ktls).
 
-#include <string>
-
 #include <openssl/ssl.h>
+
+#include <string>
 
 namespace zmproxy::tls {
 

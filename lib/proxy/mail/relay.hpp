@@ -56,8 +56,12 @@ inline char* thread_buffer() {
 // bytes (kTLS sending: no ciphertext copy of its own); those bytes must
 // then stay put until the write is finished, so they cannot be in the
 // thread's buffer.
-inline bool writes_in_place(tcp::socket&) { return false; }
-inline bool writes_in_place(const TlsStream& s) { return s.ktls_send(); }
+inline bool writes_in_place(tcp::socket&) {
+  return false;
+}
+inline bool writes_in_place(const TlsStream& s) {
+  return s.ktls_send();
+}
 
 }  // namespace detail
 

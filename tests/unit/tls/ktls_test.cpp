@@ -3,6 +3,7 @@
 // had, and the start-up line says which.
 
 #include "lib/tls/ktls.hpp"
+
 #include "lib/tls/tls_context.hpp"
 #include "lib/tls/upstream_verify.hpp"
 
@@ -18,7 +19,8 @@ using namespace zmproxy;
 namespace {
 
 bool has_ktls(const tls::Context& ctx) {
-  return (SSL_CTX_get_options(const_cast<tls::Context&>(ctx).native_handle()) & SSL_OP_ENABLE_KTLS) != 0;
+  return (SSL_CTX_get_options(const_cast<tls::Context&>(ctx).native_handle()) &
+          SSL_OP_ENABLE_KTLS) != 0;
 }
 
 struct Setup {
@@ -26,7 +28,8 @@ struct Setup {
   config::ProxyConfig cfg = config::default_config();
   Setup() {
     cfg.home = dir.path();
-    test::write_pem(test::make_cert("proxy.example.com"), dir.path() / "main.crt", dir.path() / "main.key");
+    test::write_pem(test::make_cert("proxy.example.com"), dir.path() / "main.crt",
+                    dir.path() / "main.key");
     test::write_pem(test::make_cert("b.example.com"), dir.path() / "b.crt", dir.path() / "b.key");
     cfg.tls.certificate = "main.crt";
     cfg.tls.key = "main.key";
@@ -38,7 +41,8 @@ struct Setup {
 
 }  // namespace
 
-TEST_CASE("tls.ktls is off by default and reaches server, client-certificate and mailbox contexts", "[tls]") {
+TEST_CASE("tls.ktls is off by default and reaches server, client-certificate and mailbox contexts",
+          "[tls]") {
   Setup s;
   CHECK_FALSE(s.cfg.tls.ktls);
   for (const bool on : {false, true}) {
@@ -89,13 +93,16 @@ TEST_CASE("the kernel probe says why when kTLS cannot be had", "[tls]") {
 
 TEST_CASE("the start-up line: kTLS on, off, or asked for and why it cannot be", "[tls]") {
   const tls::KernelTls yes{true, ""};
-  const tls::KernelTls no{false, "the kernel has no TLS ULP (CONFIG_TLS not set, or the tls module not "
-                                 "loaded: modprobe tls)"};
+  const tls::KernelTls no{false,
+                          "the kernel has no TLS ULP (CONFIG_TLS not set, or the tls module not "
+                          "loaded: modprobe tls)"};
   CHECK_THAT(tls::ktls_start_line(true, yes), Catch::StartsWith("kTLS on:"));
   CHECK(tls::ktls_start_line(true, no) ==
-        "kTLS asked for (tls.ktls = true) but not available, TLS stays in OpenSSL: the kernel has no TLS "
+        "kTLS asked for (tls.ktls = true) but not available, TLS stays in OpenSSL: the kernel has "
+        "no TLS "
         "ULP (CONFIG_TLS not set, or the tls module not loaded: modprobe tls)");
   CHECK(tls::ktls_start_line(false, yes) == "kTLS off (tls.ktls = false); the kernel could do it");
-  CHECK_THAT(tls::ktls_start_line(false, no), Catch::StartsWith("kTLS off (tls.ktls = false); the kernel could "
-                                                                "not either: the kernel has no TLS ULP"));
+  CHECK_THAT(tls::ktls_start_line(false, no),
+             Catch::StartsWith("kTLS off (tls.ktls = false); the kernel could "
+                               "not either: the kernel has no TLS ULP"));
 }

@@ -273,6 +273,7 @@ const Key<TlsSection> k_tls_keys[] = {
     {"protocols", field<&TlsSection::protocols>},
     {"ciphers", field<&TlsSection::ciphers>},
     {"domain_certificates", read_domain_certificates},
+    {"ktls", field<&TlsSection::ktls>},
 };
 
 const Key<RouteSection> k_route_keys[] = {

@@ -42,6 +42,8 @@ struct TlsSection {
   std::string ciphers;  // "" = OpenSSL's defaults
   // Per virtual host name (SNI): "hostname certificate key".
   std::vector<std::string> domain_certificates;
+  // kTLS (lib/tls/ktls.hpp) on the client and mailbox sides: localconfig zmproxy_ktls.
+  bool ktls = false;
 };
 
 struct RouteSection {

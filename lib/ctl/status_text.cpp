@@ -60,6 +60,28 @@ std::string web_upstreams_down(std::string_view j) {
          " since start\n";
 }
 
+// Where tls.ktls is on: what the kernel took, "  kTLS (kernel
+// send/receive): imaps 3/0 ...\n", or that it cannot, and why; "" when off.
+std::string ktls_line(std::string_view j, std::size_t conns) {
+  const auto k = j.find("\"ktls\":{");
+  if (k == std::string_view::npos) {
+    return "";
+  }
+  if (json_field(j, "enabled", k) != "true") {
+    return "";
+  }
+  if (json_field(j, "kernel", k) != "true") {
+    return "  kTLS: on, but not available: " + json_field(j, "reason", k) + "\n";
+  }
+  std::string out = "  kTLS (kernel send/receive):";
+  for (const char* p : {"imap", "imaps", "pop3", "pop3s", "http", "https", "admin", "certauth"}) {
+    const auto at = j.find("\"" + std::string(p) + "\":{", conns);
+    out += std::string(" ") + p + " " + json_field(j, "ktls_send", at) + "/" +
+           json_field(j, "ktls_recv", at);
+  }
+  return out + "\n";
+}
+
 }  // namespace
 
 std::string status_text(std::string_view j, std::string_view watcher) {
@@ -102,6 +124,7 @@ std::string status_text(std::string_view j, std::string_view watcher) {
     out += "  refused for their PROXY header:" + refused + "\n";
   }
   out += web_upstreams_down(j);
+  out += ktls_line(j, conns);
   if (const auto g = j.find("\"gssapi\":{"); g != std::string_view::npos && json_field(j, "active", g) == "true") {
     out += "  gssapi: keytab " + json_field(j, "keytab", g) + ", principals";
     const auto list = j.find("\"principals\":[", g);

@@ -108,6 +108,9 @@ constexpr KeyInfo k_keys[] = {
      "Seconds a web request body may take before zmproxy_http_body_min_rate applies"},
     {"zmproxy_http_tunnel_idle_timeout", KeyType::integer, "3600",
      "Seconds a WebSocket tunnel may be idle both ways before the proxy closes it"},
+    {"zmproxy_ktls", KeyType::boolean, "false",
+     "Hand TLS record encryption to the kernel (kTLS) after each handshake where the kernel can "
+     "(the tls module); rendered into tls.ktls"},
     {"zmproxy_login_failure_delay", KeyType::integer, "1000",
      "Milliseconds a (user, client address) pair waits before each login attempt once past "
      "zmproxy_login_failure_free failed logins; doubled per further failure"},

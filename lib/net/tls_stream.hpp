@@ -71,6 +71,12 @@ class TlsStream {
   lowest_layer_type& lowest_layer() { return m_socket.lowest_layer(); }
   SSL* native_handle() { return m_ssl; }
 
+  // Whether the kernel sends / receives this connection's records (kTLS,
+  // lib/tls/ktls.hpp): known once the handshake is done. Reads and writes
+  // still go through the SSL object either way.
+  bool ktls_send() const { return m_ssl != nullptr && BIO_get_ktls_send(SSL_get_wbio(m_ssl)); }
+  bool ktls_recv() const { return m_ssl != nullptr && BIO_get_ktls_recv(SSL_get_rbio(m_ssl)); }
+
   template <class Token>
   auto async_handshake(net::asio::ssl::stream_base::handshake_type type, Token&& token) {
     if (m_ssl != nullptr) {
@@ -129,7 +135,10 @@ class TlsStream {
     return now(ec, [&](std::size_t& n) { return SSL_read_ex(m_ssl, b.data(), b.size(), &n); });
   }
   // Non-blocking: what fits now (would_block or try_again: nothing was
-  // taken; hand the same bytes to async_write_some).
+  // taken; hand the same bytes to async_write_some). With kTLS sending
+  // (ktls_send), OpenSSL keeps pointing at `b` itself until the bytes are
+  // out: on would_block they must stay where they are, unchanged, until
+  // the async_write_some that finishes them completes.
   std::size_t write_some(net::asio::const_buffer b, boost::system::error_code& ec) {
     return now(ec, [&](std::size_t& n) { return SSL_write_ex(m_ssl, b.data(), b.size(), &n); });
   }

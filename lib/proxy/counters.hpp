@@ -27,7 +27,13 @@ const char* protocol_name(Protocol p) noexcept;
   COUNTER(throttled, "connections and logins refused by login throttling")       \
   COUNTER(proxy_refused,                                                         \
           "connections a PROXY protocol listener closed: no header, a bad one, " \
-          "or a peer not in http.trusted_proxies")
+          "or a peer not in http.trusted_proxies")                               \
+  COUNTER(ktls_send,                                                             \
+          "TLS connections, client or mailbox side, whose records the kernel "   \
+          "sends (kTLS, tls.ktls)")                                              \
+  COUNTER(ktls_recv,                                                             \
+          "TLS connections, client or mailbox side, whose records the kernel "   \
+          "receives (kTLS, TLS 1.2 only with OpenSSL 3.0)")
 
 struct ProtocolCounters {
 #define ZMPROXY_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};

@@ -32,6 +32,9 @@ std::string ProxyServer::Impl::status() {
   f.config_file = file.string();
   f.config_version = shared ? shared->config->version : "";
   f.generation = generation;
+  f.ktls = shared && shared->config->tls.ktls;
+  f.ktls_kernel = kernel_tls.available;
+  f.ktls_why = kernel_tls.why;
   f.reloads = reloads;
   f.last_reload_result = last_reload_result;
   f.last_reload_message = last_reload_message;
@@ -322,6 +325,11 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
   for (int i = 0; i < initial->server.workers; ++i) {
     s.workers.push_back(std::make_unique<Worker>());
   }
+  // Before the drop (as root the probe may load the tls module) and before
+  // the first contexts are made.
+  s.kernel_tls = tls::probe_kernel_tls(initial->tls.ktls);
+  tls::remember_kernel_tls(s.kernel_tls.available);
+  ZMPROXY_LOG(info, "proxy", "{}", tls::ktls_start_line(initial->tls.ktls, s.kernel_tls));
   {
     std::lock_guard lock(s.reload_mutex);
     auto r = s.apply(initial);

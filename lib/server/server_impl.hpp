@@ -12,6 +12,7 @@
 #include "lib/proxy/generation.hpp"
 #include "lib/proxy/peer_connections.hpp"
 #include "lib/server/generation.hpp"
+#include "lib/tls/ktls.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -97,6 +98,7 @@ struct ProxyServer::Impl {
   RefusalLog proxy_protocol_refusals;  // PROXY protocol listeners (listeners.cpp)
   bool stopping = false;
   std::chrono::milliseconds grace{0};
+  tls::KernelTls kernel_tls;  // what the kernel can do for tls.ktls, found at start
 
   // The generation sessions start with now; one is published before any
   // listener accepts.

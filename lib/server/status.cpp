@@ -62,6 +62,9 @@ std::string status_json(const StatusFacts& f, const proxy::Counters& counters) {
                        core::json_quote(f.web_down[i].first), f.web_down[i].second);
   }
   out += "]}";
+  out += fmt::format(",\"ktls\":{{\"enabled\":{},\"kernel\":{},\"reason\":{}}}",
+                     f.ktls ? "true" : "false", f.ktls_kernel ? "true" : "false",
+                     core::json_quote(f.ktls_why));
   append_counters(out, counters);
   out += "}";
   return out;

@@ -43,6 +43,11 @@ struct StatusFacts {
   // times one was left out since start (proxy/upstream_health.hpp).
   std::vector<std::pair<std::string, std::int64_t>> web_down;
   std::uint64_t web_marked_down = 0;
+  // kTLS: asked for (tls.ktls), whether the kernel can (found at start) and
+  // if not why; the connections it took are the counters ktls_send/recv.
+  bool ktls = false;
+  bool ktls_kernel = false;
+  std::string ktls_why;
 };
 
 std::string status_json(const StatusFacts& facts, const proxy::Counters& counters);

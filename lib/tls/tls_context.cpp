@@ -2,6 +2,7 @@
 
 #include "lib/tls/alpn.hpp"
 #include "lib/tls/client_cert_mode.hpp"
+#include "lib/tls/ktls.hpp"
 #include "lib/config/domain_client_certs.hpp"
 
 #include <algorithm>
@@ -59,6 +60,7 @@ Result<void> configure(SSL_CTX* native, const config::ProxyConfig& cfg) {
   SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                   SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+  set_ktls(native, cfg.tls.ktls);
   offer_alpn(native);
   if (!cfg.tls.ciphers.empty() && SSL_CTX_set_cipher_list(native, cfg.tls.ciphers.c_str()) != 1) {
     return fail(Errc::invalid_argument, "tls.ciphers: no usable cipher in '" + cfg.tls.ciphers +

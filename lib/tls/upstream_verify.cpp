@@ -1,5 +1,7 @@
 #include "lib/tls/upstream_verify.hpp"
 
+#include "lib/tls/ktls.hpp"
+
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -15,6 +17,7 @@ Result<std::shared_ptr<Context>> make_upstream_context(const config::ProxyConfig
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
   SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+  set_ktls(native, cfg.tls.ktls);
   if (cfg.upstream.allow_untrusted_certs) {
     SSL_CTX_set_verify(native, SSL_VERIFY_NONE, nullptr);
     return ctx;

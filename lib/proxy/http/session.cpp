@@ -21,6 +21,7 @@
 #include "lib/proxy/http/target.hpp"
 #include "lib/proxy/http/upstream_choice.hpp"
 #include "lib/proxy/http/upstream_pool.hpp"
+#include "lib/proxy/ktls_count.hpp"
 #include "lib/proxy/session_info.hpp"
 #include "lib/proxy/throttle_gate.hpp"
 #include "lib/proxy/upstream_health.hpp"
@@ -521,6 +522,7 @@ awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared,
       if (!handshake_ok) {
         c.info.outcome = "tls-failed";
       } else {
+        count_ktls(stream, c.counters);
         if (shared->client_cert_tls && context == shared->client_cert_tls) {
           c.cert = inspect_client_certificate(stream.native_handle());
         }

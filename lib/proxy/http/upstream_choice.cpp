@@ -6,6 +6,7 @@
 #include "lib/net/tls_stream.hpp"
 #include "lib/proxy/generation.hpp"
 #include "lib/proxy/http/client_connection.hpp"
+#include "lib/proxy/ktls_count.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 #include "lib/tls/upstream_verify.hpp"
 
@@ -68,6 +69,7 @@ awaitable<std::unique_ptr<UpstreamConn>> open_upstream(ClientConnection& c, cons
     }
     co_return nullptr;
   }
+  count_ktls(*s, c.counters);
   conn->stream = std::move(s);
   co_return conn;
 }

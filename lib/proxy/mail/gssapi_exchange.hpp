@@ -153,6 +153,7 @@ awaitable<void> kerberos_login(State<P>& s, Stream& client, std::string_view tag
   if (auto* plain = std::get_if<std::unique_ptr<tcp::socket>>(&mailbox.stream)) {
     co_await login_at(s, client, **plain, std::move(upstream_login), std::move(mailbox.route), before);
   } else {
+    count_ktls(*std::get<std::unique_ptr<TlsStream>>(mailbox.stream), s.counters);
     co_await login_at(s, client, *std::get<std::unique_ptr<TlsStream>>(mailbox.stream),
                       std::move(upstream_login), std::move(mailbox.route), before);
   }

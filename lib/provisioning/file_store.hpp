@@ -1,8 +1,11 @@
 #pragma once
 // FileStore: the embedded directory, one LDIF file (data/prov.ldif) holding
 // the same tree an OpenLDAP server would, so `slapadd -l prov.ldif` moves it
-// into a real directory. Reads use an in-memory copy (with a DN index),
-// reloaded when the file changes; every write takes an exclusive lock on
+// into a real directory. Reads use an in-memory copy (read with one read()
+// into a buffer of its size; StoreIndex finds each record from the dn lines
+// alone, and a record is parsed when used), reloaded when the file's inode,
+// size or mtime changes; anything but a regular file is refused (a FIFO
+// would block, a directory read as empty). Every write takes an exclusive lock on
 // data/.prov.ldif.lock, reloads if another process wrote, applies the change
 // and replaces the file atomically, so concurrent processes never lose an
 // update. Not thread-safe: one instance per thread.

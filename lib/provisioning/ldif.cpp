@@ -1,5 +1,7 @@
 #include "lib/provisioning/ldif.hpp"
 
+#include <algorithm>
+
 #include "lib/core/base64.hpp"
 #include "lib/core/strings.hpp"
 
@@ -203,49 +205,116 @@ Result<Entry> parse_ldif_record(std::string_view text, std::string_view source,
   return std::move(entries->front());
 }
 
-Result<std::vector<LdifRecord>> index_ldif(std::string_view text, std::string_view source) {
-  std::vector<LdifRecord> out;
+std::size_t ldif_line_at(std::string_view text, std::size_t offset) {
+  offset = std::min(offset, text.size());
+  return 1 + static_cast<std::size_t>(
+                 std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
+}
+
+namespace {
+
+// The end of the line that starts at `pos`: the offset of its '\n', or the text's end.
+std::size_t line_end(std::string_view text, std::size_t pos) {
+  const std::size_t e = text.find('\n', pos);
+  return e == std::string_view::npos ? text.size() : e;
+}
+
+// The line at [pos, end) without its CR.
+std::string_view line_at(std::string_view text, std::size_t pos, std::size_t end) {
+  std::string_view l = text.substr(pos, end - pos);
+  if (!l.empty() && l.back() == '\r') {
+    l.remove_suffix(1);
+  }
+  return l;
+}
+
+tl::unexpected<Error> index_error(std::string_view text, std::string_view source, std::size_t pos,
+                                  std::string_view what) {
+  return fail(Errc::parse_error, std::string(source) + ":" +
+                                     std::to_string(ldif_line_at(text, pos)) + ": " +
+                                     std::string(what));
+}
+
+// Where the record whose lines after the dn line start at `from` ends: the
+// offset of the blank line after it, or the text's end.
+std::size_t record_end(std::string_view text, std::size_t from, bool has_cr) {
+  if (!has_cr) {
+    // `from` follows the dn line's newline: a blank line is a "\n\n" from there on.
+    if (from == 0 || from > text.size()) {
+      return text.size();
+    }
+    const std::size_t q = text.find("\n\n", from - 1);  // memchr for each '\n': fast
+    return q == std::string_view::npos ? text.size() : q + 1;
+  }
+  for (std::size_t q = from; q < text.size();) {
+    const std::size_t e = line_end(text, q);
+    if (line_at(text, q, e).empty()) {
+      return q;
+    }
+    q = e + 1;
+  }
+  return text.size();
+}
+
+}  // namespace
+
+Result<void> index_ldif(std::string_view text, std::string_view source,
+                        const LdifRecordSink& on_record) {
+  const bool has_cr = text.find('\r') != std::string_view::npos;
+  std::string unfolded;  // a folded dn line, joined
   std::size_t pos = 0;
-  std::size_t line = 0;
-  bool in_record = false;
   while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    const std::size_t next = end == std::string_view::npos ? text.size() : end + 1;
-    std::string_view l = text.substr(pos, (end == std::string_view::npos ? text.size() : end) - pos);
-    if (!l.empty() && l.back() == '\r') {
-      l.remove_suffix(1);
+    const std::size_t end = line_end(text, pos);
+    const std::size_t next = end == text.size() ? end : end + 1;
+    const std::string_view l = line_at(text, pos, end);
+    if (l.empty() || l.front() == '#' || l.front() == ' ' || core::istarts_with(l, "version:")) {
+      pos = next;
+      continue;
     }
-    ++line;
-    if (l.empty()) {
-      if (in_record) {
-        out.back().length = pos - out.back().offset;
-        in_record = false;
-      }
-    } else if (!in_record && l.front() != '#' && l.front() != ' ' &&
-               !core::istarts_with(l, "version:")) {
-      if (!core::istarts_with(l, "dn:")) {
-        return fail(Errc::parse_error,
-                    std::string(source) + ":" + std::to_string(line) + ": a record must start with 'dn:'");
-      }
-      // The dn line, unfolded, parsed by the record parser (handles dn:: base64).
-      std::size_t dn_end = next;
-      while (dn_end < text.size() && text[dn_end] == ' ') {
-        const auto e = text.find('\n', dn_end);
-        dn_end = e == std::string_view::npos ? text.size() : e + 1;
-      }
-      auto head = parse_from(text.substr(pos, dn_end - pos), source, line);
-      if (!head) {
-        return tl::unexpected(head.error());
-      }
-      out.push_back({std::move(head->front().dn), pos, 0, line});
-      in_record = true;
+    if (!core::istarts_with(l, "dn:")) {
+      return index_error(text, source, pos, "a record must start with 'dn:'");
     }
-    pos = next;
+    // The dn line and its continuation lines.
+    std::size_t dn_end = next;
+    while (dn_end < text.size() && text[dn_end] == ' ') {
+      const std::size_t e = line_end(text, dn_end);
+      dn_end = e == text.size() ? e : e + 1;
+    }
+    std::string_view full = l;  // the dn line, unfolded
+    if (dn_end != next) {
+      unfolded.assign(l);
+      for (std::size_t q = next; q < dn_end;) {
+        const std::size_t e = line_end(text, q);
+        unfolded.append(line_at(text, q, e).substr(1));
+        q = e == text.size() ? e : e + 1;
+      }
+      full = unfolded;
+    }
+    std::string_view dn;
+    std::string decoded;  // a base64 dn
+    if (full.size() > 3 && (full[3] == ':' || full[3] == '<')) {
+      const std::string_view head = text.substr(pos, dn_end - pos);
+      auto parsed = parse_from(head, source, 1);
+      if (!parsed) {  // again, for the error's line number
+        auto again = parse_from(head, source, ldif_line_at(text, pos));
+        return tl::unexpected(again ? parsed.error() : again.error());
+      }
+      decoded = std::move(parsed->front().dn);
+      dn = decoded;
+    } else {
+      dn = full.substr(3);
+      while (!dn.empty() && dn.front() == ' ') {
+        dn.remove_prefix(1);
+      }
+      if (dn.empty()) {
+        return index_error(text, source, pos, "empty dn");
+      }
+    }
+    const std::size_t stop = record_end(text, dn_end, has_cr);
+    on_record(dn, pos, stop - pos);
+    pos = stop == text.size() ? stop : line_end(text, stop) + 1;
   }
-  if (in_record) {
-    out.back().length = text.size() - out.back().offset;
-  }
-  return out;
+  return {};
 }
 
 }  // namespace zmproxy::provisioning

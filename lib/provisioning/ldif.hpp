@@ -2,6 +2,7 @@
 // LDIF content records (RFC 2849): the embedded store's file format, and
 // what slapadd reads. Pure.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,14 +19,19 @@ Result<std::vector<Entry>> parse_ldif(std::string_view text, std::string_view so
 
 // Where each record of an LDIF text is, found by reading only the dn lines:
 // the embedded store indexes a large file this way and parses a record only
-// when it is used.
-struct LdifRecord {
-  std::string dn;
-  std::size_t offset;  // of the record's first line
-  std::size_t length;  // up to and including the last line's newline
-  std::size_t line;    // 1-based line number of its first line
-};
-Result<std::vector<LdifRecord>> index_ldif(std::string_view text, std::string_view source);
+// when it is used. `on_record(dn, offset, length)` is called for each record
+// in file order: `offset` is that of its first line, `length` runs up to and
+// including its last line's newline, and `dn` is valid during the call only.
+// A text without CR skips from one record to the next with a search for the
+// blank line; a plain `dn: value` line is read in place, a folded or base64
+// one by the record parser. Errors name `source` and the line.
+using LdifRecordSink =
+    std::function<void(std::string_view dn, std::size_t offset, std::size_t length)>;
+Result<void> index_ldif(std::string_view text, std::string_view source,
+                        const LdifRecordSink& on_record);
+
+// The 1-based number of the line that starts at `offset` of `text`.
+std::size_t ldif_line_at(std::string_view text, std::size_t offset);
 
 // Parse the one record `text` holds; `first_line` numbers its lines in errors.
 Result<Entry> parse_ldif_record(std::string_view text, std::string_view source,

@@ -7,6 +7,8 @@
 #include "lib/server/proxy_server.hpp"
 
 #include "lib/net/asio.hpp"
+#include "lib/net/sockmap_relay.hpp"
+#include "lib/net/sockmap_support.hpp"
 #include "lib/proxy/connection_slot.hpp"
 #include "lib/proxy/counters.hpp"
 #include "lib/proxy/generation.hpp"
@@ -97,6 +99,12 @@ struct ProxyServer::Impl {
   RefusalLog proxy_protocol_refusals;  // PROXY protocol listeners (listeners.cpp)
   bool stopping = false;
   std::chrono::milliseconds grace{0};
+  // The kernel relay (issue 18): loaded at start, while root, when
+  // server.kernel_relay is on; generations point at it while it stays on.
+  // Sessions using it live in the workers, cleared before this goes.
+  std::unique_ptr<net::SockmapRelay> kernel_relay;
+  net::KernelRelayState kernel_relay_state = net::KernelRelayState::off;
+  std::string kernel_relay_why;  // why not ready, one line
 
   // The generation sessions start with now; one is published before any
   // listener accepts.

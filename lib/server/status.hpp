@@ -43,6 +43,12 @@ struct StatusFacts {
   // times one was left out since start (proxy/upstream_health.hpp).
   std::vector<std::pair<std::string, std::int64_t>> web_down;
   std::uint64_t web_marked_down = 0;
+  // The kernel relay (issue 18): ready, off, unavailable or "not built";
+  // why it is not ready; the sessions it relays now, and since start.
+  std::string kernel_relay = "off";
+  std::string kernel_relay_why;
+  std::uint64_t kernel_relay_sessions = 0;
+  std::uint64_t kernel_relay_relayed = 0;
 };
 
 std::string status_json(const StatusFacts& facts, const proxy::Counters& counters);

@@ -49,6 +49,7 @@ TEST_CASE("STATUS: the facts and every declared counter of every protocol", "[se
         "\"https\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
         "\"admin\":{\"accepted\":7,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0},"
         "\"certauth\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,\"proxy_refused\":0}}"
+        ",\"kernel_relay\":{\"state\":\"off\",\"reason\":\"\",\"sessions\":0,\"relayed\":0}"
         "}");
 }
 

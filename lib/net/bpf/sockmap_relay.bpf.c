@@ -1,0 +1,62 @@
+// The kernel relay's program (issue 18): an sk_skb stream verdict that sends
+// every byte a relayed socket receives straight to its peer's transmit queue.
+// Built with clang --target=bpf and embedded by `bpftool gen skeleton`
+// (lib/CMakeLists.txt); loaded by lib/net/sockmap_relay.cpp while zmproxyd
+// is still root. No stream parser: the verdict sees the bytes as they come.
+//
+// socks:  the relayed sockets, keyed by socket cookie.
+// peers:  per socket cookie, its peer's cookie and its slot in counts.
+// counts: per slot, the bytes redirected from that socket to its peer
+//         (mmapped by the proxy: its EOF wait and the access log read them
+//         without a system call).
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#define RELAY_SOCKETS 65536
+
+struct peer {
+  __u64 cookie;  // the peer's key in socks
+  __u32 slot;    // this socket's counter in counts
+  __u32 pad;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_SOCKHASH);
+  __uint(max_entries, RELAY_SOCKETS);
+  __type(key, __u64);
+  __type(value, __u32);
+} socks SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, RELAY_SOCKETS);
+  __type(key, __u64);
+  __type(value, struct peer);
+} peers SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, RELAY_SOCKETS);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
+  __type(value, __u64);
+} counts SEC(".maps");
+
+SEC("sk_skb/stream_verdict")
+int relay_verdict(struct __sk_buff* skb) {
+  __u64 cookie = bpf_get_socket_cookie(skb);
+  struct peer* p = bpf_map_lookup_elem(&peers, &cookie);
+  if (!p) {
+    return SK_DROP;  // being taken apart: the proxy closes both sockets
+  }
+  __u32 slot = p->slot;
+  __u64* n = bpf_map_lookup_elem(&counts, &slot);
+  if (n) {
+    __sync_fetch_and_add(n, skb->len);
+  }
+  // flags 0: to the peer's egress (its transmit queue), not its receive queue.
+  return bpf_sk_redirect_hash(skb, &socks, &p->cookie, 0);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -61,6 +61,15 @@ Result<SocketProgress> SockmapRelay::progress(int fd) {
   return p;
 }
 
+int SockmapRelay::socket_error(int fd) noexcept {
+  int error = 0;
+  socklen_t len = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) {
+    return errno;
+  }
+  return error;
+}
+
 #if ZMPROXY_HAVE_SOCKMAP
 
 namespace {
@@ -241,6 +250,12 @@ Result<void> self_test(SockmapRelay& relay) {
   pollfd fin{t.middles[0], POLLIN | POLLRDHUP, 0};
   if (::poll(&fin, 1, 1000) != 1 || (fin.revents & POLLRDHUP) == 0) {
     return undo("a FIN did not make the socket readable");
+  }
+  // The bare FIN must not reach the peer's transmit path (a send of zero
+  // bytes fails there and stops it for good: POLLERR, EPIPE).
+  pollfd broken{t.middles[1], POLLERR, 0};
+  if (::poll(&broken, 1, 100) != 0) {
+    return undo("the peer of a half-closed socket stopped sending (a relayed FIN)");
   }
   auto from = SockmapRelay::progress(t.middles[0]);
   auto to = SockmapRelay::progress(t.middles[1]);

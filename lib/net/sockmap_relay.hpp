@@ -34,7 +34,7 @@ struct SockmapPair {
 struct SocketProgress {
   bool eof = false;             // no longer established: FIN received, reset or closed
   std::uint64_t written = 0;    // bytes written into it so far (sent once + not sent yet)
-  bool all_acked = false;       // nothing unsent, nothing unacknowledged
+  bool all_acked = false;       // nothing unsent, nothing unacknowledged (tcpi_unacked, notsent)
   std::uint32_t idle_ms = 0;    // since data last arrived on it (tcpi_last_data_recv)
 };
 
@@ -62,6 +62,8 @@ class SockmapRelay {
   std::uint64_t relayed() const noexcept;
 
   static Result<SocketProgress> progress(int fd);
+  // The socket's pending error (SO_ERROR, which clears it); 0: none.
+  static int socket_error(int fd) noexcept;
 
   struct Impl;
 

@@ -142,6 +142,28 @@ class KernelRelayTest(KernelRelayBase):
         self.assertIn(b"d OK", rest)
         s.close()
 
+    def test_sessions_the_mailbox_ends_right_after_login_all_end(self):
+        # LOGOUT at once, as a benchmark client does: the mailbox's BYE and
+        # its FIN follow the insertion closely. A bare FIN redirected to the
+        # client's socket stopped its transmit for good (EPIPE): the BYE
+        # never came and the proxy spun on the error.
+        self.require_ready()
+        before = self.relay_status()["relayed"]
+        for _ in range(30):
+            s = socket.create_connection(("127.0.0.1", self.ports["imap"]), timeout=10)
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(f'a LOGIN "{USER}" "{PASSWORDS[USER]}"\r\n'.encode())
+            self.assertTrue(f.readline().startswith(b"a OK"))
+            s.sendall(b"b LOGOUT\r\n")
+            rest = f.read()  # to EOF
+            self.assertIn(b"* BYE", rest)
+            self.assertIn(b"b OK", rest)
+            f.close()
+            s.close()
+        self.assertEqual(self.relay_status()["relayed"], before + 30)
+        self.wait_for(lambda: self.relay_status()["sessions"] == 0, "every pair left the kernel relay")
+
     def test_client_closing_mid_transfer_closes_the_mailbox_side(self):
         # The client goes away while the kernel is pushing a large FETCH at
         # it: the proxy must notice (the FIN is not forwarded), close the

@@ -45,6 +45,12 @@ struct {
 
 SEC("sk_skb/stream_verdict")
 int relay_verdict(struct __sk_buff* skb) {
+  if (skb->len == 0) {
+    // A bare FIN. TCP has taken it already (the socket is half closed,
+    // which wakes the proxy); redirected, the peer's send of zero bytes
+    // would fail and stop its transmit for good (EPIPE).
+    return SK_DROP;
+  }
   __u64 cookie = bpf_get_socket_cookie(skb);
   struct peer* p = bpf_map_lookup_elem(&peers, &cookie);
   if (!p) {

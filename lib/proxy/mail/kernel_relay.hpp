@@ -6,10 +6,16 @@
 // - EOF: the kernel does not forward FIN. A socket turns readable when its
 //   peer closes (RCV_SHUTDOWN; data never wakes it, the verdict takes the
 //   bytes first); TCP_INFO confirms it is no longer established. Then the
-//   other socket must have taken every byte redirected to it (written since
-//   insertion >= the program's count) and its peer acknowledged them all,
-//   checked at growing intervals for at most k_kernel_drain; then both are
-//   closed, as the user-space relay closes both on either side's EOF.
+//   other socket must have taken every byte redirected to it (written into
+//   it since insertion, TCP_INFO's bytes sent + not yet sent, >= the
+//   program's count), checked at once and then at growing intervals for at
+//   most k_kernel_drain; then both are closed, as the user-space relay
+//   closes both on either side's EOF, and the kernel sends what the sockets
+//   hold before their FIN. Waiting for the peer's acknowledgement as well
+//   (tcpi_unacked == 0) cost a delayed ACK, 40-60 ms and eight timer
+//   wake-ups per session, and protects nothing close() does not.
+// - errors: the kernel stops sending to a socket for good after a failed
+//   send (EPIPE, SO_ERROR); the pair is then ended.
 // - idle: one timer a session; when it fires, TCP_INFO's
 //   tcpi_last_data_recv of both sockets says how long ago data last came,
 //   and it closes the session or waits out the rest.
@@ -70,13 +76,20 @@ class KernelRelay : public std::enable_shared_from_this<KernelRelay<End>> {
   }
 
   void readable(int side) {
-    auto now = net::SockmapRelay::progress(m_sockets[side].native_handle());
-    if (now && !now->eof) {
-      wait(side);  // woken without a FIN: wait again
-      return;
-    }
     if (m_eof_side >= 0) {
-      return;  // draining already
+      return;  // draining already: the drain's checks end it
+    }
+    const int fd = m_sockets[side].native_handle();
+    auto now = net::SockmapRelay::progress(fd);
+    if (now && !now->eof) {
+      // Still established: woken by an error (the kernel stopped sending
+      // to it, EPIPE) — the pair is broken, end it — or by nothing.
+      if (net::SockmapRelay::socket_error(fd) != 0) {
+        finish(nullptr);
+      } else {
+        wait(side);
+      }
+      return;
     }
     m_eof_side = side;
     m_drain_until = Clock::now() + k_kernel_drain;
@@ -84,15 +97,22 @@ class KernelRelay : public std::enable_shared_from_this<KernelRelay<End>> {
     check_drained(std::chrono::milliseconds(1));
   }
 
-  // Everything redirected from the side that ended has reached the other
-  // socket and been acknowledged there: close both. Else look again later.
+  // Everything redirected from the side that ended has been written into
+  // the other socket: close both (close() still sends what a socket holds,
+  // then its FIN, as after the user-space relay's last write; only bytes
+  // still queued in the kernel relay would be lost). Else look again later.
   void check_drained(std::chrono::milliseconds next) {
     const int other = 1 - m_eof_side;
     auto now = net::SockmapRelay::progress(m_sockets[other].native_handle());
     const bool taken =
         now && now->written - m_pair.written_before[other] >= m_maps.redirected(m_pair, m_eof_side);
-    if (!now || now->eof || (taken && now->all_acked) || Clock::now() >= m_drain_until) {
+    if (!now || now->eof || taken || Clock::now() >= m_drain_until) {
       finish(nullptr);
+      return;
+    }
+    if (next > std::chrono::milliseconds(1) &&
+        net::SockmapRelay::socket_error(m_sockets[other].native_handle()) != 0) {
+      finish(nullptr);  // the kernel stopped sending to it: nothing more will arrive
       return;
     }
     m_timer.expires_after(next);

@@ -100,6 +100,7 @@ int no_print(enum libbpf_print_level, const char*, va_list) {
 struct SockmapRelay::Impl {
   sockmap_relay* skel = nullptr;
   int socks = -1;
+  int targets = -1;
   int peers = -1;
   std::uint64_t* counts = nullptr;  // the counts map, mmapped
   std::size_t counts_bytes = 0;
@@ -284,6 +285,7 @@ Result<std::unique_ptr<SockmapRelay>> SockmapRelay::load() {
                             e == EPERM ? " (loading needs root: CAP_BPF and CAP_NET_ADMIN)" : ""));
   }
   impl->socks = bpf_map__fd(impl->skel->maps.socks);
+  impl->targets = bpf_map__fd(impl->skel->maps.targets);
   impl->peers = bpf_map__fd(impl->skel->maps.peers);
   if (bpf_prog_attach(bpf_program__fd(impl->skel->progs.relay_verdict), impl->socks,
                       BPF_SK_SKB_STREAM_VERDICT, 0) != 0) {
@@ -331,17 +333,24 @@ Result<SockmapPair> SockmapRelay::insert(int a, int b) {
     m.give_slots(p.slot);
     return fail(Errc::unavailable, why);
   }
-  for (int i = 0; i < 2; ++i) {
-    const std::uint32_t fd = static_cast<std::uint32_t>(fds[i]);
-    if (bpf_map_update_elem(m.socks, &p.cookie[i], &fd, BPF_NOEXIST) != 0) {
-      const std::string why = "the kernel relay's socket map: " + errno_text(errno);
-      if (i == 1) {
-        bpf_map_delete_elem(m.socks, &p.cookie[0]);
+  // Both become redirect targets first, then both get the verdict: a byte
+  // arriving on the first never finds its peer missing (dropped).
+  int done = 0;  // updates made, targets then socks
+  for (const int map : {m.targets, m.socks}) {
+    for (int i = 0; i < 2; ++i) {
+      const std::uint32_t fd = static_cast<std::uint32_t>(fds[i]);
+      if (bpf_map_update_elem(map, &p.cookie[i], &fd, BPF_NOEXIST) != 0) {
+        const std::string why = "the kernel relay's socket maps: " + errno_text(errno);
+        for (const int undo : {m.socks, m.targets}) {
+          bpf_map_delete_elem(undo, &p.cookie[0]);
+          bpf_map_delete_elem(undo, &p.cookie[1]);
+        }
+        m.forget_peers(p.cookie);
+        m.give_slots(p.slot);
+        // Once the first has the verdict its bytes went to the other: not undone.
+        return fail(done < 3 ? Errc::unavailable : Errc::io_error, why);
       }
-      m.forget_peers(p.cookie);
-      m.give_slots(p.slot);
-      // Once the first is in, its bytes may have gone to a peer not there.
-      return fail(i == 0 ? Errc::unavailable : Errc::io_error, why);
+      ++done;
     }
   }
   // Bytes that came before insertion wait in the receive queue for the
@@ -366,7 +375,7 @@ void SockmapRelay::remove(const SockmapPair& p) noexcept {
   if (bpf_map_delete_batch(m.peers, keys, &count, nullptr) != 0) {
     m.forget_peers(p.cookie);
   }
-  // The sockets leave the socket map when they are closed (sock_map_close).
+  // The sockets leave both socket maps when they are closed (sock_map_close).
   m.give_slots(p.slot);
   m.pairs.fetch_sub(1, std::memory_order_relaxed);
 }

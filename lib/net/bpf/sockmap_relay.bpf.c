@@ -4,7 +4,7 @@
 // (lib/CMakeLists.txt); loaded by lib/net/sockmap_relay.cpp while zmproxyd
 // is still root. No stream parser: the verdict sees the bytes as they come.
 //
-// socks:  the relayed sockets, keyed by socket cookie.
+// socks:  the relayed sockets, keyed by socket cookie (the verdict runs on them).
 // peers:  per socket cookie, its peer's cookie and its slot in counts.
 // counts: per slot, the bytes redirected from that socket to its peer
 //         (mmapped by the proxy: its EOF wait and the access log read them
@@ -27,6 +27,17 @@ struct {
   __type(key, __u64);
   __type(value, __u32);
 } socks SEC(".maps");
+
+// The redirect targets, keyed by socket cookie, with no program: both
+// sockets of a pair are put here before either is put in socks (where the
+// verdict runs), so a byte never finds its peer missing (a redirect to a
+// missing key drops it).
+struct {
+  __uint(type, BPF_MAP_TYPE_SOCKHASH);
+  __uint(max_entries, RELAY_SOCKETS);
+  __type(key, __u64);
+  __type(value, __u32);
+} targets SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -62,7 +73,7 @@ int relay_verdict(struct __sk_buff* skb) {
     __sync_fetch_and_add(n, skb->len);
   }
   // flags 0: to the peer's egress (its transmit queue), not its receive queue.
-  return bpf_sk_redirect_hash(skb, &socks, &p->cookie, 0);
+  return bpf_sk_redirect_hash(skb, &targets, &p->cookie, 0);
 }
 
 char LICENSE[] SEC("license") = "GPL";

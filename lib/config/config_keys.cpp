@@ -265,6 +265,7 @@ const Key<ServerSection> k_server_keys[] = {
     {"user", field<&ServerSection::user>},
     {"max_connections_per_ip", field<&ServerSection::max_connections_per_ip>},
     {"proxy_protocol", read_proxy_protocol},
+    {"kernel_relay", field<&ServerSection::kernel_relay>},
 };
 
 const Key<TlsSection> k_tls_keys[] = {

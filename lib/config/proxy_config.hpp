@@ -33,6 +33,10 @@ struct ServerSection {
   // start with a PROXY protocol header from a balancer in
   // http.trusted_proxies (localconfig zmproxy_proxy_protocol_listeners).
   std::vector<std::string> proxy_protocol;
+  // Plaintext mail sessions relayed in the kernel after login (issue 18;
+  // localconfig zmproxy_kernel_relay): loaded at start, a reload cannot
+  // turn it on (lib/net/sockmap_relay.hpp).
+  bool kernel_relay = false;
 };
 
 struct TlsSection {

@@ -108,6 +108,9 @@ constexpr KeyInfo k_keys[] = {
      "Seconds a web request body may take before zmproxy_http_body_min_rate applies"},
     {"zmproxy_http_tunnel_idle_timeout", KeyType::integer, "3600",
      "Seconds a WebSocket tunnel may be idle both ways before the proxy closes it"},
+    {"zmproxy_kernel_relay", KeyType::boolean, "false",
+     "true: plaintext IMAP and POP3 sessions are relayed in the kernel after login (BPF sockhash; "
+     "loaded at start, needs Linux 6.1.142 or later; a restart applies it)"},
     {"zmproxy_ktls", KeyType::boolean, "false",
      "Hand TLS record encryption to the kernel (kTLS) after each handshake where the kernel can "
      "(the tls module); rendered into tls.ktls"},

@@ -16,6 +16,10 @@
 #include <atomic>
 #include <memory>
 
+namespace zmproxy::net {
+class SockmapRelay;
+}  // namespace zmproxy::net
+
 namespace zmproxy::proxy {
 
 // Everything sessions of one configuration generation share. Immutable.
@@ -41,6 +45,10 @@ struct Generation {
   // one (HTTP/1.1 answers with Connection: close, HTTP/2 sends GOAWAY and
   // finishes its open streams). Mail sessions are not affected.
   mutable std::atomic<bool> retired{false};
+  // The kernel relay (issue 18): the process's sockhash when
+  // server.kernel_relay is on and it loaded and passed its self-test at
+  // start; null: every session relays in user space. Owned by the server.
+  net::SockmapRelay* kernel_relay = nullptr;
 };
 
 }  // namespace zmproxy::proxy

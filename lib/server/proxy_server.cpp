@@ -64,6 +64,13 @@ std::string ProxyServer::Impl::status() {
     }
     f.web_marked_down = shared->web_health->marked_down();
   }
+  f.kernel_relay = net::state_name(kernel_relay_state);
+  if (kernel_relay_state == net::KernelRelayState::ready && !(shared && shared->kernel_relay)) {
+    f.kernel_relay = "off";  // a reload turned it off
+  }
+  f.kernel_relay_why = kernel_relay_why;
+  f.kernel_relay_sessions = kernel_relay ? kernel_relay->pairs() : 0;
+  f.kernel_relay_relayed = kernel_relay ? kernel_relay->relayed() : 0;
   return status_json(f, *counters);
 }
 
@@ -165,6 +172,39 @@ std::string ProxyServer::Impl::command(std::string_view line) {
 }
 
 namespace {
+
+// The kernel relay is loaded now, while the process is root (the program
+// and the maps need CAP_BPF and CAP_NET_ADMIN; inserting sockets later
+// needs only the map's descriptor, which it keeps).
+void load_kernel_relay(ProxyServer::Impl& s, const ProxyConfig& c) {
+  if (!net::sockmap_built()) {
+    s.kernel_relay_state = net::KernelRelayState::not_built;
+    s.kernel_relay_why = "not built (clang, bpftool or libbpf-dev missing when it was configured)";
+    if (c.server.kernel_relay) {
+      ZMPROXY_LOG(warn, "proxy",
+                  "server.kernel_relay is on but this build has no kernel relay ({}); "
+                  "relaying in user space",
+                  s.kernel_relay_why);
+    }
+    return;
+  }
+  if (!c.server.kernel_relay) {
+    s.kernel_relay_state = net::KernelRelayState::off;
+    return;
+  }
+  auto loaded = net::SockmapRelay::load();
+  if (!loaded) {
+    s.kernel_relay_state = net::KernelRelayState::unavailable;
+    s.kernel_relay_why = loaded.error().message;
+    ZMPROXY_LOG(warn, "proxy", "kernel relay unavailable: {}; relaying in user space",
+                s.kernel_relay_why);
+    return;
+  }
+  s.kernel_relay = std::move(*loaded);
+  s.kernel_relay_state = net::KernelRelayState::ready;
+  ZMPROXY_LOG(info, "proxy",
+              "kernel relay ready: plaintext mail sessions are relayed in the kernel after login");
+}
 
 // Bound and keys read: root is no longer needed. CAP_NET_BIND_SERVICE
 // stays with this (control) thread, where reloads bind new ports, and only
@@ -330,6 +370,7 @@ int ProxyServer::run(std::shared_ptr<const ProxyConfig> initial) {
   s.kernel_tls = tls::probe_kernel_tls(initial->tls.ktls);
   tls::remember_kernel_tls(s.kernel_tls.available);
   ZMPROXY_LOG(info, "proxy", "{}", tls::ktls_start_line(initial->tls.ktls, s.kernel_tls));
+  load_kernel_relay(s, *initial);
   {
     std::lock_guard lock(s.reload_mutex);
     auto r = s.apply(initial);

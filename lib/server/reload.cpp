@@ -31,6 +31,13 @@ Result<std::string> ProxyServer::Impl::apply(std::shared_ptr<const ProxyConfig> 
     return tl::unexpected(built.error());
   }
   (*built)->counters = counters;
+  (*built)->kernel_relay = config->server.kernel_relay ? kernel_relay.get() : nullptr;
+  if (previous && config->server.kernel_relay && !previous->config->server.kernel_relay &&
+      kernel_relay == nullptr) {
+    ZMPROXY_LOG(warn, "proxy",
+                "server.kernel_relay turned on: takes effect at the next restart ({})",
+                kernel_relay_why.empty() ? "it is loaded at start" : kernel_relay_why);
+  }
   std::shared_ptr<Generation> next = std::move(*built);
   // Keep the listeners that did not change; bind the new ones first.
   std::vector<bool> kept;

@@ -4,14 +4,15 @@
 // thread: run, control socket, signals, drain (proxy_server.cpp). Private to
 // lib/server; brings Asio.
 
-#include "lib/server/proxy_server.hpp"
-
 #include "lib/net/asio.hpp"
+#include "lib/net/sockmap_relay.hpp"
+#include "lib/net/sockmap_support.hpp"
 #include "lib/proxy/connection_slot.hpp"
 #include "lib/proxy/counters.hpp"
 #include "lib/proxy/generation.hpp"
 #include "lib/proxy/peer_connections.hpp"
 #include "lib/server/generation.hpp"
+#include "lib/server/proxy_server.hpp"
 #include "lib/tls/ktls.hpp"
 
 #include <atomic>
@@ -99,6 +100,12 @@ struct ProxyServer::Impl {
   bool stopping = false;
   std::chrono::milliseconds grace{0};
   tls::KernelTls kernel_tls;  // what the kernel can do for tls.ktls, found at start
+  // The kernel relay (issue 18): loaded at start, while root, when
+  // server.kernel_relay is on; generations point at it while it stays on.
+  // Sessions using it live in the workers, cleared before this goes.
+  std::unique_ptr<net::SockmapRelay> kernel_relay;
+  net::KernelRelayState kernel_relay_state = net::KernelRelayState::off;
+  std::string kernel_relay_why;  // why not ready, one line
 
   // The generation sessions start with now; one is published before any
   // listener accepts.

@@ -66,6 +66,10 @@ std::string status_json(const StatusFacts& f, const proxy::Counters& counters) {
                      f.ktls ? "true" : "false", f.ktls_kernel ? "true" : "false",
                      core::json_quote(f.ktls_why));
   append_counters(out, counters);
+  out +=
+      fmt::format(",\"kernel_relay\":{{\"state\":{},\"reason\":{},\"sessions\":{},\"relayed\":{}}}",
+                  core::json_quote(f.kernel_relay), core::json_quote(f.kernel_relay_why),
+                  f.kernel_relay_sessions, f.kernel_relay_relayed);
   out += "}";
   return out;
 }

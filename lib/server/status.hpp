@@ -48,6 +48,12 @@ struct StatusFacts {
   bool ktls = false;
   bool ktls_kernel = false;
   std::string ktls_why;
+  // The kernel relay (issue 18): ready, off, unavailable or "not built";
+  // why it is not ready; the sessions it relays now, and since start.
+  std::string kernel_relay = "off";
+  std::string kernel_relay_why;
+  std::uint64_t kernel_relay_sessions = 0;
+  std::uint64_t kernel_relay_relayed = 0;
 };
 
 std::string status_json(const StatusFacts& facts, const proxy::Counters& counters);

@@ -17,6 +17,7 @@
 // Included only by the session translation units (Asio heavy).
 
 #include "lib/proxy/connection_slot.hpp"
+#include "lib/proxy/mail/kernel_relay.hpp"
 #include "lib/proxy/mail/session.hpp"
 
 #include <chrono>
@@ -284,6 +285,12 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
 // coroutines may end right after.
 template <class A, class B>
 void hand_off(A&& client, B&& upstream, SessionEnd end, std::chrono::milliseconds idle) {
+  if constexpr (std::is_same_v<std::decay_t<A>, tcp::socket> &&
+                std::is_same_v<std::decay_t<B>, tcp::socket>) {
+    if (kernel_hand_off(client, upstream, end, idle)) {
+      return;  // the kernel relays it (kernel_relay.hpp)
+    }
+  }
   using RelayType = Relay<std::decay_t<A>, std::decay_t<B>>;
   auto relay =
       std::make_shared<RelayType>(std::move(client), std::move(upstream), std::move(end), idle);

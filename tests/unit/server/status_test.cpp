@@ -58,6 +58,7 @@ TEST_CASE("STATUS: the facts and every declared counter of every protocol", "[se
         "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
         "\"certauth\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":"
         "0,\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0}}"
+        ",\"kernel_relay\":{\"state\":\"off\",\"reason\":\"\",\"sessions\":0,\"relayed\":0}"
         "}");
 }
 

@@ -16,6 +16,8 @@
 //
 // Included only by the session translation units (Asio heavy).
 
+#include "lib/net/edge_wait.hpp"
+#include "lib/net/socket_adopt.hpp"
 #include "lib/proxy/connection_slot.hpp"
 #include "lib/proxy/mail/session.hpp"
 
@@ -67,9 +69,12 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
   ~Relay() { m_end.finish(); }
 
   void start() {
+    // read_some/write_some must not block: the sockets are non-blocking
+    // already (accept4, socket with SOCK_NONBLOCK); Asio is told so without
+    // the ioctl its non_blocking(true) makes (lib/net/socket_adopt.hpp).
     boost::system::error_code ignored;
-    lowest(m_client).non_blocking(true, ignored);
-    lowest(m_upstream).non_blocking(true, ignored);
+    net::set_user_non_blocking(lowest(m_client), ignored);
+    net::set_user_non_blocking(lowest(m_upstream), ignored);
     m_last = Clock::now();
     wait(0);
     wait(1);
@@ -87,7 +92,12 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
     }
   }
 
-  void wait(int d) {
+  // `drained`: the source was just read dry (would_block, or a plain read
+  // shorter than the buffer): the wait need not re-arm the descriptor
+  // (net::async_wait_readable: no system call). Otherwise, and at the start,
+  // Asio's wait, which re-arms it (EPOLL_CTL_MOD) and so reports bytes
+  // already there.
+  void wait(int d, bool drained = false) {
     if (m_stopped) {
       return;
     }
@@ -98,14 +108,18 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
         asio::post(lowest(from).get_executor(), [self = this->shared_from_this(), d] { self->readable(d); });
         return;
       }
-      lowest(from).async_wait(tcp::socket::wait_read,
-                              [self = this->shared_from_this(), d](boost::system::error_code ec) {
-                                if (ec) {
-                                  self->stop();
-                                } else {
-                                  self->readable(d);
-                                }
-                              });
+      auto then = [self = this->shared_from_this(), d](boost::system::error_code ec) {
+        if (ec) {
+          self->stop();
+        } else {
+          self->readable(d);
+        }
+      };
+      if (drained) {
+        net::async_wait_readable(lowest(from), std::move(then));
+      } else {
+        lowest(from).async_wait(tcp::socket::wait_read, std::move(then));
+      }
     });
   }
 
@@ -120,12 +134,14 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
   void move_now(int d, From& from, To& to, std::uint64_t& counter) {
     constexpr bool plain_source = std::is_same_v<From, tcp::socket>;
     char* buf = detail::thread_buffer();
+    bool drained = false;
     // At most 16 reads (1 MiB in plain) before waiting again, so one busy
     // session does not starve the others on this worker.
     for (int round = 0; round < 16; ++round) {
       boost::system::error_code ec;
       const std::size_t n = from.read_some(asio::buffer(buf, detail::k_relay_chunk), ec);
       if (ec == asio::error::would_block) {
+        drained = true;
         break;
       }
       if (ec == asio::error::try_again) {
@@ -164,11 +180,12 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
         return;
       }
       if (plain_source && n < detail::k_relay_chunk) {
-        break;  // most likely drained: wait for readiness again (a TLS read
-                // returns one record, so TLS reads on until would_block)
+        drained = true;
+        break;  // drained: wait for readiness again (a TLS read returns one
+                // record, so TLS reads on until would_block)
       }
     }
-    wait(d);
+    wait(d, drained);
   }
 
   template <class From, class To>

@@ -35,6 +35,7 @@
 #include <boost/asio/ssl/stream_base.hpp>
 
 #include "lib/net/asio.hpp"
+#include "lib/net/socket_adopt.hpp"
 
 namespace zmproxy::net {
 
@@ -47,7 +48,7 @@ class TlsStream {
   TlsStream(net::tcp::socket socket, net::asio::ssl::context& ctx)
       : m_socket(std::move(socket)), m_ssl(SSL_new(ctx.native_handle())) {
     boost::system::error_code ignored;
-    m_socket.non_blocking(true, ignored);
+    set_user_non_blocking(m_socket, ignored);  // no ioctl when non-blocking already
     if (m_ssl != nullptr) {
       SSL_set_fd(m_ssl, static_cast<int>(m_socket.native_handle()));
       SSL_set_mode(m_ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);

@@ -18,7 +18,8 @@ void SessionInfo::log_to(log::AccessLog& log) const {
 }
 
 SessionInfo describe_peer(const net::tcp::socket& socket, std::string protocol,
-                          const std::optional<net::tcp::endpoint>& client) {
+                          const std::optional<net::tcp::endpoint>& client,
+                          const std::optional<net::tcp::endpoint>& local) {
   SessionInfo info;
   info.protocol = std::move(protocol);
   boost::system::error_code ec;
@@ -27,10 +28,11 @@ SessionInfo describe_peer(const net::tcp::socket& socket, std::string protocol,
     info.client_ip = net::unmapped(remote.address()).to_string();
     info.client_port = remote.port();
   }
-  const auto local = socket.local_endpoint(ec);
+  ec = {};
+  const auto here = local ? *local : socket.local_endpoint(ec);
   if (!ec) {
-    info.local_ip = net::unmapped(local.address()).to_string();
-    info.local_port = local.port();
+    info.local_ip = net::unmapped(here.address()).to_string();
+    info.local_port = here.port();
   }
   return info;
 }

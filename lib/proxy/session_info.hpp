@@ -29,11 +29,13 @@ struct SessionInfo {
   void log_to(log::AccessLog& log) const;
 };
 
-// The socket's ends, or for the client `client` when given: the address a
-// PROXY protocol header carried (lib/server/listeners.cpp), which then is
-// the client's everywhere (routing, throttling, ID/XOIP, X-Forwarded-For,
-// this log).
+// The socket's ends, or for the client `client` when given: the address
+// accept4 returned or a PROXY protocol header carried
+// (lib/server/listeners.cpp), which then is the client's everywhere
+// (routing, throttling, ID/XOIP, X-Forwarded-For, this log); for the local
+// end `local` when given (the listener's address), else getsockname.
 SessionInfo describe_peer(const net::tcp::socket& socket, std::string protocol,
-                          const std::optional<net::tcp::endpoint>& client = std::nullopt);
+                          const std::optional<net::tcp::endpoint>& client = std::nullopt,
+                          const std::optional<net::tcp::endpoint>& local = std::nullopt);
 
 }  // namespace zmproxy::proxy

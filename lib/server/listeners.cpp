@@ -9,16 +9,23 @@
 #include "lib/log/logger.hpp"
 #include "lib/net/accept_backoff.hpp"
 #include "lib/net/proxy_header_read.hpp"
+#include "lib/net/socket_adopt.hpp"
 #include "lib/proxy/http/session.hpp"
 #include "lib/proxy/imap/client_session.hpp"
 #include "lib/proxy/pop3/client_session.hpp"
 #include "lib/route/lookup_access.hpp"
 #include "lib/server/server_impl.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <future>
 #include <optional>
-#include <sys/socket.h>
 
 namespace zmproxy::server {
 
@@ -64,29 +71,49 @@ void session_done(std::exception_ptr e) {
   }
 }
 
-// The session a listener's connection gets. `client`: the address a PROXY
-// protocol header carried.
+// The session a listener's connection gets. `client`: the client's address
+// (accept4's, or the one a PROXY protocol header carried); `local`: the
+// connection's local end when the listener knows it.
 awaitable<void> session_of(std::shared_ptr<const Generation> shared, tcp::socket socket, Protocol protocol,
-                           proxy::ConnectionSlot slot, std::optional<tcp::endpoint> client = std::nullopt) {
+                           proxy::ConnectionSlot slot, std::optional<tcp::endpoint> client,
+                           std::optional<tcp::endpoint> local) {
   switch (protocol) {
     case Protocol::imap:
     case Protocol::imaps:
       return proxy::imap::run_session(std::move(shared), std::move(socket), protocol == Protocol::imaps,
-                                      std::move(slot), client);
+                                      std::move(slot), client, local);
     case Protocol::pop3:
     case Protocol::pop3s:
       return proxy::pop3::run_session(std::move(shared), std::move(socket), protocol == Protocol::pop3s,
-                                      std::move(slot), client);
+                                      std::move(slot), client, local);
     case Protocol::http:
     case Protocol::https:
       return proxy::http::run_session(std::move(shared), std::move(socket), protocol == Protocol::https,
-                                      std::move(slot), false, client);
+                                      std::move(slot), false, client, local);
     case Protocol::admin:
       break;
     case Protocol::certauth:
-      return proxy::http::run_certauth_session(std::move(shared), std::move(socket), std::move(slot), client);
+      return proxy::http::run_certauth_session(std::move(shared), std::move(socket), std::move(slot), client,
+                                               local);
   }
-  return proxy::http::run_session(std::move(shared), std::move(socket), true, std::move(slot), true, client);
+  return proxy::http::run_session(std::move(shared), std::move(socket), true, std::move(slot), true, client,
+                                  local);
+}
+
+// Whether an accepted socket has TCP_NODELAY from its listener (open_listener
+// sets it there; Linux copies it into each accepted socket:
+// tests/unit/net/socket_adopt_test.cpp). Asked of the first accepted socket
+// only; were it ever not so, every accepted socket gets the option set.
+bool nodelay_inherited(int fd) {
+  static std::atomic<int> known{0};  // 0: not asked yet, 1: inherited, 2: not
+  int k = known.load(std::memory_order_relaxed);
+  if (k == 0) {
+    int on = 0;
+    socklen_t len = sizeof on;
+    k = ::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0 && on != 0 ? 1 : 2;
+    known.store(k, std::memory_order_relaxed);
+  }
+  return k == 1;
 }
 
 bool reads_proxy_protocol(const config::ProxyConfig& cfg, Protocol protocol) {
@@ -101,12 +128,36 @@ awaitable<void> ProxyServer::Impl::accept_loop(Worker& w,
                                                std::shared_ptr<tcp::acceptor> acceptor,
                                                Protocol protocol) {
   net::AcceptBackoff backoff;
+  // The connections' local end is the listener's address, unless that is a
+  // wildcard (each session then asks the kernel: getsockname).
+  boost::system::error_code lec;
+  std::optional<tcp::endpoint> local = acceptor->local_endpoint(lec);
+  if (lec || local->address().is_unspecified()) {
+    local.reset();
+  }
   while (true) {
-    auto [ec, socket] = co_await acceptor->async_accept(net::use_nothrow);
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor->is_open()) {
-        co_return;
+    // One accept4 per readiness, as nginx: no speculative accept that finds
+    // nothing, and the client's address, non-blocking and close-on-exec
+    // flags come with the descriptor (no getpeername, no FIONBIO).
+    auto [ec] = co_await acceptor->async_wait(tcp::acceptor::wait_read, net::use_nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor->is_open()) {
+      co_return;
+    }
+    int fd = -1;
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    if (!ec) {
+      fd = ::accept4(acceptor->native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        const int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED || err == EPROTO) {
+          continue;  // taken already, or a client that left before accept (Asio retried these too)
+        }
+        ec = boost::system::error_code(err, boost::system::system_category());
       }
+    }
+    if (ec) {
       // Out of descriptors and the like: pause (growing up to 1 s) rather
       // than spin on a listening socket that stays readable.
       const auto pause = backoff.after_failure(ec.value());
@@ -122,14 +173,26 @@ awaitable<void> ProxyServer::Impl::accept_loop(Worker& w,
     if (backoff.after_success()) {
       ZMPROXY_LOG(info, "proxy", "accepting {} connections again", protocol_name(protocol));
     }
-    take(w, std::move(socket), protocol);
+    boost::system::error_code aec;
+    tcp::socket socket = net::adopt_socket(acceptor->get_executor(), fd, peer.ss_family == AF_INET6, aec);
+    if (aec) {
+      continue;  // closed; the reactor refused it (out of memory)
+    }
+    if (!nodelay_inherited(fd)) {
+      socket.set_option(tcp::no_delay(true), aec);
+    }
+    tcp::endpoint client;
+    std::memcpy(client.data(), &peer, std::min<std::size_t>(peer_len, client.capacity()));
+    client.resize(std::min<std::size_t>(peer_len, client.capacity()));
+    take(w, std::move(socket), protocol, client, local);
   }
 }
 
 // One accepted connection: refused (the socket closes) over the worker's or
 // the client address's cap, else a session on this worker. On a PROXY
 // protocol listener, take_proxied.
-void ProxyServer::Impl::take(Worker& w, tcp::socket socket, Protocol protocol) {
+void ProxyServer::Impl::take(Worker& w, tcp::socket socket, Protocol protocol, const tcp::endpoint& peer,
+                             const std::optional<tcp::endpoint>& local) {
   std::shared_ptr<const Generation> shared = published();
   const int limit = shared->config->server.worker_connections;
   if (w.connections.load() >= limit) {
@@ -137,17 +200,12 @@ void ProxyServer::Impl::take(Worker& w, tcp::socket socket, Protocol protocol) {
     return;
   }
   if (reads_proxy_protocol(*shared->config, protocol)) {
-    take_proxied(w, std::move(shared), std::move(socket), protocol);
+    take_proxied(w, std::move(shared), std::move(socket), protocol, peer, local);
     return;
   }
   const int per_ip = shared->config->server.max_connections_per_ip;
   proxy::PeerConnections::Key key{};
   if (per_ip > 0) {
-    boost::system::error_code pec;
-    const auto peer = socket.remote_endpoint(pec);
-    if (pec) {
-      return;  // gone already
-    }
     if (!admit_per_ip(socket, peer, protocol, per_ip, key)) {
       return;
     }
@@ -161,7 +219,7 @@ void ProxyServer::Impl::take(Worker& w, tcp::socket socket, Protocol protocol) {
   if (per_ip > 0) {
     slot.hold_peer(&peers, key);
   }
-  asio::co_spawn(w.io, session_of(std::move(shared), std::move(socket), protocol, std::move(slot)),
+  asio::co_spawn(w.io, session_of(std::move(shared), std::move(socket), protocol, std::move(slot), peer, local),
                  session_done);
 }
 
@@ -192,12 +250,8 @@ bool ProxyServer::Impl::admit_per_ip(tcp::socket& socket, const tcp::endpoint& c
 // place in the worker's and the protocol's counts while its header is read,
 // but none in the per-address cap: the balancer's address would fill it.
 void ProxyServer::Impl::take_proxied(Worker& w, std::shared_ptr<const Generation> shared,
-                                     tcp::socket socket, Protocol protocol) {
-  boost::system::error_code pec;
-  const auto peer = socket.remote_endpoint(pec);
-  if (pec) {
-    return;  // gone already
-  }
+                                     tcp::socket socket, Protocol protocol, const tcp::endpoint& peer,
+                                     const std::optional<tcp::endpoint>& local) {
   const auto& trusted = shared->config->http.trusted_proxies;
   if (trusted.empty() || !route::peer_allowed(peer.address(), trusted)) {
     log_proxy_refusal(protocol, peer,
@@ -210,7 +264,8 @@ void ProxyServer::Impl::take_proxied(Worker& w, std::shared_ptr<const Generation
   pc.active++;
   pc.accepted++;
   proxy::ConnectionSlot slot(&w.connections, &pc.active);
-  asio::co_spawn(w.io, proxied_session(std::move(shared), std::move(socket), protocol, std::move(slot)),
+  asio::co_spawn(w.io,
+                 proxied_session(std::move(shared), std::move(socket), protocol, std::move(slot), peer, local),
                  session_done);
 }
 
@@ -219,7 +274,8 @@ void ProxyServer::Impl::take_proxied(Worker& w, std::shared_ptr<const Generation
 // client's: counted in the per-address cap and handed to the session.
 awaitable<void> ProxyServer::Impl::proxied_session(std::shared_ptr<const Generation> shared,
                                                    tcp::socket socket, Protocol protocol,
-                                                   proxy::ConnectionSlot slot) {
+                                                   proxy::ConnectionSlot slot, tcp::endpoint balancer,
+                                                   std::optional<tcp::endpoint> local) {
   const config::ProxyConfig& cfg = *shared->config;
   const std::chrono::milliseconds idle = protocol == Protocol::imap || protocol == Protocol::imaps
                                              ? cfg.imap.idle_timeout
@@ -227,8 +283,6 @@ awaitable<void> ProxyServer::Impl::proxied_session(std::shared_ptr<const Generat
                                              ? cfg.pop3.idle_timeout
                                              : cfg.http.client_timeout;
   const std::chrono::milliseconds timeout = std::min<std::chrono::milliseconds>(idle, k_proxy_header_timeout);
-  boost::system::error_code pec;
-  const tcp::endpoint balancer = socket.remote_endpoint(pec);  // before a reset can hide it
   const net::ProxiedPeer got = co_await net::read_proxy_header(socket, timeout);
   if (!got.ok) {
     log_proxy_refusal(protocol, balancer, got.failure);
@@ -243,7 +297,7 @@ awaitable<void> ProxyServer::Impl::proxied_session(std::shared_ptr<const Generat
     slot.hold_peer(&peers, key);
   }
   std::optional<tcp::endpoint> client = got.client;
-  auto run = session_of(std::move(shared), std::move(socket), protocol, std::move(slot), client);
+  auto run = session_of(std::move(shared), std::move(socket), protocol, std::move(slot), client, local);
   co_await std::move(run);
 }
 
@@ -276,6 +330,8 @@ Result<Listener> ProxyServer::Impl::open_listener(const ListenerSpec& spec,
       acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
       const int one = 1;
       ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+      // Copied into every accepted socket (nodelay_inherited): no per-session setsockopt.
+      ::setsockopt(acceptor->native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       acceptor->bind(ep, ec);
     }
     if (!ec) {

@@ -113,13 +113,17 @@ struct ProxyServer::Impl {
 
   // listeners.cpp
   awaitable<void> accept_loop(Worker& w, std::shared_ptr<tcp::acceptor> acceptor, Protocol protocol);
-  void take(Worker& w, tcp::socket socket, Protocol protocol);
+  // `peer`: the client's address from accept4; `local`: the listener's,
+  // unless it listens on a wildcard address (then the session asks).
+  void take(Worker& w, tcp::socket socket, Protocol protocol, const tcp::endpoint& peer,
+            const std::optional<tcp::endpoint>& local);
   bool admit_per_ip(tcp::socket& socket, const tcp::endpoint& client, Protocol protocol, int per_ip,
                     proxy::PeerConnections::Key& key);
   void take_proxied(Worker& w, std::shared_ptr<const Generation> shared, tcp::socket socket,
-                    Protocol protocol);
+                    Protocol protocol, const tcp::endpoint& peer, const std::optional<tcp::endpoint>& local);
   awaitable<void> proxied_session(std::shared_ptr<const Generation> shared, tcp::socket socket,
-                                  Protocol protocol, proxy::ConnectionSlot slot);
+                                  Protocol protocol, proxy::ConnectionSlot slot, tcp::endpoint balancer,
+                                  std::optional<tcp::endpoint> local);
   // Counts a connection a PROXY protocol listener closes (proxy_refused) and
   // logs it, at most RefusalLog::k_per_second lines a second.
   void log_proxy_refusal(Protocol protocol, const tcp::endpoint& peer, std::string_view why);

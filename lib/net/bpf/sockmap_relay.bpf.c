@@ -10,8 +10,9 @@
 //         (mmapped by the proxy: its EOF wait and the access log read them
 //         without a system call).
 
+#include <linux/bpf.h>  // first: bpf_helpers.h needs its types
+
 #include <bpf/bpf_helpers.h>
-#include <linux/bpf.h>
 
 #define RELAY_SOCKETS 65536
 

@@ -467,7 +467,7 @@ awaitable<void> serve_stream(ClientConnection& c, H2Stream& stream) {
 // protocol header carried.
 awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared, tcp::socket socket, bool tls,
                                 ConnectionSlot slot, bool admin, bool certauth,
-                                std::optional<tcp::endpoint> client) {
+                                std::optional<tcp::endpoint> client, std::optional<tcp::endpoint> local) {
   // Held for the session's life: the connection counters go down at its end.
   const ConnectionSlot held = std::move(slot);
   const proxy::Protocol protocol = certauth ? proxy::Protocol::certauth
@@ -476,7 +476,7 @@ awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared,
                                             : proxy::Protocol::http;
   ClientConnection c{shared,
                      *shared->config,
-                     proxy::describe_peer(socket, proxy::protocol_name(protocol), client),
+                     proxy::describe_peer(socket, proxy::protocol_name(protocol), client, local),
                      tls,
                      admin,
                      0,
@@ -497,8 +497,7 @@ awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared,
                      false};
   c.peer_trusted = !c.cfg.http.trusted_proxies.empty() &&
                    route::ip_allowed(c.info.client_ip, c.cfg.http.trusted_proxies);
-  boost::system::error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
+  // TCP_NODELAY: from the listener (lib/server/listeners.cpp).
   try {
     if (tls) {
       // The HTTPS and certauth listeners ask for client certificates when
@@ -535,8 +534,9 @@ awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared,
         co_await stream.async_shutdown(net::use_nothrow);
       }
     } else {
+      // Closed by the socket's destructor: a shutdown(SHUT_WR) first sent
+      // the same FIN (and, with unread bytes, close resets either way).
       co_await serve(c, socket);
-      socket.shutdown(tcp::socket::shutdown_send, ignored);
     }
   } catch (const std::exception& e) {
     c.info.outcome = "error";
@@ -547,13 +547,15 @@ awaitable<void> run_web_session(std::shared_ptr<const proxy::Generation> shared,
 }  // namespace
 
 awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared, tcp::socket socket, bool tls,
-                            ConnectionSlot slot, bool admin, std::optional<tcp::endpoint> client) {
-  return run_web_session(std::move(shared), std::move(socket), tls, std::move(slot), admin, false, client);
+                            ConnectionSlot slot, bool admin, std::optional<tcp::endpoint> client,
+                            std::optional<tcp::endpoint> local) {
+  return run_web_session(std::move(shared), std::move(socket), tls, std::move(slot), admin, false, client, local);
 }
 
 awaitable<void> run_certauth_session(std::shared_ptr<const proxy::Generation> shared, tcp::socket socket,
-                                     ConnectionSlot slot, std::optional<tcp::endpoint> client) {
-  return run_web_session(std::move(shared), std::move(socket), true, std::move(slot), false, true, client);
+                                     ConnectionSlot slot, std::optional<tcp::endpoint> client,
+                                     std::optional<tcp::endpoint> local) {
+  return run_web_session(std::move(shared), std::move(socket), true, std::move(slot), false, true, client, local);
 }
 
 }  // namespace zmproxy::proxy::http

@@ -24,12 +24,14 @@ namespace zmproxy::proxy::http {
 
 // `admin`: the admin console listener (zimbraAdminProxyPort): routed by the
 // ZM_ADMIN_AUTH_TOKEN cookie to the mailbox's zimbraAdminPort, else by IP hash
-// over http.admin_upstreams. `client`: the client's address from a PROXY
-// protocol header, if any.
+// over http.admin_upstreams. `client`: the client's address (accept's, or a
+// PROXY protocol header's), if known; `local`: the connection's local
+// address, if known.
 net::asio::awaitable<void> run_session(std::shared_ptr<const proxy::Generation> shared,
                                        net::tcp::socket socket, bool tls, ConnectionSlot slot,
                                        bool admin = false,
-                                       std::optional<net::tcp::endpoint> client = std::nullopt);
+                                       std::optional<net::tcp::endpoint> client = std::nullopt,
+                                       std::optional<net::tcp::endpoint> local = std::nullopt);
 
 // The certauth listener (zimbraMailSSLProxyClientCertPort): TLS asking for a
 // client certificate; /certauth and /certauth/admin log in by it through a
@@ -37,6 +39,7 @@ net::asio::awaitable<void> run_session(std::shared_ptr<const proxy::Generation> 
 // identity fields of client_cert.hpp; everything else is 403.
 net::asio::awaitable<void> run_certauth_session(std::shared_ptr<const proxy::Generation> shared,
                                                 net::tcp::socket socket, ConnectionSlot slot,
-                                                std::optional<net::tcp::endpoint> client = std::nullopt);
+                                                std::optional<net::tcp::endpoint> client = std::nullopt,
+                                                std::optional<net::tcp::endpoint> local = std::nullopt);
 
 }  // namespace zmproxy::proxy::http

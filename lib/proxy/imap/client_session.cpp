@@ -211,8 +211,8 @@ awaitable<Next> Imap::dispatch(S& s, Stream& client, Command cmd) {
 }  // namespace
 
 awaitable<void> run_session(std::shared_ptr<const Generation> g, tcp::socket socket, bool tls, ConnectionSlot slot,
-                            std::optional<tcp::endpoint> client) {
-  return mail::run_session<Imap>(std::move(g), std::move(socket), tls, std::move(slot), client);
+                            std::optional<tcp::endpoint> client, std::optional<tcp::endpoint> local) {
+  return mail::run_session<Imap>(std::move(g), std::move(socket), tls, std::move(slot), client, local);
 }
 
 }  // namespace zmproxy::proxy::imap

@@ -13,8 +13,10 @@
 
 namespace zmproxy::proxy::imap {
 
-// `client`: the client's address from a PROXY protocol header, if any.
+// `client`: the client's address (accept's, or a PROXY protocol header's),
+// if known; `local`: the connection's local address, if known.
 net::asio::awaitable<void> run_session(std::shared_ptr<const Generation> g, net::tcp::socket s, bool tls, ConnectionSlot slot,
-                                       std::optional<net::tcp::endpoint> client = std::nullopt);
+                                       std::optional<net::tcp::endpoint> client = std::nullopt,
+                                       std::optional<net::tcp::endpoint> local = std::nullopt);
 
 }  // namespace zmproxy::proxy::imap

@@ -16,6 +16,8 @@
 //
 // Included only by the session translation units (Asio heavy).
 
+#include "lib/net/edge_wait.hpp"
+#include "lib/net/socket_adopt.hpp"
 #include "lib/proxy/connection_slot.hpp"
 #include "lib/proxy/mail/kernel_relay.hpp"
 #include "lib/proxy/mail/session.hpp"
@@ -79,9 +81,12 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
   ~Relay() { m_end.finish(); }
 
   void start() {
+    // read_some/write_some must not block: the sockets are non-blocking
+    // already (accept4, socket with SOCK_NONBLOCK); Asio is told so without
+    // the ioctl its non_blocking(true) makes (lib/net/socket_adopt.hpp).
     boost::system::error_code ignored;
-    lowest(m_client).non_blocking(true, ignored);
-    lowest(m_upstream).non_blocking(true, ignored);
+    net::set_user_non_blocking(lowest(m_client), ignored);
+    net::set_user_non_blocking(lowest(m_upstream), ignored);
     m_last = Clock::now();
     wait(0);
     wait(1);
@@ -99,7 +104,12 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
     }
   }
 
-  void wait(int d) {
+  // `drained`: the source was just read dry (would_block, or a plain read
+  // shorter than the buffer): the wait need not re-arm the descriptor
+  // (net::async_wait_readable: no system call). Otherwise, and at the start,
+  // Asio's wait, which re-arms it (EPOLL_CTL_MOD) and so reports bytes
+  // already there.
+  void wait(int d, bool drained = false) {
     if (m_stopped) {
       return;
     }
@@ -110,14 +120,18 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
         asio::post(lowest(from).get_executor(), [self = this->shared_from_this(), d] { self->readable(d); });
         return;
       }
-      lowest(from).async_wait(tcp::socket::wait_read,
-                              [self = this->shared_from_this(), d](boost::system::error_code ec) {
-                                if (ec) {
-                                  self->stop();
-                                } else {
-                                  self->readable(d);
-                                }
-                              });
+      auto then = [self = this->shared_from_this(), d](boost::system::error_code ec) {
+        if (ec) {
+          self->stop();
+        } else {
+          self->readable(d);
+        }
+      };
+      if (drained) {
+        net::async_wait_readable(lowest(from), std::move(then));
+      } else {
+        lowest(from).async_wait(tcp::socket::wait_read, std::move(then));
+      }
     });
   }
 
@@ -139,12 +153,14 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
       buf = kept.get();
       size = net::detail::BufferPool::k_size;
     }
+    bool drained = false;
     // At most 16 reads (1 MiB in plain) before waiting again, so one busy
     // session does not starve the others on this worker.
     for (int round = 0; round < 16; ++round) {
       boost::system::error_code ec;
       const std::size_t n = from.read_some(asio::buffer(buf, size), ec);
       if (ec == asio::error::would_block) {
+        drained = true;
         break;
       }
       if (ec == asio::error::try_again) {
@@ -201,12 +217,13 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
         return;
       }
       if (plain_source && n < size) {
-        break;  // most likely drained: wait for readiness again (a TLS read
-                // returns one record, so TLS reads on until would_block)
+        drained = true;
+        break;  // drained: wait for readiness again (a TLS read returns one
+                // record, so TLS reads on until would_block)
       }
     }
     release(std::move(kept));
-    wait(d);
+    wait(d, drained);
   }
 
   static void release(net::detail::BufferPool::Buffer kept) {

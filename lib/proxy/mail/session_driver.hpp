@@ -555,17 +555,17 @@ awaitable<void> run_connection(State<P>& s, tcp::socket& socket, bool implicit_t
 // One client connection, from greeting to logout or hand-off. Never throws.
 template <class P>
 awaitable<void> run_session(std::shared_ptr<const Generation> shared, tcp::socket socket, bool implicit_tls,
-                            ConnectionSlot slot, std::optional<tcp::endpoint> client) {
+                            ConnectionSlot slot, std::optional<tcp::endpoint> client,
+                            std::optional<tcp::endpoint> local) {
   constexpr const MailProtocol& protocol = P::k_protocol;
   ProtocolCounters& counters = shared->counters->of(implicit_tls ? protocol.implicit_tls : protocol.plain);
   const config::ProxyConfig& cfg = *shared->config;
   const config::MailSection& settings = cfg.*(protocol.settings);
-  State<P> s{shared, cfg, settings, counters, describe_peer(socket, implicit_tls ? protocol.tls_name : protocol.name, client),
+  State<P> s{shared, cfg, settings, counters, describe_peer(socket, implicit_tls ? protocol.tls_name : protocol.name, client, local),
              LoginBudget(settings.idle_timeout, settings.login_timeout, Clock::now())};
   s.slot = std::move(slot);
   fit_parser(s);
-  boost::system::error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
+  // TCP_NODELAY: from the listener (lib/server/listeners.cpp).
   try {
     co_await run_connection(s, socket, implicit_tls);
   } catch (const std::exception& e) {

@@ -85,7 +85,7 @@ std::string drive_session(Session session, std::shared_ptr<const proxy::Generati
       net::tcp::socket socket = co_await acceptor.async_accept(asio::use_awaitable);
       // Built outside co_await: GCC 12 miscompiles temporaries passed by value there.
       proxy::ConnectionSlot slot;
-      auto run = session(gen, std::move(socket), false, std::move(slot), std::nullopt);
+      auto run = session(gen, std::move(socket), false, std::move(slot), std::nullopt, std::nullopt);
       co_await std::move(run);
     };
     auto client = [&]() -> asio::awaitable<void> {

@@ -145,12 +145,15 @@ echo "user-space instructions per lookup (callgrind: a run with $callgrind looku
 echo "less a run with none, over $callgrind):"
 # callgrind_control needs vgdb's FIFOs, which a busy shared /tmp breaks:
 # count whole runs instead, and take the difference.
+# zmlookupd writes its profile after dropping root to the service user:
+# into the shared temporary directory, which it may write.
+cg_out=${TMPDIR:-/tmp}/zmproxy-lookup-callgrind.$$
 instructions() {  # instructions TARGET LOOKUPS
-  start "$1" valgrind --tool=callgrind --vgdb=no --callgrind-out-file="$home/cg.out" -q
+  start "$1" valgrind --tool=callgrind --vgdb=no --callgrind-out-file="$cg_out" -q
   [ "$2" -gt 0 ] && taskset -c 1 python3 "$home/load.py" "$addr" "$2" "$accounts"
   stop
-  awk '/^summary:/ {print $2}' "$home/cg.out"
-  rm -f "$home/cg.out"
+  awk '/^summary:/ {print $2}' "$cg_out"
+  rm -f "$cg_out"
 }
 for t in $targets; do
   idle=$(instructions "$t" 0)

@@ -1,12 +1,19 @@
 #pragma once
 // zmlookupd's HTTP framing: requests read one after another on a keep-alive
-// connection (HTTP/1.0 and 1.1, headers of at most 16 KiB, 60 s idle), each
-// let through to a lookup or answered 403/404/405 first, and the reply head
-// written with the Auth-* lines as they are; and the 403 for a caller refused
-// before a byte of its request is read. Include only from .cpp files (it
-// brings Asio).
+// connection (HTTP/1.0 and 1.1, headers of at most 16 KiB, 60 s for each
+// request from the moment the previous one was answered), each let through
+// to a lookup or answered 403/404/405 first, and the reply head written with
+// the Auth-* lines as they are; and the 403 for a caller refused before a
+// byte of its request is read. Include only from .cpp files (it brings Asio).
+//
+// The hot path makes no allocation and no timer call: the head is parsed in
+// place (lookup_head.hpp), the answers to every request of one read go out
+// in one send, the connection waits for readability before it reads (no
+// read that would find nothing), and its deadline is a coarse one in the
+// server's DeadlineSweeper (lib/net/deadline.hpp), moved by one clock read.
 
 #include "lib/net/asio.hpp"
+#include "lib/net/deadline.hpp"
 #include "lib/route/lookup_protocol.hpp"
 
 #include <atomic>
@@ -40,11 +47,28 @@ struct LookupHttpCounters {
   std::atomic<std::uint64_t> refused{0};  // callers refused (address or secret)
 };
 
-using LookupCall = std::function<net::asio::awaitable<LookupResponse>(Headers)>;
+// What a connection asks of its server: the answer to a lookup, given at
+// once when it needs no waiting (nearly always), else awaited.
+class LookupService {
+ public:
+  virtual ~LookupService() = default;
+  // True: `out` is the answer. False: answer_later must be awaited.
+  virtual bool answer_now(const HeaderViews& fields, LookupResponse& out) = 0;
+  virtual net::asio::awaitable<LookupResponse> answer_later(const HeaderViews& fields) = 0;
+};
 
 // Serve requests on `socket` until the caller closes, idles out, sends what
-// is not HTTP, or is refused. `secret` and `counters` belong to the server
-// and outlive every connection.
+// is not HTTP, or is refused. `secret`, `counters`, `service` and `sweeper`
+// (bound to the socket's io_context) outlive the connection.
+net::asio::awaitable<void> serve_lookups(net::tcp::socket socket,
+                                         const std::string& secret,
+                                         LookupHttpCounters& counters,
+                                         LookupService& service,
+                                         net::DeadlineSweeper& sweeper);
+
+// The same with every lookup awaited through `lookup`, and a sweeper of the
+// connection's own (tests and test handlers).
+using LookupCall = std::function<net::asio::awaitable<LookupResponse>(Headers)>;
 net::asio::awaitable<void> serve_lookups(net::tcp::socket socket,
                                          const std::string& secret,
                                          LookupHttpCounters& counters,

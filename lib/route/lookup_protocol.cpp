@@ -10,13 +10,29 @@ namespace {
 
 constexpr char k_hex[] = "0123456789ABCDEF";
 
-const std::string* header(const Headers& h, std::string_view name) {
+template <typename Fields>
+const typename Fields::value_type::second_type* header(const Fields& h, std::string_view name) {
   for (const auto& [k, v] : h) {
     if (core::iequals(k, name)) {
       return &v;
     }
   }
   return nullptr;
+}
+
+// Appends `v` without CR or LF.
+void append_one_line(std::string& out, std::string_view v) {
+  for (char c : v) {
+    if (c != '\r' && c != '\n') {
+      out += c;
+    }
+  }
+}
+
+void append_int(std::string& out, int n) {
+  char digits[16];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+  out.append(digits, end);
 }
 
 std::optional<int> parse_int(std::string_view v) {
@@ -75,11 +91,14 @@ Result<std::string> percent_decode(std::string_view s) {
   return std::move(*decoded);
 }
 
-Result<LookupRequest> parse_lookup_request(const Headers& h) {
+namespace {
+
+template <typename Fields>
+Result<LookupRequest> parse_request_fields(const Fields& h) {
   LookupRequest r;
-  const std::string* user = header(h, "Auth-User");
-  const std::string* method = header(h, "Auth-Method");
-  const std::string* protocol = header(h, "Auth-Protocol");
+  const auto* user = header(h, "Auth-User");
+  const auto* method = header(h, "Auth-Method");
+  const auto* protocol = header(h, "Auth-Protocol");
   if (user == nullptr) {
     return fail(Errc::invalid_argument, "missing header field Auth-User");
   }
@@ -98,7 +117,7 @@ Result<LookupRequest> parse_lookup_request(const Headers& h) {
   r.protocol = core::to_lower(core::trim(*protocol));
   if (const auto* v = header(h, "Auth-Pass")) {
     auto p = percent_decode(*v);
-    r.password = p ? *p : *v;
+    r.password = p ? std::move(*p) : std::string(*v);
   }
   if (const auto* v = header(h, "Auth-Login-Attempt")) {
     r.login_attempt = parse_int(*v).value_or(1);
@@ -119,24 +138,51 @@ Result<LookupRequest> parse_lookup_request(const Headers& h) {
   return r;
 }
 
-std::string format_lookup_response(const LookupResponse& r) {
-  std::string out;
+}  // namespace
+
+Result<LookupRequest> parse_lookup_request(const Headers& h) { return parse_request_fields(h); }
+Result<LookupRequest> parse_lookup_request(const HeaderViews& h) { return parse_request_fields(h); }
+
+void append_lookup_response(std::string& out, const LookupResponse& r) {
   if (!r.ok) {
-    out += "Auth-Status: " + one_line(r.status) + "\r\n";
-    out += "Auth-Wait: " + std::to_string(r.wait_seconds) + "\r\n";
-    return out;
+    out += "Auth-Status: ";
+    append_one_line(out, r.status);
+    out += "\r\nAuth-Wait: ";
+    append_int(out, r.wait_seconds);
+    out += "\r\n";
+    return;
   }
-  out += "Auth-Status: OK\r\n";
-  out += "Auth-Server: " + one_line(r.server) + "\r\n";
-  out += "Auth-Port: " + std::to_string(r.port) + "\r\n";
-  out += std::string("Auth-Cache-Alias: ") + (r.cache_alias ? "TRUE" : "FALSE") + "\r\n";
-  out += "Auth-User: " + percent_encode(r.user) + "\r\n";
+  out += "Auth-Status: OK\r\nAuth-Server: ";
+  append_one_line(out, r.server);
+  out += "\r\nAuth-Port: ";
+  append_int(out, r.port);
+  out += r.cache_alias ? "\r\nAuth-Cache-Alias: TRUE\r\nAuth-User: " : "\r\nAuth-Cache-Alias: FALSE\r\nAuth-User: ";
+  for (char c : r.user) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == '%' || u >= 0x7f) {
+      out += '%';
+      out += k_hex[u >> 4];
+      out += k_hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += "\r\n";
   if (!r.auth_id.empty()) {
-    out += "Auth-ID: " + one_line(r.auth_id) + "\r\n";
+    out += "Auth-ID: ";
+    append_one_line(out, r.auth_id);
+    out += "\r\n";
   }
   if (!r.token.empty()) {
-    out += "Auth-Pass: " + one_line(r.token) + "\r\n";
+    out += "Auth-Pass: ";
+    append_one_line(out, r.token);
+    out += "\r\n";
   }
+}
+
+std::string format_lookup_response(const LookupResponse& r) {
+  std::string out;
+  append_lookup_response(out, r);
   return out;
 }
 

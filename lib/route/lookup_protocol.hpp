@@ -68,6 +68,8 @@ struct LookupResponse {
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
+// The same, as views into a request's bytes (lookup_head.hpp).
+using HeaderViews = std::vector<std::pair<std::string_view, std::string_view>>;
 
 bool is_mail_protocol(std::string_view protocol) noexcept;  // imap imapssl pop3 pop3ssl
 bool is_web_protocol(std::string_view protocol) noexcept;   // http httpssl
@@ -84,8 +86,11 @@ Result<std::string> percent_decode(std::string_view s);
 // A missing Auth-User, Auth-Method or Auth-Protocol is an error whose text is
 // Zimbra's ("missing header field Auth-User").
 Result<LookupRequest> parse_lookup_request(const Headers& headers);
+Result<LookupRequest> parse_lookup_request(const HeaderViews& headers);
 // The reply's header lines ("Name: value\r\n" each), without the status line.
 std::string format_lookup_response(const LookupResponse& r);
+// The same lines appended to `out` (no temporary strings).
+void append_lookup_response(std::string& out, const LookupResponse& r);
 
 // Client side: the request's header lines (after the request line), and the
 // reply's headers -> response. An OK without a usable server/port is an error.

@@ -78,6 +78,8 @@ struct LookupServer::Impl {
   int draining = 0;  // refused callers whose 403 is being delivered; io thread only
   static constexpr int k_max_draining = 64;
   std::unique_ptr<asio::steady_timer> slot_freed;  // wakes the accept loop at the cap
+  // The connections' idle deadlines, swept every 200 ms (io thread only).
+  std::unique_ptr<net::DeadlineSweeper> sweeper;
 
   bool load_now(std::string_view why) {
     const auto started = std::chrono::steady_clock::now();
@@ -99,6 +101,21 @@ struct LookupServer::Impl {
   }
 
   awaitable<bool> load_async(std::string why) { co_return load_now(why); }
+
+  // resolve()'s answer when it needs no waiting: an address as written
+  // (normalised), or an unexpired cache entry.
+  std::optional<std::string> resolved_now(const std::string& host, const std::string& mode) const {
+    boost::system::error_code ec;
+    const auto parsed = asio::ip::make_address(host, ec);
+    if (!ec) {
+      return parsed.to_string();
+    }
+    if (const auto it = dns.find(host + "/" + mode);
+        it != dns.end() && it->second.expires > std::chrono::steady_clock::now()) {
+      return it->second.address;
+    }
+    return std::nullopt;
+  }
 
   awaitable<std::string> resolve(std::string host, std::string mode) {
     const auto now = std::chrono::steady_clock::now();
@@ -143,6 +160,38 @@ struct LookupServer::Impl {
     return a;
   }
 
+  // The answer when it needs no waiting; false (and `out` untouched) when
+  // its mail host is a name to resolve first (answer_later).
+  bool answer_now(const HeaderViews& fields, const std::string& peer, LookupResponse& out) const {
+    auto parsed = parse_lookup_request(fields);
+    const auto current = index.load();
+    const int wait = 10;
+    if (!parsed) {
+      out = LookupResponse::error(parsed.error().message, wait);
+      return true;
+    }
+    const bool vouching = parsed->method == "gssapi" || parsed->method == "certauth";
+    LookupAnswer a = vouching ? answer_with_token(*parsed, *current, peer)
+                              : handle_lookup(*parsed, *current, options.handler_server);
+    if (a.response.ok && a.resolve_host) {
+      // An address already (the usual zimbraMailHost), or a name resolved
+      // within the last minute: no waiting; else answer_later resolves it.
+      std::optional<std::string> address = resolved_now(a.response.server, a.ip_mode);
+      if (!address) {
+        return false;
+      }
+      a.response.server = std::move(*address);
+    }
+    // Stock nginx (auth_http) sends the real password and insists on getting
+    // it back in Auth-Pass; Zimbra's proxy and ours send the placeholder and
+    // get none. The password is never logged.
+    if (a.response.ok && !vouching && parsed->password != "_password_" && !parsed->password.empty()) {
+      a.response.token = std::move(parsed->password);
+    }
+    out = std::move(a.response);
+    return true;
+  }
+
   awaitable<LookupResponse> answer(Headers headers, std::string peer) {
     auto parsed = parse_lookup_request(headers);
     const auto current = index.load();
@@ -153,9 +202,7 @@ struct LookupServer::Impl {
     const bool vouching = parsed->method == "gssapi" || parsed->method == "certauth";
     LookupAnswer a = vouching ? answer_with_token(*parsed, *current, peer)
                             : handle_lookup(*parsed, *current, options.handler_server);
-    // Stock nginx (auth_http) sends the real password and insists on getting
-    // it back in Auth-Pass; Zimbra's proxy and ours send the placeholder and
-    // get none. The password is never logged.
+    // As answer_now.
     if (a.response.ok && !vouching && parsed->password != "_password_" && !parsed->password.empty()) {
       a.response.token = parsed->password;
     }
@@ -170,6 +217,26 @@ struct LookupServer::Impl {
     }
     co_return a.response;
   }
+
+  // One connection's view of the server.
+  class Service final : public LookupService {
+   public:
+    Service(Impl& impl, std::string peer) : m_impl(impl), m_peer(std::move(peer)) {}
+    bool answer_now(const HeaderViews& fields, LookupResponse& out) override {
+      return m_impl.answer_now(fields, m_peer, out);
+    }
+    awaitable<LookupResponse> answer_later(const HeaderViews& fields) override {
+      Headers headers;
+      for (const auto& [name, value] : fields) {
+        headers.emplace_back(std::string(name), std::string(value));
+      }
+      co_return co_await m_impl.answer(std::move(headers), m_peer);
+    }
+
+   private:
+    Impl& m_impl;
+    std::string m_peer;
+  };
 
   // A served connection's place under max_connections.
   struct Slot {
@@ -205,17 +272,14 @@ struct LookupServer::Impl {
       co_return;
     }
     Slot slot(this);
-    // Named before co_await: GCC 12 destroys a lambda temporary converted
-    // to a coroutine's by-value parameter twice (session_driver.hpp).
-    LookupCall call = [this, from = net::unmapped(peer.address()).to_string()](Headers headers) {
-      return answer(std::move(headers), from);
-    };
-    co_await serve_lookups(std::move(socket), options.secret, http, std::move(call));
+    Service service(*this, net::unmapped(peer.address()).to_string());
+    co_await serve_lookups(std::move(socket), options.secret, http, service, *sweeper);
   }
 
   awaitable<void> accept_loop(tcp::acceptor acceptor) {
     net::AcceptBackoff backoff;
     slot_freed = std::make_unique<asio::steady_timer>(io);
+    sweeper = std::make_unique<net::DeadlineSweeper>(io.get_executor());
     while (true) {
       // At the cap, leave new callers in the kernel's queue until one ends.
       while (active >= options.max_connections) {

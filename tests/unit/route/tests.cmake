@@ -9,6 +9,7 @@ set(ZMPROXY_ROUTE_TESTS
   unit/route/lookup_access_test.cpp
   unit/route/lookup_client_test.cpp
   unit/route/lookup_handler_test.cpp
+  unit/route/lookup_head_test.cpp
   unit/route/lookup_http_test.cpp
   unit/route/lookup_protocol_test.cpp
   unit/route/lookup_token_test.cpp

@@ -102,6 +102,17 @@ class Parsers(unittest.TestCase):
         only = targets.parse_lookup(WRK_LOOKUP.split("python floor")[0])
         self.assertNotIn("floor_req_per_s", only)
 
+    def test_lookup_table(self):
+        # What bench/lookup_bench.sh prints at its end: the medians of its rounds.
+        out = targets.parse_lookup(
+            "round 3 zmlookupd: 69675 lookups/s, p50 0.70 ms, p99 1.15 ms, 14.3 CPU-ms per 1,000\n\n"
+            "| target | lookups/s | p50 ms | p99 ms | CPU-ms per 1,000 |\n|---|---|---|---|---|\n"
+            "| floor | 69968 | 0.71 | 1.43 | 14.2 |\n| zmlookupd | 72540 | 0.68 | 1.43 | 13.6 |\n")
+        self.assertEqual(out["req_per_s"], 72540.0)
+        self.assertAlmostEqual(out["p99_ms"], 1.43)
+        self.assertAlmostEqual(out["cpu_ms_per_1000"], 13.6)
+        self.assertEqual(out["floor_req_per_s"], 69968.0)
+
     def test_prov_output(self):
         out = targets.parse_prov(PROV)
         self.assertEqual(out["gcf"][0], 36.2)

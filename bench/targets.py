@@ -110,11 +110,26 @@ def format_table(rows):
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
+_LOOKUP_ROW = re.compile(r"^\|\s*(floor|zmlookupd)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|"
+                         r"\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*$")
+
+
 def parse_lookup(text):
-    """Requests/sec and wrk's 99% latency of zmlookupd, and of the Python
-    floor handler when the output has a section for it (a header line naming
-    a floor or Python before its wrk lines); the first figures of each."""
+    """zmlookupd's lookups/s and p99, and the Python floor's: from the median
+    table bench/lookup_bench.sh ends with (| target | lookups/s | p50 ms |
+    p99 ms | CPU-ms per 1,000 |), else from raw wrk output (Requests/sec and
+    the 99% line; a header line naming a floor or Python starts the floor's
+    section); the first figures of each."""
     out = {}
+    for line in text.splitlines():
+        m = _LOOKUP_ROW.match(line.strip())
+        if m:
+            prefix = "" if m.group(1) == "zmlookupd" else "floor_"
+            out.setdefault(prefix + "req_per_s", float(m.group(2)))
+            out.setdefault(prefix + "p99_ms", float(m.group(4)))
+            out.setdefault(prefix + "cpu_ms_per_1000", float(m.group(5)))
+    if "req_per_s" in out:
+        return out
     who = "zmlookupd"
     for line in text.splitlines():
         low = line.lower()

@@ -29,21 +29,11 @@ bool is_token(std::string_view s) noexcept {
   return true;
 }
 
-std::string_view trim_blanks(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // Does the comma-separated list `value` hold `token` (case-insensitive)?
 bool has_token(std::string_view value, std::string_view token) noexcept {
   while (!value.empty()) {
     const auto comma = value.find(',');
-    if (core::iequals(trim_blanks(value.substr(0, comma)), token)) {
+    if (core::iequals(core::trim_ows(value.substr(0, comma)), token)) {
       return true;
     }
     if (comma == std::string_view::npos) {
@@ -129,7 +119,7 @@ HeadParse parse_request_head(std::string_view in, RequestHead& head, std::size_t
       return HeadParse::invalid;
     }
     const std::string_view name = line.substr(0, colon);
-    const std::string_view value = trim_blanks(line.substr(colon + 1));
+    const std::string_view value = core::trim_ows(line.substr(colon + 1));
     if (!is_token(name) || !valid_value(value)) {
       return HeadParse::invalid;  // a bad name, a control byte, or obsolete folding
     }

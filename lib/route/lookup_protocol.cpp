@@ -67,9 +67,10 @@ bool is_known_protocol(std::string_view p) noexcept {
   return is_mail_protocol(p) || is_web_protocol(p);
 }
 
-std::string percent_encode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
+namespace {
+
+// `s` with every byte that is not printable ASCII, and '%', as %XX.
+void append_percent_encoded(std::string& out, std::string_view s) {
   for (char c : s) {
     const auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u == '%' || u >= 0x7f) {
@@ -80,6 +81,14 @@ std::string percent_encode(std::string_view s) {
       out += c;
     }
   }
+}
+
+}  // namespace
+
+std::string percent_encode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  append_percent_encoded(out, s);
   return out;
 }
 
@@ -157,16 +166,7 @@ void append_lookup_response(std::string& out, const LookupResponse& r) {
   out += "\r\nAuth-Port: ";
   append_int(out, r.port);
   out += r.cache_alias ? "\r\nAuth-Cache-Alias: TRUE\r\nAuth-User: " : "\r\nAuth-Cache-Alias: FALSE\r\nAuth-User: ";
-  for (char c : r.user) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == '%' || u >= 0x7f) {
-      out += '%';
-      out += k_hex[u >> 4];
-      out += k_hex[u & 15];
-    } else {
-      out += c;
-    }
-  }
+  append_percent_encoded(out, r.user);
   out += "\r\n";
   if (!r.auth_id.empty()) {
     out += "Auth-ID: ";

@@ -11,13 +11,16 @@
 // that found no operation waiting: perform_io, line 770) and otherwise queues
 // it without any call (lines 271-298: only a write wait may add EPOLLOUT);
 // completing it reports the edge consumed (done_and_exhausted, lines 262-264
-// and 777-779), so after reading the socket dry (or a short read) the next
-// wait costs nothing until the kernel reports new bytes.
+// and 777-779), so after reading the socket dry the next wait costs nothing
+// until the kernel reports new bytes.
 //
 // Only for sockets Asio knows non-blocking (adopt_socket, or after an Asio
 // operation); otherwise, and with another Asio, socket.async_wait. The
-// caller reads until would_block, or until a read shorter than its buffer,
-// before it waits again; a completion may be spurious (read, find nothing,
+// caller reads until would_block (or the EOF) before it waits again; a read
+// shorter than its buffer is not enough: a FIN that arrived with the last
+// bytes, in the same edge, is returned only by the next read and brings no
+// edge of its own (nginx knows it from EPOLLRDHUP, which Asio does not ask
+// for). A completion may be spurious (read, find nothing,
 // wait again). Cancelled by socket.cancel() and close() (operation_aborted),
 // not by per-operation cancellation slots. Asio heavy: session units only.
 

@@ -104,8 +104,8 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
     }
   }
 
-  // `drained`: the source was just read dry (would_block, or a plain read
-  // shorter than the buffer): the wait need not re-arm the descriptor
+  // `drained`: the source was just read dry (would_block): the wait need
+  // not re-arm the descriptor
   // (net::async_wait_readable: no system call). Otherwise, and at the start,
   // Asio's wait, which re-arms it (EPOLL_CTL_MOD) and so reports bytes
   // already there.
@@ -144,7 +144,6 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
 
   template <class From, class To>
   void move_now(int d, From& from, To& to, std::uint64_t& counter) {
-    constexpr bool plain_source = std::is_same_v<From, tcp::socket>;
     char* buf = detail::thread_buffer();
     std::size_t size = detail::k_relay_chunk;
     net::detail::BufferPool::Buffer kept;  // kTLS sending: a buffer the write may keep
@@ -216,11 +215,11 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
                           });
         return;
       }
-      if (plain_source && n < size) {
-        drained = true;
-        break;  // drained: wait for readiness again (a TLS read returns one
-                // record, so TLS reads on until would_block)
-      }
+      // A read shorter than the buffer does not mean drained: a FIN that
+      // came in the segment of the last bytes (or before the edge was
+      // reported) is not returned with them and brings no edge of its own,
+      // so only would_block (or the EOF) ends the round
+      // (tests/adversarial/relay_eof_test.py).
     }
     release(std::move(kept));
     wait(d, drained);

@@ -89,7 +89,8 @@ class KernelRelayTest(KernelRelayBase):
         before = self.relay_status()["relayed"]
         m = self.imap()
         m.login(USER, PASSWORDS[USER])
-        self.assertEqual(self.relay_status()["relayed"], before + 1)
+        # The client has its OK before the proxy hands the pair over.
+        self.wait_for(lambda: self.relay_status()["relayed"] == before + 1, "the pair in the kernel relay")
         self.assertEqual(self.relay_status()["sessions"], 1)
         self.assertEqual(self.count(m), 1)
         typ, data = m.fetch("1", "(BODY.PEEK[TEXT])")
@@ -207,7 +208,7 @@ class KernelRelayTest(KernelRelayBase):
         p = poplib.POP3("127.0.0.1", self.ports["pop3"], timeout=30)
         p.user(USER)
         p.pass_(PASSWORDS[USER])
-        self.assertEqual(self.relay_status()["relayed"], before + 1)
+        self.wait_for(lambda: self.relay_status()["relayed"] == before + 1, "the pair in the kernel relay")
         count, _ = p.stat()
         self.assertGreaterEqual(count, 1)
         resp, lines, _ = p.retr(1)

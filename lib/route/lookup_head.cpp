@@ -82,11 +82,16 @@ bool valid_value(std::string_view v) noexcept {
   return true;
 }
 
+// core::iequals, the lengths compared first without a call.
+bool same_name(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && core::iequals(a, b);
+}
+
 }  // namespace
 
 std::string_view RequestHead::field(std::string_view name) const noexcept {
   for (const auto& [k, v] : fields) {
-    if (core::iequals(k, name)) {
+    if (same_name(k, name)) {
       return v;
     }
   }
@@ -123,13 +128,13 @@ HeadParse parse_request_head(std::string_view in, RequestHead& head, std::size_t
     if (!is_token(name) || !valid_value(value)) {
       return HeadParse::invalid;  // a bad name, a control byte, or obsolete folding
     }
-    if (core::iequals(name, "Content-Length")) {
+    if (same_name(name, "Content-Length")) {
       if (value != "0") {
         return HeadParse::invalid;  // a lookup has no body
       }
-    } else if (core::iequals(name, "Transfer-Encoding")) {
+    } else if (same_name(name, "Transfer-Encoding")) {
       return HeadParse::invalid;
-    } else if (core::iequals(name, "Connection")) {
+    } else if (same_name(name, "Connection")) {
       connection_close = connection_close || has_token(value, "close");
       connection_keep_alive = connection_keep_alive || has_token(value, "keep-alive");
     }

@@ -129,7 +129,12 @@ struct LookupServer::Impl {
     boost::system::error_code ec;
     const auto parsed = asio::ip::make_address(host, ec);
     if (!ec) {
-      host = parsed.to_string();
+      // inet_pton takes an IPv4 address only in its one written form (four
+      // decimal parts, no leading zeros): already normal, no need to print
+      // it again (inet_ntop's sprintf).
+      if (!parsed.is_v4()) {
+        host = parsed.to_string();
+      }
       return true;
     }
     dns_key.assign(host).append("/").append(mode);

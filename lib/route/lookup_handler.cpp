@@ -226,7 +226,7 @@ bool refuse_account(const Context& ctx, const Entry& account, std::string_view n
     return true;
   }
   if (domain != nullptr) {
-    if (const auto* allowed = domain->values("zimbraDomainAllowedIPs")) {
+    if (const auto* allowed = ctx.index.domain_settings(*domain).allowed_ips) {
       if (!ip_allowed(req.client_ip, *allowed)) {
         ctx.error("Client-IP " + req.client_ip + " is not allowed on this domain");
         return true;
@@ -242,8 +242,8 @@ bool refuse_account(const Context& ctx, const Entry& account, std::string_view n
 bool use_external_route(const Context& ctx, const Entry& account, const Entry* domain) {
   const LookupRequest& req = ctx.req;
   if (!is_mail_protocol(req.protocol) ||
-      !(is_true(&account, "zimbraReverseProxyUseExternalRoute") ||
-        is_true(domain, "zimbraReverseProxyUseExternalRoute"))) {
+      !(ctx.index.account_settings(account).use_external_route ||
+        (domain != nullptr && ctx.index.domain_settings(*domain).use_external_route))) {
     return false;
   }
   const auto [host, port] = external_route(req.protocol, &account, domain);
@@ -270,7 +270,8 @@ bool use_external_route(const Context& ctx, const Entry& account, const Entry* d
 bool route_to_mailbox(const Context& ctx, const Entry& account, std::string_view name) {
   const LookupRequest& req = ctx.req;
   LookupResponse& r = ctx.out.response;
-  const std::string_view mail_host = first_of(account, ctx.settings.mail_host_attribute);
+  const AccountSettings& values = ctx.index.account_settings(account);
+  const std::string_view mail_host = values.mail_host;
   if (mail_host.empty()) {
     ctx.error("mailhost not found for user " + core::to_lower(name));
     return false;
@@ -279,7 +280,7 @@ bool route_to_mailbox(const Context& ctx, const Entry& account, std::string_view
   const bool imap = req.protocol == "imap";
   if ((imap || req.protocol == "imapssl") && !srv.imap_pool.empty()) {
     const PoolMember& pick =
-        srv.imap_pool[account_id_hash(first_of(account, "zimbraId"), srv.imap_pool.size())];
+        srv.imap_pool[account_id_hash(values.id, srv.imap_pool.size())];
     r.server.assign(pick.host);
     r.port = imap ? pick.imap_port : pick.imapssl_port;
   }
@@ -342,15 +343,15 @@ void handle_lookup(const LookupRequest& req,
   if (account == nullptr) {
     return;  // `out` is the answer
   }
-  const std::string_view name = first_of(*account, "zimbraMailDeliveryAddress");
+  const AccountSettings& values = index.account_settings(*account);
+  const std::string_view name = values.name;
   const auto at = name.find('@');
   const Entry* domain = at == std::string_view::npos ? nullptr : index.domain_by_name(name.substr(at + 1));
   if (refuse_account(ctx, *account, name, domain)) {
     return;
   }
 
-  const std::string& name_attr = ctx.settings.user_name_attribute;
-  const std::string_view named = name_attr.empty() ? std::string_view() : first_of(*account, name_attr);
+  const std::string_view named = values.user_name;  // zimbraReverseProxyUserNameAttribute's
   route_to(out, "", 0, named.empty() ? name : named);
   if (named.empty()) {
     lower_in_place(out.response.user);

@@ -2,20 +2,23 @@
 
 #include "lib/core/strings.hpp"
 
-#include <cstring>
+#include <array>
 
 namespace zmproxy::route {
 
 namespace {
 
-// RFC 9110 tchar.
-bool is_tchar(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  if ((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z')) {
-    return true;
-  }
-  return u != 0 && std::strchr("!#$%&'*+-.^_`|~", u) != nullptr;
-}
+// RFC 9110 tchar, as a table (one load per byte).
+constexpr std::array<bool, 256> k_tchar = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (const char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+bool is_tchar(char c) noexcept { return k_tchar[static_cast<unsigned char>(c)]; }
 
 bool is_token(std::string_view s) noexcept {
   if (s.empty()) {
@@ -82,9 +85,10 @@ bool valid_value(std::string_view v) noexcept {
   return true;
 }
 
-// core::iequals, the lengths compared first without a call.
+// core::iequals, the lengths compared first and the usual spelling (the
+// same case) without a call.
 bool same_name(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && core::iequals(a, b);
+  return a.size() == b.size() && (a == b || core::iequals(a, b));
 }
 
 }  // namespace

@@ -147,7 +147,8 @@ Result<void> parse_request_fields(const Fields& h, LookupRequest& r) {
   std::array<bool, k_request_field_count> seen{};
   for (const auto& [name, v] : h) {
     for (std::size_t f = 0; f < k_request_field_count; ++f) {
-      if (!seen[f] && name.size() == k_request_fields[f].size() && core::iequals(name, k_request_fields[f])) {
+      const std::string_view known = k_request_fields[f];
+      if (!seen[f] && name.size() == known.size() && (name == known || core::iequals(name, known))) {
         seen[f] = true;
         value[f] = v;
         break;

@@ -120,15 +120,44 @@ void RouteIndex::add_settings() {
   for (const Entry& s : m_servers) {
     m_server_settings.push_back(compute_server_settings(*this, &s));
   }
+  m_account_settings.reserve(m_accounts.size());
+  for (const Entry& a : m_accounts) {
+    m_account_settings.push_back(compute_account_settings(m_settings, a));
+  }
+  m_domain_settings.reserve(m_domains.size());
+  for (const Entry& d : m_domains) {
+    m_domain_settings.push_back(compute_domain_settings(d));
+  }
 }
 
-const ServerSettings& RouteIndex::server_settings(const Entry* server) const noexcept {
+namespace {
+
+// The position of `e` in `among`, or among.size() when it is not one of them.
+std::size_t position_in(const std::vector<Entry>& among, const Entry* e) noexcept {
   const std::less<const Entry*> before;
-  if (server != nullptr && !m_servers.empty() && !before(server, m_servers.data()) &&
-      before(server, m_servers.data() + m_servers.size())) {
-    return m_server_settings[static_cast<std::size_t>(server - m_servers.data())];
+  if (e == nullptr || among.empty() || before(e, among.data()) || !before(e, among.data() + among.size())) {
+    return among.size();
   }
-  return m_no_server;
+  return static_cast<std::size_t>(e - among.data());
+}
+
+}  // namespace
+
+const ServerSettings& RouteIndex::server_settings(const Entry* server) const noexcept {
+  const std::size_t at = position_in(m_servers, server);
+  return at < m_server_settings.size() ? m_server_settings[at] : m_no_server;
+}
+
+const AccountSettings& RouteIndex::account_settings(const Entry& account) const noexcept {
+  static const AccountSettings k_none;
+  const std::size_t at = position_in(m_accounts, &account);
+  return at < m_account_settings.size() ? m_account_settings[at] : k_none;
+}
+
+const DomainSettings& RouteIndex::domain_settings(const Entry& domain) const noexcept {
+  static const DomainSettings k_none;
+  const std::size_t at = position_in(m_domains, &domain);
+  return at < m_domain_settings.size() ? m_domain_settings[at] : k_none;
 }
 
 std::string RouteIndex::global_value(std::string_view attr) const {

@@ -64,6 +64,10 @@ class RouteIndex {
   // A server's settings (one of servers(), else the global config's for
   // nullptr or any other entry), resolved when the index was built.
   const ServerSettings& server_settings(const Entry* server) const noexcept;
+  // An account's (one of accounts()) and a domain's (one of domains())
+  // values a lookup reads; for any other entry, none.
+  const AccountSettings& account_settings(const Entry& account) const noexcept;
+  const DomainSettings& domain_settings(const Entry& domain) const noexcept;
 
  private:
   void add_indexes();
@@ -85,6 +89,8 @@ class RouteIndex {
   LookupSettings m_settings;
   std::vector<ServerSettings> m_server_settings;  // one per server, in order
   ServerSettings m_no_server;
+  std::vector<AccountSettings> m_account_settings;  // one per account, in order
+  std::vector<DomainSettings> m_domain_settings;    // one per domain, in order
 };
 
 }  // namespace zmproxy::route

@@ -46,7 +46,7 @@ const std::uint32_t* NameTable::find(std::string_view name) const noexcept {
     if (s.name.empty()) {
       return nullptr;
     }
-    if (s.hash == h && core::iequals(s.name, name)) {
+    if (s.hash == h && s.name.size() == name.size() && (s.name == name || core::iequals(s.name, name))) {
       return &s.position;
     }
   }

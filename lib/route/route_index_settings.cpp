@@ -59,6 +59,34 @@ LookupSettings compute_lookup_settings(const RouteIndex& index) {
   return s;
 }
 
+namespace {
+
+std::string_view first_value(const provisioning::Entry& e, std::string_view attr) {
+  const auto* v = e.values(attr);
+  return v == nullptr ? std::string_view() : std::string_view(v->front());
+}
+
+}  // namespace
+
+AccountSettings compute_account_settings(const LookupSettings& settings, const provisioning::Entry& account) {
+  AccountSettings a;
+  a.name = first_value(account, "zimbraMailDeliveryAddress");
+  a.mail_host = first_value(account, settings.mail_host_attribute);
+  a.id = first_value(account, "zimbraId");
+  if (!settings.user_name_attribute.empty()) {
+    a.user_name = first_value(account, settings.user_name_attribute);
+  }
+  a.use_external_route = schema::is_true(first_value(account, "zimbraReverseProxyUseExternalRoute"));
+  return a;
+}
+
+DomainSettings compute_domain_settings(const provisioning::Entry& domain) {
+  DomainSettings d;
+  d.allowed_ips = domain.values("zimbraDomainAllowedIPs");
+  d.use_external_route = schema::is_true(first_value(domain, "zimbraReverseProxyUseExternalRoute"));
+  return d;
+}
+
 ServerSettings compute_server_settings(const RouteIndex& index, const provisioning::Entry* server) {
   static const provisioning::Entry k_no_entry;
   const provisioning::Entry& srv = server != nullptr ? *server : k_no_entry;

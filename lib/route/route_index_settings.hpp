@@ -5,7 +5,8 @@
 // attribute-registry search and walks no attribute map for them: the lookup
 // queries, the port per protocol through the zimbraReverseProxy*PortAttribute
 // indirection, the IMAP upstream pools with their members' ports, the wait
-// interval, and host resolution. Pure.
+// interval, host resolution; and of each account and domain the values a
+// lookup reads (views into the index's entries). Pure.
 
 #include <array>
 #include <cstddef>
@@ -57,7 +58,24 @@ struct LookupSettings {
   std::string default_domain;  // zimbraDefaultDomainName, lower case ("" when unset)
 };
 
+// What a lookup reads of an account: views of its values.
+struct AccountSettings {
+  std::string_view name;       // zimbraMailDeliveryAddress, as stored
+  std::string_view mail_host;  // the attribute LookupSettings::mail_host_attribute names
+  std::string_view id;         // zimbraId
+  std::string_view user_name;  // the attribute LookupSettings::user_name_attribute names
+  bool use_external_route = false;  // zimbraReverseProxyUseExternalRoute
+};
+
+// What a lookup reads of a domain.
+struct DomainSettings {
+  const std::vector<std::string>* allowed_ips = nullptr;  // zimbraDomainAllowedIPs, if any
+  bool use_external_route = false;                        // zimbraReverseProxyUseExternalRoute
+};
+
 LookupSettings compute_lookup_settings(const RouteIndex& index);
+AccountSettings compute_account_settings(const LookupSettings& settings, const provisioning::Entry& account);
+DomainSettings compute_domain_settings(const provisioning::Entry& domain);
 // `server` is one of index.servers(), or nullptr for none.
 ServerSettings compute_server_settings(const RouteIndex& index, const provisioning::Entry* server);
 

@@ -111,3 +111,47 @@ TEST_CASE("port numbers: 1 to 65535, blanks around allowed", "[route][index]") {
   CHECK(port_number("80x") == 0);
   CHECK(port_number("") == 0);
 }
+
+TEST_CASE("account and domain settings: the values a lookup reads, per entry", "[route][index]") {
+  const auto index = RouteIndex::from_entries({
+      make_entry("cn=config,cn=zimbra", {{"objectClass", {"zimbraGlobalConfig"}},
+                                         {"zimbraReverseProxyUserNameAttribute", {"uid"}}}),
+      make_entry("dc=example,dc=com", {{"objectClass", {"zimbraDomain"}},
+                                       {"zimbraDomainName", {"example.com"}},
+                                       {"zimbraDomainAllowedIPs", {"192.0.2.0/24", "10.0.0.1"}},
+                                       {"zimbraReverseProxyUseExternalRoute", {"TRUE"}}}),
+      make_entry("dc=plain,dc=org", {{"objectClass", {"zimbraDomain"}}, {"zimbraDomainName", {"plain.org"}}}),
+      make_entry("uid=carol,ou=people,dc=example,dc=com",
+                 {{"objectClass", {"zimbraAccount"}},
+                  {"uid", {"carol"}},
+                  {"zimbraMailDeliveryAddress", {"Carol@Example.com"}},
+                  {"zimbraId", {"a0000000-0000-4000-8000-0000000000c1"}},
+                  {"zimbraMailHost", {"mbox1.example.com"}},
+                  {"zimbraReverseProxyUseExternalRoute", {"true"}}}),
+      make_entry("uid=dan,ou=people,dc=plain,dc=org",
+                 {{"objectClass", {"zimbraAccount"}}, {"zimbraMailDeliveryAddress", {"dan@plain.org"}}}),
+  });
+  const AccountSettings& carol = index->account_settings(*index->account_by_address("carol@example.com"));
+  CHECK(carol.name == "Carol@Example.com");  // as stored: the handler lower-cases the answer
+  CHECK(carol.mail_host == "mbox1.example.com");
+  CHECK(carol.id == "a0000000-0000-4000-8000-0000000000c1");
+  CHECK(carol.user_name == "carol");
+  CHECK(carol.use_external_route);
+  const AccountSettings& dan = index->account_settings(*index->account_by_address("dan@plain.org"));
+  CHECK(dan.mail_host.empty());
+  CHECK(dan.id.empty());
+  CHECK(dan.user_name.empty());
+  CHECK_FALSE(dan.use_external_route);
+
+  const DomainSettings& example = index->domain_settings(*index->domain_by_name("example.com"));
+  REQUIRE(example.allowed_ips != nullptr);
+  CHECK(*example.allowed_ips == std::vector<std::string>{"192.0.2.0/24", "10.0.0.1"});
+  CHECK(example.use_external_route);
+  const DomainSettings& plain = index->domain_settings(*index->domain_by_name("plain.org"));
+  CHECK(plain.allowed_ips == nullptr);
+  CHECK_FALSE(plain.use_external_route);
+
+  // An entry that is not the index's own has none.
+  const provisioning::Entry copy = *index->account_by_address("carol@example.com");
+  CHECK(index->account_settings(copy).name.empty());
+}

@@ -112,6 +112,23 @@ class Parsers(unittest.TestCase):
         self.assertAlmostEqual(out["p99_ms"], 1.43)
         self.assertAlmostEqual(out["cpu_ms_per_1000"], 13.6)
         self.assertEqual(out["floor_req_per_s"], 69968.0)
+        self.assertNotIn("lookups_per_cpu_s", out)  # the table before those columns
+
+    def test_lookup_table_with_cpu_columns(self):
+        # The table since it reports what the load generator's core did.
+        out = targets.parse_lookup(
+            "| target | lookups/s | p50 ms | p99 ms | CPU-ms per 1,000 | lookups per CPU-second |"
+            " server core % | wrk core % |\n|---|---|---|---|---|---|---|---|\n"
+            "| floor | 68410 | 0.71 | 1.71 | 14.6 | 68493 | 99 | 97 |\n"
+            "| zmlookupd | 71200 | 0.66 | 1.25 | 7.1 | 140845 | 51 | 98 |\n"
+            "zmlookupd: wrk's core was full (median 98%) before the server's (51%): ...\n")
+        self.assertEqual(out["req_per_s"], 71200.0)
+        self.assertAlmostEqual(out["p99_ms"], 1.25)
+        self.assertAlmostEqual(out["cpu_ms_per_1000"], 7.1)
+        self.assertEqual(out["lookups_per_cpu_s"], 140845.0)
+        self.assertEqual(out["server_core_pct"], 51.0)
+        self.assertEqual(out["wrk_core_pct"], 98.0)
+        self.assertEqual(out["floor_lookups_per_cpu_s"], 68493.0)
 
     def test_prov_output(self):
         out = targets.parse_prov(PROV)

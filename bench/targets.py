@@ -111,15 +111,17 @@ _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 _LOOKUP_ROW = re.compile(r"^\|\s*(floor|zmlookupd)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|"
-                         r"\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*$")
+                         r"\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|"
+                         r"(?:\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|)?\s*$")
 
 
 def parse_lookup(text):
     """zmlookupd's lookups/s and p99, and the Python floor's: from the median
     table bench/lookup_bench.sh ends with (| target | lookups/s | p50 ms |
-    p99 ms | CPU-ms per 1,000 |), else from raw wrk output (Requests/sec and
-    the 99% line; a header line naming a floor or Python starts the floor's
-    section); the first figures of each."""
+    p99 ms | CPU-ms per 1,000 | and, since it reports them, lookups per
+    CPU-second | server core % | wrk core % |), else from raw wrk output
+    (Requests/sec and the 99% line; a header line naming a floor or Python
+    starts the floor's section); the first figures of each."""
     out = {}
     for line in text.splitlines():
         m = _LOOKUP_ROW.match(line.strip())
@@ -128,6 +130,10 @@ def parse_lookup(text):
             out.setdefault(prefix + "req_per_s", float(m.group(2)))
             out.setdefault(prefix + "p99_ms", float(m.group(4)))
             out.setdefault(prefix + "cpu_ms_per_1000", float(m.group(5)))
+            if m.group(6) is not None:
+                out.setdefault(prefix + "lookups_per_cpu_s", float(m.group(6)))
+                out.setdefault(prefix + "server_core_pct", float(m.group(7)))
+                out.setdefault(prefix + "wrk_core_pct", float(m.group(8)))
     if "req_per_s" in out:
         return out
     who = "zmlookupd"

@@ -1,26 +1,16 @@
 #include "lib/route/lookup_handler.hpp"
 
 #include "lib/core/address.hpp"
-#include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/net/address_block.hpp"
 #include "lib/provisioning/filter.hpp"
 #include "lib/schema/value.hpp"
 
-#include <charconv>
 #include <cstdint>
-#include <optional>
 
 namespace zmproxy::route {
 
 namespace {
-
-constexpr std::string_view k_default_mail_host_query =
-    "(|(zimbraMailDeliveryAddress=${USER})(zimbraMailAlias=${USER})(zimbraId=${USER}))";
-constexpr std::string_view k_default_port_query =
-    "(&(zimbraServiceHostname=${MAILHOST})(objectClass=zimbraServer))";
-constexpr std::string_view k_default_domain_query =
-    "(&(zimbraVirtualIPAddress=${IPADDR})(objectClass=zimbraDomain))";
 
 std::string substitute(std::string_view tmpl, std::string_view var, std::string_view value) {
   std::string out(tmpl);
@@ -33,63 +23,78 @@ std::string substitute(std::string_view tmpl, std::string_view var, std::string_
   return out;
 }
 
+// The first value of an attribute, or "" (Entry::first without the copy).
+std::string_view first_of(const Entry& e, std::string_view attr) {
+  const auto* v = e.values(attr);
+  return v == nullptr ? std::string_view() : std::string_view(v->front());
+}
+
+bool is_true(const Entry* e, std::string_view attr) {
+  return e != nullptr && schema::is_true(first_of(*e, attr));
+}
+
+void lower_in_place(std::string& s) {
+  for (char& c : s) {
+    c = core::ascii_lower(c);
+  }
+}
+
+// What one lookup works with. Names are looked up as they are: the index's
+// tables ignore ASCII case, so nothing is lower-cased to find it.
 struct Context {
   const LookupRequest& req;
   const RouteIndex& index;
-  int wait;
+  const LookupSettings& settings;
+  LookupAnswer& out;
 
-  LookupAnswer error(std::string text) const {
-    return LookupAnswer{LookupResponse::error(std::move(text), wait)};
+  // `out` becomes the error answer `text`; returns nullptr for the callers
+  // that return "no account".
+  std::nullptr_t error(std::string_view text) const {
+    out.response.assign_error(text, settings.wait_seconds);
+    out.resolve_host = false;
+    out.ip_mode.assign("ipv4");
+    return nullptr;
   }
 
-  const Entry* find_account(const std::string& user) const {
-    const std::string q = index.global_value("zimbraReverseProxyMailHostQuery");
-    if (q.empty() || q == k_default_mail_host_query) {
+  const Entry* find_account(std::string_view user) const {
+    if (settings.mail_host_query.empty()) {
       const Entry* a = index.account_by_address(user);
       return a != nullptr ? a : index.account_by_id(user);
     }
-    const auto found = index.search(index.accounts(), substitute(q, "USER", user));
+    const auto found =
+        index.search(index.accounts(), substitute(settings.mail_host_query, "USER", core::to_lower(user)));
     return found.empty() ? nullptr : found.front();
   }
 
-  const Entry* find_server(const std::string& mail_host) const {
-    const std::string q = index.global_value("zimbraReverseProxyPortQuery");
-    if (q.empty() || q == k_default_port_query) {
+  const Entry* find_server(std::string_view mail_host) const {
+    if (settings.port_query.empty()) {
       return index.server_by_service_hostname(mail_host);
     }
-    const auto found = index.search(index.servers(), substitute(q, "MAILHOST", mail_host));
+    const auto found = index.search(index.servers(), substitute(settings.port_query, "MAILHOST", mail_host));
     return found.empty() ? nullptr : found.front();
   }
 
-  const Entry* domain_for_proxy_ip(const std::string& ip) const {
-    const std::string q = index.global_value("zimbraReverseProxyDomainNameQuery");
-    if (q.empty() || q == k_default_domain_query) {
-      return index.domain_by_virtual_ip(ip);
-    }
-    const auto found = index.search(index.domains(), substitute(q, "IPADDR", ip));
-    return found.empty() ? nullptr : found.front();
-  }
 };
 
-std::string strip_port(std::string_view host) { return std::string(core::host_part(host)); }
-
-// The port attribute named by the indirection for this protocol and type.
-std::string port_attribute(const LookupRequest& req, const RouteIndex& index) {
-  const std::string& p = req.protocol;
-  if (p == "pop3") return index.global_value("zimbraReverseProxyPop3PortAttribute");
-  if (p == "pop3ssl") return index.global_value("zimbraReverseProxyPop3SSLPortAttribute");
-  if (p == "imap") return index.global_value("zimbraReverseProxyImapPortAttribute");
-  if (p == "imapssl") return index.global_value("zimbraReverseProxyImapSSLPortAttribute");
-  if (p == "http") return index.global_value("zimbraReverseProxyHttpPortAttribute");
-  if (req.admin) return index.global_value("zimbraReverseProxyAdminPortAttribute");
-  return index.global_value("zimbraReverseProxyHttpSSLPortAttribute");
+const Entry* domain_for_proxy_ip(const RouteIndex& index, std::string_view ip) {
+  const std::string& query = index.settings().domain_query;
+  if (query.empty()) {
+    return index.domain_by_virtual_ip(ip);
+  }
+  const auto found = index.search(index.domains(), substitute(query, "IPADDR", ip));
+  return found.empty() ? nullptr : found.front();
 }
 
-int to_port(std::string_view v) {
-  int n = 0;
-  v = core::trim(v);
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  return (ec == std::errc() && p == v.data() + v.size() && n > 0 && n <= 65535) ? n : 0;
+// The port the indirection names for this protocol and type.
+PortKind port_kind(const LookupRequest& req) {
+  const std::string& p = req.protocol;
+  if (p == "pop3") return PortKind::pop3;
+  if (p == "pop3ssl") return PortKind::pop3ssl;
+  if (p == "imap") return PortKind::imap;
+  if (p == "imapssl") return PortKind::imapssl;
+  if (p == "http") return PortKind::http;
+  if (req.admin) return PortKind::admin;
+  return PortKind::httpssl;
 }
 
 // External route attributes for a mail protocol: zimbraExternalImapHostname...
@@ -104,158 +109,156 @@ std::pair<std::string, int> external_route(const std::string& protocol, const En
     if (e == nullptr) {
       continue;
     }
-    const std::string host = e->first(stem + "Hostname");
-    const int port = to_port(e->first(stem + "Port"));
+    const std::string_view host = first_of(*e, stem + "Hostname");
+    const int port = port_number(first_of(*e, stem + "Port"));
     if (!host.empty() && port != 0) {
-      return {host, port};
+      return {std::string(host), port};
     }
   }
   return {"", 0};
 }
 
-bool is_true(const Entry* e, std::string_view attr) {
-  return e != nullptr && schema::is_true(e->first(attr));
-}
-
-const Entry& or_none(const Entry* e) {
-  static const Entry k_no_entry;
-  return e != nullptr ? *e : k_no_entry;
-}
-
-// An OK answer routing to host:port as `user`.
-LookupAnswer route_to(std::string host, int port, std::string user) {
-  return LookupAnswer{LookupResponse::route(std::move(host), port, std::move(user))};
+// `out` becomes an OK answer routing to host:port as `user`.
+void route_to(LookupAnswer& out, std::string_view host, int port, std::string_view user) {
+  out.response.assign_route(host, port, user);
+  out.resolve_host = false;
+  out.ip_mode.assign("ipv4");
 }
 
 // Requests refused before any lookup: protocols and methods this handler
-// does not serve, and no user.
-std::optional<LookupAnswer> refuse_request(const Context& ctx) {
+// does not serve, and no user. True when `out` is the refusal.
+bool refuse_request(const Context& ctx) {
   const LookupRequest& req = ctx.req;
   if (!is_known_protocol(req.protocol)) {
-    return ctx.error("unsupported protocol: " + req.protocol);
+    ctx.error("unsupported protocol: " + req.protocol);
+    return true;
   }
   if (req.method == "gssapi" || req.method == "certauth") {
-    return ctx.error(req.method + " lookups are not supported by this handler");
+    ctx.error(req.method + " lookups are not supported by this handler");
+    return true;
   }
   if (req.user.empty()) {
-    return ctx.error("missing header field Auth-User");
+    ctx.error("missing header field Auth-User");
+    return true;
   }
-  return std::nullopt;
+  return false;
 }
 
-// The account a lookup names, or the answer that ends it without one.
-struct Found {
-  const Entry* account = nullptr;
-  std::optional<LookupAnswer> answer;
-};
-
-Found find_by_id(const Context& ctx) {
-  const Entry* account = ctx.index.account_by_id(core::to_lower(ctx.req.user));
-  if (account == nullptr) {
-    return {nullptr, ctx.error("account not found:" + ctx.req.user)};
-  }
-  return {account, std::nullopt};
+// The account a lookup names; nullptr when `out` is the answer that ends it
+// without one.
+const Entry* find_by_id(const Context& ctx) {
+  const Entry* account = ctx.index.account_by_id(ctx.req.user);
+  return account != nullptr ? account : ctx.error("account not found:" + ctx.req.user);
 }
 
-// A bare name gets the domain of the web request's virtual host or of the
-// proxy's address, else the default domain.
-std::string qualify(const Context& ctx, std::string user) {
+// `user` (lower case) qualified: a bare name gets the domain of the web
+// request's virtual host or of the proxy's address, else the default domain.
+void qualify(const LookupRequest& req, const RouteIndex& index, std::string& user) {
   if (user.find('@') != std::string::npos) {
-    return user;
+    return;
   }
-  const LookupRequest& req = ctx.req;
   const Entry* domain = nullptr;
   if (is_web_protocol(req.protocol)) {
-    domain = ctx.index.domain_by_virtual_host(strip_port(req.proxy_host));
+    domain = index.domain_by_virtual_host(core::host_part(req.proxy_host));
   } else if (!req.proxy_ip.empty()) {
-    domain = ctx.domain_for_proxy_ip(req.proxy_ip);
+    domain = domain_for_proxy_ip(index, req.proxy_ip);
   }
-  const std::string domain_name = domain != nullptr
-                                      ? domain->first("zimbraDomainName")
-                                      : ctx.index.global().first("zimbraDefaultDomainName");
-  if (!domain_name.empty()) {
-    user += "@" + core::to_lower(domain_name);
+  if (domain == nullptr) {
+    if (!index.settings().default_domain.empty()) {
+      user += '@';
+      user += index.settings().default_domain;
+    }
+    return;
   }
-  return user;
+  if (const std::string_view name = first_of(*domain, "zimbraDomainName"); !name.empty()) {
+    user += '@';
+    const std::size_t from = user.size();
+    user += name;
+    for (std::size_t i = from; i < user.size(); ++i) {
+      user[i] = core::ascii_lower(user[i]);
+    }
+  }
 }
 
 // By name: the address or an alias, then the same local part in the domain
 // an alias domain points to; an unknown user of a domain that routes them
 // elsewhere (mail protocols) goes to its external server as typed.
-Found find_by_name(const Context& ctx) {
+const Entry* find_by_name(const Context& ctx) {
   const LookupRequest& req = ctx.req;
-  const std::string user = qualify(ctx, core::to_lower(req.user));
+  std::string& user = ctx.out.looked_up;
+  user.assign(req.user);
+  lower_in_place(user);
+  qualify(req, ctx.index, user);
   const Entry* account = ctx.find_account(user);
   const auto at = user.find('@');
   const Entry* user_domain =
-      at == std::string::npos ? nullptr : ctx.index.domain_by_name(user.substr(at + 1));
+      at == std::string::npos ? nullptr : ctx.index.domain_by_name(std::string_view(user).substr(at + 1));
   if (account == nullptr && user_domain != nullptr &&
-      user_domain->first("zimbraDomainType") == "alias") {
+      first_of(*user_domain, "zimbraDomainType") == "alias") {
     if (const Entry* target =
-            ctx.index.domain_by_id(user_domain->first("zimbraDomainAliasTargetId"))) {
+            ctx.index.domain_by_id(first_of(*user_domain, "zimbraDomainAliasTargetId"))) {
       account = ctx.find_account(user.substr(0, at + 1) +
-                                 core::to_lower(target->first("zimbraDomainName")));
+                                 core::to_lower(first_of(*target, "zimbraDomainName")));
     }
   }
   if (account != nullptr) {
-    return {account, std::nullopt};
+    return account;
   }
   if (is_mail_protocol(req.protocol) &&
       is_true(user_domain, "zimbraReverseProxyUseExternalRouteIfAccountNotExist")) {
     auto [host, port] = external_route(req.protocol, nullptr, user_domain);
     if (!host.empty()) {
-      return {nullptr, route_to(std::move(host), port, req.user)};
+      route_to(ctx.out, host, port, req.user);
+      return nullptr;
     }
   }
-  return {nullptr, ctx.error("user not found:" + user)};
+  return ctx.error("user not found:" + user);
 }
 
 // Accounts found but not to be routed: a non-admin asking for the admin
-// console, a client address the domain does not allow.
-std::optional<LookupAnswer> refuse_account(const Context& ctx,
-                                           const Entry& account,
-                                           const std::string& name,
-                                           const Entry* domain) {
+// console, a client address the domain does not allow. True when `out` is
+// the refusal.
+bool refuse_account(const Context& ctx, const Entry& account, std::string_view name, const Entry* domain) {
   const LookupRequest& req = ctx.req;
   if (req.admin && !is_true(&account, "zimbraIsAdminAccount") &&
       !is_true(&account, "zimbraIsDelegatedAdminAccount")) {
-    return ctx.error("not an admin account: " + name);
+    ctx.error("not an admin account: " + core::to_lower(name));
+    return true;
   }
   if (domain != nullptr) {
-    if (const auto* allowed = domain->values("zimbraDomainAllowedIPs")) {
+    if (const auto* allowed = ctx.index.domain_settings(*domain).allowed_ips) {
       if (!ip_allowed(req.client_ip, *allowed)) {
-        return ctx.error("Client-IP " + req.client_ip + " is not allowed on this domain");
+        ctx.error("Client-IP " + req.client_ip + " is not allowed on this domain");
+        return true;
       }
     }
   }
-  return std::nullopt;
+  return false;
 }
 
 // The account's or its domain's external server (mail protocols), if it
 // uses one: the answer names it and the user, the login as sent when the
 // domain (else the global config) says so.
-bool use_external_route(const Context& ctx,
-                        const Entry& account,
-                        const Entry* domain,
-                        LookupResponse& r) {
+bool use_external_route(const Context& ctx, const Entry& account, const Entry* domain) {
   const LookupRequest& req = ctx.req;
   if (!is_mail_protocol(req.protocol) ||
-      !(is_true(&account, "zimbraReverseProxyUseExternalRoute") ||
-        is_true(domain, "zimbraReverseProxyUseExternalRoute"))) {
+      !(ctx.index.account_settings(account).use_external_route ||
+        (domain != nullptr && ctx.index.domain_settings(*domain).use_external_route))) {
     return false;
   }
   const auto [host, port] = external_route(req.protocol, &account, domain);
   if (host.empty()) {
     return false;
   }
+  LookupResponse& r = ctx.out.response;
   r.server = host;
   r.port = port;
   constexpr std::string_view k_include =
       "zimbraReverseProxyExternalRouteIncludeOriginalAuthusername";
-  const std::string include = domain != nullptr && domain->has(k_include)
-                                  ? domain->first(k_include)
-                                  : ctx.index.global_value(k_include);
-  if (schema::is_true(include)) {
+  const bool include = domain != nullptr && domain->has(k_include)
+                           ? schema::is_true(first_of(*domain, k_include))
+                           : ctx.settings.include_original_user;
+  if (include) {
     r.user = req.user;
   }
   return true;
@@ -263,49 +266,45 @@ bool use_external_route(const Context& ctx,
 
 // The mailbox server and port: an IMAP upstream pool's member picked by the
 // account's id, else the mail host at the port the protocol's indirection
-// names (the zx ports for zx).
-LookupAnswer route_to_mailbox(const Context& ctx,
-                              const Entry& account,
-                              const std::string& name,
-                              LookupAnswer answer) {
+// names (the zx ports for zx). False when `out` became an error.
+bool route_to_mailbox(const Context& ctx, const Entry& account, std::string_view name) {
   const LookupRequest& req = ctx.req;
-  const RouteIndex& index = ctx.index;
-  LookupResponse& r = answer.response;
-  const std::string host_attr = index.global_value("zimbraReverseProxyMailHostAttribute");
-  const std::string mail_host = account.first(host_attr.empty() ? "zimbraMailHost" : host_attr);
+  LookupResponse& r = ctx.out.response;
+  const AccountSettings& values = ctx.index.account_settings(account);
+  const std::string_view mail_host = values.mail_host;
   if (mail_host.empty()) {
-    return ctx.error("mailhost not found for user " + name);
+    ctx.error("mailhost not found for user " + core::to_lower(name));
+    return false;
   }
-  const Entry& srv = or_none(ctx.find_server(mail_host));
-  if (req.protocol == "imap" || req.protocol == "imapssl") {
-    const auto pool = index.server_values(srv, "zimbraReverseProxyUpstreamImapServers");
-    if (!pool.empty()) {
-      const std::string& pick = pool[account_id_hash(account.first("zimbraId"), pool.size())];
-      const Entry& ps = or_none(index.server_by_service_hostname(pick));
-      r.server = pick;
-      r.port = to_port(index.server_value(ps, req.protocol == "imap" ? "zimbraRemoteImapBindPort"
-                                                                      : "zimbraRemoteImapSSLBindPort"));
-    }
+  const ServerSettings& srv = ctx.index.server_settings(ctx.find_server(mail_host));
+  const bool imap = req.protocol == "imap";
+  if ((imap || req.protocol == "imapssl") && !srv.imap_pool.empty()) {
+    const PoolMember& pick =
+        srv.imap_pool[account_id_hash(values.id, srv.imap_pool.size())];
+    r.server.assign(pick.host);
+    r.port = imap ? pick.imap_port : pick.imapssl_port;
   }
   if (r.server.empty()) {
-    r.server = mail_host;
+    r.server.assign(mail_host);
     if (req.zx) {
       r.port = req.protocol == "http" ? 8742 : 8743;
     } else {
-      r.port = to_port(index.server_value(srv, port_attribute(req, index)));
+      r.port = srv.port[static_cast<std::size_t>(port_kind(req))];
     }
   }
   if (r.port == 0) {
-    return ctx.error("no " + req.protocol + " port configured for server " + mail_host);
+    ctx.error("no " + req.protocol + " port configured for server " + std::string(mail_host));
+    return false;
   }
-  return answer;
+  return true;
 }
 
 }  // namespace
 
 std::string qualify_user(const LookupRequest& req, const RouteIndex& index) {
-  const Context ctx{req, index, 0};
-  return qualify(ctx, core::to_lower(req.user));
+  std::string user = core::to_lower(req.user);
+  qualify(req, index, user);
+  return user;
 }
 
 std::size_t account_id_hash(std::string_view id, std::size_t n) {
@@ -332,49 +331,50 @@ bool ip_allowed(std::string_view ip, const std::vector<std::string>& allowed) {
   return false;
 }
 
+void handle_lookup(const LookupRequest& req,
+                   const RouteIndex& index,
+                   std::string_view handler_server,
+                   LookupAnswer& out) {
+  const Context ctx{req, index, index.settings(), out};
+  if (refuse_request(ctx)) {
+    return;
+  }
+  const Entry* account = req.method == "zimbraid" ? find_by_id(ctx) : find_by_name(ctx);
+  if (account == nullptr) {
+    return;  // `out` is the answer
+  }
+  const AccountSettings& values = index.account_settings(*account);
+  const std::string_view name = values.name;
+  const auto at = name.find('@');
+  const Entry* domain = at == std::string_view::npos ? nullptr : index.domain_by_name(name.substr(at + 1));
+  if (refuse_account(ctx, *account, name, domain)) {
+    return;
+  }
+
+  const std::string_view named = values.user_name;  // zimbraReverseProxyUserNameAttribute's
+  route_to(out, "", 0, named.empty() ? name : named);
+  if (named.empty()) {
+    lower_in_place(out.response.user);
+  }
+  const std::string& default_domain = ctx.settings.default_domain;
+  out.response.cache_alias = !default_domain.empty() && at != std::string_view::npos &&
+                             core::iequals(name.substr(at + 1), default_domain);
+  if (use_external_route(ctx, *account, domain)) {
+    return;
+  }
+  if (!route_to_mailbox(ctx, *account, name)) {
+    return;
+  }
+  const ServerSettings& self = index.server_settings(index.server_by_name(handler_server));
+  out.resolve_host = self.resolve_host;
+  out.ip_mode.assign(self.ip_mode);
+}
+
 LookupAnswer handle_lookup(const LookupRequest& req,
                            const RouteIndex& index,
                            std::string_view handler_server) {
-  const auto wait_ms =
-      core::parse_duration(index.global_value("zimbraReverseProxyAuthWaitInterval"));
-  const Context ctx{req, index, wait_ms ? static_cast<int>(wait_ms->count() / 1000) : 10};
-  if (auto refused = refuse_request(ctx)) {
-    return std::move(*refused);
-  }
-  Found found = req.method == "zimbraid" ? find_by_id(ctx) : find_by_name(ctx);
-  if (found.answer) {
-    return std::move(*found.answer);
-  }
-  const Entry& account = *found.account;
-  const std::string name = core::to_lower(account.first("zimbraMailDeliveryAddress"));
-  const auto at = name.find('@');
-  const Entry* domain =
-      at == std::string::npos ? nullptr : index.domain_by_name(name.substr(at + 1));
-  if (auto refused = refuse_account(ctx, account, name, domain)) {
-    return std::move(*refused);
-  }
-
-  std::string user = name;
-  const std::string name_attr = index.global_value("zimbraReverseProxyUserNameAttribute");
-  if (!name_attr.empty() && !account.first(name_attr).empty()) {
-    user = account.first(name_attr);
-  }
-  LookupAnswer answer = route_to("", 0, std::move(user));
-  const std::string default_domain =
-      core::to_lower(index.global().first("zimbraDefaultDomainName"));
-  answer.response.cache_alias =
-      !default_domain.empty() && at != std::string::npos && name.substr(at + 1) == default_domain;
-  if (use_external_route(ctx, account, domain, answer.response)) {
-    return answer;
-  }
-  answer = route_to_mailbox(ctx, account, name, std::move(answer));
-  if (!answer.response.ok) {
-    return answer;
-  }
-  const Entry& self = or_none(index.server_by_name(handler_server));
-  answer.resolve_host =
-      schema::is_true(index.server_value(self, "zimbraReverseProxyDnsLookupInServerEnabled"));
-  answer.ip_mode = index.server_value(self, "zimbraIPMode");
+  LookupAnswer answer;
+  handle_lookup(req, index, handler_server, answer);
   return answer;
 }
 

@@ -19,12 +19,19 @@ struct LookupAnswer {
   // address (zimbraReverseProxyDnsLookupInServerEnabled), in this IP mode.
   bool resolve_host = false;
   std::string ip_mode = "ipv4";  // ipv4 | ipv6 | both
+  // A lookup by name: the name the account was looked up by (lower case,
+  // qualified); its buffer is the handler's to reuse.
+  std::string looked_up{};
 };
 
 // `handler_server`: this handler's own server name (zimbra_server_hostname):
 // its zimbraReverseProxyDnsLookupInServerEnabled and zimbraIPMode apply.
 LookupAnswer handle_lookup(const LookupRequest& request, const RouteIndex& index,
                            std::string_view handler_server);
+// The same into `out`, every field set, its strings' buffers kept: a
+// connection that reuses one answer makes no allocation for a usual lookup.
+void handle_lookup(const LookupRequest& request, const RouteIndex& index,
+                   std::string_view handler_server, LookupAnswer& out);
 
 // Auth-User qualified as step 1 does for a plain lookup (a bare name gets
 // the virtual host's, the proxy address's or the default domain), lower case.

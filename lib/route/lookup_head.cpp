@@ -2,20 +2,23 @@
 
 #include "lib/core/strings.hpp"
 
-#include <cstring>
+#include <array>
 
 namespace zmproxy::route {
 
 namespace {
 
-// RFC 9110 tchar.
-bool is_tchar(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  if ((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z')) {
-    return true;
-  }
-  return u != 0 && std::strchr("!#$%&'*+-.^_`|~", u) != nullptr;
-}
+// RFC 9110 tchar, as a table (one load per byte).
+constexpr std::array<bool, 256> k_tchar = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (const char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+bool is_tchar(char c) noexcept { return k_tchar[static_cast<unsigned char>(c)]; }
 
 bool is_token(std::string_view s) noexcept {
   if (s.empty()) {
@@ -82,11 +85,17 @@ bool valid_value(std::string_view v) noexcept {
   return true;
 }
 
+// core::iequals, the lengths compared first and the usual spelling (the
+// same case) without a call.
+bool same_name(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && (a == b || core::iequals(a, b));
+}
+
 }  // namespace
 
 std::string_view RequestHead::field(std::string_view name) const noexcept {
   for (const auto& [k, v] : fields) {
-    if (core::iequals(k, name)) {
+    if (same_name(k, name)) {
       return v;
     }
   }
@@ -123,13 +132,13 @@ HeadParse parse_request_head(std::string_view in, RequestHead& head, std::size_t
     if (!is_token(name) || !valid_value(value)) {
       return HeadParse::invalid;  // a bad name, a control byte, or obsolete folding
     }
-    if (core::iequals(name, "Content-Length")) {
+    if (same_name(name, "Content-Length")) {
       if (value != "0") {
         return HeadParse::invalid;  // a lookup has no body
       }
-    } else if (core::iequals(name, "Transfer-Encoding")) {
+    } else if (same_name(name, "Transfer-Encoding")) {
       return HeadParse::invalid;
-    } else if (core::iequals(name, "Connection")) {
+    } else if (same_name(name, "Connection")) {
       connection_close = connection_close || has_token(value, "close");
       connection_keep_alive = connection_keep_alive || has_token(value, "keep-alive");
     }

@@ -135,59 +135,75 @@ awaitable<bool> send_all(tcp::socket& socket, const std::string& out, const Idle
   co_return !ec && !deadline.expired();
 }
 
-// Answers every complete request at the start of `in` into `out`; returns
-// how many bytes they took. `close` is set when the connection must end
-// after `out` is sent (a request that is not HTTP or is too large, a
-// refused secret, a request that does not keep the connection).
-awaitable<std::size_t> answer_requests(std::string_view in,
-                                       std::string& out,
-                                       bool& close,
-                                       RequestHead& head,
-                                       const std::string& secret,
-                                       LookupHttpCounters& counters,
-                                       LookupService& service) {
-  std::size_t used = 0;
-  LookupResponse answer;
-  while (!close) {
+// What answering the complete requests at the start of a read came to.
+struct Answered {
+  std::size_t used = 0;  // bytes of the requests answered
+  bool close = false;    // end the connection once `out` is sent
+  bool wait = false;     // stopped at a lookup answer_later must answer
+  std::size_t size = 0;  // (wait) that request's size; `head` is its head
+};
+
+// The reply to a request let through to a lookup, appended; counted.
+void append_lookup_reply(std::string& out, const RequestHead& head, const LookupResponse& answer,
+                         LookupHttpCounters& counters) {
+  if (!answer.ok) {
+    LookupHttpCounters::count(counters.errors);
+  }
+  append_reply(out, head.version, RequestGate::lookup, head.keep_alive, &answer);
+}
+
+// Answers the complete requests at the start of `in` into `out`, as long as
+// each is answered at once. `close` is set when the connection must end
+// after `out` is sent (a request that is not HTTP or is too large, a refused
+// secret, a request that does not keep the connection).
+Answered answer_ready(std::string_view in,
+                      std::string& out,
+                      RequestHead& head,
+                      const std::string& secret,
+                      LookupHttpCounters& counters,
+                      LookupService& service) {
+  Answered a;
+  while (!a.close) {
     std::size_t size = 0;
-    const HeadParse parsed = parse_request_head(in.substr(used), head, size);
+    const HeadParse parsed = parse_request_head(in.substr(a.used), head, size);
     if (parsed == HeadParse::incomplete) {
-      close = in.size() - used >= k_max_header_bytes;
+      a.close = in.size() - a.used >= k_max_header_bytes;
       break;
     }
     if (parsed == HeadParse::invalid || size > k_max_header_bytes) {
-      close = true;  // not HTTP, or too large: nothing more to say
+      a.close = true;  // not HTTP, or too large: nothing more to say
       break;
     }
-    used += size;
-    ++counters.requests;
+    LookupHttpCounters::count(counters.requests);
     const RequestGate gate = gate_request(head.target, head.method == "GET",
                                           head.field(k_secret_header), secret);
-    bool keep_alive = head.keep_alive;
-    const LookupResponse* reply = nullptr;
-    if (gate == RequestGate::forbidden) {
-      ++counters.refused;
-      keep_alive = false;
-    } else if (gate == RequestGate::lookup) {
-      if (!service.answer_now(head.fields, answer)) {
-        answer = co_await service.answer_later(head.fields);
+    if (gate == RequestGate::lookup) {
+      const LookupResponse* answer = service.answer_now(head.fields);
+      if (answer == nullptr) {
+        a.wait = true;
+        a.size = size;
+        break;
       }
-      if (!answer.ok) {
-        ++counters.errors;
+      append_lookup_reply(out, head, *answer, counters);
+      a.close = !head.keep_alive;
+    } else {
+      if (gate == RequestGate::forbidden) {
+        LookupHttpCounters::count(counters.refused);
       }
-      reply = &answer;
+      const bool keep_alive = head.keep_alive && gate != RequestGate::forbidden;
+      append_reply(out, head.version, gate, keep_alive, nullptr);
+      a.close = !keep_alive;
     }
-    append_reply(out, head.version, gate, keep_alive, reply);
-    close = !keep_alive;
+    a.used += size;
   }
-  co_return used;
+  return a;
 }
 
 // The LookupService over a LookupCall: every lookup awaited.
 class CallService final : public LookupService {
  public:
   explicit CallService(LookupCall call) : m_call(std::move(call)) {}
-  bool answer_now(const HeaderViews&, LookupResponse&) override { return false; }
+  const LookupResponse* answer_now(const HeaderViews&) override { return nullptr; }
   awaitable<LookupResponse> answer_later(const HeaderViews& fields) override {
     Headers headers;
     for (const auto& [name, value] : fields) {
@@ -221,34 +237,48 @@ awaitable<void> serve_lookups(tcp::socket socket,
   bool wait_first = false;  // a new connection's request may be there already
   while (true) {
     if (wait_first) {
+      // (Asio re-arms the socket's registration here, EPOLL_CTL_MOD, which
+      // also reports a FIN that came in the same edge as the last bytes.)
       auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, net::use_nothrow);
       if (ec || deadline.expired()) {
         break;
       }
     }
-    const ssize_t n = ::recv(socket.native_handle(), buffer.get() + have, capacity - have, 0);
-    if (n == 0) {
+    const ssize_t got = ::recv(socket.native_handle(), buffer.get() + have, capacity - have, 0);
+    if (got == 0) {
       break;
     }
-    if (n < 0) {
+    if (got < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
         wait_first = true;
         continue;
       }
       break;
     }
+    const auto n = static_cast<std::size_t>(got);
     // Everything there was read unless the buffer filled: then read again
     // before waiting (the next readiness event may not come).
-    wait_first = have + static_cast<std::size_t>(n) < capacity;
-    have += static_cast<std::size_t>(n);
+    wait_first = have + n < capacity;
+    have += n;
     out.clear();
-    bool close = false;
-    const std::size_t used = co_await answer_requests(std::string_view(buffer.get(), have), out, close,
-                                                      head, secret, counters, service);
+    const std::string_view in(buffer.get(), have);
+    Answered a = answer_ready(in, out, head, secret, counters, service);
+    std::size_t used = a.used;
+    while (a.wait) {
+      const LookupResponse later = co_await service.answer_later(head.fields);
+      append_lookup_reply(out, head, later, counters);
+      used += a.size;
+      if (!head.keep_alive) {
+        a = Answered{0, true};
+        break;
+      }
+      a = answer_ready(in.substr(used), out, head, secret, counters, service);
+      used += a.used;
+    }
     if (!out.empty() && !co_await send_all(socket, out, deadline)) {
       break;
     }
-    if (close || deadline.expired()) {
+    if (a.close || deadline.expired()) {
       break;
     }
     if (used > 0) {

@@ -40,11 +40,16 @@ std::string format_reply_head(unsigned version,
                               bool keep_alive,
                               std::string_view auth_lines);
 
-// What the HTTP side counts (zmlookupd's STATS).
+// What the HTTP side counts (zmlookupd's STATS). Written by the I/O thread
+// only (count(): a load and a store, no locked instruction), read by anyone.
 struct LookupHttpCounters {
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> errors{0};   // lookups answered with an error status
   std::atomic<std::uint64_t> refused{0};  // callers refused (address or secret)
+
+  static void count(std::atomic<std::uint64_t>& n) noexcept {
+    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 };
 
 // What a connection asks of its server: the answer to a lookup, given at
@@ -52,8 +57,9 @@ struct LookupHttpCounters {
 class LookupService {
  public:
   virtual ~LookupService() = default;
-  // True: `out` is the answer. False: answer_later must be awaited.
-  virtual bool answer_now(const HeaderViews& fields, LookupResponse& out) = 0;
+  // The answer, valid until the next call (the service reuses it); nullptr
+  // when answer_later must be awaited.
+  virtual const LookupResponse* answer_now(const HeaderViews& fields) = 0;
   virtual net::asio::awaitable<LookupResponse> answer_later(const HeaderViews& fields) = 0;
 };
 

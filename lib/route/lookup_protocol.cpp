@@ -1,5 +1,6 @@
 #include "lib/route/lookup_protocol.hpp"
 
+#include <array>
 #include <charconv>
 
 #include "lib/core/strings.hpp"
@@ -102,55 +103,132 @@ Result<std::string> percent_decode(std::string_view s) {
 
 namespace {
 
+// `s` %XX-decoded into `out` (its buffer kept); false on a malformed escape,
+// as percent_decode.
+bool decode_into(std::string& out, std::string_view s) {
+  out.clear();
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    const int high = s.size() - i < 3 ? -1 : core::hex_digit_value(s[i + 1]);
+    const int low = s.size() - i < 3 ? -1 : core::hex_digit_value(s[i + 2]);
+    if (high < 0 || low < 0) {
+      return false;
+    }
+    out += static_cast<char>((high << 4) | low);
+    i += 2;
+  }
+  return true;
+}
+
+// The request fields a lookup reads, in the order of k_request_fields.
+enum RequestField : std::size_t {
+  f_user, f_method, f_protocol, f_pass, f_login_attempt, f_client_ip, f_proxy_ip, f_proxy_host,
+  f_admin, f_zx, f_auth_id, f_admin_user, f_admin_pass, f_secret, k_request_field_count
+};
+constexpr std::string_view k_request_fields[k_request_field_count] = {
+    "Auth-User",      "Auth-Method",       "Auth-Protocol", "Auth-Pass",       "Auth-Login-Attempt",
+    "Client-IP",      "X-Proxy-IP",        "X-Proxy-Host",  "Auth-Zimbra-Admin", "Auth-Zimbra-Zx",
+    "Auth-ID",        "Auth-Admin-User",   "Auth-Admin-Pass", k_secret_header};
+
+void assign_lower(std::string& out, std::string_view v) {
+  out.assign(v);
+  for (char& c : out) {
+    c = core::ascii_lower(c);
+  }
+}
+
+// One pass over the fields: the first of each name (case-insensitive).
 template <typename Fields>
-Result<LookupRequest> parse_request_fields(const Fields& h) {
-  LookupRequest r;
-  const auto* user = header(h, "Auth-User");
-  const auto* method = header(h, "Auth-Method");
-  const auto* protocol = header(h, "Auth-Protocol");
-  if (user == nullptr) {
+Result<void> parse_request_fields(const Fields& h, LookupRequest& r) {
+  std::array<std::string_view, k_request_field_count> value{};
+  std::array<bool, k_request_field_count> seen{};
+  for (const auto& [name, v] : h) {
+    for (std::size_t f = 0; f < k_request_field_count; ++f) {
+      const std::string_view known = k_request_fields[f];
+      if (!seen[f] && name.size() == known.size() && (name == known || core::iequals(name, known))) {
+        seen[f] = true;
+        value[f] = v;
+        break;
+      }
+    }
+  }
+  if (!seen[f_user]) {
     return fail(Errc::invalid_argument, "missing header field Auth-User");
   }
-  if (method == nullptr) {
+  if (!seen[f_method]) {
     return fail(Errc::invalid_argument, "missing header field Auth-Method");
   }
-  if (protocol == nullptr) {
+  if (!seen[f_protocol]) {
     return fail(Errc::invalid_argument, "missing header field Auth-Protocol");
   }
-  auto decoded = percent_decode(core::trim(*user));
-  if (!decoded) {
-    return fail(Errc::invalid_argument, "invalid Auth-User: " + decoded.error().message);
+  if (!decode_into(r.user, core::trim(value[f_user]))) {
+    return fail(Errc::invalid_argument,
+                "invalid Auth-User: malformed percent escape (a '%' without two hex digits)");
   }
-  r.user = std::move(*decoded);
-  r.method = core::to_lower(core::trim(*method));
-  r.protocol = core::to_lower(core::trim(*protocol));
-  if (const auto* v = header(h, "Auth-Pass")) {
-    auto p = percent_decode(*v);
-    r.password = p ? std::move(*p) : std::string(*v);
+  assign_lower(r.method, core::trim(value[f_method]));
+  assign_lower(r.protocol, core::trim(value[f_protocol]));
+  if (!seen[f_pass]) {
+    r.password.assign("_password_");
+  } else if (!decode_into(r.password, value[f_pass])) {
+    r.password.assign(value[f_pass]);
   }
-  if (const auto* v = header(h, "Auth-Login-Attempt")) {
-    r.login_attempt = parse_int(*v).value_or(1);
+  r.login_attempt = seen[f_login_attempt] ? parse_int(value[f_login_attempt]).value_or(1) : 1;
+  auto text = [&](std::string& out, RequestField f) { out.assign(core::trim(value[f])); };
+  text(r.client_ip, f_client_ip);
+  text(r.proxy_ip, f_proxy_ip);
+  text(r.proxy_host, f_proxy_host);
+  r.admin = core::iequals(core::trim(value[f_admin]), "true");
+  r.zx = !r.admin && core::iequals(core::trim(value[f_zx]), "true");
+  text(r.auth_id, f_auth_id);
+  text(r.admin_user, f_admin_user);
+  text(r.admin_pass, f_admin_pass);
+  text(r.secret, f_secret);
+  return {};
+}
+
+template <typename Fields>
+Result<LookupRequest> parse_request(const Fields& h) {
+  LookupRequest r;
+  if (auto ok = parse_request_fields(h, r); !ok) {
+    return tl::unexpected(ok.error());
   }
-  auto text = [&](std::string_view name) {
-    const auto* v = header(h, name);
-    return v == nullptr ? std::string() : std::string(core::trim(*v));
-  };
-  r.client_ip = text("Client-IP");
-  r.proxy_ip = text("X-Proxy-IP");
-  r.proxy_host = text("X-Proxy-Host");
-  r.admin = core::iequals(text("Auth-Zimbra-Admin"), "true");
-  r.zx = !r.admin && core::iequals(text("Auth-Zimbra-Zx"), "true");
-  r.auth_id = text("Auth-ID");
-  r.admin_user = text("Auth-Admin-User");
-  r.admin_pass = text("Auth-Admin-Pass");
-  r.secret = text(k_secret_header);
   return r;
 }
 
 }  // namespace
 
-Result<LookupRequest> parse_lookup_request(const Headers& h) { return parse_request_fields(h); }
-Result<LookupRequest> parse_lookup_request(const HeaderViews& h) { return parse_request_fields(h); }
+Result<LookupRequest> parse_lookup_request(const Headers& h) { return parse_request(h); }
+Result<LookupRequest> parse_lookup_request(const HeaderViews& h) { return parse_request(h); }
+Result<void> parse_lookup_request(const HeaderViews& h, LookupRequest& out) {
+  return parse_request_fields(h, out);
+}
+
+void LookupResponse::assign_error(std::string_view text, int wait) {
+  ok = false;
+  status.assign(text);
+  server.clear();
+  port = 0;
+  user.clear();
+  cache_alias = false;
+  wait_seconds = wait;
+  auth_id.clear();
+  token.clear();
+}
+
+void LookupResponse::assign_route(std::string_view to_server, int to_port, std::string_view to_user) {
+  ok = true;
+  status.assign("OK");
+  server.assign(to_server);
+  port = to_port;
+  user.assign(to_user);
+  cache_alias = false;
+  wait_seconds = 0;
+  auth_id.clear();
+  token.clear();
+}
 
 void append_lookup_response(std::string& out, const LookupResponse& r) {
   if (!r.ok) {

@@ -65,6 +65,10 @@ struct LookupResponse {
     r.user = std::move(user);
     return r;
   }
+  // The same two made in place: every field set as error() and route() set
+  // it, the strings' buffers kept (no allocation once they have grown).
+  void assign_error(std::string_view text, int wait);
+  void assign_route(std::string_view to_server, int to_port, std::string_view to_user);
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -87,6 +91,9 @@ Result<std::string> percent_decode(std::string_view s);
 // Zimbra's ("missing header field Auth-User").
 Result<LookupRequest> parse_lookup_request(const Headers& headers);
 Result<LookupRequest> parse_lookup_request(const HeaderViews& headers);
+// The same into `out`, every field set, its strings' buffers kept (a
+// connection reuses one request: no allocation once they have grown).
+Result<void> parse_lookup_request(const HeaderViews& headers, LookupRequest& out);
 // The reply's header lines ("Name: value\r\n" each), without the status line.
 std::string format_lookup_response(const LookupResponse& r);
 // The same lines appended to `out` (no temporary strings).

@@ -70,7 +70,13 @@ struct LookupServer::Impl {
   asio::io_context io{1};
   asio::thread_pool builder{1};  // blocking store reads happen here only
   std::atomic<std::shared_ptr<const RouteIndex>> index;
-  std::map<std::string, DnsEntry> dns;  // io thread only
+  // Bumped after each store to `index`: the io thread reloads its copy only
+  // when it moved (a plain load per lookup, no atomic reference count).
+  std::atomic<std::uint64_t> index_generation{0};
+  std::shared_ptr<const RouteIndex> io_index;  // io thread only
+  std::uint64_t io_index_generation = 0;       // io thread only
+  std::map<std::string, DnsEntry, std::less<>> dns;  // "host/mode"; io thread only
+  std::string dns_key;                               // its key buffer; io thread only
   LookupHttpCounters http;              // requests, errors, refused
   std::atomic<std::uint64_t> reloads{0};
   std::atomic<std::uint64_t> reload_failures{0};
@@ -95,26 +101,49 @@ struct LookupServer::Impl {
     ZMPROXY_LOG(info, "zmlookupd", "index loaded ({}): {} accounts, {} domains, {} servers in {} ms",
                 why, (*loaded)->accounts().size(), (*loaded)->domains().size(),
                 (*loaded)->servers().size(), ms);
-    index.store(std::move(*loaded));
+    publish(std::move(*loaded));
     ++reloads;
     return true;
   }
 
+  void publish(std::shared_ptr<const RouteIndex> built) {
+    index.store(std::move(built));
+    index_generation.fetch_add(1, std::memory_order_release);
+  }
+
+  // The index lookups use now (io thread only).
+  const RouteIndex& current_index() {
+    const std::uint64_t generation = index_generation.load(std::memory_order_acquire);
+    if (generation != io_index_generation || !io_index) {
+      io_index = index.load();
+      io_index_generation = generation;
+    }
+    return *io_index;
+  }
+
   awaitable<bool> load_async(std::string why) { co_return load_now(why); }
 
-  // resolve()'s answer when it needs no waiting: an address as written
-  // (normalised), or an unexpired cache entry.
-  std::optional<std::string> resolved_now(const std::string& host, const std::string& mode) const {
+  // resolve()'s answer when it needs no waiting: `host` becomes the address
+  // it is (normalised), or an unexpired cache entry's; false when neither.
+  bool resolved_now(std::string& host, const std::string& mode) {
     boost::system::error_code ec;
     const auto parsed = asio::ip::make_address(host, ec);
     if (!ec) {
-      return parsed.to_string();
+      // inet_pton takes an IPv4 address only in its one written form (four
+      // decimal parts, no leading zeros): already normal, no need to print
+      // it again (inet_ntop's sprintf).
+      if (!parsed.is_v4()) {
+        host = parsed.to_string();
+      }
+      return true;
     }
-    if (const auto it = dns.find(host + "/" + mode);
+    dns_key.assign(host).append("/").append(mode);
+    if (const auto it = dns.find(dns_key);
         it != dns.end() && it->second.expires > std::chrono::steady_clock::now()) {
-      return it->second.address;
+      host.assign(it->second.address);
+      return true;
     }
-    return std::nullopt;
+    return false;
   }
 
   awaitable<std::string> resolve(std::string host, std::string mode) {
@@ -160,41 +189,41 @@ struct LookupServer::Impl {
     return a;
   }
 
-  // The answer when it needs no waiting; false (and `out` untouched) when
-  // its mail host is a name to resolve first (answer_later).
-  bool answer_now(const HeaderViews& fields, const std::string& peer, LookupResponse& out) const {
-    auto parsed = parse_lookup_request(fields);
-    const auto current = index.load();
+  // The answer in `answer` when it needs no waiting, else false (then the
+  // awaited answer() gives it): `request` and `answer` are the
+  // connection's, reused (no allocation once their strings have grown).
+  bool answer_now(const HeaderViews& fields, const std::string& peer, LookupRequest& request,
+                  LookupAnswer& answer) {
     const int wait = 10;
-    if (!parsed) {
-      out = LookupResponse::error(parsed.error().message, wait);
+    if (auto parsed = parse_lookup_request(fields, request); !parsed) {
+      answer.response.assign_error(parsed.error().message, wait);
       return true;
     }
-    const bool vouching = parsed->method == "gssapi" || parsed->method == "certauth";
-    LookupAnswer a = vouching ? answer_with_token(*parsed, *current, peer)
-                              : handle_lookup(*parsed, *current, options.handler_server);
-    if (a.response.ok && a.resolve_host) {
-      // An address already (the usual zimbraMailHost), or a name resolved
-      // within the last minute: no waiting; else answer_later resolves it.
-      std::optional<std::string> address = resolved_now(a.response.server, a.ip_mode);
-      if (!address) {
-        return false;
-      }
-      a.response.server = std::move(*address);
+    const RouteIndex& current = current_index();
+    const bool vouching = request.method == "gssapi" || request.method == "certauth";
+    if (vouching) {
+      answer = answer_with_token(request, current, peer);
+    } else {
+      handle_lookup(request, current, options.handler_server, answer);
+    }
+    // An address already (the usual zimbraMailHost), or a name resolved
+    // within the last minute: no waiting; else answer() resolves it.
+    if (answer.response.ok && answer.resolve_host && !resolved_now(answer.response.server, answer.ip_mode)) {
+      return false;
     }
     // Stock nginx (auth_http) sends the real password and insists on getting
     // it back in Auth-Pass; Zimbra's proxy and ours send the placeholder and
     // get none. The password is never logged.
-    if (a.response.ok && !vouching && parsed->password != "_password_" && !parsed->password.empty()) {
-      a.response.token = std::move(parsed->password);
+    if (answer.response.ok && !vouching && request.password != "_password_" && !request.password.empty()) {
+      answer.response.token.assign(request.password);
     }
-    out = std::move(a.response);
     return true;
   }
 
   awaitable<LookupResponse> answer(Headers headers, std::string peer) {
     auto parsed = parse_lookup_request(headers);
-    const auto current = index.load();
+    current_index();
+    const std::shared_ptr<const RouteIndex> current = io_index;  // kept while this waits
     const int wait = 10;
     if (!parsed) {
       co_return LookupResponse::error(parsed.error().message, wait);
@@ -222,8 +251,8 @@ struct LookupServer::Impl {
   class Service final : public LookupService {
    public:
     Service(Impl& impl, std::string peer) : m_impl(impl), m_peer(std::move(peer)) {}
-    bool answer_now(const HeaderViews& fields, LookupResponse& out) override {
-      return m_impl.answer_now(fields, m_peer, out);
+    const LookupResponse* answer_now(const HeaderViews& fields) override {
+      return m_impl.answer_now(fields, m_peer, m_request, m_answer) ? &m_answer.response : nullptr;
     }
     awaitable<LookupResponse> answer_later(const HeaderViews& fields) override {
       Headers headers;
@@ -236,6 +265,8 @@ struct LookupServer::Impl {
    private:
     Impl& m_impl;
     std::string m_peer;
+    LookupRequest m_request;  // the last request, its buffers reused
+    LookupAnswer m_answer;    // the last answer, its buffers reused
   };
 
   // A served connection's place under max_connections.
@@ -353,7 +384,7 @@ struct LookupServer::Impl {
     auto first_loaded = first.get_future();
     asio::post(builder, [this, &first] { first.set_value(load_now("start")); });
     if (!first_loaded.get()) {
-      index.store(RouteIndex::from_entries({}));
+      publish(RouteIndex::from_entries({}));
       ZMPROXY_LOG(warn, "zmlookupd",
                   "starting with an empty index; lookups fail until the store is readable");
     }

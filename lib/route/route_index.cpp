@@ -5,14 +5,30 @@
 #include "lib/provisioning/provisioning.hpp"
 #include "lib/schema/registry.hpp"
 
+#include <functional>
+
 namespace zmproxy::route {
 
 namespace {
 
-template <typename Map>
-const Entry* find_in(const Map& m, const std::vector<Entry>& v, std::string_view key) {
-  const auto it = m.find(core::to_lower(key));
-  return it == m.end() ? nullptr : &v[it->second];
+const Entry* find_in(const NameTable& t, const std::vector<Entry>& v, std::string_view key) {
+  const std::uint32_t* at = t.find(key);
+  return at == nullptr ? nullptr : &v[*at];
+}
+
+// Every value of `attr` in `e`, added to `t` at `position`.
+void add_values(NameTable& t, const Entry& e, std::string_view attr, std::uint32_t position) {
+  if (const auto* v = e.values(attr)) {
+    for (const auto& name : *v) {
+      t.add(name, position);
+    }
+  }
+}
+
+// The first value of `attr` in `e` (as Entry::first, without the copy).
+std::string_view first_value(const Entry& e, std::string_view attr) {
+  const auto* v = e.values(attr);
+  return v == nullptr ? std::string_view() : std::string_view(v->front());
 }
 
 std::string registry_default(std::string_view attr) {
@@ -61,19 +77,17 @@ std::shared_ptr<const RouteIndex> RouteIndex::from_entries(std::vector<Entry> en
     }
   }
   index->add_indexes();
+  index->add_settings();
   return index;
 }
 
 void RouteIndex::add_indexes() {
   for (std::size_t i = 0; i < m_accounts.size(); ++i) {
     const Entry& a = m_accounts[i];
-    m_account_by_address.emplace(core::to_lower(a.first("zimbraMailDeliveryAddress")), i);
-    if (const auto* aliases = a.values("zimbraMailAlias")) {
-      for (const auto& alias : *aliases) {
-        m_account_by_address.emplace(core::to_lower(alias), i);
-      }
-    }
-    m_account_by_id.emplace(core::to_lower(a.first("zimbraId")), i);
+    const auto at = static_cast<std::uint32_t>(i);
+    m_account_by_address.add(first_value(a, "zimbraMailDeliveryAddress"), at);
+    add_values(m_account_by_address, a, "zimbraMailAlias", at);
+    m_account_by_id.add(first_value(a, "zimbraId"), at);
     if (const auto* principals = a.values("zimbraForeignPrincipal")) {
       for (const auto& p : *principals) {
         constexpr std::string_view k_krb5 = "kerberos5:";
@@ -85,32 +99,65 @@ void RouteIndex::add_indexes() {
   }
   for (std::size_t i = 0; i < m_domains.size(); ++i) {
     const Entry& d = m_domains[i];
-    m_domain_by_name.emplace(core::to_lower(d.first("zimbraDomainName")), i);
-    m_domain_by_id.emplace(core::to_lower(d.first("zimbraId")), i);
-    if (const auto* v = d.values("zimbraVirtualHostname")) {
-      for (const auto& h : *v) {
-        m_domain_by_vhost.emplace(core::to_lower(h), i);
-      }
-    }
-    if (const auto* v = d.values("zimbraVirtualIPAddress")) {
-      for (const auto& ip : *v) {
-        m_domain_by_vip.emplace(core::to_lower(ip), i);
-      }
-    }
+    const auto at = static_cast<std::uint32_t>(i);
+    m_domain_by_name.add(first_value(d, "zimbraDomainName"), at);
+    m_domain_by_id.add(first_value(d, "zimbraId"), at);
+    add_values(m_domain_by_vhost, d, "zimbraVirtualHostname", at);
+    add_values(m_domain_by_vip, d, "zimbraVirtualIPAddress", at);
   }
   for (std::size_t i = 0; i < m_servers.size(); ++i) {
     const Entry& s = m_servers[i];
-    m_server_by_name.emplace(core::to_lower(s.first("cn")), i);
-    if (const auto* v = s.values("zimbraServiceHostname")) {
-      for (const auto& h : *v) {
-        m_server_by_hostname.emplace(core::to_lower(h), i);
-      }
-    }
+    const auto at = static_cast<std::uint32_t>(i);
+    m_server_by_name.add(first_value(s, "cn"), at);
+    add_values(m_server_by_hostname, s, "zimbraServiceHostname", at);
   }
-  m_account_by_address.erase("");
-  m_account_by_id.erase("");
-  m_domain_by_name.erase("");
-  m_domain_by_id.erase("");
+}
+
+void RouteIndex::add_settings() {
+  m_settings = compute_lookup_settings(*this);
+  m_no_server = compute_server_settings(*this, nullptr);
+  m_server_settings.reserve(m_servers.size());
+  for (const Entry& s : m_servers) {
+    m_server_settings.push_back(compute_server_settings(*this, &s));
+  }
+  m_account_settings.reserve(m_accounts.size());
+  for (const Entry& a : m_accounts) {
+    m_account_settings.push_back(compute_account_settings(m_settings, a));
+  }
+  m_domain_settings.reserve(m_domains.size());
+  for (const Entry& d : m_domains) {
+    m_domain_settings.push_back(compute_domain_settings(d));
+  }
+}
+
+namespace {
+
+// The position of `e` in `among`, or among.size() when it is not one of them.
+std::size_t position_in(const std::vector<Entry>& among, const Entry* e) noexcept {
+  const std::less<const Entry*> before;
+  if (e == nullptr || among.empty() || before(e, among.data()) || !before(e, among.data() + among.size())) {
+    return among.size();
+  }
+  return static_cast<std::size_t>(e - among.data());
+}
+
+}  // namespace
+
+const ServerSettings& RouteIndex::server_settings(const Entry* server) const noexcept {
+  const std::size_t at = position_in(m_servers, server);
+  return at < m_server_settings.size() ? m_server_settings[at] : m_no_server;
+}
+
+const AccountSettings& RouteIndex::account_settings(const Entry& account) const noexcept {
+  static const AccountSettings k_none;
+  const std::size_t at = position_in(m_accounts, &account);
+  return at < m_account_settings.size() ? m_account_settings[at] : k_none;
+}
+
+const DomainSettings& RouteIndex::domain_settings(const Entry& domain) const noexcept {
+  static const DomainSettings k_none;
+  const std::size_t at = position_in(m_domains, &domain);
+  return at < m_domain_settings.size() ? m_domain_settings[at] : k_none;
 }
 
 std::string RouteIndex::global_value(std::string_view attr) const {

@@ -4,6 +4,9 @@
 // name, alias, zimbraId, virtual host name and virtual IP. zmlookupd answers
 // every lookup from it and rebuilds it when the store's change feed fires,
 // instead of asking the directory once per login. Thread-safe once built.
+// Names are found in NameTables (any ASCII case, no copy of the name asked
+// for), and what the lookup reads from the global config and the servers is
+// resolved once per build (route_index_settings.hpp).
 
 #include <map>
 #include <memory>
@@ -15,6 +18,8 @@
 #include "lib/core/result.hpp"
 #include "lib/provisioning/directory.hpp"
 #include "lib/provisioning/entry.hpp"
+#include "lib/route/route_index_names.hpp"
+#include "lib/route/route_index_settings.hpp"
 
 namespace zmproxy::route {
 
@@ -54,22 +59,38 @@ class RouteIndex {
   // Entries matching an LDAP filter (for non-default lookup queries).
   std::vector<const Entry*> search(const std::vector<Entry>& among, std::string_view filter) const;
 
+  // The global config's lookup settings, resolved when the index was built.
+  const LookupSettings& settings() const noexcept { return m_settings; }
+  // A server's settings (one of servers(), else the global config's for
+  // nullptr or any other entry), resolved when the index was built.
+  const ServerSettings& server_settings(const Entry* server) const noexcept;
+  // An account's (one of accounts()) and a domain's (one of domains())
+  // values a lookup reads; for any other entry, none.
+  const AccountSettings& account_settings(const Entry& account) const noexcept;
+  const DomainSettings& domain_settings(const Entry& domain) const noexcept;
+
  private:
   void add_indexes();
+  void add_settings();
 
   Entry m_global;
   std::vector<Entry> m_accounts;
   std::vector<Entry> m_domains;
   std::vector<Entry> m_servers;
-  std::map<std::string, std::size_t, std::less<>> m_account_by_address;
-  std::map<std::string, std::size_t, std::less<>> m_account_by_id;
-  std::map<std::string, std::size_t, std::less<>> m_domain_by_name;
-  std::map<std::string, std::size_t, std::less<>> m_domain_by_id;
-  std::map<std::string, std::size_t, std::less<>> m_domain_by_vhost;
-  std::map<std::string, std::size_t, std::less<>> m_domain_by_vip;
-  std::map<std::string, std::size_t, std::less<>> m_server_by_hostname;
-  std::map<std::string, std::size_t, std::less<>> m_server_by_name;
+  NameTable m_account_by_address;
+  NameTable m_account_by_id;
+  NameTable m_domain_by_name;
+  NameTable m_domain_by_id;
+  NameTable m_domain_by_vhost;
+  NameTable m_domain_by_vip;
+  NameTable m_server_by_hostname;
+  NameTable m_server_by_name;
   std::map<std::string, std::size_t, std::less<>> m_account_by_principal;  // exact case
+  LookupSettings m_settings;
+  std::vector<ServerSettings> m_server_settings;  // one per server, in order
+  ServerSettings m_no_server;
+  std::vector<AccountSettings> m_account_settings;  // one per account, in order
+  std::vector<DomainSettings> m_domain_settings;    // one per domain, in order
 };
 
 }  // namespace zmproxy::route

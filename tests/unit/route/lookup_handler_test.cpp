@@ -405,3 +405,34 @@ TEST_CASE("custom lookup queries are searched, with the user escaped", "[route][
   vip.proxy_ip = "other.org";
   CHECK(outcome(handle_lookup(vip, *index, "")) == "mbox2.example.com:7110 bob@other.org");
 }
+
+TEST_CASE("an answer made into a reused one is the answer made fresh", "[route][handler]") {
+  auto index = sample({make_entry("cn=proxy1,cn=servers,cn=zimbra",
+                                  {{"objectClass", {"zimbraServer"}},
+                                   {"cn", {"proxy1"}},
+                                   {"zimbraReverseProxyDnsLookupInServerEnabled", {"FALSE"}},
+                                   {"zimbraIPMode", {"ipv6"}}})});
+  auto admin = req("user1@example.com", "httpssl");
+  admin.admin = true;
+  auto vip = req("bob", "pop3");
+  vip.proxy_ip = "10.0.0.8";
+  const std::vector<std::pair<LookupRequest, std::string>> asks = {
+      {req("User1@Example.com", "imap"), "proxy1"}, {req("ghost@example.com", "imap"), ""},
+      {vip, "proxy1"}, {admin, ""}, {req("user1@alias.net", "http"), "elsewhere"},
+      {req("", "imap"), ""}, {req("user2", "imapssl"), "proxy1"}};
+  LookupAnswer reused;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& [r, self] : asks) {
+      INFO(r.user << " " << r.protocol << " via " << self);
+      handle_lookup(r, *index, self, reused);
+      const LookupAnswer fresh = handle_lookup(r, *index, self);
+      CHECK(format_lookup_response(reused.response) == format_lookup_response(fresh.response));
+      CHECK(reused.response.ok == fresh.response.ok);
+      CHECK(reused.response.wait_seconds == fresh.response.wait_seconds);
+      CHECK(reused.resolve_host == fresh.resolve_host);
+      CHECK(reused.ip_mode == fresh.ip_mode);
+    }
+  }
+  handle_lookup(req("USER2", "imap"), *index, "", reused);
+  CHECK(reused.looked_up == "user2@example.com");
+}

@@ -182,3 +182,100 @@ TEST_CASE("a refused caller gets 403 without its request being read", "[route][l
         "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
   CHECK(lookup.users.empty());
 }
+
+namespace {
+
+// A service that answers "user1" at once (its one reused answer) and any
+// other user only when awaited, keeping the order it was asked in.
+class MixedService final : public LookupService {
+ public:
+  std::vector<std::string> asked;
+
+  const LookupResponse* answer_now(const HeaderViews& fields) override {
+    const std::string user = user_of(fields);
+    if (user != "user1") {
+      return nullptr;
+    }
+    asked.push_back("now:" + user);
+    m_answer.assign_route("10.0.0.1", 7143, "user1@example.com");
+    return &m_answer;
+  }
+  asio::awaitable<LookupResponse> answer_later(const HeaderViews& fields) override {
+    const std::string user = user_of(fields);
+    asked.push_back("later:" + user);
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(1));
+    co_await t.async_wait(asio::use_awaitable);
+    co_return LookupResponse::error("user not found:" + user, 3);
+  }
+
+ private:
+  static std::string user_of(const HeaderViews& fields) {
+    for (const auto& [name, value] : fields) {
+      if (name == "Auth-User") {
+        return std::string(value);
+      }
+    }
+    return {};
+  }
+  LookupResponse m_answer;
+};
+
+// As exchange(), through the LookupService form of serve_lookups.
+std::string exchange_with(const std::string& request, LookupHttpCounters& counters, LookupService& service) {
+  asio::io_context io;
+  net::DeadlineSweeper sweeper(io.get_executor());
+  net::tcp::acceptor acceptor(io, net::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  net::tcp::socket client(io);
+  client.connect(acceptor.local_endpoint());
+  net::tcp::socket server(io);
+  acceptor.accept(server);
+  asio::write(client, asio::buffer(request));
+  client.shutdown(net::tcp::socket::shutdown_send);
+  bool done = false;
+  asio::co_spawn(io, serve_lookups(std::move(server), "", counters, service, sweeper),
+                 [&](std::exception_ptr) { done = true; });
+  for (int i = 0; i < 1000 && !done; ++i) {
+    io.run_one_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(done);
+  std::string reply;
+  boost::system::error_code ec;
+  std::array<char, 4096> buffer;
+  while (!ec) {
+    const std::size_t n = client.read_some(asio::buffer(buffer), ec);
+    reply.append(buffer.data(), n);
+  }
+  return reply;
+}
+
+}  // namespace
+
+TEST_CASE("pipelined lookups answered at once and awaited keep their order, up to a close",
+          "[route][lookup_http]") {
+  LookupHttpCounters counters;
+  MixedService service;
+  const std::string error_reply =
+      "HTTP/1.1 200 OK\r\nAuth-Status: user not found:ghost\r\nAuth-Wait: 3\r\nContent-Length: 0\r\n\r\n";
+  const std::string reply = exchange_with(get("user1") + get("ghost") + get("user1") +
+                                              get("user1", "1.1", "Connection: close\r\n") + get("user1"),
+                                          counters, service);
+  const std::string closing =
+      "HTTP/1.1 200 OK\r\nAuth-Status: OK\r\nAuth-Server: 10.0.0.1\r\nAuth-Port: 7143\r\n"
+      "Auth-Cache-Alias: FALSE\r\nAuth-User: user1@example.com\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  CHECK(reply == k_ok_reply + error_reply + k_ok_reply + closing);
+  // The request after the one that closed is not answered.
+  CHECK(service.asked == std::vector<std::string>{"now:user1", "later:ghost", "now:user1", "now:user1"});
+  CHECK(counters.requests == 4);
+  CHECK(counters.errors == 1);
+}
+
+TEST_CASE("an awaited lookup that closes the connection ends the answers there", "[route][lookup_http]") {
+  LookupHttpCounters counters;
+  MixedService service;
+  const std::string reply =
+      exchange_with(get("user1") + get("ghost", "1.0") + get("user1"), counters, service);
+  CHECK(reply == k_ok_reply +
+                     "HTTP/1.0 200 OK\r\nAuth-Status: user not found:ghost\r\nAuth-Wait: 3\r\n"
+                     "Content-Length: 0\r\nConnection: close\r\n\r\n");
+  CHECK(service.asked == std::vector<std::string>{"now:user1", "later:ghost"});
+}

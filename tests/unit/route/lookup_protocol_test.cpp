@@ -222,3 +222,56 @@ TEST_CASE("a gssapi request carries the principal and the admin account", "[rout
   CHECK(username.find("Auth-ID") == std::string::npos);
   CHECK(username.find("Auth-Admin") == std::string::npos);
 }
+
+TEST_CASE("a request parsed into a reused one keeps nothing of the last", "[route][protocol]") {
+  LookupRequest r;
+  const HeaderViews first = {{"Auth-User", "Caf%C3%A9@example.com"}, {"Auth-Method", "PLAIN"},
+                             {"Auth-Protocol", "IMAP"}, {"Auth-Pass", "s%20cret"},
+                             {"Auth-Login-Attempt", "3"}, {"Client-IP", " 192.0.2.1 "},
+                             {"X-Proxy-IP", "127.0.0.1"}, {"Auth-Zimbra-Admin", "True"},
+                             {"Auth-ID", "id"}, {k_secret_header, "x"}};
+  REQUIRE(parse_lookup_request(first, r));
+  CHECK(r.user == "Caf\xc3\xa9@example.com");
+  CHECK(r.method == "plain");
+  CHECK(r.protocol == "imap");
+  CHECK(r.password == "s cret");
+  CHECK(r.login_attempt == 3);
+  CHECK(r.client_ip == "192.0.2.1");
+  CHECK(r.admin);
+  CHECK(r.auth_id == "id");
+  CHECK(r.secret == "x");
+  // The first of a repeated field counts; absent ones get their defaults.
+  const HeaderViews second = {{"auth-user", "bob"}, {"AUTH-USER", "eve"}, {"Auth-Method", "plain"},
+                              {"Auth-Protocol", "pop3"}, {"Auth-Zimbra-Zx", "TRUE"}};
+  REQUIRE(parse_lookup_request(second, r));
+  CHECK(r.user == "bob");
+  CHECK(r.protocol == "pop3");
+  CHECK(r.password == "_password_");
+  CHECK(r.login_attempt == 1);
+  CHECK(r.client_ip.empty());
+  CHECK(r.proxy_ip.empty());
+  CHECK_FALSE(r.admin);
+  CHECK(r.zx);
+  CHECK(r.auth_id.empty());
+  CHECK(r.secret.empty());
+  // The same errors as the returning form.
+  const HeaderViews bad = {{"Auth-User", "a%zz"}, {"Auth-Method", "plain"}, {"Auth-Protocol", "imap"}};
+  const auto e = parse_lookup_request(bad, r);
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message == "invalid Auth-User: malformed percent escape (a '%' without two hex digits)");
+  const HeaderViews partial = {{"Auth-User", "a"}, {"Auth-Method", "plain"}};
+  REQUIRE_FALSE(parse_lookup_request(partial, r));
+  CHECK(parse_lookup_request(partial, r).error().message == "missing header field Auth-Protocol");
+}
+
+TEST_CASE("responses made in place are the ones the builders make", "[route][protocol]") {
+  LookupResponse r = LookupResponse::route("10.0.0.1", 7143, "someone@example.com");
+  r.cache_alias = true;
+  r.token = "t";
+  r.assign_error("user not found:x", 4);
+  CHECK(format_lookup_response(r) == format_lookup_response(LookupResponse::error("user not found:x", 4)));
+  r.auth_id = "id";
+  r.assign_route("10.0.0.2", 993, "u@example.com");
+  CHECK(format_lookup_response(r) ==
+        format_lookup_response(LookupResponse::route("10.0.0.2", 993, "u@example.com")));
+}

@@ -17,6 +17,8 @@ set(ZMPROXY_ROUTE_TESTS
   unit/route/memcached_metadump_test.cpp
   unit/route/memcached_scan_test.cpp
   unit/route/purge_test.cpp
+  unit/route/route_index_names_test.cpp
+  unit/route/route_index_settings_test.cpp
   unit/route/route_index_test.cpp
   unit/route/route_resolver_gssapi_test.cpp
   unit/route/route_resolver_test.cpp

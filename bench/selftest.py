@@ -180,12 +180,23 @@ class Targets(unittest.TestCase):
         self.assertEqual(rows["IMAPS bulk FETCH ≥ 1.5× nginx"][1], absent)
         self.assertEqual(rows["zmlookupd ≥ 100k lookups/s (wrk -c50, one core)"][1], met)
         self.assertEqual(rows["zmlookupd p99 < 1 ms"][1], missed)
+        self.assertEqual(rows["zmlookupd ≥ 100k lookups per CPU-second (one core's capacity)"][1], absent)
         self.assertEqual(rows["zmprov gcf < 20 ms at 10,000 accounts"], ("36.2 ms", missed))
         self.assertEqual(rows["zmprov ga < 20 ms at 10,000 accounts"][1], missed)
         self.assertEqual(rows["zmprov ma < 20 ms at 10,000 accounts"][1], met)
         text = targets.format_table(targets.evaluate(self.results()))
         self.assertIn("| target | measured | status |", text)
         self.assertIn("not measured", text)
+
+    def test_lookup_capacity_and_a_full_wrk_core(self):
+        rows = {t: (m, s) for t, m, s in targets.evaluate(
+            {}, {"req_per_s": 68000.0, "p99_ms": 0.9, "lookups_per_cpu_s": 140845.0, "wrk_core_pct": 98.0,
+                 "floor_req_per_s": 67000.0, "floor_lookups_per_cpu_s": 68493.0})}
+        rate = rows["zmlookupd ≥ 100k lookups/s (wrk -c50, one core)"]
+        self.assertEqual(rate[1], targets.MISSED)
+        self.assertIn("wrk's own core 98% busy", rate[0])
+        self.assertEqual(rows["zmlookupd ≥ 100k lookups per CPU-second (one core's capacity)"],
+                         ("140,845/CPU-s (Python floor 68,493/CPU-s)", targets.MET))
 
     def test_not_run_scripts_are_not_measured(self):
         rows = targets.evaluate({}, {"note": "bench/lookup_bench.sh is missing"}, {"note": "missing"})

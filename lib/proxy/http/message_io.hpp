@@ -169,9 +169,13 @@ void serialize_fields(std::string& out, const Header& h, std::string_view extra,
 inline constexpr auto k_keep_all = [](std::string_view) { return false; };
 
 // HTTP2-Settings goes with `Upgrade: h2c`, which is never passed on.
+// (The names' lengths are known when compiled: a braced list of string
+// views measured each one with strlen on every field of every message.)
 inline bool is_hop_by_hop(std::string_view name) {
-  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                             "proxy-authorization", "te", "trailer", "upgrade", "http2-settings"}) {
+  static constexpr std::array<std::string_view, 9> k_names{
+      "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+      "te",         "trailer",    "upgrade",          "http2-settings"};
+  for (std::string_view h : k_names) {
     if (core::iequals(name, h)) {
       return true;
     }

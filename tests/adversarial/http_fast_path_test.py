@@ -46,6 +46,7 @@ class ScriptedBackend:
         self.lock = threading.Lock()
         self.requests = []
         self.connections = 0
+        self.closed = 0  # connections this side has closed
         self.stopping = False
         self.thread = threading.Thread(target=self.accept_loop, daemon=True)
         self.thread.start()
@@ -112,6 +113,8 @@ class ScriptedBackend:
             pass
         finally:
             conn.close()
+            with self.lock:
+                self.closed += 1
 
     @staticmethod
     def head(length, extra=""):
@@ -235,6 +238,16 @@ class LyingContentLengthTest(FastPathBase):
 
 
 class ClosedWithTheAnswerTest(FastPathBase):
+    def closed_count(self):
+        with self.scripted.lock:
+            return self.scripted.closed
+
+    def wait_closed(self, count, timeout=10):
+        deadline = time.monotonic() + timeout
+        while self.closed_count() < count:
+            self.assertLess(time.monotonic(), deadline, "the mailbox never closed its connection")
+            time.sleep(0.01)
+
     def test_a_fin_in_the_answers_segment_costs_no_request(self):
         # One client connection: one worker, one pool. Each round leaves a
         # pooled connection whose close came with its answer's last bytes
@@ -247,8 +260,13 @@ class ClosedWithTheAnswerTest(FastPathBase):
             self.assertEqual((status, data, rest), (200, b"ok", b""), f"round {i}")
             sock.sendall(get(f"/x/get-{i}"))
             self.expect_echo(sock, "GET", f"/x/get-{i}")
+            closed = self.closed_count()
             sock.sendall(get("/x/fin-with-answer"))
             self.assertEqual(read_answer(sock)[:2], (200, b"ok"), f"round {i}")
+            # The POST goes once the close has left the mailbox: a close
+            # racing a request is lost to any proxy (its body cannot go
+            # twice); one that came before it must not be.
+            self.wait_closed(closed + 1)
             body = f"upload {i} ".encode() * 300
             sock.sendall(get(f"/x/post-{i}", method="POST", body=body))
             self.expect_echo(sock, "POST", f"/x/post-{i}", body)

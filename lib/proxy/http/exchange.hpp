@@ -80,12 +80,9 @@ asio::awaitable<Sent> send_request(ClientConnection& c, Client& client, beast::f
   serialize_header(head, req.base());
   serialize_fields(head, req.base(), c.forwarded,
                    [trusted = c.peer_trusted](std::string_view name) { return drop_client_field(name, trusted); });
-  beast::error_code hec;
-  {
-    Timed deadline(up, c.cfg.http.send_timeout);
-    auto [write_ec, hn] = co_await asio::async_write(up, asio::buffer(head), net::use_nothrow);
-    hec = deadline.result(write_ec);
-  }
+  std::uint64_t head_sent = 0;
+  const std::array<asio::const_buffer, 1> head_piece{asio::buffer(head)};
+  const beast::error_code hec = co_await write_pieces(up, head_piece, c.cfg.http.send_timeout, head_sent);
   if (hec) {
     a.upstream_error = true;
     a.upstream_timeout = hec == beast::error::timeout;
@@ -130,14 +127,21 @@ asio::awaitable<beast::error_code> read_response_header(ClientConnection& c, Up&
                                                         std::optional<ResponseParser>& resp, bool head_request,
                                                         std::chrono::milliseconds read_timeout) {
   beast::error_code rec;
+  std::optional<Timed> deadline;
   while (true) {
     resp.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(FieldsAllocator(c.arena)));
     resp->body_limit(boost::none);
     resp->header_limit(64 * 1024);
     resp->skip(head_request);  // a HEAD answer has no body
-    Timed deadline(up, read_timeout);
-    auto [e, rn] = co_await bhttp::async_read_header(up, ubuf, *resp, net::use_nothrow);
-    rec = deadline.result(e);
+    if constexpr (k_plain_socket<Up>) {
+      std::size_t header_bytes = 0;
+      rec = co_await read_header_now(up, ubuf, *resp, deadline, read_timeout, k_upstream_read_room, true,
+                                     header_bytes);
+    } else {
+      Timed timed(up, read_timeout);
+      auto [e, rn] = co_await bhttp::async_read_header(up, ubuf, *resp, net::use_nothrow);
+      rec = timed.result(e);
+    }
     const unsigned code = resp->get().result_int();
     if (rec || code < 100 || code >= 200 || code == 101) {
       co_return rec;
@@ -252,17 +256,23 @@ asio::awaitable<std::optional<bool>> exchange(ClientConnection& c, Client& clien
   }
   rewrite_response_header(c, req, res, t);
   if (switching) {
+    if constexpr (k_plain_socket<Up>) {
+      net::mark_read_unknown(up);  // the tunnel's reads wait first
+    }
     a.upstream_reusable = false;
     co_await relay_upgrade(c, client, cbuf, up, ubuf, res);
     co_return false;
   }
   bool relayed_whole = false;
-  const bool client_keep_alive =
-      co_await relay_response(c, client, req, *resp, up, ubuf, prep, relayed_whole);
+  const bool client_keep_alive = co_await relay_response(c, client, req, *resp, up, ubuf, prep, relayed_whole);
   if (!relayed_whole) {
     a.upstream_reusable = false;
     co_return false;
   }
+  // A plain socket whose answer came whole with a header read that found it
+  // empty stays marked drained (read_header_now): the pool may trust the
+  // reactor's readiness instead of a peek (upstream_pool.hpp, take).
+  // relay_body unmarked it before any read of its own.
   // An upstream that was asked to upgrade and declined may still act on the
   // request's Connection: Upgrade later: not kept (nor is anything with
   // bytes left over; the pool checks that).

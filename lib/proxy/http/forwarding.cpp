@@ -4,13 +4,17 @@
 #include "lib/net/address_block.hpp"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 
 namespace zmproxy::proxy::http {
 
 bool is_forwarding_field(std::string_view name) {
-  for (std::string_view f : {"X-Forwarded-For", "X-Real-IP", "Forwarded", "X-Forwarded-Host",
-                             "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Server"}) {
+  // Measured when compiled, not with strlen on every field of every request.
+  static constexpr std::array<std::string_view, 7> k_names{
+      "X-Forwarded-For",  "X-Real-IP",        "Forwarded",         "X-Forwarded-Host",
+      "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Server"};
+  for (std::string_view f : k_names) {
     if (core::iequals(name, f)) {
       return true;
     }

@@ -17,6 +17,7 @@
 #include "lib/proxy/http/error_page.hpp"
 #include "lib/proxy/http/h2_session.hpp"
 #include "lib/proxy/http/header_arena.hpp"
+#include "lib/proxy/http/plain_io.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -27,6 +28,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -167,9 +169,13 @@ void serialize_fields(std::string& out, const Header& h, std::string_view extra,
 inline constexpr auto k_keep_all = [](std::string_view) { return false; };
 
 // HTTP2-Settings goes with `Upgrade: h2c`, which is never passed on.
+// (The names' lengths are known when compiled: a braced list of string
+// views measured each one with strlen on every field of every message.)
 inline bool is_hop_by_hop(std::string_view name) {
-  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                             "proxy-authorization", "te", "trailer", "upgrade", "http2-settings"}) {
+  static constexpr std::array<std::string_view, 9> k_names{
+      "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+      "te",         "trailer",    "upgrade",          "http2-settings"};
+  for (std::string_view h : k_names) {
     if (core::iequals(name, h)) {
       return true;
     }
@@ -184,10 +190,107 @@ void erase_hop_by_hop(Fields& fields) {
   }
 }
 
+// What a plain upstream socket reads at once: a small answer, header and
+// body, in one recv. The connection's buffer keeps this capacity.
+inline constexpr std::size_t k_upstream_read_room = 16 * 1024;
+
+// A message header into `parser` from what `buf` holds and recv calls on
+// a plain socket made at once (a wait only after EAGAIN; the one deadline
+// covers every wait), with the errors Beast's async_read_header gives;
+// `header_bytes` counts what the parser took. With
+// `mark_short`, a recv shorter than its room marks the socket drained
+// (lib/net/edge_flag.hpp: only for a socket whose next reader reads first).
+template <class Parser>
+asio::awaitable<beast::error_code> read_header_now(net::tcp::socket& up, beast::flat_buffer& ubuf, Parser& resp,
+                                                   std::optional<Timed>& deadline,
+                                                   std::chrono::milliseconds read_timeout, std::size_t room,
+                                                   bool mark_short, std::size_t& header_bytes) {
+  bool waited = false;
+  while (true) {
+    if (ubuf.size() > 0) {
+      beast::error_code ec;
+      const std::size_t used = resp.put(ubuf.data(), ec);
+      ubuf.consume(used);
+      header_bytes += used;
+      if (resp.is_header_done()) {
+        co_return beast::error_code{};
+      }
+      if (ec && ec != bhttp::error::need_more) {
+        co_return ec;
+      }
+    }
+    // A socket marked drained with no event since has nothing to read:
+    // straight to the wait, no recv to find that out (nginx's ready flag).
+    // A FIN that came unseen with the last answer's end is followed by the
+    // peer's reset of what was just sent, an event of its own.
+    // (A completed wait clears the flag itself: after one, read.)
+    const RecvNow r = mark_short && !waited && ubuf.size() == 0 && !net::read_ready_since_drained(up)
+                          ? RecvNow{0, {}, true, false}
+                          : recv_now(up, ubuf, room);
+    if (r.would_block) {
+      if (!deadline) {
+        deadline.emplace(up, read_timeout);
+      }
+      auto [wec] = co_await net::async_wait_readable(up, net::use_nothrow);
+      waited = true;
+      if (deadline->expired()) {
+        co_return beast::error_code(beast::error::timeout);
+      }
+      if (wec) {
+        co_return wec;
+      }
+      continue;
+    }
+    if (mark_short && r.drained) {
+      // Now, before any scheduler pass: what arrives later sets it again.
+      net::mark_read_drained(up);
+    }
+    if (r.ec == asio::error::eof) {
+      // As Beast: the close in the middle of a header, or before any.
+      if (resp.got_some()) {
+        beast::error_code ec;
+        resp.put_eof(ec);
+        co_return ec ? ec : beast::error_code(bhttp::error::partial_message);
+      }
+      co_return beast::error_code(bhttp::error::end_of_stream);
+    }
+    if (r.ec) {
+      co_return r.ec;
+    }
+  }
+}
+
 struct RelayResult {
   beast::error_code ec;
   bool reading = false;  // the error came from the side read
+  bool from_buffer = false;  // the whole body was already read: no read was made for it
 };
+
+// All of `pieces` to `out` within `timeout`. A plain socket takes what fits
+// at once and the coroutine goes on without suspending; only the rest
+// waits. The caller's `pieces` outlive the call (it is awaited where made).
+template <class Out, class Buffers>
+asio::awaitable<beast::error_code> write_pieces(Out& out, const Buffers& pieces, std::chrono::milliseconds timeout,
+                                                std::uint64_t& written) {
+  std::size_t done = 0;
+  if constexpr (k_plain_socket<Out>) {
+    beast::error_code ec;
+    done = send_now(out, pieces, ec);
+    written += done;
+    if (ec) {
+      co_return ec;
+    }
+    if (done == asio::buffer_size(pieces)) {
+      co_return beast::error_code{};
+    }
+  }
+  beast::buffers_suffix<Buffers> rest(pieces);
+  rest.consume(done);
+  Timed deadline(out, timeout);
+  auto [ec, n] = co_await asio::async_write(out, rest, net::use_nothrow);
+  written += n;
+  co_return deadline.result(ec);
+}
 
 // Send `head` (may be empty), then the message body as the parser yields
 // it: unchanged, or re-framed in chunks when `chunked` (the parser took the
@@ -202,9 +305,29 @@ asio::awaitable<RelayResult> relay_body(In& in, beast::flat_buffer& inbuf,
                                              std::chrono::milliseconds write_timeout, std::uint64_t& read_bytes,
                                              std::uint64_t& written_bytes, const BodyPace* pace = nullptr) {
   constexpr std::size_t k_chunk = 64 * 1024;
+  const auto remaining = p.is_done() ? boost::optional<std::uint64_t>(0) : p.content_length_remaining();
+  // A body of known length that is already in `inbuf` (a small answer
+  // comes with its header) leaves with the head in one write, straight from
+  // the buffer: no body buffer, no read.
+  if (!chunked && remaining && *remaining <= inbuf.size()) {
+    const auto length = static_cast<std::size_t>(*remaining);
+    const std::array<asio::const_buffer, 2> pieces{asio::buffer(head.data(), head.size()),
+                                                   asio::buffer(inbuf.data().data(), length)};
+    const beast::error_code wec = co_await write_pieces(out, pieces, write_timeout, written_bytes);
+    if (wec) {
+      co_return RelayResult{wec, false};
+    }
+    read_bytes += length;
+    inbuf.consume(length);
+    co_return RelayResult{{}, false, true};
+  }
+  if constexpr (k_plain_socket<In>) {
+    // Beast's reads below wait without trying first when the socket is
+    // marked drained, which a FIN that came with the last bytes would not undo.
+    net::mark_read_unknown(in);
+  }
   // A known short body gets a buffer of its size (a 1 KiB answer does not
   // allocate and free 64 KiB); others are copied 64 KiB at a time.
-  const auto remaining = p.is_done() ? boost::optional<std::uint64_t>(0) : p.content_length_remaining();
   const std::size_t chunk = remaining && *remaining < k_chunk ? std::max<std::size_t>(*remaining, 1) : k_chunk;
   std::unique_ptr<char[]> buf(new char[chunk]);  // uninitialised: written before it is read
   // Beast reads into `inbuf` only as much as its free capacity: left at the
@@ -252,10 +375,7 @@ asio::awaitable<RelayResult> relay_body(In& in, beast::flat_buffer& inbuf,
         asio::buffer(k_last.data(), chunked && last ? k_last.size() : 0)};
     head = {};
     if (asio::buffer_size(pieces) > 0) {
-      Timed deadline(out, write_timeout);
-      auto [write_ec, wn] = co_await asio::async_write(out, pieces, net::use_nothrow);
-      written_bytes += wn;
-      if (auto wec = deadline.result(write_ec)) {
+      if (const beast::error_code wec = co_await write_pieces(out, pieces, write_timeout, written_bytes)) {
         co_return RelayResult{wec, false};
       }
     }

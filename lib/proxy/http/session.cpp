@@ -42,6 +42,10 @@ using asio::awaitable;
 using net::tcp;
 using Clock = std::chrono::steady_clock;
 
+// What a plain client socket reads at once when its buffer has less room
+// (Beast's least read; the buffer keeps what it grew to).
+constexpr std::size_t k_client_read_room = 512;
+
 // The request header into `rp`, and the request line, Referer and User-Agent
 // for the access log. false when there is no request to serve (the client
 // left, stalled, or sent one too large or malformed: answered here).
@@ -49,7 +53,13 @@ template <class Client>
 awaitable<bool> read_request(ClientConnection& c, Client& client, beast::flat_buffer& cbuf, RequestParser& rp) {
   beast::error_code ec;
   std::size_t n = 0;
-  {
+  if constexpr (k_plain_socket<Client>) {
+    // recv at once (wait only after EAGAIN); a pipelined request is parsed
+    // from what the last read left in `cbuf`.
+    std::optional<Timed> deadline;
+    ec = co_await read_header_now(client, cbuf, rp, deadline, c.cfg.http.client_timeout, k_client_read_room, false,
+                                  n);
+  } else {
     Timed deadline(client, c.cfg.http.client_timeout);
     auto [read_ec, read_n] = co_await bhttp::async_read_header(client, cbuf, rp, net::use_nothrow);
     ec = deadline.result(read_ec);
@@ -251,7 +261,7 @@ awaitable<bool> forward(ClientConnection& c, Client& client, beast::flat_buffer&
         c.cfg.upstream.ssl ? static_cast<const void*>(c.shared->client_tls->native_handle()) : nullptr, t);
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::unique_ptr<UpstreamConn> conn =
-          attempt == 0 ? UpstreamPool::of_this_thread().take(pool_key, net::coarse_now()) : nullptr;
+          attempt == 0 ? UpstreamPool::of_this_thread().take(pool_key, net::coarse_now(), rp.is_done()) : nullptr;
       const bool reused = conn != nullptr;
       if (!conn) {
         conn = co_await open_upstream(c, t);

@@ -1,5 +1,6 @@
 #include "lib/proxy/http/target.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -21,17 +22,30 @@ Target peer_target(const std::string& entry) {
 
 std::vector<Target> ip_hash_targets(const std::vector<std::string>& peers, std::string_view client_ip) {
   std::vector<Target> targets;
-  std::vector<bool> used(peers.size(), false);
+  targets.reserve(peers.size());  // one allocation a request, not one per target
+  // Which peers are taken: bits of a word for up to 64 (no allocation),
+  // else a vector.
+  const bool few = peers.size() <= 64;
+  std::uint64_t used_bits = 0;
+  std::vector<bool> used_many(few ? 0 : peers.size(), false);
+  const auto used = [&](std::size_t i) { return few ? ((used_bits >> i) & 1U) != 0 : bool(used_many[i]); };
+  const auto use = [&](std::size_t i) {
+    if (few) {
+      used_bits |= std::uint64_t{1} << i;
+    } else {
+      used_many[i] = true;
+    }
+  };
   for (std::size_t attempt = 0; attempt < 20 && targets.size() < peers.size(); ++attempt) {
     const std::size_t pick = ip_hash(client_ip, peers.size(), attempt);
-    if (used[pick]) {
+    if (used(pick)) {
       continue;
     }
-    used[pick] = true;
+    use(pick);
     targets.push_back(peer_target(peers[pick]));
   }
-  for (std::size_t i = 0; i < used.size(); ++i) {  // any left after 20 rehashes
-    if (!used[i]) {
+  for (std::size_t i = 0; i < peers.size(); ++i) {  // any left after 20 rehashes
+    if (!used(i)) {
       targets.push_back(peer_target(peers[i]));
     }
   }

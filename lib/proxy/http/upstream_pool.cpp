@@ -1,5 +1,7 @@
 #include "lib/proxy/http/upstream_pool.hpp"
 
+#include "lib/net/edge_flag.hpp"
+
 #include <cerrno>
 #include <sys/socket.h>
 
@@ -40,6 +42,11 @@ bool idle_connection_usable(UpstreamConn& c) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+bool idle_connection_quiet(UpstreamConn& c) {
+  auto* p = std::get_if<std::unique_ptr<net::tcp::socket>>(&c.stream);
+  return p != nullptr && nothing_read_ahead(c) && !net::read_ready_since_drained(**p);
+}
+
 namespace {
 
 // The oldest idle connections are at the front: those past k_idle_max go.
@@ -55,7 +62,8 @@ void close_expired(std::vector<std::unique_ptr<UpstreamConn>>& v, std::chrono::s
 
 }  // namespace
 
-std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& key, std::chrono::steady_clock::time_point now) {
+std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& key, std::chrono::steady_clock::time_point now,
+                                                 bool trust_quiet) {
   const auto it = m_idle.find(key);
   if (it == m_idle.end()) {
     return nullptr;
@@ -65,7 +73,7 @@ std::unique_ptr<UpstreamConn> UpstreamPool::take(const std::string& key, std::ch
   while (!v.empty()) {
     auto c = std::move(v.back());
     v.pop_back();
-    if (idle_connection_usable(*c)) {
+    if ((trust_quiet && idle_connection_quiet(*c)) || idle_connection_usable(*c)) {
       return c;
     }
     // Dropped here: closing the socket is all a dead connection needs.

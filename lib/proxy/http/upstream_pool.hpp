@@ -38,6 +38,11 @@ bool nothing_read_ahead(UpstreamConn& c);
 // waiting (a non-blocking MSG_PEEK). Never blocks.
 bool idle_connection_usable(UpstreamConn& c);
 
+// That, known without a system call: a plain socket marked drained by the
+// read that ended its last answer, with no readiness event since (no byte,
+// FIN or reset came: lib/net/edge_flag.hpp). false when unknown.
+bool idle_connection_quiet(UpstreamConn& c);
+
 class UpstreamPool {
  public:
   // Idle connections kept per mailbox web server and worker: as many as the
@@ -50,7 +55,13 @@ class UpstreamPool {
 
   // A usable idle connection to `key`, or null; the dead and the too old
   // met on the way are closed. `now`: the caller's clock (coarse is fine).
-  std::unique_ptr<UpstreamConn> take(const std::string& key, std::chrono::steady_clock::time_point now);
+  // `trust_quiet`: a quiet connection (idle_connection_quiet) is taken
+  // without the peek, for a request that may go again on a fresh connection
+  // if this one turns out closed (one with no body): the one close the
+  // reactor cannot tell, a FIN in the same segment as the last answer's
+  // end, then costs a retry, never the request.
+  std::unique_ptr<UpstreamConn> take(const std::string& key, std::chrono::steady_clock::time_point now,
+                                     bool trust_quiet = false);
   // Keeps `c` for the next request to `key` (if nothing was read ahead and
   // there is room); the oldest idle ones past k_idle_max are closed.
   void give(const std::string& key, std::unique_ptr<UpstreamConn> c, std::chrono::steady_clock::time_point now);

@@ -1,6 +1,7 @@
 #include "lib/proxy/http/target.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <set>
@@ -39,6 +40,21 @@ TEST_CASE("IP hash tries every peer once, the hashed one first", "[http][target]
     }
     CHECK(seen.size() == peers.size());
     CHECK(ip_hash_targets(peers, client) == targets);  // stable for a client
+  }
+  // More peers than the bits of one word (the vector path): each once.
+  for (const std::size_t count : {std::size_t{64}, std::size_t{65}, std::size_t{130}}) {
+    std::vector<std::string> many;
+    for (std::size_t i = 0; i < count; ++i) {
+      many.push_back(fmt::format("10.0.{}.{}:8080", i / 200, i % 200 + 1));
+    }
+    const std::vector<Target> all = ip_hash_targets(many, "192.0.2.1");
+    REQUIRE(all.size() == count);
+    CHECK(all.front().address() == many[ip_hash("192.0.2.1", count)]);
+    std::set<std::string> seen;
+    for (const Target& t : all) {
+      seen.insert(t.address());
+    }
+    CHECK(seen.size() == count);
   }
   CHECK(ip_hash_targets({}, "192.0.2.1").empty());
   const std::vector<Target> one = ip_hash_targets({"[::1]:8080"}, "192.0.2.1");

@@ -1,5 +1,7 @@
 #include "lib/proxy/http/upstream_pool.hpp"
 
+#include "lib/net/edge_flag.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <memory>
@@ -96,4 +98,71 @@ TEST_CASE("idle connections older than k_idle_max are closed", "[http][upstream_
   CHECK(c != nullptr);
   CHECK(c.get() != young_raw);
   CHECK(pool.take("k", t0 + UpstreamPool::k_idle_max + 40s) == nullptr);
+}
+
+namespace {
+
+net::tcp::socket& socket_of(UpstreamConn* c) { return *std::get<std::unique_ptr<net::tcp::socket>>(c->stream); }
+
+// Runs the reactor (epoll with no wait, kept busy by a far timer) until it
+// has reported readiness on the client end, 5 s at most.
+bool reactor_sees(asio::io_context& io, UpstreamConn* c) {
+  asio::steady_timer keep_busy(io, std::chrono::hours(1));
+  keep_busy.async_wait([](const boost::system::error_code&) {});
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!net::read_ready_since_drained(socket_of(c)) && std::chrono::steady_clock::now() < deadline) {
+    io.restart();
+    io.poll();
+  }
+  keep_busy.cancel();
+  io.restart();
+  io.poll();
+  return net::read_ready_since_drained(socket_of(c));
+}
+
+}  // namespace
+
+TEST_CASE("a connection is quiet only when marked drained and the reactor saw nothing since",
+          "[http][upstream_pool]") {
+  Pair p;
+  UpstreamConn* raw = p.raw();
+  CHECK_FALSE(idle_connection_quiet(*raw));  // never marked: unknown
+  net::mark_read_drained(socket_of(raw));
+  CHECK(idle_connection_quiet(*raw));
+  SECTION("bytes nobody asked for") {
+    asio::write(p.server, asio::buffer(std::string_view("SMUGGLED")));
+    REQUIRE(reactor_sees(p.io, raw));
+    CHECK_FALSE(idle_connection_quiet(*raw));
+    UpstreamPool pool;
+    pool.give("k", std::move(p.conn), t0);
+    CHECK(pool.take("k", t0, true) == nullptr);  // not quiet: the peek finds the bytes
+  }
+  SECTION("the server's close") {
+    p.server.close();
+    REQUIRE(reactor_sees(p.io, raw));
+    CHECK_FALSE(idle_connection_quiet(*raw));
+    UpstreamPool pool;
+    pool.give("k", std::move(p.conn), t0);
+    CHECK(pool.take("k", t0, true) == nullptr);
+  }
+  SECTION("bytes read ahead") {
+    raw->buffer.commit(asio::buffer_copy(raw->buffer.prepare(4), asio::buffer("junk", 4)));
+    CHECK_FALSE(idle_connection_quiet(*raw));
+  }
+  SECTION("marked again after a read: quiet, and taken without a peek") {
+    asio::write(p.server, asio::buffer(std::string_view("x")));
+    REQUIRE(reactor_sees(p.io, raw));
+    char byte = 0;
+    socket_of(raw).read_some(asio::buffer(&byte, 1));
+    net::mark_read_drained(socket_of(raw));
+    CHECK(idle_connection_quiet(*raw));
+    UpstreamPool pool;
+    pool.give("k", std::move(p.conn), t0);
+    CHECK(pool.take("k", t0, true).get() == raw);
+  }
+  SECTION("unmarked: Asio's reads try first again") {
+    net::mark_read_unknown(socket_of(raw));
+    CHECK(net::read_ready_since_drained(socket_of(raw)));
+    CHECK_FALSE(idle_connection_quiet(*raw));
+  }
 }

@@ -37,6 +37,11 @@ struct RouteResolver::Impl {
   std::atomic<std::uint64_t> fills_dropped{0};
   std::atomic<std::uint64_t> memcached_hits{0};
   std::atomic<bool> memcached_error_logged{false};
+  std::atomic<std::uint64_t> pool_hops{0};
+  // Whether a route read from memcached could be believed at all (known
+  // mailbox servers, or a secret to check seals with): without either,
+  // every read would be a rejection, so none is made.
+  bool memcached_readable = false;
 
   explicit Impl(std::size_t threads) : blocking(threads) {}
   ~Impl() { blocking.join(); }
@@ -94,14 +99,38 @@ struct RouteResolver::Impl {
     cache->remove(key);
   }
 
-  awaitable<void> fill_memcached(RouteQuery q, Route r) {
+  // What a handler's answer writes to memcached: the route (when some
+  // proxy could believe it) and the alias of a login that is not the
+  // account's name. Decided on the worker, so that nothing to write costs
+  // no hop to the pool.
+  struct Fill {
+    std::string key;
+    std::optional<std::string> value;
+    std::string alias;  // alias key, empty when none
+    std::string account;
+
+    bool empty() const noexcept { return !value && alias.empty(); }
+  };
+  Fill fill_of(const RouteQuery& q, const Route& r) const {
+    Fill f;
     const std::string login = core::to_lower(q.user);
-    const std::string key = cache_route_key(q, core::to_lower(r.user));
-    if (const auto value = stored_route_value(key, r.host, r.port, known, settings.secret)) {
-      cache->add(key, *value, settings.cache_ttl);
+    f.account = core::to_lower(r.user);
+    f.key = cache_route_key(q, f.account);
+    f.value = stored_route_value(f.key, r.host, r.port, known, settings.secret);
+    // An alias is only worth writing where routes are read (the warning at
+    // start says this proxy neither reads nor writes them).
+    if (memcached_readable && !q.by_id && !r.user.empty() && f.account != login) {
+      f.alias = alias_key(login, q.proxy_ip);
     }
-    if (!q.by_id && !r.user.empty() && core::to_lower(r.user) != login) {
-      cache->add(alias_key(login, q.proxy_ip), core::to_lower(r.user), settings.cache_ttl);
+    return f;
+  }
+
+  awaitable<void> fill_memcached(Fill f) {
+    if (f.value) {
+      cache->add(f.key, *f.value, settings.cache_ttl);
+    }
+    if (!f.alias.empty()) {
+      cache->add(f.alias, f.account, settings.cache_ttl);
     }
     note_memcached_trouble();
     {
@@ -188,6 +217,7 @@ Result<std::shared_ptr<RouteResolver>> RouteResolver::create(ResolverSettings se
                   "from memcached");
     }
   }
+  impl->memcached_readable = impl->cache && (!impl->known.empty() || !settings.secret.empty());
   impl->local = std::make_unique<LocalRouteCache>(settings.local_capacity, settings.local_ttl);
   impl->settings = std::move(settings);
   return std::shared_ptr<RouteResolver>(new RouteResolver(std::move(impl)));
@@ -213,6 +243,7 @@ ResolverStats RouteResolver::stats() const {
   s.fills_dropped = m_impl->fills_dropped;
   s.local_evictions = m_impl->local->evictions();
   s.local_entries = m_impl->local->size();
+  s.pool_hops = m_impl->pool_hops;
   return s;
 }
 
@@ -281,7 +312,8 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
     hit->source = Route::Source::local;
     co_return *hit;
   }
-  if (s.cache) {
+  if (s.memcached_readable) {
+    ++s.pool_hops;
     auto probe = co_await asio::co_spawn(s.blocking, s.probe_memcached(q), asio::use_awaitable);
     if (probe.route) {
       ++s.memcached_hits;
@@ -299,8 +331,11 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
   }
   Route& route = std::get<Route>(out);
   s.local->put(lkey, q.user, route);
-  if (s.cache && s.reserve_fill()) {
-    asio::co_spawn(s.blocking, s.fill_memcached(q, route), asio::detached);
+  if (s.cache) {
+    if (auto fill = s.fill_of(q, route); !fill.empty() && s.reserve_fill()) {
+      ++s.pool_hops;
+      asio::co_spawn(s.blocking, s.fill_memcached(std::move(fill)), asio::detached);
+    }
   }
   co_return out;
 }
@@ -308,6 +343,7 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
 awaitable<void> invalidate(std::shared_ptr<RouteResolver> resolver, std::string user,
                            std::string proxy_ip) {
   RouteResolver::Impl& s = resolver->impl();
+  ++s.pool_hops;
   co_await asio::co_spawn(s.blocking, s.invalidate_async(std::move(user), std::move(proxy_ip)),
                           asio::use_awaitable);
 }

@@ -100,6 +100,10 @@ struct ResolverStats {
   std::uint64_t fills_dropped = 0;       // memcached writes dropped, the queue being full
   std::uint64_t local_evictions = 0;     // in-process entries evicted by the LRU bound
   std::size_t local_entries = 0;
+  // Resolves that went to the resolver's blocking pool (a thread hop each):
+  // memcached reads and writes through libmemcached, invalidations. An
+  // in-process hit makes none.
+  std::uint64_t pool_hops = 0;
 };
 
 class RouteResolver {

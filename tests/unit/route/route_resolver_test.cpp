@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -132,4 +133,57 @@ TEST_CASE("settings that cannot work are refused at creation", "[route][resolver
   settings.mailbox_servers = {};
   settings.memcached.servers = {"[::1"};
   CHECK_FALSE(RouteResolver::create(settings));
+}
+
+TEST_CASE("an in-process hit answers on the caller's thread, without a hop to the pool",
+          "[route][resolver]") {
+  Fixture f;
+  CHECK(outcome(f.ask("user1")) == "10.0.0.1:7143 user1@example.com (handler)");
+  // No memcached configured: the handler's answer is not written anywhere.
+  CHECK(f.resolver->stats().pool_hops == 0);
+  // The hit completes in the handlers ready at once (co_spawn's start and
+  // the coroutine's steps): none waits for another thread, as a hop would.
+  std::optional<ResolveResult> result;
+  RouteQuery q;
+  q.user = "user1";
+  q.protocol = "imap";
+  q.client_ip = "192.0.2.1";
+  asio::co_spawn(f.io, resolve(f.resolver, q), [&](std::exception_ptr e, ResolveResult r) {
+    REQUIRE_FALSE(e);
+    result = std::move(r);
+  });
+  f.io.restart();
+  f.io.poll();
+  REQUIRE(result);
+  CHECK(outcome(*result) == "10.0.0.1:7143 user1@example.com (local)");
+  CHECK(f.resolver->stats().pool_hops == 0);
+}
+
+TEST_CASE("memcached whose routes could never be believed is not asked", "[route][resolver]") {
+  // No mailbox_servers and no secret: a route read from memcached would be
+  // rejected and one written would be refused by every proxy, so the
+  // resolver neither reads nor writes, and makes no hop to its pool for it.
+  asio::io_context io;
+  test::FakeHandler handler{io};
+  handler.answer_with = [](const LookupRequest&) {
+    return LookupResponse::route("10.0.0.1", 7143, "user1@example.com");
+  };
+  ResolverSettings settings;
+  settings.handlers = {handler.address()};
+  settings.local_ttl = std::chrono::seconds(0);
+  settings.memcached.servers = {test::dead_address()};  // never contacted
+  auto resolver = RouteResolver::create(settings);
+  REQUIRE(resolver);
+  RouteQuery q;
+  q.user = "alias1";  // another name than the account's: an alias would be written
+  q.protocol = "imap";
+  for (int i = 0; i < 2; ++i) {
+    CHECK(outcome(test::run_to_end(io, resolve(*resolver, q))) ==
+          "10.0.0.1:7143 user1@example.com (handler)");
+  }
+  (*resolver)->wait_background();
+  const ResolverStats stats = (*resolver)->stats();
+  CHECK(stats.pool_hops == 0);
+  CHECK(stats.memcached_errors == 0);
+  CHECK(stats.handler_lookups == 2);
 }

@@ -9,6 +9,7 @@
 #include "lib/route/known_servers.hpp"
 #include "lib/route/local_route_cache.hpp"
 #include "lib/route/lookup_client.hpp"
+#include "lib/route/memcached_reader.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 
 #include <boost/asio/thread_pool.hpp>
@@ -29,6 +30,7 @@ struct RouteResolver::Impl {
   ResolverSettings settings;
   std::unique_ptr<LookupClient> handlers;
   std::unique_ptr<MemcachedCache> cache;
+  std::unique_ptr<MemcachedReader> reader;  // when memcached_readable
   KnownServers known;
   std::unique_ptr<LocalRouteCache> local;
   asio::thread_pool blocking;
@@ -46,8 +48,8 @@ struct RouteResolver::Impl {
   explicit Impl(std::size_t threads) : blocking(threads) {}
   ~Impl() { blocking.join(); }
 
-  void note_memcached_trouble() {
-    const std::string err = cache ? cache->last_error() : std::string();
+  void note_memcached_trouble() { log_trouble_once(cache ? cache->last_error() : std::string()); }
+  void log_trouble_once(const std::string& err) {
     if (!err.empty() && !memcached_error_logged.exchange(true)) {
       ZMPROXY_LOG(warn, "route", "memcached: {}; lookups go to the handlers while it lasts", err);
     }
@@ -88,6 +90,64 @@ struct RouteResolver::Impl {
     }
     note_memcached_trouble();
     co_return p;
+  }
+
+  // The probe on the worker itself (MemcachedReader): the alias key and the
+  // login's route key in one request (the alias is rarely there), the
+  // alias's route key after it when it is. Nothing when the reader hands
+  // the query back: libmemcached on the pool asks instead.
+  awaitable<std::optional<Probe>> probe_on_worker(const RouteQuery& q) {
+    using Outcome = MemcachedReader::Reply::Outcome;
+    const std::string login = core::to_lower(q.user);
+    std::vector<std::string> keys;
+    if (!q.by_id) {
+      keys.push_back(alias_key(login, q.proxy_ip));
+    }
+    keys.push_back(cache_route_key(q, login));
+    MemcachedReader::Reply reply = co_await reader->get(std::move(keys));
+    Probe p;
+    if (reply.outcome == Outcome::fallback) {
+      co_return std::nullopt;
+    }
+    std::optional<std::string> value;
+    std::string name = login;
+    if (reply.outcome == Outcome::ok) {
+      value = std::move(reply.values.back());
+      if (!q.by_id && reply.values.front() && *reply.values.front() != login) {
+        name = *reply.values.front();
+        std::vector<std::string> second;  // not a braced list: GCC 12 miscompiles one in co_await
+        second.push_back(cache_route_key(q, name));
+        reply = co_await reader->get(std::move(second));
+        if (reply.outcome == Outcome::fallback) {
+          co_return std::nullopt;
+        }
+        value = reply.outcome == Outcome::ok ? std::move(reply.values.front()) : std::nullopt;
+      }
+    }
+    if (reply.outcome == Outcome::failed) {
+      log_trouble_once(reader->last_error());
+      co_return p;
+    }
+    if (value) {
+      const std::string key = cache_route_key(q, name);
+      CachedRoute cached = read_cached_route(key, *value, known, settings.secret);
+      if (cached.believed()) {
+        Route r;
+        r.host = std::move(cached.host);
+        r.port = cached.port;
+        r.user = q.by_id ? std::string() : name;
+        r.source = Route::Source::memcached;
+        p.route = std::move(r);
+      } else {
+        ++pool_hops;  // the delete is libmemcached's, on the pool
+        asio::co_spawn(blocking, reject_async(key, cached.rejected), asio::detached);
+      }
+    }
+    co_return p;
+  }
+  awaitable<void> reject_async(std::string key, const char* why) {
+    reject(key, why);
+    co_return;
   }
 
   // A route memcached should not have: a miss (the handler is asked), one
@@ -218,6 +278,10 @@ Result<std::shared_ptr<RouteResolver>> RouteResolver::create(ResolverSettings se
     }
   }
   impl->memcached_readable = impl->cache && (!impl->known.empty() || !settings.secret.empty());
+  if (impl->memcached_readable && !impl->cache->servers().empty()) {
+    impl->reader = std::make_unique<MemcachedReader>(impl->cache->servers(), settings.memcached.timeout,
+                                                     settings.memcached.retry_after);
+  }
   impl->local = std::make_unique<LocalRouteCache>(settings.local_capacity, settings.local_ttl);
   impl->settings = std::move(settings);
   return std::shared_ptr<RouteResolver>(new RouteResolver(std::move(impl)));
@@ -239,6 +303,12 @@ ResolverStats RouteResolver::stats() const {
   s.handler_lookups = m_impl->handlers->lookups();
   s.handler_failures = m_impl->handlers->failures();
   s.memcached_errors = m_impl->cache ? m_impl->cache->stats().errors : 0;
+  if (m_impl->reader) {
+    const ReaderStats r = m_impl->reader->stats();
+    s.memcached_errors += r.errors;
+    s.memcached_worker_reads = r.gets;
+    s.memcached_fallbacks = r.fallbacks;
+  }
   s.memcached_rejected = m_impl->memcached_rejected;
   s.fills_dropped = m_impl->fills_dropped;
   s.local_evictions = m_impl->local->evictions();
@@ -313,12 +383,18 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
     co_return *hit;
   }
   if (s.memcached_readable) {
-    ++s.pool_hops;
-    auto probe = co_await asio::co_spawn(s.blocking, s.probe_memcached(q), asio::use_awaitable);
-    if (probe.route) {
+    std::optional<RouteResolver::Impl::Probe> probe;
+    if (s.reader) {
+      probe = co_await s.probe_on_worker(q);
+    }
+    if (!probe) {
+      ++s.pool_hops;
+      probe = co_await asio::co_spawn(s.blocking, s.probe_memcached(q), asio::use_awaitable);
+    }
+    if (probe->route) {
       ++s.memcached_hits;
-      s.local->put(lkey, q.user, *probe.route);
-      co_return *probe.route;
+      s.local->put(lkey, q.user, *probe->route);
+      co_return *probe->route;
     }
   }
   auto answer = co_await s.handlers->ask(q);

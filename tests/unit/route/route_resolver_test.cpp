@@ -2,12 +2,14 @@
 
 #include "lib/route/route_resolver_asio.hpp"
 
+#include "tests/support/memcached_process.hpp"
 #include "tests/unit/route/fake_handler.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace zmproxy;
@@ -186,4 +188,51 @@ TEST_CASE("memcached whose routes could never be believed is not asked", "[route
   CHECK(stats.pool_hops == 0);
   CHECK(stats.memcached_errors == 0);
   CHECK(stats.handler_lookups == 2);
+}
+
+TEST_CASE("a memcached hit is read on the worker, with no hop to the pool", "[memcached]") {
+  test::MemcachedProcess server;
+  asio::io_context io;  // outlives the thread below and its deadline sweeper
+  test::FakeHandler handler{io};
+  handler.answer_with = [](const LookupRequest&) {
+    return LookupResponse::route("10.0.0.1", 7143, "user1@example.com");
+  };
+  ResolverSettings settings;
+  settings.handlers = {handler.address()};
+  settings.local_ttl = std::chrono::seconds(0);
+  settings.memcached.servers = {server.address()};
+  settings.mailbox_servers = {"10.0.0.1:7143"};
+  auto resolver = RouteResolver::create(settings);
+  REQUIRE(resolver);
+  std::vector<std::string> outcomes;
+  RouteQuery q;
+  q.user = "user1@example.com";
+  q.protocol = "pop3";
+  q.proxy_ip = "127.0.0.1";
+  std::thread worker([&] {
+    outcomes.push_back(outcome(test::run_to_end(io, resolve(*resolver, q))));
+    (*resolver)->wait_background();  // the fill, on the pool
+    for (int i = 0; i < 3; ++i) {
+      outcomes.push_back(outcome(test::run_to_end(io, resolve(*resolver, q))));
+    }
+  });
+  worker.join();
+  CHECK(outcomes == std::vector<std::string>{"10.0.0.1:7143 user1@example.com (handler)",
+                                             "10.0.0.1:7143 user1@example.com (memcached)",
+                                             "10.0.0.1:7143 user1@example.com (memcached)",
+                                             "10.0.0.1:7143 user1@example.com (memcached)"});
+  const ResolverStats stats = (*resolver)->stats();
+  CHECK(stats.pool_hops == 1);  // the fill after the handler's answer, and nothing else
+  CHECK(stats.memcached_worker_reads == 4);
+  CHECK(stats.memcached_fallbacks == 0);
+  CHECK(stats.memcached_hits == 3);
+  CHECK(handler.users.size() == 1);
+
+  // With the server gone the reader hands back to libmemcached (one hop a
+  // login), which finds nothing: the handler answers.
+  server.stop();
+  std::thread again([&] { outcomes.push_back(outcome(test::run_to_end(io, resolve(*resolver, q)))); });
+  again.join();
+  CHECK(outcomes.back() == "10.0.0.1:7143 user1@example.com (handler)");
+  CHECK((*resolver)->stats().memcached_fallbacks == 1);
 }

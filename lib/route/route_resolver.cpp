@@ -9,6 +9,7 @@
 #include "lib/route/known_servers.hpp"
 #include "lib/route/local_route_cache.hpp"
 #include "lib/route/lookup_client.hpp"
+#include "lib/route/memcached_reader.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 
 #include <boost/asio/thread_pool.hpp>
@@ -29,6 +30,7 @@ struct RouteResolver::Impl {
   ResolverSettings settings;
   std::unique_ptr<LookupClient> handlers;
   std::unique_ptr<MemcachedCache> cache;
+  std::unique_ptr<MemcachedReader> reader;  // when memcached_readable
   KnownServers known;
   std::unique_ptr<LocalRouteCache> local;
   asio::thread_pool blocking;
@@ -37,12 +39,17 @@ struct RouteResolver::Impl {
   std::atomic<std::uint64_t> fills_dropped{0};
   std::atomic<std::uint64_t> memcached_hits{0};
   std::atomic<bool> memcached_error_logged{false};
+  std::atomic<std::uint64_t> pool_hops{0};
+  // Whether a route read from memcached could be believed at all (known
+  // mailbox servers, or a secret to check seals with): without either,
+  // every read would be a rejection, so none is made.
+  bool memcached_readable = false;
 
   explicit Impl(std::size_t threads) : blocking(threads) {}
   ~Impl() { blocking.join(); }
 
-  void note_memcached_trouble() {
-    const std::string err = cache ? cache->last_error() : std::string();
+  void note_memcached_trouble() { log_trouble_once(cache ? cache->last_error() : std::string()); }
+  void log_trouble_once(const std::string& err) {
     if (!err.empty() && !memcached_error_logged.exchange(true)) {
       ZMPROXY_LOG(warn, "route", "memcached: {}; lookups go to the handlers while it lasts", err);
     }
@@ -85,6 +92,64 @@ struct RouteResolver::Impl {
     co_return p;
   }
 
+  // The probe on the worker itself (MemcachedReader): the alias key and the
+  // login's route key in one request (the alias is rarely there), the
+  // alias's route key after it when it is. Nothing when the reader hands
+  // the query back: libmemcached on the pool asks instead.
+  awaitable<std::optional<Probe>> probe_on_worker(const RouteQuery& q) {
+    using Outcome = MemcachedReader::Reply::Outcome;
+    const std::string login = core::to_lower(q.user);
+    std::vector<std::string> keys;
+    if (!q.by_id) {
+      keys.push_back(alias_key(login, q.proxy_ip));
+    }
+    keys.push_back(cache_route_key(q, login));
+    MemcachedReader::Reply reply = co_await reader->get(std::move(keys));
+    Probe p;
+    if (reply.outcome == Outcome::fallback) {
+      co_return std::nullopt;
+    }
+    std::optional<std::string> value;
+    std::string name = login;
+    if (reply.outcome == Outcome::ok) {
+      value = std::move(reply.values.back());
+      if (!q.by_id && reply.values.front() && *reply.values.front() != login) {
+        name = *reply.values.front();
+        std::vector<std::string> second;  // not a braced list: GCC 12 miscompiles one in co_await
+        second.push_back(cache_route_key(q, name));
+        reply = co_await reader->get(std::move(second));
+        if (reply.outcome == Outcome::fallback) {
+          co_return std::nullopt;
+        }
+        value = reply.outcome == Outcome::ok ? std::move(reply.values.front()) : std::nullopt;
+      }
+    }
+    if (reply.outcome == Outcome::failed) {
+      log_trouble_once(reader->last_error());
+      co_return p;
+    }
+    if (value) {
+      const std::string key = cache_route_key(q, name);
+      CachedRoute cached = read_cached_route(key, *value, known, settings.secret);
+      if (cached.believed()) {
+        Route r;
+        r.host = std::move(cached.host);
+        r.port = cached.port;
+        r.user = q.by_id ? std::string() : name;
+        r.source = Route::Source::memcached;
+        p.route = std::move(r);
+      } else {
+        ++pool_hops;  // the delete is libmemcached's, on the pool
+        asio::co_spawn(blocking, reject_async(key, cached.rejected), asio::detached);
+      }
+    }
+    co_return p;
+  }
+  awaitable<void> reject_async(std::string key, const char* why) {
+    reject(key, why);
+    co_return;
+  }
+
   // A route memcached should not have: a miss (the handler is asked), one
   // warning naming the key (never the value, which anyone may have written),
   // and the entry deleted so the handler's answer can take its place.
@@ -94,14 +159,38 @@ struct RouteResolver::Impl {
     cache->remove(key);
   }
 
-  awaitable<void> fill_memcached(RouteQuery q, Route r) {
+  // What a handler's answer writes to memcached: the route (when some
+  // proxy could believe it) and the alias of a login that is not the
+  // account's name. Decided on the worker, so that nothing to write costs
+  // no hop to the pool.
+  struct Fill {
+    std::string key;
+    std::optional<std::string> value;
+    std::string alias;  // alias key, empty when none
+    std::string account;
+
+    bool empty() const noexcept { return !value && alias.empty(); }
+  };
+  Fill fill_of(const RouteQuery& q, const Route& r) const {
+    Fill f;
     const std::string login = core::to_lower(q.user);
-    const std::string key = cache_route_key(q, core::to_lower(r.user));
-    if (const auto value = stored_route_value(key, r.host, r.port, known, settings.secret)) {
-      cache->add(key, *value, settings.cache_ttl);
+    f.account = core::to_lower(r.user);
+    f.key = cache_route_key(q, f.account);
+    f.value = stored_route_value(f.key, r.host, r.port, known, settings.secret);
+    // An alias is only worth writing where routes are read (the warning at
+    // start says this proxy neither reads nor writes them).
+    if (memcached_readable && !q.by_id && !r.user.empty() && f.account != login) {
+      f.alias = alias_key(login, q.proxy_ip);
     }
-    if (!q.by_id && !r.user.empty() && core::to_lower(r.user) != login) {
-      cache->add(alias_key(login, q.proxy_ip), core::to_lower(r.user), settings.cache_ttl);
+    return f;
+  }
+
+  awaitable<void> fill_memcached(Fill f) {
+    if (f.value) {
+      cache->add(f.key, *f.value, settings.cache_ttl);
+    }
+    if (!f.alias.empty()) {
+      cache->add(f.alias, f.account, settings.cache_ttl);
     }
     note_memcached_trouble();
     {
@@ -188,6 +277,11 @@ Result<std::shared_ptr<RouteResolver>> RouteResolver::create(ResolverSettings se
                   "from memcached");
     }
   }
+  impl->memcached_readable = impl->cache && (!impl->known.empty() || !settings.secret.empty());
+  if (impl->memcached_readable && !impl->cache->servers().empty()) {
+    impl->reader = std::make_unique<MemcachedReader>(impl->cache->servers(), settings.memcached.timeout,
+                                                     settings.memcached.retry_after);
+  }
   impl->local = std::make_unique<LocalRouteCache>(settings.local_capacity, settings.local_ttl);
   impl->settings = std::move(settings);
   return std::shared_ptr<RouteResolver>(new RouteResolver(std::move(impl)));
@@ -209,10 +303,17 @@ ResolverStats RouteResolver::stats() const {
   s.handler_lookups = m_impl->handlers->lookups();
   s.handler_failures = m_impl->handlers->failures();
   s.memcached_errors = m_impl->cache ? m_impl->cache->stats().errors : 0;
+  if (m_impl->reader) {
+    const ReaderStats r = m_impl->reader->stats();
+    s.memcached_errors += r.errors;
+    s.memcached_worker_reads = r.gets;
+    s.memcached_fallbacks = r.fallbacks;
+  }
   s.memcached_rejected = m_impl->memcached_rejected;
   s.fills_dropped = m_impl->fills_dropped;
   s.local_evictions = m_impl->local->evictions();
   s.local_entries = m_impl->local->size();
+  s.pool_hops = m_impl->pool_hops;
   return s;
 }
 
@@ -281,12 +382,19 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
     hit->source = Route::Source::local;
     co_return *hit;
   }
-  if (s.cache) {
-    auto probe = co_await asio::co_spawn(s.blocking, s.probe_memcached(q), asio::use_awaitable);
-    if (probe.route) {
+  if (s.memcached_readable) {
+    std::optional<RouteResolver::Impl::Probe> probe;
+    if (s.reader) {
+      probe = co_await s.probe_on_worker(q);
+    }
+    if (!probe) {
+      ++s.pool_hops;
+      probe = co_await asio::co_spawn(s.blocking, s.probe_memcached(q), asio::use_awaitable);
+    }
+    if (probe->route) {
       ++s.memcached_hits;
-      s.local->put(lkey, q.user, *probe.route);
-      co_return *probe.route;
+      s.local->put(lkey, q.user, *probe->route);
+      co_return *probe->route;
     }
   }
   auto answer = co_await s.handlers->ask(q);
@@ -299,8 +407,11 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
   }
   Route& route = std::get<Route>(out);
   s.local->put(lkey, q.user, route);
-  if (s.cache && s.reserve_fill()) {
-    asio::co_spawn(s.blocking, s.fill_memcached(q, route), asio::detached);
+  if (s.cache) {
+    if (auto fill = s.fill_of(q, route); !fill.empty() && s.reserve_fill()) {
+      ++s.pool_hops;
+      asio::co_spawn(s.blocking, s.fill_memcached(std::move(fill)), asio::detached);
+    }
   }
   co_return out;
 }
@@ -308,6 +419,7 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
 awaitable<void> invalidate(std::shared_ptr<RouteResolver> resolver, std::string user,
                            std::string proxy_ip) {
   RouteResolver::Impl& s = resolver->impl();
+  ++s.pool_hops;
   co_await asio::co_spawn(s.blocking, s.invalidate_async(std::move(user), std::move(proxy_ip)),
                           asio::use_awaitable);
 }

@@ -5,8 +5,10 @@
 // while, keep-alive connections). What zmproxyd calls on every login.
 //
 // Threading: resolve() is a coroutine that runs on the caller's io_context
-// (a proxy worker); blocking memcached calls are offloaded to the resolver's
-// own small thread pool, so a worker never blocks. Handler connections are
+// (a proxy worker). memcached reads are made there too, non-blocking
+// (MemcachedReader); libmemcached's blocking calls (writes, deletes, and the
+// reads the reader hands back) are offloaded to the resolver's own small
+// thread pool, so a worker never blocks. Handler connections are
 // kept per worker thread. invalidate() may be called from any thread.
 // The header has no Asio: callers include lib/route/route_resolver_asio.hpp
 // for the awaitable entry point. The handlers are asked by LookupClient
@@ -100,6 +102,15 @@ struct ResolverStats {
   std::uint64_t fills_dropped = 0;       // memcached writes dropped, the queue being full
   std::uint64_t local_evictions = 0;     // in-process entries evicted by the LRU bound
   std::size_t local_entries = 0;
+  // Resolves that went to the resolver's blocking pool (a thread hop each):
+  // memcached reads and writes through libmemcached, invalidations. An
+  // in-process hit makes none.
+  std::uint64_t pool_hops = 0;
+  // memcached reads made on the worker itself (memcached_reader.hpp), and
+  // those it handed back to libmemcached on the pool (a server down, a
+  // reply not believed).
+  std::uint64_t memcached_worker_reads = 0;
+  std::uint64_t memcached_fallbacks = 0;
 };
 
 class RouteResolver {

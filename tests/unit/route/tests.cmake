@@ -4,6 +4,7 @@ set(ZMPROXY_ROUTE_TESTS
   unit/route/cached_route_test.cpp
   unit/route/certauth_lookup_test.cpp
   unit/route/gssapi_lookup_test.cpp
+  unit/route/ketama_test.cpp
   unit/route/known_servers_test.cpp
   unit/route/local_route_cache_test.cpp
   unit/route/lookup_access_test.cpp
@@ -15,6 +16,8 @@ set(ZMPROXY_ROUTE_TESTS
   unit/route/lookup_token_test.cpp
   unit/route/memcached_cache_test.cpp
   unit/route/memcached_metadump_test.cpp
+  unit/route/memcached_reader_test.cpp
+  unit/route/memcached_reply_test.cpp
   unit/route/memcached_scan_test.cpp
   unit/route/purge_test.cpp
   unit/route/route_index_names_test.cpp

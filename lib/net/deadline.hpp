@@ -8,8 +8,9 @@
 // raced against the operation with awaitable operators, two coroutine
 // threads). Timeouts are therefore accurate to about 200 ms.
 //
-// The sweeper is per thread and bound to the executor it first sees: a
-// thread must serve one io_context for its life, as zmproxyd's workers do.
+// One sweeper per io_context (an Asio service of it, destroyed with it); a
+// thread finds its context's with one comparison. A context's deadlines are
+// added and swept on the one thread that runs it, as in zmproxyd's workers.
 
 #include "lib/net/asio.hpp"
 
@@ -43,8 +44,8 @@ struct Deadline {
 
 class DeadlineSweeper {
  public:
-  // The sweeper of the calling thread (created on first use, bound to `ex`).
-  static DeadlineSweeper& of_this_thread(const net::asio::any_io_executor& ex);
+  // The sweeper of `ex`'s io_context (created on first use).
+  static DeadlineSweeper& of(const net::asio::any_io_executor& ex);
 
   void add(Deadline& d);
   // Static: a frame destroyed after its thread's sweeper may still unlink.
@@ -78,7 +79,7 @@ class DeadlineScope {
     m_deadline.at = coarse_now() + timeout;
     m_deadline.target = target;
     m_deadline.cancel = cancel;
-    DeadlineSweeper::of_this_thread(ex).add(m_deadline);
+    DeadlineSweeper::of(ex).add(m_deadline);
   }
   ~DeadlineScope() { DeadlineSweeper::remove(m_deadline); }
   DeadlineScope(const DeadlineScope&) = delete;

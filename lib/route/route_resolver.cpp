@@ -61,6 +61,17 @@ struct RouteResolver::Impl {
                    : route_key(q.protocol, name);
   }
 
+  // A route read from memcached and believed, for `name` (the login, or
+  // the account its alias named).
+  static Route memcached_route(CachedRoute cached, const RouteQuery& q, const std::string& name) {
+    Route r;
+    r.host = std::move(cached.host);
+    r.port = cached.port;
+    r.user = q.by_id ? std::string() : name;
+    r.source = Route::Source::memcached;
+    return r;
+  }
+
   // Blocking (runs on the pool): alias key, then route key.
   struct Probe {
     std::optional<Route> route;
@@ -78,12 +89,7 @@ struct RouteResolver::Impl {
     if (auto value = cache->get(key)) {
       CachedRoute cached = read_cached_route(key, *value, known, settings.secret);
       if (cached.believed()) {
-        Route r;
-        r.host = std::move(cached.host);
-        r.port = cached.port;
-        r.user = q.by_id ? std::string() : name;
-        r.source = Route::Source::memcached;
-        p.route = std::move(r);
+        p.route = memcached_route(std::move(cached), q, name);
       } else {
         reject(key, cached.rejected);
       }
@@ -132,12 +138,7 @@ struct RouteResolver::Impl {
       const std::string key = cache_route_key(q, name);
       CachedRoute cached = read_cached_route(key, *value, known, settings.secret);
       if (cached.believed()) {
-        Route r;
-        r.host = std::move(cached.host);
-        r.port = cached.port;
-        r.user = q.by_id ? std::string() : name;
-        r.source = Route::Source::memcached;
-        p.route = std::move(r);
+        p.route = memcached_route(std::move(cached), q, name);
       } else {
         ++pool_hops;  // the delete is libmemcached's, on the pool
         asio::co_spawn(blocking, reject_async(key, cached.rejected), asio::detached);

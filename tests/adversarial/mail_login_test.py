@@ -16,12 +16,12 @@ import os
 import re
 import select
 import socket
-import threading
 import time
 import unittest
 
 import adversarial_testing  # noqa: F401  (puts the fixtures on sys.path)
 import dovecot
+from scripted_server import ScriptedServer
 from mail_proxy_test import PASSWORDS, MailProxyBase
 
 USER1 = "user1@example.com"
@@ -40,56 +40,34 @@ def rawlog_lines(d):
 
 # -- POP3: no reply is taken for another's --------------------------------
 
-class ChattyPop3Mailbox(threading.Thread):
+class ChattyPop3Mailbox(ScriptedServer):
     """A POP3 mailbox that answers the client's address (XOIP/XCLIENT) with
     one +OK too many, in the same write, and refuses every PASS. A proxy that
     counts replies takes USER's +OK for the PASS verdict."""
 
     def __init__(self, address):
-        super().__init__(daemon=True)
-        self.listener = socket.create_server((address, 0))
-        self.port = self.listener.getsockname()[1]
-        self.connections = 0
+        super().__init__(address)
         self.after_pass = []  # what a client said after a refused PASS
 
-    def run(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
-
-    def serve(self, conn):
-        try:
-            self.converse(conn)
-        except OSError:
-            pass  # the proxy hung up: nothing more to answer
-
     def converse(self, conn):
-        with conn:
-            conn.settimeout(30)
-            f = conn.makefile("rb")
-            conn.sendall(b"+OK fake mailbox ready\r\n")
-            refused = False
-            for line in f:
-                word = line.split(b" ", 1)[0].strip().upper()
-                if refused:
-                    self.after_pass.append(line)
-                if word in (b"XOIP", b"XCLIENT"):
-                    conn.sendall(b"+OK\r\n+OK\r\n")
-                elif word == b"PASS":
-                    refused = True
-                    conn.sendall(b"-ERR [AUTH] wrong password\r\n")
-                elif word == b"QUIT":
-                    conn.sendall(b"+OK bye\r\n")
-                    return
-                else:
-                    conn.sendall(b"+OK\r\n")
-
-    def close(self):
-        self.listener.close()
+        conn.settimeout(30)
+        f = conn.makefile("rb")
+        conn.sendall(b"+OK fake mailbox ready\r\n")
+        refused = False
+        for line in f:
+            word = line.split(b" ", 1)[0].strip().upper()
+            if refused:
+                self.after_pass.append(line)
+            if word in (b"XOIP", b"XCLIENT"):
+                conn.sendall(b"+OK\r\n+OK\r\n")
+            elif word == b"PASS":
+                refused = True
+                conn.sendall(b"-ERR [AUTH] wrong password\r\n")
+            elif word == b"QUIT":
+                conn.sendall(b"+OK bye\r\n")
+                return
+            else:
+                conn.sendall(b"+OK\r\n")
 
 
 class MailLoginAttackTest(MailProxyBase):

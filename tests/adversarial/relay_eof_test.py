@@ -13,44 +13,22 @@ line with it). Seen as a CI flake: gssapi_login_test's LOGOUT through real
 Dovecot, 1 session in 6 under load.
 """
 import socket
-import threading
 import time
 import unittest
 
 import adversarial_testing  # noqa: F401  (puts the fixtures on sys.path)
 from mail_proxy_test import MailProxyBase
 from process import poll_until
+from scripted_server import ScriptedServer
 
 FAKE = "127.0.0.6"
 USER = "corked@example.com"
 
 
-class CorkedPop3Mailbox(threading.Thread):
-    """Accepts any USER/PASS; answers QUIT (or the client's EOF) with its last
-    bytes and FIN in one segment: TCP_CORK holds the reply, shutdown puts
-    the FIN on it and sends both."""
-
-    def __init__(self, address):
-        super().__init__(daemon=True)
-        self.listener = socket.create_server((address, 0))
-        self.port = self.listener.getsockname()[1]
-        self.connections = 0
-
-    def run(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
-
-    def serve(self, conn):
-        try:
-            with conn:
-                self.converse(conn)
-        except OSError:
-            pass  # the proxy hung up first
+class CorkedPop3Mailbox(ScriptedServer):
+    """Accepts any USER/PASS; answers QUIT with its last bytes and FIN in one
+    segment: TCP_CORK holds the reply, shutdown puts the FIN on it and sends
+    both."""
 
     def converse(self, conn):
         conn.settimeout(30)
@@ -68,9 +46,6 @@ class CorkedPop3Mailbox(threading.Thread):
                 conn.sendall(b"+OK 0 0\r\n")
             else:
                 conn.sendall(b"+OK\r\n")
-
-    def close(self):
-        self.listener.close()
 
 
 class RelayEofTest(MailProxyBase):

@@ -28,7 +28,7 @@ constexpr KeyInfo k_keys[] = {
     {"ldap_cache_reverseproxylookup_server_maxsize", KeyType::integer, "100",
      "Entries in zmlookupd's server port cache"},
     {"ldap_master_url", KeyType::string, "",
-     "LDAP URLs of the master directory for writes (space separated); empty = ldap_url"},
+     "LDAP URLs of the provider the tools write to (space separated); empty = ldap_url"},
     {"ldap_nginx_password", KeyType::string, "zmnginx",
      "Password of the proxy's admin account for GSSAPI and certificate lookups"},
     {"ldap_root_password", KeyType::string, "zimbra", "Password of the LDAP root DN"},

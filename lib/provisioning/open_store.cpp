@@ -3,6 +3,7 @@
 #include "lib/core/strings.hpp"
 #include "lib/provisioning/file_store.hpp"
 #include "lib/provisioning/ldap_store.hpp"
+#include "lib/provisioning/replicated_store.hpp"
 
 #include <filesystem>
 
@@ -18,12 +19,27 @@ Result<std::unique_ptr<Directory>> open_store(const localconfig::LocalConfig& lc
     }
     return std::unique_ptr<Directory>(std::move(*store));
   }
-  LdapSettings settings = ldap_settings(lc, url);
-  auto store = LdapStore::connect(std::move(settings));
-  if (!store) {
-    return tl::unexpected(store.error());
+  const std::string master(core::trim(lc.value_or_empty("ldap_master_url")));
+  auto store = LdapStore::connect(ldap_settings(lc, url));
+  if (master.empty() || master == url) {
+    if (!store) {
+      return tl::unexpected(store.error());
+    }
+    return std::unique_ptr<Directory>(std::move(*store));
   }
-  return std::unique_ptr<Directory>(std::move(*store));
+  if (!store) {
+    // The replica is down: the provider serves reads and writes alike.
+    if (store.error().code != Errc::unavailable) {
+      return tl::unexpected(store.error());
+    }
+    auto provider = LdapStore::connect(ldap_settings(lc, master));
+    if (!provider) {
+      return tl::unexpected(store.error());
+    }
+    return std::unique_ptr<Directory>(std::move(*provider));
+  }
+  return std::unique_ptr<Directory>(
+      std::make_unique<ReplicatedStore>(std::move(*store), ldap_settings(lc, master)));
 }
 
 LdapSettings ldap_settings(const localconfig::LocalConfig& lc, std::string url) {

@@ -1,7 +1,10 @@
 #pragma once
 // Open the store that localconfig selects: ldap_url empty -> the embedded
 // FileStore (data/prov.ldif under the home), else LdapStore bound as
-// zimbra_ldap_userdn / zimbra_ldap_password.
+// zimbra_ldap_userdn / zimbra_ldap_password. With ldap_master_url set to
+// another directory (a replica's provider), reads come from ldap_url and
+// writes go to ldap_master_url (ReplicatedStore); when ldap_url cannot be
+// reached, the provider serves both.
 
 #include <memory>
 

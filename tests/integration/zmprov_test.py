@@ -337,5 +337,94 @@ class StoreDownTest(HomeTestCase):
         self.assertTrue(r.stderr.startswith("ERROR: service.FAILURE"), r.stderr)
 
 
+class ReplicaAndProviderTest(HomeTestCase):
+    """ldap_url a replica, ldap_master_url its provider: two slapds without
+    replication between them, so that which one each read and write went to
+    shows in the data."""
+
+    @classmethod
+    def setUpClass(cls):
+        from slapd import Slapd
+        cls.replica = Slapd()
+        cls.provider = Slapd()
+        cls.replica.start()
+        try:
+            cls.provider.start()
+        except Exception:
+            cls.replica.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.provider.stop()
+        cls.replica.stop()
+
+    def setUp(self):
+        super().setUp()
+        self.tag = uuid.uuid4().hex[:10]
+        self.domain = f"d{self.tag}.test"
+        for server in (self.replica, self.provider):
+            self.configure(server)
+            r = self.run_tool("zmprov", "cd", self.domain)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.configure(self.replica, self.provider)
+
+    def configure(self, reads, writes=None):
+        r = self.run_tool("zmlocalconfig", "-e", f"ldap_url={reads.url}",
+                          f"ldap_master_url={writes.url if writes else ''}",
+                          f"zimbra_ldap_userdn={reads.bind_dn}",
+                          f"zimbra_ldap_password={reads.password}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def description(self, server):
+        out = server.ldapsearch(f"dc=d{self.tag},dc=test", "(objectClass=*)", ["description"],
+                                scope="base")
+        return [line for line in out.splitlines() if line.startswith("description:")]
+
+    def test_writes_go_to_the_provider_and_reads_follow_them(self):
+        r = self.run_tool("zmprov", input=f"md {self.domain} description written\n"
+                                           f"gd {self.domain} description\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.description(self.provider), ["description: written"])
+        self.assertEqual(self.description(self.replica), [])
+        # In the same run, the read after the write came from the provider.
+        self.assertIn("description: written", r.stdout)
+        # A later run reads the replica (which, unreplicated here, never got it).
+        r = self.run_tool("zmprov", "gd", self.domain, "description")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("written", r.stdout)
+
+    def test_provider_down_reads_work_writes_say_read_only(self):
+        self.provider.stop(keep_data=True)
+        try:
+            r = self.run_tool("zmprov", "gd", self.domain)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(f"# name {self.domain}", r.stdout)
+            r = self.run_tool("zmprov", "md", self.domain, "description", "lost?")
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+            self.assertIn("read-only", r.stderr)
+            self.assertIn(self.provider.url, r.stderr)
+            self.assertIn("nothing was changed", r.stderr)
+        finally:
+            self.provider.start()
+        self.assertEqual(self.description(self.replica), [])
+        self.assertEqual(self.description(self.provider), [])
+        r = self.run_tool("zmprov", "md", self.domain, "description", "back")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.description(self.provider), ["description: back"])
+
+    def test_replica_down_the_provider_serves_reads(self):
+        r = self.run_tool("zmprov", "md", self.domain, "description", "on-provider")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.replica.stop(keep_data=True)
+        try:
+            r = self.run_tool("zmprov", "gd", self.domain, "description")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("description: on-provider", r.stdout)
+        finally:
+            self.replica.start()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -12,6 +12,7 @@
 #include "lib/route/lookup_access.hpp"
 #include "lib/route/lookup_handler.hpp"
 #include "lib/route/lookup_http.hpp"
+#include "lib/route/route_purge.hpp"
 
 #include <boost/asio/thread_pool.hpp>
 
@@ -30,6 +31,13 @@ using net::tcp;
 namespace asio = net::asio;
 
 constexpr auto k_dns_ttl = std::chrono::seconds(60);
+// The route purge after a rebuild (route_purge.hpp): at most this many
+// accounts, each memcached command within this time, and the same keys
+// deleted once more this long after (a proxy that asked before the rebuild
+// may write the old route back meanwhile).
+constexpr std::size_t k_max_purged_accounts = 500;
+constexpr auto k_purge_timeout = std::chrono::milliseconds(500);
+constexpr auto k_purge_again_after = std::chrono::seconds(2);
 
 // A caller's text as one bounded log line: control bytes become '?'.
 std::string for_log(std::string_view text, std::size_t max) {
@@ -80,6 +88,8 @@ struct LookupServer::Impl {
   LookupHttpCounters http;              // requests, errors, refused
   std::atomic<std::uint64_t> reloads{0};
   std::atomic<std::uint64_t> reload_failures{0};
+  std::unique_ptr<RoutePurger> purger;              // builder thread only
+  std::unique_ptr<asio::steady_timer> purge_again;  // builder thread only
   int active = 0;  // io thread only
   int draining = 0;  // refused callers whose 403 is being delivered; io thread only
   static constexpr int k_max_draining = 64;
@@ -101,9 +111,25 @@ struct LookupServer::Impl {
     ZMPROXY_LOG(info, "zmlookupd", "index loaded ({}): {} accounts, {} domains, {} servers in {} ms",
                 why, (*loaded)->accounts().size(), (*loaded)->domains().size(),
                 (*loaded)->servers().size(), ms);
-    publish(std::move(*loaded));
+    publish(*loaded);
     ++reloads;
+    purge_changed_routes(*loaded);
     return true;
+  }
+
+  // Builder thread: the cached routes of the accounts this index changed
+  // are deleted from memcached now and once more k_purge_again_after later.
+  void purge_changed_routes(const std::shared_ptr<const RouteIndex>& built) {
+    PurgeBatch batch = purger->after_rebuild(built);
+    if (batch.empty()) {
+      return;
+    }
+    purge_again->expires_after(k_purge_again_after);  // a pending one is cancelled
+    purge_again->async_wait([this, batch = std::move(batch)](boost::system::error_code ec) {
+      if (!ec) {
+        purger->again(batch);
+      }
+    });
   }
 
   void publish(std::shared_ptr<const RouteIndex> built) {
@@ -370,16 +396,28 @@ struct LookupServer::Impl {
               ",\"refused\":" + std::to_string(http.refused.load()) +
               ",\"reloads\":" + std::to_string(reloads.load()) +
               ",\"reload_failures\":" + std::to_string(reload_failures.load()) +
-              ",\"accounts\":" + std::to_string(current ? current->accounts().size() : 0) + "}\n";
+              ",\"accounts\":" + std::to_string(current ? current->accounts().size() : 0) +
+              purge_stats() + "}\n";
     } else {
       reply = "ERROR unknown command; use FLUSH or STATS\n";
     }
     co_await asio::async_write(socket, asio::buffer(reply), net::use_nothrow);
   }
 
+  // STATS' fields of the route purge (",\"purged_accounts\":...").
+  std::string purge_stats() const {
+    const PurgeCounters& c = purger->counters();
+    return ",\"purged_accounts\":" + std::to_string(c.accounts.load()) +
+           ",\"purged_entries\":" + std::to_string(c.deleted.load()) +
+           ",\"purges_skipped\":" + std::to_string(c.skipped.load()) +
+           ",\"purge_failures\":" + std::to_string(c.failures.load());
+  }
+
   // The store is used by the builder thread only (the change feed may be
   // loading already): load there and wait. Without it, an empty index.
   void load_first() {
+    purger = std::make_unique<RoutePurger>(options.handler_server, k_max_purged_accounts, k_purge_timeout);
+    purge_again = std::make_unique<asio::steady_timer>(builder);
     std::promise<bool> first;
     auto first_loaded = first.get_future();
     asio::post(builder, [this, &first] { first.set_value(load_now("start")); });
@@ -474,6 +512,12 @@ LookupServer::LookupServer(LookupServerOptions options, IndexLoader loader)
 }
 
 LookupServer::~LookupServer() {
+  // A purge waiting to run again would hold the builder for its delay.
+  asio::post(m_impl->builder, [impl = m_impl.get()] {
+    if (impl->purge_again) {
+      impl->purge_again->cancel();
+    }
+  });
   m_impl->builder.join();
 }
 

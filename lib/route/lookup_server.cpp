@@ -416,8 +416,6 @@ struct LookupServer::Impl {
   // The store is used by the builder thread only (the change feed may be
   // loading already): load there and wait. Without it, an empty index.
   void load_first() {
-    purger = std::make_unique<RoutePurger>(options.handler_server, k_max_purged_accounts, k_purge_timeout);
-    purge_again = std::make_unique<asio::steady_timer>(builder);
     std::promise<bool> first;
     auto first_loaded = first.get_future();
     asio::post(builder, [this, &first] { first.set_value(load_now("start")); });
@@ -509,6 +507,11 @@ LookupServer::LookupServer(LookupServerOptions options, IndexLoader loader)
     : m_impl(std::make_unique<Impl>()) {
   m_impl->options = std::move(options);
   m_impl->loader = std::move(loader);
+  // Before anything can post a load to the builder (the change feed may
+  // call reload() before run()).
+  m_impl->purger =
+      std::make_unique<RoutePurger>(m_impl->options.handler_server, k_max_purged_accounts, k_purge_timeout);
+  m_impl->purge_again = std::make_unique<asio::steady_timer>(m_impl->builder);
 }
 
 LookupServer::~LookupServer() {

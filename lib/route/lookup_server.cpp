@@ -16,6 +16,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -38,6 +39,7 @@ constexpr auto k_dns_ttl = std::chrono::seconds(60);
 constexpr std::size_t k_max_purged_accounts = 500;
 constexpr auto k_purge_timeout = std::chrono::milliseconds(500);
 constexpr auto k_purge_again_after = std::chrono::seconds(2);
+constexpr std::size_t k_max_again_keys = 100000;
 
 // A caller's text as one bounded log line: control bytes become '?'.
 std::string for_log(std::string_view text, std::size_t max) {
@@ -90,6 +92,7 @@ struct LookupServer::Impl {
   std::atomic<std::uint64_t> reload_failures{0};
   std::unique_ptr<RoutePurger> purger;              // builder thread only
   std::unique_ptr<asio::steady_timer> purge_again;  // builder thread only
+  PurgeBatch again;                                 // what it deletes; builder thread only
   int active = 0;  // io thread only
   int draining = 0;  // refused callers whose 403 is being delivered; io thread only
   static constexpr int k_max_draining = 64;
@@ -118,16 +121,24 @@ struct LookupServer::Impl {
   }
 
   // Builder thread: the cached routes of the accounts this index changed
-  // are deleted from memcached now and once more k_purge_again_after later.
+  // are deleted from memcached now and once more k_purge_again_after later
+  // (with those of the rebuilds in between, up to k_max_again_keys).
   void purge_changed_routes(const std::shared_ptr<const RouteIndex>& built) {
     PurgeBatch batch = purger->after_rebuild(built);
     if (batch.empty()) {
       return;
     }
-    purge_again->expires_after(k_purge_again_after);  // a pending one is cancelled
-    purge_again->async_wait([this, batch = std::move(batch)](boost::system::error_code ec) {
-      if (!ec) {
-        purger->again(batch);
+    if (again.keys.size() + batch.keys.size() <= k_max_again_keys) {
+      again.keys.insert(again.keys.end(), batch.keys.begin(), batch.keys.end());
+      std::sort(again.keys.begin(), again.keys.end());
+      again.keys.erase(std::unique(again.keys.begin(), again.keys.end()), again.keys.end());
+    }
+    again.servers = std::move(batch.servers);
+    purge_again->expires_after(k_purge_again_after);  // a wait already running is cancelled
+    purge_again->async_wait([this](boost::system::error_code ec) {
+      if (!ec && !again.empty()) {
+        purger->again(again);
+        again = {};
       }
     });
   }

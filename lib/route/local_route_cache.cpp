@@ -116,22 +116,25 @@ bool LocalRouteCache::quiet(const std::string& name, Clock::time_point now) cons
 }
 
 std::size_t LocalRouteCache::forget(std::string_view user, Clock::time_point quiet_until, Clock::time_point now) {
-  const std::size_t dropped = invalidate(user);
   if (m_capacity == 0) {
-    return dropped;
+    return 0;
   }
+  // Quiet first, then dropped: a put racing with this either lands before
+  // the drop or is refused after it.
   std::string name = core::to_lower(user);
-  std::lock_guard lock(m_mutex);
-  if (m_quiet.size() >= k_max_quiet && !m_quiet.contains(name)) {
-    std::erase_if(m_quiet, [now](const auto& q) { return q.second <= now; });
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_quiet.size() >= k_max_quiet && !m_quiet.contains(name)) {
+      std::erase_if(m_quiet, [now](const auto& q) { return q.second <= now; });
+    }
+    if (m_quiet.size() >= k_max_quiet && !m_quiet.contains(name)) {
+      m_all_quiet_until = std::max(m_all_quiet_until, quiet_until);  // too many to name: everyone
+    } else {
+      auto& until = m_quiet[std::move(name)];
+      until = std::max(until, quiet_until);
+    }
   }
-  if (m_quiet.size() >= k_max_quiet && !m_quiet.contains(name)) {
-    m_all_quiet_until = std::max(m_all_quiet_until, quiet_until);  // too many to name: everyone
-  } else {
-    auto& until = m_quiet[std::move(name)];
-    until = std::max(until, quiet_until);
-  }
-  return dropped;
+  return invalidate(user);
 }
 
 std::size_t LocalRouteCache::forget_all(Clock::time_point quiet_until) {

@@ -109,9 +109,13 @@ class Mailboxes:
             p.quit()
 
     def imap_refused(self, user, password):
-        with imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=30) as m:
-            with self.assertRaises(imaplib.IMAP4.error):
+        m = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=30)
+        try:
+            with self.assertRaises(imaplib.IMAP4.error) as e:
                 m.login(user, password)
+            self.assertNotIsInstance(e.exception, imaplib.IMAP4.abort)  # a NO, not a dropped connection
+        finally:
+            m.shutdown()  # the proxy closes after a failed login: no LOGOUT
 
 
 class MoveTest(Mailboxes, HomeTestCase):

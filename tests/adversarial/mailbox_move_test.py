@@ -398,6 +398,21 @@ failed_logins = false
         self.assertIsNone(self.mc.get(key), "the refused route was kept in memcached")
         self.assertEqual(self.imap_count("gone@example.com"), 4)  # looked up: mbs2
 
+    def test_a_refused_stale_pop3_route_is_dropped_and_the_next_login_follows(self):
+        # POP3 alike: -ERR at PASS from the old server. (A drop clears every
+        # protocol's route of the user, and counts once for all of them.)
+        key = "route:proto=pop3;user=gone@example.com"
+        self.assertTrue(self.mc.set(key, f"{self.mbs1.address}:{self.mbs1.pop3_port}", ttl=3600))
+        p = poplib.POP3("127.0.0.1", self.pop3_port, timeout=30)
+        try:
+            p.user("gone@example.com")
+            with self.assertRaises(poplib.error_proto):
+                p.pass_(PASSWORD["gone@example.com"])
+        finally:
+            p.close()
+        self.assertIsNone(self.mc.get(key), "the refused route was kept in memcached")
+        self.assertEqual(self.pop3_count("gone@example.com"), 4)
+
     def test_password_guessing_costs_at_most_one_lookup_a_minute(self):
         # Cold: the first guess is looked up (a fresh route: not dropped), the
         # second is served from the cache and drops it (the once a minute),

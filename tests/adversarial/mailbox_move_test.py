@@ -387,6 +387,31 @@ failed_logins = false
         # The proxy still serves.
         self.assertEqual(self.imap_count("stay@example.com"), 2)
 
+    def test_zmproxyctl_forget(self):
+        self.assertEqual(self.imap_count("mover@example.com"), 1)
+        self.assertEqual(self.pop3_count("mover@example.com"), 1)
+        r = self.run_tool("zmproxyctl", "forget", "mover@example.com")
+        self.assertEqual((r.returncode, r.stdout), (0, "forgot 2 in-process routes\n"), r.stderr)
+        # 150 names: two commands, each within FORGET's 100 names.
+        r = self.run_tool("zmproxyctl", "forget", *(f"user{i}@example.com" for i in range(150)))
+        self.assertEqual((r.returncode, r.stdout), (0, "forgot 0 in-process routes\n"), r.stderr)
+        r = self.run_tool("zmproxyctl", "forget", "--all")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^forgot \d+ in-process routes\n$")
+        for args, expected in ((["forget"], "forget takes account names or --all"),
+                               (["forget", "--all", "mover@example.com"], "forget takes account names or --all"),
+                               (["forget", "a@b@c"], "not an account name: 'a@b@c'")):
+            with self.subTest(args=args):
+                r = self.run_tool("zmproxyctl", *args)
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+                self.assertIn(expected, r.stderr)
+        self.assertIn("forget", self.run_tool("zmproxyctl", "__complete", "").stdout.split())
+        self.assertIn("--all", self.run_tool("zmproxyctl", "__complete", "--a").stdout.split())
+        self.proxy.stop()
+        r = self.run_tool("zmproxyctl", "forget", "--all")
+        self.assertEqual((r.returncode, r.stdout), (1, "proxy is not running.\n"))
+
     # -- the refusal rule --------------------------------------------------
 
     def test_a_refused_stale_route_is_dropped_and_the_next_login_follows(self):

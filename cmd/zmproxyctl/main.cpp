@@ -1,5 +1,6 @@
 // zmproxyctl: start, stop, restart, reload, status and genconf for zmproxyd,
-// and throttle (the fleet's login-throttling counters).
+// throttle (the fleet's login-throttling counters) and forget (zmproxyd's
+// in-process routes).
 // Arguments only; the verbs are ctl::proxy_* (lib/ctl/proxy_control,
 // lib/ctl/throttle_control).
 // Exit codes as Zimbra's zmproxyctl: 0 ok, 1 failed or not running, 1 usage.
@@ -7,6 +8,7 @@
 #include "lib/core/home.hpp"
 #include "lib/core/version.hpp"
 #include "lib/ctl/proxy_control.hpp"
+#include "lib/ctl/route_forget.hpp"
 #include "lib/ctl/throttle_control.hpp"
 
 #include "cmd/common/cli.hpp"
@@ -27,9 +29,12 @@ int main(int argc, char** argv) {
   bool no_genconf = false;
   double grace = -1;
   std::vector<std::string> args;
-  app.add_option("command", verb, "start, stop, restart, reload, status, genconf or throttle")
+  bool forget_all = false;
+  app.add_option("command", verb, "start, stop, restart, reload, status, genconf, throttle or forget")
       ->required();
-  app.add_option("args", args, "throttle: list, show ADDRESS-OR-USER or clear ADDRESS-OR-USER");
+  app.add_option("args", args,
+                 "throttle: list, show ADDRESS-OR-USER or clear ADDRESS-OR-USER; forget: account names");
+  app.add_flag("--all", forget_all, "forget: every user's in-process routes");
   app.add_option("--home", home_opt, "Runtime home (default: $ZMPROXY_HOME, else /opt/zmproxy)");
   app.add_flag("--no-genconf", no_genconf, "start/reload: do not render the configuration first");
   app.add_flag("--json", o.json, "status: print one JSON object; throttle list/show: a JSON array");
@@ -55,8 +60,8 @@ int main(int argc, char** argv) {
       }
     }
     if (typed.empty()) {
-      return std::vector<std::string>{"start",  "stop",    "restart", "reload",
-                                      "status", "genconf", "throttle"};
+      return std::vector<std::string>{"start",  "stop",    "restart",  "reload",
+                                      "status", "genconf", "throttle", "forget"};
     }
     if (typed.size() == 1 && typed[0] == "throttle") {
       return std::vector<std::string>{"list", "show", "clear"};
@@ -70,6 +75,9 @@ int main(int argc, char** argv) {
         if (verb == "throttle") {
           return ctl::proxy_throttle(ctl::ThrottleOptions{o.home, args, o.json}, std::cout,
                                      std::cerr);
+        }
+        if (verb == "forget") {
+          return ctl::proxy_forget(o.home, args, forget_all, std::cout, std::cerr);
         }
         if (!args.empty()) {
           std::cerr << "zmproxyctl: unexpected argument '" << args.front() << "' after " << verb
@@ -97,7 +105,7 @@ int main(int argc, char** argv) {
         if (verb == "genconf")
           return ctl::proxy_genconf(o, std::cout, std::cerr);
         std::cerr
-            << "usage: zmproxyctl start|stop|restart|reload|status|genconf|throttle [options]; see "
+            << "usage: zmproxyctl start|stop|restart|reload|status|genconf|throttle|forget [options]; see "
                "zmproxyctl(1)\n";
         return 1;
       },

@@ -3,6 +3,7 @@
 #include "lib/confgen/confgen.hpp"
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/json.hpp"
+#include "lib/core/pid_file.hpp"
 #include "lib/localconfig/localconfig.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/net/asio.hpp"
@@ -32,6 +33,11 @@ struct ConfigWatcher::Impl {
   provisioning::FileChangeFeed template_feed;
   std::uint64_t renders = 0;
   std::string state = "{}";
+  // Whether the store changed since the last render (FORGET ALL is owed to
+  // zmproxyd), how many FORGETs it answered, and its last answer.
+  bool store_changed = false;
+  std::uint64_t forgets = 0;
+  std::string last_forget;
 
   explicit Impl(WatcherOptions o)
       : options(std::move(o)),
@@ -41,6 +47,7 @@ struct ConfigWatcher::Impl {
   // From any thread: note the change and (re)arm the quiet period.
   void changed(std::string what) {
     asio::post(io, [this, what = std::move(what)] {
+      store_changed = store_changed || what.starts_with("store: ");
       if (reasons.size() < 512) {
         reasons += (reasons.empty() ? "" : "; ") + what;
       }
@@ -111,6 +118,9 @@ struct ConfigWatcher::Impl {
     const std::string why = reasons.empty() ? std::string(trigger) : reasons;
     pending = false;
     reasons.clear();
+    if (std::exchange(store_changed, false)) {
+      forget_routes(why);
+    }
     ++renders;
     std::string result;
     std::string message;
@@ -150,11 +160,36 @@ struct ConfigWatcher::Impl {
     state = "{\"at\":" + core::json_quote(core::utc_iso8601(std::time(nullptr))) +
             ",\"trigger\":" + core::json_quote(why) + ",\"result\":" + core::json_quote(result) +
             ",\"message\":" + core::json_quote(message) +
-            ",\"renders\":" + std::to_string(renders) + "}";
+            ",\"renders\":" + std::to_string(renders) + ",\"forgets\":" + std::to_string(forgets) +
+            ",\"last_forget\":" + core::json_quote(last_forget) + "}";
     if (result != "unchanged") {
       record_outcome(options.home, "zmconfigd (" + why + ")", result, message);
     }
     return result + ": " + message;
+  }
+
+  // The store changed: zmproxyd's in-process routes may be stale (a moved
+  // mailbox), whatever the configuration does. The feeds cannot name every
+  // account a change concerns (the LDAP feed names the first entry of a
+  // batch, a delete may name none, the file feed none; a server or domain
+  // change moves many accounts), so zmproxyd forgets them all: its
+  // in-process cache refills from memcached, which zmlookupd purges. No
+  // reload: the configuration is rendered and compared as for any change.
+  void forget_routes(const std::string& why) {
+    if (!core::running_pid(options.home.run() / "zmproxyd.pid")) {
+      return;  // nothing holds routes
+    }
+    auto reply = net::control_command(options.home.run() / "zmproxyd.sock", "FORGET ALL", std::chrono::seconds(5));
+    if (reply && reply->ok) {
+      ++forgets;
+      last_forget = reply->text;
+      ZMPROXY_LOG(info, "zmconfigd", "{}: zmproxyd {} in-process routes", why, reply->text);
+      return;
+    }
+    last_forget = reply ? "ERROR " + reply->text : reply.error().message;
+    ZMPROXY_LOG(warn, "zmconfigd",
+                "{}: zmproxyd did not forget its in-process routes ({}); they expire within a minute", why,
+                last_forget);
   }
 
   std::string command(std::string_view line) {

@@ -3,6 +3,8 @@
 #include "lib/core/address.hpp"
 #include "lib/core/strings.hpp"
 
+#include <algorithm>
+
 namespace zmproxy::route {
 
 std::string normalise_host(std::string_view host) {
@@ -64,6 +66,9 @@ void LocalRouteCache::put(const std::string& key, std::string_view login, const 
     second.clear();
   }
   std::lock_guard lock(m_mutex);
+  if (now < m_all_quiet_until || quiet(first, now) || quiet(second, now)) {
+    return;  // forgotten a moment ago: memcached (or the handler) is asked each time
+  }
   if (const auto found = m_by_key.find(key); found != m_by_key.end()) {
     erase(found->second);
   }
@@ -100,6 +105,52 @@ std::size_t LocalRouteCache::invalidate(std::string_view user) {
     }
   }
   return keys.size();
+}
+
+bool LocalRouteCache::quiet(const std::string& name, Clock::time_point now) const {
+  if (name.empty() || m_quiet.empty()) {
+    return false;
+  }
+  const auto found = m_quiet.find(name);
+  return found != m_quiet.end() && now < found->second;
+}
+
+std::size_t LocalRouteCache::forget(std::string_view user, Clock::time_point quiet_until, Clock::time_point now) {
+  if (m_capacity == 0) {
+    return 0;
+  }
+  // Quiet first, then dropped: a put racing with this either lands before
+  // the drop or is refused after it.
+  std::string name = core::to_lower(user);
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_quiet.size() >= k_max_quiet && !m_quiet.contains(name)) {
+      std::erase_if(m_quiet, [now](const auto& q) { return q.second <= now; });
+    }
+    if (m_quiet.size() >= k_max_quiet && !m_quiet.contains(name)) {
+      m_all_quiet_until = std::max(m_all_quiet_until, quiet_until);  // too many to name: everyone
+    } else {
+      auto& until = m_quiet[std::move(name)];
+      until = std::max(until, quiet_until);
+    }
+  }
+  return invalidate(user);
+}
+
+std::size_t LocalRouteCache::forget_all(Clock::time_point quiet_until) {
+  List dropped;
+  std::unordered_map<std::string, List::iterator> by_key;
+  std::unordered_map<std::string, std::unordered_set<const Node*>> by_name;
+  std::unordered_map<std::string, Clock::time_point> quiet;
+  {
+    std::lock_guard lock(m_mutex);
+    dropped.swap(m_lru);
+    by_key.swap(m_by_key);
+    by_name.swap(m_by_name);
+    quiet.swap(m_quiet);  // everyone is quiet now
+    m_all_quiet_until = std::max(m_all_quiet_until, quiet_until);
+  }
+  return dropped.size();  // freed here, outside the lock
 }
 
 std::size_t LocalRouteCache::size() const {

@@ -51,6 +51,15 @@ class LocalRouteCache {
   // Forget every entry stored for `user` (either name); returns how many.
   std::size_t invalidate(std::string_view user);
 
+  // FORGET (RouteResolver::forget): as invalidate(), and until
+  // `quiet_until` put() keeps nothing for `user`, so that a route read
+  // meanwhile from a cache not yet purged is not held here for a whole TTL.
+  // At most k_max_quiet names are kept quiet; past that, everyone is.
+  std::size_t forget(std::string_view user, Clock::time_point quiet_until, Clock::time_point now = Clock::now());
+  // Every entry, and everyone quiet until `quiet_until`.
+  std::size_t forget_all(Clock::time_point quiet_until);
+  static constexpr std::size_t k_max_quiet = 10000;
+
   std::size_t size() const;
   std::uint64_t evictions() const;
 
@@ -65,6 +74,7 @@ class LocalRouteCache {
 
   void erase(List::iterator it);  // with m_mutex held
   void unindex(const std::string& name, const Node* node);
+  bool quiet(const std::string& name, Clock::time_point now) const;  // with m_mutex held
 
   const std::size_t m_capacity;
   const std::chrono::seconds m_ttl;
@@ -73,6 +83,9 @@ class LocalRouteCache {
   std::unordered_map<std::string, List::iterator> m_by_key;
   std::unordered_map<std::string, std::unordered_set<const Node*>> m_by_name;
   std::uint64_t m_evictions = 0;
+  // FORGET's quiet names (lower-cased) and the time each may be kept again.
+  std::unordered_map<std::string, Clock::time_point> m_quiet;
+  Clock::time_point m_all_quiet_until{};
 };
 
 }  // namespace zmproxy::route

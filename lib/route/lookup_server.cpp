@@ -12,9 +12,11 @@
 #include "lib/route/lookup_access.hpp"
 #include "lib/route/lookup_handler.hpp"
 #include "lib/route/lookup_http.hpp"
+#include "lib/route/route_purge.hpp"
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -30,6 +32,14 @@ using net::tcp;
 namespace asio = net::asio;
 
 constexpr auto k_dns_ttl = std::chrono::seconds(60);
+// The route purge after a rebuild (route_purge.hpp): at most this many
+// accounts, each memcached command within this time, and the same keys
+// deleted once more this long after (a proxy that asked before the rebuild
+// may write the old route back meanwhile).
+constexpr std::size_t k_max_purged_accounts = 500;
+constexpr auto k_purge_timeout = std::chrono::milliseconds(500);
+constexpr auto k_purge_again_after = std::chrono::seconds(2);
+constexpr std::size_t k_max_again_keys = 100000;
 
 // A caller's text as one bounded log line: control bytes become '?'.
 std::string for_log(std::string_view text, std::size_t max) {
@@ -80,6 +90,9 @@ struct LookupServer::Impl {
   LookupHttpCounters http;              // requests, errors, refused
   std::atomic<std::uint64_t> reloads{0};
   std::atomic<std::uint64_t> reload_failures{0};
+  std::unique_ptr<RoutePurger> purger;              // builder thread only
+  std::unique_ptr<asio::steady_timer> purge_again;  // builder thread only
+  PurgeBatch again;                                 // what it deletes; builder thread only
   int active = 0;  // io thread only
   int draining = 0;  // refused callers whose 403 is being delivered; io thread only
   static constexpr int k_max_draining = 64;
@@ -101,9 +114,33 @@ struct LookupServer::Impl {
     ZMPROXY_LOG(info, "zmlookupd", "index loaded ({}): {} accounts, {} domains, {} servers in {} ms",
                 why, (*loaded)->accounts().size(), (*loaded)->domains().size(),
                 (*loaded)->servers().size(), ms);
-    publish(std::move(*loaded));
+    publish(*loaded);
     ++reloads;
+    purge_changed_routes(*loaded);
     return true;
+  }
+
+  // Builder thread: the cached routes of the accounts this index changed
+  // are deleted from memcached now and once more k_purge_again_after later
+  // (with those of the rebuilds in between, up to k_max_again_keys).
+  void purge_changed_routes(const std::shared_ptr<const RouteIndex>& built) {
+    PurgeBatch batch = purger->after_rebuild(built);
+    if (batch.empty()) {
+      return;
+    }
+    if (again.keys.size() + batch.keys.size() <= k_max_again_keys) {
+      again.keys.insert(again.keys.end(), batch.keys.begin(), batch.keys.end());
+      std::sort(again.keys.begin(), again.keys.end());
+      again.keys.erase(std::unique(again.keys.begin(), again.keys.end()), again.keys.end());
+    }
+    again.servers = std::move(batch.servers);
+    purge_again->expires_after(k_purge_again_after);  // a wait already running is cancelled
+    purge_again->async_wait([this](boost::system::error_code ec) {
+      if (!ec && !again.empty()) {
+        purger->again(again);
+        again = {};
+      }
+    });
   }
 
   void publish(std::shared_ptr<const RouteIndex> built) {
@@ -370,11 +407,21 @@ struct LookupServer::Impl {
               ",\"refused\":" + std::to_string(http.refused.load()) +
               ",\"reloads\":" + std::to_string(reloads.load()) +
               ",\"reload_failures\":" + std::to_string(reload_failures.load()) +
-              ",\"accounts\":" + std::to_string(current ? current->accounts().size() : 0) + "}\n";
+              ",\"accounts\":" + std::to_string(current ? current->accounts().size() : 0) +
+              purge_stats() + "}\n";
     } else {
       reply = "ERROR unknown command; use FLUSH or STATS\n";
     }
     co_await asio::async_write(socket, asio::buffer(reply), net::use_nothrow);
+  }
+
+  // STATS' fields of the route purge (",\"purged_accounts\":...").
+  std::string purge_stats() const {
+    const PurgeCounters& c = purger->counters();
+    return ",\"purged_accounts\":" + std::to_string(c.accounts.load()) +
+           ",\"purged_entries\":" + std::to_string(c.deleted.load()) +
+           ",\"purges_skipped\":" + std::to_string(c.skipped.load()) +
+           ",\"purge_failures\":" + std::to_string(c.failures.load());
   }
 
   // The store is used by the builder thread only (the change feed may be
@@ -471,9 +518,20 @@ LookupServer::LookupServer(LookupServerOptions options, IndexLoader loader)
     : m_impl(std::make_unique<Impl>()) {
   m_impl->options = std::move(options);
   m_impl->loader = std::move(loader);
+  // Before anything can post a load to the builder (the change feed may
+  // call reload() before run()).
+  m_impl->purger =
+      std::make_unique<RoutePurger>(m_impl->options.handler_server, k_max_purged_accounts, k_purge_timeout);
+  m_impl->purge_again = std::make_unique<asio::steady_timer>(m_impl->builder);
 }
 
 LookupServer::~LookupServer() {
+  // A purge waiting to run again would hold the builder for its delay.
+  asio::post(m_impl->builder, [impl = m_impl.get()] {
+    if (impl->purge_again) {
+      impl->purge_again->cancel();
+    }
+  });
   m_impl->builder.join();
 }
 

@@ -10,6 +10,7 @@
 #include "lib/route/local_route_cache.hpp"
 #include "lib/route/lookup_client.hpp"
 #include "lib/route/memcached_reader.hpp"
+#include "lib/route/refusal_drops.hpp"
 #include "lib/route/route_resolver_asio.hpp"
 
 #include <boost/asio/thread_pool.hpp>
@@ -33,6 +34,9 @@ struct RouteResolver::Impl {
   std::unique_ptr<MemcachedReader> reader;  // when memcached_readable
   KnownServers known;
   std::unique_ptr<LocalRouteCache> local;
+  std::unique_ptr<RefusalDrops> refusals;
+  std::atomic<std::uint64_t> refusal_drops{0};
+  std::atomic<std::uint64_t> refusals_kept{0};
   asio::thread_pool blocking;
   std::atomic<std::uint64_t> local_hits{0};
   std::atomic<std::uint64_t> memcached_rejected{0};
@@ -235,13 +239,33 @@ struct RouteResolver::Impl {
     if (auto alias = cache->get(alias_key(login, proxy_ip))) {
       name = *alias;
     }
+    const bool id = looks_like_zimbra_id(login);
     for (const char* proto : {"imap", "imapssl", "pop3", "pop3ssl", "http", "httpssl"}) {
       cache->remove(route_key(proto, login));
       if (name != login) {
         cache->remove(route_key(proto, name));
       }
+      if (id) {  // a web route found by the auth token's account id
+        for (const RouteKind kind : {RouteKind::web, RouteKind::admin, RouteKind::zx}) {
+          cache->remove(route_id_key(proto, login, kind));
+        }
+      }
     }
     cache->remove(alias_key(login, proxy_ip));
+  }
+
+  // A zimbraId's form (8-4-4-4-12 hex digits).
+  static bool looks_like_zimbra_id(std::string_view s) noexcept {
+    if (s.size() != 36) {
+      return false;
+    }
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+      if (dash ? s[i] != '-' : core::hex_digit_value(s[i]) < 0) {
+        return false;
+      }
+    }
+    return true;
   }
 };
 
@@ -284,12 +308,26 @@ Result<std::shared_ptr<RouteResolver>> RouteResolver::create(ResolverSettings se
                                                      settings.memcached.retry_after);
   }
   impl->local = std::make_unique<LocalRouteCache>(settings.local_capacity, settings.local_ttl);
+  impl->refusals = std::make_unique<RefusalDrops>(settings.refusal_interval, settings.refusal_capacity);
   impl->settings = std::move(settings);
   return std::shared_ptr<RouteResolver>(new RouteResolver(std::move(impl)));
 }
 
 void RouteResolver::invalidate(const std::string& user, const std::string& proxy_ip) {
   m_impl->invalidate_now(user, proxy_ip);
+}
+
+std::size_t RouteResolver::forget(const std::vector<std::string>& users) {
+  const auto now = LocalRouteCache::Clock::now();
+  std::size_t dropped = 0;
+  for (const std::string& user : users) {
+    dropped += m_impl->local->forget(user, now + m_impl->settings.local_ttl, now);
+  }
+  return dropped;
+}
+
+std::size_t RouteResolver::forget_all() {
+  return m_impl->local->forget_all(LocalRouteCache::Clock::now() + m_impl->settings.local_ttl);
 }
 
 void RouteResolver::wait_background() {
@@ -315,6 +353,8 @@ ResolverStats RouteResolver::stats() const {
   s.local_evictions = m_impl->local->evictions();
   s.local_entries = m_impl->local->size();
   s.pool_hops = m_impl->pool_hops;
+  s.refusal_drops = m_impl->refusal_drops;
+  s.refusals_kept = m_impl->refusals_kept;
   return s;
 }
 
@@ -423,6 +463,18 @@ awaitable<void> invalidate(std::shared_ptr<RouteResolver> resolver, std::string 
   ++s.pool_hops;
   co_await asio::co_spawn(s.blocking, s.invalidate_async(std::move(user), std::move(proxy_ip)),
                           asio::use_awaitable);
+}
+
+awaitable<bool> forget_refused(std::shared_ptr<RouteResolver> resolver, std::string user,
+                               std::string proxy_ip, bool fresh) {
+  RouteResolver::Impl& s = resolver->impl();
+  if (fresh || !s.refusals->allow(user)) {
+    ++s.refusals_kept;
+    co_return false;
+  }
+  ++s.refusal_drops;
+  co_await invalidate(std::move(resolver), std::move(user), std::move(proxy_ip));
+  co_return true;
 }
 
 }  // namespace zmproxy::route

@@ -50,6 +50,11 @@ struct ResolverSettings {
   // ldap_nginx_password). Never logged.
   std::string gssapi_admin_user;
   std::string gssapi_admin_password;
+  // A login the mailbox refused drops the user's cached route at most once
+  // per refusal_interval (refusal_drops.hpp), remembering at most
+  // refusal_capacity users.
+  std::chrono::seconds refusal_interval{60};
+  std::size_t refusal_capacity = 10000;
 };
 
 struct RouteQuery {
@@ -111,6 +116,10 @@ struct ResolverStats {
   // reply not believed).
   std::uint64_t memcached_worker_reads = 0;
   std::uint64_t memcached_fallbacks = 0;
+  // Routes dropped because the mailbox refused a login (forget_refused),
+  // and refusals that dropped nothing (a fresh route, or within the interval).
+  std::uint64_t refusal_drops = 0;
+  std::uint64_t refusals_kept = 0;
 };
 
 class RouteResolver {
@@ -124,7 +133,19 @@ class RouteResolver {
   // every protocol's route key and the alias keys of this proxy address.
   // Blocking (memcached): call it off the I/O threads, or through the
   // awaitable invalidate in route_resolver_asio.hpp.
+  // A zimbraId's web, admin and zx route keys go too.
   void invalidate(const std::string& user, const std::string& proxy_ip);
+
+  // FORGET (zmproxyd's control command, lib/route/forget_command.hpp): drop
+  // these users' in-process routes, every protocol, found by the login as
+  // typed, the account name, or the zimbraId a web route was found by; and
+  // for one local_ttl keep nothing of theirs in process, so that the next
+  // logins read memcached (which zmlookupd purges when the store changes)
+  // rather than a route read before the purge. memcached is not touched;
+  // nothing blocks but the in-process cache's lock. Returns the entries
+  // dropped. The in-process cache is one for all workers.
+  std::size_t forget(const std::vector<std::string>& users);
+  std::size_t forget_all();
 
   ResolverStats stats() const;
   // Block until the memcached writes that resolves started in the

@@ -9,6 +9,7 @@
 #include "lib/log/logger.hpp"
 #include "lib/net/control_socket.hpp"
 #include "lib/process/service_user.hpp"
+#include "lib/route/forget_command.hpp"
 #include "lib/server/server_impl.hpp"
 #include "lib/server/status.hpp"
 
@@ -139,6 +140,30 @@ awaitable<void> ProxyServer::Impl::drain_then_stop() {
   control.stop();
 }
 
+// ---- FORGET (issue 19, a moved mailbox) ----
+// "FORGET ALL" / "FORGET <name> [<name> ...]": the users' in-process routes
+// (the current generation's resolver, shared by every worker) are dropped
+// and not kept again for one local TTL (RouteResolver::forget). zmconfigd
+// sends it when the store changes; the strings are the same from anywhere.
+namespace {
+
+std::string forget_routes(const std::shared_ptr<const proxy::Generation>& shared, std::string_view line) {
+  auto parsed = route::parse_forget(line);
+  if (!parsed) {
+    return "ERROR " + parsed.error().message;
+  }
+  if (!shared || !shared->resolver) {
+    return "OK forgot 0";
+  }
+  const std::size_t n = parsed->all ? shared->resolver->forget_all() : shared->resolver->forget(parsed->names);
+  ZMPROXY_LOG(info, "proxy", "FORGET {}: {} in-process routes dropped",
+              parsed->all ? std::string("ALL") : std::to_string(parsed->names.size()) + " names", n);
+  return "OK forgot " + std::to_string(n);
+}
+
+}  // namespace
+// ---- end of FORGET ----
+
 // One line of the control socket (proxy_server.hpp lists the commands).
 std::string ProxyServer::Impl::command(std::string_view line) {
   const std::string_view verb = line.substr(0, line.find(' '));
@@ -168,7 +193,10 @@ std::string ProxyServer::Impl::command(std::string_view line) {
     begin_stop(drain, "control socket");
     return "OK stopping";
   }
-  return "ERROR unknown command; expected RELOAD [file], STATUS or STOP [seconds]";
+  if (verb == "FORGET") {
+    return forget_routes(published(), line);
+  }
+  return "ERROR unknown command; expected RELOAD [file], STATUS, STOP [seconds] or FORGET ALL|<name>...";
 }
 
 namespace {

@@ -18,6 +18,9 @@
 //                       good one)
 //   STATUS           -> one JSON object (uptime, version, last reload, counts)
 //   STOP [seconds]   -> "OK stopping"; drains open sessions up to the grace
+//   FORGET ALL | FORGET <name> [<name> ...]  (at most 100 names)
+//                    -> "OK forgot N" | "ERROR <reason>"; drops those users'
+//                       in-process routes (route/forget_command.hpp)
 // The bound addresses are written to run/zmproxyd.addr ("imap 127.0.0.1:143").
 
 #include "lib/core/result.hpp"

@@ -375,7 +375,10 @@ awaitable<void> login_at(State<P>& s,
     s.counters.login_failures++;
     s.info.outcome = "auth-failed";
     co_await failed_login_wait(s, login, before);
-    co_await route::invalidate(s.shared->resolver, login.user, s.info.local_ip);
+    // The route may be stale (a moved mailbox): dropped unless it was just
+    // looked up, at most once per user per refusal interval (forget_refused).
+    co_await route::forget_refused(s.shared->resolver, login.user, s.info.local_ip,
+                                   request.route.source == route::Route::Source::handler);
     std::string text = P::tagged(login.tag, say<P>(login.sasl ? k_mailbox_refused_sasl : k_mailbox_refused_login));
     if (s.cfg.upstream.pass_errors) {
       text = P::tagged(login.tag, std::string(say<P>(k_mailbox_said)) + verdict.reply);

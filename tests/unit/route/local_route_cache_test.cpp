@@ -123,3 +123,55 @@ TEST_CASE("a cache of capacity 0 or TTL 0 is off", "[route]") {
   no_ttl.put("a", "a", route_to("10.0.0.1"), now);
   CHECK_FALSE(no_ttl.get("a", now));
 }
+
+TEST_CASE("forget drops a user's entries and keeps none of theirs for the quiet time", "[route]") {
+  LocalRouteCache cache(100, std::chrono::seconds(60));
+  const auto now = Clock::now();
+  const auto quiet_until = now + std::chrono::seconds(60);
+  cache.put("imap-alias", "alias@example.com", route_to("10.0.0.1", "john@example.com"), now);
+  cache.put("imap-mary", "mary@example.com", route_to("10.0.0.2", "mary@example.com"), now);
+  CHECK(cache.forget("John@Example.com", quiet_until, now) == 1);
+  CHECK_FALSE(cache.get("imap-alias", now));
+  // A route read meanwhile (memcached not purged yet) is not kept, under
+  // either of the user's names...
+  cache.put("imap-alias", "alias@example.com", route_to("10.0.0.1", "john@example.com"), now);
+  cache.put("pop3-john", "JOHN@example.com", route_to("10.0.0.1", "john@example.com"), now);
+  CHECK(cache.size() == 1);
+  // ...while others' are, and after the quiet time the user's are again.
+  cache.put("imap-bob", "bob@example.com", route_to("10.0.0.2", "bob@example.com"), now);
+  CHECK(cache.get("imap-bob", now));
+  cache.put("pop3-john", "john@example.com", route_to("10.0.0.9", "john@example.com"), quiet_until);
+  CHECK(cache.get("pop3-john", quiet_until));
+}
+
+TEST_CASE("forget_all drops everything and everyone is quiet for the time", "[route]") {
+  LocalRouteCache cache(100, std::chrono::seconds(60));
+  const auto now = Clock::now();
+  cache.put("a", "a@x", route_to("10.0.0.1"), now);
+  cache.put("b", "b@x", route_to("10.0.0.1"), now);
+  CHECK(cache.forget_all(now + std::chrono::seconds(5)) == 2);
+  CHECK(cache.size() == 0);
+  CHECK(cache.invalidate("a@x") == 0);  // the name index went too
+  cache.put("a", "a@x", route_to("10.0.0.1"), now + std::chrono::seconds(4));
+  CHECK(cache.size() == 0);
+  cache.put("a", "a@x", route_to("10.0.0.1"), now + std::chrono::seconds(5));
+  CHECK(cache.get("a", now + std::chrono::seconds(5)));
+}
+
+TEST_CASE("forget keeps at most k_max_quiet names quiet and then everyone", "[route]") {
+  LocalRouteCache cache(100, std::chrono::seconds(60));
+  const auto now = Clock::now();
+  const auto until = now + std::chrono::seconds(60);
+  for (std::size_t i = 0; i < LocalRouteCache::k_max_quiet; ++i) {
+    cache.forget("user" + std::to_string(i), until, now);
+  }
+  cache.put("x", "someone@else", route_to("10.0.0.1"), now);
+  CHECK(cache.size() == 1);  // not one of the quiet names
+  cache.forget("one-too-many", until, now);
+  cache.put("y", "other@else", route_to("10.0.0.1"), now);
+  CHECK_FALSE(cache.get("y", now));  // everyone is quiet now
+  // Expired quiet names are swept to make room.
+  cache.forget("later", now + std::chrono::seconds(200), until);
+  cache.put("z", "third@else", route_to("10.0.0.1"), until);
+  CHECK(cache.get("z", until));
+}

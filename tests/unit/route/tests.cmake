@@ -3,6 +3,7 @@ set(ZMPROXY_ROUTE_TESTS
   unit/route/cache_key_test.cpp
   unit/route/cached_route_test.cpp
   unit/route/certauth_lookup_test.cpp
+  unit/route/forget_command_test.cpp
   unit/route/gssapi_lookup_test.cpp
   unit/route/ketama_test.cpp
   unit/route/known_servers_test.cpp
@@ -20,6 +21,8 @@ set(ZMPROXY_ROUTE_TESTS
   unit/route/memcached_reply_test.cpp
   unit/route/memcached_scan_test.cpp
   unit/route/purge_test.cpp
+  unit/route/refusal_drops_test.cpp
+  unit/route/route_diff_test.cpp
   unit/route/route_index_names_test.cpp
   unit/route/route_index_settings_test.cpp
   unit/route/route_index_test.cpp

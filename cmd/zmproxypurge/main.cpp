@@ -1,6 +1,9 @@
 // zmproxypurge: delete an account's cached routes from every memcached server
-// (as Zimbra's). Arguments only; keys come from route::purge_keys.
+// (as Zimbra's), then tell every proxy in the store that has a control
+// endpoint to forget the account's names (issue 19). Arguments only; keys
+// come from route::purge_keys, the proxies from ctl::fleet_members.
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -10,6 +13,7 @@
 #include "lib/core/home.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/core/version.hpp"
+#include "lib/ctl/fleet_control.hpp"
 #include "lib/localconfig/localconfig.hpp"
 #include "lib/provisioning/open_store.hpp"
 #include "lib/provisioning/provisioning.hpp"
@@ -80,6 +84,71 @@ int main(int argc, char** argv) {
                        "the memcached service on a server, or name servers as arguments\n";
           return 1;
         }
+        // The proxies to tell (those the store lists with a zmproxyControlPort).
+        std::vector<ctl::FleetMember> proxies;
+        if (!info) {
+          auto members = ctl::fleet_members(**store, ctl::FleetRole::proxy);
+          if (!members) {
+            std::cerr << "zmproxypurge: " << members.error().message << "\n";
+            return 1;
+          }
+          for (auto& m : *members) {
+            if (m.port != 0) {
+              proxies.push_back(std::move(m));
+            }
+          }
+        }
+        ctl::FleetAsk ask;
+        ask.secret = lc->value_or_empty("zmproxy_control_secret");
+        const auto forget_on_proxies = [&](const provisioning::Entry& account, const std::string& typed) {
+          if (proxies.empty()) {
+            return true;
+          }
+          std::vector<std::string> names{core::to_lower(account.first("zimbraMailDeliveryAddress"))};
+          if (const auto* aliases = account.values("zimbraMailAlias")) {
+            for (const auto& a : *aliases) {
+              names.push_back(core::to_lower(a));
+            }
+          }
+          names.push_back(core::to_lower(typed));
+          std::sort(names.begin(), names.end());
+          names.erase(std::unique(names.begin(), names.end()), names.end());
+          // FORGET lines of at most ~3 KiB (the endpoint takes 4 KiB with the proof).
+          std::vector<std::string> commands{"FORGET"};
+          for (const std::string& n : names) {
+            if (n.empty() || n.find_first_of(" \t\r\n") != std::string::npos) {
+              continue;
+            }
+            if (commands.back().size() + n.size() + 1 > 3072) {
+              commands.emplace_back("FORGET");
+            }
+            commands.back() += " " + n;
+          }
+          bool all = true;
+          std::size_t told = 0;
+          std::size_t asked = 0;
+          for (const std::string& command : commands) {
+            if (command == "FORGET") {
+              continue;
+            }
+            asked += proxies.size();
+            for (const auto& a : ctl::ask_fleet(proxies, ctl::FleetRole::proxy, command, ask)) {
+              if (const std::string line = ctl::fleet_failure(a); !line.empty()) {
+                std::cerr << "zmproxypurge: proxy " << line << "\n";
+                all = false;
+              } else {
+                ++told;
+                if (verbose) {
+                  std::cout << a.member.server << " " << a.reply.text << "\n";
+                }
+              }
+            }
+          }
+          std::cout << "told " << told << " of " << asked << " proxy endpoints to forget "
+                    << account.first("zimbraMailDeliveryAddress")
+                    << (names.size() > 1 ? " and its other names" : "") << "\n";
+          return all;
+        };
         int rc = 0;
         for (const std::string& key_text : accounts) {
           provisioning::Provisioning prov(**store, {});
@@ -121,6 +190,9 @@ int main(int argc, char** argv) {
               std::cerr << "zmproxypurge: " << server << ": " << err << "\n";
               rc = 1;
             }
+          }
+          if (!info && !forget_on_proxies(*account, key_text)) {
+            rc = 1;
           }
           if (!info) {
             std::cout << "purged " << found << " cached entries for "

@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <charconv>
-#include <future>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 namespace zmproxy::ctl {
@@ -15,6 +18,8 @@ namespace zmproxy::ctl {
 namespace {
 
 constexpr std::size_t k_at_once = 32;
+// Beyond one endpoint's own bound, for a round of them (threads, name lookups).
+constexpr std::chrono::milliseconds k_round_margin{2'000};
 
 bool has_service(const provisioning::Entry& server, std::string_view service) {
   const auto* v = server.values("zimbraServiceEnabled");
@@ -108,18 +113,42 @@ std::vector<FleetAnswer> ask_fleet(const std::vector<FleetMember>& members,
                                    FleetRole role,
                                    std::string_view command,
                                    const FleetAsk& ask) {
+  // A thread a member, each with its own copies; whatever has not answered
+  // when a round's time is over (a name lookup that hangs) is reported so,
+  // and its thread left to end on its own.
+  struct Round {
+    std::mutex mutex;
+    std::condition_variable done;
+    std::vector<std::optional<FleetAnswer>> answers;
+    std::size_t left = 0;
+  };
   std::vector<FleetAnswer> out;
   out.reserve(members.size());
-  const std::string cmd(command);
   for (std::size_t first = 0; first < members.size(); first += k_at_once) {
     const std::size_t last = std::min(members.size(), first + k_at_once);
-    std::vector<std::future<FleetAnswer>> round;
+    auto round = std::make_shared<Round>();
+    round->answers.resize(last - first);
+    round->left = last - first;
     for (std::size_t i = first; i < last; ++i) {
-      round.push_back(std::async(std::launch::async,
-                                 [&m = members[i], role, cmd, &ask] { return ask_one(m, role, cmd, ask); }));
+      std::thread([round, slot = i - first, m = members[i], role, cmd = std::string(command), ask] {
+        FleetAnswer a = ask_one(m, role, cmd, ask);
+        std::lock_guard lock(round->mutex);
+        round->answers[slot] = std::move(a);
+        --round->left;
+        round->done.notify_all();
+      }).detach();
     }
-    for (auto& f : round) {
-      out.push_back(f.get());  // each bounded by ask.each (the name lookup aside)
+    std::unique_lock lock(round->mutex);
+    round->done.wait_for(lock, ask.each + k_round_margin, [&] { return round->left == 0; });
+    for (std::size_t i = first; i < last; ++i) {
+      if (auto& a = round->answers[i - first]) {
+        out.push_back(std::move(*a));
+      } else {
+        out.push_back(FleetAnswer{members[i], false,
+                                  "no answer within " + std::to_string((ask.each + k_round_margin).count()) +
+                                      " ms (is the host name resolvable?)",
+                                  {}});
+      }
     }
   }
   return out;

@@ -60,8 +60,10 @@ struct FleetAsk {
   core::HomePaths home;
 };
 
-// `command` to every member at once (a thread each, at most 32 at a time);
-// every answer within about `each` per round of 32. In the members' order.
+// `command` to every member at once (a thread each, at most 32 at a time),
+// in the members' order; a round of 32 takes at most `each` plus 2 s, and a
+// member that has not answered by then (a name lookup that hangs) is
+// reported as not reached.
 std::vector<FleetAnswer> ask_fleet(const std::vector<FleetMember>& members,
                                    FleetRole role,
                                    std::string_view command,

@@ -99,14 +99,15 @@ std::vector<FleetMember> fleet_members(const provisioning::Entry& global,
 Result<std::vector<FleetMember>> fleet_members(provisioning::Directory& dir, FleetRole role) {
   provisioning::Provisioning prov(dir, {});
   auto global = prov.get(schema::Kind::global, "");
-  if (!global) {
+  if (!global && global.error().code != Errc::not_found) {
     return tl::unexpected(global.error());
   }
   auto servers = prov.list(schema::Kind::server);
   if (!servers) {
     return tl::unexpected(servers.error());
   }
-  return fleet_members(*global, *servers, role);
+  // A store without a global config entry (a new one) lists its servers alone.
+  return fleet_members(global ? *global : provisioning::Entry{}, *servers, role);
 }
 
 std::vector<FleetAnswer> ask_fleet(const std::vector<FleetMember>& members,
@@ -174,6 +175,10 @@ std::vector<std::string> flush_fleet(provisioning::Directory& dir, const FleetAs
     if (!members) {
       failures.push_back("cannot list the servers: " + members.error().message);
       return failures;
+    }
+    if (members->empty() && role == FleetRole::lookup && !ask.local_server.empty()) {
+      // No lookup handler in the store: this host's zmlookupd, as without -a.
+      members->push_back(FleetMember{ask.local_server, ask.local_server, 0});
     }
     for (const FleetAnswer& a : ask_fleet(*members, role, command, ask)) {
       if (std::string line = fleet_failure(a); !line.empty()) {

@@ -77,6 +77,8 @@ std::string fleet_failure(const FleetAnswer& answer);
 // rebuild from the store), then FORGET ALL to every proxy (they drop the
 // routes they hold in memory); one fleet_failure line for each server that
 // failed, or one line when the store cannot be read. Empty: every one did.
+// With no lookup handler in the store, this host's zmlookupd is asked on its
+// control socket, as without -a.
 std::vector<std::string> flush_fleet(provisioning::Directory& dir, const FleetAsk& ask);
 
 }  // namespace zmproxy::ctl

@@ -1,5 +1,8 @@
 #include "lib/ctl/fleet_control.hpp"
 #include "lib/ctl/fleet_status.hpp"
+#include "lib/provisioning/file_store.hpp"
+
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -66,4 +69,19 @@ TEST_CASE("fleet status: one line a proxy, up or down with the reason", "[ctl][f
   CHECK(ctl::fleet_failure(down) == "p2 ([::1]:7076): cannot connect to [::1]:7076: Connection refused");
   CHECK(ctl::fleet_failure(none) == "p3: no control endpoint; set one");
   CHECK(ctl::fleet_failure(refused) == "p4 (127.0.0.1:7078): refused: not allowed over TCP");
+}
+
+TEST_CASE("zmprov fc -a with no lookup handler in the store asks this host's zmlookupd", "[ctl][fleet]") {
+  zmproxy::test::TempDir dir;
+  auto store = provisioning::FileStore::open(dir.path() / "prov.ldif");
+  REQUIRE(store.has_value());
+  ctl::FleetAsk ask;
+  ask.local_server = "here.example.com";
+  ask.home = core::HomePaths{dir.path()};
+  ask.each = std::chrono::milliseconds(500);
+  const auto failures = ctl::flush_fleet(**store, ask);
+  REQUIRE(failures.size() == 1);  // nothing listens on run/zmlookupd.sock
+  CHECK(failures[0].rfind("here.example.com (local control socket): nothing answers on ", 0) == 0);
+  ask.local_server.clear();
+  CHECK(ctl::flush_fleet(**store, ask).empty());  // no fleet, no local server: nothing to ask
 }

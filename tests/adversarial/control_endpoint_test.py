@@ -217,6 +217,19 @@ class ControlEndpointTest(HomeTestCase):
         wait_for(lambda: "no command within" in logs(self.home), "the deadline logged")
 
 
+    def test_zmproxyd_refuses_a_short_secret(self):
+        # The hole: a guessable secret taken for a key; zmproxyd must not listen with it.
+        self.check("zmlocalconfig", "-e", "zmproxy_control_secret=short-secret")
+        r = self.run_tool("zmproxyctl", "restart", "--grace", "0")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        wait_for(lambda: "fewer than 16 bytes" in logs(self.home), "the refusal logged")
+        self.assertEqual(logs(self.home).count("zmproxy_control_secret has fewer than 16 bytes"), 1)
+        self.assertTrue(json.loads(control(self.home, "STATUS"))["running"], "the proxy serves on")
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", self.proxy_port), timeout=5).close()
+        self.assertNotIn("short-secret", logs(self.home))
+
+
 class ShortSecretTest(HomeTestCase):
     """zmlookupd and zmproxyd refuse to open the endpoint with a short (or
     no) secret: one line saying so, no listener, the daemon otherwise up."""

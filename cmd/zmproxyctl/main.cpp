@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   app.add_flag("--no-genconf", no_genconf, "start/reload: do not render the configuration first");
   app.add_flag("--json", o.json, "status: print one JSON object; throttle list/show: a JSON array");
   app.add_flag("--fleet", o.fleet,
-               "status: ask every proxy server in the store over its control endpoint, one line each");
+               "status: ask every proxy server in the store over its control endpoint, one line "
+               "each");
   app.add_option("--grace", grace,
                  "stop/restart: seconds to let open sessions finish (default: drain_timeout)");
   app.add_flag("-n,--dry-run", o.dry_run, "genconf: print the configuration, write nothing");

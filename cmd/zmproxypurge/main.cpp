@@ -3,7 +3,6 @@
 // endpoint to forget the account's names (issue 19). Arguments only; keys
 // come from route::purge_keys, the proxies from ctl::fleet_members.
 
-#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -13,7 +12,7 @@
 #include "lib/core/home.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/core/version.hpp"
-#include "lib/ctl/fleet_control.hpp"
+#include "lib/ctl/fleet_forget.hpp"
 #include "lib/localconfig/localconfig.hpp"
 #include "lib/provisioning/open_store.hpp"
 #include "lib/provisioning/provisioning.hpp"
@@ -100,55 +99,6 @@ int main(int argc, char** argv) {
         }
         ctl::FleetAsk ask;
         ask.secret = lc->value_or_empty("zmproxy_control_secret");
-        const auto forget_on_proxies = [&](const provisioning::Entry& account, const std::string& typed) {
-          if (proxies.empty()) {
-            return true;
-          }
-          std::vector<std::string> names{core::to_lower(account.first("zimbraMailDeliveryAddress"))};
-          if (const auto* aliases = account.values("zimbraMailAlias")) {
-            for (const auto& a : *aliases) {
-              names.push_back(core::to_lower(a));
-            }
-          }
-          names.push_back(core::to_lower(typed));
-          std::sort(names.begin(), names.end());
-          names.erase(std::unique(names.begin(), names.end()), names.end());
-          // FORGET lines of at most ~3 KiB (the endpoint takes 4 KiB with the proof).
-          std::vector<std::string> commands{"FORGET"};
-          for (const std::string& n : names) {
-            if (n.empty() || n.find_first_of(" \t\r\n") != std::string::npos) {
-              continue;
-            }
-            if (commands.back().size() + n.size() + 1 > 3072) {
-              commands.emplace_back("FORGET");
-            }
-            commands.back() += " " + n;
-          }
-          bool all = true;
-          std::size_t told = 0;
-          std::size_t asked = 0;
-          for (const std::string& command : commands) {
-            if (command == "FORGET") {
-              continue;
-            }
-            asked += proxies.size();
-            for (const auto& a : ctl::ask_fleet(proxies, ctl::FleetRole::proxy, command, ask)) {
-              if (const std::string line = ctl::fleet_failure(a); !line.empty()) {
-                std::cerr << "zmproxypurge: proxy " << line << "\n";
-                all = false;
-              } else {
-                ++told;
-                if (verbose) {
-                  std::cout << a.member.server << " " << a.reply.text << "\n";
-                }
-              }
-            }
-          }
-          std::cout << "told " << told << " of " << asked << " proxy endpoints to forget "
-                    << account.first("zimbraMailDeliveryAddress")
-                    << (names.size() > 1 ? " and its other names" : "") << "\n";
-          return all;
-        };
         int rc = 0;
         for (const std::string& key_text : accounts) {
           provisioning::Provisioning prov(**store, {});
@@ -191,7 +141,8 @@ int main(int argc, char** argv) {
               rc = 1;
             }
           }
-          if (!info && !forget_on_proxies(*account, key_text)) {
+          if (!info && !ctl::forget_on_proxies(proxies, *account, key_text, ask, verbose,
+                                               std::cout, std::cerr)) {
             rc = 1;
           }
           if (!info) {

@@ -30,8 +30,9 @@ bool has_service(const provisioning::Entry& server, std::string_view service) {
 
 bool lookup_target(const provisioning::Entry& global, const provisioning::Entry& server) {
   const auto* own = server.values("zimbraReverseProxyLookupTarget");
-  const std::string v = own != nullptr && !own->empty() ? own->front()
-                                                        : global.first("zimbraReverseProxyLookupTarget");
+  const std::string v = own != nullptr && !own->empty()
+                            ? own->front()
+                            : global.first("zimbraReverseProxyLookupTarget");
   return core::iequals(v, "TRUE");
 }
 
@@ -41,7 +42,10 @@ unsigned port_of(const std::string& text) {
   return ec == std::errc() && end == text.data() + text.size() && port <= 65535 ? port : 0;
 }
 
-FleetAnswer ask_one(const FleetMember& m, FleetRole role, std::string_view command, const FleetAsk& ask) {
+FleetAnswer ask_one(const FleetMember& m,
+                    FleetRole role,
+                    std::string_view command,
+                    const FleetAsk& ask) {
   FleetAnswer a{m, false, {}, {}};
   Result<net::ControlReply> reply = fail(Errc::unavailable, "");
   if (m.port == 0) {
@@ -50,10 +54,13 @@ FleetAnswer ask_one(const FleetMember& m, FleetRole role, std::string_view comma
                 std::string(control_port_attribute(role)) + " PORT' and restart its daemon";
       return a;
     }
-    const auto socket = ask.home.run() / (role == FleetRole::proxy ? "zmproxyd.sock" : "zmlookupd.sock");
+    const auto socket =
+        ask.home.run() / (role == FleetRole::proxy ? "zmproxyd.sock" : "zmlookupd.sock");
     reply = net::control_command(socket, command, ask.each);
   } else if (ask.secret.empty()) {
-    a.error = "zmproxy_control_secret is not set on this host (zmlocalconfig -e zmproxy_control_secret=...)";
+    a.error =
+        "zmproxy_control_secret is not set on this host (zmlocalconfig -e "
+        "zmproxy_control_secret=...)";
     return a;
   } else {
     reply = net::endpoint_command(m.host, m.port, ask.secret, command, ask.each);
@@ -78,7 +85,8 @@ std::vector<FleetMember> fleet_members(const provisioning::Entry& global,
                                        FleetRole role) {
   std::vector<FleetMember> out;
   for (const provisioning::Entry& s : servers) {
-    const bool member = role == FleetRole::proxy ? has_service(s, "proxy") : lookup_target(global, s);
+    const bool member =
+        role == FleetRole::proxy ? has_service(s, "proxy") : lookup_target(global, s);
     if (!member) {
       continue;
     }
@@ -145,8 +153,10 @@ std::vector<FleetAnswer> ask_fleet(const std::vector<FleetMember>& members,
       if (auto& a = round->answers[i - first]) {
         out.push_back(std::move(*a));
       } else {
-        out.push_back(FleetAnswer{members[i], false,
-                                  "no answer within " + std::to_string((ask.each + k_round_margin).count()) +
+        out.push_back(FleetAnswer{members[i],
+                                  false,
+                                  "no answer within " +
+                                      std::to_string((ask.each + k_round_margin).count()) +
                                       " ms (is the host name resolvable?)",
                                   {}});
       }
@@ -170,7 +180,8 @@ std::string fleet_failure(const FleetAnswer& a) {
 
 std::vector<std::string> flush_fleet(provisioning::Directory& dir, const FleetAsk& ask) {
   std::vector<std::string> failures;
-  for (const auto& [role, command] : {std::pair{FleetRole::lookup, "FLUSH"}, std::pair{FleetRole::proxy, "FORGET ALL"}}) {
+  for (const auto& [role, command] :
+       {std::pair{FleetRole::lookup, "FLUSH"}, std::pair{FleetRole::proxy, "FORGET ALL"}}) {
     auto members = fleet_members(dir, role);
     if (!members) {
       failures.push_back("cannot list the servers: " + members.error().message);

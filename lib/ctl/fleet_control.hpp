@@ -52,8 +52,8 @@ struct FleetAnswer {
 };
 
 struct FleetAsk {
-  std::string secret;                      // zmproxy_control_secret
-  std::chrono::milliseconds each{3'000};   // one endpoint's whole exchange
+  std::string secret;                     // zmproxy_control_secret
+  std::chrono::milliseconds each{3'000};  // one endpoint's whole exchange
   // Members without a port that are this server (zimbra_server_hostname) are
   // asked on this home's control socket instead.
   std::string local_server;

@@ -12,7 +12,8 @@ namespace zmproxy::ctl {
 
 namespace {
 
-constexpr const char* k_listeners[] = {"imap", "imaps", "pop3", "pop3s", "http", "https", "admin", "certauth"};
+constexpr const char* k_listeners[] = {"imap", "imaps", "pop3",  "pop3s",
+                                       "http", "https", "admin", "certauth"};
 
 std::string endpoint_of(const FleetMember& m) {
   return m.port != 0 ? core::format_address(m.host, m.port) : std::string("-");
@@ -57,7 +58,8 @@ std::string fleet_status_line(const FleetAnswer& a) {
   }
   const std::string_view j = a.reply.text;
   return head + "up  generation " + json_field(j, "generation") + ", up " +
-         json_field(j, "uptime_seconds") + " s, " + std::to_string(status_sessions(j)) + " sessions";
+         json_field(j, "uptime_seconds") + " s, " + std::to_string(status_sessions(j)) +
+         " sessions";
 }
 
 std::string fleet_status_json(const std::vector<FleetAnswer>& answers) {
@@ -72,9 +74,10 @@ std::string fleet_status_json(const std::vector<FleetAnswer>& answers) {
       const std::string_view j = a.reply.text;
       const std::string generation = json_field(j, "generation");
       const std::string uptime = json_field(j, "uptime_seconds");
-      out += ",\"up\":true,\"generation\":" + (generation.empty() ? std::string("null") : generation) +
-             ",\"uptime_seconds\":" + (uptime.empty() ? std::string("null") : uptime) +
-             ",\"sessions\":" + std::to_string(status_sessions(j));
+      out +=
+          ",\"up\":true,\"generation\":" + (generation.empty() ? std::string("null") : generation) +
+          ",\"uptime_seconds\":" + (uptime.empty() ? std::string("null") : uptime) +
+          ",\"sessions\":" + std::to_string(status_sessions(j));
     } else {
       out += ",\"up\":false,\"reason\":" + core::json_quote(down_reason(a));
     }
@@ -100,7 +103,8 @@ int proxy_status_fleet(const ControlOptions& o, std::ostream& out, std::ostream&
     return 1;
   }
   if (members->empty()) {
-    err << "zmproxyctl: the store lists no proxy server (zmprov ms SERVER +zimbraServiceEnabled proxy)\n";
+    err << "zmproxyctl: the store lists no proxy server (zmprov ms SERVER +zimbraServiceEnabled "
+           "proxy)\n";
     return 1;
   }
   FleetAsk ask;

@@ -42,7 +42,8 @@ struct ControlEndpoint::Impl {
       refusals_in_window = 0;
     }
     if (++refusals_in_window <= k_refusals_logged_per_minute) {
-      ZMPROXY_LOG(warn, options.component, "control endpoint {}: {} refused: {}", address, peer, why);
+      ZMPROXY_LOG(warn, options.component, "control endpoint {}: {} refused: {}", address, peer,
+                  why);
     }
   }
 
@@ -55,7 +56,8 @@ struct ControlEndpoint::Impl {
   };
 
   // Write `text` within `limit`; false when it could not.
-  static asio::awaitable<bool> write_within(tcp::socket& socket, const std::string& text,
+  static asio::awaitable<bool> write_within(tcp::socket& socket,
+                                            const std::string& text,
                                             std::chrono::milliseconds limit) {
     asio::steady_timer timer(socket.get_executor());
     timer.expires_after(limit);
@@ -65,9 +67,9 @@ struct ControlEndpoint::Impl {
   }
 
   static asio::awaitable<boost::system::error_code> greet_and_read(tcp::socket& socket,
-                                                                  const std::string& greeting,
-                                                                  std::string& line,
-                                                                  std::size_t line_max) {
+                                                                   const std::string& greeting,
+                                                                   std::string& line,
+                                                                   std::size_t line_max) {
     auto [wec, written] = co_await asio::async_write(socket, asio::buffer(greeting), use_nothrow);
     if (wec) {
       co_return wec;
@@ -79,7 +81,8 @@ struct ControlEndpoint::Impl {
 
   // The greeting, then the client's line within the read deadline, bounded
   // by line_max. nullopt (and the reason in `why`) when none came whole.
-  static asio::awaitable<std::optional<std::string>> read_answer(Impl& self, tcp::socket& socket,
+  static asio::awaitable<std::optional<std::string>> read_answer(Impl& self,
+                                                                 tcp::socket& socket,
                                                                  const std::string& nonce,
                                                                  std::string& why) {
     asio::steady_timer timer(socket.get_executor());
@@ -87,7 +90,7 @@ struct ControlEndpoint::Impl {
     const std::string greeting = std::string(k_control_greeting) + nonce + "\n";
     std::string line;
     auto r = co_await (greet_and_read(socket, greeting, line, self.options.line_max) ||
-        timer.async_wait(use_nothrow));
+                       timer.async_wait(use_nothrow));
     if (r.index() != 0) {
       why = "no command within " + std::to_string(self.options.read_deadline.count()) + " ms";
       co_return std::nullopt;
@@ -105,7 +108,8 @@ struct ControlEndpoint::Impl {
     co_return line;
   }
 
-  static asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket socket,
+  static asio::awaitable<void> session(std::shared_ptr<Impl> self,
+                                       tcp::socket socket,
                                        std::string peer) {
     Slot slot(*self);
     const std::string nonce = make_control_nonce();
@@ -122,23 +126,25 @@ struct ControlEndpoint::Impl {
       co_return;
     }
     const auto answer = split_control_answer(*line);
-    if (!answer || !control_proof_matches(answer->proof, self->options.secret, nonce, answer->command)) {
+    if (!answer ||
+        !control_proof_matches(answer->proof, self->options.secret, nonce, answer->command)) {
       // One line, the same for a missing, malformed or wrong proof.
-      self->refused(peer, "wrong proof (the secret differs, or the line is not a proof and a command)");
+      self->refused(peer,
+                    "wrong proof (the secret differs, or the line is not a proof and a command)");
       co_await write_within(socket, "ERROR not authenticated\n", self->options.write_deadline);
       co_return;
     }
     const std::string command(answer->command);
     if (self->options.allows == nullptr || !self->options.allows(command)) {
       self->refused(peer, "a command not on the allowlist");
-      co_await write_within(socket,
-                            "ERROR not allowed over TCP; expected " + self->options.allowed_text + "\n",
-                            self->options.write_deadline);
+      co_await write_within(
+          socket, "ERROR not allowed over TCP; expected " + self->options.allowed_text + "\n",
+          self->options.write_deadline);
       co_return;
     }
     const std::string verb = command.substr(0, command.find(' '));
-    ZMPROXY_LOG(info, self->options.component, "control endpoint {}: {} from {}", self->address, verb,
-                peer);
+    ZMPROXY_LOG(info, self->options.component, "control endpoint {}: {} from {}", self->address,
+                verb, peer);
     std::string reply = co_await self->handler(command);
     reply += '\n';
     co_await write_within(socket, reply, self->options.write_deadline);
@@ -198,8 +204,9 @@ Result<std::unique_ptr<ControlEndpoint>> ControlEndpoint::open(asio::io_context&
   const std::string where = "the control endpoint on " + options.listen;
   if (options.secret.empty()) {
     return fail(Errc::invalid_argument,
-                where + " is not started: no secret; set one on every node "
-                        "(zmlocalconfig -e zmproxy_control_secret=$(openssl rand -hex 24))");
+                where +
+                    " is not started: no secret; set one on every node "
+                    "(zmlocalconfig -e zmproxy_control_secret=$(openssl rand -hex 24))");
   }
   if (options.secret.size() < k_control_secret_min) {
     return fail(Errc::invalid_argument,
@@ -208,7 +215,8 @@ Result<std::unique_ptr<ControlEndpoint>> ControlEndpoint::open(asio::io_context&
                     " bytes; set a longer one on every node (zmlocalconfig -e "
                     "zmproxy_control_secret=$(openssl rand -hex 24))");
   }
-  const core::ParsedAddress parsed = core::parse_address(options.listen, {std::nullopt, true, false});
+  const core::ParsedAddress parsed =
+      core::parse_address(options.listen, {std::nullopt, true, false});
   if (!parsed) {
     return fail(Errc::invalid_argument, where + " is not started: " + parsed.error);
   }

@@ -29,9 +29,9 @@
 namespace zmproxy::net {
 
 struct ControlEndpointOptions {
-  std::string component;     // the log's component ("proxy", "zmlookupd")
-  std::string listen;        // "address:port"
-  std::string secret;        // shared by the fleet (localconfig zmproxy_control_secret)
+  std::string component;  // the log's component ("proxy", "zmlookupd")
+  std::string listen;     // "address:port"
+  std::string secret;     // shared by the fleet (localconfig zmproxy_control_secret)
   bool (*allows)(std::string_view command) = nullptr;  // the allowlist
   std::string allowed_text;  // for the refusal: "STATUS, FORGET ALL or FORGET <names>"
   int max_connections = 8;

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "lib/core/address.hpp"
@@ -11,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sys/socket.h>
 
 namespace zmproxy::net {
 
@@ -36,12 +36,16 @@ struct Fd {
 };
 
 // A non-blocking connect to any of the addresses, within the deadline.
-Result<void> connect_within(Fd& sock, const std::string& host, unsigned port, Clock::time_point deadline,
+Result<void> connect_within(Fd& sock,
+                            const std::string& host,
+                            unsigned port,
+                            Clock::time_point deadline,
                             const std::string& where) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  if (const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
+  if (const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
+      rc != 0) {
     return fail(Errc::unavailable, "cannot resolve " + host + ": " + ::gai_strerror(rc));
   }
   std::string last = "no address";
@@ -77,7 +81,10 @@ Result<void> connect_within(Fd& sock, const std::string& host, unsigned port, Cl
 }
 
 // One line (without its newline) within the deadline; at most `max` bytes.
-Result<std::string> read_line(int fd, std::string& buffer, Clock::time_point deadline, std::size_t max,
+Result<std::string> read_line(int fd,
+                              std::string& buffer,
+                              Clock::time_point deadline,
+                              std::size_t max,
                               const std::string& where) {
   while (buffer.find('\n') == std::string::npos) {
     if (buffer.size() > max) {
@@ -124,7 +131,8 @@ Result<ControlReply> endpoint_command(const std::string& host,
   }
   const auto nonce = greeting_nonce(*greeting);
   if (!nonce) {
-    return fail(Errc::io_error, where + " is not a zmproxy control endpoint (it greeted otherwise)");
+    return fail(Errc::io_error,
+                where + " is not a zmproxy control endpoint (it greeted otherwise)");
   }
   std::string line = control_proof(secret, *nonce, command);
   line.append(" ").append(command).append("\n");

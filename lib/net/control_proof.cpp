@@ -49,7 +49,9 @@ std::string make_control_nonce() {
   return hex(bytes, sizeof bytes);
 }
 
-std::string control_proof(std::string_view secret, std::string_view nonce, std::string_view command) {
+std::string control_proof(std::string_view secret,
+                          std::string_view nonce,
+                          std::string_view command) {
   std::string message = "zmproxy-control ";
   message.append(nonce).append(" ").append(command);
   unsigned char mac[EVP_MAX_MD_SIZE];

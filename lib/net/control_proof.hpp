@@ -27,7 +27,9 @@ inline constexpr std::size_t k_control_secret_min = 16;
 std::string make_control_nonce();
 
 // HMAC-SHA256(secret, "zmproxy-control " + nonce + " " + command) as hex.
-std::string control_proof(std::string_view secret, std::string_view nonce, std::string_view command);
+std::string control_proof(std::string_view secret,
+                          std::string_view nonce,
+                          std::string_view command);
 
 // The client's line checked against the nonce, in constant time over the MAC.
 bool control_proof_matches(std::string_view proof,

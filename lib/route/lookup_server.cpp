@@ -487,14 +487,16 @@ struct LookupServer::Impl {
     o.secret = options.control_secret;
     o.allows = net::lookup_endpoint_allows;
     o.allowed_text = "FLUSH or STATS";
-    auto opened = net::ControlEndpoint::open(
-        io, std::move(o), [this](std::string line) { return endpoint_reply(*this, std::move(line)); });
+    auto opened = net::ControlEndpoint::open(io, std::move(o), [this](std::string line) {
+      return endpoint_reply(*this, std::move(line));
+    });
     if (!opened) {
       ZMPROXY_LOG(error, "zmlookupd", "{}", opened.error().message);
       return;
     }
     control_endpoint = std::move(*opened);
-    ZMPROXY_LOG(info, "zmlookupd", "control endpoint listening on {} (FLUSH, STATS)", control_endpoint->address());
+    ZMPROXY_LOG(info, "zmlookupd", "control endpoint listening on {} (FLUSH, STATS)",
+                control_endpoint->address());
   }
 
   void remove_files() {

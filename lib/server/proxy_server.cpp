@@ -269,13 +269,15 @@ std::unique_ptr<net::ControlEndpoint> open_control_endpoint(ProxyServer::Impl& s
   o.secret = c.control_secret;
   o.allows = net::proxy_endpoint_allows;
   o.allowed_text = "STATUS, FORGET ALL or FORGET <names>";
-  auto endpoint = net::ControlEndpoint::open(
-      s.control, std::move(o), [&s](std::string line) { return endpoint_reply(s, std::move(line)); });
+  auto endpoint = net::ControlEndpoint::open(s.control, std::move(o), [&s](std::string line) {
+    return endpoint_reply(s, std::move(line));
+  });
   if (!endpoint) {
     ZMPROXY_LOG(error, "proxy", "{}", endpoint.error().message);
     return nullptr;
   }
-  ZMPROXY_LOG(info, "proxy", "control endpoint listening on {} (STATUS, FORGET)", (*endpoint)->address());
+  ZMPROXY_LOG(info, "proxy", "control endpoint listening on {} (STATUS, FORGET)",
+              (*endpoint)->address());
   return std::move(*endpoint);
 }
 

@@ -7,7 +7,8 @@
 
 using namespace zmproxy::config;
 
-TEST_CASE("server.control_address, control_port, control_secret: off by default, read as rendered", "[config][control]") {
+TEST_CASE("server.control_address, control_port, control_secret: off by default, read as rendered",
+          "[config][control]") {
   auto cfg = parse_config("", "zmproxy.conf", "/opt/zmproxy");
   REQUIRE(cfg);
   CHECK((*cfg)->server.control_port == 0);

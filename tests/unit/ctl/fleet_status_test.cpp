@@ -1,5 +1,7 @@
-#include "lib/ctl/fleet_control.hpp"
 #include "lib/ctl/fleet_status.hpp"
+
+#include "lib/ctl/fleet_control.hpp"
+#include "lib/ctl/fleet_forget.hpp"
 #include "lib/provisioning/file_store.hpp"
 
 #include "tests/support/temp_dir.hpp"
@@ -52,7 +54,8 @@ TEST_CASE("fleet status: one line a proxy, up or down with the reason", "[ctl][f
   up.reply.json = true;
   up.reply.text =
       R"({"running":true,"pid":9,"uptime_seconds":12,"generation":3,"connections":{"imap":{"active":2,"accepted":5},"pop3":{"active":1,"accepted":1}}})";
-  ctl::FleetAnswer down{{"p2", "::1", 7076}, false, "cannot connect to [::1]:7076: Connection refused", {}};
+  ctl::FleetAnswer down{
+      {"p2", "::1", 7076}, false, "cannot connect to [::1]:7076: Connection refused", {}};
   ctl::FleetAnswer none{{"p3", "p3", 0}, false, "no control endpoint; set one", {}};
   ctl::FleetAnswer refused{{"p4", "127.0.0.1", 7078}, true, "", {}};
   refused.reply.text = "not allowed over TCP";
@@ -60,18 +63,22 @@ TEST_CASE("fleet status: one line a proxy, up or down with the reason", "[ctl][f
   CHECK(ctl::fleet_status_line(down) ==
         "p2  [::1]:7076  down  cannot connect to [::1]:7076: Connection refused");
   CHECK(ctl::fleet_status_line(none) == "p3  -  down  no control endpoint; set one");
-  CHECK(ctl::fleet_status_line(refused) == "p4  127.0.0.1:7078  down  refused: not allowed over TCP");
-  CHECK(ctl::fleet_status_json({up, down}) ==
-        R"([{"server":"p1","endpoint":"127.0.0.1:7075","up":true,"generation":3,"uptime_seconds":12,)"
-        R"("sessions":3},{"server":"p2","endpoint":"[::1]:7076","up":false,)"
-        R"("reason":"cannot connect to [::1]:7076: Connection refused"}])");
+  CHECK(ctl::fleet_status_line(refused) ==
+        "p4  127.0.0.1:7078  down  refused: not allowed over TCP");
+  CHECK(
+      ctl::fleet_status_json({up, down}) ==
+      R"([{"server":"p1","endpoint":"127.0.0.1:7075","up":true,"generation":3,"uptime_seconds":12,)"
+      R"("sessions":3},{"server":"p2","endpoint":"[::1]:7076","up":false,)"
+      R"("reason":"cannot connect to [::1]:7076: Connection refused"}])");
   CHECK(ctl::fleet_failure(up).empty());
-  CHECK(ctl::fleet_failure(down) == "p2 ([::1]:7076): cannot connect to [::1]:7076: Connection refused");
+  CHECK(ctl::fleet_failure(down) ==
+        "p2 ([::1]:7076): cannot connect to [::1]:7076: Connection refused");
   CHECK(ctl::fleet_failure(none) == "p3: no control endpoint; set one");
   CHECK(ctl::fleet_failure(refused) == "p4 (127.0.0.1:7078): refused: not allowed over TCP");
 }
 
-TEST_CASE("zmprov fc -a with no lookup handler in the store asks this host's zmlookupd", "[ctl][fleet]") {
+TEST_CASE("zmprov fc -a with no lookup handler in the store asks this host's zmlookupd",
+          "[ctl][fleet]") {
   zmproxy::test::TempDir dir;
   auto store = provisioning::FileStore::open(dir.path() / "prov.ldif");
   REQUIRE(store.has_value());
@@ -84,4 +91,27 @@ TEST_CASE("zmprov fc -a with no lookup handler in the store asks this host's zml
   CHECK(failures[0].rfind("here.example.com (local control socket): nothing answers on ", 0) == 0);
   ask.local_server.clear();
   CHECK(ctl::flush_fleet(**store, ask).empty());  // no fleet, no local server: nothing to ask
+}
+
+TEST_CASE("zmproxypurge's FORGET lines: the account's names, once each, bounded", "[ctl][fleet]") {
+  const Entry alice{"uid=alice,ou=people,dc=example,dc=com",
+                    {{"zimbraMailDeliveryAddress", {"Alice@Example.com"}},
+                     {"zimbraMailAlias", {"al@example.com", "alice@example.com", "bad name@x"}}}};
+  CHECK(ctl::forget_commands(alice, "AL@example.com") ==
+        std::vector<std::string>{"FORGET al@example.com alice@example.com"});
+  provisioning::Values many;
+  for (int i = 0; i < 200; ++i) {
+    many.push_back("alias" + std::to_string(i) + "@a-rather-long-domain-name.example.com");
+  }
+  const Entry bob{"uid=bob",
+                  {{"zimbraMailDeliveryAddress", {"bob@example.com"}}, {"zimbraMailAlias", many}}};
+  const auto lines = ctl::forget_commands(bob, "bob@example.com");
+  REQUIRE(lines.size() > 1);
+  std::size_t names = 0;
+  for (const std::string& line : lines) {
+    CHECK(line.size() <= 3072);
+    CHECK(line.rfind("FORGET ", 0) == 0);
+    names += static_cast<std::size_t>(std::count(line.begin(), line.end(), ' '));
+  }
+  CHECK(names == 201);
 }

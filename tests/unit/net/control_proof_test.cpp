@@ -6,21 +6,24 @@
 
 using namespace zmproxy::net;
 
-TEST_CASE("control proof: HMAC-SHA256 of the secret over the nonce and the command", "[net][control]") {
+TEST_CASE("control proof: HMAC-SHA256 of the secret over the nonce and the command",
+          "[net][control]") {
   // python3 -c 'import hmac,hashlib; print(hmac.new(b"0123456789abcdef",
   //   b"zmproxy-control 00112233445566778899aabbccddeeff STATUS", hashlib.sha256).hexdigest())'
   const std::string nonce = "00112233445566778899aabbccddeeff";
   const std::string p = control_proof("0123456789abcdef", nonce, "STATUS");
   CHECK(p == "1260eeefb3370105753b7978986526f56db12c82b79fde5ed2fa4b3a5807a524");
   CHECK(control_proof_matches(p, "0123456789abcdef", nonce, "STATUS"));
-  CHECK_FALSE(control_proof_matches(p, "0123456789abcdeF", nonce, "STATUS"));      // another secret
+  CHECK_FALSE(control_proof_matches(p, "0123456789abcdeF", nonce, "STATUS"));  // another secret
   CHECK_FALSE(control_proof_matches(p, "0123456789abcdef", "10" + nonce.substr(2), "STATUS"));
-  CHECK_FALSE(control_proof_matches(p, "0123456789abcdef", nonce, "FORGET ALL"));  // another command
+  CHECK_FALSE(
+      control_proof_matches(p, "0123456789abcdef", nonce, "FORGET ALL"));  // another command
   CHECK_FALSE(control_proof_matches(p.substr(0, 63), "0123456789abcdef", nonce, "STATUS"));
   CHECK_FALSE(control_proof_matches("", "0123456789abcdef", nonce, "STATUS"));
 }
 
-TEST_CASE("control proof: a fresh nonce each time, and the greeting that carries it", "[net][control]") {
+TEST_CASE("control proof: a fresh nonce each time, and the greeting that carries it",
+          "[net][control]") {
   std::set<std::string> seen;
   for (int i = 0; i < 100; ++i) {
     const std::string n = make_control_nonce();
@@ -49,9 +52,9 @@ TEST_CASE("control endpoint allowlists", "[net][control]") {
   CHECK(proxy_endpoint_allows("FORGET ALL"));
   CHECK(proxy_endpoint_allows("FORGET user@example.com"));
   CHECK(proxy_endpoint_allows("FORGET a@x.test b@x.test bare"));
-  for (const char* refused : {"STOP", "STOP 0", "RELOAD", "RELOAD /tmp/x", "status", "FORGET", "FORGET ",
-                              "FORGET  a", "FORGET a ", "FORGET a\tb", "FORGET a\x01", "FLUSH", "STATS",
-                              "STATUS x"}) {
+  for (const char* refused :
+       {"STOP", "STOP 0", "RELOAD", "RELOAD /tmp/x", "status", "FORGET", "FORGET ", "FORGET  a",
+        "FORGET a ", "FORGET a\tb", "FORGET a\x01", "FLUSH", "STATS", "STATUS x"}) {
     CHECK_FALSE(proxy_endpoint_allows(refused));
   }
   CHECK_FALSE(proxy_endpoint_allows("FORGET " + std::string(513, 'a')));

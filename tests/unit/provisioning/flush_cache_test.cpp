@@ -12,7 +12,8 @@
 
 using namespace zmproxy::provisioning;
 
-TEST_CASE("zmprov fc -a reverseproxylookup asks the fleet, a line per server not reached", "[provisioning]") {
+TEST_CASE("zmprov fc -a reverseproxylookup asks the fleet, a line per server not reached",
+          "[provisioning]") {
   zmproxy::test::TempDir dir;
   auto store = FileStore::open(dir.path() / "prov.ldif");
   REQUIRE(store.has_value());

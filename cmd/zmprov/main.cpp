@@ -16,6 +16,7 @@
 #include "lib/core/password_prompt.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/core/version.hpp"
+#include "lib/ctl/fleet_control.hpp"
 #include "lib/localconfig/localconfig.hpp"
 #include "lib/log/audit_log.hpp"
 #include "lib/provisioning/file_store.hpp"
@@ -236,6 +237,17 @@ int main(int argc, char** argv) {
     log::AuditLog audit(home.log() / "audit.log", "zmprov");
     prov.set_audit(provisioning::audit_sink(audit, "zmprov", std::cerr));
     options.flush_lookup = [&home] { return flush_lookup(home.run() / "zmlookupd.sock"); };
+    options.flush_fleet = [&home, &lc]() -> std::vector<std::string> {
+      auto store = provisioning::open_store(*lc, home);
+      if (!store) {
+        return {"cannot open the store: " + store.error().message};
+      }
+      ctl::FleetAsk ask;
+      ask.secret = lc->value_or_empty("zmproxy_control_secret");
+      ask.local_server = lc->value_or_empty("zimbra_server_hostname");
+      ask.home = home;
+      return ctl::flush_fleet(**store, ask);
+    };
     const bool stdin_has_commands = command.empty() && file.empty();
     options.read_password = [stdin_has_commands](const std::string& account) {
       return read_password(account, stdin_has_commands);

@@ -7,6 +7,7 @@
 
 #include "lib/core/home.hpp"
 #include "lib/core/version.hpp"
+#include "lib/ctl/fleet_status.hpp"
 #include "lib/ctl/proxy_control.hpp"
 #include "lib/ctl/route_forget.hpp"
 #include "lib/ctl/throttle_control.hpp"
@@ -38,6 +39,9 @@ int main(int argc, char** argv) {
   app.add_option("--home", home_opt, "Runtime home (default: $ZMPROXY_HOME, else /opt/zmproxy)");
   app.add_flag("--no-genconf", no_genconf, "start/reload: do not render the configuration first");
   app.add_flag("--json", o.json, "status: print one JSON object; throttle list/show: a JSON array");
+  app.add_flag("--fleet", o.fleet,
+               "status: ask every proxy server in the store over its control endpoint, one line "
+               "each");
   app.add_option("--grace", grace,
                  "stop/restart: seconds to let open sessions finish (default: drain_timeout)");
   app.add_flag("-n,--dry-run", o.dry_run, "genconf: print the configuration, write nothing");
@@ -83,6 +87,13 @@ int main(int argc, char** argv) {
           std::cerr << "zmproxyctl: unexpected argument '" << args.front() << "' after " << verb
                     << "; see 'zmproxyctl --help'\n";
           return cli::k_exit_usage;
+        }
+        if (o.fleet && verb != "status") {
+          std::cerr << "zmproxyctl: --fleet goes with status only; see 'zmproxyctl --help'\n";
+          return cli::k_exit_usage;
+        }
+        if (o.fleet) {
+          return ctl::proxy_status_fleet(o, std::cout, std::cerr);
         }
         o.genconf = !no_genconf;
         if (grace >= 0) {

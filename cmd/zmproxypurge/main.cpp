@@ -1,5 +1,7 @@
 // zmproxypurge: delete an account's cached routes from every memcached server
-// (as Zimbra's). Arguments only; keys come from route::purge_keys.
+// (as Zimbra's), then tell every proxy in the store that has a control
+// endpoint to forget the account's names (issue 19). Arguments only; keys
+// come from route::purge_keys, the proxies from ctl::fleet_members.
 
 #include <fstream>
 #include <iostream>
@@ -10,6 +12,7 @@
 #include "lib/core/home.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/core/version.hpp"
+#include "lib/ctl/fleet_forget.hpp"
 #include "lib/localconfig/localconfig.hpp"
 #include "lib/provisioning/open_store.hpp"
 #include "lib/provisioning/provisioning.hpp"
@@ -80,6 +83,22 @@ int main(int argc, char** argv) {
                        "the memcached service on a server, or name servers as arguments\n";
           return 1;
         }
+        // The proxies to tell (those the store lists with a zmproxyControlPort).
+        std::vector<ctl::FleetMember> proxies;
+        if (!info) {
+          auto members = ctl::fleet_members(**store, ctl::FleetRole::proxy);
+          if (!members) {
+            std::cerr << "zmproxypurge: " << members.error().message << "\n";
+            return 1;
+          }
+          for (auto& m : *members) {
+            if (m.port != 0) {
+              proxies.push_back(std::move(m));
+            }
+          }
+        }
+        ctl::FleetAsk ask;
+        ask.secret = lc->value_or_empty("zmproxy_control_secret");
         int rc = 0;
         for (const std::string& key_text : accounts) {
           provisioning::Provisioning prov(**store, {});
@@ -121,6 +140,10 @@ int main(int argc, char** argv) {
               std::cerr << "zmproxypurge: " << server << ": " << err << "\n";
               rc = 1;
             }
+          }
+          if (!info && !ctl::forget_on_proxies(proxies, *account, key_text, ask, verbose,
+                                               std::cout, std::cerr)) {
+            rc = 1;
           }
           if (!info) {
             std::cout << "purged " << found << " cached entries for "

@@ -47,6 +47,24 @@ std::string default_listen(zmproxy::provisioning::Directory& dir,
   return core::format_host(address) + ":" + port;
 }
 
+// Issue 19: zmproxy_control_bind_address at this server's
+// zmlookupdControlPort; "" when the entry has none (or 0): no endpoint.
+std::string control_listen(zmproxy::provisioning::Directory& dir,
+                           const std::string& server_name,
+                           const std::string& address) {
+  using namespace zmproxy;
+  provisioning::Provisioning prov(dir, {});
+  auto entry = prov.get(schema::Kind::server, server_name);
+  if (!entry) {
+    return "";
+  }
+  const std::string port = entry->first("zmlookupdControlPort");
+  if (port.empty() || port == "0") {
+    return "";
+  }
+  return core::format_host(address) + ":" + port;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,6 +133,9 @@ int main(int argc, char** argv) {
                                   lc->value_or_empty("zmlookupd_bind_address"));
         }
         options.listen = listen;
+        options.control_listen = control_listen(dir, options.handler_server,
+                                                lc->value_or_empty("zmproxy_control_bind_address"));
+        options.control_secret = lc->value_or_empty("zmproxy_control_secret");
         route::LookupServer server(options, [&dir]() { return route::RouteIndex::build(dir); });
         auto feed = provisioning::open_change_feed(*lc, home);
         if (!feed) {

@@ -266,6 +266,9 @@ const Key<ServerSection> k_server_keys[] = {
     {"max_connections_per_ip", field<&ServerSection::max_connections_per_ip>},
     {"proxy_protocol", read_proxy_protocol},
     {"kernel_relay", field<&ServerSection::kernel_relay>},
+    {"control_address", field<&ServerSection::control_address>},
+    {"control_port", field<&ServerSection::control_port>},
+    {"control_secret", field<&ServerSection::control_secret>},
 };
 
 const Key<TlsSection> k_tls_keys[] = {

@@ -37,6 +37,13 @@ struct ServerSection {
   // localconfig zmproxy_kernel_relay): loaded at start, a reload cannot
   // turn it on (lib/net/sockmap_relay.hpp).
   bool kernel_relay = false;
+  // The control endpoint over TCP (issue 19, fleet-wide admin;
+  // lib/net/control_endpoint.hpp): localconfig zmproxy_control_bind_address
+  // at this server's zmproxyControlPort (0 = off), with the fleet's
+  // zmproxy_control_secret. Opened at start; a restart applies a change.
+  std::string control_address = "127.0.0.1";
+  int control_port = 0;
+  std::string control_secret;
 };
 
 struct TlsSection {

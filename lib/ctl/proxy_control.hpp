@@ -23,6 +23,7 @@ struct ControlOptions {
   bool dry_run = false;          // genconf -n: print, write nothing
   bool print_variables = false;  // genconf -D
   std::string server;            // genconf -s (default: zimbra_server_hostname)
+  bool fleet = false;            // status --fleet: every proxy in the store (fleet_status.hpp)
 };
 
 int proxy_start(const ControlOptions& o, std::ostream& out, std::ostream& err);

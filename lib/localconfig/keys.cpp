@@ -91,6 +91,12 @@ constexpr KeyInfo k_keys[] = {
      "Address the proxy's listeners bind to (rendered into conf/zmproxy.conf)"},
     {"zmproxy_client_cert_verify_depth", KeyType::integer, "10",
      "Longest chain of CA certificates a client certificate is verified through (1..100)"},
+    {"zmproxy_control_bind_address", KeyType::string, "127.0.0.1",
+     "Address the daemons' TCP control endpoints listen on (the port is the server entry's "
+     "zmproxyControlPort / zmlookupdControlPort); a management network's address or loopback"},
+    {"zmproxy_control_secret", KeyType::string, "",
+     "Secret shared by every node of the fleet for the TCP control endpoints (at least 16 bytes; "
+     "empty = no endpoint); it never crosses the wire"},
     {"zmproxy_drain_timeout", KeyType::integer, "10",
      "Seconds zmproxyctl stop waits for open sessions to finish"},
     {"zmproxy_gssapi_master_password", KeyType::string, "",

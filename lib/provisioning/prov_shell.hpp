@@ -28,6 +28,11 @@ struct ProvOptions {
   // this instead of the command line, where `ps` shows it; the argument is
   // the account. Unset: "-" is refused.
   std::function<Result<std::string>(const std::string& account)> read_password;
+  // flushCache -a reverseproxylookup (issue 19): FLUSH to every lookup
+  // handler and FORGET ALL to every proxy the store lists, over their control
+  // endpoints; returns one line per server not reached (empty: all were).
+  // Unset: -a flushes the local zmlookupd as without it.
+  std::function<std::vector<std::string>()> flush_fleet;
 };
 
 enum class ProvStatus { ok = 0, usage = 1, failed = 2 };

@@ -106,15 +106,26 @@ ProvStatus ProvShell::set_password(const ProvCommandInfo& /*cmd*/, const Args& a
 
 ProvStatus ProvShell::flush_cache(const ProvCommandInfo& cmd, const Args& a) {
   Args rest;
+  bool all_servers = false;
   for (const auto& w : a) {
     if (w != "-a") {
       rest.push_back(w);
+    } else {
+      all_servers = true;
     }
   }
   if (rest.empty()) {
     return usage(cmd);
   }
   const std::string type = core::to_lower(rest[0]);
+  if ((type == "reverseproxylookup" || type == "all") && all_servers && m_options.flush_fleet) {
+    // -a: every lookup handler and proxy in the store; a line for each not reached.
+    const std::vector<std::string> unreached = m_options.flush_fleet();
+    for (const std::string& line : unreached) {
+      m_err << "ERROR: service.FAILURE (" << line << ")\n";
+    }
+    return unreached.empty() ? ProvStatus::ok : ProvStatus::failed;
+  }
   if (type == "reverseproxylookup" || type == "all") {
     if (!m_options.flush_lookup) {
       return ProvStatus::ok;

@@ -6,7 +6,9 @@
 #include "lib/log/logger.hpp"
 #include "lib/net/accept_backoff.hpp"
 #include "lib/net/asio.hpp"
+#include "lib/net/control_endpoint.hpp"
 #include "lib/net/control_line.hpp"
+#include "lib/net/control_proof.hpp"
 #include "lib/route/certauth_lookup.hpp"
 #include "lib/route/gssapi_lookup.hpp"
 #include "lib/route/lookup_access.hpp"
@@ -393,7 +395,13 @@ struct LookupServer::Impl {
     if (!line) {
       co_return;
     }
-    const std::string cmd = core::to_lower(core::trim(*line));
+    std::string reply = co_await control_reply(core::to_lower(core::trim(*line)));
+    co_await asio::async_write(socket, asio::buffer(reply), net::use_nothrow);
+  }
+
+  // A control command's reply with its newline: the control socket's and
+  // the control endpoint's (lower-cased command).
+  awaitable<std::string> control_reply(std::string cmd) {
     std::string reply;
     if (cmd == "flush") {
       dns.clear();
@@ -412,7 +420,7 @@ struct LookupServer::Impl {
     } else {
       reply = "ERROR unknown command; use FLUSH or STATS\n";
     }
-    co_await asio::async_write(socket, asio::buffer(reply), net::use_nothrow);
+    co_return reply;
   }
 
   // STATS' fields of the route purge (",\"purged_accounts\":...").
@@ -503,6 +511,41 @@ struct LookupServer::Impl {
     }
   }
 
+  // Issue 19, fleet-wide admin: the control endpoint over TCP (FLUSH and
+  // STATS from zmprov fc -a and the fleet's tools), when configured; its
+  // commands go to control_reply on this (io) thread.
+  std::unique_ptr<net::ControlEndpoint> control_endpoint;
+
+  static awaitable<std::string> endpoint_reply(Impl& self, std::string line) {
+    std::string reply = co_await self.control_reply(core::to_lower(line));
+    if (!reply.empty() && reply.back() == '\n') {
+      reply.pop_back();
+    }
+    co_return reply;
+  }
+
+  void start_endpoint() {
+    if (options.control_listen.empty()) {
+      return;
+    }
+    net::ControlEndpointOptions o;
+    o.component = "zmlookupd";
+    o.listen = options.control_listen;
+    o.secret = options.control_secret;
+    o.allows = net::lookup_endpoint_allows;
+    o.allowed_text = "FLUSH or STATS";
+    auto opened = net::ControlEndpoint::open(io, std::move(o), [this](std::string line) {
+      return endpoint_reply(*this, std::move(line));
+    });
+    if (!opened) {
+      ZMPROXY_LOG(error, "zmlookupd", "{}", opened.error().message);
+      return;
+    }
+    control_endpoint = std::move(*opened);
+    ZMPROXY_LOG(info, "zmlookupd", "control endpoint listening on {} (FLUSH, STATS)",
+                control_endpoint->address());
+  }
+
   void remove_files() {
     std::error_code ec;
     if (!options.control_socket.empty()) {
@@ -574,6 +617,7 @@ int LookupServer::run() {
   }
   asio::co_spawn(s.io, s.accept_loop(std::move(*acceptor)), asio::detached);
   s.start_control();
+  s.start_endpoint();
   asio::signal_set signals(s.io, SIGINT, SIGTERM, SIGUSR1);
   asio::co_spawn(s.io, s.signal_loop(signals), asio::detached);
   s.write_address_file(where);

@@ -33,6 +33,10 @@ struct LookupServerOptions {
   // Called once the port is bound, before anything else is opened (the
   // daemon drops root here); an error stops the server.
   std::function<Result<void>()> after_listen;
+  // Issue 19: the control endpoint over TCP (FLUSH, STATS; lib/net/
+  // control_endpoint.hpp): "address:port", empty = none; its secret.
+  std::string control_listen;
+  std::string control_secret;
 };
 
 using IndexLoader = std::function<Result<std::shared_ptr<const RouteIndex>>()>;

@@ -7,6 +7,8 @@
 
 #include "lib/core/address.hpp"
 #include "lib/log/logger.hpp"
+#include "lib/net/control_endpoint.hpp"
+#include "lib/net/control_proof.hpp"
 #include "lib/net/control_socket.hpp"
 #include "lib/process/service_user.hpp"
 #include "lib/route/forget_command.hpp"
@@ -277,6 +279,36 @@ void start_workers(ProxyServer::Impl& s) {
   }
 }
 
+// Issue 19, fleet-wide admin: the control endpoint over TCP, when this
+// server's entry has a zmproxyControlPort. Its commands (STATUS, FORGET) go
+// to the same dispatch as the control socket's, on this (control) thread.
+awaitable<std::string> endpoint_reply(ProxyServer::Impl& s, std::string line) {
+  co_return s.command(line);
+}
+
+std::unique_ptr<net::ControlEndpoint> open_control_endpoint(ProxyServer::Impl& s) {
+  const config::ServerSection& c = s.published()->config->server;
+  if (c.control_port == 0) {
+    return nullptr;
+  }
+  net::ControlEndpointOptions o;
+  o.component = "proxy";
+  o.listen = core::format_address(c.control_address, static_cast<unsigned>(c.control_port));
+  o.secret = c.control_secret;
+  o.allows = net::proxy_endpoint_allows;
+  o.allowed_text = "STATUS, FORGET ALL or FORGET <names>";
+  auto endpoint = net::ControlEndpoint::open(s.control, std::move(o), [&s](std::string line) {
+    return endpoint_reply(s, std::move(line));
+  });
+  if (!endpoint) {
+    ZMPROXY_LOG(error, "proxy", "{}", endpoint.error().message);
+    return nullptr;
+  }
+  ZMPROXY_LOG(info, "proxy", "control endpoint listening on {} (STATUS, FORGET)",
+              (*endpoint)->address());
+  return std::move(*endpoint);
+}
+
 // The control thread's own descriptors: its io_context's epoll, eventfd and
 // timerfd, asio's signal pipe and the control socket. Made before the
 // workers accept, so that connections queued at start, enough to take every
@@ -296,6 +328,7 @@ class ControlServices {
     } else {
       ZMPROXY_LOG(warn, "proxy", "{}; reload with SIGHUP instead", control.error().message);
     }
+    m_endpoint = open_control_endpoint(s);
   }
 
   // Serve the control socket and the signals on this thread until a stop has drained.
@@ -314,6 +347,7 @@ class ControlServices {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     m_signals.clear();
     m_socket.reset();
+    m_endpoint.reset();
   }
 
  private:
@@ -343,6 +377,7 @@ class ControlServices {
   ProxyServer::Impl& m_s;
   asio::signal_set m_signals;
   std::unique_ptr<net::ControlSocket> m_socket;  // null when it could not be opened
+  std::unique_ptr<net::ControlEndpoint> m_endpoint;  // null when off or not opened
 };
 
 // The control thread's set-up failed: one line, with the fix when it is the

@@ -92,6 +92,10 @@ expect_not show zmproxyctl throttle show ""
 expect --log-level zmconfigd --log-l
 expect debug zmconfigd --log-level ""
 expect --debounce zmconfigd --deb
+# Fleet-wide admin (issue 19): the option and the server attributes of the control endpoints.
+expect --fleet zmproxyctl status --fl
+expect zmproxyControlPort zmprov ms proxy1.example.com zmproxyControl
+expect zmlookupdControlPort zmprov ms mbox1.example.com zmlookupdControl
 
 # All bash completions sourced in one shell must not overwrite each other's
 # completion function.

@@ -12,6 +12,7 @@
 #include "lib/route/certauth_lookup.hpp"
 #include "lib/route/gssapi_lookup.hpp"
 #include "lib/route/lookup_access.hpp"
+#include "lib/route/lookup_dns.hpp"
 #include "lib/route/lookup_handler.hpp"
 #include "lib/route/lookup_http.hpp"
 #include "lib/route/route_purge.hpp"
@@ -33,7 +34,6 @@ using net::asio::awaitable;
 using net::tcp;
 namespace asio = net::asio;
 
-constexpr auto k_dns_ttl = std::chrono::seconds(60);
 // The route purge after a rebuild (route_purge.hpp): at most this many
 // accounts, each memcached command within this time, and the same keys
 // deleted once more this long after (a proxy that asked before the rebuild
@@ -55,25 +55,6 @@ std::string for_log(std::string_view text, std::size_t max) {
   return out;
 }
 
-struct DnsEntry {
-  std::string address;
-  std::chrono::steady_clock::time_point expires;
-};
-
-std::string pick_address(const tcp::resolver::results_type& results, const std::string& mode) {
-  std::string first;
-  for (const auto& r : results) {
-    const auto a = r.endpoint().address();
-    if (first.empty()) {
-      first = a.to_string();
-    }
-    if (mode == "ipv6" ? a.is_v6() : a.is_v4()) {
-      return a.to_string();
-    }
-  }
-  return mode == "both" ? first : std::string();
-}
-
 }  // namespace
 
 struct LookupServer::Impl {
@@ -87,8 +68,7 @@ struct LookupServer::Impl {
   std::atomic<std::uint64_t> index_generation{0};
   std::shared_ptr<const RouteIndex> io_index;  // io thread only
   std::uint64_t io_index_generation = 0;       // io thread only
-  std::map<std::string, DnsEntry, std::less<>> dns;  // "host/mode"; io thread only
-  std::string dns_key;                               // its key buffer; io thread only
+  LookupDns dns;                               // io thread only
   LookupHttpCounters http;              // requests, errors, refused
   std::atomic<std::uint64_t> reloads{0};
   std::atomic<std::uint64_t> reload_failures{0};
@@ -162,49 +142,6 @@ struct LookupServer::Impl {
 
   awaitable<bool> load_async(std::string why) { co_return load_now(why); }
 
-  // resolve()'s answer when it needs no waiting: `host` becomes the address
-  // it is (normalised), or an unexpired cache entry's; false when neither.
-  bool resolved_now(std::string& host, const std::string& mode) {
-    boost::system::error_code ec;
-    const auto parsed = asio::ip::make_address(host, ec);
-    if (!ec) {
-      // inet_pton takes an IPv4 address only in its one written form (four
-      // decimal parts, no leading zeros): already normal, no need to print
-      // it again (inet_ntop's sprintf).
-      if (!parsed.is_v4()) {
-        host = parsed.to_string();
-      }
-      return true;
-    }
-    dns_key.assign(host).append("/").append(mode);
-    if (const auto it = dns.find(dns_key);
-        it != dns.end() && it->second.expires > std::chrono::steady_clock::now()) {
-      host.assign(it->second.address);
-      return true;
-    }
-    return false;
-  }
-
-  awaitable<std::string> resolve(std::string host, std::string mode) {
-    const auto now = std::chrono::steady_clock::now();
-    const std::string key = host + "/" + mode;
-    if (const auto it = dns.find(key); it != dns.end() && it->second.expires > now) {
-      co_return it->second.address;
-    }
-    boost::system::error_code ec;
-    const auto parsed = asio::ip::make_address(host, ec);
-    if (!ec) {
-      co_return parsed.to_string();
-    }
-    tcp::resolver resolver(co_await asio::this_coro::executor);
-    auto [rec, results] = co_await resolver.async_resolve(host, "", net::use_nothrow);
-    std::string address = rec ? std::string() : pick_address(results, mode);
-    if (!address.empty()) {
-      dns[key] = DnsEntry{address, now + k_dns_ttl};
-    }
-    co_return address;
-  }
-
   // A gssapi or certauth lookup's answer (the lookups that vouch for a
   // login: token_lookup.hpp); a refusal is logged with its cause (never a
   // password or the token).
@@ -247,7 +184,8 @@ struct LookupServer::Impl {
     }
     // An address already (the usual zimbraMailHost), or a name resolved
     // within the last minute: no waiting; else answer() resolves it.
-    if (answer.response.ok && answer.resolve_host && !resolved_now(answer.response.server, answer.ip_mode)) {
+    if (answer.response.ok && answer.resolve_host &&
+        !dns.resolved_now(answer.response.server, answer.ip_mode)) {
       return false;
     }
     // Stock nginx (auth_http) sends the real password and insists on getting
@@ -276,7 +214,7 @@ struct LookupServer::Impl {
     }
     if (a.response.ok && a.resolve_host) {
       const std::string host = a.response.server;
-      std::string address = co_await resolve(host, a.ip_mode);
+      std::string address = co_await dns.resolve(host, a.ip_mode);
       if (address.empty()) {
         co_return LookupResponse::error("cannot resolve mail host " + host + " (" + a.ip_mode + ")",
                                         a.response.wait_seconds == 0 ? wait : a.response.wait_seconds);

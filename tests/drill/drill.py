@@ -18,7 +18,10 @@ repair) is counted in its row:
 An attempt is ON THE FAULTY PATH when it needed the part that failed:
   memcached<i> killed     never: memcached is a cache; every login must
                           succeed without it. Recovered: seconds from the
-                          restart until the node serves gets again.
+                          restart until the node serves gets again (the
+                          proxies' libmemcached retries an ejected node
+                          after zimbraReverseProxyRouteLookupTimeoutCache,
+                          60 s: MEMCACHED_BOUND).
   lookupd killed          never: the proxies fail over to the other handler
                           (memcached is flushed first, so lookups happen).
                           Recovered: restart until it answers a lookup.
@@ -75,6 +78,10 @@ from process import poll_until  # noqa: E402
 OBSERVE = 120         # attempts observed with a part down, and again after its repair
 PART_BOUND = 60.0     # seconds a repaired part may take to serve again
 MOVE_BOUND = 75.0     # the move: the in-process route TTL (60 s) and some slack
+# A memcached node back: the proxies' libmemcached re-admits a server it
+# ejected after RETRY_TIMEOUT and DEAD_TIMEOUT, zimbraReverseProxyRouteLookupTimeoutCache
+# (60 s by default) from the failure, and some slack.
+MEMCACHED_BOUND = 90.0
 FAST_FAIL = 5.0       # seconds within which a dead mailbox's users must be told
 ALL_FAULTS = ("memcached", "lookupd", "provider", "consumer", "mailbox", "drain", "move")
 
@@ -138,7 +145,7 @@ def recover(row, since, condition, bound=None, interval=0.05):
 # -- the faults ----------------------------------------------------------------
 
 def memcached_node(fleet, load, i):
-    row = Row(f"memcached{i + 1} killed, restarted", time.monotonic())
+    row = Row(f"memcached{i + 1} killed, restarted", time.monotonic(), bound=MEMCACHED_BOUND)
     mc = fleet.memcached[i]
     row.notes.append(f"keys on it before: {mc.stats().get('curr_items')}")
     fleet.kill_memcached(i)
@@ -461,8 +468,9 @@ def sizing(fleet, load, seconds):
             "memcached": mc, "setup_seconds": round(fleet.setup_seconds, 1),
             "provision_seconds": round(fleet.provision_seconds, 1),
             "accounts": len(fleet.accounts),
-            "proxy_status_counters": [s and {k: v for k, v in s.items()
-                                             if isinstance(v, (int, float))} for s in status]}
+            "proxy_status": [s and {k: v for k, v in s.items()
+                                    if isinstance(v, (int, float)) or k in ("connections", "memory")}
+                             for s in status]}
 
 
 def run(fleet, faults, load_args):

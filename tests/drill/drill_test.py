@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 
 import drill  # noqa: E402
 from fleet import Fleet  # noqa: E402
-from load import Load  # noqa: E402
+from load import Load, imap_login  # noqa: E402
 
 BIN_DIR = os.environ.get("ZMPROXY_BIN_DIR", "")
 
@@ -50,6 +50,29 @@ class ShortDrill(unittest.TestCase):
         self.assertEqual(row.problems, [], row.fault)
 
     # Named in the order they run (unittest sorts by name).
+    def test_0_both_proxies_put_a_route_on_the_same_memcached_node(self):
+        """Ketama over the same server list, in the same order from confgen:
+        a route one proxy stored is found by the other on the same node, so
+        each key lives on exactly one node (read from each node directly)."""
+        lists = []
+        for p in self.fleet.proxies:
+            with open(os.path.join(p.home, "conf", "zmproxy.conf")) as f:
+                lists.append([line for line in f if line.startswith("memcached = ")])
+        self.assertEqual(lists[0], lists[1])
+        self.assertEqual(len(lists[0]), 1)
+        accounts = [a for a in self.fleet.accounts if a not in self.fleet.movers][-30:]
+        for a in accounts:
+            for p in self.fleet.proxies:
+                self.assertEqual(imap_login(p.ports["imap"], a), a.messages)
+        nodes_used = set()
+        for a in accounts:
+            key = f"route:proto=imap;user={a.name}"
+            holders = [i for i, mc in enumerate(self.fleet.memcached) if mc.get(key) is not None]
+            self.assertEqual(len(holders), 1, f"{key} is on nodes {holders}")
+            nodes_used.update(holders)
+        self.assertEqual(len(nodes_used), len(self.fleet.memcached),
+                         "30 keys did not spread over every node")
+
     def test_1_a_memcached_node_lost_costs_no_login(self):
         self.check(drill.memcached_node(self.fleet, self.load, 0))
 

@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 from dovecot import Dovecot
 from memcached import Memcached
 from process import free_ports_below_ephemeral, poll_until, read_text, stop_process
-from proc_usage import cpu_seconds
 from service_user import ensure_service_user
 from slapd import Slapd
 from test_ca import proxy_certificate
@@ -324,7 +323,7 @@ class Fleet:
         if pid is None:
             return
         try:
-            self.cpu_spent[part] = self.cpu_spent.get(part, 0.0) + cpu_seconds(pid)
+            self.cpu_spent[part] = self.cpu_spent.get(part, 0.0) + _cpu_with_children(pid)
         except OSError:
             pass
 
@@ -378,11 +377,25 @@ class Fleet:
         p.daemon.start(timeout=START_DEADLINE)
 
     def drain_proxy(self, p, grace=10):
-        """`zmproxyctl stop --grace` in the proxy's home: the CompletedProcess."""
+        """`zmproxyctl stop --grace` in the proxy's home: (exit status, its
+        output). zmproxyd is our child, so it is reaped here as soon as it
+        exits: zmproxyctl waits for the PID to go, and a zombie stays."""
         self._account(p.name, p.daemon.proc)
-        r = self.tool(p.home, "zmproxyctl", "stop", "--grace", str(grace), timeout=grace + 60)
-        p.daemon.stop()  # reaps it (ended by zmproxyctl; by PID if it did not)
-        return r
+        out = open(os.path.join(p.home, "log", "zmproxyctl-stop.log"), "w+")
+        ctl = subprocess.Popen([os.path.join(self.bin_dir, "zmproxyctl"), "stop", "--grace", str(grace)],
+                               stdout=out, stderr=subprocess.STDOUT, text=True,
+                               env=dict(os.environ, ZMPROXY_HOME=p.home))
+        try:
+            poll_until(lambda: p.daemon.proc.poll() is not None and ctl.poll() is not None,
+                       grace + 60, 0.02)
+        except TimeoutError:
+            pass
+        stop_process(ctl, 10)
+        p.daemon.stop()  # by PID if zmproxyctl did not end it
+        out.seek(0)
+        text = out.read()
+        out.close()
+        return ctl.returncode, text
 
     def _start_zmconfigd(self, p):
         p.zmconfigd_log = open(os.path.join(p.home, "log", "zmconfigd.test.log"), "ab")
@@ -489,6 +502,7 @@ class Fleet:
 
 
 def _cpu_with_children(pid):
+    """utime + stime of pid's threads and of its children it reaped, in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")

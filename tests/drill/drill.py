@@ -22,6 +22,10 @@ An attempt is ON THE FAULTY PATH when it needed the part that failed:
                           proxies' libmemcached retries an ejected node
                           after zimbraReverseProxyRouteLookupTimeoutCache,
                           60 s: MEMCACHED_BOUND).
+  memcached hung          (opt-in: --faults memcached-hung) never; a node
+                          stopped with SIGSTOP for 30 s, the kernel still
+                          accepting its connections. Its notes give the
+                          login times while it hangs.
   lookupd killed          never: the proxies fail over to the other handler
                           (memcached is flushed first, so lookups happen).
                           Recovered: restart until it answers a lookup.
@@ -111,6 +115,8 @@ class Row:
         self.failed_off_path = len(off)
         self.examples = [f"{a.protocol} {a.user} via proxy{a.proxy + 1} "
                          f"(+{a.start - self.t0:.1f}s): {a.error}" for a in off[:5]]
+        self.notes.append("login time off the faulty path: " +
+                          latency([a for a in attempts if not on_path(a)]))
         return self
 
     def as_dict(self):
@@ -156,6 +162,38 @@ def memcached_node(fleet, load, i):
     wait_attempts(load, back, OBSERVE)
     row.t1 = time.monotonic()
     return row
+
+
+def memcached_hung(fleet, load, i=1, seconds=30.0):
+    """Not in the default list (--faults memcached-hung): the node stopped
+    with SIGSTOP for `seconds`, as a host that stops answering without
+    resetting connections (the kernel still accepts them). No login is on
+    the faulty path; the row's notes give how slow logins became."""
+    import signal
+    row = Row(f"memcached{i + 1} hung {seconds:.0f} s (SIGSTOP)", time.monotonic(),
+              bound=MEMCACHED_BOUND)
+    pid = fleet.memcached[i].pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        poll_for(lambda: time.monotonic() >= row.t0 + seconds, seconds + 5)  # the hang lasts that long
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    back = time.monotonic()
+    hung = load.between(row.t0, back)
+    row.notes.append(f"while hung: {len(hung)} attempts, " + latency(hung))
+    recover(row, back, lambda: True)
+    wait_attempts(load, back, OBSERVE)
+    row.t1 = time.monotonic()
+    return row
+
+
+def latency(attempts):
+    """p50, p99 and the slowest of the attempts' durations, as text."""
+    d = sorted(a.end - a.start for a in attempts)
+    if not d:
+        return "no attempts"
+    return (f"p50 {d[len(d) // 2] * 1000:.0f} ms, p99 {d[min(len(d) - 1, int(len(d) * 0.99))] * 1000:.0f} ms, "
+            f"slowest {d[-1]:.1f} s")
 
 
 def lookupd_killed(fleet, load):
@@ -413,6 +451,7 @@ def mailbox_move(fleet, load):
 
 FAULTS = {
     "memcached": lambda f, l: [memcached_node(f, l, i) for i in range(len(f.memcached))],
+    "memcached-hung": lambda f, l: [memcached_hung(f, l)],
     "lookupd": lambda f, l: [lookupd_killed(f, l)],
     "provider": lambda f, l: [provider_killed(f, l)],
     "consumer": lambda f, l: [consumer_killed(f, l)],

@@ -3,7 +3,8 @@
 both proxies, one fault at a time, and the table.
 
 usage: tests/drill/drill.py [--bin-dir DIR] [--accounts N] [--rate R] [--json FILE]
-                            [--faults memcached,lookupd,provider,consumer,mailbox,drain,move]
+                            [--faults memcached,memcached-hung,lookupd,provider,consumer,
+                                      mailbox,drain,move]
 
 The fleet is tests/support/fleet.py's (LDAP provider and consumer, 3
 memcached, 2 zmlookupd, 2 zmproxyd with their zmconfigd, 2 mailbox
@@ -22,10 +23,10 @@ An attempt is ON THE FAULTY PATH when it needed the part that failed:
                           proxies' libmemcached retries an ejected node
                           after zimbraReverseProxyRouteLookupTimeoutCache,
                           60 s: MEMCACHED_BOUND).
-  memcached hung          (opt-in: --faults memcached-hung) never; a node
-                          stopped with SIGSTOP for 30 s, the kernel still
-                          accepting its connections. Its notes give the
-                          login times while it hangs.
+  memcached hung          never; a node stopped with SIGSTOP for 30 s, the
+                          kernel still accepting its connections (a hung
+                          host). Its notes give the login times meanwhile:
+                          one memcached timeout (3 s) at most per client.
   lookupd killed          never: the proxies fail over to the other handler
                           (memcached is flushed first, so lookups happen).
                           Recovered: restart until it answers a lookup.
@@ -87,7 +88,7 @@ MOVE_BOUND = 75.0     # the move: the in-process route TTL (60 s) and some slack
 # (60 s by default) from the failure, and some slack.
 MEMCACHED_BOUND = 90.0
 FAST_FAIL = 5.0       # seconds within which a dead mailbox's users must be told
-ALL_FAULTS = ("memcached", "lookupd", "provider", "consumer", "mailbox", "drain", "move")
+ALL_FAULTS = ("memcached", "memcached-hung", "lookupd", "provider", "consumer", "mailbox", "drain", "move")
 
 
 @dataclass
@@ -165,8 +166,7 @@ def memcached_node(fleet, load, i):
 
 
 def memcached_hung(fleet, load, i=1, seconds=30.0):
-    """Not in the default list (--faults memcached-hung): the node stopped
-    with SIGSTOP for `seconds`, as a host that stops answering without
+    """The node stopped with SIGSTOP for `seconds`, as a host that stops answering without
     resetting connections (the kernel still accepts them). No login is on
     the faulty path; the row's notes give how slow logins became."""
     import signal

@@ -1,8 +1,8 @@
 # The two commands that do all set-up on a fresh Debian 12 machine:
 #   make check   install packages, build, run every test
 #   make demo    install packages, build, start a local deployment
-# Other targets: build, test, bench (the comparison with nginx), format, check-format,
-# install, clean.
+# Other targets: build, test, bench (the comparison with nginx), drill (issue 19's fault
+# drill on a fleet on loopback), format, check-format, install, clean.
 
 PRESET ?= ci
 # ccache: paths relative to the checkout, so every clone shares the cache.
@@ -11,7 +11,7 @@ export CCACHE_NOHASHDIR := 1
 BUILD   := build/$(PRESET)
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build test check demo bench format check-format install clean
+.PHONY: all deps configure build test check demo bench drill format check-format install clean
 
 all: build
 
@@ -41,6 +41,15 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory build
 	python3 bench/compare --bin-dir $(BUILD)/bin --loadgen $(BUILD)/bench/loadgen $(BENCH_ARGS)
+
+# A fleet on loopback (LDAP provider and consumer, 3 memcached, 2 zmlookupd, 2 zmproxyd,
+# 2 mailbox servers, 1,000 accounts), one fault at a time under load, and the table;
+# fails when a login off a fault's path failed or a part did not recover in time.
+# Extra options: make drill DRILL_ARGS="--faults memcached,move".
+drill: deps
+	@$(MAKE) --no-print-directory build
+	ZMPROXY_LDAP_SCHEMA_DIR=$(CURDIR)/$(BUILD)/share/zmproxy/ldap \
+	  python3 tests/drill/drill.py --bin-dir $(BUILD)/bin --json $(BUILD)/drill.json $(DRILL_ARGS)
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

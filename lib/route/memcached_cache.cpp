@@ -63,6 +63,12 @@ bool is_clean(memcached_return_t rc) {
   }
 }
 
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 Result<void> set_behavior(memcached_st* mc,
                           memcached_behavior_t flag,
                           std::uint64_t value,
@@ -189,10 +195,25 @@ class MemcachedCache::Lease {
 
   explicit operator bool() const noexcept { return m_mc != nullptr; }
   memcached_st* get() const noexcept { return m_mc; }
+  // The call is about `key`: false (an error noted) while its server is hung
+  // (MemcachedHung); else result() marks that server when the call times out.
+  bool for_key(std::string_view key) {
+    m_server = memcached_generate_hash(m_mc, key.data(), key.size());
+    if (!m_cache.m_hung.skip(*m_server, steady_ms())) {
+      return true;
+    }
+    m_cache.note_error("memcached: a call for " + std::string(key) +
+                       " not sent: its server timed out, skipped for " +
+                       std::to_string(m_cache.m_settings.retry_after.count()) + " s");
+    return false;
+  }
   // Records the outcome of a call; anything unclean closes the handle on release.
   void result(memcached_return_t rc) noexcept {
     if (!is_clean(rc)) {
       m_poisoned = true;
+    }
+    if (m_server && (rc == MEMCACHED_TIMEOUT || rc == MEMCACHED_ERRNO)) {
+      m_cache.m_hung.timed_out(*m_server, steady_ms());
     }
   }
 
@@ -200,6 +221,7 @@ class MemcachedCache::Lease {
   MemcachedCache& m_cache;
   memcached_st* m_mc = nullptr;
   bool m_poisoned = false;
+  std::optional<std::size_t> m_server;  // the server of the call's key (for_key)
 };
 
 void MemcachedCache::MemcachedFree::operator()(memcached_st* mc) const noexcept {
@@ -259,14 +281,15 @@ Result<std::unique_ptr<MemcachedCache>> MemcachedCache::create(MemcachedSettings
 MemcachedCache::MemcachedCache(MemcachedSettings settings, std::vector<MemcachedServer> servers)
     : m_settings(std::move(settings)),
       m_servers(std::move(servers)),
-      m_free_slots(m_settings.pool_size) {}
+      m_free_slots(m_settings.pool_size),
+      m_hung(m_servers.size(), m_settings.retry_after) {}
 
 MemcachedCache::~MemcachedCache() = default;
 
 MemcachedCache::Fetched MemcachedCache::fetch(std::string_view key) {
   Fetched out;
   Lease lease(*this);
-  if (!lease) {
+  if (!lease || !lease.for_key(key)) {
     return out;
   }
   std::size_t length = 0;
@@ -333,7 +356,7 @@ bool MemcachedCache::store(StoreMode mode,
     expiration = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + ttl);
   }
   Lease lease(*this);
-  if (!lease) {
+  if (!lease || !lease.for_key(key)) {
     return false;
   }
   const memcached_return_t rc = mode == StoreMode::add
@@ -357,7 +380,7 @@ bool MemcachedCache::remove(std::string_view key) {
     return false;
   }
   Lease lease(*this);
-  if (!lease) {
+  if (!lease || !lease.for_key(key)) {
     return false;
   }
   const memcached_return_t rc = memcached_delete(lease.get(), key.data(), key.size(), 0);
@@ -432,7 +455,7 @@ std::optional<std::uint64_t> MemcachedCache::incr(std::string_view key,
     return std::nullopt;
   }
   Lease lease(*this);
-  if (!lease) {
+  if (!lease || !lease.for_key(key)) {
     return std::nullopt;
   }
   std::uint64_t value = 0;
@@ -484,7 +507,7 @@ std::optional<bool> MemcachedCache::erase(std::string_view key) {
     return std::nullopt;
   }
   Lease lease(*this);
-  if (!lease) {
+  if (!lease || !lease.for_key(key)) {
     return std::nullopt;
   }
   const memcached_return_t rc = memcached_delete(lease.get(), key.data(), key.size(), 0);

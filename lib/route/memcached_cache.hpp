@@ -24,6 +24,7 @@
 // the refused reconnect, the ejection).
 
 #include "lib/core/result.hpp"
+#include "lib/route/memcached_hung.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -160,6 +161,8 @@ class MemcachedCache {
 
   mutable std::mutex m_error_mutex;
   std::string m_last_error;
+
+  MemcachedHung m_hung;  // servers whose calls timed out, skipped for retry_after
 };
 
 }  // namespace zmproxy::route

@@ -22,6 +22,13 @@ server offers StartTLS with that certificate; require_tls=True makes it
 refuse every operation, the bind included, on a connection without TLS
 (slapd's "security tls=1").
 
+Consumer mode: Slapd(provider=<a started Slapd>) starts a replica of that
+provider (syncrepl refreshAndPersist, retrying every second while the
+provider is away), empty at start and filled by replication; writes to it
+are referred to the provider (updateref). It has the syncprov overlay too,
+so change feeds can follow the replica. wait_synced() polls until its
+contextCSN equals the provider's (no sleeping).
+
 Raises unittest.SkipTest when slapd is not installed.
 """
 import os
@@ -76,7 +83,7 @@ class Slapd(ManagedProcess):
 
     def __init__(self, bind_dn="uid=zimbra,cn=admins,cn=zimbra", password="zimbra",
                  schema_dir=None, entries=BASE_ENTRIES, maxsize=64 * 1024 * 1024,
-                 tls_cert=None, tls_key=None, require_tls=False):
+                 tls_cert=None, tls_key=None, require_tls=False, provider=None):
         if not os.access(SLAPD, os.X_OK):
             raise unittest.SkipTest(f"{SLAPD} is not installed (apt-get install slapd ldap-utils)")
         for tool in ("ldapsearch", "ldapwhoami"):
@@ -90,6 +97,10 @@ class Slapd(ManagedProcess):
         self._tls = (tls_cert, tls_key) if tls_cert else None
         self._require_tls = require_tls
         self.port = None
+        # Consumer mode: a replica of `provider` (its base entries come by syncrepl).
+        self.provider = provider
+        if provider is not None:
+            self._entries = None
 
     # -- properties -------------------------------------------------------
 
@@ -185,6 +196,7 @@ class Slapd(ManagedProcess):
             "syncprov-checkpoint 100 10",
             "syncprov-sessionlog 1000",
             "",
+            *self._consumer_lines(),
         ]
         with open(self._conf, "w", encoding="utf-8") as f:
             f.write("\n".join(lines))
@@ -231,3 +243,43 @@ class Slapd(ManagedProcess):
 
     def forget_ports(self):
         self.port = None
+
+    # -- consumer mode ------------------------------------------------------
+
+    def _consumer_lines(self):
+        """slapd.conf lines of a replica of self.provider (none for a provider)."""
+        p = self.provider
+        if p is None:
+            return []
+        return [
+            # refreshAndPersist from the provider as its rootdn; retry every
+            # second for ever when it is away (a killed provider comes back).
+            f'syncrepl rid=001 provider={p.url} type=refreshAndPersist '
+            f'searchbase="" scope=sub bindmethod=simple binddn="{p.bind_dn}" '
+            f'credentials="{p.password}" retry="1 +" timeout=5 network-timeout=5',
+            f"updateref {p.url}",
+            "",
+        ]
+
+    def context_csn(self):
+        """The contextCSN values of the database (the suffix "" entry), as a
+        sorted tuple; () when none is written yet or the server is down."""
+        try:
+            out = self.ldapsearch("", "(objectClass=*)", ("contextCSN",), scope="base")
+        except (RuntimeError, subprocess.TimeoutExpired):
+            return ()
+        return tuple(sorted(line.split(":", 1)[1].strip() for line in out.splitlines()
+                            if line.lower().startswith("contextcsn:")))
+
+    def wait_synced(self, timeout=60.0):
+        """Poll until this replica's contextCSN equals its provider's (the
+        provider's read at each poll); the seconds it took. TimeoutError."""
+        import time
+        from process import poll_until
+        started = time.monotonic()
+
+        def same():
+            want = self.provider.context_csn()
+            return bool(want) and self.context_csn() == want
+        poll_until(same, timeout, 0.05)
+        return time.monotonic() - started

@@ -16,6 +16,7 @@ set(ZMPROXY_ROUTE_TESTS
   unit/route/lookup_protocol_test.cpp
   unit/route/lookup_token_test.cpp
   unit/route/memcached_cache_test.cpp
+  unit/route/memcached_hung_test.cpp
   unit/route/memcached_metadump_test.cpp
   unit/route/memcached_reader_test.cpp
   unit/route/memcached_reply_test.cpp

@@ -245,6 +245,12 @@ void add_route(Collected& out, const Entry& g, const Effective& eff,
         "no server has zimbraReverseProxyLookupTarget TRUE: logins fail until one does "
         "(zmprov ms <mailbox server> zimbraReverseProxyLookupTarget TRUE)");
   }
+  // The memcached list the admin gave (this server's, else the global one),
+  // in its order, as zmproxypurge and zmlookupd's purge read it
+  // (route::memcached_servers): one list for every part of the fleet.
+  if (const Values listed = eff.values("zimbraMemcachedClientServerList"); !listed.empty()) {
+    memcached.assign(listed.begin(), listed.end());
+  }
   Variables& vars = out.vars;
   vars["route.handlers"] = derived(toml_array(handlers), !handlers.empty());
   vars["route.memcached"] = derived(toml_array(memcached), !memcached.empty());

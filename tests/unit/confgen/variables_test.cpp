@@ -136,3 +136,20 @@ TEST_CASE("collect_variables: the client-certificate CA becomes a file, the cert
   }
   CHECK(written);
 }
+
+TEST_CASE(
+    "collect_variables: zimbraMemcachedClientServerList, when set, is the memcached list in its "
+    "order",
+    "[confgen]") {
+  // The list zmproxypurge and zmlookupd's purge delete from (route::memcached_servers):
+  // the proxies must hash over the same servers, or a purge misses the node a route is on.
+  SmallStore s;
+  require_ok(s.prov->modify(provisioning::Kind::global, "",
+                            {add("zimbraMemcachedClientServerList", "mc2.example.com:11211"),
+                             add("zimbraMemcachedClientServerList", "mc1.example.com:11311")},
+                            false));
+  auto c = confgen::collect_variables(*s.prov, s.lc, "proxy.example.com");
+  REQUIRE(c);
+  CHECK(c->vars.at("route.memcached").text ==
+        "[\"mc2.example.com:11211\", \"mc1.example.com:11311\"]");
+}

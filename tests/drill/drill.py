@@ -32,9 +32,13 @@ An attempt is ON THE FAULTY PATH when it needed the part that failed:
                           Recovered: restart until it answers a lookup.
   provider killed         never: logins read the consumer. zmprov (admin
                           home, ldap_url = provider) must fail with a line
-                          naming the store. Recovered: restart until a
-                          zmprov write succeeds and both zmlookupds answer
-                          for the account it created.
+                          naming the store; zmprov in a proxy's home
+                          (ldap_url = consumer, ldap_master_url = provider)
+                          must still read, and fail a write with exit 2 and
+                          one line saying the store is read-only. Recovered:
+                          restart until a zmprov write from the proxy's home
+                          succeeds and both zmlookupds answer for the account
+                          it created.
   consumer killed         never: zmlookupd answers from its snapshot.
                           A setting changed and an account created while it
                           is down must reach the fleet once it is back:
@@ -76,7 +80,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "support"))
 sys.path.insert(0, HERE)
 
-from fleet import Fleet  # noqa: E402
+from fleet import DOMAIN, Fleet  # noqa: E402
 from load import CLIENTS, Attempt, Load, imap_login  # noqa: E402
 from process import poll_until  # noqa: E402
 
@@ -228,18 +232,25 @@ def provider_killed(fleet, load):
         row.problems.append("zmprov wrote while the provider was down")
     elif fleet.provider.url not in said:
         row.problems.append(f"zmprov's failure does not name the store ({fleet.provider.url}): {said}")
-    # A write from a proxy's home goes to its ldap_url, the consumer.
-    r = fleet.tool(fleet.proxies[0].home, "zmprov", "ca", late, "pw", "zimbraMailHost", "127.0.0.2")
+    # A proxy's home reads its replica and writes to ldap_master_url, the provider.
+    home = fleet.proxies[0].home
+    r = fleet.tool(home, "zmprov", "ca", late, "pw", "zimbraMailHost", "127.0.0.2")
     said = (r.stdout + r.stderr).strip()
     row.notes.append(f"zmprov in a proxy's home (ldap_url consumer, ldap_master_url provider): "
                      f"exit {r.returncode}: {said.splitlines()[-1] if said else ''}")
+    if r.returncode != 2 or "read-only" not in said or len(said.splitlines()) != 1:
+        row.problems.append(f"a write from a proxy's home did not say in one line that the store is "
+                            f"read-only (exit {r.returncode}): {said}")
+    r = fleet.tool(home, "zmprov", "gcf", "zimbraDefaultDomainName")
+    if r.returncode != 0 or DOMAIN not in r.stdout:
+        row.problems.append(f"zmprov could not read the replica while the provider was down: {r.stderr}")
     wait_attempts(load, row.t0, OBSERVE)
     fleet.start_slapd("provider")
     back = time.monotonic()
 
     def written():
         if not hasattr(written, "done"):
-            w = fleet.admin_zmprov("ca", late, "pw", "zimbraMailHost", "127.0.0.2")
+            w = fleet.tool(home, "zmprov", "ca", late, "pw", "zimbraMailHost", "127.0.0.2")
             if w.returncode != 0 and "already exists" not in (w.stdout + w.stderr):
                 return False
             written.done = True

@@ -26,7 +26,7 @@ import unittest
 
 from process import free_ports_below_ephemeral, poll_until, stop_process
 from test_ca import self_signed_certificate
-from zmproxy_procs import Daemon, control
+from zmproxy_procs import Daemon, control, control_socket
 from zmproxy_testing import BIN_DIR, HomeTestCase, tool
 
 PASSWORD = {"mover@example.com": "Pw-move-delta", "stay@example.com": "Pw-stay-echo",
@@ -42,18 +42,7 @@ def wait_until(predicate, what, timeout=DEADLINE):
 
 
 def lookupd(home, command):
-    import socket
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(30)
-        s.connect(os.path.join(home, "run", "zmlookupd.sock"))
-        s.sendall(command.encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    return data.decode()
+    return control_socket(os.path.join(home, "run", "zmlookupd.sock"), command)
 
 
 def lookupd_stats(home):

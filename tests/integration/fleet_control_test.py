@@ -9,7 +9,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from process import free_port, free_ports_below_ephemeral, poll_until  # noqa: E
 from service_user import ensure_service_user  # noqa: E402
 from slapd import Slapd  # noqa: E402
 from test_ca import self_signed_certificate as make_cert  # noqa: E402
-from zmproxy_procs import Daemon  # noqa: E402
+from zmproxy_procs import Daemon, control_socket  # noqa: E402
 
 SECRET = "fleet-secret-0123456789abcdef"
 DEADLINE = 30.0
@@ -31,17 +30,7 @@ _RUNS = itertools.count(1)
 
 
 def unix_command(path, command):
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(30)
-        s.connect(path)
-        s.sendall(command.encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    return data.decode(errors="replace").strip()
+    return control_socket(path, command).strip()
 
 
 def read(path):

@@ -39,7 +39,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,7 +51,7 @@ from process import free_ports_below_ephemeral, poll_until, read_text, stop_proc
 from service_user import ensure_service_user
 from slapd import Slapd
 from test_ca import proxy_certificate
-from zmproxy_procs import Daemon, WebBackend, control
+from zmproxy_procs import Daemon, WebBackend, control, control_socket
 
 DOMAIN = "drill.test"
 MAILBOX_ADDRESSES = ("127.0.0.2", "127.0.0.3")
@@ -506,21 +505,6 @@ def _cpu_with_children(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-def control_socket(path, command, timeout=10.0):
-    """One command on a daemon's control socket at path: its answer."""
-    with socket.socket(socket.AF_UNIX) as c:
-        c.settimeout(timeout)
-        c.connect(path)
-        c.sendall(command.encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    return data.decode(errors="replace")
 
 
 def _drop_passwd_line(path, user):

@@ -11,13 +11,13 @@ from process import (poll_until, read_addr_file, read_named_addresses, read_text
                      unverified_tls)
 
 
-def control(home, command, timeout=30.0):
-    """One command (RELOAD, STATUS, ...) on zmproxyd's control socket in
-    `home`: its answer, read until it ends with a newline or the socket
-    closes. OSError when nobody answers."""
+def control_socket(path, command, timeout=30.0):
+    """One command on a daemon's control socket at `path` (zmproxyd's,
+    zmlookupd's): its answer, read until it ends with a newline or the
+    socket closes. OSError when nobody answers."""
     with socket.socket(socket.AF_UNIX) as c:
         c.settimeout(timeout)
-        c.connect(os.path.join(home, "run", "zmproxyd.sock"))
+        c.connect(path)
         c.sendall(command.encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):
@@ -26,6 +26,11 @@ def control(home, command, timeout=30.0):
                 break
             data += chunk
     return data.decode(errors="replace")
+
+
+def control(home, command, timeout=30.0):
+    """One command (RELOAD, STATUS, ...) on zmproxyd's control socket in `home`."""
+    return control_socket(os.path.join(home, "run", "zmproxyd.sock"), command, timeout)
 
 
 def kernel_relay_on(home, args):

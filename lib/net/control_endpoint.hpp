@@ -36,7 +36,9 @@ struct ControlEndpointOptions {
   std::string allowed_text;  // for the refusal: "STATUS, FORGET ALL or FORGET <names>"
   int max_connections = 8;
   std::size_t line_max = 4096;
-  std::chrono::milliseconds read_deadline{10'000};   // greeting to the client's line
+  // Greeting to the client's line: the tools send it at once, so a short
+  // wait keeps a peer that holds every slot from locking admins out for long.
+  std::chrono::milliseconds read_deadline{3'000};
   std::chrono::milliseconds write_deadline{10'000};  // the reply
 };
 

@@ -1,8 +1,7 @@
 #include "lib/net/control_proof.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include "lib/net/hmac_hex.hpp"
+
 #include <openssl/rand.h>
 
 namespace zmproxy::net {
@@ -39,6 +38,14 @@ bool is_name(std::string_view s) {
   return true;
 }
 
+// What a proof signs: the nonce binds it to one connection, the command to
+// one request.
+std::string proof_message(std::string_view nonce, std::string_view command) {
+  std::string message = "zmproxy-control ";
+  message.append(nonce).append(" ").append(command);
+  return message;
+}
+
 }  // namespace
 
 std::string make_control_nonce() {
@@ -52,25 +59,14 @@ std::string make_control_nonce() {
 std::string control_proof(std::string_view secret,
                           std::string_view nonce,
                           std::string_view command) {
-  std::string message = "zmproxy-control ";
-  message.append(nonce).append(" ").append(command);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (::HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-             reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac,
-             &length) == nullptr) {
-    return {};
-  }
-  return hex(mac, length);
+  return hmac_sha256_hex(secret, proof_message(nonce, command));
 }
 
 bool control_proof_matches(std::string_view proof,
                            std::string_view secret,
                            std::string_view nonce,
                            std::string_view command) {
-  const std::string expected = control_proof(secret, nonce, command);
-  return !expected.empty() && proof.size() == expected.size() &&
-         CRYPTO_memcmp(proof.data(), expected.data(), expected.size()) == 0;
+  return hmac_sha256_hex_matches(proof, secret, proof_message(nonce, command));
 }
 
 std::optional<std::string> greeting_nonce(std::string_view line) {

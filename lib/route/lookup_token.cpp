@@ -1,6 +1,6 @@
 #include "lib/route/lookup_token.hpp"
 
-#include "lib/route/hmac_hex.hpp"
+#include "lib/net/hmac_hex.hpp"
 
 #include <charconv>
 
@@ -23,7 +23,7 @@ std::string mint_lookup_token(std::string_view user, std::int64_t expiry, std::s
     return {};
   }
   const std::string e = std::to_string(expiry);
-  const std::string mac = hmac_sha256_hex(secret, signed_message(user, e));
+  const std::string mac = net::hmac_sha256_hex(secret, signed_message(user, e));
   if (mac.empty()) {
     return {};
   }
@@ -49,7 +49,7 @@ bool verify_lookup_token(std::string_view token,
     return false;
   }
   const std::string_view given = token.substr(colon + 1);
-  return hmac_sha256_hex_matches(given, secret, signed_message(user, e));
+  return net::hmac_sha256_hex_matches(given, secret, signed_message(user, e));
 }
 
 }  // namespace zmproxy::route

@@ -1,6 +1,6 @@
 #include "lib/route/route_seal.hpp"
 
-#include "lib/route/hmac_hex.hpp"
+#include "lib/net/hmac_hex.hpp"
 
 namespace zmproxy::route {
 
@@ -18,7 +18,7 @@ std::string signed_message(std::string_view a, std::string_view b) {
 
 std::string seal_route_value(std::string_view key, std::string_view value, std::string_view secret) {
   return std::string(value) + std::string(k_seal_marker) +
-         hmac_sha256_hex(secret, signed_message(key, value));
+         net::hmac_sha256_hex(secret, signed_message(key, value));
 }
 
 OpenedRouteValue open_route_value(std::string_view key, std::string_view stored,
@@ -35,7 +35,7 @@ OpenedRouteValue open_route_value(std::string_view key, std::string_view stored,
   if (secret.empty()) {
     return out;
   }
-  out.verified = hmac_sha256_hex_matches(given, secret, signed_message(key, out.value));
+  out.verified = net::hmac_sha256_hex_matches(given, secret, signed_message(key, out.value));
   return out;
 }
 

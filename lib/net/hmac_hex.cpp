@@ -1,10 +1,10 @@
-#include "lib/route/hmac_hex.hpp"
+#include "lib/net/hmac_hex.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-namespace zmproxy::route {
+namespace zmproxy::net {
 
 std::string hmac_sha256_hex(std::string_view secret, std::string_view message) {
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -32,4 +32,4 @@ bool hmac_sha256_hex_matches(std::string_view given,
          CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
 }
 
-}  // namespace zmproxy::route
+}  // namespace zmproxy::net

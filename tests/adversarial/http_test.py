@@ -15,6 +15,7 @@ Each test names the hole it keeps closed:
 """
 import adversarial_testing  # noqa: F401  (puts tests/integration and tests/support on the path)
 
+import base64
 import concurrent.futures
 import http.client
 import json
@@ -98,8 +99,9 @@ class ClientIdentityTest(HttpBoundaryBase):
         self.assertEqual(headers["X-Real-IP"], "192.0.2.1")
         self.assertEqual(headers["X-Forwarded-Proto"], "https")
 
-    def test_credentials_never_reach_the_access_log(self):
+    def test_credentials_never_reach_a_log(self):
         secrets = [f"S3CRET{i}x" for i in range(10)]
+        basic = base64.b64encode(b"user1@example.com:S3CRETbasic").decode()
         requests = [
             (f"{USER_PATH}/inbox?zauthtoken={secrets[0]}&fmt=json", {}),
             (f"{USER_PATH}/inbox?fmt=json&ZAuthToken={secrets[1]}", {}),
@@ -110,7 +112,9 @@ class ClientIdentityTest(HttpBoundaryBase):
             (f"{USER_PATH}/inbox", {"Cookie": f"ZM_AUTH_TOKEN={secrets[7]}"}),
             (f"{USER_PATH}/inbox", {"Authorization": f"Bearer {secrets[8]}"}),
             (f"{USER_PATH}/inbox?AUTH={secrets[9]}#frag", {}),
+            (f"{USER_PATH}/inbox", {"Authorization": f"Basic {basic}"}),
         ]
+        secrets += ["S3CRETbasic", basic]
         for path, headers in requests:
             headers = dict(headers, **{"User-Agent": "redaction-probe"})
             self.get(path, headers=headers)
@@ -125,6 +129,10 @@ class ClientIdentityTest(HttpBoundaryBase):
         self.get(f"{USER_PATH}/inbox", headers={"User-Agent": "redaction-probe",
                                                 "Referer": "https://bob:S3CRETreferer@mail.example.com/"})
         log = self.access_log("redaction-probe", len(requests) + 2)
+        # Every other log of the home too (zmproxyd's own among them).
+        for name in os.listdir(os.path.join(self.home, "log")):
+            with open(os.path.join(self.home, "log", name), errors="replace") as f:
+                log += f.read()
         for secret in secrets:
             self.assertNotIn(secret, log)
         self.assertIn("zauthtoken=***&fmt=json", log)

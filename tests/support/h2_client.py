@@ -97,6 +97,7 @@ class H2Client:
         self.goaway = None  # the GOAWAY's error code, once one arrived
         self.closed = False
         self.protocol_error = None  # what python3-h2 refused in the server's frames
+        self._frames = b""  # the server's bytes not yet split into frames (_note_goaway)
         self.conn.initiate_connection()
         self.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20})
         self.conn.increment_flow_control_window(16 << 20)
@@ -177,6 +178,7 @@ class H2Client:
         if not data:
             self.closed = True
             return False
+        self._note_goaway(data)
         try:
             events = self.conn.receive_data(data)
         except h2.exceptions.ProtocolError as e:
@@ -187,6 +189,20 @@ class H2Client:
             self._event(ev)
         self._flush()
         return True
+
+    def _note_goaway(self, data):
+        """python3-h2 refuses any frame after a GOAWAY that came in the same
+        receive_data() call (a stream's HEADERS the server sent after its
+        GOAWAY), and the ConnectionTerminated event is lost with the
+        exception: the GOAWAY's code is read off the frames here instead."""
+        self._frames += data
+        while len(self._frames) >= 9:
+            length = int.from_bytes(self._frames[:3], "big")
+            if len(self._frames) < 9 + length:
+                break
+            if self._frames[3] == 0x7 and length >= 8 and self.goaway is None:
+                self.goaway = int.from_bytes(self._frames[13:17], "big")
+            self._frames = self._frames[9 + length:]
 
     def _event(self, ev):
         r = self.responses.get(getattr(ev, "stream_id", None))

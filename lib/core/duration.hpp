@@ -3,6 +3,7 @@
 // means seconds (as Zimbra's DateUtil.getTimeInterval). Pure functions.
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,5 +14,13 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) n
 
 // The shortest exact text for a duration: 3600000ms -> "1h", 1500ms -> "1500ms".
 std::string format_duration(std::chrono::milliseconds d);
+
+// The steady clock in milliseconds, for deadlines kept as plain integers
+// (atomics, idle stamps of pooled connections).
+inline std::int64_t steady_ms() noexcept {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace zmproxy::core

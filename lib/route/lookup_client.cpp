@@ -1,5 +1,6 @@
 #include "lib/route/lookup_client.hpp"
 
+#include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
 
@@ -24,12 +25,6 @@ using net::tcp;
 constexpr std::size_t k_max_idle_per_handler = 8;
 
 std::atomic<std::uint64_t> g_next_client_id{1};
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Idle keep-alive connections to lookup handlers, per io_context: an Asio
 // service, so the sockets are closed with their context, on its thread.
@@ -256,7 +251,7 @@ awaitable<std::variant<LookupResponse, RouteError>> LookupClient::ask(RouteQuery
   if (n == 0) {
     co_return RouteError{Errc::unavailable, "no lookup handlers are configured", 0};
   }
-  const std::int64_t now = now_ms();
+  const std::int64_t now = core::steady_ms();
   const auto order = handler_order(n, m_next.fetch_add(1) % n,
                                    [&](std::size_t i) { return m_failed_until[i].load() > now; });
   for (std::size_t idx : order) {
@@ -267,7 +262,7 @@ awaitable<std::variant<LookupResponse, RouteError>> LookupClient::ask(RouteQuery
       co_return std::move(*r);
     }
     ++m_failures;
-    m_failed_until[idx] = now_ms() + m_retry_interval.count();
+    m_failed_until[idx] = core::steady_ms() + m_retry_interval.count();
     ZMPROXY_LOG(warn, "route", "lookup handler {} failed; skipping it for {} ms",
                 core::format_address(m_handlers[idx].address), m_retry_interval.count());
   }

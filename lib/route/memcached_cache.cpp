@@ -1,8 +1,8 @@
 #include "lib/route/memcached_cache.hpp"
 
-#include "lib/route/cache_key.hpp"
-
 #include "lib/core/address.hpp"
+#include "lib/core/duration.hpp"
+#include "lib/route/cache_key.hpp"
 
 #include <libmemcached-1.0/memcached.h>
 #include <libmemcachedutil-1.0/pool.h>
@@ -61,12 +61,6 @@ bool is_clean(memcached_return_t rc) {
     default:
       return false;
   }
-}
-
-std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 Result<void> set_behavior(memcached_st* mc,
@@ -199,7 +193,7 @@ class MemcachedCache::Lease {
   // (MemcachedHung); else result() marks that server when the call times out.
   bool for_key(std::string_view key) {
     m_server = memcached_generate_hash(m_mc, key.data(), key.size());
-    if (!m_cache.m_hung.skip(*m_server, steady_ms())) {
+    if (!m_cache.m_hung.skip(*m_server, core::steady_ms())) {
       return true;
     }
     m_cache.note_error("memcached: a call for " + std::string(key) +
@@ -213,7 +207,7 @@ class MemcachedCache::Lease {
       m_poisoned = true;
     }
     if (m_server && (rc == MEMCACHED_TIMEOUT || rc == MEMCACHED_ERRNO)) {
-      m_cache.m_hung.timed_out(*m_server, steady_ms());
+      m_cache.m_hung.timed_out(*m_server, core::steady_ms());
     }
   }
 

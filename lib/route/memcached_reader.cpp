@@ -1,15 +1,15 @@
 #include "lib/route/memcached_reader.hpp"
 
+#include "lib/core/duration.hpp"
 #include "lib/net/deadline.hpp"
 #include "lib/net/edge_wait.hpp"
 #include "lib/net/stream_io.hpp"
 #include "lib/route/cache_key.hpp"
 #include "lib/route/memcached_reply.hpp"
 
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <map>
+#include <sys/socket.h>
 #include <thread>
 
 namespace zmproxy::route {
@@ -21,12 +21,6 @@ using asio::awaitable;
 using net::tcp;
 
 std::atomic<std::uint64_t> g_next_reader_id{1};
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Idle connections to memcached servers, per io_context: an Asio service, so
 // the sockets close with their context, on its thread. Keyed by reader id
@@ -123,11 +117,11 @@ void MemcachedReader::note_error(std::string message) {
 
 bool MemcachedReader::down(std::size_t server) const noexcept {
   const std::int64_t until = m_down_until[server].load(std::memory_order_relaxed);
-  return until != 0 && until > now_ms();
+  return until != 0 && until > core::steady_ms();
 }
 
 void MemcachedReader::mark_down(std::size_t server) noexcept {
-  m_down_until[server].store(now_ms() + std::chrono::milliseconds(m_retry_after).count(),
+  m_down_until[server].store(core::steady_ms() + std::chrono::milliseconds(m_retry_after).count(),
                              std::memory_order_relaxed);
 }
 

@@ -49,6 +49,7 @@ def raw_exchange(port, request, source=None, timeout=30):
 
 
 class HttpBoundaryBase(WebProxyBase):
+    log_level = "debug"  # what a debug line writes is searched for secrets too
     extra_http = (f'trusted_proxies = "{TRUSTED}, 10.0.0.0/8 ::1"\n'
                   'body_timeout = "1s"\nbody_min_rate = 1000\ntunnel_idle_timeout = "2s"')
 

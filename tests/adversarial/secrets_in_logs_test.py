@@ -6,14 +6,29 @@ the home (zmproxyd's, the access log, zmlookupd's, the audit log) and
 Dovecot's are searched for each password and token used, and for the
 base64 forms a client sent them in. MailProxyBase's tearDown already checks
 the right passwords; this adds the wrong ones, the SASL blobs and a bearer
-token, which a log line quoting what the client sent would leak."""
+token, which a log line quoting what the client sent would leak.
+
+The admin side (ToolSecretsTest): zmprov setting passwords every way it
+can (ca, sp, ma userPassword refused, a batch on standard input, "-" read from
+standard input, a failing command, -v), zmlocalconfig setting the LDAP
+password and the control secret, zmlookupd at debug answering lookups that
+carry Auth-Pass, zmconfigd at debug following all of it: no password or
+secret in any log, the audit log, the tools' output or the store's files.
+The web side (Basic, ZM_AUTH_TOKEN, tokens in URLs) is http_test's
+test_credentials_never_reach_a_log."""
 import adversarial_testing  # noqa: F401  (puts tests/integration and tests/support on the path)
 import base64
+import http.client
 import os
+import socket
+import subprocess
 import time
 import unittest
 
 from mail_proxy_test import PASSWORDS, MailProxyBase
+from process import poll_until, stop_process
+from zmproxy_procs import Daemon, control_socket
+from zmproxy_testing import BIN_DIR, HomeTestCase, tool
 
 USER = "user1@example.com"
 WRONG = "Wr0ng-guess-zulu-7731"
@@ -92,6 +107,93 @@ class SecretsInLogsTest(MailProxyBase):
                 return
             self.assertLess(time.monotonic(), deadline, f"{len(lines)} access-log lines, want {count}")
             time.sleep(0.05)  # polling a file under a deadline
+
+
+class ToolSecretsTest(HomeTestCase):
+    ACCOUNT = "keeper@example.com"
+    PASSWORDS = [f"Tool-Pw{i}-quebec-{4000 + i}" for i in range(9)]
+    LDAP_PASSWORD = "Ldap-Secret-romeo-5512"
+    CONTROL_SECRET = "Control-Secret-sierra-6623-0123456789"
+
+    def tool_ok(self, *args, input=None):
+        r = self.run_tool(*args, input=input)
+        self.assertEqual(r.returncode, 0, f"{args[:2]}: {r.stdout}{r.stderr}")
+        self.said.append(r.stdout + r.stderr)
+        return r
+
+    def start_zmconfigd(self):
+        log = open(os.path.join(self.home, "log", "zmconfigd.test.log"), "ab")
+        self.addCleanup(log.close)
+        proc = subprocess.Popen([tool("zmconfigd"), "--home", self.home, "--log-level", "debug"],
+                                stdout=log, stderr=log, env=dict(os.environ, ZMPROXY_HOME=self.home))
+        self.addCleanup(stop_process, proc, 10)
+        sock = os.path.join(self.home, "run", "zmconfigd.sock")
+
+        def answers():
+            if proc.poll() is not None:
+                raise AssertionError("zmconfigd exited")
+            try:
+                return "renders" in control_socket(sock, "STATUS", timeout=5)
+            except OSError:
+                return False
+        poll_until(answers, 30, 0.05)
+        return sock
+
+    def lookup(self, user, password):
+        c = http.client.HTTPConnection(self.lookupd.host, self.lookupd.port, timeout=10)
+        try:
+            c.request("GET", "/service/extension/nginx-lookup", headers={
+                "Auth-Method": "plain", "Auth-User": user, "Auth-Pass": password,
+                "Auth-Protocol": "imap", "Auth-Login-Attempt": "1", "Client-IP": "192.0.2.10",
+                "X-Proxy-IP": "127.0.0.1"})
+            return c.getresponse().getheader("Auth-Status")
+        finally:
+            c.close()
+
+    def test_no_password_or_secret_the_admin_types_reaches_a_log(self):
+        self.said = []
+        pw = self.PASSWORDS
+        self.tool_ok("zmprov", "cd", "example.com")
+        self.tool_ok("zmprov", "cs", "127.0.0.2")
+        self.lookupd = Daemon(BIN_DIR, "zmlookupd", self.home,
+                              ["--listen", "127.0.0.1:0", "--log-level", "debug"]).start()
+        self.addCleanup(self.lookupd.stop)
+        watcher = self.start_zmconfigd()
+        self.tool_ok("zmprov", "ca", self.ACCOUNT, pw[0], "zimbraMailHost", "127.0.0.2")
+        self.tool_ok("zmprov", "sp", self.ACCOUNT, pw[1])
+        failed = self.run_tool("zmprov", "ma", self.ACCOUNT, "userPassword", pw[2])  # sp's job
+        self.assertIn("use zmprov setPassword", failed.stderr)
+        self.said.append(failed.stdout + failed.stderr)
+        self.tool_ok("zmprov", input=f"sp {self.ACCOUNT} {pw[3]}\nga {self.ACCOUNT} zimbraMailHost\n")
+        self.tool_ok("zmprov", "sp", self.ACCOUNT, "-", input=pw[4] + "\n")
+        self.tool_ok("zmprov", "-v", "sp", self.ACCOUNT, pw[5])
+        failed = self.run_tool("zmprov", "ca", self.ACCOUNT, pw[6])  # the account exists
+        self.assertNotEqual(failed.returncode, 0)
+        self.said.append(failed.stdout + failed.stderr)
+        failed = self.run_tool("zmprov", "sp", "nobody@example.com", pw[7])
+        self.assertNotEqual(failed.returncode, 0)
+        self.said.append(failed.stdout + failed.stderr)
+        self.tool_ok("zmlocalconfig", "-e", f"zimbra_ldap_password={self.LDAP_PASSWORD}",
+                     f"zmproxy_control_secret={self.CONTROL_SECRET}")
+        # Lookups carry the client's password in Auth-Pass (nginx sends it).
+        self.assertEqual(self.lookup(self.ACCOUNT, pw[8]), "OK")
+        self.assertIsNotNone(self.lookup("nobody@example.com", pw[8]))
+        # zmlookupd indexed the account the tools created; zmconfigd still answers.
+        self.assertIn("index loaded (prov.ldif replaced): 1 accounts", self.lookupd.log())
+        self.assertIn("renders", control_socket(watcher, "STATUS", timeout=5))
+
+        texts = {"tool output": "\n".join(self.said)}
+        for root in ("log", "data"):
+            for directory, _, names in os.walk(os.path.join(self.home, root)):
+                for name in names:
+                    with open(os.path.join(directory, name), errors="replace") as f:
+                        texts[os.path.join(root, name)] = f.read()
+        audit = texts.get(os.path.join("log", "audit.log"), "")
+        self.assertIn("userPassword", audit)  # the changes were audited, their values masked
+        for secret in [*pw, self.LDAP_PASSWORD, self.CONTROL_SECRET]:
+            for where, text in texts.items():
+                with self.subTest(secret=secret, where=where):
+                    self.assertNotIn(secret, text)
 
 
 if __name__ == "__main__":

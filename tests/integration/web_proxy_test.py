@@ -29,6 +29,7 @@ class WebProxyBase(HomeTestCase):
     strict = True
     extra_http = ""
     upload_max = 0
+    log_level = "info"
 
     @classmethod
     def setUpClass(cls):
@@ -62,6 +63,7 @@ class WebProxyBase(HomeTestCase):
 bind_address = "127.0.0.1"
 workers = 2
 log_file = "log/zmproxyd.log"
+log_level = "{self.log_level}"
 
 [route]
 handlers = ["{self.lookupd.address}"]

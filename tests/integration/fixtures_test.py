@@ -576,5 +576,21 @@ class ProcessBaseTest(unittest.TestCase):
         self.assertEqual(picks, [])
 
 
+@unittest.skipUnless(process.sanitizer_reports.ENABLED, "a sanitizer build (make check PRESET=asan)")
+class SanitizerReportTest(unittest.TestCase):
+    def test_a_report_written_by_a_process_a_test_started_fails_that_test(self):
+        probe = os.path.join(os.environ["ZMPROXY_BIN_DIR"], "sanitizer_probe")
+
+        class Inner(unittest.TestCase):
+            def test_runs_the_probe(self):
+                subprocess.run([probe], timeout=60)  # it leaks, and its report goes to a file
+
+        result = unittest.TestResult()
+        Inner("test_runs_the_probe").run(result)
+        self.assertEqual(len(result.failures), 1, result.errors)
+        self.assertIn("LeakSanitizer: detected memory leaks", result.failures[0][1])
+        self.assertIn("sanitizer_probe.cpp", result.failures[0][1])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -9,6 +9,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "support"))
 from service_user import ensure_service_user  # noqa: E402
+import sanitizer_reports  # noqa: E402,F401  (a sanitizer build's reports fail the test)
 
 BIN_DIR = os.environ.get("ZMPROXY_BIN_DIR", "")
 SOURCE_DIR = os.environ.get("ZMPROXY_SOURCE_DIR", "")

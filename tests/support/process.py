@@ -41,6 +41,8 @@ import subprocess
 import tempfile
 import time
 
+import sanitizer_reports  # noqa: F401  (a sanitizer build's reports fail the test)
+
 
 def _family(address):
     try:

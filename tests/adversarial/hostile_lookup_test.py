@@ -5,7 +5,7 @@ Auth-Server name that does not resolve; and a real memcached that hangs
 (SIGSTOP).
 
 A failed lookup must give the client a tagged NO [UNAVAILABLE] within
-route.lookup_timeout (2 s), write ONE line to zmproxyd's log naming the
+route.lookup_timeout (3 s), write ONE line to zmproxyd's log naming the
 handler (or the server it named), and leave a healthy session, logged in
 through the same proxy and the same handler, answering as before. A hung
 memcached is only a cache: logins go on, each within the memcached
@@ -20,7 +20,7 @@ import urllib.parse
 from hostile_testing import HostileBase
 from scripted_server import ScriptedServer
 
-TIMEOUT = 2.0  # route.lookup_timeout
+TIMEOUT = 3.0  # route.lookup_timeout
 SLACK = 2.0
 
 
@@ -65,7 +65,7 @@ class ScriptedHandler(ScriptedServer):
 
 
 class HostileLookupHandlerTest(HostileBase):
-    lookup_timeout = "2s"
+    lookup_timeout = "3s"
     route_extra = 'local_cache_size = 0\nhandler_retry = "1s"'
 
     def lookup_handlers(self):
@@ -90,7 +90,7 @@ class HostileLookupHandlerTest(HostileBase):
 
     def test_a_handler_that_hangs(self):
         line = self.refused("hang@example.com", self.handler_name())
-        self.assertIn("no answer within 2000 ms", line)
+        self.assertIn("no answer within 3000 ms", line)
 
     def test_a_handler_that_answers_garbage(self):
         line = self.refused("garbage@example.com", self.handler_name())

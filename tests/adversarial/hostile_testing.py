@@ -42,8 +42,8 @@ class HostileBase(HomeTestCase):
     peers a test adds (hostile(): an account routed to a scripted server on
     an address of its own)."""
 
-    connect_timeout = "2s"
-    lookup_timeout = "2s"
+    connect_timeout = "3s"
+    lookup_timeout = "3s"
     server_extra = ""
     route_extra = ""
     upstream_extra = ""

@@ -7,7 +7,7 @@ address of its own; a real Dovecot (127.0.0.2) is the healthy neighbour.
 
 Every case must give the client a protocol answer (a tagged NO, or the
 close in the middle of a relayed response) within upstream.connect_timeout
-(2 s here), write ONE line to zmproxyd's log naming the mailbox's address,
+(3 s here), write ONE line to zmproxyd's log naming the mailbox's address,
 and leave a healthy session, logged in through the same proxy, answering
 as before (and a new healthy login working after)."""
 import os
@@ -19,7 +19,7 @@ import unittest
 from hostile_testing import HoldingServer, HostileBase, rss_kb
 from scripted_server import ScriptedServer
 
-TIMEOUT = 2.0  # upstream.connect_timeout below
+TIMEOUT = 3.0  # upstream.connect_timeout below
 SLACK = 2.0    # a loaded machine's scheduling, a second connect attempt
 KERNEL_RELAY = os.environ.get("ZMPROXY_TEST_KERNEL_RELAY") == "1"
 
@@ -88,7 +88,7 @@ class ResetsMidFetch(ImapScript):
 
 
 class HostileMailboxTest(HostileBase):
-    connect_timeout = "2s"
+    connect_timeout = "3s"
 
     def add_hostiles(self):
         self.never_greets = self.hostile(HoldingServer("127.0.0.11"), "silent@example.com", "127.0.0.11")
@@ -114,11 +114,11 @@ class HostileMailboxTest(HostileBase):
 
     def test_a_mailbox_that_never_greets(self):
         line = self.refused_within_timeout("silent@example.com", self.never_greets, "127.0.0.11")
-        self.assertIn("no IMAP greeting: no answer within 2000 ms", line)
+        self.assertIn("no IMAP greeting: no complete response within 3000 ms", line)
 
     def test_a_mailbox_that_never_answers_login(self):
         line = self.refused_within_timeout("mute@example.com", self.mute, "127.0.0.12")
-        self.assertIn("no answer to the login: no answer within 2000 ms", line)
+        self.assertIn("no answer to the login: no complete response within 3000 ms", line)
 
     def test_a_mailbox_that_answers_with_a_10_mb_line(self):
         rss_before = rss_kb(self.proxy.proc.pid)
@@ -131,7 +131,7 @@ class HostileMailboxTest(HostileBase):
         # One byte every 0.4 s never lets a single read time out; the
         # timeout bounds the whole dialogue.
         line = self.refused_within_timeout("trickle@example.com", self.trickle, "127.0.0.14")
-        self.assertIn("no IMAP greeting: no answer within 2000 ms", line)
+        self.assertIn("no IMAP greeting: no complete response within 3000 ms", line)
 
     def test_a_mailbox_that_resets_in_the_middle_of_a_fetch(self):
         healthy = self.healthy_session()
@@ -185,7 +185,7 @@ class HoldsTls(HoldingServer):
 class HostileTlsMailboxTest(HostileBase):
     """With upstream TLS on (the healthy session's Dovecot speaks IMAPS)."""
 
-    connect_timeout = "2s"
+    connect_timeout = "3s"
 
     @classmethod
     def setUpClass(cls):

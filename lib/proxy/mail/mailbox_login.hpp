@@ -103,8 +103,9 @@ struct MailboxReader {
           *until - std::chrono::steady_clock::now());
       bool timed_out = left.count() <= 0;
       if (timed_out || !co_await read_some(stream, buf, left, timed_out, in)) {
-        failure = timed_out ? "no answer within " + std::to_string(timeout.count()) + " ms"
-                            : "the connection closed";
+        failure = timed_out
+                      ? "no complete response within " + std::to_string(timeout.count()) + " ms"
+                      : "the connection closed";
         co_return std::nullopt;
       }
     }

@@ -20,6 +20,7 @@ from zmproxy_testing import BIN_DIR, HomeTestCase
 
 HEALTHY = "healthy@example.com"
 HEALTHY_PW = "Healthy-secret-42"
+HOSTILE_PW = "Hostile-secret-17"  # what logins routed to a hostile peer send
 
 
 class HoldingServer(ScriptedServer):
@@ -74,6 +75,17 @@ class HostileBase(HomeTestCase):
         self.proxy = Daemon(BIN_DIR, "zmproxyd", self.home).start()
         self.addCleanup(self.proxy.stop)
         self.ports = self.proxy.listener_ports()
+
+    def tearDown(self):
+        said = self.log_text()
+        try:
+            with open(os.path.join(self.home, "log", "access.log"), errors="replace") as f:
+                said += f.read()
+        except FileNotFoundError:
+            pass
+        for password in (HEALTHY_PW, HOSTILE_PW):
+            self.assertNotIn(password, said, "a password reached a log")
+        super().tearDown()
 
     # ---- what a test class changes ----
 
@@ -157,7 +169,7 @@ connect_timeout = "{self.connect_timeout}"
             self.assertEqual(c.select("INBOX", readonly=True)[0], "OK")
             c.logout()
 
-    def login_answer(self, user, password="any-password"):
+    def login_answer(self, user, password=HOSTILE_PW):
         """(seconds, the proxy's answer to `a LOGIN user password`: the
         tagged line, or b"" when the proxy closed without one, the client's
         "address:port" as the access log names it)."""

@@ -16,7 +16,7 @@ import struct
 import time
 import unittest
 
-from hostile_testing import HoldingServer, HostileBase, rss_kb
+from hostile_testing import HOSTILE_PW, HoldingServer, HostileBase, rss_kb
 from scripted_server import ScriptedServer
 
 TIMEOUT = 3.0  # upstream.connect_timeout below
@@ -139,7 +139,7 @@ class HostileMailboxTest(HostileBase):
         client = "127.0.0.1:%d" % s.getsockname()[1]
         with s, s.makefile("rb") as f:
             f.readline()
-            s.sendall(b'a LOGIN "resets@example.com" "any-password"\r\n')
+            s.sendall(f'a LOGIN "resets@example.com" "{HOSTILE_PW}"\r\n'.encode())
             self.assertEqual(f.readline(), b"a OK LOGIN completed\r\n")
             s.sendall(b"b SELECT INBOX\r\n")
             while not f.readline().startswith(b"b OK"):
@@ -166,6 +166,36 @@ class HostileMailboxTest(HostileBase):
             self.assertIn("the mailbox connection failed after login", line)
         self.assert_healthy(healthy)
         self.assert_new_healthy_login()
+
+
+class HostilePop3Test(HostileBase):
+    """POP3: a mailbox that greets and never answers the client's address
+    (XOIP) or the login."""
+
+    def add_hostiles(self):
+        self.mute = self.hostile(HoldingServer("127.0.0.18", b"+OK fake ready\r\n"), "mutepop@example.com",
+                                 "127.0.0.18", "zimbraPop3BindPort")
+
+    def pass_answer(self, user):
+        s = socket.create_connection(("127.0.0.1", self.ports["pop3"]), timeout=60)
+        with s, s.makefile("rb") as f:
+            client = "127.0.0.1:%d" % s.getsockname()[1]
+            self.assertTrue(f.readline().startswith(b"+OK"))
+            s.sendall(f"USER {user}\r\n".encode())
+            self.assertTrue(f.readline().startswith(b"+OK"))
+            start = time.monotonic()
+            s.sendall(f"PASS {HOSTILE_PW}\r\n".encode())
+            answer = f.readline()
+            return answer, time.monotonic() - start, client
+
+    def test_a_pop3_mailbox_that_never_answers(self):
+        healthy = self.healthy_session()
+        answer, took, client = self.while_healthy(lambda: self.pass_answer("mutepop@example.com"), healthy)
+        self.assertTrue(answer.startswith(b"-ERR"), answer)
+        self.assertLess(took, TIMEOUT + SLACK, f"answered after {took:.1f} s")
+        line = self.assert_one_line_naming(f"127.0.0.18:{self.mute.port}", client)
+        self.assertIn("no complete response within 3000 ms", line)
+        self.assert_healthy(healthy)
 
 
 class GarbageTls(ScriptedServer):

@@ -82,6 +82,33 @@ std::string ktls_line(std::string_view j, std::size_t conns) {
   return out + "\n";
 }
 
+// "  queues (waiting/limit, dropped): access_log 0/8388608 bytes 0, ...\n",
+// the objects of "queues" as server/status.cpp writes them; "" when none.
+std::string queues_line(std::string_view j) {
+  const auto q = j.find("\"queues\":{");
+  if (q == std::string_view::npos) {
+    return "";
+  }
+  std::string out;
+  std::size_t at = q + 10;
+  while (at < j.size() && j[at] == '"') {
+    const auto name_end = j.find('"', at + 1);
+    const auto end = name_end == std::string_view::npos ? name_end : j.find('}', name_end);
+    if (end == std::string_view::npos) {
+      break;
+    }
+    const std::string name(j.substr(at + 1, name_end - at - 1));
+    out += (out.empty() ? " " : ", ") + name + " " + json_field(j, "waiting", name_end) + "/" +
+           json_field(j, "limit", name_end) + (name == "access_log" ? " bytes" : "") + " " +
+           json_field(j, "dropped", name_end);
+    at = end + 1;
+    if (at < j.size() && j[at] == ',') {
+      ++at;
+    }
+  }
+  return out.empty() ? "" : "  queues (waiting/limit, dropped):" + out + "\n";
+}
+
 }  // namespace
 
 std::string status_text(std::string_view j, std::string_view watcher) {
@@ -123,6 +150,17 @@ std::string status_text(std::string_view j, std::string_view watcher) {
   if (!refused.empty()) {
     out += "  refused for their PROXY header:" + refused + "\n";
   }
+  std::string busy;
+  for (const char* p : {"imap", "imaps", "pop3", "pop3s", "http", "https", "admin", "certauth"}) {
+    const auto at = j.find("\"" + std::string(p) + "\":{", conns);
+    if (const std::string n = json_field(j, "worker_refused", at); !n.empty() && n != "0") {
+      busy += std::string(" ") + p + " " + n;
+    }
+  }
+  if (!busy.empty()) {
+    out += "  refused over server.worker_connections:" + busy + "\n";
+  }
+  out += queues_line(j);
   out += web_upstreams_down(j);
   out += ktls_line(j, conns);
   if (const auto g = j.find("\"gssapi\":{"); g != std::string_view::npos && json_field(j, "active", g) == "true") {

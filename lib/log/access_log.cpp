@@ -13,7 +13,7 @@ namespace zmproxy::log {
 
 namespace {
 constexpr std::size_t k_batch = 32 * 1024;
-constexpr std::size_t k_most = 8 * 1024 * 1024;  // pending at most, if the disk does not keep up
+constexpr std::size_t k_most = AccessLog::k_most_pending;  // if the disk does not keep up
 
 std::string field(std::string_view v) {
   if (v.empty()) {
@@ -59,6 +59,7 @@ void AccessLog::append(std::string_view text, std::string_view more) {
   std::lock_guard lock(m_mutex);
   if (m_pending.size() >= k_most) {
     ++m_dropped;
+    m_dropped_total.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   const bool first = m_pending.empty();
@@ -97,6 +98,11 @@ void AccessLog::write_out(std::unique_lock<std::mutex>& lock) {
   m_writing.clear();
   writing.unlock();
   lock.lock();
+}
+
+std::size_t AccessLog::pending() {
+  std::lock_guard lock(m_mutex);
+  return m_pending.size();
 }
 
 void AccessLog::flush() {

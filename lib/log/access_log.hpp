@@ -10,6 +10,7 @@
 // log's own thread writes, so a slow disk never holds up a worker; if it
 // falls 8 MiB behind, lines are dropped and a line says how many.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -29,7 +30,8 @@ struct AccessRecord {
   std::uint64_t bytes_in = 0;   // client -> proxy
   std::uint64_t bytes_out = 0;  // proxy -> client
   std::uint64_t millis = 0;
-  std::string outcome;  // ok, auth-failed, unavailable, timeout, closed, throttled:<reason>, ...
+  std::string outcome;  // ok, auth-failed, unavailable, timeout, closed, upstream-error,
+                        // throttled:<reason>, ...
   std::string detail;   // more on the outcome ("tarpit=2000ms"), or nothing
 };
 
@@ -53,6 +55,12 @@ class AccessLog {
   // Writes what is gathered, then opens the file again under its name
   // (logrotate renamed it; SIGUSR1). False, the old file kept, on failure.
   bool reopen();
+  // Lines dropped since start because the file did not keep up (more than
+  // k_most_pending bytes waited); each batch also writes how many it lost.
+  std::uint64_t dropped() const noexcept { return m_dropped_total.load(std::memory_order_relaxed); }
+  static constexpr std::size_t k_most_pending = 8 * 1024 * 1024;
+  // Bytes gathered and not written yet.
+  std::size_t pending();
 
  private:
   void append(std::string_view text, std::string_view more = {});
@@ -67,6 +75,7 @@ class AccessLog {
   std::string m_pending;
   std::string m_writing;  // the batch being written, outside the lock
   std::uint64_t m_dropped = 0;  // lines not kept since the last write
+  std::atomic<std::uint64_t> m_dropped_total{0};
   std::chrono::milliseconds m_flush_after;
   bool m_stop = false;
   std::thread m_thread;  // flushes a second after the first line of a batch

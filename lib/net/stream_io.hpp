@@ -43,12 +43,19 @@ awaitable<bool> write_all(Stream& s, std::string_view data, std::chrono::millise
                           std::uint64_t& counter);
 
 // Connect to host:port (address or name) within `timeout`, TCP_NODELAY on.
-awaitable<std::optional<tcp::socket>> connect_upstream(std::string host, int port,
-                                                       std::chrono::milliseconds timeout);
+// On failure `why` (when given) says what failed, for the log: the name did
+// not resolve, the connection was refused, no answer within the timeout.
+awaitable<std::optional<tcp::socket>> connect_upstream(std::string host,
+                                                       int port,
+                                                       std::chrono::milliseconds timeout,
+                                                       std::string* why = nullptr);
 
-// TLS handshake as server or client within `timeout`.
-awaitable<bool> handshake(TlsStream& s, asio::ssl::stream_base::handshake_type type,
-                          std::chrono::milliseconds timeout);
+// TLS handshake as server or client within `timeout`; on failure `why`
+// (when given) says how, for the log.
+awaitable<bool> handshake(TlsStream& s,
+                          asio::ssl::stream_base::handshake_type type,
+                          std::chrono::milliseconds timeout,
+                          std::string* why = nullptr);
 
 // Sleep without blocking the worker (the auth-failure wait).
 awaitable<void> pause_for(std::chrono::milliseconds d);

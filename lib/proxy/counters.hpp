@@ -19,21 +19,24 @@ inline constexpr std::size_t k_protocol_count = 8;
 const char* protocol_name(Protocol p) noexcept;
 
 // COUNTER(name, help) / GAUGE(name, help)
-#define ZMPROXY_PROTOCOL_COUNTERS(COUNTER, GAUGE)                                \
-  COUNTER(accepted, "connections accepted")                                      \
-  GAUGE(active, "connections open now (before and after login)")                 \
-  COUNTER(logins, "logins the mailbox accepted (mail)")                          \
-  COUNTER(login_failures, "logins refused (mail)")                               \
-  COUNTER(throttled, "connections and logins refused by login throttling")       \
-  COUNTER(proxy_refused,                                                         \
-          "connections a PROXY protocol listener closed: no header, a bad one, " \
-          "or a peer not in http.trusted_proxies")                               \
-  COUNTER(ktls_send,                                                             \
-          "TLS connections, client or mailbox side, whose records the kernel "   \
-          "sends (kTLS, tls.ktls)")                                              \
-  COUNTER(ktls_recv,                                                             \
-          "TLS connections, client or mailbox side, whose records the kernel "   \
-          "receives (kTLS, TLS 1.2 only with OpenSSL 3.0)")
+#define ZMPROXY_PROTOCOL_COUNTERS(COUNTER, GAUGE)                                   \
+  COUNTER(accepted, "connections accepted")                                         \
+  GAUGE(active, "connections open now (before and after login)")                    \
+  COUNTER(logins, "logins the mailbox accepted (mail)")                             \
+  COUNTER(login_failures, "logins refused (mail)")                                  \
+  COUNTER(throttled, "connections and logins refused by login throttling")          \
+  COUNTER(proxy_refused,                                                            \
+          "connections a PROXY protocol listener closed: no header, a bad one, "    \
+          "or a peer not in http.trusted_proxies")                                  \
+  COUNTER(ktls_send,                                                                \
+          "TLS connections, client or mailbox side, whose records the kernel "      \
+          "sends (kTLS, tls.ktls)")                                                 \
+  COUNTER(ktls_recv,                                                                \
+          "TLS connections, client or mailbox side, whose records the kernel "      \
+          "receives (kTLS, TLS 1.2 only with OpenSSL 3.0)")                         \
+  COUNTER(worker_refused,                                                           \
+          "connections refused because their worker held server.worker_connections" \
+          " (zimbraReverseProxyWorkerConnections)")
 
 struct ProtocolCounters {
 #define ZMPROXY_DECLARE_COUNTER(name, help) std::atomic<std::uint64_t> name{0};

@@ -167,6 +167,10 @@ std::uint64_t ThrottleGate::dropped() const noexcept {
   return m_impl->dropped.load(std::memory_order_relaxed);
 }
 
+std::uint64_t ThrottleGate::waiting() const noexcept {
+  return m_impl->pending.load(std::memory_order_relaxed);
+}
+
 awaitable<Decision> ThrottleGate::on_connection(MailProtocol protocol, std::string client_ip) {
   const throttle::ThrottleSettings& s = settings();
   if (throttle::ip_limit_for(s, protocol).limit == 0 || s.whitelist.contains(client_ip)) {

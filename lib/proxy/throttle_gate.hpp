@@ -84,6 +84,8 @@ class ThrottleGate {
 
   // Checks let through because the pool was full (STATUS).
   std::uint64_t dropped() const noexcept;
+  // Checks waiting for the pool now (at most k_max_pending).
+  std::uint64_t waiting() const noexcept;
 
   struct Impl;
 

@@ -3,6 +3,7 @@
 #include "lib/core/duration.hpp"
 #include "lib/core/strings.hpp"
 #include "lib/log/logger.hpp"
+#include "lib/net/stream_io.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -61,26 +62,33 @@ class HandlerConnections : public asio::execution_context::service {
   std::map<std::pair<std::uint64_t, std::size_t>, std::vector<tcp::socket>> m_idle;
 };
 
-// A fresh connection to a handler, or nullopt when it cannot be reached.
+// A fresh connection to a handler, or nullopt (and `why`) when it cannot be
+// reached (net::connect_upstream: no resolver for an address, a deadline on
+// the name's resolution).
 awaitable<std::optional<tcp::socket>> connect_to(const LookupHandler& h,
-                                                 std::chrono::milliseconds timeout) {
-  auto ex = co_await asio::this_coro::executor;
-  tcp::resolver resolver(ex);
-  auto [rec, results] = co_await resolver.async_resolve(
-      h.address.host, std::to_string(h.address.port), net::use_nothrow);
-  if (rec) {
-    co_return std::nullopt;
+                                                 std::chrono::milliseconds timeout,
+                                                 std::string& why) {
+  auto socket = co_await net::connect_upstream(h.address.host, h.address.port, timeout, &why);
+  if (!socket) {
+    why = "cannot connect: " + why;
   }
-  beast::tcp_stream stream(ex);
-  stream.expires_after(timeout);
-  auto [cec, ep] = co_await stream.async_connect(results, net::use_nothrow);
-  if (cec) {
-    co_return std::nullopt;
-  }
-  tcp::socket socket = stream.release_socket();
-  boost::system::error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
   co_return socket;
+}
+
+// What a failed exchange with a handler was, for the log.
+std::string exchange_failure(const boost::system::error_code& ec,
+                             std::chrono::milliseconds timeout) {
+  if (ec == beast::error::timeout) {
+    return "no answer within " + std::to_string(timeout.count()) + " ms";
+  }
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+      ec == asio::error::eof) {
+    return "closed the connection without a whole answer";
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
+    return "answered something that is not HTTP (" + ec.message() + ")";
+  }
+  return "the connection failed (" + ec.message() + ")";
 }
 
 }  // namespace
@@ -178,7 +186,7 @@ LookupClient::~LookupClient() = default;
 
 // One request on one connection. Transport errors come back as error_code.
 awaitable<std::pair<boost::system::error_code, LookupResponse>> LookupClient::ask_on(
-    tcp::socket& socket, const LookupHandler& h, RouteQuery q, bool& keep_alive) {
+    tcp::socket& socket, const LookupHandler& h, RouteQuery q, bool& keep_alive, std::string& why) {
   beast::tcp_stream stream(std::move(socket));
   const std::string wire = std::string("GET ") + std::string(k_lookup_path) + " HTTP/1.1\r\n" +
                            format_lookup_request(lookup_request(q, m_secret, m_admin_user, m_admin_password),
@@ -189,6 +197,7 @@ awaitable<std::pair<boost::system::error_code, LookupResponse>> LookupClient::as
   LookupResponse out;
   if (wec) {
     socket = stream.release_socket();
+    why = exchange_failure(wec, m_handler_timeout);
     co_return std::make_pair(wec, out);
   }
   beast::flat_buffer buffer;
@@ -198,11 +207,13 @@ awaitable<std::pair<boost::system::error_code, LookupResponse>> LookupClient::as
   auto [rec, rn] = co_await http::async_read(stream, buffer, parser, net::use_nothrow);
   socket = stream.release_socket();
   if (rec) {
+    why = exchange_failure(rec, m_handler_timeout);
     co_return std::make_pair(rec, out);
   }
   const auto& res = parser.get();
   keep_alive = res.keep_alive();
   if (res.result() != http::status::ok) {
+    why = "answered HTTP " + std::to_string(res.result_int());
     co_return std::make_pair(boost::system::error_code(asio::error::connection_refused), out);
   }
   Headers headers;
@@ -211,13 +222,15 @@ awaitable<std::pair<boost::system::error_code, LookupResponse>> LookupClient::as
   }
   auto parsed = parse_lookup_response(headers);
   if (!parsed) {
+    why = "answered without a usable route (" + parsed.error().message + ")";
     co_return std::make_pair(boost::system::error_code(asio::error::invalid_argument), out);
   }
   co_return std::make_pair(boost::system::error_code(), std::move(*parsed));
 }
 
 awaitable<std::optional<LookupResponse>> LookupClient::ask_handler(std::size_t index,
-                                                                   RouteQuery q) {
+                                                                   RouteQuery q,
+                                                                   std::string& why) {
   const LookupHandler& h = m_handlers[index];
   auto ex = co_await asio::this_coro::executor;
   auto& pool = asio::use_service<HandlerConnections>(asio::query(ex, asio::execution::context));
@@ -226,13 +239,13 @@ awaitable<std::optional<LookupResponse>> LookupClient::ask_handler(std::size_t i
     std::optional<tcp::socket> socket = attempt == 0 ? pool.take(m_id, index) : std::nullopt;
     const bool reused = socket.has_value();
     if (!reused) {
-      socket = co_await connect_to(h, m_connect_timeout);
+      socket = co_await connect_to(h, m_connect_timeout, why);
       if (!socket) {
         co_return std::nullopt;
       }
     }
     bool keep_alive = false;
-    auto [ec, response] = co_await ask_on(*socket, h, q, keep_alive);
+    auto [ec, response] = co_await ask_on(*socket, h, q, keep_alive, why);
     if (!ec) {
       if (keep_alive && socket->is_open()) {
         pool.give_back(m_id, index, std::move(*socket));
@@ -254,20 +267,31 @@ awaitable<std::variant<LookupResponse, RouteError>> LookupClient::ask(RouteQuery
   const std::int64_t now = core::steady_ms();
   const auto order = handler_order(n, m_next.fetch_add(1) % n,
                                    [&](std::size_t i) { return m_failed_until[i].load() > now; });
+  // The handlers that failed, "host:port: why; ...": logged (one line) when
+  // another answered, else the error the session logs (one line).
+  std::string failed;
   for (std::size_t idx : order) {
     ++m_lookups;
-    auto r = co_await ask_handler(idx, q);
+    std::string why;
+    auto r = co_await ask_handler(idx, q, why);
     if (r) {
       m_failed_until[idx] = 0;
+      if (!failed.empty()) {
+        ZMPROXY_LOG(warn, "route", "lookup handler {}; skipped for {} ms, {} answered", failed,
+                    m_retry_interval.count(), core::format_address(m_handlers[idx].address));
+      }
       co_return std::move(*r);
     }
     ++m_failures;
     m_failed_until[idx] = core::steady_ms() + m_retry_interval.count();
-    ZMPROXY_LOG(warn, "route", "lookup handler {} failed; skipping it for {} ms",
-                core::format_address(m_handlers[idx].address), m_retry_interval.count());
+    failed += (failed.empty() ? "" : "; ") + core::format_address(m_handlers[idx].address) + ": " +
+              (why.empty() ? std::string("failed") : why);
   }
   co_return RouteError{Errc::unavailable,
-                       "all lookup handlers are unavailable (" + std::to_string(n) + " tried)", 0};
+                       "all lookup handlers are unavailable (" + std::to_string(n) +
+                           " tried): " + failed + " (each skipped for " +
+                           std::to_string(m_retry_interval.count()) + " ms)",
+                       0};
 }
 
 }  // namespace zmproxy::route

@@ -69,9 +69,16 @@ class LookupClient {
 
  private:
   LookupClient() = default;
-  net::asio::awaitable<std::optional<LookupResponse>> ask_handler(std::size_t index, RouteQuery q);
+  // On failure (nullopt, an error code) `why` says what failed, for the log.
+  net::asio::awaitable<std::optional<LookupResponse>> ask_handler(std::size_t index,
+                                                                  RouteQuery q,
+                                                                  std::string& why);
   net::asio::awaitable<std::pair<boost::system::error_code, LookupResponse>> ask_on(
-      net::tcp::socket& socket, const LookupHandler& h, RouteQuery q, bool& keep_alive);
+      net::tcp::socket& socket,
+      const LookupHandler& h,
+      RouteQuery q,
+      bool& keep_alive,
+      std::string& why);
 
   std::uint64_t m_id = 0;  // this client's connections in the per-context pool
   std::vector<LookupHandler> m_handlers;

@@ -14,6 +14,7 @@
 #include "lib/route/route_resolver_asio.hpp"
 
 #include <boost/asio/thread_pool.hpp>
+#include <fmt/ranges.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -41,6 +42,9 @@ struct RouteResolver::Impl {
   std::atomic<std::uint64_t> local_hits{0};
   std::atomic<std::uint64_t> memcached_rejected{0};
   std::atomic<std::uint64_t> fills_dropped{0};
+  std::atomic<std::size_t> pending_reads{0};
+  std::atomic<std::uint64_t> reads_dropped{0};
+  std::atomic<bool> reads_dropping{false};  // as last logged
   std::atomic<std::uint64_t> memcached_hits{0};
   std::atomic<bool> memcached_error_logged{false};
   std::atomic<std::uint64_t> pool_hops{0};
@@ -224,6 +228,34 @@ struct RouteResolver::Impl {
     return true;
   }
 
+  // A place on the pool for one read or delete a login waits for; false
+  // (counted, logged once while it lasts) when max_pending_reads wait.
+  bool reserve_read() {
+    if (pending_reads.fetch_add(1, std::memory_order_relaxed) >= settings.max_pending_reads) {
+      pending_reads.fetch_sub(1, std::memory_order_relaxed);
+      reads_dropped.fetch_add(1, std::memory_order_relaxed);
+      if (!reads_dropping.exchange(true)) {
+        ZMPROXY_LOG(warn, "route",
+                    "{} memcached calls wait for an answer: further logins ask the lookup handlers "
+                    "until they drain (memcached {} is slow or hung?)",
+                    settings.max_pending_reads, fmt::join(settings.memcached.servers, ", "));
+      }
+      return false;
+    }
+    return true;
+  }
+  void release_read() {
+    if (pending_reads.fetch_sub(1, std::memory_order_relaxed) <= 1 &&
+        reads_dropping.exchange(false)) {
+      ZMPROXY_LOG(info, "route", "memcached calls drained; logins read memcached again");
+    }
+  }
+  // Gives the place back when the awaiting frame goes, an exception included.
+  struct ReadPlace {
+    Impl& impl;
+    ~ReadPlace() { impl.release_read(); }
+  };
+
   awaitable<void> invalidate_async(std::string user, std::string proxy_ip) {
     invalidate_now(user, proxy_ip);
     co_return;
@@ -350,6 +382,12 @@ ResolverStats RouteResolver::stats() const {
   }
   s.memcached_rejected = m_impl->memcached_rejected;
   s.fills_dropped = m_impl->fills_dropped;
+  {
+    std::lock_guard lock(m_impl->fills_mutex);
+    s.fills_waiting = m_impl->pending_fills;
+  }
+  s.reads_dropped = m_impl->reads_dropped;
+  s.reads_waiting = m_impl->pending_reads.load(std::memory_order_relaxed);
   s.local_evictions = m_impl->local->evictions();
   s.local_entries = m_impl->local->size();
   s.pool_hops = m_impl->pool_hops;
@@ -428,9 +466,13 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
     if (s.reader) {
       probe = co_await s.probe_on_worker(q);
     }
-    if (!probe) {
+    if (!probe && s.reserve_read()) {
+      const RouteResolver::Impl::ReadPlace held{s};
       ++s.pool_hops;
       probe = co_await asio::co_spawn(s.blocking, s.probe_memcached(q), asio::use_awaitable);
+    }
+    if (!probe) {
+      probe.emplace();  // the pool is full: the handlers answer
     }
     if (probe->route) {
       ++s.memcached_hits;
@@ -460,6 +502,11 @@ awaitable<ResolveResult> resolve(std::shared_ptr<RouteResolver> resolver, RouteQ
 awaitable<void> invalidate(std::shared_ptr<RouteResolver> resolver, std::string user,
                            std::string proxy_ip) {
   RouteResolver::Impl& s = resolver->impl();
+  if (!s.reserve_read()) {
+    s.local->invalidate(core::to_lower(user));  // memcached keeps its entry: it expires
+    co_return;
+  }
+  const RouteResolver::Impl::ReadPlace held{s};
   ++s.pool_hops;
   co_await asio::co_spawn(s.blocking, s.invalidate_async(std::move(user), std::move(proxy_ip)),
                           asio::use_awaitable);

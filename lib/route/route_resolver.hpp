@@ -45,6 +45,10 @@ struct ResolverSettings {
   // memcached writes waiting for the blocking pool; more are dropped (a fill
   // is only an optimisation: the next login asks again).
   std::size_t max_pending_fills = 1024;
+  // memcached reads and deletes a login waits for on the blocking pool (a
+  // memcached the worker's reader cannot use, a hung one); more are not
+  // made: the lookup handlers answer instead, the delete is skipped.
+  std::size_t max_pending_reads = 1024;
   // Sent with gssapi and certauth lookups as Auth-Admin-User / Auth-Admin-Pass (an admin
   // account the handler checks; Zimbra's zm_lookup_master_auth_username and
   // ldap_nginx_password). Never logged.
@@ -105,6 +109,9 @@ struct ResolverStats {
   std::uint64_t memcached_errors = 0;
   std::uint64_t memcached_rejected = 0;  // routes that named no known server / bad HMAC
   std::uint64_t fills_dropped = 0;       // memcached writes dropped, the queue being full
+  std::size_t fills_waiting = 0;         // memcached writes waiting for the pool now
+  std::uint64_t reads_dropped = 0;  // memcached reads and deletes not made, the queue being full
+  std::size_t reads_waiting = 0;    // memcached reads and deletes a login waits for now
   std::uint64_t local_evictions = 0;     // in-process entries evicted by the LRU bound
   std::size_t local_entries = 0;
   // Resolves that went to the resolver's blocking pool (a thread hop each):

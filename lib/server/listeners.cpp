@@ -6,6 +6,7 @@
 #include "lib/core/address.hpp"
 #include "lib/core/assert.hpp"
 #include "lib/core/atomic_file.hpp"
+#include "lib/core/duration.hpp"
 #include "lib/log/logger.hpp"
 #include "lib/net/accept_backoff.hpp"
 #include "lib/net/proxy_header_read.hpp"
@@ -16,16 +17,15 @@
 #include "lib/route/lookup_access.hpp"
 #include "lib/server/server_impl.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <future>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <optional>
+#include <sys/socket.h>
 
 namespace zmproxy::server {
 
@@ -41,21 +41,34 @@ proxy::PeerConnections::Key peer_key(const tcp::endpoint& peer) {
   return proxy::PeerConnections::client_key(v6.to_bytes());
 }
 
-// What a client over the per-address cap is told before the close: the
-// protocol's own "try later" where it speaks first in clear; TLS listeners
-// close without a handshake. One non-blocking send, never a wait.
-std::string_view over_cap_reply(Protocol protocol) {
+// What a client over a cap is told before the close: the protocol's own
+// "try later" where it speaks first in clear; TLS listeners close without a
+// handshake. One non-blocking send, never a wait. `per_address`: the
+// client's address holds too many (else the worker does).
+std::string_view over_cap_reply(Protocol protocol, bool per_address) {
   switch (protocol) {
     case Protocol::imap:
-      return "* BYE [UNAVAILABLE] too many connections from your address\r\n";
+      return per_address ? "* BYE [UNAVAILABLE] too many connections from your address\r\n"
+                         : "* BYE [UNAVAILABLE] the server is busy, try again later\r\n";
     case Protocol::pop3:
-      return "-ERR [SYS/TEMP] too many connections from your address\r\n";
+      return per_address ? "-ERR [SYS/TEMP] too many connections from your address\r\n"
+                         : "-ERR [SYS/TEMP] the server is busy, try again later\r\n";
     case Protocol::http:
-      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-             "Content-Length: 40\r\nRetry-After: 10\r\nConnection: close\r\n\r\n"
-             "too many connections from your address\r\n";
+      return per_address ? "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                           "Content-Length: 40\r\nRetry-After: 10\r\nConnection: close\r\n\r\n"
+                           "too many connections from your address\r\n"
+                         : "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                           "Content-Length: 37\r\nRetry-After: 10\r\nConnection: close\r\n\r\n"
+                           "the server is busy, try again later\r\n";
     default:
       return {};
+  }
+}
+
+void send_without_waiting(tcp::socket& socket, std::string_view reply) {
+  if (!reply.empty()) {
+    [[maybe_unused]] const auto sent =
+        ::send(socket.native_handle(), reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   }
 }
 
@@ -196,7 +209,7 @@ void ProxyServer::Impl::take(Worker& w, tcp::socket socket, Protocol protocol, c
   std::shared_ptr<const Generation> shared = published();
   const int limit = shared->config->server.worker_connections;
   if (w.connections.load() >= limit) {
-    ZMPROXY_LOG(warn, "proxy", "worker connection limit {} reached; refusing a connection", limit);
+    refuse_over_worker_limit(socket, protocol, limit);
     return;
   }
   if (reads_proxy_protocol(*shared->config, protocol)) {
@@ -237,12 +250,23 @@ bool ProxyServer::Impl::admit_per_ip(tcp::socket& socket, const tcp::endpoint& c
                 "({} refused so far)",
                 net::unmapped(client.address()).to_string(), per_ip, refused_per_ip.load());
   }
-  const std::string_view reply = over_cap_reply(protocol);
-  if (!reply.empty()) {
-    [[maybe_unused]] const auto sent =
-        ::send(socket.native_handle(), reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  }
+  send_without_waiting(socket, over_cap_reply(protocol, true));
   return false;
+}
+
+void ProxyServer::Impl::refuse_over_worker_limit(tcp::socket& socket,
+                                                 Protocol protocol,
+                                                 int limit) {
+  counters->of(protocol).worker_refused.fetch_add(1, std::memory_order_relaxed);
+  send_without_waiting(socket, over_cap_reply(protocol, false));
+  std::uint64_t since = 0;
+  if (worker_limit_log.refused(core::steady_ms(), since)) {
+    ZMPROXY_LOG(
+        warn, "proxy",
+        "a worker holds {} connections (server.worker_connections): {} new {} refused since "
+        "the last line; raise zimbraReverseProxyWorkerConnections (or server.workers)",
+        limit, since, since == 1 ? "connection" : "connections");
+  }
 }
 
 // A connection to a PROXY protocol listener (server.proxy_protocol): only

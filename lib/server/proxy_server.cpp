@@ -24,6 +24,31 @@ namespace zmproxy::server {
 
 using config::ProxyConfig;
 
+namespace {
+
+// The bounded queues of the generation serving now (STATUS "queues").
+void queue_facts(const Generation* shared, std::vector<QueueFacts>& out) {
+  if (shared == nullptr) {
+    return;
+  }
+  if (shared->access_log) {
+    out.push_back({"access_log", log::AccessLog::k_most_pending, shared->access_log->pending(),
+                   shared->access_log->dropped()});
+  }
+  if (shared->resolver) {
+    const route::ResolverStats r = shared->resolver->stats();
+    const route::ResolverSettings& rs = shared->resolver->settings();
+    out.push_back({"memcached_writes", rs.max_pending_fills, r.fills_waiting, r.fills_dropped});
+    out.push_back({"memcached_reads", rs.max_pending_reads, r.reads_waiting, r.reads_dropped});
+  }
+  if (shared->throttle) {
+    out.push_back({"throttle_checks", proxy::ThrottleGate::k_max_pending,
+                   shared->throttle->waiting(), shared->throttle->dropped()});
+  }
+}
+
+}  // namespace
+
 std::string ProxyServer::Impl::status() {
   std::lock_guard lock(reload_mutex);
   auto shared = current.load();
@@ -74,6 +99,7 @@ std::string ProxyServer::Impl::status() {
   f.kernel_relay_why = kernel_relay_why;
   f.kernel_relay_sessions = kernel_relay ? kernel_relay->pairs() : 0;
   f.kernel_relay_relayed = kernel_relay ? kernel_relay->relayed() : 0;
+  queue_facts(shared.get(), f.queues);
   return status_json(f, *counters);
 }
 

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -69,6 +70,28 @@ class RefusalLog {
   std::atomic<std::uint64_t> m_unwritten{0};
 };
 
+// The log line of connections refused over server.worker_connections: at
+// most one a second, each saying how many were refused since the one before
+// (a flood at the limit would otherwise write a line per connection).
+class WorkerLimitLog {
+ public:
+  // Counts one refusal at now_ms (steady); true when a line is due, with
+  // `since`: the refusals since the last line, this one included.
+  bool refused(std::int64_t now_ms, std::uint64_t& since) noexcept {
+    m_since.fetch_add(1, std::memory_order_relaxed);
+    std::int64_t last = m_last_ms.load(std::memory_order_relaxed);
+    if (now_ms - last < 1000 || !m_last_ms.compare_exchange_strong(last, now_ms)) {
+      return false;
+    }
+    since = m_since.exchange(0);
+    return true;
+  }
+
+ private:
+  std::atomic<std::int64_t> m_last_ms{std::numeric_limits<std::int64_t>::min() / 2};
+  std::atomic<std::uint64_t> m_since{0};
+};
+
 // One listening port: an acceptor per worker (SO_REUSEPORT).
 struct Listener {
   ListenerSpec spec;
@@ -97,6 +120,7 @@ struct ProxyServer::Impl {
   std::optional<process::ServiceUser> run_as;    // become this user after the first bind
   std::atomic<std::uint64_t> refused_per_ip{0};
   RefusalLog proxy_protocol_refusals;  // PROXY protocol listeners (listeners.cpp)
+  WorkerLimitLog worker_limit_log;     // connections over server.worker_connections
   bool stopping = false;
   std::chrono::milliseconds grace{0};
   tls::KernelTls kernel_tls;  // what the kernel can do for tls.ktls, found at start
@@ -117,6 +141,9 @@ struct ProxyServer::Impl {
   // unless it listens on a wildcard address (then the session asks).
   void take(Worker& w, tcp::socket socket, Protocol protocol, const tcp::endpoint& peer,
             const std::optional<tcp::endpoint>& local);
+  // A connection over server.worker_connections: counted, told (where the
+  // protocol speaks first in clear), closed; one log line a second at most.
+  void refuse_over_worker_limit(tcp::socket& socket, Protocol protocol, int limit);
   bool admit_per_ip(tcp::socket& socket, const tcp::endpoint& client, Protocol protocol, int per_ip,
                     proxy::PeerConnections::Key& key);
   void take_proxied(Worker& w, std::shared_ptr<const Generation> shared, tcp::socket socket,

@@ -70,7 +70,13 @@ std::string status_json(const StatusFacts& f, const proxy::Counters& counters) {
       fmt::format(",\"kernel_relay\":{{\"state\":{},\"reason\":{},\"sessions\":{},\"relayed\":{}}}",
                   core::json_quote(f.kernel_relay), core::json_quote(f.kernel_relay_why),
                   f.kernel_relay_sessions, f.kernel_relay_relayed);
-  out += "}";
+  out += ",\"queues\":{";
+  for (std::size_t i = 0; i < f.queues.size(); ++i) {
+    const QueueFacts& q = f.queues[i];
+    out += fmt::format("{}{}:{{\"limit\":{},\"waiting\":{},\"dropped\":{}}}", i ? "," : "",
+                       core::json_quote(q.name), q.limit, q.waiting, q.dropped);
+  }
+  out += "}}";
   return out;
 }
 

@@ -14,6 +14,15 @@
 
 namespace zmproxy::server {
 
+// A bounded queue: its bound, what waits in it now, what it dropped since
+// start (the access log's in bytes, the others in calls).
+struct QueueFacts {
+  std::string name;
+  std::uint64_t limit = 0;
+  std::uint64_t waiting = 0;
+  std::uint64_t dropped = 0;
+};
+
 struct StatusFacts {
   long pid = 0;
   std::time_t now = 0;
@@ -54,6 +63,9 @@ struct StatusFacts {
   std::string kernel_relay_why;
   std::uint64_t kernel_relay_sessions = 0;
   std::uint64_t kernel_relay_relayed = 0;
+  // access_log, memcached_writes, memcached_reads, throttle_checks: those
+  // that exist in this configuration.
+  std::vector<QueueFacts> queues;
 };
 
 std::string status_json(const StatusFacts& facts, const proxy::Counters& counters);

@@ -32,8 +32,13 @@ awaitable<std::optional<std::vector<Target>>> choose_targets(ClientConnection& c
     auto r = co_await route::resolve(c.shared->resolver, std::move(query));
     if (auto* found = std::get_if<route::Route>(&r)) {
       targets.push_back(routed_target(*found, key));
-    } else if (std::get<route::RouteError>(r).code == Errc::permission_denied) {
+    } else if (const route::RouteError& err = std::get<route::RouteError>(r);
+               err.code == Errc::permission_denied) {
       co_return std::nullopt;
+    } else if (err.code == Errc::unavailable) {
+      // The handlers' failures are in the message (one line).
+      ZMPROXY_LOG(warn, "http", "{}: route lookup failed, the IP hash chooses: {}",
+                  c.info.client_ip, err.message);
     }
   }
   if (targets.empty()) {

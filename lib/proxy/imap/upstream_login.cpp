@@ -121,7 +121,7 @@ awaitable<Verdict> await_verdict(MailboxReader<Stream, ResponseParser>& io, Outg
   while (true) {
     auto r = co_await io.next_response();
     if (!r) {
-      co_return Verdict::unavailable("connection lost during login");
+      co_return Verdict::unavailable(io.why("no answer to the login"));
     }
     if (r->kind == Response::Kind::continuation) {
       const auto payload = out.after_continuation();
@@ -158,7 +158,7 @@ awaitable<Verdict> login_at(Stream& mailbox, const MailboxLoginRequest& r) {
   MailboxReader<Stream, ResponseParser> io{mailbox, r.timeout};
   auto greeting = co_await io.next_response();
   if (!greeting || greeting->kind != Response::Kind::untagged || greeting->status != "OK") {
-    co_return Verdict::unavailable("no IMAP greeting");
+    co_return Verdict::unavailable(io.why("no IMAP greeting"));
   }
   std::string caps;
   if (auto code = response_code(greeting->text); code && core::istarts_with(*code, "CAPABILITY ")) {

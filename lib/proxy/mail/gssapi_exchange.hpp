@@ -144,8 +144,10 @@ awaitable<void> kerberos_login(State<P>& s, Stream& client, std::string_view tag
     co_await route_failed(s, client, upstream_login, *err, before);
     co_return;
   }
-  if (std::holds_alternative<std::monostate>(connected)) {
-    const route::RouteError err{Errc::unavailable, "the mailbox server is not reachable", 0};
+  if (auto* unreachable = std::get_if<Unreachable>(&connected)) {
+    const route::RouteError err{
+        Errc::unavailable,
+        "the mailbox server " + s.info.upstream + " is not reachable: " + unreachable->why, 0};
     co_await route_failed(s, client, upstream_login, err, before);
     co_return;
   }

@@ -6,13 +6,14 @@
 // pop3/upstream_login.cpp speak to the mailbox; session_driver.hpp acts on
 // the verdict (the client's reply, the counters, the hand-off to the relay).
 
+#include "lib/proxy/mail/sasl.hpp"
+#include "lib/proxy/mail/session.hpp"
+
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
-
-#include "lib/proxy/mail/sasl.hpp"
-#include "lib/proxy/mail/session.hpp"
 
 namespace zmproxy::proxy::mail {
 
@@ -61,7 +62,9 @@ struct MailboxVerdict {
 };
 
 // A mailbox connection's reader: bytes read and not yet parsed, and a
-// response parser (imap:: or pop3::ResponseParser).
+// response parser (imap:: or pop3::ResponseParser). `timeout` bounds the
+// whole dialogue from the first read, not each read: a mailbox that trickles
+// a byte now and then cannot hold the login longer.
 template <class Stream, class Parser>
 struct MailboxReader {
   Stream& stream;
@@ -70,11 +73,21 @@ struct MailboxReader {
   Parser parser{};
   std::uint64_t in = 0;
   std::uint64_t out = 0;
+  // Why the last next_response() gave nothing, for the log: "" when the
+  // mailbox's response was whole.
+  std::string failure{};
+  std::optional<std::chrono::steady_clock::time_point> until{};
 
   using Response = decltype(std::declval<Parser&>().take());
 
-  // The next whole response, or nullopt (closed, timed out, too long, invalid).
+  // The next whole response, or nullopt (closed, timed out, too long,
+  // invalid: `failure` says which).
   awaitable<std::optional<Response>> next_response() {
+    failure.clear();
+    const auto now = std::chrono::steady_clock::now();
+    if (!until) {
+      until = now + timeout;
+    }
     while (true) {
       auto step = parser.feed(buf);
       buf.erase(0, step.consumed);
@@ -82,13 +95,25 @@ struct MailboxReader {
         co_return parser.take();
       }
       if (step.status != Parser::Status::need_more) {
+        failure =
+            step.status == Parser::Status::too_long ? "a response too long" : "an invalid response";
         co_return std::nullopt;
       }
-      bool timed_out = false;
-      if (!co_await read_some(stream, buf, timeout, timed_out, in)) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          *until - std::chrono::steady_clock::now());
+      bool timed_out = left.count() <= 0;
+      if (timed_out || !co_await read_some(stream, buf, left, timed_out, in)) {
+        failure = timed_out
+                      ? "no complete response within " + std::to_string(timeout.count()) + " ms"
+                      : "the connection closed";
         co_return std::nullopt;
       }
     }
+  }
+
+  // "what: failure", or `what` alone when the response was whole but wrong.
+  std::string why(std::string_view what) const {
+    return failure.empty() ? std::string(what) : std::string(what) + ": " + failure;
   }
 
   // Write a block of the proxy's own commands (write_upstream's checks).

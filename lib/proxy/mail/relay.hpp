@@ -16,6 +16,7 @@
 //
 // Included only by the session translation units (Asio heavy).
 
+#include "lib/log/logger.hpp"
 #include "lib/net/edge_wait.hpp"
 #include "lib/net/socket_adopt.hpp"
 #include "lib/proxy/connection_slot.hpp"
@@ -169,6 +170,9 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
       }
       if (ec || n == 0) {
         release(std::move(kept));
+        if (d == 1) {
+          mailbox_failed(ec);
+        }
         stop();
         return;
       }
@@ -240,6 +244,9 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
                 boost::system::error_code ec, std::size_t n) mutable {
           if (ec || n == 0 || self->m_stopped) {
             net::detail::BufferPool::release(std::move(buf));
+            if (d == 1 && !self->m_stopped) {
+              self->mailbox_failed(ec);
+            }
             self->stop();
             return;
           }
@@ -275,6 +282,19 @@ class Relay : public std::enable_shared_from_this<Relay<A, B>> {
         self->arm_idle();
       }
     });
+  }
+
+  // The mailbox's side broke (a reset, not its close): one line naming it,
+  // and the access log says so. The client's connection is closed: in the
+  // middle of a response nothing more can be said to it.
+  void mailbox_failed(const boost::system::error_code& ec) {
+    if (!ec || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated || m_stopped) {
+      return;
+    }
+    m_end.info.outcome = "upstream-error";
+    ZMPROXY_LOG(warn, "relay",
+                "{} -> {}: the mailbox connection failed after login ({}); the client's is closed",
+                m_end.info.client_ip, m_end.info.upstream, ec.message());
   }
 
   void stop() {

@@ -86,38 +86,46 @@ awaitable<bool> send_proxy_header(tcp::socket& socket, const SessionInfo& info,
 
 }  // namespace
 
-awaitable<std::variant<MailboxConnection, route::RouteError, std::monostate>> connect_route(
+awaitable<std::variant<MailboxConnection, route::RouteError, Unreachable>> connect_route(
     std::shared_ptr<const Generation> shared, route::Route route, SessionInfo& info) {
   const auto& cfg = *shared->config;
   info.upstream = route.host + ":" + std::to_string(route.port);
-  auto socket = co_await connect_upstream(route.host, route.port, cfg.upstream.connect_timeout);
+  std::string why;
+  auto socket =
+      co_await connect_upstream(route.host, route.port, cfg.upstream.connect_timeout, &why);
   if (socket && cfg.upstream.proxy_protocol &&
       !co_await send_proxy_header(*socket, info, cfg.upstream.connect_timeout)) {
     socket.reset();
+    why = "the PROXY protocol header could not be sent";
   }
   if (socket && !cfg.upstream.ssl) {
     co_return MailboxConnection{std::move(route), std::make_unique<tcp::socket>(std::move(*socket))};
   }
   if (socket) {
     auto stream = std::make_unique<TlsStream>(std::move(*socket), *shared->client_tls);
-    if (tls::expect_upstream(stream->native_handle(), route.host, !cfg.upstream.allow_untrusted_certs) &&
-        co_await handshake(*stream, asio::ssl::stream_base::client, cfg.upstream.connect_timeout)) {
+    if (tls::expect_upstream(stream->native_handle(), route.host,
+                             !cfg.upstream.allow_untrusted_certs) &&
+        co_await handshake(*stream, asio::ssl::stream_base::client, cfg.upstream.connect_timeout,
+                           &why)) {
       co_return MailboxConnection{std::move(route), std::move(stream)};
     }
-    if (const std::string why = tls::certificate_failure(stream->native_handle()); !why.empty()) {
+    if (const std::string bad = tls::certificate_failure(stream->native_handle()); !bad.empty()) {
       // Not a moved mailbox: asking again would find the same server. The
       // login stops here, before any credential is sent; the session logs
       // this text (one line) and answers UNAVAILABLE.
-      co_return route::RouteError{Errc::unavailable,
-                                  tls::untrusted_upstream_message(info.upstream, why, cfg.upstream.ca_file), 0};
+      co_return route::RouteError{
+          Errc::unavailable,
+          tls::untrusted_upstream_message(info.upstream, bad, cfg.upstream.ca_file), 0};
     }
   }
-  co_return std::monostate{};
+  co_return Unreachable{why.empty() ? std::string("no connection") : std::move(why)};
 }
 
 awaitable<std::variant<MailboxConnection, route::RouteError>> connect_mailbox(
     std::shared_ptr<const Generation> shared, route::RouteQuery query, SessionInfo& info,
     const char* component) {
+  const std::string& who = query.is_gssapi() ? query.gssapi_principal : query.user;
+  std::string first;  // the first attempt's failure, "host:port: why"
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto resolved = co_await route::resolve(shared->resolver, query);
     if (auto* err = std::get_if<route::RouteError>(&resolved)) {
@@ -126,14 +134,26 @@ awaitable<std::variant<MailboxConnection, route::RouteError>> connect_mailbox(
     route::Route route = std::get<route::Route>(resolved);
     auto connected = co_await connect_route(shared, std::move(route), info);
     if (auto* mailbox = std::get_if<MailboxConnection>(&connected)) {
+      if (!first.empty()) {
+        ZMPROXY_LOG(warn, component, "{}: cannot connect to {} for {}; looked up again, now {}",
+                    info.client_ip, first, who, info.upstream);
+      }
       co_return std::move(*mailbox);
     }
     if (auto* err = std::get_if<route::RouteError>(&connected)) {
       co_return std::move(*err);
     }
+    const std::string why = std::get<Unreachable>(connected).why;
+    if (!first.empty()) {
+      // Both attempts failed: one error for the session to log (one line).
+      const std::string before =
+          first.rfind(info.upstream + ":", 0) == 0 ? std::string() : "; before it " + first;
+      co_return route::RouteError{
+          Errc::unavailable,
+          "the mailbox server " + info.upstream + " is not reachable: " + why + before, 0};
+    }
+    first = info.upstream + ": " + why;
     // The mailbox may have moved: forget the route and ask once more.
-    ZMPROXY_LOG(warn, component, "{}: cannot connect to {} for {}", info.client_ip, info.upstream,
-                query.is_gssapi() ? query.gssapi_principal : query.user);
     if (!query.is_gssapi()) {  // a gssapi route is never cached: asking again is enough
       co_await route::invalidate(shared->resolver, query.user, info.local_ip);
     }

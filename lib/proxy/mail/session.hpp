@@ -58,17 +58,26 @@ struct MailboxConnection {
   std::variant<std::unique_ptr<tcp::socket>, std::unique_ptr<TlsStream>> stream;
 };
 
+// A mailbox that could not be reached (it may have moved): what failed,
+// for the log ("no connection within 2000 ms", "the TLS handshake failed
+// (...)", "the name does not resolve (...)").
+struct Unreachable {
+  std::string why;
+};
+
 // Connect to a route's mailbox (TLS handshake and certificate check
 // included): the connection; a RouteError (unavailable) when its TLS
-// certificate is refused; monostate when it does not answer (it may have
+// certificate is refused; Unreachable when it does not answer (it may have
 // moved: the caller may look the user up again).
-awaitable<std::variant<MailboxConnection, route::RouteError, std::monostate>> connect_route(
+awaitable<std::variant<MailboxConnection, route::RouteError, Unreachable>> connect_route(
     std::shared_ptr<const Generation> shared, route::Route route, SessionInfo& info);
 
 // Look the user up and connect to the mailbox (TLS handshake included).
 // When the connection fails, the route is forgotten and looked up once more:
-// a moved mailbox is followed at once. Errors: the lookup's own (not_found,
-// permission_denied with the handler's text), or Errc::unavailable.
+// a moved mailbox is followed at once (one log line says so). Errors: the
+// lookup's own (not_found, permission_denied with the handler's text), or
+// Errc::unavailable ("the mailbox server host:port is not reachable: why",
+// which the session logs: one line).
 awaitable<std::variant<MailboxConnection, route::RouteError>> connect_mailbox(
     std::shared_ptr<const Generation> shared, route::RouteQuery query, SessionInfo& info,
     const char* component);

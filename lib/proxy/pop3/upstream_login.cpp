@@ -67,7 +67,7 @@ awaitable<MailboxVerdict> login_at(Stream& mailbox, const MailboxLoginRequest& r
   Reader<Stream> io{mailbox, r.timeout};
   auto greeting = co_await io.next_response();
   if (!greeting || greeting->kind != Response::Kind::ok || !io.buf.empty()) {
-    co_return MailboxVerdict::unavailable("no POP3 greeting");
+    co_return MailboxVerdict::unavailable(io.why("no POP3 greeting"));
   }
   const std::string user = r.route.user + r.login.suffix;
   if (!safe_login_name(user)) {
@@ -77,7 +77,7 @@ awaitable<MailboxVerdict> login_at(Stream& mailbox, const MailboxLoginRequest& r
   if (r.send_client_address) {
     const std::string command = address_command(*greeting, r);
     if (!co_await command_reply(io, command)) {
-      co_return MailboxVerdict::unavailable("no answer to the client's address");
+      co_return MailboxVerdict::unavailable(io.why("no answer to the client's address"));
     }
   }
   std::optional<Response> verdict;
@@ -87,7 +87,9 @@ awaitable<MailboxVerdict> login_at(Stream& mailbox, const MailboxLoginRequest& r
     verdict = co_await user_pass(io, r.login, user);
   }
   if (!verdict || verdict->kind == Response::Kind::continuation) {
-    co_return MailboxVerdict::unavailable("connection lost or protocol error during login");
+    co_return MailboxVerdict::unavailable(verdict
+                                              ? std::string("a continuation as the login's answer")
+                                              : io.why("no answer to the login"));
   }
   if (verdict->kind == Response::Kind::ok) {
     co_return MailboxVerdict{MailboxVerdict::Kind::accepted, std::move(verdict->raw), {}, user};

@@ -105,3 +105,20 @@ TEST_CASE("zmproxyctl status says what kTLS took, or why it cannot, only where t
                  "\n  kTLS (kernel send/receive): imap 0/0 imaps 2/0 pop3 0/0 pop3s 0/0 http 0/0 "
                  "https 5/4 admin 0/0 certauth 0/0\n"));
 }
+
+TEST_CASE(
+    "zmproxyctl status says what the worker limit refused and what the queues hold and dropped",
+    "[ctl][status]") {
+  proxy::Counters counters;
+  server::StatusFacts f;
+  const std::string quiet = ctl::status_text(server::status_json(f, counters), "");
+  CHECK(quiet.find("worker_connections") == std::string::npos);
+  CHECK(quiet.find("queues") == std::string::npos);
+  counters.of(proxy::Protocol::imap).worker_refused = 7;
+  counters.of(proxy::Protocol::http).worker_refused = 1;
+  f.queues = {{"access_log", 8388608, 12, 0}, {"memcached_writes", 1024, 3, 2}};
+  CHECK_THAT(ctl::status_text(server::status_json(f, counters), ""),
+             Catch::Contains("\n  refused over server.worker_connections: imap 7 http 1\n"
+                             "  queues (waiting/limit, dropped): access_log 12/8388608 bytes 0, "
+                             "memcached_writes 3/1024 2\n"));
+}

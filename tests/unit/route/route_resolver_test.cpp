@@ -120,8 +120,9 @@ TEST_CASE("no handler reachable is unavailable, for our sake not the user's", "[
   q.user = "user1";
   q.protocol = "imap";
   const ResolveResult r = test::run_to_end(io, resolve(*resolver, q));
-  CHECK(outcome(r) ==
-        error_of(Errc::unavailable, 0, "all lookup handlers are unavailable (1 tried)"));
+  CHECK_THAT(outcome(r),
+             Catch::StartsWith(error_of(Errc::unavailable, 0,
+                                        "all lookup handlers are unavailable (1 tried): ")));
   CHECK((*resolver)->stats().handler_failures == 1);
 }
 

@@ -43,23 +43,40 @@ TEST_CASE("STATUS: the facts and every declared counter of every protocol", "[se
         "\"ktls\":{\"enabled\":false,\"kernel\":false,\"reason\":\"\"},"
         "\"connections\":{"
         "\"imap\":{\"accepted\":5,\"active\":2,\"logins\":3,\"login_failures\":1,\"throttled\":0,"
-        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0,\"worker_refused\":0},"
         "\"imaps\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,"
-        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0,\"worker_refused\":0},"
         "\"pop3\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,"
-        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0,\"worker_refused\":0},"
         "\"pop3s\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,"
-        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0,\"worker_refused\":0},"
         "\"http\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,"
-        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0,\"worker_refused\":0},"
         "\"https\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,"
-        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0,\"worker_refused\":0},"
         "\"admin\":{\"accepted\":7,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":0,"
-        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0},"
+        "\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0,\"worker_refused\":0},"
         "\"certauth\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,\"throttled\":"
-        "0,\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0}}"
+        "0,\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0,\"worker_refused\":0}}"
         ",\"kernel_relay\":{\"state\":\"off\",\"reason\":\"\",\"sessions\":0,\"relayed\":0}"
+        ",\"queues\":{}"
         "}");
+}
+
+TEST_CASE("STATUS: every bounded queue with its bound, what waits and what it dropped",
+          "[server][status]") {
+  proxy::Counters counters;
+  counters.of(proxy::Protocol::pop3).worker_refused = 4;
+  StatusFacts f;
+  f.queues = {{"access_log", 8388608, 120, 3}, {"memcached_writes", 1024, 2, 0}};
+  const std::string j = status_json(f, counters);
+  CHECK_THAT(j, Catch::EndsWith(
+                    ",\"queues\":{\"access_log\":{\"limit\":8388608,\"waiting\":120,\"dropped\":3},"
+                    "\"memcached_writes\":{\"limit\":1024,\"waiting\":2,\"dropped\":0}}}"));
+  CHECK_THAT(
+      j, Catch::Contains("\"pop3\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,"
+                         "\"throttled\":0,\"proxy_refused\":0,\"ktls_send\":0,\"ktls_recv\":0,"
+                         "\"worker_refused\":4}"));
 }
 
 TEST_CASE("STATUS before any reload: an empty time, no listeners", "[server][status]") {
@@ -111,5 +128,6 @@ TEST_CASE("STATUS: kTLS asked for, whether the kernel can, and the connections i
                                 "\"reason\":\"the kernel has no TLS ULP\"}"));
   CHECK_THAT(
       j, Catch::Contains("\"imaps\":{\"accepted\":0,\"active\":0,\"logins\":0,\"login_failures\":0,"
-                         "\"throttled\":0,\"proxy_refused\":0,\"ktls_send\":3,\"ktls_recv\":1}"));
+                         "\"throttled\":0,\"proxy_refused\":0,\"ktls_send\":3,\"ktls_recv\":1,"
+                         "\"worker_refused\":0}"));
 }

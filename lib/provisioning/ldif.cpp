@@ -271,10 +271,7 @@ Result<void> index_ldif(std::string_view text, std::string_view source,
       pos = next;
       continue;
     }
-    if (!core::istarts_with(l, "dn:")) {
-      return index_error(text, source, pos, "a record must start with 'dn:'");
-    }
-    // The dn line and its continuation lines.
+    // The dn line and its continuation lines (a fold may split even "dn:").
     std::size_t dn_end = next;
     while (dn_end < text.size() && text[dn_end] == ' ') {
       const std::size_t e = line_end(text, dn_end);
@@ -289,6 +286,9 @@ Result<void> index_ldif(std::string_view text, std::string_view source,
         q = e == text.size() ? e : e + 1;
       }
       full = unfolded;
+    }
+    if (!core::istarts_with(full, "dn:")) {
+      return index_error(text, source, pos, "a record must start with 'dn:'");
     }
     std::string_view dn;
     std::string decoded;  // a base64 dn

@@ -34,3 +34,15 @@ TEST_CASE("domain names map to dc= DNs", "[dn]") {
   CHECK(domain_to_dn("example.com") == "dc=example,dc=com");
   CHECK(domain_to_dn("a.b.example.org") == "dc=a,dc=b,dc=example,dc=org");
 }
+
+// Found by tests/fuzz/dn_fuzz.cpp (corpus/dn/escaped_trailing_space): the
+// trimming of blanks around RDNs took an escaped trailing space and left its
+// backslash, so "cn=a\ ,dc=com" normalized to "cn=a\,dc=com", one RDN fewer.
+TEST_CASE("an escaped trailing space stays in its RDN (fuzz dn)", "[dn]") {
+  CHECK(split_dn("cn=a\\ ,dc=example,dc=com") ==
+        std::vector<std::string>{"cn=a\\ ", "dc=example", "dc=com"});
+  CHECK(normalize_dn("CN=A\\  , dc=com") == "cn=a\\ ,dc=com");
+  CHECK(split_dn(normalize_dn("cn=a\\ ,dc=com")).size() == 2);
+  CHECK(parent_dn("cn=" + escape_dn_value("x ") + ",dc=com") == "dc=com");
+  CHECK(split_dn("cn=a\\\\ ,dc=com") == std::vector<std::string>{"cn=a\\\\", "dc=com"});
+}

@@ -77,10 +77,13 @@ std::vector<std::string> split_dn(std::string_view dn) {
 
 std::string normalize_dn(std::string_view dn) {
   std::string out;
+  bool first = true;
   for (const std::string& rdn : split_dn(dn)) {
-    if (!out.empty()) {
+    // (Not out.empty(): an empty first RDN, as in ",a,b", keeps its comma.)
+    if (!first) {
       out += ',';
     }
+    first = false;
     const auto eq = rdn.find('=');
     if (eq == std::string::npos) {
       out += core::to_lower(trim_unescaped(rdn));

@@ -1,7 +1,7 @@
 #include "lib/config/config_reader.hpp"
 
 #include "lib/core/duration.hpp"
-#include "lib/core/strings.hpp"
+#include "lib/core/toml_guard.hpp"
 
 namespace zmproxy::config {
 

@@ -138,29 +138,6 @@ std::string shell_quote(std::string_view s) {
   return out;
 }
 
-std::string one_line_text(std::string_view s) {
-  static constexpr char k_hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u != 0x7f) {
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      out += "\\u00";
-      out += k_hex[u >> 4];
-      out += k_hex[u & 15];
-    }
-  }
-  return out;
-}
-
 std::string toml_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size());

@@ -60,8 +60,4 @@ std::string shell_quote(std::string_view s);
 // characters escaped (no surrounding quotes).
 std::string toml_escape(std::string_view s);
 
-// `s` on one line for an error message: control bytes as TOML writes them
-// (\n, \r, \t, \u0001 ... \u007F), everything else unchanged.
-std::string one_line_text(std::string_view s);
-
 }  // namespace zmproxy::core

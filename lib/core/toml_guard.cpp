@@ -106,4 +106,27 @@ std::size_t toml_unsafe_line(std::string_view t) noexcept {
   return 0;
 }
 
+std::string one_line_text(std::string_view s) {
+  static constexpr char k_hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += "\\u00";
+      out += k_hex[u >> 4];
+      out += k_hex[u & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace zmproxy::core

@@ -93,7 +93,7 @@ TEST_CASE("store index: a tree key is the normalized RDNs from the root down", "
 // fold may split the "dn:" keyword itself; parse_ldif unfolds first and read
 // the record, index_ldif looked for "dn:" before unfolding and refused it.
 TEST_CASE("store index: a fold inside the dn keyword (fuzz ldif)", "[store_index]") {
-  for (const std::string text :
+  for (const std::string& text :
        {std::string("DN\n :\x07\x00\x00\xa5", 9), std::string("d\n n: dc=com\ndc: com\n")}) {
     const auto parsed = parse_ldif(text, "t.ldif");
     REQUIRE(parsed);

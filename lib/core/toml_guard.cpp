@@ -24,8 +24,16 @@ std::size_t toml_unsafe_line(std::string_view t) noexcept {
     }
     in = In::none;
   };
+  // The last character outside strings and blanks: a quote opens a string
+  // only where a key or value may start; elsewhere ("0\"...") it is a byte of
+  // a bare token, which toml++ scans with its whitespace test
+  // (corpus/localconfig/quote_inside_bare_value).
+  char before = '\n';
   while (i < t.size()) {
     const char c = t[i];
+    if (in == In::none && c != ' ' && c != '\t' && c != '\r' && c != '"' && c != '\'') {
+      before = c;
+    }
     if (c == '\n') {
       ++line;
       if (in != In::ml_basic && in != In::ml_literal) {
@@ -38,6 +46,9 @@ std::size_t toml_unsafe_line(std::string_view t) noexcept {
       case In::none:
         if (c == '#') {
           in = In::comment;
+        } else if ((c == '"' || c == '\'') &&
+                   std::string_view("\n=[,{.").find(before) == std::string_view::npos) {
+          before = c;  // inside a bare token
         } else if (t.substr(i, 3) == "\"\"\"") {
           in = In::ml_basic;
           i += 2;

@@ -267,11 +267,12 @@ Result<void> index_ldif(std::string_view text, std::string_view source,
     const std::size_t end = line_end(text, pos);
     const std::size_t next = end == text.size() ? end : end + 1;
     const std::string_view l = line_at(text, pos, end);
-    if (l.empty() || l.front() == '#' || l.front() == ' ' || core::istarts_with(l, "version:")) {
+    if (l.empty() || l.front() == '#' || l.front() == ' ') {
       pos = next;
       continue;
     }
-    // The dn line and its continuation lines (a fold may split even "dn:").
+    // The line and its continuation lines (a fold may split even "dn:" or
+    // "version:": corpus/ldif/fold_inside_dn_keyword, fold_inside_version).
     std::size_t dn_end = next;
     while (dn_end < text.size() && text[dn_end] == ' ') {
       const std::size_t e = line_end(text, dn_end);
@@ -286,6 +287,10 @@ Result<void> index_ldif(std::string_view text, std::string_view source,
         q = e == text.size() ? e : e + 1;
       }
       full = unfolded;
+    }
+    if (core::istarts_with(full, "version:")) {
+      pos = dn_end;
+      continue;
     }
     if (!core::istarts_with(full, "dn:")) {
       return index_error(text, source, pos, "a record must start with 'dn:'");

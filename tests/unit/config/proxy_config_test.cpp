@@ -344,6 +344,13 @@ TEST_CASE("non-ASCII outside strings is refused before toml++ (fuzz zmproxy_conf
   CHECK(toml_unsafe_line("a = \"x\"\n\xC2\xA7\n") == 2);
   CHECK(toml_unsafe_line("s = \"\"\"\\\n\xC2\xA7\"\"\"\n") == 2);  // tomlplusplus#190
   CHECK(toml_unsafe_line("a = \"x\nb = \xC3\xA9\n") == 2);  // an unterminated string ends at LF
+  // corpus/localconfig/quote_inside_bare_value: a quote inside a bare token
+  // opens no string for toml++, which scans on through the U+041B.
+  CHECK(toml_unsafe_line("a =0\"0001F60\xD0\x9Bt\"\n") == 1);
+  CHECK(
+      toml_unsafe_line(
+          "a = [\"x\xC3\xA9\", '\xC3\xA9']\nb = { c = \"\xC3\xA9\" }\n\"k\xC3\xA9\".\"d\" = 1\n") ==
+      0);
   auto cfg = parse("[imap]\nport = \xC3\xA9\n");
   REQUIRE_FALSE(cfg);
   CHECK(cfg.error().message ==

@@ -141,6 +141,15 @@ Result<std::vector<Entry>> parse_from(std::string_view text, std::string_view so
       return p.error(start_line, "expected 'attribute: value'");
     }
     const std::string name = line.substr(0, colon);
+    // A control byte in a name (which append_ldif writes as it is) could end
+    // up before a fold and read back as a CR LF: found by
+    // tests/fuzz/ldif_fuzz.cpp (corpus/ldif/control_in_attribute_name).
+    if (std::any_of(name.begin(), name.end(), [](char c) {
+          const auto u = static_cast<unsigned char>(c);
+          return u < 0x20 || u == 0x7f;
+        })) {
+      return p.error(start_line, "a control character in an attribute name");
+    }
     std::string value;
     std::size_t v = colon + 1;
     if (v < line.size() && line[v] == ':') {

@@ -2,7 +2,8 @@
 #   make check   install packages, build, run every test
 #   make demo    install packages, build, start a local deployment
 # Other targets: build, test, bench (the comparison with nginx), drill (issue 19's fault
-# drill on a fleet on loopback), format, check-format, install, clean.
+# drill on a fleet on loopback), fuzz (every libFuzzer target for FUZZ_SECONDS), format,
+# check-format, install, clean.
 
 PRESET ?= ci
 # ccache: paths relative to the checkout, so every clone shares the cache.
@@ -11,7 +12,7 @@ export CCACHE_NOHASHDIR := 1
 BUILD   := build/$(PRESET)
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build test check demo bench drill format check-format install clean
+.PHONY: all deps configure build test check demo bench drill fuzz format check-format install clean
 
 all: build
 
@@ -50,6 +51,13 @@ drill: deps
 	@$(MAKE) --no-print-directory build
 	ZMPROXY_LDAP_SCHEMA_DIR=$(CURDIR)/$(BUILD)/share/zmproxy/ldap \
 	  python3 tests/drill/drill.py --bin-dir $(BUILD)/bin --json $(BUILD)/drill.json $(DRILL_ARGS)
+
+# Every libFuzzer target (tests/fuzz) built with clang in build/fuzz and run for
+# FUZZ_SECONDS each; prints executions, exec/s and coverage per target and fails
+# naming each crash's artifact.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	python3 tests/fuzz/run.py --seconds $(FUZZ_SECONDS) --build-dir build/fuzz
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

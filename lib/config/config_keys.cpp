@@ -1,13 +1,14 @@
 #include "lib/config/config_keys.hpp"
 
-#include <algorithm>
-#include <iterator>
-
 #include "lib/config/config_reader.hpp"
 #include "lib/config/domain_client_certs.hpp"
 #include "lib/core/address.hpp"
 #include "lib/core/strings.hpp"
+#include "lib/core/toml_guard.hpp"
 #include "lib/net/address_block.hpp"
+
+#include <algorithm>
+#include <iterator>
 
 namespace zmproxy::config {
 
@@ -460,13 +461,19 @@ const Section k_sections[] = {
 
 Result<void> read_config_text(std::string_view text, const std::filesystem::path& file,
                               ProxyConfig& c) {
+  if (const std::size_t line = core::toml_unsafe_line(text)) {
+    return fail(Errc::parse_error,
+                file.string() + ":" + std::to_string(line) +
+                    ": a non-ASCII character outside a quoted string; quote the value");
+  }
   toml::table root;
   try {
     root = toml::parse(text, file.string());
   } catch (const toml::parse_error& e) {
     const auto& at = e.source().begin;
     return fail(Errc::parse_error, file.string() + ":" + std::to_string(at.line) + ":" +
-                                       std::to_string(at.column) + ": " + std::string(e.description()));
+                                       std::to_string(at.column) + ": " +
+                                       core::one_line_text(e.description()));
   }
   Reader r(file.string());
   for (const auto& [k, v] : root) {

@@ -1,12 +1,16 @@
 #include "lib/config/config_reader.hpp"
 
 #include "lib/core/duration.hpp"
+#include "lib/core/toml_guard.hpp"
 
 namespace zmproxy::config {
 
 bool Reader::fail_at(const toml::node& n, const std::string& key, const std::string& what) {
+  // One line even when the file spelled a key or value with escapes ("a\nb" = 1):
+  // found by tests/fuzz/zmproxy_conf_fuzz.cpp (corpus/zmproxy_conf/quoted_key_newline).
   if (m_error.empty()) {
-    m_error = m_file + ":" + std::to_string(n.source().begin.line) + ": " + key + ": " + what;
+    m_error = m_file + ":" + std::to_string(n.source().begin.line) + ": " +
+              core::one_line_text(key) + ": " + core::one_line_text(what);
   }
   return false;
 }

@@ -4,12 +4,12 @@
 // line: "<file>:<line>: <section.key>: <what is allowed>". Include only from
 // lib/config/*.cpp (it brings toml++).
 
+#include "lib/core/toml.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <toml++/toml.h>
 
 namespace zmproxy::config {
 

@@ -2,9 +2,9 @@
 
 #include "lib/core/atomic_file.hpp"
 #include "lib/core/strings.hpp"
+#include "lib/core/toml.hpp"
+#include "lib/core/toml_guard.hpp"
 #include "lib/localconfig/keys.hpp"
-
-#include <toml++/toml.h>
 
 #include <charconv>
 #include <set>
@@ -80,6 +80,12 @@ Result<LocalConfig> LocalConfig::load(const std::filesystem::path& file,
     }
     return tl::unexpected(text.error());
   }
+  if (const std::size_t line = core::toml_unsafe_line(*text)) {
+    return fail(Errc::parse_error,
+                file.string() + ":" + std::to_string(line) +
+                    ": a non-ASCII character outside a quoted string; quote the value or run "
+                    "zmlocalconfig -e to rewrite the key");
+  }
   toml::table table;
   try {
     table = toml::parse(*text, file.string());
@@ -87,7 +93,7 @@ Result<LocalConfig> LocalConfig::load(const std::filesystem::path& file,
     const auto& where = e.source().begin;
     return fail(Errc::parse_error,
                 file.string() + ":" + std::to_string(where.line) + ":" +
-                    std::to_string(where.column) + ": " + std::string(e.description()) +
+                    std::to_string(where.column) + ": " + core::one_line_text(e.description()) +
                     "; fix that line or run zmlocalconfig -e to rewrite the key");
   }
   for (const auto& [k, node] : table) {

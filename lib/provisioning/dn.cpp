@@ -4,6 +4,36 @@
 
 namespace zmproxy::provisioning {
 
+namespace {
+
+// core::trim, except that a trailing blank escaped with '\' stays ("cn=a\ "
+// ends in a space: RFC 4514 escapes a value's trailing space so).
+// Found by tests/fuzz/dn_fuzz.cpp (corpus/dn/escaped_trailing_space): with
+// core::trim, "cn=a\ ,dc=com" lost the space and kept the backslash, and
+// normalizing it gave "cn=a\,dc=com", one RDN fewer.
+bool is_blank(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+std::string_view trim_unescaped(std::string_view s) {
+  while (!s.empty() && is_blank(s.front())) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && is_blank(s.back())) {
+    std::size_t backslashes = 0;
+    for (std::size_t i = s.size() - 1; i > 0 && s[i - 1] == '\\'; --i) {
+      ++backslashes;
+    }
+    if (backslashes % 2 == 1) {
+      break;  // escaped: part of the value
+    }
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+}  // namespace
+
 std::string escape_dn_value(std::string_view value) {
   std::string out;
   out.reserve(value.size());
@@ -33,32 +63,35 @@ std::vector<std::string> split_dn(std::string_view dn) {
       cur += c;
       cur += dn[++i];
     } else if (c == ',') {
-      rdns.emplace_back(core::trim(cur));
+      rdns.emplace_back(trim_unescaped(cur));
       cur.clear();
     } else {
       cur += c;
     }
   }
-  if (!core::trim(cur).empty() || !rdns.empty()) {
-    rdns.emplace_back(core::trim(cur));
+  if (!trim_unescaped(cur).empty() || !rdns.empty()) {
+    rdns.emplace_back(trim_unescaped(cur));
   }
   return rdns;
 }
 
 std::string normalize_dn(std::string_view dn) {
   std::string out;
+  bool first = true;
   for (const std::string& rdn : split_dn(dn)) {
-    if (!out.empty()) {
+    // (Not out.empty(): an empty first RDN, as in ",a,b", keeps its comma.)
+    if (!first) {
       out += ',';
     }
+    first = false;
     const auto eq = rdn.find('=');
     if (eq == std::string::npos) {
-      out += core::to_lower(core::trim(rdn));
+      out += core::to_lower(trim_unescaped(rdn));
       continue;
     }
-    out += core::to_lower(core::trim(std::string_view(rdn).substr(0, eq)));
+    out += core::to_lower(trim_unescaped(std::string_view(rdn).substr(0, eq)));
     out += '=';
-    out += core::to_lower(core::trim(std::string_view(rdn).substr(eq + 1)));
+    out += core::to_lower(trim_unescaped(std::string_view(rdn).substr(eq + 1)));
   }
   return out;
 }

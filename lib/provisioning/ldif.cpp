@@ -141,6 +141,15 @@ Result<std::vector<Entry>> parse_from(std::string_view text, std::string_view so
       return p.error(start_line, "expected 'attribute: value'");
     }
     const std::string name = line.substr(0, colon);
+    // A control byte in a name (which append_ldif writes as it is) could end
+    // up before a fold and read back as a CR LF: found by
+    // tests/fuzz/ldif_fuzz.cpp (corpus/ldif/control_in_attribute_name).
+    if (std::any_of(name.begin(), name.end(), [](char c) {
+          const auto u = static_cast<unsigned char>(c);
+          return u < 0x20 || u == 0x7f;
+        })) {
+      return p.error(start_line, "a control character in an attribute name");
+    }
     std::string value;
     std::size_t v = colon + 1;
     if (v < line.size() && line[v] == ':') {
@@ -267,14 +276,12 @@ Result<void> index_ldif(std::string_view text, std::string_view source,
     const std::size_t end = line_end(text, pos);
     const std::size_t next = end == text.size() ? end : end + 1;
     const std::string_view l = line_at(text, pos, end);
-    if (l.empty() || l.front() == '#' || l.front() == ' ' || core::istarts_with(l, "version:")) {
+    if (l.empty() || l.front() == '#' || l.front() == ' ') {
       pos = next;
       continue;
     }
-    if (!core::istarts_with(l, "dn:")) {
-      return index_error(text, source, pos, "a record must start with 'dn:'");
-    }
-    // The dn line and its continuation lines.
+    // The line and its continuation lines (a fold may split even "dn:" or
+    // "version:": corpus/ldif/fold_inside_dn_keyword, fold_inside_version).
     std::size_t dn_end = next;
     while (dn_end < text.size() && text[dn_end] == ' ') {
       const std::size_t e = line_end(text, dn_end);
@@ -289,6 +296,13 @@ Result<void> index_ldif(std::string_view text, std::string_view source,
         q = e == text.size() ? e : e + 1;
       }
       full = unfolded;
+    }
+    if (core::istarts_with(full, "version:")) {
+      pos = dn_end;
+      continue;
+    }
+    if (!core::istarts_with(full, "dn:")) {
+      return index_error(text, source, pos, "a record must start with 'dn:'");
     }
     std::string_view dn;
     std::string decoded;  // a base64 dn

@@ -1,7 +1,9 @@
 #pragma once
-// Shared by the fuzz targets: the chunking-invariance check, which aborts on a
-// mismatch so that libFuzzer (and the GCC corpus replay) reports it.
+// Shared by the mail parsers' fuzz targets: the chunking-invariance check,
+// which aborts on a mismatch so that libFuzzer (and the GCC corpus replay)
+// reports it.
 
+#include "tests/fuzz/fuzz_support.hpp"
 #include "tests/fuzz/parser_transcripts.hpp"
 
 #include <cstddef>
@@ -13,16 +15,6 @@
 #include <vector>
 
 namespace zmproxy::testing {
-
-inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
-  return size == 0 ? std::string_view()
-                   : std::string_view(reinterpret_cast<const char*>(data), size);
-}
-
-[[noreturn]] inline void fuzz_failure(const std::string& what) {
-  std::fprintf(stderr, "fuzz check failed:\n%s\n", what.c_str());
-  std::abort();
-}
 
 // Whole vs split at data-derived offsets vs byte by byte (short inputs).
 inline void check_chunking_invariance(const Transcript& transcript, std::string_view input) {

@@ -13,6 +13,8 @@
 #include "lib/proxy/pop3/command_parser.hpp"
 #include "lib/proxy/pop3/response_parser.hpp"
 
+#include "tests/fuzz/fuzz_support.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -22,29 +24,6 @@
 #include <vector>
 
 namespace zmproxy::testing {
-
-// Bytes made printable: \r \n \0 \\ and \xHH for the rest outside 0x20-0x7E.
-inline std::string escape(std::string_view bytes) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : bytes) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\\') {
-      out += "\\\\";
-    } else if (u >= 0x20 && u < 0x7f) {
-      out += c;
-    } else {
-      out += "\\x";
-      out += k_hex[u >> 4];
-      out += k_hex[u & 15];
-    }
-  }
-  return out;
-}
 
 inline std::string render(const proxy::imap::Arg& arg) {
   using Kind = proxy::imap::Arg::Kind;

@@ -14,7 +14,8 @@ struct RequestTarget {
   enum class Form { origin, absolute, asterisk, invalid };
   Form form = Form::invalid;
   // absolute-form only: the authority (host[:port], no user info) and the
-  // origin-form rest ("/" when the URL has no path). Views into the target.
+  // origin-form rest, views into the target; the rest is empty or starts with
+  // '?' when the URL has no path, which then is "/" (the caller prepends it).
   std::string_view authority;
   std::string_view origin;
 };

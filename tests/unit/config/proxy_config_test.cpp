@@ -1,5 +1,7 @@
 #include "lib/config/proxy_config.hpp"
+
 #include "lib/config/domain_client_certs.hpp"
+#include "lib/core/toml_guard.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -289,4 +291,70 @@ TEST_CASE("per-domain client certificates: entries, and a mode without any CA re
     CHECK_THAT(cfg.error().message, Catch::Contains("http.domain_client_certs") &&
                                         Catch::Contains("hostname off|on|optional [ca-file]"));
   }
+}
+
+// Found by tests/fuzz/zmproxy_conf_fuzz.cpp (corpus/zmproxy_conf/header_no_key):
+// toml++ 3.3 asserted on a table header starting with no key and aborted
+// zmproxyd (start or reload) in builds with assertions on; lib/core/toml.hpp
+// turns them off and the parser's own error comes back.
+TEST_CASE("a table header without a key is one error line, not an abort (fuzz zmproxy_conf)",
+          "[config]") {
+  for (const char* text : {"[(", "[[=", "[[[1]]]", "[imap]\n[ (\n"}) {
+    INFO(text);
+    auto cfg = parse(text);
+    REQUIRE_FALSE(cfg);
+    CHECK(cfg.error().message.rfind("zmproxy.conf:", 0) == 0);
+    CHECK(cfg.error().message.find('\n') == std::string::npos);
+  }
+}
+
+// Found by tests/fuzz/zmproxy_conf_fuzz.cpp (corpus/zmproxy_conf/quoted_key_newline):
+// a quoted key spelled with an escape ("a\nb") was named raw in the error,
+// which then ran over two lines.
+TEST_CASE("a key with control characters is named on one line (fuzz zmproxy_conf)", "[config]") {
+  auto cfg = parse("[imap]\n\"a\\nb\\u0001\" = 1\n");
+  REQUIRE_FALSE(cfg);
+  CHECK(
+      cfg.error().message ==
+      "zmproxy.conf:2: imap.a\\nb\\u0001: unknown key; see zmproxy.conf(5) for the keys of [imap]");
+  cfg = parse("[\"x\\ty\"]\n");
+  REQUIRE_FALSE(cfg);
+  CHECK(cfg.error().message.find('\t') == std::string::npos);
+  // toml++'s own description quotes the byte it saw, a newline included
+  // (corpus/zmproxy_conf/parse_error_newline).
+  cfg = parse("[server]\nkernel_relay = f\n");
+  REQUIRE_FALSE(cfg);
+  CHECK(cfg.error().message.rfind("zmproxy.conf:2:", 0) == 0);
+  CHECK(cfg.error().message.find('\n') == std::string::npos);
+}
+
+// Found by tests/fuzz/zmproxy_conf_fuzz.cpp (corpus/zmproxy_conf/non_ascii_outside_string):
+// toml++ 3.3's whitespace test reaches __builtin_unreachable for some
+// non-ASCII code points where whitespace may be ("x = \u00e9", U+FCFF before a
+// header); lib/core/toml_guard.cpp refuses them before toml++ sees them.
+TEST_CASE("non-ASCII outside strings is refused before toml++ (fuzz zmproxy_conf)", "[config]") {
+  using zmproxy::core::toml_unsafe_line;
+  CHECK(toml_unsafe_line("") == 0);
+  CHECK(toml_unsafe_line("\xEF\xBB\xBF[imap]\nport = 143\n") == 0);  // a byte order mark
+  CHECK(toml_unsafe_line("a = \"caf\xC3\xA9\" # caf\xC3\xA9\nb = 'caf\xC3\xA9'\n") == 0);
+  CHECK(toml_unsafe_line("a = \"\"\"\nx\xC3\xA9\n\"\"\"\nb = '''\n\xC3\xA9'''\n") == 0);
+  CHECK(toml_unsafe_line("a = \"q\\\"\xC3\xA9\"\n") == 0);  // an escaped quote
+  CHECK(toml_unsafe_line("[imap]\nport = \xC3\xA9\n") == 2);
+  CHECK(toml_unsafe_line("\xEF\xB3\xBFrberos]\n") == 1);
+  CHECK(toml_unsafe_line("a = \"x\"\n\xC2\xA7\n") == 2);
+  CHECK(toml_unsafe_line("s = \"\"\"\\\n\xC2\xA7\"\"\"\n") == 2);  // tomlplusplus#190
+  CHECK(toml_unsafe_line("a = \"x\nb = \xC3\xA9\n") == 2);  // an unterminated string ends at LF
+  // corpus/localconfig/quote_inside_bare_value: a quote inside a bare token
+  // opens no string for toml++, which scans on through the U+041B.
+  CHECK(toml_unsafe_line("a =0\"0001F60\xD0\x9Bt\"\n") == 1);
+  CHECK(
+      toml_unsafe_line(
+          "a = [\"x\xC3\xA9\", '\xC3\xA9']\nb = { c = \"\xC3\xA9\" }\n\"k\xC3\xA9\".\"d\" = 1\n") ==
+      0);
+  auto cfg = parse("[imap]\nport = \xC3\xA9\n");
+  REQUIRE_FALSE(cfg);
+  CHECK(cfg.error().message ==
+        "zmproxy.conf:2: a non-ASCII character outside a quoted string; quote the value");
+  CHECK(parse("[server]\nname = \"caf\xC3\xA9.example\"\n").has_value() ==
+        parse("[server]\nname = \"cafe.example\"\n").has_value());
 }

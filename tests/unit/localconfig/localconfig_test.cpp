@@ -89,6 +89,21 @@ TEST_CASE("a corrupted file is one error naming file and line", "[localconfig]")
   CHECK(nested.error().message.find(":2:") != std::string::npos);
 }
 
+// Found by tests/fuzz/localconfig_fuzz.cpp (corpus/localconfig/header_no_key):
+// toml++ 3.3 asserted on a table header starting with no key and aborted the
+// process in builds with assertions on (lib/core/toml.hpp turns them off).
+TEST_CASE("a table header without a key is an error, not an abort (fuzz localconfig)",
+          "[localconfig]") {
+  test::TempDir dir;
+  const auto file = dir.path() / "localconfig.toml";
+  for (const char* text : {"[\nee", "[(", "[[=", "[[[1]]]"}) {
+    REQUIRE(core::write_file_atomic(file, text));
+    auto lc = LocalConfig::load(file, dir.path());
+    REQUIRE_FALSE(lc);
+    CHECK(lc.error().message.rfind(file.string() + ":1:", 0) == 0);
+  }
+}
+
 TEST_CASE("reference expansion, unknown references and loops", "[localconfig]") {
   test::TempDir dir;
   auto lc = LocalConfig::load(dir.path() / "l.toml", dir.path()).value();

@@ -62,3 +62,15 @@ TEST_CASE("LDIF errors name the source and line", "[ldif]") {
   auto two_dns = parse_ldif("dn: dc=com\ndn: dc=org\n", "p");
   REQUIRE_FALSE(two_dns);
 }
+
+// Found by tests/fuzz/ldif_fuzz.cpp (corpus/ldif/control_in_attribute_name):
+// an attribute name with a CR was accepted and written back as it was, and a
+// fold after the CR read back as a line end; such names are refused.
+TEST_CASE("LDIF refuses a control character in an attribute name (fuzz ldif)", "[ldif]") {
+  for (const std::string& text :
+       {std::string("dn: dc=com\nna\rme: x\n"), std::string("dn: dc=com\na\0b: x\n", 18)}) {
+    auto parsed = parse_ldif(text, "p.ldif");
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().message == "p.ldif:2: a control character in an attribute name");
+  }
+}

@@ -89,6 +89,23 @@ TEST_CASE("store index: a tree key is the normalized RDNs from the root down", "
   CHECK(tree_key("uid=a,ou=people,dc=example,dc=com") == "dc=com\x01" "dc=example\x01ou=people\x01uid=a");
 }
 
+// Found by tests/fuzz/ldif_fuzz.cpp (corpus/ldif/fold_inside_dn_keyword): a
+// fold may split the "dn:" keyword itself; parse_ldif unfolds first and read
+// the record, index_ldif looked for "dn:" before unfolding and refused it.
+TEST_CASE("store index: a fold inside the dn keyword (fuzz ldif)", "[store_index]") {
+  for (const std::string& text :
+       {std::string("DN\n :\x07\x00\x00\xa5", 9), std::string("d\n n: dc=com\ndc: com\n"),
+        // corpus/ldif/fold_inside_version: "version:" folded too.
+        std::string("ve\n rsion: 1\n\nd\n n: dc=com\ndc: com\n")}) {
+    const auto parsed = parse_ldif(text, "t.ldif");
+    REQUIRE(parsed);
+    const auto found = index_of(text);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].dn == parsed->front().dn);
+    CHECK(found[0].offset + found[0].length == text.size());
+  }
+}
+
 TEST_CASE("store index: index_ldif finds the records parse_ldif reads", "[store_index]") {
   const std::vector<std::string> texts = {
       "",

@@ -29,6 +29,10 @@ std::atomic<std::uint64_t> g_next_client_id{1};
 
 // Idle keep-alive connections to lookup handlers, per io_context: an Asio
 // service, so the sockets are closed with their context, on its thread.
+// Keyed by client id (a client replaced by a reload must not hand its
+// connections to the next one); the connections of clients that are gone
+// are closed at the next take or give_back on the context, so reloads do
+// not pile them up.
 class HandlerConnections : public asio::execution_context::service {
  public:
   using key_type = HandlerConnections;
@@ -39,7 +43,12 @@ class HandlerConnections : public asio::execution_context::service {
   // `owner`: the client's unique id (never an address: a client replaced by
   // a reload must not hand its connections to the next one).
   std::optional<tcp::socket> take(std::uint64_t owner, std::size_t handler) {
-    auto& idle = m_idle[{owner, handler}];
+    drop_gone();
+    const auto found = m_idle.find({owner, handler});
+    if (found == m_idle.end()) {
+      return std::nullopt;
+    }
+    auto& idle = found->second.sockets;
     while (!idle.empty()) {
       tcp::socket s = std::move(idle.back());
       idle.pop_back();
@@ -50,16 +59,29 @@ class HandlerConnections : public asio::execution_context::service {
     return std::nullopt;
   }
 
-  void give_back(std::uint64_t owner, std::size_t handler, tcp::socket s) {
+  void give_back(std::uint64_t owner,
+                 const std::shared_ptr<const int>& alive,
+                 std::size_t handler,
+                 tcp::socket s) {
+    drop_gone();
     auto& idle = m_idle[{owner, handler}];
-    if (idle.size() < k_max_idle_per_handler) {
-      idle.push_back(std::move(s));
+    idle.alive = alive;
+    if (idle.sockets.size() < k_max_idle_per_handler) {
+      idle.sockets.push_back(std::move(s));
     }
   }
 
  private:
+  struct Idle {
+    std::weak_ptr<const int> alive;  // the owning client's
+    std::vector<tcp::socket> sockets;
+  };
+  // A handful of entries (clients x handlers): walked at every lookup.
+  void drop_gone() {
+    std::erase_if(m_idle, [](const auto& entry) { return entry.second.alive.expired(); });
+  }
   void shutdown() override { m_idle.clear(); }
-  std::map<std::pair<std::uint64_t, std::size_t>, std::vector<tcp::socket>> m_idle;
+  std::map<std::pair<std::uint64_t, std::size_t>, Idle> m_idle;
 };
 
 // A fresh connection to a handler, or nullopt (and `why`) when it cannot be
@@ -248,7 +270,7 @@ awaitable<std::optional<LookupResponse>> LookupClient::ask_handler(std::size_t i
     auto [ec, response] = co_await ask_on(*socket, h, q, keep_alive, why);
     if (!ec) {
       if (keep_alive && socket->is_open()) {
-        pool.give_back(m_id, index, std::move(*socket));
+        pool.give_back(m_id, m_alive, index, std::move(*socket));
       }
       co_return response;
     }

@@ -4,7 +4,9 @@
 // user lives: round robin over the handlers, the next one when one fails, a
 // failed handler tried last for retry_interval; HTTP/1.1 keep-alive
 // connections kept per io_context (at most 8 idle per handler), a reused one
-// that the handler closed meanwhile retried once on a fresh connection.
+// that the handler closed meanwhile retried once on a fresh connection; those
+// of a client that is gone (replaced by a reload) are closed by the next
+// lookup on their context.
 // Include only from .cpp files (it brings Asio).
 //
 // Threading: ask() runs on the caller's io_context; the handler state
@@ -81,6 +83,9 @@ class LookupClient {
       std::string& why);
 
   std::uint64_t m_id = 0;  // this client's connections in the per-context pool
+  // Expires with the client: its idle connections are closed by the next
+  // lookup on their context (a reload that changes [route] replaces it).
+  std::shared_ptr<const int> m_alive = std::make_shared<const int>(0);
   std::vector<LookupHandler> m_handlers;
   std::unique_ptr<std::atomic<std::int64_t>[]> m_failed_until;  // steady ms, per handler
   std::chrono::milliseconds m_handler_timeout{0};

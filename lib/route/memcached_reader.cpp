@@ -25,7 +25,10 @@ std::atomic<std::uint64_t> g_next_reader_id{1};
 // Idle connections to memcached servers, per io_context: an Asio service, so
 // the sockets close with their context, on its thread. Keyed by reader id
 // (a reader replaced by a reload must not hand its connections on); the
-// entries of readers that are gone are dropped when another gives one back.
+// entries of readers that are gone are dropped at the next take or give_back
+// on the context, not only when a new reader first gives one back (a reader
+// still used by the sessions of its generation then outlived that moment and
+// kept its connections for good).
 class ReaderConnections : public asio::execution_context::service {
  public:
   using key_type = ReaderConnections;
@@ -44,6 +47,7 @@ class ReaderConnections : public asio::execution_context::service {
   }
 
   std::optional<tcp::socket> take(std::uint64_t reader, std::size_t server) {
+    drop_gone();
     const auto found = m_idle.find(reader);
     if (found == m_idle.end() || server >= found->second.per_server.size()) {
       return std::nullopt;
@@ -61,12 +65,11 @@ class ReaderConnections : public asio::execution_context::service {
 
   void give_back(std::uint64_t reader, const std::shared_ptr<const int>& alive, std::size_t servers,
                  std::size_t server, tcp::socket s) {
+    drop_gone();
     auto [it, added] = m_idle.try_emplace(reader);
     if (added) {
       it->second.alive = alive;
       it->second.per_server.resize(servers);
-      std::erase_if(m_idle, [](const auto& entry) { return entry.second.alive.expired(); });
-      it = m_idle.find(reader);
     }
     auto& idle = it->second.per_server[server];
     if (idle.size() < MemcachedReader::k_max_idle) {
@@ -79,6 +82,12 @@ class ReaderConnections : public asio::execution_context::service {
     std::weak_ptr<const int> alive;
     std::vector<std::vector<tcp::socket>> per_server;
   };
+  // The readers that are gone (their generation's last session ended after
+  // a reload replaced them): their idle connections close. A handful of
+  // entries, walked at every read.
+  void drop_gone() {
+    std::erase_if(m_idle, [](const auto& entry) { return entry.second.alive.expired(); });
+  }
   void shutdown() override { m_idle.clear(); }
   std::map<std::uint64_t, Idle> m_idle;
   std::thread::id m_thread;

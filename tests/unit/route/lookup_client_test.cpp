@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -183,4 +184,60 @@ TEST_CASE("no handler answering, or none configured, is unavailable", "[route][l
 
   settings.handlers = {"https://mbox1.example.com/"};
   CHECK_FALSE(LookupClient::create(settings));
+}
+
+namespace {
+
+// This process's open descriptors.
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+// Runs `io` until this process has `want` descriptors open (at most 5 s):
+// the count then.
+std::size_t settle_fds(asio::io_context& io, std::size_t want) {
+  io.restart();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (open_fds() != want && std::chrono::steady_clock::now() < deadline) {
+    io.run_one_for(std::chrono::milliseconds(20));
+  }
+  return open_fds();
+}
+
+}  // namespace
+
+TEST_CASE("a replaced client's idle connections are closed by the next client's lookup",
+          "[route][lookup_client]") {
+  asio::io_context io;
+  FakeHandler live(io);
+  ResolverSettings settings;
+  settings.handlers = {live.address()};
+  const std::size_t before = open_fds();
+
+  auto first = LookupClient::create(settings);
+  REQUIRE(first);
+  REQUIRE(std::holds_alternative<LookupResponse>(ask(io, **first, "user1")));
+  // Its keep-alive connection stays open, both ends in this process.
+  CHECK(settle_fds(io, before + 2) == before + 2);
+
+  // A reload that changes [route] replaces the client: the next one's
+  // lookup closes the old one's idle connection (and the handler its end).
+  first->reset();
+  auto second = LookupClient::create(settings);
+  REQUIRE(second);
+  REQUIRE(std::holds_alternative<LookupResponse>(ask(io, **second, "user2")));
+  CHECK(settle_fds(io, before + 2) == before + 2);
+  // Reloads do not pile connections up.
+  for (int i = 0; i < 5; ++i) {
+    second->reset();
+    second = LookupClient::create(settings);
+    REQUIRE(second);
+    REQUIRE(std::holds_alternative<LookupResponse>(ask(io, **second, "user3")));
+  }
+  CHECK(settle_fds(io, before + 2) == before + 2);
+  CHECK(live.users.size() == 7);
 }

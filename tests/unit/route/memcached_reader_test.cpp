@@ -11,7 +11,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <future>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -246,4 +248,37 @@ TEST_CASE("keys memcached would refuse are not sent", "[memcached]") {
   CHECK(worker.get(reader, {"a key with spaces"}).outcome == Outcome::failed);
   CHECK(worker.get(reader, {std::string(300, 'k')}).outcome == Outcome::failed);
   CHECK(worker.get(reader, {}).outcome == Outcome::fallback);
+}
+
+TEST_CASE("a reader that is gone has its idle connections closed by the next read on the worker",
+          "[memcached]") {
+  MemcachedProcess server;
+  auto cache = MemcachedCache::create(MemcachedSettings{{server.address()}, 500ms, 60s, 4});
+  REQUIRE(cache);
+  REQUIRE((*cache)->set(key_of(1), value_of(1), 3600s));
+  Worker worker;
+  // The server's open connections, raw_stat's own one among them.
+  const auto open_now = [&] { return raw_stat(server.port(), "curr_connections").value_or(0); };
+  const auto settle = [&](std::uint64_t want) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (open_now() != want && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);  // poll interval
+    }
+    return open_now();
+  };
+  const auto base = open_now();
+
+  // A reload replaced `old` by `next` while the sessions of old's generation
+  // still read with it: both keep their connection.
+  auto old = std::make_unique<MemcachedReader>(servers_of({&server}), 500ms, 60s);
+  REQUIRE(worker.get(*old, {key_of(1)}).values[0] == value_of(1));
+  MemcachedReader next(servers_of({&server}), 500ms, 60s);
+  REQUIRE(worker.get(next, {key_of(1)}).values[0] == value_of(1));
+  CHECK(settle(base + 2) == base + 2);
+
+  // Then the last of those sessions ends: old goes, and the next read on
+  // the worker closes its connection.
+  old.reset();
+  REQUIRE(worker.get(next, {key_of(1)}).values[0] == value_of(1));
+  CHECK(settle(base + 1) == base + 1);
 }

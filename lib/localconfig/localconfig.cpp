@@ -25,6 +25,8 @@ bool is_integer(std::string_view v) {
   return !v.empty() && ec == std::errc() && p == end;
 }
 
+constexpr std::size_t k_most_expanded = 64 * 1024;
+
 Result<std::string> expand_text(const LocalConfig& lc,
                                 std::string_view text,
                                 std::set<std::string>& active,
@@ -60,6 +62,14 @@ Result<std::string> expand_text(const LocalConfig& lc,
         return inner;
       }
       out += *inner;
+      if (out.size() > k_most_expanded) {
+        // References that double at each level (${b}${b}, ...) would
+        // otherwise grow without bound: refused at the first level past it.
+        return fail(Errc::invalid_argument,
+                    "localconfig key " + std::string(key) + " expands to more than " +
+                        std::to_string(k_most_expanded) +
+                        " bytes; fix the ${...} references with zmlocalconfig -e");
+      }
     }
     i = close + 1;
   }

@@ -124,13 +124,16 @@ TEST_CASE("references that double at each level are refused past 64 KiB, not exp
   test::TempDir dir;
   auto lc = LocalConfig::load(dir.path() / "l.toml", dir.path()).value();
   for (int i = 0; i < 40; ++i) {
-    REQUIRE(lc.set("k" + std::to_string(i), "${k" + std::to_string(i + 1) + "}${k" + std::to_string(i + 1) + "}"));
+    REQUIRE(lc.set("k" + std::to_string(i),
+                   "${k" + std::to_string(i + 1) + "}${k" + std::to_string(i + 1) + "}"));
   }
   REQUIRE(lc.set("k40", "x"));
   CHECK(lc.expanded("k30").value() == std::string(1024, 'x'));
   auto bomb = lc.expanded("k0");
   REQUIRE_FALSE(bomb);
-  CHECK(bomb.error().message == "localconfig key k0 expands to more than 65536 bytes; fix the ${...} references with zmlocalconfig -e");
+  CHECK(bomb.error().message ==
+        "localconfig key k0 expands to more than 65536 bytes; fix the ${...} references with "
+        "zmlocalconfig -e");
 }
 
 TEST_CASE("the GSSAPI keys (issue 16): defaults, the master password a secret", "[localconfig]") {

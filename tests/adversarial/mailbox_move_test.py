@@ -20,14 +20,13 @@ import imaplib
 import json
 import os
 import poplib
-import subprocess
 import time
 import unittest
 
-from process import free_ports_below_ephemeral, poll_until, stop_process
+from process import free_ports_below_ephemeral, poll_until
 from test_ca import self_signed_certificate
 from zmproxy_procs import Daemon, control, control_socket
-from zmproxy_testing import BIN_DIR, HomeTestCase, tool
+from zmproxy_testing import BIN_DIR, HomeTestCase
 
 PASSWORD = {"mover@example.com": "Pw-move-delta", "stay@example.com": "Pw-stay-echo",
             "gone@example.com": "Pw-gone-foxtrot"}
@@ -148,44 +147,14 @@ class MoveTest(Mailboxes, HomeTestCase):
         r = self.run_tool("zmproxyctl", "start")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.addCleanup(self.run_tool, "zmproxyctl", "stop", "--grace", "0")
-        self.start_zmconfigd()
+        # Its first look at the store ("initial") is a store change: one FORGET ALL.
+        self.start_zmconfigd(ready=lambda status: status.get("forgets", 0) >= 1,
+                             what="first FORGET ALL")
 
     def check(self, *args, input=None):
         r = self.run_tool(*args, input=input)
         self.assertEqual(r.returncode, 0, f"{args}: {r.stdout}{r.stderr}")
         return r
-
-    def start_zmconfigd(self):
-        log = open(os.path.join(self.home, "log", "zmconfigd.test.log"), "ab")
-        self.addCleanup(log.close)
-        proc = subprocess.Popen([tool("zmconfigd"), "--home", self.home, "--log-level", "debug"],
-                                stdout=log, stderr=log, env=dict(os.environ, ZMPROXY_HOME=self.home))
-        self.addCleanup(stop_process, proc, 10)
-        self.zmconfigd_sock = os.path.join(self.home, "run", "zmconfigd.sock")
-
-        def forgot_once():
-            if proc.poll() is not None:
-                raise AssertionError("zmconfigd exited: " + self.read_log("zmconfigd.test.log"))
-            return self.zmconfigd_state().get("forgets", 0) >= 1
-        # Its first look at the store ("initial") is a store change: one FORGET ALL.
-        wait_until(forgot_once, "zmconfigd's first FORGET ALL")
-
-    def zmconfigd_state(self):
-        import socket
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.settimeout(10)
-                s.connect(self.zmconfigd_sock)
-                s.sendall(b"STATUS\n")
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            return json.loads(data or b"{}")
-        except (OSError, ValueError):
-            return {}
 
     def read_log(self, name):
         try:
@@ -212,8 +181,8 @@ class MoveTest(Mailboxes, HomeTestCase):
         for p in old:  # the fills are written in the background
             wait_until(lambda p=p: self.mc.get(keys[p]) == old[p], f"{keys[p]} cached")
         generation = self.proxy_status()["generation"]
-        forgets = self.zmconfigd_state()["forgets"]
-        renders = self.zmconfigd_state()["renders"]
+        forgets = self.zmconfigd_status()["forgets"]
+        renders = self.zmconfigd_status()["renders"]
         purged = lookupd_stats(self.home)["purged_accounts"]
 
         started = time.monotonic()
@@ -222,7 +191,7 @@ class MoveTest(Mailboxes, HomeTestCase):
         for p in keys:
             wait_until(lambda p=p: self.mc.get(keys[p]) is None, f"{keys[p]} purged from memcached")
         # ...and zmconfigd told zmproxyd to forget its own.
-        wait_until(lambda: self.zmconfigd_state().get("forgets", 0) > forgets, "a FORGET ALL after the change")
+        wait_until(lambda: self.zmconfigd_status().get("forgets", 0) > forgets, "a FORGET ALL after the change")
         self.assertEqual(self.imap_count("mover@example.com"), 3)  # on mbs2, at the first try
         self.assertEqual(self.pop3_count("mover@example.com"), 3)
         print(f"\nmove followed after {time.monotonic() - started:.3f}s", flush=True)
@@ -234,8 +203,8 @@ class MoveTest(Mailboxes, HomeTestCase):
         self.assertGreaterEqual(stats["purged_entries"], 2, stats)
         self.assertRegex(self.lookupd.log(), r"routes purged for 1 accounts: \d+ cached entries deleted")
         # No reload: an account is no part of zmproxy.conf.
-        wait_until(lambda: self.zmconfigd_state().get("renders", 0) > renders, "zmconfigd rendered the change")
-        self.assertEqual(self.zmconfigd_state()["result"], "unchanged")
+        wait_until(lambda: self.zmconfigd_status().get("renders", 0) > renders, "zmconfigd rendered the change")
+        self.assertEqual(self.zmconfigd_status()["result"], "unchanged")
         self.assertEqual(self.proxy_status()["generation"], generation)
         # The other user: untouched, still on mbs1, the open session still served.
         self.assertEqual(other.noop()[0], "OK")

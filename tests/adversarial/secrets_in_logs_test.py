@@ -20,15 +20,12 @@ import adversarial_testing  # noqa: F401  (puts tests/integration and tests/supp
 import base64
 import http.client
 import os
-import socket
-import subprocess
 import time
 import unittest
 
 from mail_proxy_test import PASSWORDS, MailProxyBase
-from process import poll_until, stop_process
-from zmproxy_procs import Daemon, control_socket
-from zmproxy_testing import BIN_DIR, HomeTestCase, tool
+from zmproxy_procs import Daemon
+from zmproxy_testing import BIN_DIR, HomeTestCase
 
 USER = "user1@example.com"
 WRONG = "Wr0ng-guess-zulu-7731"
@@ -121,24 +118,6 @@ class ToolSecretsTest(HomeTestCase):
         self.said.append(r.stdout + r.stderr)
         return r
 
-    def start_zmconfigd(self):
-        log = open(os.path.join(self.home, "log", "zmconfigd.test.log"), "ab")
-        self.addCleanup(log.close)
-        proc = subprocess.Popen([tool("zmconfigd"), "--home", self.home, "--log-level", "debug"],
-                                stdout=log, stderr=log, env=dict(os.environ, ZMPROXY_HOME=self.home))
-        self.addCleanup(stop_process, proc, 10)
-        sock = os.path.join(self.home, "run", "zmconfigd.sock")
-
-        def answers():
-            if proc.poll() is not None:
-                raise AssertionError("zmconfigd exited")
-            try:
-                return "renders" in control_socket(sock, "STATUS", timeout=5)
-            except OSError:
-                return False
-        poll_until(answers, 30, 0.05)
-        return sock
-
     def lookup(self, user, password):
         c = http.client.HTTPConnection(self.lookupd.host, self.lookupd.port, timeout=10)
         try:
@@ -158,7 +137,7 @@ class ToolSecretsTest(HomeTestCase):
         self.lookupd = Daemon(BIN_DIR, "zmlookupd", self.home,
                               ["--listen", "127.0.0.1:0", "--log-level", "debug"]).start()
         self.addCleanup(self.lookupd.stop)
-        watcher = self.start_zmconfigd()
+        self.start_zmconfigd()
         self.tool_ok("zmprov", "ca", self.ACCOUNT, pw[0], "zimbraMailHost", "127.0.0.2")
         self.tool_ok("zmprov", "sp", self.ACCOUNT, pw[1])
         failed = self.run_tool("zmprov", "ma", self.ACCOUNT, "userPassword", pw[2])  # sp's job
@@ -180,7 +159,7 @@ class ToolSecretsTest(HomeTestCase):
         self.assertIsNotNone(self.lookup("nobody@example.com", pw[8]))
         # zmlookupd indexed the account the tools created; zmconfigd still answers.
         self.assertIn("index loaded (prov.ldif replaced): 1 accounts", self.lookupd.log())
-        self.assertIn("renders", control_socket(watcher, "STATUS", timeout=5))
+        self.assertIn("renders", self.zmconfigd_status())
 
         texts = {"tool output": "\n".join(self.said)}
         for root in ("log", "data"):

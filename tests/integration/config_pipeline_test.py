@@ -20,7 +20,7 @@ from zmproxy_testing import BIN_DIR, HomeTestCase, tool
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
 from process import free_ports_below_ephemeral as free_ports  # noqa: E402
-from process import poll_until, stop_process, unverified_tls as client_tls  # noqa: E402
+from process import poll_until, unverified_tls as client_tls  # noqa: E402
 from service_user import ensure_service_user  # noqa: E402
 from test_ca import self_signed_certificate as make_cert  # noqa: E402
 from zmproxy_procs import Daemon  # noqa: E402
@@ -115,21 +115,8 @@ class PipelineBase(HomeTestCase):
         return r
 
     def start_zmconfigd(self):
-        log = open(os.path.join(self.home, "log", "zmconfigd.test.log"), "ab")
-        self.addCleanup(log.close)
-        proc = subprocess.Popen([tool("zmconfigd"), "--home", self.home, "--log-level", "debug"],
-                                stdout=log, stderr=log, env=dict(os.environ, ZMPROXY_HOME=self.home))
-
-        self.addCleanup(stop_process, proc, 10)
-        sock = os.path.join(self.home, "run", "zmconfigd.sock")
-
-        def rendered_once():
-            if proc.poll() is not None:
-                raise AssertionError("zmconfigd exited: " + self.zmconfigd_log())
-            return b'"renders"' in self.control(sock, b"STATUS")
-        wait_until(rendered_once, "zmconfigd answers after its first render")
-        self.watcher = proc
-        return proc
+        self.watcher = super().start_zmconfigd()
+        return self.watcher
 
     def zmconfigd_log(self):
         with open(os.path.join(self.home, "log", "zmconfigd.test.log"), errors="replace") as f:

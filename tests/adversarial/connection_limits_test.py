@@ -16,7 +16,9 @@ import signal
 import socket
 import subprocess
 import time
+import unittest
 
+import sanitizer_reports
 from mail_proxy_test import PASSWORDS, MailProxyBase
 from process import poll_until, read_named_addresses
 from zmproxy_procs import control
@@ -150,6 +152,10 @@ class OutOfDescriptorsTest(HomeTestCase):
         self.wait_for(proxy, greeted, "a greeting once descriptors are free")
         self.assertIn("accepting imap connections again", _text(log))
 
+    # The sanitizers' own runtime needs descriptors too (UBSan's vptr check
+    # tests memory with a pipe): out of them, it reports an "invalid vptr"
+    # that is its own failure, not the daemon's.
+    @unittest.skipIf(sanitizer_reports.ENABLED, "the sanitizer runtime needs descriptors itself")
     def test_out_of_descriptors_at_start_it_serves_or_exits_saying_why(self):
         # Connections queued at start could take every descriptor before the
         # control thread had made its own (event loop, signal pipe, control
@@ -299,5 +305,4 @@ def _imap_from(source, port):
 
 
 if __name__ == "__main__":
-    import unittest
     unittest.main()

@@ -16,8 +16,8 @@ import struct
 import time
 import unittest
 
-import sanitizer_reports
-from hostile_testing import HOSTILE_PW, HoldingServer, HostileBase, rss_kb
+from hostile_testing import HOSTILE_PW, HoldingServer, HostileBase, rss_kb  # (puts tests/support on the path)
+import sanitizer_reports  # noqa: E402
 from scripted_server import ScriptedServer
 
 TIMEOUT = 3.0  # upstream.connect_timeout below
